@@ -1,0 +1,100 @@
+import { redact } from './redact.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+/** A unit of long work: a spinner on a TTY, start/finish lines otherwise. */
+export interface Progress {
+  update(text: string): void;
+  done(text: string): void;
+  fail(text: string): void;
+}
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  progress(text: string): Progress;
+}
+
+export interface LoggerOptions {
+  /** One JSON object per line (for cron and log shippers) instead of plain lines. */
+  json?: boolean;
+  debug?: boolean;
+  quiet?: boolean;
+  /** Where lines go; stderr by default so stdout carries only results. */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Spinners only where a person watches; injected for tests. */
+  interactive?: boolean;
+}
+
+type Spinner = { text: string; start(): Spinner; succeed(text: string): void; fail(text: string): void; stop(): void };
+type SpinnerFactory = (options: { text: string; stream: NodeJS.WritableStream }) => Spinner;
+
+let spinnerFactory: SpinnerFactory | undefined;
+
+/** ora is loaded only when a TTY will show it, to keep start-up fast under cron. */
+export async function loadSpinner(): Promise<void> {
+  if (spinnerFactory) return;
+  const { default: ora } = await import('ora');
+  spinnerFactory = (options) => ora(options) as unknown as Spinner;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const stream = options.stream ?? process.stderr;
+  const interactive = options.interactive ?? (Boolean(stream.isTTY) && !options.json && !process.env.CI);
+  let activeSpinner: Spinner | undefined;
+
+  const write = (level: LogLevel, message: string, fields?: LogFields): void => {
+    if (level === 'debug' && !options.debug) return;
+    if (options.quiet && (level === 'info' || level === 'debug')) return;
+    const spinnerText = activeSpinner?.text;
+    activeSpinner?.stop();
+    if (options.json) {
+      const record = { time: new Date().toISOString(), level, msg: message, ...fields };
+      stream.write(redact(JSON.stringify(record)) + '\n');
+    } else {
+      const prefix = level === 'info' ? '' : `${level}: `;
+      const extra = fields && Object.keys(fields).length > 0 && options.debug ? ' ' + JSON.stringify(fields) : '';
+      stream.write(redact(prefix + message + extra) + '\n');
+    }
+    if (activeSpinner && spinnerText !== undefined) {
+      activeSpinner.text = spinnerText;
+      activeSpinner.start();
+    }
+  };
+
+  const progress = (text: string): Progress => {
+    if (interactive && spinnerFactory && !options.quiet) {
+      const spinner = spinnerFactory({ text: redact(text), stream }).start();
+      activeSpinner = spinner;
+      const finish = (how: 'succeed' | 'fail', line: string): void => {
+        if (activeSpinner === spinner) activeSpinner = undefined;
+        spinner[how](redact(line));
+      };
+      return {
+        update: (next) => { spinner.text = redact(next); },
+        done: (line) => finish('succeed', line),
+        fail: (line) => finish('fail', line),
+      };
+    }
+    write('debug', text);
+    return {
+      update: () => {},
+      done: (line) => write('info', line),
+      fail: (line) => write('warn', line),
+    };
+  };
+
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    progress,
+  };
+}
+
+/** For library code and tests that do not care about output. */
+export const silentLogger: Logger = createLogger({ quiet: true, stream: { write: () => true } as unknown as NodeJS.WritableStream });
