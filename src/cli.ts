@@ -3,10 +3,16 @@ import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from '.
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { redact } from './core/redact.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
+import { extractCommand } from './commands/extract.js';
+import { runCommand } from './commands/run.js';
+import { transformCommand } from './commands/transform.js';
 import { VERSION } from './version.js';
 
 /** One line per subcommand; each factory builds a commander Command whose action throws on failure. */
 const commandFactories: Array<(context: () => Promise<CommandContext>) => Command> = [
+  extractCommand,
+  transformCommand,
+  runCommand,
 ];
 
 const EXIT_CODES_HELP = `

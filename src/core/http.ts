@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { SourceError, errorMessage } from './errors.js';
 import { withAtomicFile } from './atomic-file.js';
 import { sleep } from './concurrency.js';
@@ -41,9 +41,14 @@ export interface HttpClient {
 const RETRIABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 export function createHttpClient(options: HttpOptions): HttpClient {
-  // One keep-alive pool for the whole run: ONS serves every edition from one host.
-  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
-  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: 5 }));
+  // One keep-alive pool for the whole run: ONS serves every edition from one host. undici is loaded on
+  // first use so commands that never fetch (and --help) start fast.
+  let pool: Promise<{ agent: Dispatcher; dispatcher: Dispatcher; request: typeof import('undici').request }> | undefined;
+  const connect = () =>
+    (pool ??= import('undici').then(({ Agent, interceptors, request }) => {
+      const agent = new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+      return { agent, dispatcher: agent.compose(interceptors.redirect({ maxRedirections: 5 })), request };
+    }));
 
   async function withRetries<T>(url: string, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
     for (let tryNumber = 0; ; tryNumber++) {
@@ -67,6 +72,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
   }
 
   async function send(url: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
+    const { dispatcher, request } = await connect();
     const response = await request(url, {
       dispatcher,
       signal,
@@ -122,7 +128,9 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       });
     },
 
-    close: () => agent.close(),
+    close: async () => {
+      if (pool) await (await pool).agent.close();
+    },
   };
 }
 

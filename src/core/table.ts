@@ -17,8 +17,18 @@ export interface TableSchema {
 export type Value = string | number | bigint | boolean | Date | null;
 export type Row = Readonly<Record<string, Value>>;
 
-/** Rows are streamed so memory stays flat however many editions are stacked. */
+/**
+ * A unit that lands whole or not at all: one workbook, one API response. With --skip-bad a part that
+ * fails with a DataError is left out and reported; rows it yielded before failing are discarded.
+ */
+export interface TablePart {
+  /** Shown in reports and errors, e.g. the workbook's file name. */
+  name: string;
+  rows: AsyncIterable<Row>;
+}
+
+/** Parts and rows are streamed so memory stays flat however many editions are stacked. */
 export interface Table {
   schema: TableSchema;
-  rows: AsyncIterable<Row>;
+  parts: AsyncIterable<TablePart>;
 }

@@ -1,0 +1,54 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { createHttpClient } from '../core/http.js';
+import type { Logger } from '../core/log.js';
+import type { SourceIO } from '../core/source.js';
+import { VERSION } from '../version.js';
+
+/** Flags shared by the commands that read or write the data layout and talk to sources. */
+export interface SourceFlags {
+  dataDir: string;
+  url?: string;
+  from?: number;
+  to?: number;
+  concurrency: number;
+  timeout: number;
+  retries: number;
+}
+
+export function parseYear(value: string): number {
+  if (!/^\d{4}$/.test(value)) throw new InvalidArgumentError('expected a four-digit year, e.g. 2015');
+  return Number(value);
+}
+
+export function parsePositiveInt(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('expected a whole number');
+  return number;
+}
+
+export const dataDirOption = (): Option =>
+  new Option('--data-dir <dir>', 'root of the data layout (raw files under <dir>/raw/<source>/<dataset>/)').env('ETL_DATA_DIR').default('data');
+
+export const yearRangeOptions = (): Option[] => [
+  new Option('--from <year>', 'first edition year to include').argParser(parseYear),
+  new Option('--to <year>', 'last edition year to include').argParser(parseYear),
+];
+
+export const fetchOptions = (): Option[] => [
+  new Option('--url <url>', "another copy of the source's page: a mirror or a local server").env('ONS_URL'),
+  new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
+  new Option('--timeout <seconds>', 'give up on a silent connection after this long').argParser(parsePositiveInt).default(60),
+  new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parsePositiveInt).default(4),
+];
+
+export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'>, log: Logger): SourceIO {
+  const http = createHttpClient({
+    timeoutMs: flags.timeout * 1000,
+    retries: flags.retries,
+    retryBaseMs: 1000,
+    maxRetryWaitMs: 60_000,
+    userAgent: `etl/${VERSION} (+https://www.npmjs.com/package/etl)`,
+    log,
+  });
+  return { http, log, now: () => new Date() };
+}

@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { findSource } from '../extract/index.js';
+import { writeParquet, type ParquetSummary } from '../transform/write-parquet.js';
+import type { CommandContext } from './context.js';
+import { createSourceIO, dataDirOption, yearRangeOptions, type SourceFlags } from './options.js';
+
+export interface TransformFlags extends Pick<SourceFlags, 'dataDir' | 'from' | 'to'> {
+  out?: string;
+  input?: string[];
+  skipBad: boolean;
+}
+
+export function transformCommand(context: () => Promise<CommandContext>): Command {
+  const command = new Command('transform')
+    .description('turn the extracted workbooks into one tidy parquet file')
+    .argument('<source>', 'e.g. ons')
+    .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
+    .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
+    .addOption(new Option('--input <workbooks...>', 'read these workbooks instead of the raw layer (edition from the sheet name)'))
+    .addOption(new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false))
+    .addOption(dataDirOption());
+  for (const option of yearRangeOptions()) command.addOption(option);
+  return command
+    .addHelpText('after', `
+Examples:
+  $ etl transform ons --out deaths.parquet                 every extracted edition, stacked
+  $ etl transform ons monthly-deaths --from 2019 -o recent.parquet
+  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
+
+Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_name STRING,
+deaths INT64?, source_file STRING; zstd-compressed parquet. The file is replaced only when every
+workbook was read; on a data error (exit 4) the previous file is left as it was.`)
+    .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {
+      const ctx = await context();
+      const summary = await transformToParquet(ctx, sourceName, datasetName, flags);
+      ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
+    });
+}
+
+export async function transformToParquet(ctx: CommandContext, sourceName: string, datasetName: string | undefined, flags: TransformFlags): Promise<ParquetSummary> {
+  const source = findSource(sourceName);
+  const dataset = datasetName ?? source.defaultDataset;
+  const out = flags.out ?? path.join(flags.dataDir, 'processed', source.name, `${dataset}.parquet`);
+  const io = createSourceIO({ timeout: 60, retries: 0 }, ctx.log);
+  try {
+    const table = await source.transform({ dataset, dataDir: flags.dataDir, inputs: flags.input, fromYear: flags.from, toYear: flags.to }, io);
+    const progress = ctx.log.progress(`${dataset}: writing ${out}`);
+    const summary = await writeParquet(table, out, {
+      skipBadParts: flags.skipBad,
+      onPartSkipped: (name, error) => ctx.log.warn(`skipped ${name}: ${error.message}`),
+    }).catch((error: unknown) => {
+      progress.fail(`${dataset}: nothing written`);
+      throw error;
+    });
+    progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} workbooks`);
+    return summary;
+  } finally {
+    await io.http.close();
+  }
+}
+
+export function describeTransform(summary: ParquetSummary): string {
+  const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
+  return `transform: ${summary.rows} rows from ${summary.parts.length} workbooks${skipped} -> ${summary.path}`;
+}

@@ -1,0 +1,202 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, SourceError, errorMessage } from '../core/errors.js';
+import { mapWithLimit } from '../core/concurrency.js';
+import { redact } from '../core/redact.js';
+import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, TransformRequest } from '../core/source.js';
+import type { Table, TablePart } from '../core/table.js';
+import type { WorkbookDataset } from '../transform/dataset.js';
+import { onsDatasets } from '../transform/datasets/index.js';
+import { readWorkbookTable } from '../transform/read-workbook-table.js';
+import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
+
+const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
+
+export interface EditionLink {
+  url: string;
+  edition: number;
+  fileName: string;
+}
+
+/**
+ * Workbook links on an ONS dataset page. ONS links look like
+ * `/file?uri=/…/monthlyfiguresondeathsregisteredbyareaofusualresidence/2019/annual2019publishedoutputrefresh.xls`
+ * (often with %2f for `/`); the edition year is the folder above the file.
+ */
+export function scrapeEditionLinks(html: string, pageUrl: string, cheerio: typeof import('cheerio'), warn: (message: string) => void): EditionLink[] {
+  const $ = cheerio.load(html);
+  const page = new URL(pageUrl);
+  const links = new Map<string, EditionLink>();
+  $('a[href]').each((_, element) => {
+    const href = $(element).attr('href')!;
+    let url: URL;
+    try {
+      url = new URL(href, page);
+    } catch {
+      return;
+    }
+    const filePath = url.searchParams.get('uri') ?? decodeURIComponent(url.pathname);
+    if (!WORKBOOK_EXTENSIONS.test(filePath)) return;
+    if (url.host !== page.host) {
+      warn(`ignoring a workbook link to another host: ${redact(url.href)}`);
+      return;
+    }
+    const segments = filePath.split('/').filter(Boolean);
+    const fileName = sanitizeFileName(segments.at(-1) ?? '');
+    const folder = segments.at(-2) ?? '';
+    const edition = /^(19|20)\d{2}/.exec(folder) ? Number(folder.slice(0, 4)) : yearFromHeading($, element);
+    if (!fileName || edition === undefined) {
+      warn(`ignoring a workbook link with no edition year or file name: ${redact(url.href)}`);
+      return;
+    }
+    links.set(url.href, { url: url.href, edition, fileName });
+  });
+  return [...links.values()];
+}
+
+/** `current/…` links carry no year in the URL: take it from the edition heading above the button. */
+function yearFromHeading($: import('cheerio').CheerioAPI, element: Parameters<import('cheerio').CheerioAPI>[0]): number | undefined {
+  const heading = $(element).closest('section, li, div').find('h2, h3').first().text() || $(element).attr('aria-label') || '';
+  const match = /\b(19|20)\d{2}\b/.exec(heading);
+  return match ? Number(match[0]) : undefined;
+}
+
+/** A page decides file names, so no path separators, no `..`, nothing outside a conservative alphabet. */
+export function sanitizeFileName(name: string): string {
+  const base = name.replace(/\\/g, '/').split('/').pop() ?? '';
+  const cleaned = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '');
+  return WORKBOOK_EXTENSIONS.test(cleaned) ? cleaned : '';
+}
+
+export function findDataset(name: string): WorkbookDataset {
+  const dataset = onsDatasets.find((d) => d.name === name);
+  if (!dataset) {
+    throw new ConfigError(`ons has no dataset "${name}"`, { hint: `choose one of: ${onsDatasets.map((d) => d.name).join(', ')}` });
+  }
+  return dataset;
+}
+
+async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractReport> {
+  const dataset = findDataset(request.dataset);
+  const pageUrl = request.url ?? dataset.pageUrl;
+  const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
+  const cheerio = await import('cheerio');
+
+  const html = await io.http.getText(pageUrl);
+  const links = scrapeEditionLinks(html, pageUrl, cheerio, (m) => io.log.warn(m)).filter(
+    (link) => (request.fromYear === undefined || link.edition >= request.fromYear) && (request.toYear === undefined || link.edition <= request.toYear),
+  );
+  if (links.length === 0) {
+    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links${request.fromYear || request.toYear ? ' in the requested years' : ''} on the page`, {
+      hint: 'check --url points at the ONS dataset page (and --from/--to)',
+    });
+  }
+
+  const previous = await readManifest(rawDir, io.log);
+  const known = new Map((previous?.files ?? []).map((entry) => [entry.url, entry]));
+  const progress = io.log.progress(`${dataset.name}: 0/${links.length} editions`);
+  let finished = 0;
+  const results = await mapWithLimit(links, request.concurrency, async (link): Promise<{ file: ExtractedFile; entry?: ManifestEntry }> => {
+    const relative = path.join(String(link.edition), link.fileName);
+    const destination = path.join(rawDir, relative);
+    const before = known.get(link.url);
+    // Conditional headers only when the file on disk is the one they describe; otherwise fetch it whole.
+    const intact = before && (await fileMatches(destination, before));
+    try {
+      const result = await io.http.download(link.url, destination, intact ? { etag: before.etag, lastModified: before.last_modified } : {});
+      progress.update(`${dataset.name}: ${++finished}/${links.length} editions`);
+      if (result.status === 'not-modified') {
+        return { file: { edition: link.edition, file: relative, url: link.url, status: 'unchanged', bytes: 0 }, entry: before! };
+      }
+      const onDisk = await stat(destination);
+      if (onDisk.size !== result.bytes) throw new SourceError(`${destination}: ${onDisk.size} bytes on disk, ${result.bytes} received`, { retriable: true });
+      const entry: ManifestEntry = {
+        url: link.url,
+        edition: link.edition,
+        path: relative.split(path.sep).join('/'),
+        bytes: result.bytes,
+        sha256: result.sha256,
+        etag: result.etag,
+        last_modified: result.lastModified,
+        content_type: result.contentType,
+        fetched_at: io.now().toISOString(),
+      };
+      io.log.info(`downloaded ${entry.path} (${result.bytes} bytes)`);
+      return { file: { edition: link.edition, file: relative, url: link.url, status: 'downloaded', bytes: result.bytes }, entry };
+    } catch (error) {
+      io.log.warn(`${link.fileName}: ${errorMessage(error)}`);
+      return { file: { edition: link.edition, file: relative, url: link.url, status: 'failed', bytes: 0, error: errorMessage(error) }, ...(before && intact ? { entry: before } : {}) };
+    }
+  });
+
+  // The manifest lists what is on disk and verified: new downloads, unchanged files, and earlier files not on the page now.
+  const entries = new Map<string, ManifestEntry>(known);
+  for (const result of results) {
+    if (result.entry) entries.set(result.entry.url, result.entry);
+    else entries.delete(result.file.url);
+  }
+  const manifest: Manifest = {
+    source: 'ons',
+    dataset: dataset.name,
+    page_url: pageUrl,
+    updated_at: io.now().toISOString(),
+    files: [...entries.values()].sort((a, b) => a.edition - b.edition || a.path.localeCompare(b.path)),
+  };
+  await writeManifest(rawDir, manifest);
+
+  const files = results.map((r) => r.file);
+  const failed = files.filter((f) => f.status === 'failed');
+  const downloaded = files.filter((f) => f.status === 'downloaded').length;
+  if (failed.length > 0) {
+    progress.fail(`${dataset.name}: ${failed.length} of ${links.length} downloads failed`);
+    throw new SourceError(`${failed.length} of ${links.length} downloads failed, first: ${redact(failed[0]!.url)}: ${failed[0]!.error}`, {
+      retriable: true,
+      hint: `the ${downloaded} files downloaded are kept; run extract again to retry the rest`,
+    });
+  }
+  progress.done(`${dataset.name}: ${links.length} editions, ${downloaded} downloaded`);
+  return { source: 'ons', dataset: dataset.name, url: pageUrl, rawDir, files };
+}
+
+async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
+  const dataset = findDataset(request.dataset);
+  const inputs = request.inputs?.length ? request.inputs.map((file) => ({ file })) : await latestRawFiles(request, dataset, io);
+  const inYears = (edition: number | undefined): boolean =>
+    edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
+  async function* parts(): AsyncGenerator<TablePart> {
+    for (const input of inputs.filter((i) => inYears((i as { edition?: number }).edition))) {
+      yield { name: path.basename(input.file), rows: readWorkbookTable(input, dataset) };
+    }
+  }
+  return { schema: { name: dataset.name, columns: dataset.columns }, parts: parts() };
+}
+
+/** One workbook per edition: where a refresh left two files for one edition, the newest counts. */
+async function latestRawFiles(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<Array<{ file: string; edition: number }>> {
+  const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
+  const manifest = await readManifest(rawDir, io.log);
+  if (!manifest || manifest.files.length === 0) {
+    throw new ConfigError(`no extracted workbooks for ons ${dataset.name} in ${rawDir}`, {
+      hint: `run \`etl extract ons ${dataset.name}\` first (same --data-dir), or pass workbooks with --input`,
+    });
+  }
+  const newest = new Map<number, ManifestEntry>();
+  for (const entry of manifest.files) {
+    const current = newest.get(entry.edition);
+    if (!current || freshness(entry) > freshness(current)) newest.set(entry.edition, entry);
+  }
+  return [...newest.values()].sort((a, b) => a.edition - b.edition).map((entry) => ({ file: path.join(rawDir, entry.path), edition: entry.edition }));
+}
+
+function freshness(entry: ManifestEntry): number {
+  return Date.parse(entry.last_modified ?? '') || Date.parse(entry.fetched_at) || 0;
+}
+
+export const ons: Source = {
+  name: 'ons',
+  description: 'Office for National Statistics dataset pages: one workbook per edition (.xls and .xlsx)',
+  datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title })),
+  defaultDataset: onsDatasets[0]!.name,
+  extract,
+  transform,
+};

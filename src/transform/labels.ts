@@ -1,0 +1,62 @@
+import type { Cell } from './workbook.js';
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+/**
+ * `Jan-15`, `Mar-15 `, `Jan-193` (January 2019 with footnote 3 glued on), `January 2019`, `Jan 2019`.
+ * A 4-digit year is tried before a 2-digit one so `Jan-2019` is 2019 and `Jan-193` is 2019 + note 3.
+ */
+const MONTH_LABEL = /^([a-z]{3})[a-z]*\.?[\s\-/']*(\d{4}|\d{2})(\d{0,2})\s*$/i;
+
+export interface MonthPeriod {
+  year: number;
+  month: number; // 1-12
+}
+
+/** A month column header as a period, or null if the cell is not a month label. */
+export function parseMonthLabel(cell: Cell, parseYear: (text: string) => number = expandYear): MonthPeriod | null {
+  if (cell instanceof Date) return { year: cell.getUTCFullYear(), month: cell.getUTCMonth() + 1 };
+  if (typeof cell !== 'string') return null;
+  const match = MONTH_LABEL.exec(cell.trim());
+  if (!match) return null;
+  const month = MONTHS.indexOf(match[1]!.toLowerCase()) + 1;
+  if (month === 0) return null;
+  return { year: parseYear(match[2]!), month };
+}
+
+function expandYear(text: string): number {
+  const year = Number(text);
+  return text.length === 2 ? 2000 + year : year;
+}
+
+/**
+ * Footnote markers printed after a label: `ENGLAND, WALES AND ELSEWHERE 1,2`, `Persons 5`,
+ * `Deaths by underlying cause2,3,4`, `Total deaths [note 1]`. Digits are stripped only when the label is
+ * not itself numeric-ending in a meaningful way (an age band such as `15-44` or `85+` keeps its digits).
+ */
+const TRAILING_NOTE = /(?:\s*\[(?:note|Note|NOTE)\s*\d+\])+\s*$|(?<=[A-Za-z)])\s*\d{1,2}(?:\s*,\s*\d{1,2})*\s*$/;
+
+export function cleanLabel(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().replace(TRAILING_NOTE, '').trim();
+}
+
+export function cellText(cell: Cell): string {
+  if (cell === null) return '';
+  if (cell instanceof Date) return cell.toISOString().slice(0, 10);
+  return String(cell).trim();
+}
+
+/** A number, or a numeric string such as `1,234`. Anything else is null. */
+export function cellNumber(cell: Cell): number | null {
+  if (typeof cell === 'number') return Number.isFinite(cell) ? cell : null;
+  if (typeof cell !== 'string') return null;
+  const text = cell.trim().replace(/,/g, '');
+  if (!/^-?\d+(\.\d+)?$/.test(text)) return null;
+  return Number(text);
+}
+
+/** `A1`-style reference for error messages: column index 0 is A. */
+export function cellRef(columnIndex: number, rowNumber: number): string {
+  let name = '';
+  for (let n = columnIndex + 1; n > 0; n = Math.floor((n - 1) / 26)) name = String.fromCharCode(65 + ((n - 1) % 26)) + name;
+  return `${name}${rowNumber}`;
+}

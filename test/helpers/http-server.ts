@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ServedFile {
+  body: Buffer | string;
+  contentType?: string;
+}
+
+export interface LoggedRequest {
+  path: string;
+  status: number;
+  /** Body bytes sent: 0 for a 304. */
+  bytes: number;
+  headers: IncomingMessage['headers'];
+}
+
+export interface FailurePlan {
+  status: number;
+  times: number;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A real HTTP server on 127.0.0.1 that serves recorded pages and workbooks the way ONS does: strong
+ * ETags, Last-Modified, 304 on conditional requests. Failures can be planned per path.
+ */
+export interface FileServer {
+  url: string;
+  requests: LoggedRequest[];
+  set(path: string, file: ServedFile): void;
+  fail(path: string, plan: FailurePlan): void;
+  close(): Promise<void>;
+}
+
+export async function startFileServer(files: Record<string, ServedFile> = {}): Promise<FileServer> {
+  const served = new Map<string, { file: ServedFile; etag: string; lastModified: string }>();
+  const failures = new Map<string, FailurePlan>();
+  const requests: LoggedRequest[] = [];
+  let clock = Date.UTC(2024, 0, 1);
+
+  const set = (path: string, file: ServedFile): void => {
+    const body = Buffer.from(file.body);
+    clock += 60_000; // each change is a minute newer, as a refreshed file would be
+    served.set(path, { file: { ...file, body }, etag: `"${createHash('sha1').update(body).digest('hex')}"`, lastModified: new Date(clock).toUTCString() });
+  };
+  for (const [path, file] of Object.entries(files)) set(path, file);
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = req.url ?? '/';
+    const log = (status: number, bytes: number): void => {
+      requests.push({ path, status, bytes, headers: req.headers });
+    };
+    const failure = failures.get(path);
+    if (failure && failure.times > 0) {
+      failure.times--;
+      res.writeHead(failure.status, failure.headers ?? {});
+      res.end();
+      log(failure.status, 0);
+      return;
+    }
+    const entry = served.get(path);
+    if (!entry) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+      log(404, 0);
+      return;
+    }
+    const validators = { etag: entry.etag, 'last-modified': entry.lastModified };
+    const ifNoneMatch = req.headers['if-none-match'];
+    const ifModifiedSince = req.headers['if-modified-since'];
+    const notModified = ifNoneMatch ? ifNoneMatch === entry.etag : ifModifiedSince ? Date.parse(ifModifiedSince) >= Date.parse(entry.lastModified) : false;
+    if (notModified) {
+      res.writeHead(304, validators);
+      res.end();
+      log(304, 0);
+      return;
+    }
+    const body = entry.file.body as Buffer;
+    res.writeHead(200, { ...validators, 'content-type': entry.file.contentType ?? 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+    log(200, body.length);
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    set,
+    fail: (path, plan) => failures.set(path, { ...plan }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
