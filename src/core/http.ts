@@ -33,8 +33,11 @@ export type DownloadResult =
 
 export interface HttpClient {
   getText(url: string): Promise<string>;
-  /** Streams the body to `destination` atomically; a 304 leaves the file alone. */
-  download(url: string, destination: string, validators?: Validators): Promise<DownloadResult>;
+  /**
+   * Streams the body to `destination` atomically; a 304 leaves the file alone. `verify` sees the
+   * complete temp file before it replaces the destination: throw to keep the previous file.
+   */
+  download(url: string, destination: string, validators?: Validators, verify?: (tempPath: string) => Promise<void>): Promise<DownloadResult>;
   close(): Promise<void>;
 }
 
@@ -91,7 +94,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       });
     },
 
-    async download(url, destination, validators = {}) {
+    async download(url, destination, validators = {}, verify) {
       return withRetries(url, async (signal) => {
         const conditional: Record<string, string> = {};
         if (validators.etag) conditional['if-none-match'] = validators.etag;
@@ -116,6 +119,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
           if (Number.isFinite(expectedLength) && bytes !== expectedLength) {
             throw new SourceError(`GET ${redact(url)}: received ${bytes} bytes, Content-Length said ${expectedLength}`, { retriable: true });
           }
+          await verify?.(temp);
         });
         return {
           status: 'downloaded',

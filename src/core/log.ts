@@ -83,7 +83,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     return {
       update: () => {},
       done: (line) => write('info', line),
-      fail: (line) => write('warn', line),
+      // Off a TTY the error line that follows says it all.
+      fail: (line) => write('debug', line),
     };
   };
 

@@ -8,6 +8,7 @@ import type { Table, TablePart } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/dataset.js';
 import { onsDatasets } from '../transform/datasets/index.js';
 import { readWorkbookTable } from '../transform/read-workbook-table.js';
+import { sniffFormat } from '../transform/workbook.js';
 import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
@@ -56,7 +57,7 @@ export function scrapeEditionLinks(html: string, pageUrl: string, cheerio: typeo
 
 /** `current/…` links carry no year in the URL: take it from the edition heading above the button. */
 function yearFromHeading($: import('cheerio').CheerioAPI, element: Parameters<import('cheerio').CheerioAPI>[0]): number | undefined {
-  const heading = $(element).closest('section, li, div').find('h2, h3').first().text() || $(element).attr('aria-label') || '';
+  const heading = $(element).attr('aria-label') || $(element).closest('.show-hide, section').find('h3').first().text();
   const match = /\b(19|20)\d{2}\b/.exec(heading);
   return match ? Number(match[0]) : undefined;
 }
@@ -103,7 +104,9 @@ async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractRe
     // Conditional headers only when the file on disk is the one they describe; otherwise fetch it whole.
     const intact = before && (await fileMatches(destination, before));
     try {
-      const result = await io.http.download(link.url, destination, intact ? { etag: before.etag, lastModified: before.last_modified } : {});
+      const result = await io.http.download(link.url, destination, intact ? { etag: before.etag, lastModified: before.last_modified } : {}, (temp) =>
+        expectWorkbook(temp, link),
+      );
       progress.update(`${dataset.name}: ${++finished}/${links.length} editions`);
       if (result.status === 'not-modified') {
         return { file: { edition: link.edition, file: relative, url: link.url, status: 'unchanged', bytes: 0 }, entry: before! };
@@ -149,13 +152,26 @@ async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractRe
   const downloaded = files.filter((f) => f.status === 'downloaded').length;
   if (failed.length > 0) {
     progress.fail(`${dataset.name}: ${failed.length} of ${links.length} downloads failed`);
-    throw new SourceError(`${failed.length} of ${links.length} downloads failed, first: ${redact(failed[0]!.url)}: ${failed[0]!.error}`, {
+    throw new SourceError(`${failed.length} of ${links.length} downloads failed, first: ${failed[0]!.error}`, {
       retriable: true,
-      hint: `the ${downloaded} files downloaded are kept; run extract again to retry the rest`,
+      hint: 'files downloaded or unchanged are kept and listed in the manifest; run extract again to retry the rest',
     });
   }
   progress.done(`${dataset.name}: ${links.length} editions, ${downloaded} downloaded`);
   return { source: 'ons', dataset: dataset.name, url: pageUrl, rawDir, files };
+}
+
+/** An error page served with status 200 must not replace a good workbook in the raw layer. */
+async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
+  if (/\.zip$/i.test(link.fileName)) return;
+  try {
+    await sniffFormat(file);
+  } catch (error) {
+    throw new SourceError(`${redact(link.url)} did not serve a workbook: ${errorMessage(error).replace(/^[^:]*: /, '')}`, {
+      retriable: true,
+      hint: 'the previous copy (if any) is kept; try again later or check --url',
+    });
+  }
 }
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {

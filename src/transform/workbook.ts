@@ -43,8 +43,8 @@ export async function sniffFormat(file: string): Promise<WorkbookFormat> {
     throw new DataError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path', cause: error });
   });
   try {
-    const head = Buffer.alloc(8);
-    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await handle.read(head, 0, 16, 0);
     if (bytesRead >= 4 && head.readUInt32BE(0) === 0x504b0304) return 'xlsx';
     if (bytesRead >= 8 && head.readUInt32BE(0) === 0xd0cf11e0 && head.readUInt32BE(4) === 0xa1b11ae1) return 'xls';
     const text = head.subarray(0, bytesRead).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
