@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/run-cli.js';
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'etl-cli-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A port nothing listens on: bind, note it, close. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('etl CLI', () => {
+  it('--help teaches: commands, examples and exit codes', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const text of ['extract', 'transform', 'run', 'Examples:', 'Exit codes:', '4  data did not look as declared']) expect(result.stdout).toContain(text);
+    const extractHelp = await runCli(['extract', '--help']);
+    expect(extractHelp.stdout).toContain('--from <year>');
+    expect(extractHelp.stdout).toContain('env: ONS_URL');
+  });
+
+  it.each([
+    { args: ['frobnicate'], error: /etl: config error: unknown command 'frobnicate'/ },
+    { args: ['extract'], error: /etl: config error: missing required argument 'source'/ },
+    { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons\)/ },
+    { args: ['extract', 'ons', 'nosuch'], error: /etl: config error: ons has no dataset "nosuch" \(choose one of: monthly-deaths/ },
+    { args: ['extract', 'ons', '--from', '15'], error: /etl: config error: .*--from <year>.*expected a four-digit year/ },
+  ])('usage error $args exits 2 with one line', async ({ args, error }) => {
+    const result = await runCli([...args, '--data-dir', work]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(error);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('transform before extract says what to run first (exit 2)', async () => {
+    const result = await runCli(['transform', 'ons', '--data-dir', path.join(work, 'empty')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no extracted workbooks for ons monthly-deaths in .*empty\/raw\/ons\/monthly-deaths \(run `etl extract ons monthly-deaths` first/);
+  });
+
+  it('an unreachable source exits 3 naming the URL; --debug adds the stack; --json gives one JSON line', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/page`;
+    const plain = await runCli(['extract', 'ons', '--url', url, '--retries', '0', '--data-dir', work]);
+    expect(plain.code).toBe(3);
+    expect(plain.stderr).toMatch(new RegExp(`^etl: source error: GET ${url.replace(/[.?]/g, '\\$&')} failed: ECONNREFUSED`));
+    expect(plain.stderr).not.toContain('    at ');
+
+    const debug = await runCli(['--debug', 'extract', 'ons', '--url', url, '--retries', '0', '--data-dir', work]);
+    expect(debug.code).toBe(3);
+    expect(debug.stderr).toContain('    at ');
+
+    const json = await runCli(['--json', 'extract', 'ons', '--url', url, '--retries', '0', '--data-dir', work]);
+    expect(json.code).toBe(3);
+    const record = JSON.parse(json.stderr.trim().split('\n').at(-1)!);
+    expect(record).toMatchObject({ level: 'error', kind: 'source error', exit_code: 3, msg: expect.stringContaining('ECONNREFUSED') });
+  });
+
+  it('prints the version from package.json', async () => {
+    const result = await runCli(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});

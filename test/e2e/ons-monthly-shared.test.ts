@@ -1,0 +1,113 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as XLSX from '@e965/xlsx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
+import { startFileServer, type FileServer } from '../helpers/http-server.js';
+import { readParquet, type ParquetContents } from '../helpers/parquet.js';
+import { runCli } from '../helpers/run-cli.js';
+import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
+
+/**
+ * The real ONS monthly workbooks (../shared/data/ons-monthly, published .xls files nobody here wrote),
+ * served from a local copy of the dataset page and run through the CLI. Expected figures are read
+ * straight from each workbook with SheetJS, not through the engine under test.
+ */
+interface Expected {
+  edition: number;
+  englandAndWales: Array<number | null>;
+  rowsWithFigure: number;
+}
+
+function expectedFrom(bytes: Buffer): Expected {
+  const workbook = XLSX.read(bytes, {});
+  const sheetName = workbook.SheetNames.find((name) => /^Figures for \d{4}$/.test(name.trim()))!;
+  const grid = XLSX.utils.sheet_to_json<unknown[]>(workbook.Sheets[sheetName]!, { header: 1, raw: true, defval: null });
+  // Per SOURCES.md: header at Excel row 4, names in column B, twelve months from column C.
+  const body = grid.slice(4);
+  const months = (row: unknown[]) => row.slice(2, 14).map((v) => (typeof v === 'number' ? v : null));
+  const englandAndWales = body.find((row) => String(row[1] ?? '').trim() === 'ENGLAND AND WALES')!;
+  return {
+    edition: Number(/\d{4}/.exec(sheetName)![0]),
+    englandAndWales: months(englandAndWales),
+    rowsWithFigure: body.filter((row) => months(row).some((v) => v !== null)).length,
+  };
+}
+
+describe.skipIf(!hasSharedData)('real ONS monthly workbooks, end to end', () => {
+  let server: FileServer;
+  let work: string;
+  let parquet: ParquetContents;
+  const workbooks: Array<{ file: string; edition: number; expected: Expected }> = [];
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'etl-shared-'));
+    const dir = sharedFile('ons-monthly');
+    const names = (await readdir(dir)).filter((name) => name.endsWith('.xls')).sort();
+    const files: Record<string, { body: Buffer; contentType?: string }> = {};
+    const links = [];
+    for (const name of names) {
+      const bytes = await readFile(path.join(dir, name));
+      const expected = expectedFrom(bytes);
+      workbooks.push({ file: name, edition: expected.edition, expected });
+      const href = onsFileHref(MONTHLY_DATASET_PATH, String(expected.edition), name);
+      files[href] = { body: bytes };
+      links.push({ heading: String(expected.edition), href });
+    }
+    files['/monthly'] = { body: Buffer.from(datasetPage('Monthly figures on deaths registered by area of usual residence', links)), contentType: 'text/html' };
+    server = await startFileServer(files);
+
+    const dataDir = path.join(work, 'data');
+    const extracted = await runCli(['extract', 'ons', '--url', `${server.url}/monthly`, '--data-dir', dataDir]);
+    expect(extracted.code, extracted.stderr).toBe(0);
+    const out = path.join(work, 'deaths.parquet');
+    const transformed = await runCli(['transform', 'ons', 'monthly-deaths', '--data-dir', dataDir, '--out', out]);
+    expect(transformed.code, transformed.stderr).toBe(0);
+    parquet = await readParquet(out);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('has four editions, 2015 to 2020', () => {
+    expect(workbooks.map((w) => w.edition)).toEqual([2015, 2017, 2019, 2020]);
+    expect(new Set(parquet.rows.map((r) => r.edition))).toEqual(new Set([2015, 2017, 2019, 2020]));
+  });
+
+  it('England and Wales equals the workbook for all twelve months of every edition', () => {
+    for (const { edition, expected, file } of workbooks) {
+      const rows = parquet.rows.filter((r) => r.edition === edition && r.geo_name === 'ENGLAND AND WALES');
+      expect(rows.map((r) => (r.deaths === null ? null : Number(r.deaths))), file).toEqual(expected.englandAndWales);
+      expect(rows.map((r) => r.geo_code)).toEqual(Array(12).fill('K04000001'));
+      expect(rows.map((r) => (r.period as Date).toISOString().slice(0, 10))).toEqual(
+        Array.from({ length: 12 }, (_, m) => `${edition}-${String(m + 1).padStart(2, '0')}-01`),
+      );
+    }
+  });
+
+  it('has twelve rows for every area row that carries a figure, and nothing else', () => {
+    for (const { edition, expected, file } of workbooks) {
+      const rows = parquet.rows.filter((r) => r.edition === edition);
+      expect(rows.length, file).toBe(expected.rowsWithFigure * 12);
+      expect(new Set(rows.map((r) => r.source_file))).toEqual(new Set([file]));
+    }
+  });
+
+  it('cleans names and keeps codes as printed', () => {
+    const names = new Set(parquet.rows.map((r) => r.geo_name as string));
+    expect(names).toContain('ENGLAND, WALES AND ELSEWHERE');
+    expect(names).toContain('Non-residents of England & Wales');
+    expect([...names].filter((n) => /\d$|^\s|\s$|Footnote|Source/.test(n))).toEqual([]);
+    const codes = new Set(parquet.rows.map((r) => r.geo_code));
+    expect(codes).toContain('K04000001, J99000001');
+    expect([...codes].filter((c) => c !== null && !/^[A-Z]\d{8}(, [A-Z]\d{8})?$/.test(c as string))).toEqual([]);
+  });
+
+  it('leaves the 2020 months not yet published as nulls', () => {
+    const rows = parquet.rows.filter((r) => r.edition === 2020 && r.geo_name === 'ENGLAND');
+    expect(rows.filter((r) => r.deaths !== null)).toHaveLength(2);
+  });
+});
