@@ -17,7 +17,7 @@ export function transformCommand(context: () => Promise<CommandContext>): Comman
     .argument('<source>', 'e.g. ons')
     .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
     .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
-    .addOption(new Option('--input <workbooks...>', 'read these workbooks instead of the raw layer (edition from the sheet name)'))
+    .addOption(new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'))
     .addOption(new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false))
     .addOption(dataDirOption());
   for (const option of yearRangeOptions()) command.addOption(option);
@@ -27,6 +27,7 @@ Examples:
   $ etl transform ons --out deaths.parquet                 every extracted edition, stacked
   $ etl transform ons monthly-deaths --from 2019 -o recent.parquet
   $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
+  $ etl transform ons --input ~/Downloads/ons-monthly/ -o deaths.parquet   no network needed
 
 Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_name STRING,
 deaths INT64?, source_file STRING; zstd-compressed parquet. The file is replaced only when every

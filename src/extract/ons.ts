@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { isTempFile } from '../core/atomic-file.js';
 import path from 'node:path';
 import { ConfigError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
@@ -176,7 +177,7 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
   const dataset = findDataset(request.dataset);
-  const inputs = request.inputs?.length ? request.inputs.map((file) => ({ file })) : await latestRawFiles(request, dataset, io);
+  const inputs = request.inputs?.length ? await expandInputs(request.inputs) : await latestRawFiles(request, dataset, io);
   const inYears = (edition: number | undefined): boolean =>
     edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
   async function* parts(): AsyncGenerator<TablePart> {
@@ -185,6 +186,24 @@ async function transform(request: TransformRequest, io: SourceIO): Promise<Table
     }
   }
   return { schema: { name: dataset.name, columns: dataset.columns }, parts: parts() };
+}
+
+/** Files as given; a directory stands for the workbooks directly inside it, in name order. */
+async function expandInputs(inputs: readonly string[]): Promise<Array<{ file: string }>> {
+  const files: Array<{ file: string }> = [];
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => {
+      throw new ConfigError(`--input ${input}: no such file or directory`);
+    });
+    if (!info.isDirectory()) {
+      files.push({ file: input });
+      continue;
+    }
+    const names = (await readdir(input)).filter((name) => /\.xlsx?$/i.test(name) && !isTempFile(name)).sort();
+    if (names.length === 0) throw new ConfigError(`--input ${input}: the directory holds no .xls or .xlsx workbooks`);
+    files.push(...names.map((name) => ({ file: path.join(input, name) })));
+  }
+  return files;
 }
 
 /** One workbook per edition: where a refresh left two files for one edition, the newest counts. */

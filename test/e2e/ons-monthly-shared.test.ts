@@ -106,6 +106,14 @@ describe.skipIf(!hasSharedData)('real ONS monthly workbooks, end to end', () => 
     expect([...codes].filter((c) => c !== null && !/^[A-Z]\d{8}(, [A-Z]\d{8})?$/.test(c as string))).toEqual([]);
   });
 
+  it('reads a directory of workbooks with no network (--input DIR) to the same rows', async () => {
+    const out = path.join(work, 'offline.parquet');
+    const result = await runCli(['transform', 'ons', '--input', sharedFile('ons-monthly'), '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const offline = await readParquet(out);
+    expect(offline.rows).toEqual(parquet.rows);
+  });
+
   it('leaves the 2020 months not yet published as nulls', () => {
     const rows = parquet.rows.filter((r) => r.edition === 2020 && r.geo_name === 'ENGLAND');
     expect(rows.filter((r) => r.deaths !== null)).toHaveLength(2);
