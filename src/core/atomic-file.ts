@@ -21,6 +21,12 @@ export function isTempFile(fileName: string): boolean {
   return path.basename(fileName).startsWith(TEMP_PREFIX);
 }
 
+/** Scratch files that are not renamed into place (e.g. a scratch database) are removed on a signal too. */
+export function trackTempFile(file: string): () => void {
+  liveTempFiles.add(file);
+  return () => liveTempFiles.delete(file);
+}
+
 /** Runs `write` against a temp path and renames it over `destination` only if `write` succeeds. */
 export async function withAtomicFile<T>(destination: string, write: (tempPath: string) => Promise<T>): Promise<T> {
   await mkdir(path.dirname(destination), { recursive: true });

@@ -2,13 +2,16 @@
  * Secrets never reach logs or error lines. Everything printed passes through redact(), which masks
  * credentials in URLs (user:pass@, token-like query parameters) and bearer/authorization values.
  */
-const SECRET_PARAM = /([?&](?:token|key|api[_-]?key|access[_-]?token|secret|signature|sig|password|x-amz-[a-z-]+|x-goog-[a-z-]+)=)[^&#\s"']+/gi;
+const SECRET_NAMES = 'token|key|api[_-]?key|access[_-]?token|client[_-]?secret|secret|signature|sig|password|private[_-]?key|x-amz-[a-z-]+|x-goog-[a-z-]+';
+const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_NAMES})=)[^&#\\s"']+`, 'gi');
+const SECRET_JSON = new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")[^"]*`, 'gi');
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi;
 const AUTH_HEADER = /\b(authorization|bearer|x-api-key)(["']?\s*[:=]\s*["']?)(?:bearer\s+)?[^\s"',}]+/gi;
 
 export function redact(text: string): string {
   return text
     .replace(SECRET_PARAM, '$1REDACTED')
+    .replace(SECRET_JSON, '$1REDACTED')
     .replace(URL_USERINFO, '$1REDACTED@')
     .replace(AUTH_HEADER, '$1$2REDACTED');
 }

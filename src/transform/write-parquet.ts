@@ -1,7 +1,7 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../core/errors.js';
-import { tempPathFor, withAtomicFile } from '../core/atomic-file.js';
+import { tempPathFor, trackTempFile, withAtomicFile } from '../core/atomic-file.js';
 import type { Column, ColumnType, Table, TablePart, Value } from '../core/table.js';
 
 export interface ParquetSummary {
@@ -38,6 +38,9 @@ const DAY_MS = 86_400_000;
 export async function writeParquet(table: Table, destination: string, options: WriteParquetOptions = {}): Promise<ParquetSummary> {
   const duck = await import('@duckdb/node-api');
   const scratchDb = tempPathFor(destination) + '.duckdb';
+  await mkdir(path.dirname(scratchDb), { recursive: true });
+  const scratchFiles = [scratchDb, `${scratchDb}.wal`];
+  const untrack = scratchFiles.map(trackTempFile);
   const instance = await duck.DuckDBInstance.create(scratchDb, { memory_limit: '512MB', threads: '2', preserve_insertion_order: 'true' });
   try {
     const connection = await instance.connect();
@@ -74,8 +77,8 @@ export async function writeParquet(table: Table, destination: string, options: W
     return summary;
   } finally {
     instance.closeSync();
-    await rm(scratchDb, { force: true });
-    await rm(scratchDb + '.wal', { force: true });
+    for (const file of scratchFiles) await rm(file, { force: true });
+    for (const release of untrack) release();
   }
 }
 

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/core/log.js';
+import { redact } from '../../src/core/redact.js';
+
+function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: string[]; log: ReturnType<typeof createLogger> } {
+  const lines: string[] = [];
+  const stream = { write: (text: string) => lines.push(text) } as unknown as NodeJS.WritableStream;
+  return { lines, log: createLogger({ ...options, stream, interactive: false }) };
+}
+
+describe('redact', () => {
+  it.each([
+    ['GET https://api.example.com/forecast?locale=3477&token=abc123def', 'GET https://api.example.com/forecast?locale=3477&token=REDACTED'],
+    ['https://user:hunter2@host/path', 'https://REDACTED@host/path'],
+    ['authorization: Bearer eyJhbGciOi.x.y', 'authorization: REDACTED'],
+    ['s3 https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA123', 's3 https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED'],
+    ['{"api_key":"k-123","private_key":"-----BEGIN"} and ?api_key=k-123', '{"api_key":"REDACTED","private_key":"REDACTED"} and ?api_key=REDACTED'],
+  ])('%s', (input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+});
+
+describe('createLogger', () => {
+  it('writes plain lines, hides debug unless asked, and redacts', () => {
+    const { lines, log } = capture();
+    log.info('fetched https://x/y?token=secret');
+    log.debug('hidden');
+    log.warn('careful');
+    expect(lines).toEqual(['fetched https://x/y?token=REDACTED\n', 'warn: careful\n']);
+  });
+
+  it('writes one JSON object per line with --json', () => {
+    const { lines, log } = capture({ json: true, debug: true });
+    log.debug('detail', { file: 'a.xls' });
+    log.progress('working').done('finished');
+    const records = lines.map((line) => JSON.parse(line));
+    expect(records.map((r) => [r.level, r.msg])).toEqual([
+      ['debug', 'detail'],
+      ['debug', 'working'],
+      ['info', 'finished'],
+    ]);
+    expect(records[0]).toMatchObject({ file: 'a.xls', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+  });
+
+  it('keeps quiet under --quiet except for warnings and errors', () => {
+    const { lines, log } = capture({ quiet: true });
+    log.info('chatter');
+    log.progress('work').done('done');
+    log.error('broken');
+    expect(lines).toEqual(['error: broken\n']);
+  });
+});
