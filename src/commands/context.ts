@@ -15,7 +15,8 @@ export interface CommandContext {
 }
 
 export async function createCommandContext(global: GlobalOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<CommandContext> {
-  const interactive = Boolean(process.stderr.isTTY) && !global.json && !process.env.CI;
+  // A terminal with no width (some pseudo-terminals) cannot redraw a spinner line.
+  const interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !global.json && !process.env.CI;
   if (interactive) await loadSpinner();
   const log = createLogger({ json: global.json, debug: global.debug, quiet: global.quiet, interactive });
   return {

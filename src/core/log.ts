@@ -38,7 +38,8 @@ let spinnerFactory: SpinnerFactory | undefined;
 export async function loadSpinner(): Promise<void> {
   if (spinnerFactory) return;
   const { default: ora } = await import('ora');
-  spinnerFactory = (options) => ora(options) as unknown as Spinner;
+  // Leave stdin alone: a cron job or a pipe may own it.
+  spinnerFactory = (options) => ora({ ...options, discardStdin: false }) as unknown as Spinner;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
