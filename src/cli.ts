@@ -72,8 +72,8 @@ ${EXIT_CODES_HELP}`);
 
 function reportError(error: unknown, global: Partial<GlobalOptions>): number {
   if (error instanceof CommanderError) {
-    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
-    if (error.code === 'commander.help') return EXIT_OK;
+    // --help and --version arrive here too, with exit code 0.
+    if (error.exitCode === 0) return EXIT_OK;
     return printError(new ConfigError(error.message.replace(/^error: /, ''), { hint: 'run etl --help for usage' }), global);
   }
   return printError(error, global);

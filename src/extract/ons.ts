@@ -8,7 +8,7 @@ import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, Tr
 import type { Table, TablePart } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/dataset.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import { readWorkbookTable } from '../transform/read-workbook-table.js';
+import { readWorkbookTable, type WorkbookInput } from '../transform/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook.js';
 import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
 
@@ -177,11 +177,11 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
   const dataset = findDataset(request.dataset);
-  const inputs = request.inputs?.length ? await expandInputs(request.inputs) : await latestRawFiles(request, dataset, io);
+  const inputs: WorkbookInput[] = request.inputs?.length ? await expandInputs(request.inputs) : await latestRawFiles(request, dataset, io);
   const inYears = (edition: number | undefined): boolean =>
     edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
   async function* parts(): AsyncGenerator<TablePart> {
-    for (const input of inputs.filter((i) => inYears((i as { edition?: number }).edition))) {
+    for (const input of inputs.filter((input) => inYears(input.edition))) {
       yield { name: path.basename(input.file), rows: readWorkbookTable(input, dataset) };
     }
   }
@@ -189,8 +189,8 @@ async function transform(request: TransformRequest, io: SourceIO): Promise<Table
 }
 
 /** Files as given; a directory stands for the workbooks directly inside it, in name order. */
-async function expandInputs(inputs: readonly string[]): Promise<Array<{ file: string }>> {
-  const files: Array<{ file: string }> = [];
+async function expandInputs(inputs: readonly string[]): Promise<WorkbookInput[]> {
+  const files: WorkbookInput[] = [];
   for (const input of inputs) {
     const info = await stat(input).catch(() => {
       throw new ConfigError(`--input ${input}: no such file or directory`);
@@ -207,7 +207,7 @@ async function expandInputs(inputs: readonly string[]): Promise<Array<{ file: st
 }
 
 /** One workbook per edition: where a refresh left two files for one edition, the newest counts. */
-async function latestRawFiles(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<Array<{ file: string; edition: number }>> {
+async function latestRawFiles(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
   const manifest = await readManifest(rawDir, io.log);
   if (!manifest || manifest.files.length === 0) {
