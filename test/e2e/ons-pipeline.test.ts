@@ -133,6 +133,26 @@ describe('etl extract + transform against a local ONS copy', () => {
     expect(december?.deaths).toBeNull();
   });
 
+  it('an edition republished under a new file name is counted once, from the newest file', async () => {
+    const renamed = 'publishedoutputdecember2019final.xls';
+    const editions = [...EDITIONS, { shape: { ...EDITIONS[1]!.shape, publishedMonths: 12 }, file: renamed }];
+    server.set(filePath(2019, renamed), { body: await workbookBytes(renamed, editions[3]!.shape) });
+    server.set(pagePath, {
+      contentType: 'text/html',
+      body: datasetPage('Monthly figures', editions.map(({ shape, file }) => ({ heading: String(shape.year), href: filePath(shape.year, file) }))),
+    });
+    const extracted = await extract();
+    expect(extracted.stdout).toMatch(/4 files, 1 downloaded/);
+
+    const out = path.join(work, 'republished.parquet');
+    expect((await transform(out)).code).toBe(0);
+    const { rows } = await readParquet(out);
+    const of2019 = rows.filter((r) => r.edition === 2019);
+    expect(of2019).toHaveLength(7 * 12);
+    expect(new Set(of2019.map((r) => r.source_file))).toEqual(new Set([renamed]));
+    expect(rows).toHaveLength(3 * 7 * 12);
+  });
+
   it('--from/--to limit the editions extracted and transformed', async () => {
     const out = path.join(work, 'recent.parquet');
     const result = await transform(out, '--from', '2019', '--to', '2019');
@@ -167,7 +187,7 @@ describe('bad input: a clear error, a non-zero exit and no partial output', () =
     server.set(filePath(bad.shape.year, bad.file), { body: '<!DOCTYPE html><html><body>Service unavailable</body></html>' });
     const result = await extract('--retries', '0');
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/etl: source error: 1 of 3 downloads failed, first: http:\/\/127\.0\.0\.1:\d+\/file\?uri=.*did not serve a workbook: not an Excel workbook \(starts with "<!DOCTYPE html><"\)/);
+    expect(result.stderr).toMatch(/etl: source error: 1 of 4 downloads failed, first: http:\/\/127\.0\.0\.1:\d+\/file\?uri=.*did not serve a workbook: not an Excel workbook \(starts with "<!DOCTYPE html><"\)/);
     expect(await readFile(rawFile)).toEqual(before);
     expect((await readdir(path.dirname(rawFile))).filter((name) => name.startsWith('.etl-tmp-'))).toEqual([]);
   });
