@@ -1,4 +1,6 @@
+import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { DataError, errorMessage } from '../core/errors.js';
 
@@ -59,7 +61,7 @@ export async function sniffFormat(file: string): Promise<WorkbookFormat> {
 
 async function* readXlsx(file: string): AsyncGenerator<Sheet> {
   const { default: ExcelJS } = await import('exceljs');
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(zipInput(file), {
     worksheets: 'emit',
     sharedStrings: 'cache',
     hyperlinks: 'ignore',
@@ -84,6 +86,25 @@ async function* readXlsx(file: string): AsyncGenerator<Sheet> {
     // The zip is read in order: a sheet nobody asked for must still be drained before the next one.
     if (!consumed) for await (const _row of worksheet) { /* skip */ }
   }
+}
+
+/**
+ * The workbook file as a stream whose zip parser can only end for real. unzipper's Parse emits 'end' as
+ * soon as its input is written, before it has pushed the last entries; exceljs's reader then stops early
+ * and loses them, e.g. `xl/workbook.xml`, which many writers store last (exceljs#3064: "Cannot read
+ * properties of undefined (reading 'sheets')", or sheets missing). The real end comes after the zip's
+ * end-of-central-directory record, once every entry was pushed.
+ */
+function zipInput(file: string): ReadStream {
+  const input = createReadStream(file);
+  const pipe = input.pipe.bind(input);
+  input.pipe = <T extends NodeJS.WritableStream>(zip: T, options?: { end?: boolean }): T => {
+    const parser = zip as unknown as Readable;
+    const emit = parser.emit.bind(parser);
+    parser.emit = (event: string | symbol, ...args: unknown[]): boolean => ((event === 'end' || event === 'close') && !parser.readableEnded ? false : emit(event, ...args));
+    return pipe(zip, options);
+  };
+  return input;
 }
 
 interface ExcelWorksheetReader extends AsyncIterable<{ number: number; values: unknown }> {
