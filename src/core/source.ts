@@ -42,6 +42,8 @@ export interface TransformRequest {
   dataDir: string;
   /** Workbooks given directly instead of the raw layer. */
   inputs?: readonly string[];
+  /** A dataset declaration file (JSON) to use instead of the built-in dataset named by `dataset`. */
+  datasetFile?: string;
   fromYear?: number;
   toYear?: number;
 }

@@ -5,11 +5,13 @@ import { ConfigError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
 import { redact } from '../core/redact.js';
 import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, TransformRequest } from '../core/source.js';
-import type { Table, TablePart } from '../core/table.js';
+import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/dataset.js';
+import { loadDatasetFile } from '../transform/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import { readWorkbookTable, type WorkbookInput } from '../transform/read-workbook-table.js';
+import type { WorkbookInput } from '../transform/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook.js';
+import { workbookTable } from '../transform/workbook-table.js';
 import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
@@ -176,16 +178,11 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 }
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
-  const dataset = findDataset(request.dataset);
-  const inputs: WorkbookInput[] = request.inputs?.length ? await expandInputs(request.inputs) : await latestRawFiles(request, dataset, io);
+  const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
+  const inputs: WorkbookInput[] = request.inputs?.length ? await expandInputs(request.inputs) : await rawReleases(request, dataset, io);
   const inYears = (edition: number | undefined): boolean =>
     edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
-  async function* parts(): AsyncGenerator<TablePart> {
-    for (const input of inputs.filter((input) => inYears(input.edition))) {
-      yield { name: path.basename(input.file), rows: readWorkbookTable(input, dataset) };
-    }
-  }
-  return { schema: { name: dataset.name, columns: dataset.columns }, parts: parts() };
+  return workbookTable(dataset, inputs.filter((input) => inYears(input.edition)));
 }
 
 /** Files as given; a directory stands for the workbooks directly inside it, in name order. */
@@ -206,8 +203,8 @@ async function expandInputs(inputs: readonly string[]): Promise<WorkbookInput[]>
   return files;
 }
 
-/** One workbook per edition: where a refresh left two files for one edition, the newest counts. */
-async function latestRawFiles(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
+/** Every extracted file with its edition and release time; the dataset's `releases` rule picks among files of one edition. */
+async function rawReleases(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
   const manifest = await readManifest(rawDir, io.log);
   if (!manifest || manifest.files.length === 0) {
@@ -215,12 +212,7 @@ async function latestRawFiles(request: TransformRequest, dataset: WorkbookDatase
       hint: `run \`etl extract ons ${dataset.name}\` first (same --data-dir), or pass workbooks with --input`,
     });
   }
-  const newest = new Map<number, ManifestEntry>();
-  for (const entry of manifest.files) {
-    const current = newest.get(entry.edition);
-    if (!current || freshness(entry) > freshness(current)) newest.set(entry.edition, entry);
-  }
-  return [...newest.values()].sort((a, b) => a.edition - b.edition).map((entry) => ({ file: path.join(rawDir, entry.path), edition: entry.edition }));
+  return manifest.files.map((entry) => ({ file: path.join(rawDir, entry.path), edition: entry.edition, releasedAt: freshness(entry) }));
 }
 
 function freshness(entry: ManifestEntry): number {

@@ -1,6 +1,6 @@
 import type { Cell } from './workbook.js';
 
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+export const MONTH_ABBREVIATIONS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 /**
  * `Jan-15`, `Mar-15 `, `Jan-193` (January 2019 with footnote 3 glued on), `January 2019`, `Jan 2019`.
  * A 4-digit year is tried before a 2-digit one so `Jan-2019` is 2019 and `Jan-193` is 2019 + note 3.
@@ -18,12 +18,12 @@ export function parseMonthLabel(cell: Cell, parseYear: (text: string) => number 
   if (typeof cell !== 'string') return null;
   const match = MONTH_LABEL.exec(cell.trim());
   if (!match) return null;
-  const month = MONTHS.indexOf(match[1]!.toLowerCase()) + 1;
+  const month = MONTH_ABBREVIATIONS.indexOf(match[1]!.toLowerCase()) + 1;
   if (month === 0) return null;
   return { year: parseYear(match[2]!), month };
 }
 
-function expandYear(text: string): number {
+export function expandYear(text: string): number {
   const year = Number(text);
   return text.length === 2 ? 2000 + year : year;
 }
@@ -37,6 +37,13 @@ const TRAILING_NOTE = /(?:\s*\[(?:note|Note|NOTE)\s*\d+\])+\s*$|(?<=[A-Za-z)])\s
 
 export function cleanLabel(text: string): string {
   return text.replace(/\s+/g, ' ').trim().replace(TRAILING_NOTE, '').trim();
+}
+
+const NOTE_REFERENCE = /\s*\[note\s*\d+\]/gi;
+
+/** Text with `[note 1]` references removed and spaces collapsed: how header cells are matched. */
+export function stripNotes(text: string): string {
+  return text.replace(NOTE_REFERENCE, '').replace(/\s+/g, ' ').trim();
 }
 
 export function cellText(cell: Cell): string {
@@ -56,7 +63,24 @@ export function cellNumber(cell: Cell): number | null {
 
 /** `A1`-style reference for error messages: column index 0 is A. */
 export function cellRef(columnIndex: number, rowNumber: number): string {
+  return `${columnName(columnIndex)}${rowNumber}`;
+}
+
+/** Column letters: index 0 is A, 26 is AA. */
+export function columnName(columnIndex: number): string {
   let name = '';
   for (let n = columnIndex + 1; n > 0; n = Math.floor((n - 1) / 26)) name = String.fromCharCode(65 + ((n - 1) % 26)) + name;
-  return `${name}${rowNumber}`;
+  return name;
+}
+
+/** A cell where a figure belongs: a number, a marker for "no figure", blank, or something unexpected. */
+export type Figure = { kind: 'number'; value: number } | { kind: 'marker' } | { kind: 'blank' } | { kind: 'unexpected'; text: string };
+
+/** `markers` holds lower-case marker texts such as `:` and `[x]`. */
+export function readFigure(cell: Cell, markers: ReadonlySet<string>): Figure {
+  const value = cellNumber(cell);
+  if (value !== null) return { kind: 'number', value };
+  const text = cellText(cell);
+  if (text === '') return { kind: 'blank' };
+  return markers.has(text.toLowerCase()) ? { kind: 'marker' } : { kind: 'unexpected', text };
 }

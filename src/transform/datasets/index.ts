@@ -1,5 +1,6 @@
 import type { WorkbookDataset } from '../dataset.js';
 import { monthlyDeaths } from './monthly-deaths.js';
+import { weeklyDeaths } from './weekly-deaths.js';
 
 /** Declared ONS workbook datasets, one line each. The first is the default. */
-export const onsDatasets: readonly WorkbookDataset[] = [monthlyDeaths];
+export const onsDatasets: readonly WorkbookDataset[] = [monthlyDeaths, weeklyDeaths];

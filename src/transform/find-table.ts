@@ -1,0 +1,238 @@
+import path from 'node:path';
+import { DataError } from '../core/errors.js';
+import type { PeriodsAcrossLayout, PeriodsDownLayout, WorkbookDataset, WorkbookLayout } from './dataset.js';
+import { cellRef, cellText, stripNotes } from './labels.js';
+import { periodParsers, type PeriodValue } from './period-parsers.js';
+import { readWorkbook, type SheetRow } from './workbook.js';
+
+export interface WorkbookInput {
+  file: string;
+  /** Edition year; when unknown (a workbook given directly) it comes from the sheet name or the first period. */
+  edition?: number;
+  /** When this file was published (ms since epoch): orders several files of one edition, newest first. */
+  releasedAt?: number;
+}
+
+/** A layout that was tried and the rule it failed, for errors and `etl inspect`. */
+export interface LayoutAttempt {
+  layout: string;
+  sheet?: string;
+  failed: string;
+}
+
+export interface PeriodColumn {
+  column: number;
+  label: string;
+  /** One value per `periods` entry of the layout, by field. */
+  fields: Record<string, PeriodValue>;
+}
+
+export interface AcrossHeader {
+  rowNumber: number;
+  /** The last header row (the header row plus the largest period row offset). */
+  lastRowNumber: number;
+  firstPeriodColumn: number;
+  periods: PeriodColumn[];
+}
+
+export interface DownHeader {
+  rowNumber: number;
+  lastRowNumber: number;
+  /** Header text of every non-empty cell, by column. */
+  labels: Map<number, string>;
+  periods: Array<{ field: string; column: number; parse: PeriodsDownLayout['periods'][number]['parse'] }>;
+}
+
+interface FoundTableBase {
+  sourceFile: string;
+  sheet: string;
+  /** Sheets read up to and including the table sheet. */
+  sheets: string[];
+  /** `file, sheet "name"` for messages. */
+  where: string;
+  rejected: LayoutAttempt[];
+  /** Body rows: every row after the header block, streamed. */
+  rows: AsyncIterable<SheetRow>;
+  /** Stops reading the workbook; call it whether or not the rows were read to the end. */
+  close(): Promise<void>;
+}
+
+export type FoundTable =
+  | (FoundTableBase & { periodAxis: 'columns'; layout: PeriodsAcrossLayout; header: AcrossHeader })
+  | (FoundTableBase & { periodAxis: 'rows'; layout: PeriodsDownLayout; header: DownHeader });
+
+export const HINT_INSPECT = 'run `etl inspect <workbook>` to see what the engine detects, then adjust the dataset declaration';
+
+/**
+ * Finds the table: sheets in workbook order, and on each sheet the layouts whose sheet rule matches, in
+ * declared order. The first layout whose header rule passes wins; only the rows needed to find the header
+ * are held, the rest stream on. When nothing matches, the DataError lists every rule that failed, where.
+ */
+export async function findTable(input: WorkbookInput, dataset: WorkbookDataset): Promise<FoundTable> {
+  const sourceFile = path.basename(input.file);
+  const sheets: string[] = [];
+  const attempts: LayoutAttempt[] = [];
+  const workbook = readWorkbook(input.file);
+  try {
+    // Iterated by hand: leaving a for-await loop would close the workbook before the table's rows are read.
+    for (let next = await workbook.next(); !next.done; next = await workbook.next()) {
+      const sheet = next.value;
+      sheets.push(sheet.name);
+      const candidates = dataset.layouts.filter((layout) => new RegExp(layout.sheet.namePattern, 'i').test(sheet.name));
+      if (candidates.length === 0) continue;
+      const rows = sheet.rows()[Symbol.asyncIterator]();
+      const window = await readWindow(rows, Math.max(...candidates.map(headerWindow)));
+      for (const layout of candidates) {
+        const found = layout.periodAxis === 'columns' ? findAcrossHeader(window.rows, layout, `${sourceFile}, sheet "${sheet.name}"`) : findDownHeader(window.rows, layout);
+        if (typeof found === 'string') {
+          attempts.push({ layout: layout.name, sheet: sheet.name, failed: found });
+          continue;
+        }
+        return foundTable(sheet.name, layout, found, window, rows);
+      }
+      // A streamed .xlsx moves on to the next sheet only once this one is read to the end.
+      if (!window.exhausted) while (!(await rows.next()).done);
+    }
+  } catch (error) {
+    await workbook.return(undefined);
+    throw error;
+  }
+
+  function foundTable(sheet: string, layout: WorkbookLayout, header: AcrossHeader | DownHeader, window: Window, rows: AsyncIterator<SheetRow>): FoundTable {
+    const body = async function* (): AsyncGenerator<SheetRow> {
+      for (const row of window.rows) if (row.rowNumber > header.lastRowNumber) yield row;
+      if (!window.exhausted) for (let row = await rows.next(); !row.done; row = await rows.next()) yield row.value;
+    };
+    const base = {
+      sourceFile,
+      sheet,
+      sheets,
+      where: `${sourceFile}, sheet "${sheet}"`,
+      rejected: rejectedLayouts(dataset, attempts, layout),
+      rows: body(),
+      // The workbook generator is suspended on this sheet; the sheets after it are never parsed.
+      close: async () => {
+        await rows.return?.();
+        await workbook.return(undefined);
+      },
+    };
+    return layout.periodAxis === 'columns' ? { ...base, periodAxis: 'columns', layout, header: header as AcrossHeader } : { ...base, periodAxis: 'rows', layout, header: header as DownHeader };
+  }
+  throw noTableError(sourceFile, dataset, rejectedLayouts(dataset, attempts), sheets);
+}
+
+function headerWindow(layout: WorkbookLayout): number {
+  return layout.header.searchRows + (layout.periodAxis === 'columns' ? Math.max(...layout.periods.map((p) => p.offset)) : 0);
+}
+
+interface Window {
+  rows: SheetRow[];
+  /** True when the sheet ended within the window. */
+  exhausted: boolean;
+}
+
+/** The rows numbered up to `lastRow`, plus the one row past it that had to be read to know they ended. */
+async function readWindow(rows: AsyncIterator<SheetRow>, lastRow: number): Promise<Window> {
+  const window: SheetRow[] = [];
+  for (;;) {
+    const next = await rows.next();
+    if (next.done) return { rows: window, exhausted: true };
+    window.push(next.value);
+    if (next.value.rowNumber > lastRow) return { rows: window, exhausted: false };
+  }
+}
+
+function rejectedLayouts(dataset: WorkbookDataset, attempts: LayoutAttempt[], chosen?: WorkbookLayout): LayoutAttempt[] {
+  return dataset.layouts
+    .filter((layout) => layout !== chosen)
+    .flatMap((layout) => {
+      const tried = attempts.filter((attempt) => attempt.layout === layout.name);
+      return tried.length > 0 ? tried : [{ layout: layout.name, failed: `no sheet name matches /${layout.sheet.namePattern}/i` }];
+    });
+}
+
+function noTableError(sourceFile: string, dataset: WorkbookDataset, attempts: LayoutAttempt[], sheets: string[]): DataError {
+  const several = dataset.layouts.length > 1;
+  const describe = (attempt: LayoutAttempt): string =>
+    `${several ? `layout "${attempt.layout}": ` : ''}${attempt.sheet ? `${several ? '' : `${sourceFile}, `}sheet "${attempt.sheet}": ` : ''}${attempt.failed}`;
+  const lead = several ? `${sourceFile}: no layout of ${dataset.name} matches: ` : attempts[0]?.sheet ? '' : `${sourceFile}: `;
+  return new DataError(`${lead}${attempts.map(describe).join('; ')} (sheets: ${sheets.map((s) => `"${s}"`).join(', ')})`, {
+    hint: `${HINT_INSPECT}: sheet.namePattern finds the sheet, header.searchRows bounds where the header may sit`,
+  });
+}
+
+/** The header row: the first with enough period labels (and the declared label); the period rows below give each column its fields. */
+function findAcrossHeader(window: SheetRow[], layout: PeriodsAcrossLayout, where: string): AcrossHeader | string {
+  const [first, ...below] = layout.periods;
+  const parser = periodParsers[first!.parse];
+  const label = first!.label === undefined ? undefined : new RegExp(first!.label, 'i');
+  for (const row of window) {
+    if (row.rowNumber > layout.header.searchRows) break;
+    const columns: number[] = [];
+    row.cells.forEach((cell, column) => {
+      if (parser.parse(cell) !== null) columns.push(column);
+    });
+    if (columns.length < layout.header.minPeriods) continue;
+    const firstPeriodColumn = columns[0]!;
+    if (label && !hasLabel(row, firstPeriodColumn, label)) continue;
+    // Every non-empty header cell right of the first period must be a period too: a stray label means the layout moved.
+    row.cells.forEach((cell, column) => {
+      if (column > firstPeriodColumn && cellText(cell) !== '' && !columns.includes(column)) {
+        throw new DataError(`${where}, cell ${cellRef(column, row.rowNumber)}: header label "${cellText(cell)}" is not a ${parser.noun} like "${parser.example}"`, { hint: HINT_INSPECT });
+      }
+    });
+    const periods = columns.map((column) => ({ column, label: cellText(row.cells[column] ?? null), fields: { [first!.field]: parser.parse(row.cells[column] ?? null)! } }));
+    for (const periodRow of below) readPeriodRow(window, row.rowNumber, periodRow, periods, where);
+    return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber + Math.max(0, ...below.map((p) => p.offset)), firstPeriodColumn, periods };
+  }
+  const labelled = label ? ` labelled /${first!.label}/i` : '';
+  return `no header row${labelled} with at least ${layout.header.minPeriods} ${parser.noun}s (like "${parser.example}") in rows 1-${layout.header.searchRows}`;
+}
+
+function hasLabel(row: SheetRow, beforeColumn: number, label: RegExp): boolean {
+  return row.cells.slice(0, beforeColumn).some((cell) => label.test(cellText(cell)));
+}
+
+function readPeriodRow(window: SheetRow[], headerRow: number, spec: PeriodsAcrossLayout['periods'][number], periods: PeriodColumn[], where: string): void {
+  const rowNumber = headerRow + spec.offset;
+  const row = window.find((r) => r.rowNumber === rowNumber);
+  const parser = periodParsers[spec.parse];
+  if (spec.label !== undefined && !(row && hasLabel(row, periods[0]!.column, new RegExp(spec.label, 'i')))) {
+    throw new DataError(`${where}, row ${rowNumber}: expected the ${spec.field} row labelled /${spec.label}/i ${spec.offset} below the header`, { hint: HINT_INSPECT });
+  }
+  for (const period of periods) {
+    const cell = row?.cells[period.column] ?? null;
+    const value = parser.parse(cell);
+    if (value === null) {
+      throw new DataError(`${where}, cell ${cellRef(period.column, rowNumber)}: "${cellText(cell)}" is not a ${parser.noun} like "${parser.example}" (${spec.field} of column ${period.label})`, { hint: HINT_INSPECT });
+    }
+    period.fields[spec.field] = value;
+  }
+}
+
+/** The header row: the first whose cells match every period column's header pattern. */
+function findDownHeader(window: SheetRow[], layout: PeriodsDownLayout): DownHeader | string {
+  const patterns = layout.periods.map((period) => new RegExp(period.header, 'i'));
+  for (const row of window) {
+    if (row.rowNumber > layout.header.searchRows) break;
+    const labels = new Map<number, string>();
+    row.cells.forEach((cell, column) => {
+      const text = stripNotes(cellText(cell));
+      if (text !== '') labels.set(column, text);
+    });
+    const columns = patterns.map((pattern) => [...labels].find(([, text]) => pattern.test(text))?.[0]);
+    if (columns.some((column) => column === undefined)) continue;
+    const periods = layout.periods.map((period, i) => ({ field: period.field, column: columns[i]!, parse: period.parse }));
+    return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber, labels, periods };
+  }
+  return `no header row with columns matching ${patterns.map(String).join(' and ')} in rows 1-${layout.header.searchRows}`;
+}
+
+/** The edition: from the raw layer's folder, else a year in the sheet name, else the year of the first period. */
+export function resolveEdition(input: WorkbookInput, sheet: string, firstPeriod: Record<string, PeriodValue> | undefined): number | undefined {
+  if (input.edition !== undefined) return input.edition;
+  const inName = /\b(19|20)\d{2}\b/.exec(sheet);
+  if (inName) return Number(inName[0]);
+  const dated = Object.values(firstPeriod ?? {}).find((value): value is Date => value instanceof Date);
+  return dated?.getUTCFullYear();
+}

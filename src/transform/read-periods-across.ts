@@ -1,0 +1,169 @@
+import { DataError } from '../core/errors.js';
+import type { Row, Value } from '../core/table.js';
+import type { HeadingRules, PeriodsAcrossLayout } from './dataset.js';
+import { HINT_INSPECT, resolveEdition, type AcrossHeader, type FoundTable, type WorkbookInput } from './find-table.js';
+import { cellRef, cellText, cleanLabel, columnName, readFigure } from './labels.js';
+import { periodKey, periodParsers, periodYear } from './period-parsers.js';
+import type { SheetRow } from './workbook.js';
+
+export type AcrossTable = Extract<FoundTable, { periodAxis: 'columns' }>;
+
+/** A body row with figures, or a row with only a label (a heading, or the wrapped half of a label). */
+type BodyRow = { kind: 'figures'; rowNumber: number; ids: Record<string, string | null>; values: Array<number | null> } | { kind: 'label'; rowNumber: number; text: string };
+
+export function acrossEdition(table: AcrossTable, input: WorkbookInput): number {
+  const edition = resolveEdition(input, table.sheet, table.header.periods[0]?.fields);
+  if (edition === undefined) {
+    throw new DataError(`${table.where}: cannot tell the edition year (no year in the sheet name or the period labels)`, { hint: 'read it from the raw layer (etl extract) or rename the sheet to include the year' });
+  }
+  checkPeriods(table, edition);
+  return edition;
+}
+
+/** Streams one output row per (body row with a figure, period column); holds at most one body row back, to join wrapped labels. */
+export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput): AsyncGenerator<Row> {
+  const { layout, header, where } = table;
+  const edition = acrossEdition(table, input);
+  const stopAt = new RegExp(layout.stopAt, 'i');
+  const markers = new Set(layout.value.markers.map((marker) => marker.toLowerCase()));
+  const ids = layout.ids.map((id) => ({ ...id, pattern: new RegExp(id.pattern) }));
+  const headings = layout.headings ? new Headings(layout.headings) : undefined;
+  const continuation = layout.headings?.continuation === undefined ? undefined : new RegExp(layout.headings.continuation);
+  const labelField = layout.headings?.labelField;
+
+  const toRows = function* (body: BodyRow): Generator<Row> {
+    if (body.kind === 'label') {
+      headings?.add(body.text);
+      return;
+    }
+    const fields: Record<string, Value> = { ...layout.set, ...body.ids, ...headings?.figuresRow(body.ids) };
+    for (let i = 0; i < header.periods.length; i++) {
+      yield { edition, ...header.periods[i]!.fields, ...fields, [layout.value.field]: body.values[i] ?? null, source_file: table.sourceFile };
+    }
+  };
+
+  let pending: BodyRow | undefined;
+  for await (const row of table.rows) {
+    const body = readBodyRow(row, header, { stopAt, markers, ids }, where);
+    if (body === 'stop') break;
+    if (!body) continue;
+    const label = body.kind === 'label' ? body.text : labelField && body.ids[labelField];
+    if (continuation && label && continuation.test(label) && pending && pending.kind !== body.kind) {
+      // A label wrapped over two rows: the figures sit on the first line (2010-2019) or on the second (2020-2021).
+      if (pending.kind === 'figures') {
+        pending.ids[labelField!] = `${pending.ids[labelField!] ?? ''} ${cleanLabel(label)}`.trim();
+        continue;
+      }
+      (body as Extract<BodyRow, { kind: 'figures' }>).ids[labelField!] = `${cleanLabel(pending.text)} ${label}`;
+      pending = undefined;
+    }
+    if (pending) yield* toRows(pending);
+    pending = body;
+  }
+  if (pending) yield* toRows(pending);
+}
+
+/**
+ * Headings stack up until a row with figures; the next heading after figures starts a new stack. A row's
+ * section is the stack innermost first (`Deaths by age group, Males`).
+ */
+class Headings {
+  private stack: string[] = [];
+  private closed = false;
+  private readonly ignore: RegExp | undefined;
+  private readonly areaHeading: RegExp | undefined;
+
+  constructor(private readonly rules: HeadingRules) {
+    this.ignore = rules.ignore === undefined ? undefined : new RegExp(rules.ignore, 'i');
+    this.areaHeading = rules.areas && new RegExp(rules.areas.heading, 'i');
+  }
+
+  add(text: string): void {
+    const heading = cleanLabel(text);
+    if (this.ignore?.test(heading)) return;
+    if (this.closed) this.stack = [];
+    this.closed = false;
+    this.stack.push(heading);
+  }
+
+  /** The fields a row with figures gets under the current headings; the next heading starts a new stack. */
+  figuresRow(ids: Record<string, string | null>): Record<string, string | null> {
+    this.closed = true;
+    const innermost = this.stack.at(-1);
+    const fields: Record<string, string | null> = { [this.rules.field]: innermost === undefined ? null : this.stack.toReversed().join(', ') };
+    if (this.rules.areas && innermost !== undefined && this.areaHeading!.test(innermost)) {
+      fields[this.rules.areas.field] = ids[this.rules.labelField] ?? null;
+      fields[this.rules.labelField] = innermost;
+    }
+    return fields;
+  }
+}
+
+interface BodyRules {
+  stopAt: RegExp;
+  markers: ReadonlySet<string>;
+  ids: Array<{ field: string; pattern: RegExp; optional: boolean; clean: boolean }>;
+}
+
+function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, where: string): BodyRow | 'stop' | null {
+  const idTexts: string[] = [];
+  for (let c = 0; c < header.firstPeriodColumn; c++) idTexts.push(cellText(row.cells[c] ?? null));
+  const firstText = idTexts.find((text) => text !== '') ?? '';
+  if (rules.stopAt.test(firstText)) return 'stop';
+
+  const values: Array<number | null> = [];
+  let figures = 0;
+  let unexpected: { column: number; text: string } | undefined;
+  for (const { column } of header.periods) {
+    const figure = readFigure(row.cells[column] ?? null, rules.markers);
+    values.push(figure.kind === 'number' ? figure.value : null);
+    if (figure.kind === 'number' || figure.kind === 'marker') figures++;
+    if (figure.kind === 'unexpected') unexpected ??= { column, text: figure.text };
+  }
+  // Titles, headings, notes, spacer rows and the "Released:" line carry no figure.
+  if (figures === 0) {
+    const text = idTexts.filter((t) => t !== '').join(' ');
+    return text === '' ? null : { kind: 'label', rowNumber: row.rowNumber, text };
+  }
+  if (unexpected) {
+    throw new DataError(`${where}, cell ${cellRef(unexpected.column, row.rowNumber)}: "${unexpected.text}" is neither a number nor a known marker (${[...rules.markers].join(' ')})`, {
+      hint: 'add the marker to value.markers of the dataset declaration if it means "not available"',
+    });
+  }
+
+  const ids: Record<string, string | null> = {};
+  const taken = new Set<number>();
+  for (const id of rules.ids) {
+    const index = idTexts.findIndex((text, i) => !taken.has(i) && text !== '' && id.pattern.test(text));
+    if (index === -1) {
+      if (!id.optional) {
+        throw new DataError(`${where}, row ${row.rowNumber}: has figures but no ${id.field} (no cell in columns A-${columnName(header.firstPeriodColumn - 1)} matches /${id.pattern.source}/)`, { hint: HINT_INSPECT });
+      }
+      ids[id.field] = null;
+      continue;
+    }
+    taken.add(index);
+    ids[id.field] = id.clean ? cleanLabel(idTexts[index]!) : idTexts[index]!;
+  }
+  return { kind: 'figures', rowNumber: row.rowNumber, ids, values };
+}
+
+function checkPeriods(table: AcrossTable, edition: number): void {
+  const { header, layout, where } = table;
+  const first = periodParsers[layout.periods[0]!.parse];
+  const seen = new Set<string>();
+  for (const { column, label, fields } of header.periods) {
+    const ref = cellRef(column, header.rowNumber);
+    for (const spec of layout.periods) {
+      const year = periodYear(fields[spec.field]!);
+      if (spec.mustBeInEditionYear && year !== edition) {
+        throw new DataError(`${where}, cell ${ref}: ${periodParsers[spec.parse].noun} "${label}" is in ${year}, outside edition ${edition}`, {
+          hint: 'the edition year comes from the download folder (or the sheet name); check the file is filed under the right edition',
+        });
+      }
+    }
+    const key = periodKey(layout.periods.map((spec) => fields[spec.field]));
+    if (seen.has(key)) throw new DataError(`${where}, cell ${ref}: ${first.noun} "${label}" repeats an earlier column`, { hint: HINT_INSPECT });
+    seen.add(key);
+  }
+}

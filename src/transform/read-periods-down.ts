@@ -1,0 +1,99 @@
+import { DataError } from '../core/errors.js';
+import type { Row } from '../core/table.js';
+import type { PeriodsDownLayout } from './dataset.js';
+import { HINT_INSPECT, resolveEdition, type FoundTable, type WorkbookInput } from './find-table.js';
+import { cellRef, cellText, readFigure } from './labels.js';
+import { periodKey, periodParsers, type PeriodValue } from './period-parsers.js';
+import type { Cell } from './workbook.js';
+
+export type DownTable = Extract<FoundTable, { periodAxis: 'rows' }>;
+
+export interface ValueColumn {
+  column: number;
+  label: string;
+  set: Readonly<Record<string, string>>;
+}
+
+/** A body row that names a period. */
+interface PeriodRow {
+  rowNumber: number;
+  cells: readonly Cell[];
+  fields: Record<string, PeriodValue>;
+}
+
+/**
+ * The edition and the value columns it selects. The edition is needed first because a value column's
+ * header may name it (`Total deaths, England and Wales ({edition})`), so this reads one period row ahead.
+ */
+export async function openDownBody(table: DownTable, input: WorkbookInput): Promise<{ edition: number; valueColumns: ValueColumn[]; periodRows: AsyncGenerator<PeriodRow> }> {
+  const periodRows = readPeriodRows(table);
+  const first = await periodRows.next();
+  const edition = resolveEdition(input, table.sheet, first.done ? undefined : first.value.fields);
+  if (edition === undefined) {
+    throw new DataError(`${table.where}: cannot tell the edition year (no year in the sheet name and no period rows)`, { hint: 'read it from the raw layer (etl extract) or pass a workbook with figures' });
+  }
+  const valueColumns = findValueColumns(table, edition);
+  const replayed = (async function* () {
+    if (!first.done) yield first.value;
+    yield* periodRows;
+  })();
+  return { edition, valueColumns, periodRows: replayed };
+}
+
+/** Streams one output row per (period row, value column): the unpivot of a weeks-down table. */
+export async function* readDownRows(table: DownTable, input: WorkbookInput): AsyncGenerator<Row> {
+  const { edition, valueColumns, periodRows } = await openDownBody(table, input);
+  const markers = new Set(table.layout.value.markers.map((marker) => marker.toLowerCase()));
+  const seen = new Set<string>();
+  for await (const { rowNumber, cells, fields } of periodRows) {
+    const key = periodKey(Object.values(fields));
+    if (seen.has(key)) throw new DataError(`${table.where}, row ${rowNumber}: period ${key} repeats an earlier row`, { hint: HINT_INSPECT });
+    seen.add(key);
+    for (const { column, set } of valueColumns) {
+      const figure = readFigure(cells[column] ?? null, markers);
+      if (figure.kind === 'unexpected') {
+        throw new DataError(`${table.where}, cell ${cellRef(column, rowNumber)}: "${figure.text}" is neither a number nor a known marker (${[...markers].join(' ')})`, {
+          hint: 'add the marker to value.markers of the dataset declaration if it means "not available"',
+        });
+      }
+      const value = figure.kind === 'number' ? figure.value : null;
+      yield { edition, ...fields, ...table.layout.set, ...set, [table.layout.value.field]: value, source_file: table.sourceFile };
+    }
+  }
+}
+
+/** Body rows with a period; blank rows are skipped, and rows from `stopAt` on are notes. */
+async function* readPeriodRows(table: DownTable): AsyncGenerator<PeriodRow> {
+  const stopAt = new RegExp(table.layout.stopAt, 'i');
+  for await (const row of table.rows) {
+    const firstText = row.cells.map(cellText).find((text) => text !== '') ?? '';
+    if (firstText === '') continue;
+    if (stopAt.test(firstText)) break;
+    const fields: Record<string, PeriodValue> = {};
+    for (const { field, column, parse } of table.header.periods) {
+      const cell = row.cells[column] ?? null;
+      const value = periodParsers[parse].parse(cell);
+      if (value === null) {
+        throw new DataError(`${table.where}, cell ${cellRef(column, row.rowNumber)}: "${cellText(cell)}" is not a ${periodParsers[parse].noun} like "${periodParsers[parse].example}" (${field})`, { hint: HINT_INSPECT });
+      }
+      fields[field] = value;
+    }
+    yield { rowNumber: row.rowNumber, cells: row.cells, fields };
+  }
+}
+
+function findValueColumns(table: DownTable, edition: number): ValueColumn[] {
+  const { header, layout, where } = table;
+  const columns: ValueColumn[] = [];
+  for (const value of layout.values) {
+    const source = value.header.replaceAll('{edition}', String(edition));
+    const pattern = new RegExp(source, 'i');
+    const found = [...header.labels].find(([, label]) => pattern.test(label));
+    if (found) {
+      columns.push({ column: found[0], label: found[1], set: value.set });
+    } else if (!value.optional) {
+      throw new DataError(`${where}, row ${header.rowNumber}: no column header matches /${source}/i (headers: ${[...header.labels.values()].map((l) => `"${l}"`).join(', ')})`, { hint: HINT_INSPECT });
+    }
+  }
+  return columns;
+}

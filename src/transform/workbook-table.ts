@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { DataError } from '../core/errors.js';
+import type { Row, Table, TablePart } from '../core/table.js';
+import type { WorkbookDataset } from './dataset.js';
+import type { WorkbookInput } from './find-table.js';
+import { periodKey } from './period-parsers.js';
+import { readWorkbookTable } from './read-workbook-table.js';
+
+/**
+ * The dataset's table over a set of workbooks, one part per workbook read. Files of one edition are
+ * releases: `newest-file` keeps the newest; `newest-per-period` keeps them all and takes each period from
+ * the newest release with a figure for it (a week's release replaces the last, and only the last for the
+ * weeks it covers). Workbooks with no known edition are read as they are.
+ */
+export function workbookTable(dataset: WorkbookDataset, inputs: readonly WorkbookInput[]): Table {
+  return { schema: { name: dataset.name, columns: dataset.columns }, parts: workbookParts(dataset, inputs) };
+}
+
+async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[]): AsyncGenerator<TablePart> {
+  for (const releases of groupReleases(inputs)) {
+    if (dataset.releases === 'newest-file' || releases.length === 1) {
+      yield part(releases[0]!, readWorkbookTable(releases[0]!, dataset));
+      continue;
+    }
+    const owners = await periodOwners(releases, dataset);
+    for (const [index, release] of releases.entries()) {
+      yield part(release, ownedRows(readWorkbookTable(release, dataset), periodFieldsOf(dataset), (key) => owners.get(key) === index));
+    }
+  }
+}
+
+function part(input: WorkbookInput, rows: AsyncIterable<Row>): TablePart {
+  return { name: path.basename(input.file), rows };
+}
+
+/** Editions in ascending order, each edition's files newest first; a file with no edition is a group of its own. */
+function groupReleases(inputs: readonly WorkbookInput[]): WorkbookInput[][] {
+  const byEdition = new Map<number, WorkbookInput[]>();
+  const groups: WorkbookInput[][] = [];
+  for (const input of inputs) {
+    if (input.edition === undefined) {
+      groups.push([input]);
+      continue;
+    }
+    const group = byEdition.get(input.edition) ?? [];
+    if (group.length === 0) byEdition.set(input.edition, group);
+    group.push(input);
+  }
+  const editions = [...byEdition].sort(([a], [b]) => a - b).map(([, group]) => group.sort((a, b) => (b.releasedAt ?? 0) - (a.releasedAt ?? 0)));
+  return [...editions, ...groups];
+}
+
+/**
+ * Which release (index, newest first) supplies each period: the newest with a figure for it, else the
+ * newest that lists it. Reads each release once beforehand and keeps only the period keys, not rows. A
+ * release that cannot be read owns nothing; its own part then fails with the same error.
+ */
+async function periodOwners(releases: readonly WorkbookInput[], dataset: WorkbookDataset): Promise<Map<string, number>> {
+  const periodFields = periodFieldsOf(dataset);
+  const valueFields = [...new Set(dataset.layouts.map((layout) => layout.value.field))];
+  const withFigures = new Map<string, number>();
+  const listed = new Map<string, number>();
+  for (const [index, release] of releases.entries()) {
+    try {
+      for await (const row of readWorkbookTable(release, dataset)) {
+        const key = periodKey(periodFields.map((field) => row[field]));
+        if (!listed.has(key)) listed.set(key, index);
+        if (!withFigures.has(key) && valueFields.some((field) => row[field] !== null && row[field] !== undefined)) withFigures.set(key, index);
+      }
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+    }
+  }
+  for (const [key, index] of listed) if (!withFigures.has(key)) withFigures.set(key, index);
+  return withFigures;
+}
+
+function periodFieldsOf(dataset: WorkbookDataset): string[] {
+  return [...new Set(dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field)))].sort();
+}
+
+async function* ownedRows(rows: AsyncIterable<Row>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row> {
+  for await (const row of rows) if (owns(periodKey(periodFields.map((field) => row[field])))) yield row;
+}
