@@ -3,7 +3,9 @@ import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from '.
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { redact } from './core/redact.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
+import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
+import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { transformCommand } from './commands/transform.js';
 import { VERSION } from './version.js';
@@ -13,6 +15,8 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   extractCommand,
   transformCommand,
   runCommand,
+  datasetsCommand,
+  inspectCommand,
 ];
 
 const EXIT_CODES_HELP = `

@@ -29,6 +29,9 @@ export function parsePositiveInt(value: string): number {
 export const dataDirOption = (): Option =>
   new Option('--data-dir <dir>', 'root of the data layout (raw files under <dir>/raw/<source>/<dataset>/)').env('ETL_DATA_DIR').default('data');
 
+export const datasetFileOption = (): Option =>
+  new Option('--dataset-file <file.json>', 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`');
+
 export const yearRangeOptions = (): Option[] => [
   new Option('--from <year>', 'first edition year to include').argParser(parseYear),
   new Option('--to <year>', 'last edition year to include').argParser(parseYear),

@@ -3,11 +3,13 @@ import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
 import { writeParquet, type ParquetSummary } from '../transform/write-parquet.js';
 import type { CommandContext } from './context.js';
-import { createSourceIO, dataDirOption, yearRangeOptions, type SourceFlags } from './options.js';
+import { createSourceIO, dataDirOption, datasetFileOption, yearRangeOptions, type SourceFlags } from './options.js';
 
 export interface TransformFlags extends Pick<SourceFlags, 'dataDir' | 'from' | 'to'> {
   out?: string;
   input?: string[];
+  /** A JSON dataset declaration used instead of the built-in dataset. */
+  datasetFile?: string;
   skipBad: boolean;
 }
 
@@ -18,6 +20,7 @@ export function transformCommand(context: () => Promise<CommandContext>): Comman
     .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
     .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
     .addOption(new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'))
+    .addOption(datasetFileOption())
     .addOption(new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false))
     .addOption(dataDirOption());
   for (const option of yearRangeOptions()) command.addOption(option);
@@ -28,9 +31,13 @@ Examples:
   $ etl transform ons monthly-deaths --from 2019 -o recent.parquet
   $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
   $ etl transform ons --input ~/Downloads/ons-monthly/ -o deaths.parquet   no network needed
+  $ etl transform ons weekly-deaths --out weekly.parquet
+  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
 
 Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_name STRING,
-deaths INT64?, source_file STRING; zstd-compressed parquet. The file is replaced only when every
+deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32, week_number INT32,
+week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING.
+\`etl datasets\` lists every dataset and its columns; zstd-compressed parquet. The file is replaced only when every
 workbook was read; on a data error (exit 4) the previous file is left as it was.`)
     .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {
       const ctx = await context();
@@ -41,11 +48,13 @@ workbook was read; on a data error (exit 4) the previous file is left as it was.
 
 export async function transformToParquet(ctx: CommandContext, sourceName: string, datasetName: string | undefined, flags: TransformFlags): Promise<ParquetSummary> {
   const source = findSource(sourceName);
-  const dataset = datasetName ?? source.defaultDataset;
-  const out = flags.out ?? path.join(flags.dataDir, 'processed', source.name, `${dataset}.parquet`);
   const io = createSourceIO({ timeout: 60, retries: 0 }, ctx.log);
   try {
-    const table = await source.transform({ dataset, dataDir: flags.dataDir, inputs: flags.input, fromYear: flags.from, toYear: flags.to }, io);
+    const request = { dataset: datasetName ?? source.defaultDataset, datasetFile: flags.datasetFile, dataDir: flags.dataDir, inputs: flags.input, fromYear: flags.from, toYear: flags.to };
+    const table = await source.transform(request, io);
+    // Named after the table, so a declaration file's own name counts.
+    const dataset = table.schema.name;
+    const out = flags.out ?? path.join(flags.dataDir, 'processed', source.name, `${dataset}.parquet`);
     const progress = ctx.log.progress(`${dataset}: writing ${out}`);
     const summary = await writeParquet(table, out, {
       skipBadParts: flags.skipBad,

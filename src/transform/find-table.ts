@@ -61,6 +61,20 @@ export type FoundTable =
   | (FoundTableBase & { periodAxis: 'columns'; layout: PeriodsAcrossLayout; header: AcrossHeader })
   | (FoundTableBase & { periodAxis: 'rows'; layout: PeriodsDownLayout; header: DownHeader });
 
+/** No layout of the dataset matched: `attempts` says which rule failed where, one entry per layout and sheet tried. */
+export class NoTableError extends DataError {
+  // Reported as the data error it is (exit 4, "data error").
+  override readonly name = 'DataError';
+
+  constructor(
+    message: string,
+    readonly attempts: readonly LayoutAttempt[],
+    hint: string,
+  ) {
+    super(message, { hint });
+  }
+}
+
 export const HINT_INSPECT = 'run `etl inspect <workbook>` to see what the engine detects, then adjust the dataset declaration';
 
 /**
@@ -151,14 +165,16 @@ function rejectedLayouts(dataset: WorkbookDataset, attempts: LayoutAttempt[], ch
     });
 }
 
-function noTableError(sourceFile: string, dataset: WorkbookDataset, attempts: LayoutAttempt[], sheets: string[]): DataError {
+function noTableError(sourceFile: string, dataset: WorkbookDataset, attempts: LayoutAttempt[], sheets: string[]): NoTableError {
   const several = dataset.layouts.length > 1;
   const describe = (attempt: LayoutAttempt): string =>
     `${several ? `layout "${attempt.layout}": ` : ''}${attempt.sheet ? `${several ? '' : `${sourceFile}, `}sheet "${attempt.sheet}": ` : ''}${attempt.failed}`;
   const lead = several ? `${sourceFile}: no layout of ${dataset.name} matches: ` : attempts[0]?.sheet ? '' : `${sourceFile}: `;
-  return new DataError(`${lead}${attempts.map(describe).join('; ')} (sheets: ${sheets.map((s) => `"${s}"`).join(', ')})`, {
-    hint: `${HINT_INSPECT}: sheet.namePattern finds the sheet, header.searchRows bounds where the header may sit`,
-  });
+  return new NoTableError(
+    `${lead}${attempts.map(describe).join('; ')} (sheets: ${sheets.map((s) => `"${s}"`).join(', ')})`,
+    attempts,
+    `${HINT_INSPECT}: sheet.namePattern finds the sheet, header.searchRows bounds where the header may sit`,
+  );
 }
 
 /** The header row: the first with enough period labels (and the declared label); the period rows below give each column its fields. */

@@ -40,6 +40,13 @@ export async function* readWorkbook(file: string): AsyncGenerator<Sheet> {
   }
 }
 
+/** Sheet names in workbook order (an .xlsx is read through to the end). */
+export async function listSheets(file: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const sheet of readWorkbook(file)) names.push(sheet.name);
+  return names;
+}
+
 export async function sniffFormat(file: string): Promise<WorkbookFormat> {
   const handle = await open(file, 'r').catch((error: unknown) => {
     throw new DataError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path', cause: error });

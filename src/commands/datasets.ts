@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import type { WorkbookDataset, WorkbookLayout } from '../transform/dataset.js';
+import { loadDatasetFile } from '../transform/dataset-file.js';
+import { onsDatasets } from '../transform/datasets/index.js';
+import type { CommandContext } from './context.js';
+import { datasetFileOption } from './options.js';
+
+export function datasetsCommand(context: () => Promise<CommandContext>): Command {
+  return new Command('datasets')
+    .description('list the declared workbook datasets: page, layouts and output columns')
+    .addOption(datasetFileOption())
+    .addHelpText('after', `
+Examples:
+  $ etl datasets                           the built-in ONS datasets
+  $ etl --json datasets                    the same as JSON
+  $ etl datasets --dataset-file my.json    check a declaration file and show it as the engine reads it`)
+    .action(async (flags: { datasetFile?: string }) => {
+      const ctx = await context();
+      const datasets = flags.datasetFile ? [await loadDatasetFile(flags.datasetFile)] : onsDatasets;
+      ctx.printResult(datasets.map(describeDataset).join('\n\n'), { command: 'datasets', source: 'ons', datasets });
+    });
+}
+
+function describeDataset(dataset: WorkbookDataset): string {
+  return [
+    `ons ${dataset.name}: ${dataset.title}`,
+    `  page:     ${dataset.pageUrl}`,
+    `  releases: ${dataset.releases}`,
+    ...dataset.layouts.map((layout, i) => `  ${i === 0 ? 'layouts: ' : '         '} ${describeLayout(layout)}`),
+    `  columns:  ${dataset.columns.map((c) => `${c.name} ${c.type.toUpperCase()}${c.nullable ? '?' : ''}`).join(', ')}`,
+  ].join('\n');
+}
+
+function describeLayout(layout: WorkbookLayout): string {
+  const periods = layout.periods.map((p) => `${p.field} (${p.parse})`).join(', ');
+  const axis = layout.periodAxis === 'columns' ? `periods across columns: ${periods}` : `periods down rows: ${periods}; ${layout.values.length} value columns`;
+  return `"${layout.name}": sheet /${layout.sheet.namePattern}/i, header in rows 1-${layout.header.searchRows}, ${axis}`;
+}

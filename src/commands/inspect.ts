@@ -1,0 +1,121 @@
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { DataError, errorMessage } from '../core/errors.js';
+import type { WorkbookDataset } from '../transform/dataset.js';
+import { loadDatasetFile } from '../transform/dataset-file.js';
+import { onsDatasets } from '../transform/datasets/index.js';
+import { findDataset } from '../extract/ons.js';
+import { NoTableError, type LayoutAttempt } from '../transform/find-table.js';
+import { describeParquet, type ParquetDescription } from '../transform/inspect-parquet.js';
+import { detectTableLayout, type TableLayout } from '../transform/read-workbook-table.js';
+import { listSheets } from '../transform/workbook.js';
+import type { CommandContext } from './context.js';
+import { datasetFileOption, parsePositiveInt } from './options.js';
+
+interface InspectFlags {
+  dataset?: string;
+  datasetFile?: string;
+  rows: number;
+}
+
+type Detection = { dataset: string; table: TableLayout } | { dataset: string; failed: string; attempts: readonly LayoutAttempt[] };
+
+export function inspectCommand(context: () => Promise<CommandContext>): Command {
+  return new Command('inspect')
+    .description('show what is in a workbook (sheets, and the table each dataset finds) or a parquet file (schema, row count, first rows)')
+    .argument('<file>', 'a workbook (.xls/.xlsx) or a .parquet file')
+    .addOption(new Option('--dataset <name>', 'only this built-in dataset (default: try every one)'))
+    .addOption(datasetFileOption())
+    .addOption(new Option('--rows <n>', 'parquet: how many first rows to show').argParser(parsePositiveInt).default(10))
+    .addHelpText('after', `
+Examples:
+  $ etl inspect publishedweek522021.xlsx                which sheet, header row, id columns and periods each dataset detects
+  $ etl inspect new.xlsx --dataset-file my.json         the same for a declaration you are writing
+  $ etl inspect data/processed/ons/weekly-deaths.parquet --rows 5
+
+For a workbook, every layout tried is listed with the rule it failed, so an edition that moved
+its table shows what to change in the declaration. Exits 4 when no dataset finds a table.`)
+    .action(async (file: string, flags: InspectFlags) => {
+      const ctx = await context();
+      if (await isParquet(file)) {
+        const description = await describeParquet(file, flags.rows);
+        ctx.printResult(formatParquet(file, description), { command: 'inspect', file, kind: 'parquet', ...description });
+        return;
+      }
+      const datasets: readonly WorkbookDataset[] = flags.datasetFile ? [await loadDatasetFile(flags.datasetFile)] : flags.dataset ? [findDataset(flags.dataset)] : onsDatasets;
+      const sheets = await listSheets(file);
+      const detections: Detection[] = [];
+      for (const dataset of datasets) detections.push(await detect(file, dataset));
+      ctx.printResult(formatWorkbook(file, sheets, detections), { command: 'inspect', file, kind: 'workbook', sheets, detections });
+      if (!detections.some((d) => 'table' in d)) {
+        throw new DataError(`${path.basename(file)}: no declared layout matches (${datasets.map((d) => d.name).join(', ')})`, { hint: 'the rules that failed are listed above; adjust the declaration or write one with --dataset-file' });
+      }
+    });
+}
+
+async function detect(file: string, dataset: WorkbookDataset): Promise<Detection> {
+  try {
+    return { dataset: dataset.name, table: await detectTableLayout({ file }, dataset) };
+  } catch (error) {
+    if (error instanceof NoTableError) return { dataset: dataset.name, failed: 'no layout matches', attempts: error.attempts };
+    if (error instanceof DataError) return { dataset: dataset.name, failed: errorMessage(error), attempts: [] };
+    throw error;
+  }
+}
+
+/** Parquet files start with `PAR1`; anything else is left to the workbook reader to recognise. */
+async function isParquet(file: string): Promise<boolean> {
+  const handle = await open(file, 'r').catch((error: unknown) => {
+    throw new DataError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path' });
+  });
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    return bytesRead === 4 && head.toString('latin1') === 'PAR1';
+  } finally {
+    await handle.close();
+  }
+}
+
+function formatWorkbook(file: string, sheets: readonly string[], detections: readonly Detection[]): string {
+  const lines = [`${path.basename(file)}: ${sheets.length} sheets: ${sheets.map((s) => `"${s}"`).join(', ')}`];
+  for (const detection of detections) {
+    if (!('table' in detection)) {
+      lines.push(`${detection.dataset}: ${detection.failed}`);
+      lines.push(...detection.attempts.map(formatAttempt));
+      continue;
+    }
+    const { table } = detection;
+    lines.push(`${detection.dataset}: table on sheet "${table.sheet}" (layout "${table.layout}"), edition ${table.edition}, header row ${table.headerRow}`);
+    if (table.periodAxis === 'columns') {
+      const [first, last] = [table.periodColumns[0]!, table.periodColumns.at(-1)!];
+      lines.push(`  id columns ${table.idColumns.join(', ')}; periods across ${table.periodColumns.length} columns: ${first.cell} "${first.label}" = ${first.period} … ${last.cell} "${last.label}" = ${last.period}`);
+    } else {
+      lines.push(`  one row per period; period columns ${table.idColumns.join(', ')}; value columns:`);
+      lines.push(...table.valueColumns.map((v) => `    ${v.cell} "${v.label}" -> ${Object.entries(v.fields).map(([k, t]) => `${k}=${t}`).join(', ')}`));
+    }
+    lines.push(...table.rejected.map(formatAttempt));
+  }
+  return lines.join('\n');
+}
+
+function formatAttempt(attempt: LayoutAttempt): string {
+  return `  layout "${attempt.layout}" did not match${attempt.sheet ? ` on sheet "${attempt.sheet}"` : ''}: ${attempt.failed}`;
+}
+
+function formatParquet(file: string, { rows, columns, head }: ParquetDescription): string {
+  const lines = [`${path.basename(file)}: ${rows} rows, ${columns.length} columns`];
+  lines.push(...alignColumns(columns.map((c) => [c.name, c.type, c.parquet])).map((line) => `  ${line}`));
+  if (head.length > 0) {
+    lines.push(`first ${head.length} rows:`);
+    const names = columns.map((c) => c.name);
+    lines.push(...alignColumns([names, ...head.map((row) => names.map((name) => (row[name] === null ? '' : String(row[name]))))]).map((line) => `  ${line}`));
+  }
+  return lines.join('\n');
+}
+
+function alignColumns(rows: readonly string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+}
