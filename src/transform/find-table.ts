@@ -220,7 +220,7 @@ function readPeriodRow(window: SheetRow[], headerRow: number, spec: PeriodsAcros
     const cell = row?.cells[period.column] ?? null;
     const value = parser.parse(cell);
     if (value === null) {
-      throw new DataError(`${where}, cell ${cellRef(period.column, rowNumber)}: "${cellText(cell)}" is not a ${parser.noun} like "${parser.example}" (${spec.field} of column ${period.label})`, { hint: HINT_INSPECT });
+      throw new DataError(`${where}, cell ${cellRef(period.column, rowNumber)}: "${cellText(cell)}" is not a ${parser.noun} like "${parser.example}" (${spec.field} below header "${period.label}")`, { hint: HINT_INSPECT });
     }
     period.fields[spec.field] = value;
   }

@@ -1,0 +1,75 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/errors.js';
+import type { Row } from '../../src/core/table.js';
+import { loadDatasetFile, parseDataset } from '../../src/transform/dataset-file.js';
+import { onsDatasets } from '../../src/transform/datasets/index.js';
+import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
+import { readWorkbookTable } from '../../src/transform/read-workbook-table.js';
+import { weeklyFiguresSheets } from '../fixtures/ons/weekly-workbook.js';
+import { writeWorkbook } from '../helpers/workbook-writer.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'etl-dataset-file-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const asJson = (value: unknown): Record<string, any> => JSON.parse(JSON.stringify(value));
+
+describe('dataset declarations are data', () => {
+  it.each(onsDatasets.map((d) => [d.name, d] as const))('built-in %s survives a JSON round trip through the checks', (_, dataset) => {
+    expect(parseDataset(asJson(dataset), 'built-in')).toEqual(asJson(dataset));
+  });
+
+  it('a declaration file reads a workbook exactly as the built-in does', async () => {
+    const declaration = path.join(dir, 'weekly.json');
+    await writeFile(declaration, JSON.stringify({ ...weeklyDeaths, name: 'my-weekly' }, null, 2));
+    const workbook = path.join(dir, 'weekly-2018.xls');
+    await writeWorkbook(workbook, weeklyFiguresSheets({ year: 2018 }));
+    const read = async (dataset: Parameters<typeof readWorkbookTable>[1]): Promise<Row[]> => {
+      const rows: Row[] = [];
+      for await (const row of readWorkbookTable({ file: workbook }, dataset)) rows.push(row);
+      return rows;
+    };
+    const fromFile = await loadDatasetFile(declaration);
+    expect(fromFile.name).toBe('my-weekly');
+    expect(await read(fromFile)).toEqual(await read(weeklyDeaths));
+  });
+});
+
+describe('a bad declaration fails with a ConfigError naming the field', () => {
+  const broken = (change: (d: Record<string, any>) => void): Record<string, any> => {
+    const dataset = asJson(weeklyDeaths);
+    change(dataset);
+    return dataset;
+  };
+  const cases: Array<{ name: string; dataset: unknown; error: string }> = [
+    { name: 'not an object', dataset: [], error: 'd.json: the declaration: expected an object, got []' },
+    { name: 'a misspelt field', dataset: broken((d) => (d.layouts[0].sheet.namePatern = 'x')), error: 'd.json: layouts[0].sheet.namePatern: unknown field (expected one of: namePattern)' },
+    { name: 'a missing field', dataset: broken((d) => delete d.layouts[1].header.searchRows), error: 'd.json: layouts[1].header.searchRows: expected a whole number >= 1, got nothing' },
+    { name: 'an unknown parser', dataset: broken((d) => (d.layouts[1].periods[0].parse = 'weeknumber')), error: 'd.json: layouts[1].periods[0].parse: expected one of "month-label", "week-number", "date", got "weeknumber"' },
+    { name: 'an invalid regex', dataset: broken((d) => (d.layouts[0].stopAt = '(Footnotes')), error: 'd.json: layouts[0].stopAt: not a valid regular expression (Invalid regular expression: /(Footnotes/i: Unterminated group)' },
+    { name: 'an unknown release rule', dataset: broken((d) => (d.releases = 'newest')), error: 'd.json: releases: expected one of "newest-file", "newest-per-period", got "newest"' },
+    { name: 'a name that is not a safe file name', dataset: broken((d) => (d.name = '../weekly')), error: 'd.json: name: "../weekly" is not lower-case letters, digits and dashes (it names folders and files)' },
+    { name: 'a field that is not a column', dataset: broken((d) => (d.layouts[0].headings.field = 'heading')), error: 'd.json: layouts[0]: fills "heading", which is not in columns' },
+    { name: 'a non-nullable column left empty', dataset: broken((d) => delete d.layouts[0].set), error: 'd.json: layouts[0]: does not fill non-nullable column "area" on every row' },
+    { name: 'headings that name a label field no id fills', dataset: broken((d) => (d.layouts[0].headings.labelField = 'label')), error: 'd.json: layouts[0].headings.labelField: "label" is not one of the ids\' fields (measure)' },
+    { name: 'a first period row that is not the header row', dataset: broken((d) => (d.layouts[0].periods[0].offset = 1)), error: 'd.json: layouts[0].periods[0].offset: must be 0: the first period row is the header row' },
+  ];
+  it.each(cases)('$name', ({ dataset, error }) => {
+    expect(() => parseDataset(dataset, 'd.json')).toThrow(ConfigError);
+    expect(() => parseDataset(dataset, 'd.json')).toThrow(error);
+  });
+
+  it('a file that is missing or not JSON', async () => {
+    await expect(loadDatasetFile(path.join(dir, 'missing.json'))).rejects.toThrow(/--dataset-file .*missing\.json: cannot read it/);
+    const notJson = path.join(dir, 'not.json');
+    await writeFile(notJson, '{ name: weekly }');
+    await expect(loadDatasetFile(notJson)).rejects.toThrow(/not\.json: not valid JSON/);
+  });
+});
