@@ -33,7 +33,7 @@ export type PeriodParserName = (typeof PERIOD_PARSERS)[number];
 export type WorkbookLayout = PeriodsAcrossLayout | PeriodsDownLayout;
 
 interface LayoutRules {
-  /** Shown by `etl datasets`, `etl inspect` and in errors, e.g. `weeks across (2010-2021)`. */
+  /** Shown by `etl datasets`, `etl inspect` and in errors, e.g. `weeks across`. */
   name: string;
   /** Candidate sheets: names matching this case-insensitive regex. */
   sheet: { namePattern: string };

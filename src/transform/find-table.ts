@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DataError } from '../core/errors.js';
-import type { PeriodsAcrossLayout, PeriodsDownLayout, WorkbookDataset, WorkbookLayout } from './dataset.js';
+import type { PeriodParserName, PeriodsAcrossLayout, PeriodsDownLayout, WorkbookDataset, WorkbookLayout } from './dataset.js';
 import { cellRef, cellText, stripNotes } from './labels.js';
 import { periodParsers, type PeriodValue } from './period-parsers.js';
 import { readWorkbook, type SheetRow } from './workbook.js';
@@ -40,7 +40,7 @@ export interface DownHeader {
   lastRowNumber: number;
   /** Header text of every non-empty cell, by column. */
   labels: Map<number, string>;
-  periods: Array<{ field: string; column: number; parse: PeriodsDownLayout['periods'][number]['parse'] }>;
+  periods: Array<{ field: string; column: number; parse: PeriodParserName }>;
 }
 
 interface FoundTableBase {

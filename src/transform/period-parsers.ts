@@ -21,7 +21,7 @@ const DAY_MONTH_YEAR = /^(\d{1,2})[\s\-/.]+([a-z]{3})[a-z]*\.?[\s\-/.,]+(\d{4}|\
 /** `07/01/2011` (day first, as ONS prints dates). */
 const NUMERIC_DATE = /^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-/** A bare number in a date column is an unformatted Excel serial only within 1954-2118; anything else is not a date. */
+/** A bare number in a date column is taken for an unformatted Excel serial only in this range (about 150 years of dates). */
 const PLAUSIBLE_SERIALS = { min: 20_000, max: 80_000 };
 
 const isoDay = (date: Date): string => date.toISOString().slice(0, 10);

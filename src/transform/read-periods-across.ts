@@ -47,20 +47,29 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput):
     const body = readBodyRow(row, header, { stopAt, markers, ids }, where);
     if (body === 'stop') break;
     if (!body) continue;
-    const label = body.kind === 'label' ? body.text : labelField && body.ids[labelField];
-    if (continuation && label && continuation.test(label) && pending && pending.kind !== body.kind) {
-      // A label wrapped over two rows: the figures sit on the first line (2010-2019) or on the second (2020-2021).
-      if (pending.kind === 'figures') {
-        pending.ids[labelField!] = `${pending.ids[labelField!] ?? ''} ${cleanLabel(label)}`.trim();
+    // A label wrapped over two rows: ONS puts the figures on its first line in some editions, on its second in others.
+    if (continuation && labelField && pending && continuation.test(labelOf(body, labelField))) {
+      if (pending.kind === 'figures' && body.kind === 'label') {
+        pending.ids[labelField] = joinLabels(pending.ids[labelField], body.text);
         continue;
       }
-      (body as Extract<BodyRow, { kind: 'figures' }>).ids[labelField!] = `${cleanLabel(pending.text)} ${label}`;
-      pending = undefined;
+      if (pending.kind === 'label' && body.kind === 'figures') {
+        body.ids[labelField] = joinLabels(pending.text, body.ids[labelField]);
+        pending = undefined;
+      }
     }
     if (pending) yield* toRows(pending);
     pending = body;
   }
   if (pending) yield* toRows(pending);
+}
+
+function labelOf(body: BodyRow, labelField: string): string {
+  return body.kind === 'label' ? body.text : (body.ids[labelField] ?? '');
+}
+
+function joinLabels(first: string | null | undefined, second: string | null | undefined): string {
+  return `${cleanLabel(first ?? '')} ${cleanLabel(second ?? '')}`.trim();
 }
 
 /**

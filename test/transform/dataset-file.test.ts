@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
-import type { Row } from '../../src/core/table.js';
 import { loadDatasetFile, parseDataset } from '../../src/transform/dataset-file.js';
 import { onsDatasets } from '../../src/transform/datasets/index.js';
 import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
-import { readWorkbookTable } from '../../src/transform/read-workbook-table.js';
 import { weeklyFiguresSheets } from '../fixtures/ons/weekly-workbook.js';
+import { readRows } from '../helpers/workbook-rows.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
 
 let dir: string;
@@ -31,14 +30,9 @@ describe('dataset declarations are data', () => {
     await writeFile(declaration, JSON.stringify({ ...weeklyDeaths, name: 'my-weekly' }, null, 2));
     const workbook = path.join(dir, 'weekly-2018.xls');
     await writeWorkbook(workbook, weeklyFiguresSheets({ year: 2018 }));
-    const read = async (dataset: Parameters<typeof readWorkbookTable>[1]): Promise<Row[]> => {
-      const rows: Row[] = [];
-      for await (const row of readWorkbookTable({ file: workbook }, dataset)) rows.push(row);
-      return rows;
-    };
     const fromFile = await loadDatasetFile(declaration);
     expect(fromFile.name).toBe('my-weekly');
-    expect(await read(fromFile)).toEqual(await read(weeklyDeaths));
+    expect(await readRows({ file: workbook }, fromFile)).toEqual(await readRows({ file: workbook }, weeklyDeaths));
   });
 });
 

@@ -8,9 +8,10 @@ import { DataError } from '../../src/core/errors.js';
 import type { Row } from '../../src/core/table.js';
 import type { PeriodsAcrossLayout, WorkbookDataset } from '../../src/transform/dataset.js';
 import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
-import { detectTableLayout, readWorkbookTable } from '../../src/transform/read-workbook-table.js';
+import { detectTableLayout } from '../../src/transform/read-workbook-table.js';
 import { REGIONS, accessibleSheets, comparisonTotal, weekEndedDate, weeklyFiguresSheets, weeklyTotal, type WeeklyFiguresShape } from '../fixtures/ons/weekly-workbook.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
+import { readRows } from '../helpers/workbook-rows.js';
 import { writeWorkbook, type FixtureSheet } from '../helpers/workbook-writer.js';
 
 const TOTAL = 'Total deaths, all ages';
@@ -24,11 +25,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function collect(file: string, dataset: WorkbookDataset = weeklyDeaths, edition?: number): Promise<Row[]> {
-  const rows: Row[] = [];
-  for await (const row of readWorkbookTable({ file, edition }, dataset)) rows.push(row);
-  return rows;
-}
+const collect = (file: string, dataset: WorkbookDataset = weeklyDeaths): Promise<Row[]> => readRows({ file }, dataset);
 
 async function workbook(name: string, sheets: FixtureSheet[]): Promise<string> {
   const file = path.join(dir, name);
