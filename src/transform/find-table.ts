@@ -202,7 +202,7 @@ function findAcrossHeader(window: SheetRow[], layout: PeriodsAcrossLayout, where
     return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber + Math.max(0, ...below.map((p) => p.offset)), firstPeriodColumn, periods };
   }
   const labelled = label ? ` labelled /${first!.label}/i` : '';
-  return `no header row${labelled} with at least ${layout.header.minPeriods} ${parser.noun}s (like "${parser.example}") in rows 1-${layout.header.searchRows}`;
+  return `no header row${labelled} with at least ${layout.header.minPeriods} ${parser.noun}${layout.header.minPeriods === 1 ? '' : 's'} (like "${parser.example}") in rows 1-${layout.header.searchRows}`;
 }
 
 function hasLabel(row: SheetRow, beforeColumn: number, label: RegExp): boolean {

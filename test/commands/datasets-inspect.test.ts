@@ -84,7 +84,7 @@ describe('etl inspect', () => {
     const { code, stdout, stderr } = await etl('inspect', file, '--dataset', 'weekly-deaths');
     expect(code).toBe(4);
     expect(stdout).toContain('weekly-deaths: no layout matches\n');
-    expect(stdout).toContain('  layout "weeks across (2010-2021)" did not match on sheet "Weekly figures 2021": no header row labelled /^Week number/i with at least 1 week numbers (like "53") in rows 1-20');
+    expect(stdout).toContain('  layout "weeks across (2010-2021)" did not match on sheet "Weekly figures 2021": no header row labelled /^Week number/i with at least 1 week number (like "53") in rows 1-20');
     expect(stdout).toContain('  layout "weeks down (2022 on)" did not match: no sheet name matches /^\\s*1\\s*$/i');
     expect(stderr).toContain('etl: data error: moved.xls: no declared layout matches (weekly-deaths)');
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { loadDatasetFile, parseDataset } from '../../src/transform/dataset-file.js';
 import { onsDatasets } from '../../src/transform/datasets/index.js';
 import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
+import { monthlyAreas, monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { weeklyFiguresSheets } from '../fixtures/ons/weekly-workbook.js';
 import { readRows } from '../helpers/workbook-rows.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
@@ -33,6 +34,19 @@ describe('dataset declarations are data', () => {
     const fromFile = await loadDatasetFile(declaration);
     expect(fromFile.name).toBe('my-weekly');
     expect(await readRows({ file: workbook }, fromFile)).toEqual(await readRows({ file: workbook }, weeklyDeaths));
+  });
+});
+
+describe('the example declaration in docs/weekly.md', () => {
+  it('is valid and reads a workbook of its shape', async () => {
+    const docs = await readFile(new URL('../../docs/weekly.md', import.meta.url), 'utf8');
+    const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(docs)![1]!);
+    const dataset = parseDataset(example, 'docs/weekly.md');
+    const workbook = path.join(dir, 'births.xlsx');
+    await writeWorkbook(workbook, monthlySheets({ year: 2021, sheetName: 'Table 1' }));
+    const rows = await readRows({ file: workbook }, dataset);
+    expect(rows).toHaveLength(monthlyAreas(2021).length * 12);
+    expect(rows[0]).toEqual({ edition: 2021, month: new Date(Date.UTC(2021, 0, 1)), area_code: 'K04000001, J99000001', area_name: 'ENGLAND, WALES AND ELSEWHERE', births: monthlyAreas(2021)[0]!.deaths[0], source_file: 'births.xlsx' });
   });
 });
 

@@ -175,7 +175,7 @@ describe('weekly deaths failures name the rule, file, sheet and cell', () => {
       name: 'the sheet is there but its header moved beyond header.searchRows',
       file: 'deep-header.xls',
       sheets: () => weeklyFiguresSheets({ year: 2019, headerRow: 25 }),
-      error: /layout "weeks across \(2010-2021\)": sheet "Weekly figures 2019": no header row labelled \/\^Week number\/i with at least 1 week numbers \(like "53"\) in rows 1-20/,
+      error: /layout "weeks across \(2010-2021\)": sheet "Weekly figures 2019": no header row labelled \/\^Week number\/i with at least 1 week number \(like "53"\) in rows 1-20/,
     },
     {
       name: 'the edition’s own total column is missing (only the comparison year is printed)',
@@ -197,7 +197,7 @@ describe('weekly deaths failures name the rule, file, sheet and cell', () => {
         ...weeklyDeaths,
         layouts: [{ ...(weeklyDeaths.layouts[0] as PeriodsAcrossLayout), periods: [{ field: 'week_number', parse: 'week-number', offset: 0, label: '^Week no\\.' }, weeklyDeaths.layouts[0]!.periods[1]!] as PeriodsAcrossLayout['periods'] }],
       },
-      error: /broken-declaration\.xls, sheet "Weekly figures 2019": no header row labelled \/\^Week no\\\.\/i with at least 1 week numbers/,
+      error: /broken-declaration\.xls, sheet "Weekly figures 2019": no header row labelled \/\^Week no\\\.\/i with at least 1 week number/,
     },
   ];
   it.each(cases)('$name', async ({ file: name, sheets, dataset, error }) => {
