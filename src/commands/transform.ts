@@ -37,8 +37,8 @@ Examples:
 Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_name STRING,
 deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32, week_number INT32,
 week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING.
-\`etl datasets\` lists every dataset and its columns; zstd-compressed parquet. The file is replaced only when every
-workbook was read; on a data error (exit 4) the previous file is left as it was.`)
+\`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
+only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
     .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {
       const ctx = await context();
       const summary = await transformToParquet(ctx, sourceName, datasetName, flags);
