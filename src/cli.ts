@@ -4,6 +4,7 @@ import { removeLiveTempFiles } from './core/atomic-file.js';
 import { redact } from './core/redact.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { extractCommand } from './commands/extract.js';
+import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { transformCommand } from './commands/transform.js';
 import { VERSION } from './version.js';
@@ -13,6 +14,7 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   extractCommand,
   transformCommand,
   runCommand,
+  loadCommand,
 ];
 
 const EXIT_CODES_HELP = `
