@@ -1,7 +1,7 @@
 import type { FileMetadata } from '@google-cloud/storage';
 import type { Sink, UploadRequest } from '../core/sink.js';
 import { errorMessage } from '../core/errors.js';
-import { objectUri, type Destination, type SinkOptions } from './index.js';
+import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './index.js';
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
 /** Above this, a resumable upload: a dropped connection costs one chunk, not the file. Below, one request. */
@@ -15,6 +15,9 @@ const CREDENTIALS_HINT = 'check GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth app
  */
 export async function createGcsSink(destination: Destination, options: SinkOptions): Promise<Sink> {
   const { Storage, CRC32C } = await import('@google-cloud/storage');
+  // The SDK reads STORAGE_EMULATOR_HOST itself; it only works with a scheme, which etl checks first.
+  checkEndpointUrl(process.env.STORAGE_EMULATOR_HOST, 'STORAGE_EMULATOR_HOST');
+  checkEndpointUrl(options.endpoint, '--endpoint');
   const storage = new Storage(options.endpoint ? { apiEndpoint: options.endpoint } : {});
   const bucket = storage.bucket(destination.bucket);
 

@@ -48,3 +48,10 @@ export function objectUri(destination: Destination, key: string): string {
   if (destination.scheme === 'file') return pathToFileURL(path.join(destination.bucket, key)).href;
   return `${destination.scheme}://${destination.bucket}/${key}`;
 }
+
+/** SDKs fail late and vaguely on `host:port`; say so up front. */
+export function checkEndpointUrl(endpoint: string | undefined, setBy: string): void {
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/i.test(endpoint)) {
+    throw new ConfigError(`${setBy} ${endpoint} is not an http:// or https:// URL`, { hint: `write it as http://${endpoint.replace(/^[a-z]+:\/\//i, '')} (emulators and local stores usually speak plain http)` });
+  }
+}

@@ -76,7 +76,7 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
   }
 
   const sink = await createSink(destination, request.sink);
-  const destinationUri = objectUri(destination, '');
+  const destinationUri = objectUri(destination, destination.prefix);
   const totalBytes = planned.reduce((sum, file) => sum + file.size, 0);
   const sentByFile = new Map<string, number>();
   let finished = 0;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Sink, UploadRequest, LocalFile } from '../core/sink.js';
 import { errorMessage } from '../core/errors.js';
-import { objectUri, type Destination, type SinkOptions } from './index.js';
+import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './index.js';
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
 /** Files above one part go multipart; parts are retried one by one and at most QUEUE_SIZE are in memory. */
@@ -19,9 +19,13 @@ const CREDENTIALS_HINT = 'check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCE
  * the aws-chunked framing inside the object.
  */
 export async function createS3Sink(destination: Destination, options: SinkOptions): Promise<Sink> {
+  // The SDK's nine-line notice about future Node 22 releases is for whoever picks SDK versions (etl's lockfile
+  // does), not for etl's users; it would repeat in every cron log. Setting the variable yourself still wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Client, HeadObjectCommand, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  checkEndpointUrl(endpoint, options.endpoint ? '--endpoint' : 'AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL');
   const client = new S3Client({
     region: options.region ?? (endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1') : undefined),
     followRegionRedirects: true,

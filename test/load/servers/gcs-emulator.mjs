@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const [installDir] = process.argv.slice(2);
-const require = createRequire(path.join(installDir, 'node_modules', 'firebase-tools', 'package.json'));
+const require = createRequire(path.resolve(installDir, 'node_modules', 'firebase-tools', 'package.json'));
 const { StorageEmulator } = require('firebase-tools/lib/emulator/storage/index.js');
 const { createApp } = require('firebase-tools/lib/emulator/storage/server.js');
 const { EmulatorRegistry } = require('firebase-tools/lib/emulator/registry.js');
