@@ -4,8 +4,8 @@ import { errorMessage } from '../core/errors.js';
 import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './index.js';
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
-/** Above this, a resumable upload: a dropped connection costs one chunk, not the file. Below, one request. */
-export const GCS_RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
+/** Above this, a resumable upload session, as Google advises for large files; below, one request. */
+const GCS_RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 
 const CREDENTIALS_HINT = 'check GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login`, or the VM service account';
 
@@ -14,7 +14,7 @@ const CREDENTIALS_HINT = 'check GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth app
  * login, the metadata server). `--endpoint` or STORAGE_EMULATOR_HOST point it at an emulator, which takes no credentials.
  */
 export async function createGcsSink(destination: Destination, options: SinkOptions): Promise<Sink> {
-  const { Storage, CRC32C } = await import('@google-cloud/storage');
+  const { Storage } = await import('@google-cloud/storage');
   // The SDK reads STORAGE_EMULATOR_HOST itself; it only works with a scheme, which etl checks first.
   checkEndpointUrl(process.env.STORAGE_EMULATOR_HOST, 'STORAGE_EMULATOR_HOST');
   checkEndpointUrl(options.endpoint, '--endpoint');
@@ -49,17 +49,16 @@ export async function createGcsSink(destination: Destination, options: SinkOptio
       } catch (error) {
         throw describeGcsError(error, uri);
       }
-      const local = stored.md5Hash
-        ? { name: 'md5', store: stored.md5Hash, ours: Buffer.from(file.md5, 'hex').toString('base64') }
-        : { name: 'crc32c', store: stored.crc32c, ours: (await CRC32C.fromFile(file.path)).toString() };
-      if (Number(stored.size) !== file.size || local.store !== local.ours) {
+      // GCS computes md5Hash for every object uploaded in one piece, which is how etl uploads.
+      const md5 = Buffer.from(file.md5, 'hex').toString('base64');
+      if (Number(stored.size) !== file.size || stored.md5Hash !== md5) {
         await bucket.file(key).delete({ ignoreNotFound: true }).catch(() => undefined);
-        throw new UploadError(`${uri} does not match ${file.path} after upload (store: ${stored.size} bytes, ${local.name} ${local.store}; local: ${file.size} bytes, ${local.ours}); the object was deleted`, {
+        throw new UploadError(`${uri} does not match ${file.path} after upload (store: ${stored.size} bytes, md5 ${stored.md5Hash ?? 'none'}; local: ${file.size} bytes, md5 ${md5}); the object was deleted`, {
           recovery: 'retry',
           hint: 'the bytes were damaged on the way: run again',
         });
       }
-      return { method: resumable ? 'resumable' : 'single-request', parts: 1, verifiedWith: `${local.name} (store)` };
+      return { method: resumable ? 'resumable' : 'single-request', parts: 1, verifiedWith: 'md5 (store)' };
     },
   };
 }

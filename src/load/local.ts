@@ -20,13 +20,15 @@ export function createLocalSink(destination: Destination): Sink {
   return {
     async stat(key) {
       const target = pathOf(key);
-      const info = await statFile(target).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
-        throw describeFsError(error, target, destination.bucket);
-      });
-      if (!info?.isFile()) return null;
-      const { size, sha256 } = await hashLocalFile(target);
-      return { size, sha256 };
+      try {
+        if (!(await statFile(target)).isFile()) return null;
+        const { size, sha256 } = await hashLocalFile(target);
+        return { size, sha256 };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw describeFsError(error as NodeJS.ErrnoException, target, destination.bucket);
+      }
     },
 
     async upload({ file, key, onProgress }) {

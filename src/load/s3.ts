@@ -6,7 +6,7 @@ import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from 
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
 /** Files above one part go multipart; parts are retried one by one and at most QUEUE_SIZE are in memory. */
-export const S3_PART_SIZE = 8 * 1024 * 1024;
+const S3_PART_SIZE = 8 * 1024 * 1024;
 const QUEUE_SIZE = 4;
 const MAX_PARTS = 10_000;
 
@@ -88,15 +88,17 @@ export async function createS3Sink(destination: Destination, options: SinkOption
 async function compareEtag(etag: string | undefined, file: LocalFile, partSize: number, encrypted: boolean): Promise<{ matches: boolean; expected: string; verifiedWith: string }> {
   const value = (etag ?? '').replaceAll('"', '');
   if (encrypted) return { matches: true, expected: 'n/a (encrypted)', verifiedWith: 'size + sha256 metadata (ETag is not an md5 under SSE-KMS/SSE-C)' };
-  const multipart = /^[0-9a-f]{32}-(\d+)$/.exec(value);
-  const expected = multipart ? `${await md5OfParts(file.path, partSize)}-${multipart[1]}` : file.md5;
+  const multipart = /^[0-9a-f]{32}-\d+$/.test(value);
+  const expected = multipart ? await multipartEtagOf(file.path, partSize) : file.md5;
   return { matches: value === expected, expected, verifiedWith: multipart ? 'multipart ETag (store)' : 'md5 ETag (store)' };
 }
 
-async function md5OfParts(filePath: string, partSize: number): Promise<string> {
+/** The ETag AWS and MinIO give a multipart upload: md5 of the concatenated binary md5s of the parts, then `-partCount`. */
+export async function multipartEtagOf(filePath: string, partSize: number): Promise<string> {
   const ofParts = createHash('md5');
   let part = createHash('md5');
   let inPart = 0;
+  let parts = 0;
   for await (const chunk of createReadStream(filePath, { highWaterMark: 1024 * 1024 })) {
     let buffer = chunk as Buffer;
     while (buffer.length > 0) {
@@ -106,13 +108,17 @@ async function md5OfParts(filePath: string, partSize: number): Promise<string> {
       buffer = buffer.subarray(take);
       if (inPart === partSize) {
         ofParts.update(part.digest());
+        parts++;
         part = createHash('md5');
         inPart = 0;
       }
     }
   }
-  if (inPart > 0) ofParts.update(part.digest());
-  return ofParts.digest('hex');
+  if (inPart > 0) {
+    ofParts.update(part.digest());
+    parts++;
+  }
+  return `${ofParts.digest('hex')}-${parts}`;
 }
 
 function statusOf(error: unknown): number | undefined {

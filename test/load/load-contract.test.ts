@@ -57,10 +57,11 @@ for (const factory of DESTINATIONS) {
     });
 
     it('uploads a directory with nested paths, content type and metadata; dot files stay behind', async () => {
-      const { dir, prefix } = await freshCase({ 'deaths.parquet': 'PAR1 data', 'ons/monthly/2019.csv': 'a,b\n1,2\n', 'ons/weekly/2020/x.json': '{"a":1}', '.DS_Store': 'junk' });
+      const { dir, prefix } = await freshCase({ 'deaths.parquet': 'PAR1 data', 'ons/monthly/2019.csv': 'a,b\n1,2\n', 'ons/weekly/2020/x.json': '{"a":1}', 'empty.csv': '', '.DS_Store': 'junk' });
       const run = await load([dir, '--bucket', destination.bucket(prefix)]);
       expect(run.code, run.stderr).toBe(0);
-      expect(resultOf(run)).toMatchObject({ uploaded: 3, skipped: 0, failed: 0, bytes_uploaded: 9 + 8 + 7 });
+      expect(resultOf(run)).toMatchObject({ uploaded: 4, skipped: 0, failed: 0, bytes_uploaded: 9 + 8 + 7 });
+      expect((await destination.read(prefix, 'empty.csv'))?.body.length).toBe(0);
 
       const csv = await destination.read(prefix, 'ons/monthly/2019.csv');
       expect(csv?.body.toString()).toBe('a,b\n1,2\n');
