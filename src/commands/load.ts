@@ -1,15 +1,16 @@
-import { Command } from 'commander';
-import { ConfigError, LoadError } from '../core/errors.js';
+import { Command, Option } from 'commander';
+import { LoadError } from '../core/errors.js';
 import { describeSummary, loadFiles, type LoadSummary } from '../load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 import type { CommandContext } from './context.js';
+import { parsePositiveInt } from './options.js';
 
 interface LoadFlags {
   bucket: string;
   key: string;
   endpoint?: string;
   region?: string;
-  concurrency: string;
+  concurrency: number;
   dryRun: boolean;
   force: boolean;
 }
@@ -47,22 +48,18 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
     .option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}', DEFAULT_KEY_TEMPLATE)
     .option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint')
     .option('--region <name>', 'S3 region (default: AWS_REGION or the profile)')
-    .option('--concurrency <n>', 'files uploaded at once', '4')
+    .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
     .option('--dry-run', 'check the destination and say what would be uploaded or skipped, and why', false)
     .option('--force', 'upload even when the destination already holds the same content', false)
     .addHelpText('after', HELP)
     .action(async (paths: string[], flags: LoadFlags) => {
-      const concurrency = Number(flags.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) {
-        throw new ConfigError(`--concurrency ${flags.concurrency} is not a whole number of at least 1`);
-      }
       const ctx = await context();
       const summary = await loadFiles({
         inputs: paths,
         bucket: flags.bucket,
         keyTemplate: flags.key,
         sink: { endpoint: flags.endpoint, region: flags.region },
-        concurrency,
+        concurrency: flags.concurrency,
         dryRun: flags.dryRun,
         force: flags.force,
         log: ctx.log,

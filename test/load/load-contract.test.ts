@@ -5,12 +5,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcsDestination, localDestination, s3Destination, type DestinationFactory, type DestinationUnderTest } from './destinations.js';
 import { isUploadBody, type Fault, type FaultAction } from './servers/fault-proxy.js';
-import { resultOf, runEtl } from './run-etl.js';
+import { runCli } from '../helpers/run-cli.js';
+import { loadResultOf } from './load-result.js';
 import { VERSION } from '../../src/version.js';
 
 /**
- * One contract, three destinations: the same `etl load` runs against a local directory, a real S3-compatible
- * server (s3rver) and the Cloud Storage emulator from firebase-tools, each on a random loopback port.
+ * One contract, three destinations: the built `etl load`, run as a process with the flags and environment a user
+ * would set, against a local directory, a real S3-compatible server (s3rver) and the Cloud Storage emulator from
+ * firebase-tools, each on a random loopback port.
  */
 const DESTINATIONS: DestinationFactory[] = [localDestination, s3Destination, gcsDestination];
 
@@ -47,7 +49,7 @@ for (const factory of DESTINATIONS) {
       return;
     }
     let destination: DestinationUnderTest;
-    const load = (args: string[], env: Record<string, string> = {}) => runEtl(['--json', 'load', ...args, ...destination.flags], { ...destination.env, ...env });
+    const load = (args: string[], env: Record<string, string> = {}) => runCli(['--json', 'load', ...args, ...destination.flags], { env: { ...destination.env, ...env } });
 
     beforeAll(async () => {
       destination = await factory.start();
@@ -60,7 +62,7 @@ for (const factory of DESTINATIONS) {
       const { dir, prefix } = await freshCase({ 'deaths.parquet': 'PAR1 data', 'ons/monthly/2019.csv': 'a,b\n1,2\n', 'ons/weekly/2020/x.json': '{"a":1}', 'empty.csv': '', '.DS_Store': 'junk' });
       const run = await load([dir, '--bucket', destination.bucket(prefix)]);
       expect(run.code, run.stderr).toBe(0);
-      expect(resultOf(run)).toMatchObject({ uploaded: 4, skipped: 0, failed: 0, bytes_uploaded: 9 + 8 + 7 });
+      expect(loadResultOf(run)).toMatchObject({ uploaded: 4, skipped: 0, failed: 0, bytes_uploaded: 9 + 8 + 7 });
       expect((await destination.read(prefix, 'empty.csv'))?.body.length).toBe(0);
 
       const csv = await destination.read(prefix, 'ons/monthly/2019.csv');
@@ -84,19 +86,19 @@ for (const factory of DESTINATIONS) {
       const requestsBefore = destination.proxy?.requests.length ?? 0;
       const rerun = await load([dir, '--bucket', bucket]);
       expect(rerun.code, rerun.stderr).toBe(0);
-      expect(resultOf(rerun)).toMatchObject({ uploaded: 0, skipped: 3, failed: 0, bytes_uploaded: 0 });
-      expect(resultOf(rerun).files.map((file) => file.reason)).toEqual(['same sha256', 'same sha256', 'same sha256']);
+      expect(loadResultOf(rerun)).toMatchObject({ uploaded: 0, skipped: 3, failed: 0, bytes_uploaded: 0 });
+      expect(loadResultOf(rerun).files.map((file) => file.reason)).toEqual(['same sha256', 'same sha256', 'same sha256']);
       expect(destination.proxy?.requests.slice(requestsBefore).filter((request) => request.method !== 'GET' && request.method !== 'HEAD') ?? []).toEqual([]);
-      const plain = await runEtl(['load', dir, '--bucket', bucket, ...destination.flags], destination.env);
+      const plain = await runCli(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
       expect(plain.stdout).toMatch(/^0 uploaded, 3 skipped \(already there\), 0 failed; 0 B to /);
 
       await writeFile(path.join(dir, 'sub/b.csv'), 'two, edited');
-      const changed = resultOf(await load([dir, '--bucket', bucket]));
+      const changed = loadResultOf(await load([dir, '--bucket', bucket]));
       expect(changed).toMatchObject({ uploaded: 1, skipped: 2, failed: 0, bytes_uploaded: 11 });
       expect(changed.files.find((file) => file.action === 'uploaded')).toMatchObject({ path: path.join(dir, 'sub/b.csv'), reason: 'content changed' });
       expect((await destination.read(prefix, 'sub/b.csv'))?.body.toString()).toBe('two, edited');
 
-      const forced = resultOf(await load([dir, '--bucket', bucket, '--force']));
+      const forced = loadResultOf(await load([dir, '--bucket', bucket, '--force']));
       expect(forced).toMatchObject({ uploaded: 3, skipped: 0 });
     });
 
@@ -106,7 +108,7 @@ for (const factory of DESTINATIONS) {
       expect((await load([path.join(dir, 'same.csv'), '--bucket', bucket])).code).toBe(0);
       await writeFile(path.join(dir, 'same.csv'), 'same');
 
-      const run = await runEtl(['load', dir, '--bucket', bucket, '--dry-run', ...destination.flags], destination.env);
+      const run = await runCli(['load', dir, '--bucket', bucket, '--dry-run', ...destination.flags], { env: destination.env });
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(`upload ${path.join(dir, 'new.csv')} -> `);
       expect(run.stdout).toMatch(/upload .*new\.csv -> \S+new\.csv \(new\)/);
@@ -121,7 +123,7 @@ for (const factory of DESTINATIONS) {
       const requestsBefore = destination.proxy?.requests.length ?? 0;
       const run = await load([path.join(dir, 'large.bin'), '--bucket', destination.bucket(prefix)]);
       expect(run.code, run.stderr).toBe(0);
-      const [file] = resultOf(run).files;
+      const [file] = loadResultOf(run).files;
       const requests = destination.proxy?.requests.slice(requestsBefore) ?? [];
       if (factory.name === 's3') {
         expect(file).toMatchObject({ method: 'multipart', parts: 3 });
@@ -135,7 +137,7 @@ for (const factory of DESTINATIONS) {
 
     it('a destination that cannot be written is a load error naming it; other files are not tried', async () => {
       const { dir } = await freshCase({ 'a.csv': 'a', 'b.csv': 'b', 'c.csv': 'c' });
-      const run = await runEtl(['load', dir, '--bucket', destination.missingBucket, '--concurrency', '1', ...destination.flags], destination.env);
+      const run = await runCli(['load', dir, '--bucket', destination.missingBucket, '--concurrency', '1', ...destination.flags], { env: destination.env });
       expect(run.code).toBe(5);
       expect(run.stdout).toMatch(/0 uploaded, 0 skipped \(already there\), 3 failed/);
       const expected = factory.name === 'local' ? /cannot write .*not-a-directory/ : /bucket (s3|gs):\/\/etl-no-such-bucket does not exist/;
@@ -148,7 +150,7 @@ for (const factory of DESTINATIONS) {
       const removals = faults.map((fault) => destination.proxy!.addFault(fault));
       try {
         const { dir, prefix } = await freshCase({ 'a.csv': 'a' });
-        const run = await runEtl(['load', dir, '--bucket', destination.bucket(prefix), ...destination.flags], { ...destination.env, ...env });
+        const run = await runCli(['load', dir, '--bucket', destination.bucket(prefix), ...destination.flags], { env: { ...destination.env, ...env } });
         expect(run.code).toBe(5);
         expect(run.stderr).toMatch(/credentials rejected|credentials were rejected/);
         expect(run.stderr).toMatch(factory.name === 's3' ? /AWS_ACCESS_KEY_ID/ : /GOOGLE_APPLICATION_CREDENTIALS/);
@@ -184,7 +186,7 @@ for (const factory of DESTINATIONS) {
         await withFault(uploadFault({ kind: 'drop' }, Infinity), async () => {
           const run = await load([dir, '--bucket', destination.bucket(prefix)]);
           expect(run.code).toBe(5);
-          expect(resultOf(run)).toMatchObject({ uploaded: 0, failed: 1 });
+          expect(loadResultOf(run)).toMatchObject({ uploaded: 0, failed: 1 });
         });
         expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
       });
@@ -205,7 +207,7 @@ for (const factory of DESTINATIONS) {
         await withFault(uploadFault({ kind: 'corrupt' }, Infinity), async () => {
           const run = await load([dir, '--bucket', destination.bucket(prefix)]);
           expect(run.code).toBe(5);
-          expect(resultOf(run)).toMatchObject({ uploaded: 1, failed: 1 });
+          expect(loadResultOf(run)).toMatchObject({ uploaded: 1, failed: 1 });
           expect(run.stderr).toMatch(/1 of 2 files failed/);
         });
         expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
