@@ -79,7 +79,8 @@ function statusOf(error: unknown): number | undefined {
 
 function describeGcsError(error: unknown, uri: string): UploadError {
   const status = statusOf(error);
-  const message = errorMessage(error);
+  // A resumable session URL (its upload_id) lets anyone write the object: keep query strings out of messages.
+  const message = errorMessage(error).replace(/(https?:\/\/[^\s?]+)\?\S*/g, '$1');
   const bucketUri = uri.replace(/^(gs:\/\/[^/]+).*$/, '$1');
   if (/could not load the default credentials|unable to detect a project id/i.test(message)) {
     return new UploadError(`no Google credentials found for ${uri}`, { recovery: 'destination', cause: error, hint: CREDENTIALS_HINT });
