@@ -196,7 +196,7 @@ export function describeSummary(summary: LoadSummary): string {
   return `${summary.uploaded} uploaded, ${summary.skipped} skipped (already there), ${summary.failed} failed; ${formatBytes(summary.bytesUploaded)} to ${summary.destination} in ${seconds}`;
 }
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes / 1024;

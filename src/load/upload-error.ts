@@ -6,7 +6,7 @@ import { LoadError, type ErrorDetails } from '../core/errors.js';
  * - file: this file cannot be uploaded (unreadable, rejected object); the other files carry on.
  * - destination: nothing will go through (credentials, missing bucket, no region); stop starting files.
  */
-export type Recovery = 'retry' | 'file' | 'destination';
+type Recovery = 'retry' | 'file' | 'destination';
 
 export class UploadError extends LoadError {
   readonly recovery: Recovery;
