@@ -6,6 +6,7 @@ import { createCommandContext, type CommandContext, type GlobalOptions } from '.
 import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
 import { inspectCommand } from './commands/inspect.js';
+import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { transformCommand } from './commands/transform.js';
 import { VERSION } from './version.js';
@@ -14,6 +15,7 @@ import { VERSION } from './version.js';
 const commandFactories: Array<(context: () => Promise<CommandContext>) => Command> = [
   extractCommand,
   transformCommand,
+  loadCommand,
   runCommand,
   datasetsCommand,
   inspectCommand,

@@ -1,0 +1,103 @@
+import { Command, Option } from 'commander';
+import { LoadError } from '../core/errors.js';
+import { describeSummary, loadFiles, type LoadSummary } from '../load/load-files.js';
+import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
+import type { CommandContext } from './context.js';
+import { parsePositiveInt } from './options.js';
+
+interface LoadFlags {
+  bucket: string;
+  key: string;
+  endpoint?: string;
+  region?: string;
+  concurrency: number;
+  dryRun: boolean;
+  force: boolean;
+}
+
+const HELP = `
+Examples:
+  $ etl load deaths.parquet --bucket gs://my-bucket/ons/        object gs://my-bucket/ons/deaths.parquet
+  $ etl load data/processed/ --bucket s3://my-bucket/lake/      every file below; keys keep relative paths
+  $ etl load deaths.parquet --bucket file:///srv/lake/ons/      a local directory, same semantics
+  $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded or skipped, and why
+  $ etl load out/ --bucket s3://b/ons/ --key '{date}/{name}'    dated keys: s3://b/ons/2024-05-01/...
+
+Each object gets content-type and metadata sha256, source and etl_version. An object whose sha256 already
+matches is skipped, so a re-run uploads nothing; --force uploads anyway. After each upload the store's own
+checksum (GCS md5, S3 ETag) is compared with the local file; a mismatch deletes the object and fails the file.
+
+Credentials (never on the command line):
+  gs://    Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS=key.json,
+           \`gcloud auth application-default login\`, or the VM's service account (metadata server).
+  s3://    the AWS chain: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), AWS_PROFILE,
+           SSO, or the instance/task role. Region: --region, AWS_REGION or the profile.
+  file://  none; the directory must be writable.
+
+Emulators and S3-compatible stores:
+  --endpoint URL, or STORAGE_EMULATOR_HOST (GCS) / AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL (S3).
+  An S3 endpoint switches to path-style addressing (MinIO, R2, Ceph); a GCS endpoint sends no credentials.
+
+Exit code 5 if any file failed; files that made it stay uploaded and are listed.`;
+
+export function loadCommand(context: () => Promise<CommandContext>): Command {
+  return new Command('load')
+    .description('upload files or directories to Google Cloud Storage, S3 or a local directory, verified and idempotent')
+    .argument('<paths...>', 'files or directories to upload')
+    .requiredOption('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path')
+    .option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}', DEFAULT_KEY_TEMPLATE)
+    .option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint')
+    .option('--region <name>', 'S3 region (default: AWS_REGION or the profile)')
+    .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
+    .option('--dry-run', 'check the destination and say what would be uploaded or skipped, and why', false)
+    .option('--force', 'upload even when the destination already holds the same content', false)
+    .addHelpText('after', HELP)
+    .action(async (paths: string[], flags: LoadFlags) => {
+      const ctx = await context();
+      const summary = await loadFiles({
+        inputs: paths,
+        bucket: flags.bucket,
+        keyTemplate: flags.key,
+        sink: { endpoint: flags.endpoint, region: flags.region },
+        concurrency: flags.concurrency,
+        dryRun: flags.dryRun,
+        force: flags.force,
+        log: ctx.log,
+      });
+      ctx.printResult(describeResult(summary), toJson(summary));
+      if (summary.failed > 0) {
+        const first = summary.files.find((file) => file.action === 'failed');
+        throw new LoadError(`${summary.failed} of ${summary.files.length} files failed to upload to ${summary.destination}; first: ${first?.reason}`, {
+          hint: first?.error instanceof LoadError && first.error.hint ? first.error.hint : 'see the lines above; uploaded files are kept and skipped next time',
+        });
+      }
+    });
+}
+
+/** A dry run lists every file and why; a real run ends with the summary line alone (per-file lines are logged). */
+function describeResult(summary: LoadSummary): string {
+  if (!summary.dryRun) return describeSummary(summary);
+  const lines = summary.files.map((file) => `${file.action === 'would-upload' ? 'upload' : file.action === 'would-skip' ? 'skip  ' : 'FAIL  '} ${file.path} -> ${file.uri} (${file.reason})`);
+  return [...lines, describeSummary(summary)].join('\n');
+}
+
+function toJson(summary: LoadSummary): Record<string, unknown> {
+  return {
+    command: 'load',
+    destination: summary.destination,
+    dry_run: summary.dryRun,
+    uploaded: summary.uploaded,
+    skipped: summary.skipped,
+    failed: summary.failed,
+    bytes_uploaded: summary.bytesUploaded,
+    seconds: Number(summary.seconds.toFixed(3)),
+    files: summary.files.map((file) => ({
+      path: file.path,
+      uri: file.uri,
+      action: file.action,
+      reason: file.reason,
+      bytes: file.bytes,
+      ...(file.receipt ? { method: file.receipt.method, parts: file.receipt.parts, verified_with: file.receipt.verifiedWith } : {}),
+    })),
+  };
+}

@@ -1,0 +1,209 @@
+import { stat } from 'node:fs/promises';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { mapWithLimit, sleep } from '../core/concurrency.js';
+import type { Logger } from '../core/log.js';
+import type { LocalFile, Sink, UploadReceipt } from '../core/sink.js';
+import { VERSION } from '../version.js';
+import { createSink, objectUri, parseDestination, type Destination, type SinkOptions } from './index.js';
+import { contentTypeOf, hashLocalFile, listInputFiles, type InputFile } from './input-files.js';
+import { checkKeyTemplate, renderObjectKey } from './object-key.js';
+import { UploadError } from './upload-error.js';
+
+export interface LoadRequest {
+  /** Files and directories, as given on the command line. */
+  inputs: readonly string[];
+  /** `--bucket` as typed: gs://, s3://, file:// or a directory path. */
+  bucket: string;
+  keyTemplate: string;
+  sink: SinkOptions;
+  concurrency: number;
+  /** Look at the destination and say what would happen, without uploading. */
+  dryRun: boolean;
+  /** Upload even when the destination already holds the same sha256. */
+  force: boolean;
+  log: Logger;
+  now?: Date;
+}
+
+export type FileAction = 'uploaded' | 'skipped' | 'failed' | 'would-upload' | 'would-skip';
+
+export interface FileOutcome {
+  path: string;
+  key: string;
+  uri: string;
+  action: FileAction;
+  /** Why: "new", "content changed", "same sha256", "--force", or the error. */
+  reason: string;
+  bytes: number;
+  receipt?: UploadReceipt;
+  error?: Error;
+}
+
+export interface LoadSummary {
+  destination: string;
+  dryRun: boolean;
+  files: FileOutcome[];
+  uploaded: number;
+  skipped: number;
+  failed: number;
+  bytesUploaded: number;
+  seconds: number;
+}
+
+/** Whole-file attempts for a retriable failure; the SDKs also retry single requests and parts underneath. */
+const MAX_ATTEMPTS = 3;
+const RETRY_BASE_MS = 500;
+const NOT_TRIED = 'not tried: an earlier file showed the destination cannot be written';
+
+interface PlannedUpload {
+  input: InputFile;
+  key: string;
+  uri: string;
+  size: number;
+}
+
+/** Uploads every input file, skipping those the destination already holds, and reports each file's fate. */
+export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
+  const started = performance.now();
+  const { log } = request;
+  const destination = parseDestination(request.bucket);
+  const planned = await planUploads(request, destination);
+  const sink = await createSink(destination, request.sink);
+  const destinationUri = objectUri(destination, destination.prefix);
+  const totalBytes = planned.reduce((sum, file) => sum + file.size, 0);
+  const sentByFile = new Map<string, number>();
+  let finished = 0;
+  const progress = log.progress(`${request.dryRun ? 'checking' : 'uploading'} ${planned.length} files to ${destinationUri}`);
+  const showProgress = (): void => {
+    const sent = [...sentByFile.values()].reduce((sum, bytes) => sum + bytes, 0);
+    progress.update(`${request.dryRun ? 'checking' : 'uploading to'} ${destinationUri}: ${finished}/${planned.length} files, ${formatBytes(sent)} of ${formatBytes(totalBytes)}`);
+  };
+  /** Set by a failure no other file can escape (credentials, missing bucket): files not yet started are not tried. */
+  let stopReason: UploadError | undefined;
+
+  const files = await mapWithLimit(planned, request.concurrency, async (plan): Promise<FileOutcome> => {
+    const outcome = await (stopReason
+      ? { path: plan.input.path, key: plan.key, uri: plan.uri, action: 'failed' as const, reason: NOT_TRIED, bytes: 0, error: stopReason }
+      : loadOneFile(plan, sink, request, (bytes) => {
+          sentByFile.set(plan.key, bytes);
+          showProgress();
+        }));
+    if (outcome.error instanceof UploadError && outcome.error.recovery === 'destination') stopReason ??= outcome.error;
+    finished++;
+    showProgress();
+    return outcome;
+  });
+
+  const notTried = files.filter((file) => file.reason === NOT_TRIED).length;
+  if (stopReason && notTried > 0) log.error(`${notTried} more files not tried: ${stopReason.message}`);
+  const count = (...actions: FileAction[]): number => files.filter((file) => actions.includes(file.action)).length;
+  const summary: LoadSummary = {
+    destination: destinationUri,
+    dryRun: request.dryRun,
+    files,
+    uploaded: count('uploaded', 'would-upload'),
+    skipped: count('skipped', 'would-skip'),
+    failed: count('failed'),
+    bytesUploaded: files.reduce((sum, file) => sum + (file.action === 'uploaded' ? file.bytes : 0), 0),
+    seconds: (performance.now() - started) / 1000,
+  };
+  if (summary.failed > 0) progress.fail(`${summary.failed} of ${files.length} files failed`);
+  else progress.done(`${files.length} files ${request.dryRun ? 'checked against' : 'in'} ${destinationUri}`);
+  return summary;
+}
+
+/** Every file with its key, refusing bad templates and two files bound for one key before anything is sent. */
+async function planUploads(request: LoadRequest, destination: Destination): Promise<PlannedUpload[]> {
+  checkKeyTemplate(request.keyTemplate);
+  const inputs = await listInputFiles(request.inputs);
+  if (inputs.length === 0) throw new ConfigError(`no files to upload in ${request.inputs.join(', ')}`, { hint: 'dot files and etl temp files are skipped' });
+  const now = request.now ?? new Date();
+  const planned = await Promise.all(inputs.map(async (input) => {
+    const key = renderObjectKey(destination.prefix, request.keyTemplate, input, now);
+    return { input, key, uri: objectUri(destination, key), size: (await stat(input.path)).size };
+  }));
+  const seen = new Map<string, string>();
+  for (const { input, uri } of planned) {
+    const other = seen.get(uri);
+    if (other) throw new ConfigError(`${other} and ${input.path} would both be uploaded to ${uri}`, { hint: 'use {name} in --key, or load them separately' });
+    seen.set(uri, input.path);
+  }
+  return planned;
+}
+
+/** Hash, compare with the destination, upload and verify one file, retrying what may go through next time. */
+async function loadOneFile({ input, key, uri }: PlannedUpload, sink: Sink, request: LoadRequest, onProgress: (bytes: number) => void): Promise<FileOutcome> {
+  const { log } = request;
+  const outcome = (action: FileAction, reason: string, extra: Partial<FileOutcome> = {}): FileOutcome => ({ path: input.path, key, uri, action, reason, bytes: 0, ...extra });
+  try {
+    const local = await readLocal(input);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const decision = await decide(sink, key, local, request.force);
+        if (decision.skip) {
+          log.debug(`skipped ${input.path}: ${uri} already has sha256 ${local.sha256}`);
+          return outcome(request.dryRun ? 'would-skip' : 'skipped', decision.reason);
+        }
+        if (request.dryRun) return outcome('would-upload', decision.reason, { bytes: local.size });
+        const receipt = await sink.upload({
+          file: local,
+          key,
+          contentType: contentTypeOf(input.name),
+          metadata: { sha256: local.sha256, source: encodeURI(input.path.split('\\').join('/')), etl_version: VERSION },
+          onProgress,
+        });
+        onProgress(local.size);
+        log.info(`uploaded ${input.path} -> ${uri} (${formatBytes(local.size)}, ${receipt.method}${receipt.parts > 1 ? ` in ${receipt.parts} parts` : ''}, verified by ${receipt.verifiedWith})`);
+        return outcome('uploaded', decision.reason, { bytes: local.size, receipt });
+      } catch (error) {
+        if (!(error instanceof UploadError) || error.recovery !== 'retry' || attempt >= MAX_ATTEMPTS) throw error;
+        onProgress(0);
+        const wait = RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
+        log.warn(`${error.message}; attempt ${attempt + 1}/${MAX_ATTEMPTS} in ${(wait / 1000).toFixed(1)} s`);
+        await sleep(wait);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof UploadError)) throw error;
+    log.error(`${input.path}: ${error.message}${error.hint ? ` (${error.hint})` : ''}`);
+    return outcome('failed', error.message, { error });
+  }
+}
+
+async function readLocal(input: InputFile): Promise<LocalFile> {
+  try {
+    return await hashLocalFile(input.path);
+  } catch (error) {
+    throw new UploadError(`cannot read ${input.path}: ${errorMessage(error)}`, { recovery: 'file', cause: error });
+  }
+}
+
+async function decide(sink: Sink, key: string, local: LocalFile, force: boolean): Promise<{ skip: boolean; reason: string }> {
+  if (force) return { skip: false, reason: '--force' };
+  const stored = await sink.stat(key);
+  if (!stored) return { skip: false, reason: 'new' };
+  if (stored.sha256 === local.sha256 && stored.size === local.size) return { skip: true, reason: 'same sha256' };
+  return { skip: false, reason: stored.sha256 ? 'content changed' : 'no sha256 recorded' };
+}
+
+/** The one line every run ends with, also under cron. */
+export function describeSummary(summary: LoadSummary): string {
+  const seconds = `${summary.seconds.toFixed(1)} s`;
+  if (summary.dryRun) {
+    const bytes = summary.files.reduce((sum, file) => sum + file.bytes, 0);
+    return `dry run: ${summary.uploaded} would upload (${formatBytes(bytes)}), ${summary.skipped} would skip, ${summary.failed} failed; nothing sent to ${summary.destination} in ${seconds}`;
+  }
+  return `${summary.uploaded} uploaded, ${summary.skipped} skipped (already there), ${summary.failed} failed; ${formatBytes(summary.bytesUploaded)} to ${summary.destination} in ${seconds}`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,42 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+
+/** The command's own edges: flags, usage errors and help. Uploads are covered by load-contract.test.ts. */
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'etl-load-command-'));
+  await writeFile(path.join(dir, 'deaths.parquet'), 'PAR1');
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('etl load', () => {
+  it('--help teaches: examples, credentials for each destination, emulator options', async () => {
+    const run = await runCli(['load', '--help']);
+    expect(run.code).toBe(0);
+    for (const text of ['--bucket gs://my-bucket/ons/', '--dry-run', 'GOOGLE_APPLICATION_CREDENTIALS', 'AWS_PROFILE', 'STORAGE_EMULATOR_HOST', 'AWS_ENDPOINT_URL_S3', '{edition}']) {
+      expect(run.stdout).toContain(text);
+    }
+  });
+
+  it.each([
+    [['load', 'deaths.parquet'], /required option '--bucket <uri>' not specified/],
+    [['load', 'nowhere.parquet', '--bucket', 'gs://b/'], /nowhere\.parquet does not exist/],
+    [['load', '{dir}', '--bucket', 'ftp://b/'], /unknown scheme ftp/],
+    [['load', '{dir}', '--bucket', '{dir}/out', '--concurrency', 'two'], /--concurrency <n>' argument 'two' is invalid/],
+    [['load', '{dir}', '--bucket', '{dir}/out', '--key', '{month}/{name}'], /unknown placeholder \{month\}/],
+    [['load', '{dir}', '--bucket', 's3://b/', '--endpoint', 'localhost:9000'], /--endpoint localhost:9000 is not an http/],
+  ])('etl %j is a usage error (exit 2)', async (args, message) => {
+    const run = await runCli(args.map((arg) => arg.replace('{dir}', dir)));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('two inputs that would land on one key are refused before anything is sent', async () => {
+    const run = await runCli(['load', path.join(dir, 'deaths.parquet'), dir, '--bucket', path.join(dir, 'out')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/would both be uploaded to .*deaths\.parquet/);
+  });
+});

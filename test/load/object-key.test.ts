@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { ConfigError } from '../../src/core/errors.js';
+import { checkEndpointUrl, objectUri, parseDestination } from '../../src/load/index.js';
+import { checkKeyTemplate, renderObjectKey } from '../../src/load/object-key.js';
+
+const now = new Date('2024-05-01T23:30:00Z');
+
+describe('renderObjectKey', () => {
+  it.each([
+    ['ons/', '{name}', 'deaths.parquet', 'ons/deaths.parquet'],
+    ['lake/', '{name}', 'monthly/2019/deaths.parquet', 'lake/monthly/2019/deaths.parquet'],
+    ['', '{date}/{name}', 'deaths.parquet', '2024-05-01/deaths.parquet'],
+    ['ons/', '{edition}/{name}', 'Monthly2019Mortality.xls', 'ons/2019/Monthly2019Mortality.xls'],
+    ['ons/', 'v1/{edition}/{date}-{name}', 'weekly/2020/x.parquet', 'ons/v1/2020/2024-05-01-weekly/2020/x.parquet'],
+  ])('prefix %j + %j for %j is %j', (prefix, template, name, key) => {
+    expect(renderObjectKey(prefix, template, { path: name, name }, now)).toBe(key);
+  });
+
+  it('refuses {edition} when the path has no year, naming the file', () => {
+    expect(() => renderObjectKey('', '{edition}/{name}', { path: 'deaths.parquet', name: 'deaths.parquet' }, now)).toThrow(/deaths\.parquet has no year/);
+  });
+
+  it('refuses keys that climb out of the prefix', () => {
+    expect(() => renderObjectKey('ons/', '../{name}', { path: 'a', name: 'a' }, now)).toThrow(ConfigError);
+  });
+});
+
+describe('checkKeyTemplate', () => {
+  it.each(['{name}', '{date}/{name}', '{edition}/{date}/{name}'])('accepts %j', (template) => {
+    expect(() => checkKeyTemplate(template)).not.toThrow();
+  });
+  it.each([
+    ['{date}.parquet', /must contain \{name\}/],
+    ['{month}/{name}', /unknown placeholder \{month\}/],
+  ])('rejects %j', (template, message) => {
+    expect(() => checkKeyTemplate(template)).toThrow(message);
+  });
+});
+
+describe('parseDestination', () => {
+  it.each([
+    ['gs://my-bucket/ons/', { scheme: 'gs', bucket: 'my-bucket', prefix: 'ons/' }],
+    ['gs://my-bucket/ons', { scheme: 'gs', bucket: 'my-bucket', prefix: 'ons/' }],
+    ['s3://my-bucket/lake/deep/', { scheme: 's3', bucket: 'my-bucket', prefix: 'lake/deep/' }],
+    ['s3://my-bucket', { scheme: 's3', bucket: 'my-bucket', prefix: '' }],
+    ['file:///srv/lake/ons/', { scheme: 'file', bucket: '/srv/lake/ons/', prefix: '' }],
+    ['lake/ons', { scheme: 'file', bucket: path.resolve('lake/ons') + path.sep, prefix: '' }],
+  ])('%j', (flag, expected) => {
+    expect(parseDestination(flag)).toEqual(expected);
+  });
+
+  it.each([
+    ['ftp://host/dir/', /unknown scheme ftp:\/\//],
+    ['gs:///ons/', /names no bucket/],
+  ])('rejects %j', (flag, message) => {
+    expect(() => parseDestination(flag)).toThrow(message);
+  });
+
+  it('gives the URI a user would type', () => {
+    expect(objectUri(parseDestination('gs://b/ons/'), 'ons/x.parquet')).toBe('gs://b/ons/x.parquet');
+    expect(objectUri(parseDestination('file:///srv/lake/'), 'a b/x.csv')).toBe('file:///srv/lake/a%20b/x.csv');
+  });
+});
+
+describe('checkEndpointUrl', () => {
+  it('accepts http and https URLs and rejects host:port with the fix in the hint', () => {
+    expect(() => checkEndpointUrl('http://127.0.0.1:9000', '--endpoint')).not.toThrow();
+    expect(() => checkEndpointUrl(undefined, '--endpoint')).not.toThrow();
+    expect(() => checkEndpointUrl('localhost:9199', 'STORAGE_EMULATOR_HOST')).toThrow(expect.objectContaining({ hint: expect.stringContaining('http://localhost:9199') }));
+  });
+});
