@@ -62,7 +62,9 @@ function buildProgram(): Command {
 Examples:
   $ etl extract ons                                  download every edition of ONS monthly deaths to ./data/raw
   $ etl transform ons --out deaths.parquet           workbooks -> one tidy parquet file
-  $ etl run ons --out deaths.parquet                 both, for a crontab line
+  $ etl load deaths.parquet --bucket gs://my-bucket/ons/   upload, verified; a re-run uploads nothing
+  $ etl run ons --bucket s3://my-bucket/ons/         extract, transform and load, for a crontab line
+  $ etl inspect Monthly2019Mortality.xls             what the engine sees in a workbook
 ${EXIT_CODES_HELP}`);
   program.exitOverride();
   program.configureOutput({ outputError: () => {} });

@@ -64,14 +64,18 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
         force: flags.force,
         log: ctx.log,
       });
-      ctx.printResult(describeResult(summary), toJson(summary));
-      if (summary.failed > 0) {
-        const first = summary.files.find((file) => file.action === 'failed');
-        throw new LoadError(`${summary.failed} of ${summary.files.length} files failed to upload to ${summary.destination}; first: ${first?.reason}`, {
-          hint: first?.error instanceof LoadError && first.error.hint ? first.error.hint : 'see the lines above; uploaded files are kept and skipped next time',
-        });
-      }
+      ctx.printResult(describeResult(summary), loadSummaryJson(summary));
+      failIfAnyFailed(summary);
     });
+}
+
+/** Exit 5 when any file failed; the files that made it stay uploaded and were reported. */
+export function failIfAnyFailed(summary: LoadSummary): void {
+  if (summary.failed === 0) return;
+  const first = summary.files.find((file) => file.action === 'failed');
+  throw new LoadError(`${summary.failed} of ${summary.files.length} files failed to upload to ${summary.destination}; first: ${first?.reason}`, {
+    hint: first?.error instanceof LoadError && first.error.hint ? first.error.hint : 'see the lines above; uploaded files are kept and skipped next time',
+  });
 }
 
 /** A dry run lists every file and why; a real run ends with the summary line alone (per-file lines are logged). */
@@ -81,7 +85,7 @@ function describeResult(summary: LoadSummary): string {
   return [...lines, describeSummary(summary)].join('\n');
 }
 
-function toJson(summary: LoadSummary): Record<string, unknown> {
+export function loadSummaryJson(summary: LoadSummary): Record<string, unknown> {
   return {
     command: 'load',
     destination: summary.destination,

@@ -20,9 +20,17 @@ export function parseYear(value: string): number {
   return Number(value);
 }
 
+/** A whole number of at least 1 (concurrency, seconds, rows to show). */
 export function parsePositiveInt(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('expected a whole number');
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return number;
+}
+
+/** A whole number of 0 or more (retries: 0 means one attempt only). */
+export function parseCount(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('expected a whole number of 0 or more');
   return number;
 }
 
@@ -41,7 +49,7 @@ export const fetchOptions = (): Option[] => [
   new Option('--url <url>', "another copy of the source's page: a mirror or a local server").env('ONS_URL'),
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
   new Option('--timeout <seconds>', 'give up on a silent connection after this long').argParser(parsePositiveInt).default(60),
-  new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parsePositiveInt).default(4),
+  new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parseCount).default(4),
 ];
 
 export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'>, log: Logger): SourceIO {

@@ -2,7 +2,8 @@
  * Secrets never reach logs or error lines. Everything printed passes through redact(), which masks
  * credentials in URLs (user:pass@, token-like query parameters) and bearer/authorization values.
  */
-const SECRET_NAMES = 'token|key|api[_-]?key|access[_-]?token|client[_-]?secret|secret|signature|sig|password|private[_-]?key|x-amz-[a-z-]+|x-goog-[a-z-]+';
+// upload_id: a GCS resumable-upload URL lets anyone holding it write the object.
+const SECRET_NAMES = 'upload_id|token|key|api[_-]?key|access[_-]?token|client[_-]?secret|secret|signature|sig|password|private[_-]?key|x-amz-[a-z-]+|x-goog-[a-z-]+';
 const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_NAMES})=)[^&#\\s"']+`, 'gi');
 const SECRET_JSON = new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")[^"]*`, 'gi');
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi;

@@ -1,7 +1,6 @@
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../core/errors.js';
-import { tempPathFor, trackTempFile, withAtomicFile } from '../core/atomic-file.js';
+import { createScratchDir, withAtomicFile } from '../core/atomic-file.js';
 import type { Column, ColumnType, Table, TablePart, Value } from '../core/table.js';
 
 export interface ParquetSummary {
@@ -37,13 +36,7 @@ const DAY_MS = 86_400_000;
  */
 export async function writeParquet(table: Table, destination: string, options: WriteParquetOptions = {}): Promise<ParquetSummary> {
   const duck = await import('@duckdb/node-api');
-  const scratchDb = tempPathFor(destination) + '.duckdb';
-  await mkdir(path.dirname(scratchDb), { recursive: true });
-  const scratchFiles = [scratchDb, `${scratchDb}.wal`];
-  const untrack = scratchFiles.map(trackTempFile);
-  const instance = await duck.DuckDBInstance.create(scratchDb, { memory_limit: '512MB', threads: '2', preserve_insertion_order: 'true' });
-  try {
-    const connection = await instance.connect();
+  return withScratchDatabase(destination, duck, async (connection) => {
     const columns = table.schema.columns;
     await connection.run(`CREATE TABLE rows_out (${columns.map((c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type]}`).join(', ')})`);
     const summary: ParquetSummary = { path: path.resolve(destination), rows: 0, parts: [], skipped: [] };
@@ -73,12 +66,27 @@ export async function writeParquet(table: Table, destination: string, options: W
     await withAtomicFile(destination, async (temp) => {
       await connection.run(`COPY rows_out TO '${temp.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
     });
-    connection.closeSync();
     return summary;
+  });
+}
+
+/** An on-disk DuckDB in a private scratch directory beside the output, removed afterwards whatever happens. */
+async function withScratchDatabase<T>(destination: string, duck: typeof import('@duckdb/node-api'), work: (connection: import('@duckdb/node-api').DuckDBConnection) => Promise<T>): Promise<T> {
+  const scratch = await createScratchDir(destination);
+  try {
+    const instance = await duck.DuckDBInstance.create(path.join(scratch.dir, 'rows.duckdb'), { memory_limit: '512MB', threads: '2', preserve_insertion_order: 'true' });
+    try {
+      const connection = await instance.connect();
+      try {
+        return await work(connection);
+      } finally {
+        connection.closeSync();
+      }
+    } finally {
+      instance.closeSync();
+    }
   } finally {
-    instance.closeSync();
-    for (const file of scratchFiles) await rm(file, { force: true });
-    for (const release of untrack) release();
+    await scratch.release();
   }
 }
 

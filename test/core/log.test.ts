@@ -11,6 +11,7 @@ function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: str
 describe('redact', () => {
   it.each([
     ['GET https://api.example.com/forecast?locale=3477&token=abc123def', 'GET https://api.example.com/forecast?locale=3477&token=REDACTED'],
+    ['PUT https://storage.googleapis.com/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=ADPycdu', 'PUT https://storage.googleapis.com/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=REDACTED'],
     ['https://user:hunter2@host/path', 'https://REDACTED@host/path'],
     ['authorization: Bearer eyJhbGciOi.x.y', 'authorization: REDACTED'],
     ['s3 https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA123', 's3 https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED'],
