@@ -20,7 +20,7 @@ export async function loadDatasetFile(file: string): Promise<WorkbookDataset> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${file}: not valid JSON (${errorMessage(error)})`, { hint: 'a declaration is one JSON object; see docs/weekly.md for an example' });
+    throw new ConfigError(`${file}: not valid JSON (${errorMessage(error)})`, { hint: 'a declaration is one JSON object; see "Declaring a dataset" in README.md for an example' });
   }
   return parseDataset(json, file);
 }
@@ -153,7 +153,7 @@ class Checker {
   constructor(private readonly source: string) {}
 
   fail(path: string, problem: string): never {
-    throw new ConfigError(`${this.source}: ${path || 'the declaration'}: ${problem}`, { hint: 'fix the dataset declaration; `etl datasets` and docs/weekly.md show working ones' });
+    throw new ConfigError(`${this.source}: ${path || 'the declaration'}: ${problem}`, { hint: 'fix the dataset declaration; `etl datasets` and README.md ("Declaring a dataset") show working ones' });
   }
 
   object(value: unknown, path: string, known?: readonly string[]): Record<string, unknown> {

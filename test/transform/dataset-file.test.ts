@@ -37,11 +37,11 @@ describe('dataset declarations are data', () => {
   });
 });
 
-describe('the example declaration in docs/weekly.md', () => {
+describe('the example declaration in README.md', () => {
   it('is valid and reads a workbook of its shape', async () => {
-    const docs = await readFile(new URL('../../docs/weekly.md', import.meta.url), 'utf8');
+    const docs = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(docs)![1]!);
-    const dataset = parseDataset(example, 'docs/weekly.md');
+    const dataset = parseDataset(example, 'README.md');
     const workbook = path.join(dir, 'births.xlsx');
     await writeWorkbook(workbook, monthlySheets({ year: 2021, sheetName: 'Table 1' }));
     const rows = await readRows({ file: workbook }, dataset);
