@@ -64,7 +64,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
           throw new SourceError(`GET ${redact(url)} failed: ${describeNetworkError(error)}`, {
             retriable: true,
             cause: error,
-            hint: 'check the network and the URL, then run again (downloads already finished are kept)',
+            hint: 'check the network and the URL, then run again; finished downloads are kept',
           });
         }
         const wait = retryWait(error, tryNumber, options);
