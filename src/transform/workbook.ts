@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError, errorMessage } from '../core/errors.js';
+import { excelSerialToDate } from './excel-dates.js';
 
 /** A cell as the engine sees it: formulas resolved, rich text flattened, dates as UTC Dates. */
 export type Cell = string | number | boolean | Date | null;
@@ -20,22 +21,44 @@ export interface Sheet {
 export type WorkbookFormat = 'xlsx' | 'xls';
 
 /**
- * Sheets in workbook order. .xlsx is streamed with exceljs (flat memory however long the sheet);
- * .xls goes through SheetJS, the only reader here that parses BIFF (an .xls sheet is capped at 65,536 rows).
- * The format comes from the file's first bytes, not its name: ONS has served HTML error pages as .xlsx.
+ * Sheets in workbook order. .xlsx is streamed by our own reader (xlsx-reader.ts: flat memory however
+ * long the sheet, several times faster than exceljs); .xls goes through SheetJS, the only reader here
+ * that parses BIFF (an .xls sheet is capped at 65,536 rows). A sheet's rows() stays readable after the
+ * workbook generator has moved on or been closed. The format comes from the file's first bytes, not
+ * its name: ONS has served HTML error pages as .xlsx.
  */
 export async function* readWorkbook(file: string): AsyncGenerator<Sheet> {
   const format = await sniffFormat(file);
-  const sheets = format === 'xlsx' ? readXlsx(file) : readXls(file);
+  const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file) : readXls(file);
   try {
-    yield* sheets;
+    for await (const sheet of sheets) yield { name: sheet.name, rows: () => unreadableAsDataError(sheet.rows(), file) };
   } catch (error) {
-    if (error instanceof DataError) throw error;
-    throw new DataError(`${path.basename(file)}: cannot read the workbook (${errorMessage(error)})`, {
-      cause: error,
-      hint: 'the file may be truncated or corrupt: delete it and extract again',
-    });
+    throw asDataError(error, file);
   }
+}
+
+function asDataError(error: unknown, file: string): DataError {
+  if (error instanceof DataError) return error;
+  return new DataError(`${path.basename(file)}: cannot read the workbook (${errorMessage(error)})`, {
+    cause: error,
+    hint: 'the file may be truncated or corrupt: delete it and extract again',
+  });
+}
+
+/** A sheet can turn out corrupt part-way through its rows: that is a data error too, not a bug. */
+function unreadableAsDataError(rows: AsyncIterable<SheetRow>, file: string): AsyncIterable<SheetRow> {
+  return {
+    [Symbol.asyncIterator]() {
+      const iterator = rows[Symbol.asyncIterator]();
+      const fail = (error: unknown): never => {
+        throw asDataError(error, file);
+      };
+      return {
+        next: () => iterator.next().catch(fail),
+        return: async (value?: unknown) => iterator.return?.(value).catch(fail) ?? { done: true, value: undefined },
+      };
+    },
+  };
 }
 
 export async function sniffFormat(file: string): Promise<WorkbookFormat> {
@@ -55,55 +78,6 @@ export async function sniffFormat(file: string): Promise<WorkbookFormat> {
   } finally {
     await handle.close();
   }
-}
-
-async function* readXlsx(file: string): AsyncGenerator<Sheet> {
-  const { default: ExcelJS } = await import('exceljs');
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, {
-    worksheets: 'emit',
-    sharedStrings: 'cache',
-    hyperlinks: 'ignore',
-    styles: 'cache', // needed to tell date cells from numbers
-    entries: 'ignore',
-  });
-  for await (const worksheet of reader as AsyncIterable<ExcelWorksheetReader>) {
-    const name = worksheet.name ?? `Sheet${worksheet.id}`;
-    let consumed = false;
-    yield {
-      name,
-      async *rows() {
-        consumed = true;
-        for await (const row of worksheet) {
-          const values = row.values as unknown[];
-          const cells: Cell[] = new Array(Math.max(0, values.length - 1));
-          for (let i = 1; i < values.length; i++) cells[i - 1] = normaliseExcelJsValue(values[i]);
-          yield { rowNumber: row.number, cells };
-        }
-      },
-    };
-    // The zip is read in order: a sheet nobody asked for must still be drained before the next one.
-    if (!consumed) for await (const _row of worksheet) { /* skip */ }
-  }
-}
-
-interface ExcelWorksheetReader extends AsyncIterable<{ number: number; values: unknown }> {
-  id: number;
-  name?: string;
-}
-
-function normaliseExcelJsValue(value: unknown): Cell {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (value instanceof Date) return value;
-  if (typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    if (Array.isArray(object.richText)) return (object.richText as Array<{ text: string }>).map((run) => run.text).join('');
-    if ('result' in object) return normaliseExcelJsValue(object.result);
-    if ('formula' in object || 'sharedFormula' in object) return null;
-    if ('text' in object) return normaliseExcelJsValue(object.text);
-    if ('error' in object) return null;
-  }
-  return String(value);
 }
 
 async function* readXls(file: string): AsyncGenerator<Sheet> {
@@ -147,14 +121,4 @@ function normaliseSheetJsCell(cell: { v?: unknown; t?: string; z?: string | numb
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
   if (value instanceof Date) return value;
   return String(value);
-}
-
-const EXCEL_EPOCH_MS = Date.UTC(1899, 11, 30);
-const EXCEL_1904_OFFSET_DAYS = 1462;
-const DAY_MS = 86_400_000;
-
-/** Serial day numbers are local wall-clock dates; reading them as UTC keeps a date a date in every time zone. */
-export function excelSerialToDate(serial: number, date1904 = false): Date {
-  const days = serial + (date1904 ? EXCEL_1904_OFFSET_DAYS : 0);
-  return new Date(EXCEL_EPOCH_MS + Math.round(days * DAY_MS));
 }
