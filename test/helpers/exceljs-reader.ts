@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import ExcelJS from 'exceljs';
+import * as XLSX from '@e965/xlsx';
 import type { Cell } from '../../src/transform/workbook.js';
+import { writeZip } from './zip-writer.js';
 
 export interface ReadSheet {
   name: string;
@@ -11,7 +14,7 @@ export interface ReadSheet {
  * way etl did before it had its own reader (formulas to their result, rich text flattened, errors to null).
  */
 export async function readWithExcelJs(file: string): Promise<ReadSheet[]> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(await workbookFirst(file), {
     worksheets: 'emit',
     sharedStrings: 'cache',
     hyperlinks: 'ignore',
@@ -30,6 +33,20 @@ export async function readWithExcelJs(file: string): Promise<ReadSheet[]> {
     sheets.push(sheet);
   }
   return sheets;
+}
+
+/**
+ * exceljs's streaming reader fails when the zip holds a sheet before workbook.xml, which exceljs's own
+ * writer does now and then; a copy with the sheets last (re-zipped via SheetJS's CFB) reads the same.
+ */
+async function workbookFirst(file: string): Promise<string> {
+  const archive = XLSX.CFB.read(await readFile(file), { type: 'buffer' }) as { FullPaths: string[]; FileIndex: Array<{ type: number; content: Uint8Array }> };
+  const members = archive.FileIndex.map((entry, i) => ({ name: archive.FullPaths[i]!.replace(/^Root Entry\//, ''), entry }))
+    .filter(({ name, entry }) => entry.type === 2 && !name.startsWith('\u0001'))
+    .sort((a, b) => Number(a.name.includes('worksheets/')) - Number(b.name.includes('worksheets/')));
+  const copy = `${file}.workbook-first.xlsx`;
+  await writeZip(copy, Object.fromEntries(members.map(({ name, entry }) => [name, entry.content])));
+  return copy;
 }
 
 function normalise(value: unknown): Cell {

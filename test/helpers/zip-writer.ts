@@ -5,12 +5,12 @@ import { crc32, deflateRawSync } from 'node:zlib';
  * Writes a zip of the given members (deflated), in the given order: enough to hand-craft .xlsx files
  * whose XML no spreadsheet library would write (prefixed elements, cells without references, ...).
  */
-export async function writeZip(file: string, members: Record<string, string>): Promise<void> {
+export async function writeZip(file: string, members: Record<string, string | Uint8Array>): Promise<void> {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
-  for (const [name, text] of Object.entries(members)) {
-    const data = Buffer.from(text, 'utf8');
+  for (const [name, content] of Object.entries(members)) {
+    const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
     const compressed = deflateRawSync(data);
     const nameBytes = Buffer.from(name, 'utf8');
     const local = Buffer.alloc(30);
