@@ -196,7 +196,10 @@ function normaliseLineEnds(text: string): string {
 
 /** Section 3.3.3: in an attribute value each literal tab, line feed or carriage return becomes a space. */
 function decodeAttributeValue(text: string): string {
-  return decodeEntities(/[\t\n\r]/.test(text) ? text.replace(/\r\n|[\t\n\r]/g, ' ') : text);
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) < 0x20) return decodeEntities(text.replace(/\r\n|[\t\n\r]/g, ' '));
+  }
+  return decodeEntities(text);
 }
 
 function decodeXmlText(text: string): string {
