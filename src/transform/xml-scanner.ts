@@ -10,7 +10,11 @@
 export interface XmlHandler {
   /** While true, character data is decoded and passed to text(); otherwise it is skipped. */
   readonly capturing: boolean;
-  open(name: string, tag: XmlTag, selfClosing: boolean): void;
+  /**
+   * May read the element's content itself from `tag.source` (it starts at `tag.contentStart`) and return
+   * the position just after the element's end tag; scanning resumes there and no close() follows.
+   */
+  open(name: string, tag: XmlTag, selfClosing: boolean): number | void;
   close(name: string): void;
   text(data: string): void;
 }
@@ -36,14 +40,17 @@ function isSpace(code: number): boolean {
 export class XmlTag {
   name = '';
   value = '';
-  private source = '';
+  /** The text being scanned, and where the element's content starts in it (after the open tag's `>`). */
+  source = '';
+  contentStart = 0;
   private at = 0;
   private end = 0;
 
-  reset(source: string, start: number, end: number): void {
+  reset(source: string, start: number, end: number, contentStart: number): void {
     this.source = source;
     this.at = start;
     this.end = end;
+    this.contentStart = contentStart;
   }
 
   nextAttribute(): boolean {
@@ -124,10 +131,14 @@ export class XmlScanner {
         let nameEnd = lt + 1;
         for (let code = text.charCodeAt(nameEnd); code !== GT && code !== SLASH && !isSpace(code); code = text.charCodeAt(++nameEnd));
         const name = localName(text, lt + 1, nameEnd);
-        this.tag.reset(text, nameEnd, selfClosing ? gt - 1 : gt);
-        handler.open(name, this.tag, selfClosing);
-        if (selfClosing) handler.close(name);
-        pos = gt + 1;
+        this.tag.reset(text, nameEnd, selfClosing ? gt - 1 : gt, gt + 1);
+        const resumeAt = handler.open(name, this.tag, selfClosing);
+        if (typeof resumeAt === 'number') {
+          pos = resumeAt;
+        } else {
+          if (selfClosing) handler.close(name);
+          pos = gt + 1;
+        }
       }
     }
   }
@@ -202,7 +213,7 @@ function decodeAttributeValue(text: string): string {
   return decodeEntities(text);
 }
 
-function decodeXmlText(text: string): string {
+export function decodeXmlText(text: string): string {
   return decodeEntities(normaliseLineEnds(text));
 }
 
