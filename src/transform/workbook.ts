@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError, errorMessage } from '../core/errors.js';
-import { excelSerialToDate } from './excel-dates.js';
 
 /** A cell as the engine sees it: formulas resolved, rich text flattened, dates as UTC Dates. */
 export type Cell = string | number | boolean | Date | null;
@@ -21,15 +20,15 @@ export interface Sheet {
 export type WorkbookFormat = 'xlsx' | 'xls';
 
 /**
- * Sheets in workbook order. .xlsx is streamed by our own reader (xlsx-reader.ts: flat memory however
- * long the sheet, several times faster than exceljs); .xls goes through SheetJS, the only reader here
- * that parses BIFF (an .xls sheet is capped at 65,536 rows). A sheet's rows() stays readable after the
+ * Sheets in workbook order, rows streamed: .xlsx by xlsx-reader.ts (flat memory however long the
+ * sheet, several times faster than exceljs), .xls by xls-reader.ts (BIFF8 records read row by row;
+ * the file itself is held, at most 65,536 rows a sheet). A sheet's rows() stays readable after the
  * workbook generator has moved on or been closed. The format comes from the file's first bytes, not
  * its name: ONS has served HTML error pages as .xlsx.
  */
 export async function* readWorkbook(file: string): AsyncGenerator<Sheet> {
   const format = await sniffFormat(file);
-  const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file) : readXls(file);
+  const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file) : (await import('./xls-reader.js')).readXls(file);
   try {
     for await (const sheet of sheets) yield { name: sheet.name, rows: () => unreadableAsDataError(sheet.rows(), file) };
   } catch (error) {
@@ -78,47 +77,4 @@ export async function sniffFormat(file: string): Promise<WorkbookFormat> {
   } finally {
     await handle.close();
   }
-}
-
-async function* readXls(file: string): AsyncGenerator<Sheet> {
-  const XLSX = await import('@e965/xlsx');
-  const { readFile } = await import('node:fs/promises');
-  let workbook: import('@e965/xlsx').WorkBook;
-  try {
-    workbook = XLSX.read(await readFile(file), { dense: true, cellDates: false, cellNF: true, cellHTML: false, cellText: false });
-  } catch (error) {
-    throw new DataError(`${path.basename(file)}: cannot read the .xls workbook (${errorMessage(error)})`, {
-      cause: error,
-      hint: 'the file may be truncated or corrupt: delete it and extract again',
-    });
-  }
-  const date1904 = Boolean(workbook.Workbook?.WBProps?.date1904);
-  for (const name of workbook.SheetNames) {
-    const sheet = workbook.Sheets[name];
-    const data = (sheet?.['!data'] ?? []) as Array<Array<{ v?: unknown; t?: string; z?: string | number } | undefined> | undefined>;
-    yield {
-      name,
-      async *rows() {
-        for (let r = 0; r < data.length; r++) {
-          const row = data[r];
-          if (!row) continue;
-          const cells: Cell[] = new Array(row.length);
-          for (let c = 0; c < row.length; c++) {
-            const cell = row[c];
-            cells[c] = cell ? normaliseSheetJsCell(cell, date1904, XLSX.SSF.is_date) : null;
-          }
-          yield { rowNumber: r + 1, cells };
-        }
-      },
-    };
-  }
-}
-
-function normaliseSheetJsCell(cell: { v?: unknown; t?: string; z?: string | number }, date1904: boolean, isDateFormat: (format: string | number) => boolean): Cell {
-  const value = cell.v;
-  if (value === undefined || value === null || cell.t === 'e' || cell.t === 'z') return null;
-  if (cell.t === 'n' && typeof value === 'number' && cell.z !== undefined && isDateFormat(cell.z)) return excelSerialToDate(value, date1904);
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (value instanceof Date) return value;
-  return String(value);
 }
