@@ -88,6 +88,37 @@ describe('the .xls reader gives exactly the cells SheetJS gives', () => {
     expect(second).toEqual({ name: 'Second & last', rows: [{ rowNumber: 1, cells: ['second sheet'] }] });
   });
 
+  it('reads the cached results of formulas: number, string (in the STRING record after it), boolean, error', async () => {
+    // SheetJS writes values only, so its NUMBER records in columns C-F become FORMULA records here.
+    const workbook = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet([[2, 'x', 4, 5, 6, 7]]), 'Formulas');
+    const container = XLSX.CFB.read(XLSX.write(workbook, { type: 'buffer', bookType: 'biff8' }), { type: 'buffer' });
+    const entry = XLSX.CFB.find(container, 'Workbook') as { content: Buffer; size: number };
+    const record = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type & 0xff, type >> 8, body.length & 0xff, body.length >> 8]), body]);
+    const formula = (cell: Buffer, result: Buffer): Buffer => record(0x0006, Buffer.concat([cell.subarray(4, 10), result, Buffer.alloc(8)]));
+    const special = (kind: number, value: number): Buffer => Buffer.from([kind, 0, value, 0, 0, 0, 0xff, 0xff]);
+    const stream = Buffer.from(entry.content);
+    const records: Buffer[] = [];
+    for (let at = 0; at + 4 <= stream.length; at += 4 + stream.readUInt16LE(at + 2)) {
+      const current = stream.subarray(at, at + 4 + stream.readUInt16LE(at + 2));
+      const column = current.readUInt16LE(0) === 0x0203 ? current.readUInt16LE(6) : -1;
+      const number = Buffer.alloc(8);
+      number.writeDoubleLE(8.5);
+      if (column === 2) records.push(formula(current, number));
+      else if (column === 3) records.push(formula(current, special(0, 0)), record(0x0207, Buffer.concat([Buffer.from([11, 0, 0]), Buffer.from('text result', 'latin1')])));
+      else if (column === 4) records.push(formula(current, special(1, 1)));
+      else if (column === 5) records.push(formula(current, special(2, 0x07)));
+      else records.push(current);
+    }
+    entry.content = Buffer.concat(records);
+    entry.size = entry.content.length;
+    const file = path.join(dir, 'formulas.xls');
+    await writeFile(file, XLSX.CFB.write(container, { type: 'buffer' }) as Buffer);
+    const expected = [{ name: 'Formulas', rows: [{ rowNumber: 1, cells: [2, 'x', 8.5, 'text result', true] }] }];
+    expect(await readAll(readXls(file))).toEqual(expected);
+    expect(await readAll(readXlsWithSheetJs(file))).toEqual(expected);
+  });
+
   it('reads Excel 5/95 (BIFF5) workbooks through SheetJS', async () => {
     const file = path.join(dir, 'biff5.xls');
     await sheetJsWorkbook(file, 'biff5', [['old', 1.5], [null, 'format']]);
