@@ -219,17 +219,34 @@ async function* readSheetRows(zip: ZipFile, entry: ZipEntry, context: SheetConte
 
 const CHAR_A = 0x41;
 const CHAR_Z = 0x5a;
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_R = 0x72;
+const CHAR_S = 0x73;
+const CHAR_T = 0x74;
 
-/** Column index (A = 0) from a cell reference like `AB12`, or -1 when it has no letters. */
-function columnOfRef(ref: string): number {
+/** Column index (A = 0) from a cell reference like `AB12` in source[start, end), or -1 when it has no letters. */
+function columnOfRef(source: string, start: number, end: number): number {
   let column = 0;
-  let i = 0;
-  for (; i < ref.length; i++) {
-    const code = ref.charCodeAt(i);
+  let i = start;
+  for (; i < end; i++) {
+    const code = source.charCodeAt(i);
     if (code < CHAR_A || code > CHAR_Z) break;
     column = column * 26 + (code - CHAR_A + 1);
   }
-  return i === 0 ? -1 : column - 1;
+  return i === start ? -1 : column - 1;
+}
+
+/** A whole number written in source[start, end), or -1 when it is anything else. */
+function wholeNumber(source: string, start: number, end: number): number {
+  if (start === end) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const code = source.charCodeAt(i);
+    if (code < CHAR_0 || code > CHAR_9) return -1;
+    value = value * 10 + (code - CHAR_0);
+  }
+  return value;
 }
 
 /**
@@ -328,8 +345,8 @@ class SheetHandler implements XmlHandler {
   private openRow(tag: XmlTag): void {
     let rowNumber = this.rowNumber + 1;
     while (tag.nextAttribute()) {
-      if (tag.name === 'r') {
-        const parsed = Number(tag.value);
+      if (tag.nameEnd - tag.nameStart === 1 && tag.source.charCodeAt(tag.nameStart) === CHAR_R) {
+        const parsed = wholeNumber(tag.source, tag.valueStart, tag.valueEnd);
         if (parsed > 0) rowNumber = parsed;
         break;
       }
@@ -339,19 +356,26 @@ class SheetHandler implements XmlHandler {
     this.column = -1;
   }
 
+  /** Attributes r, s and t are read in place: this runs once per cell. */
   private openCell(tag: XmlTag): void {
     let column = this.column + 1;
     let type = '';
     let style = 0;
+    const source = tag.source;
     while (tag.nextAttribute()) {
-      const attribute = tag.name;
-      if (attribute === 'r') {
-        const parsed = columnOfRef(tag.value);
-        if (parsed >= 0) column = parsed;
-      } else if (attribute === 't') {
-        type = tag.value;
-      } else if (attribute === 's') {
-        style = Number(tag.value);
+      if (tag.nameEnd - tag.nameStart !== 1) continue;
+      switch (source.charCodeAt(tag.nameStart)) {
+        case CHAR_R: {
+          const parsed = columnOfRef(source, tag.valueStart, tag.valueEnd);
+          if (parsed >= 0) column = parsed;
+          break;
+        }
+        case CHAR_T:
+          type = tag.value;
+          break;
+        case CHAR_S:
+          style = Math.max(0, wholeNumber(source, tag.valueStart, tag.valueEnd));
+          break;
       }
     }
     this.inCell = true;

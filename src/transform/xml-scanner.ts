@@ -35,14 +35,17 @@ function isSpace(code: number): boolean {
 
 /**
  * The attributes of the open tag being reported, read in place with a cursor (no object per tag):
- * `while (tag.nextAttribute()) use(tag.name, tag.value)`.
+ * `while (tag.nextAttribute()) use(tag.name, tag.value)`. Hot paths can skip the strings and read
+ * `source` between nameStart/nameEnd and valueStart/valueEnd themselves.
  */
 export class XmlTag {
-  name = '';
-  value = '';
   /** The text being scanned, and where the element's content starts in it (after the open tag's `>`). */
   source = '';
   contentStart = 0;
+  nameStart = 0;
+  nameEnd = 0;
+  valueStart = 0;
+  valueEnd = 0;
   private at = 0;
   private end = 0;
 
@@ -58,19 +61,26 @@ export class XmlTag {
     let i = this.at;
     while (i < end && isSpace(source.charCodeAt(i))) i++;
     if (i >= end) return false;
-    const nameStart = i;
+    this.nameStart = i;
     while (i < end && source.charCodeAt(i) !== EQUALS && !isSpace(source.charCodeAt(i))) i++;
-    const nameEnd = i;
+    this.nameEnd = i;
     while (i < end && source.charCodeAt(i) !== DOUBLE_QUOTE && source.charCodeAt(i) !== SINGLE_QUOTE) i++;
     if (i >= end) return false;
     const quote = source.charCodeAt(i);
-    const valueStart = i + 1;
-    let valueEnd = valueStart;
+    this.valueStart = i + 1;
+    let valueEnd = i + 1;
     while (valueEnd < end && source.charCodeAt(valueEnd) !== quote) valueEnd++;
-    this.name = source.slice(nameStart, nameEnd);
-    this.value = decodeAttributeValue(source.slice(valueStart, valueEnd));
+    this.valueEnd = valueEnd;
     this.at = valueEnd + 1;
     return true;
+  }
+
+  get name(): string {
+    return this.source.slice(this.nameStart, this.nameEnd);
+  }
+
+  get value(): string {
+    return decodeAttributeValue(this.source.slice(this.valueStart, this.valueEnd));
   }
 
   /** Every attribute by name, for the small parts where speed does not matter. */
@@ -122,15 +132,19 @@ export class XmlScanner {
         }
         pos = after;
       } else {
-        const gt = openTagEnd(text, lt + 1);
+        // The name (its local part after any prefix), then the tag's end.
+        let nameStart = lt + 1;
+        let nameEnd = nameStart;
+        for (let code = text.charCodeAt(nameEnd); nameEnd < length && code !== GT && code !== SLASH && !isSpace(code); code = text.charCodeAt(++nameEnd)) {
+          if (code === COLON) nameStart = nameEnd + 1;
+        }
+        const gt = openTagEnd(text, nameEnd);
         if (gt === -1) {
           this.pending = text.slice(lt);
           return;
         }
         const selfClosing = text.charCodeAt(gt - 1) === SLASH;
-        let nameEnd = lt + 1;
-        for (let code = text.charCodeAt(nameEnd); code !== GT && code !== SLASH && !isSpace(code); code = text.charCodeAt(++nameEnd));
-        const name = localName(text, lt + 1, nameEnd);
+        const name = text.slice(nameStart, nameEnd);
         this.tag.reset(text, nameEnd, selfClosing ? gt - 1 : gt, gt + 1);
         const resumeAt = handler.open(name, this.tag, selfClosing);
         if (typeof resumeAt === 'number') {
@@ -170,18 +184,16 @@ export class XmlScanner {
   }
 }
 
-/** The `>` ending an open tag, skipping any inside quoted attribute values; -1 if not in this text. */
+/** The `>` ending an open tag, jumping over quoted attribute values; -1 if not in this text. */
 function openTagEnd(text: string, from: number): number {
   const length = text.length;
-  let quote = 0;
   for (let i = from; i < length; i++) {
     const code = text.charCodeAt(i);
-    if (quote !== 0) {
-      if (code === quote) quote = 0;
-    } else if (code === GT) {
-      return i;
-    } else if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) {
-      quote = code;
+    if (code === GT) return i;
+    if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) {
+      const close = text.indexOf(code === DOUBLE_QUOTE ? '"' : "'", i + 1);
+      if (close === -1) return -1;
+      i = close;
     } else if (code === LT) {
       throw new Error(`malformed XML: "<" inside a tag near "${text.slice(Math.max(0, from - 20), i + 1)}"`);
     }
