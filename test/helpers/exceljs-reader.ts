@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import ExcelJS from 'exceljs';
 import * as XLSX from '@e965/xlsx';
 import type { Cell } from '../../src/transform/workbook.js';
@@ -13,8 +14,8 @@ export interface ReadSheet {
  * The reference for the .xlsx reader: exceljs's streaming reader, normalised to the engine's cells the
  * way etl did before it had its own reader (formulas to their result, rich text flattened, errors to null).
  */
-export async function readWithExcelJs(file: string): Promise<ReadSheet[]> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(await workbookFirst(file), {
+export async function readWithExcelJs(file: string, scratchDir: string): Promise<ReadSheet[]> {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(await workbookFirst(file, scratchDir), {
     worksheets: 'emit',
     sharedStrings: 'cache',
     hyperlinks: 'ignore',
@@ -39,12 +40,12 @@ export async function readWithExcelJs(file: string): Promise<ReadSheet[]> {
  * exceljs's streaming reader fails when the zip holds a sheet before workbook.xml, which exceljs's own
  * writer does now and then; a copy with the sheets last (re-zipped via SheetJS's CFB) reads the same.
  */
-async function workbookFirst(file: string): Promise<string> {
+async function workbookFirst(file: string, scratchDir: string): Promise<string> {
   const archive = XLSX.CFB.read(await readFile(file), { type: 'buffer' }) as { FullPaths: string[]; FileIndex: Array<{ type: number; content: Uint8Array }> };
   const members = archive.FileIndex.map((entry, i) => ({ name: archive.FullPaths[i]!.replace(/^Root Entry\//, ''), entry }))
     .filter(({ name, entry }) => entry.type === 2 && !name.startsWith('\u0001'))
     .sort((a, b) => Number(a.name.includes('worksheets/')) - Number(b.name.includes('worksheets/')));
-  const copy = `${file}.workbook-first.xlsx`;
+  const copy = path.join(scratchDir, `workbook-first-${path.basename(file)}`);
   await writeZip(copy, Object.fromEntries(members.map(({ name, entry }) => [name, entry.content])));
   return copy;
 }

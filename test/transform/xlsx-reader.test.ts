@@ -106,7 +106,7 @@ describe('the .xlsx reader gives exactly the cells exceljs gives', () => {
     expect(files.length).toBeGreaterThanOrEqual(7);
     for (const file of files) {
       const ours = trimmed(await readAll(file));
-      const reference = trimmed(await readWithExcelJs(file));
+      const reference = trimmed(await readWithExcelJs(file, dir));
       expect({ file: path.basename(file), sheets: ours }).toEqual({ file: path.basename(file), sheets: reference });
     }
   });
