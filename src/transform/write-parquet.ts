@@ -5,7 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { DataError } from '../core/errors.js';
 import { tempPathFor, trackTempFile, withAtomicFile } from '../core/atomic-file.js';
 import type { Column, ColumnType, Row, Table, TablePart, Value } from '../core/table.js';
-import { BUSY, INTERRUPT, NULL_STRING, REPEATED_STRING, STOPPING, type ColumnBatch, type EncodedColumn, type WorkerCall, type WorkerReply, type WorkerSetup } from './parquet-worker.js';
+import { NULL_STRING, REPEATED_STRING, type ColumnBatch, type EncodedColumn } from './parquet-plain.js';
+import { BUSY, INTERRUPT, STOPPING, type WorkerCall, type WorkerReply, type WorkerSetup } from './parquet-worker.js';
 
 export interface ParquetSummary {
   path: string;
@@ -20,60 +21,45 @@ export interface WriteParquetOptions {
   onPartSkipped?: (name: string, error: DataError) => void;
 }
 
-const SQL_TYPES: Record<ColumnType, string> = {
-  string: 'VARCHAR',
-  int32: 'INTEGER',
-  int64: 'BIGINT',
-  double: 'DOUBLE',
-  boolean: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'TIMESTAMP',
-};
-
 const DAY_MS = 86_400_000;
-/** Rows per message to the DuckDB worker, and how many such batches may be on their way at once. */
+/** Rows per message to the worker, and how many such batches may be on their way at once. */
 const BATCH_ROWS = 2048;
 const BATCHES_IN_FLIGHT = 8;
 
 /**
- * Streams a Table into a zstd parquet file through DuckDB (1M x 10 rows in 1.7 s where parquetjs-lite
- * took 24.6 s and has no zstd). Rows go into an on-disk DuckDB file beside the output, so memory stays
- * bounded by DuckDB's buffer pool, not by the number of rows, and the file is written with one COPY.
+ * Streams a Table into one zstd parquet file. This thread checks each value against its column and
+ * packs rows into column batches (typed arrays); a worker thread (parquet-worker.ts) writes them as a
+ * plain, uncompressed parquet file per part (parquet-plain.ts) while the next rows are read; DuckDB
+ * then reads those files and writes the real file with one COPY (zstd, statistics, 122,880-row groups).
  *
- * DuckDB runs on a worker thread (parquet-worker.ts): this thread checks each value against its column
- * and packs rows into column batches, the worker turns them into DuckDB data chunks. Measured on
- * 720,000 rows x 6 columns, one appender call per value on this thread took 2.6 s; data chunks 1.3 s;
- * with the worker, this thread spends about 0.3 s and the rest overlaps with reading the workbook.
- * The parquet file appears only when every row was written; on any error the previous file stays.
+ * Measured on 720,000 rows x 6 columns (docs/performance.md): DuckDB's appender, one call per value,
+ * 2.6 s on this thread; its data chunks 1.3 s; plain parquet pages on the worker take this thread's
+ * share down to the packing (~0.2 s) plus DuckDB's final COPY. Memory stays flat: a worker holds at most
+ * one row group, DuckDB streams the files. A part that fails leaves nothing (its file is deleted);
+ * the parquet file appears only when every row was written, and on any error the previous file stays.
  */
 export async function writeParquet(table: Table, destination: string, options: WriteParquetOptions = {}): Promise<ParquetSummary> {
-  const scratchDb = tempPathFor(destination) + '.duckdb';
-  await mkdir(path.dirname(scratchDb), { recursive: true });
-  const scratchFiles = [scratchDb, `${scratchDb}.wal`];
-  const untrack = scratchFiles.map(trackTempFile);
-  const workerFiles = [...scratchFiles];
+  const scratch = tempPathFor(destination);
+  await mkdir(path.dirname(scratch), { recursive: true });
+  const scratchFiles: string[] = [];
+  const untrack: Array<() => void> = [];
   const columns = table.schema.columns;
-  const duck = startDuckWorker(
-    {
-      database: scratchDb,
-      columnsSql: columns.map((c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type]}`).join(', '),
-      // One thread and a small buffer pool keep memory flat (the COPY holds one row group at a time);
-      // on 2 cores more threads did not make the COPY faster.
-      options: { memory_limit: '64MB', threads: '1', preserve_insertion_order: 'true' },
-    },
-    workerFiles,
-  );
+  // One DuckDB thread and a small buffer pool keep the final COPY to one row group at a time.
+  const worker = startWorker({ columns, duckdbOptions: { memory_limit: '64MB', threads: '1', preserve_insertion_order: 'true' } }, scratchFiles);
   try {
     const summary: ParquetSummary = { path: path.resolve(destination), rows: 0, parts: [], skipped: [] };
     for await (const part of table.parts) {
-      await duck.call({ op: 'begin' });
+      const partFile = `${scratch}.${summary.parts.length + summary.skipped.length}.parquet`;
+      scratchFiles.push(partFile);
+      untrack.push(trackTempFile(partFile));
+      await worker.call({ op: 'begin', path: partFile });
       try {
-        const rows = await appendPart(part, columns, duck, table.schema.name);
-        await duck.call({ op: 'commit' });
+        const rows = await appendPart(part, columns, worker, table.schema.name);
+        await worker.call({ op: 'commit' });
         summary.parts.push({ name: part.name, rows });
         summary.rows += rows;
       } catch (error) {
-        await duck.call({ op: 'rollback' });
+        await worker.call({ op: 'rollback' });
         if (!(error instanceof DataError) || !options.skipBadParts) throw error;
         summary.skipped.push({ name: part.name, reason: error.message });
         options.onPartSkipped?.(part.name, error);
@@ -85,31 +71,34 @@ export async function writeParquet(table: Table, destination: string, options: W
       });
     }
     await withAtomicFile(destination, (temp) => {
-      workerFiles.push(temp);
-      return duck.call({ op: 'copy', path: temp });
+      scratchFiles.push(temp);
+      return worker.call({ op: 'copy', path: temp });
     });
     return summary;
   } finally {
-    await duck.close();
+    await worker.close();
     for (const file of scratchFiles) await rm(file, { force: true });
     for (const release of untrack) release();
   }
 }
 
-interface DuckWorker {
+interface ParquetWorker {
   /** Sends a request; resolves when the worker has done it. Requests run in the order sent. */
   call(request: WorkerCall, transfer?: ArrayBuffer[]): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Starts the DuckDB thread; `files` are the paths it may write, removed again if the process exits
- * while it runs (the signal handler removes temp files first, but a statement still running could
- * create them anew).
+ * Starts the worker; `files` are the paths it may write, removed again if the process exits while it
+ * runs (the signal handler removes temp files first, but work still running could create them anew).
  */
-function startDuckWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string[]): DuckWorker {
+function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string[]): ParquetWorker {
   const state = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-  const worker = new Worker(new URL('./parquet-worker.js', import.meta.url), { workerData: { ...options, state: state.buffer } satisfies WorkerSetup });
+  const worker = new Worker(new URL('./parquet-worker.js', import.meta.url), {
+    workerData: { ...options, state: state.buffer } satisfies WorkerSetup,
+    // Its garbage is short-lived page buffers: a small young generation keeps peak memory down, at no cost in time.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
   // process.exit() (a signal, see cli.ts) must not tear the thread down mid-statement: stop the
   // statement and wait for it, a few seconds at most, then remove what it may have written.
   const onExit = (): void => {
@@ -128,7 +117,7 @@ function startDuckWorker(options: Omit<WorkerSetup, 'state'>, files: readonly st
     for (const { reject } of waiting.values()) reject(error);
     waiting.clear();
   };
-  // Request 0 is the worker's start-up: opening the database and creating the table.
+  // Request 0 is the worker's start-up (opening DuckDB).
   const started = new Promise<void>((resolve, reject) => waiting.set(0, { resolve, reject }));
   started.catch(() => undefined); // surfaces through call(); not an unhandled rejection before the first one
   worker.on('message', (reply: WorkerReply) => {
@@ -158,14 +147,14 @@ function startDuckWorker(options: Omit<WorkerSetup, 'state'>, files: readonly st
 }
 
 /** Checks and packs a part's rows into column batches, keeping a few batches in flight to the worker. */
-async function appendPart(part: TablePart, columns: readonly Column[], duck: DuckWorker, tableName: string): Promise<number> {
+async function appendPart(part: TablePart, columns: readonly Column[], worker: ParquetWorker, tableName: string): Promise<number> {
   const inFlight: Array<Promise<void>> = [];
   let batch: Row[] = [];
   let rows = 0;
   const send = async (): Promise<void> => {
     const { message, transfer } = encodeBatch(batch, rows - batch.length + 1, columns, `${part.name}: `, tableName);
     batch = [];
-    const appended = duck.call({ op: 'append', batch: message }, transfer);
+    const appended = worker.call({ op: 'append', batch: message }, transfer);
     appended.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     inFlight.push(appended);
     if (inFlight.length >= BATCHES_IN_FLIGHT) await inFlight.shift();
@@ -185,81 +174,102 @@ async function appendPart(part: TablePart, columns: readonly Column[], duck: Duc
   }
 }
 
-/** Column by column (one property name per loop keeps V8's lookups fast), checking each value against its column. */
+/**
+ * Checks each value against its column and packs the rows column by column (one property name per
+ * loop keeps V8's lookups fast), without an object per value: numbers into typed arrays (int64 and
+ * timestamps as exact doubles while they fit, else bigints), strings joined.
+ */
 function encodeBatch(rows: readonly Row[], firstRowNumber: number, columns: readonly Column[], where: string, tableName: string): { message: ColumnBatch; transfer: ArrayBuffer[] } {
   const encoded: EncodedColumn[] = [];
   const transfer: ArrayBuffer[] = [];
   for (const column of columns) {
-    const values = rows.map((row) => row[column.name] ?? null);
-    if (!column.nullable) {
-      const missing = values.indexOf(null);
-      if (missing !== -1) throw new DataError(`${where}row ${firstRowNumber + missing} of ${tableName} has no ${column.name}, which may not be empty`);
-    }
-    const wrongType = (index: number): never => {
-      throw new DataError(`row ${firstRowNumber + index}: column ${column.name} expects ${column.type}, got ${JSON.stringify(String(values[index]))}`);
+    const fail = (index: number, value: Value): never => {
+      if (value === null) throw new DataError(`${where}row ${firstRowNumber + index} of ${tableName} has no ${column.name}, which may not be empty`);
+      throw new DataError(`row ${firstRowNumber + index}: column ${column.name} expects ${column.type}, got ${JSON.stringify(String(value))}`);
     };
-    const column_ = encodeColumn(column.type, values, wrongType);
-    encoded.push(column_);
-    if (column_.type === 'string') transfer.push(column_.lengths.buffer as ArrayBuffer);
-    else transfer.push(...[column_.values.buffer, column_.nulls?.buffer].filter((b): b is ArrayBuffer => b !== undefined));
+    const packed = column.type === 'string' ? encodeStrings(rows, column, fail) : encodeValues(rows, column as ValueColumn, fail);
+    encoded.push(packed);
+    if (packed.type === 'string') transfer.push(packed.lengths.buffer as ArrayBuffer);
+    else {
+      transfer.push(packed.values.buffer as ArrayBuffer);
+      if (packed.nulls) transfer.push(packed.nulls.buffer as ArrayBuffer);
+    }
   }
   return { message: { rows: rows.length, columns: encoded }, transfer };
 }
 
-function encodeColumn(type: ColumnType, values: readonly Value[], wrongType: (index: number) => never): EncodedColumn {
-  switch (type) {
-    case 'string': {
-      const lengths = new Int32Array(values.length);
-      const parts: string[] = [];
-      for (let i = 0; i < values.length; i++) {
-        const value = values[i]!;
-        if (value === null) {
-          lengths[i] = NULL_STRING;
-        } else if (i > 0 && value === values[i - 1]) {
-          lengths[i] = REPEATED_STRING;
-        } else {
-          const text = String(value);
-          lengths[i] = text.length;
-          parts.push(text);
-        }
-      }
-      return { type, text: parts.join(''), lengths };
+function encodeStrings(rows: readonly Row[], column: Column, fail: (index: number, value: Value) => never): EncodedColumn {
+  const { name, nullable } = column;
+  const lengths = new Int32Array(rows.length);
+  const parts: string[] = [];
+  let previous: Value = null;
+  for (let i = 0; i < rows.length; i++) {
+    const value = rows[i]![name] ?? null;
+    if (value === null) {
+      if (!nullable) fail(i, value);
+      lengths[i] = NULL_STRING;
+    } else if (value === previous) {
+      lengths[i] = REPEATED_STRING;
+    } else {
+      const text = String(value);
+      lengths[i] = text.length;
+      parts.push(text);
     }
-    case 'int32':
-      return typedColumn(type, values, new Int32Array(values.length), (value, i) =>
-        typeof value === 'number' && Number.isInteger(value) && value >= -2_147_483_648 && value <= 2_147_483_647 ? value : wrongType(i),
-      );
-    case 'int64':
-      return typedColumn(type, values, new BigInt64Array(values.length), (value, i) => {
-        if (typeof value === 'bigint') return BigInt.asIntN(64, value) === value ? value : wrongType(i);
-        return typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : wrongType(i);
-      });
-    case 'double':
-      return typedColumn(type, values, new Float64Array(values.length), (value, i) => (typeof value === 'number' ? value : wrongType(i)));
-    case 'boolean':
-      return typedColumn(type, values, new Uint8Array(values.length), (value, i) => (typeof value === 'boolean' ? (value ? 1 : 0) : wrongType(i)));
-    case 'date':
-      return typedColumn(type, values, new Int32Array(values.length), (value, i) => (value instanceof Date ? Math.floor(value.getTime() / DAY_MS) : wrongType(i)));
-    case 'timestamp':
-      return typedColumn(type, values, new BigInt64Array(values.length), (value, i) => (value instanceof Date ? BigInt(value.getTime()) * 1000n : wrongType(i)));
+    previous = value;
   }
+  return { type: 'string', text: parts.join(''), lengths };
 }
 
-function typedColumn<T extends Int32Array | Float64Array | Uint8Array | BigInt64Array>(
-  type: Exclude<ColumnType, 'string'>,
-  values: readonly Value[],
-  typed: T,
-  encode: (value: Exclude<Value, null>, index: number) => T[number],
-): EncodedColumn {
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+type ValueColumn = Column & { type: Exclude<ColumnType, 'string'> };
+
+function encodeValues(rows: readonly Row[], column: ValueColumn, fail: (index: number, value: Value) => never): EncodedColumn {
+  const { name, nullable, type } = column;
+  const n = rows.length;
+  let values: Int32Array | Float64Array | Uint8Array | BigInt64Array = type === 'int32' || type === 'date' ? new Int32Array(n) : type === 'boolean' ? new Uint8Array(n) : new Float64Array(n);
   let nulls: Uint8Array | null = null;
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]!;
-    if (value === null) (nulls ??= new Uint8Array(values.length))[i] = 1;
-    else typed[i] = encode(value, i);
+  for (let i = 0; i < n; i++) {
+    const value = rows[i]![name] ?? null;
+    if (value === null) {
+      if (!nullable) fail(i, value);
+      (nulls ??= new Uint8Array(n))[i] = 1;
+      continue;
+    }
+    switch (type) {
+      case 'int32':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) fail(i, value);
+        values[i] = value as number;
+        break;
+      case 'double':
+        if (typeof value !== 'number') fail(i, value);
+        values[i] = value as number;
+        break;
+      case 'boolean':
+        if (typeof value !== 'boolean') fail(i, value);
+        values[i] = value ? 1 : 0;
+        break;
+      case 'date':
+        if (!(value instanceof Date)) fail(i, value);
+        values[i] = Math.floor((value as Date).getTime() / DAY_MS);
+        break;
+      case 'timestamp':
+        if (!(value instanceof Date)) fail(i, value);
+        values[i] = (value as Date).getTime() * 1000;
+        break;
+      case 'int64':
+        if (typeof value === 'number' && Number.isSafeInteger(value)) {
+          values[i] = values instanceof BigInt64Array ? BigInt(value) : value;
+        } else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) {
+          // Beyond 2^53 a double is not exact: the rest of this batch goes as bigints.
+          if (!(values instanceof BigInt64Array)) values = BigInt64Array.from(values as Float64Array, (v) => BigInt(v));
+          values[i] = value;
+        } else {
+          fail(i, value);
+        }
+        break;
+    }
   }
-  return { type, values: typed, nulls };
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+  return { type, values, nulls };
 }
