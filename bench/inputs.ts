@@ -68,9 +68,10 @@ export async function prepareInputs(dir: string, fresh: boolean, log: (line: str
     const file = path.join(dir, name);
     if (reuse && (await stat(file).catch(() => null))) return file;
     const started = performance.now();
+    log(`  generating ${name}${name.endsWith('.xls') ? " (SheetJS's .xls writer takes about 90 s; the file is kept for later runs)" : ''}`);
     await write(`${file}.partial`);
     await rename(`${file}.partial`, file);
-    log(`  generated ${name} (${((await stat(file)).size / 1e6).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`    ${((await stat(file)).size / 1e6).toFixed(1)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return file;
   };
   const inputs: Inputs = {
