@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 
@@ -21,22 +21,10 @@ export function isTempFile(fileName: string): boolean {
   return path.basename(fileName).startsWith(TEMP_PREFIX);
 }
 
-/**
- * A private scratch directory beside `destination` (e.g. for a scratch database), removed with `release`
- * or on a signal. A directory, not loose files: a native thread that writes after the removal then fails
- * instead of leaving a file behind.
- */
-export async function createScratchDir(destination: string): Promise<{ dir: string; release: () => Promise<void> }> {
-  await mkdir(path.dirname(destination), { recursive: true });
-  const dir = await mkdtemp(path.join(path.dirname(destination), `${TEMP_PREFIX}scratch-`));
-  liveTempFiles.add(dir);
-  return {
-    dir,
-    release: async () => {
-      liveTempFiles.delete(dir);
-      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-    },
-  };
+/** Scratch files that are not renamed into place (e.g. a scratch database) are removed on a signal too. */
+export function trackTempFile(file: string): () => void {
+  liveTempFiles.add(file);
+  return () => liveTempFiles.delete(file);
 }
 
 /** Runs `write` against a temp path and renames it over `destination` only if `write` succeeds. */
@@ -60,6 +48,6 @@ export async function writeFileAtomic(destination: string, data: string | Uint8A
 
 /** Called on SIGINT/SIGTERM: removes temp files of writes still in flight. */
 export function removeLiveTempFiles(): void {
-  for (const temp of liveTempFiles) rmSync(temp, { recursive: true, force: true, maxRetries: 3 });
+  for (const temp of liveTempFiles) rmSync(temp, { force: true });
   liveTempFiles.clear();
 }

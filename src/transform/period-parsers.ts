@@ -1,6 +1,7 @@
 import type { PeriodParserName } from './dataset.js';
 import { MONTH_ABBREVIATIONS, cellText, expandYear, parseMonthLabel, stripNotes } from './labels.js';
-import { excelSerialToDate, type Cell } from './workbook.js';
+import { excelSerialToDate } from './excel-dates.js';
+import type { Cell } from './workbook.js';
 
 export type PeriodValue = number | Date;
 

@@ -1,0 +1,132 @@
+import { rmSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Column } from '../core/table.js';
+import { PlainParquetWriter, type ColumnBatch } from './parquet-plain.js';
+
+/**
+ * The writing side of writeParquet, on a worker thread so the main thread can read the next rows
+ * meanwhile: column batches become pages of a plain parquet file per part (parquet-plain.ts), and at
+ * the end DuckDB reads those files and writes the one real parquet file.
+ */
+
+export type WorkerCall =
+  | { op: 'begin'; path: string }
+  | { op: 'append'; batch: ColumnBatch }
+  | { op: 'commit' }
+  | { op: 'rollback' }
+  | { op: 'copy'; path: string }
+  | { op: 'close' };
+
+export type WorkerRequest = WorkerCall & { id: number };
+
+export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; message: string; stack?: string };
+
+/** Sent outside the request queue: stop the running statement now. */
+export const INTERRUPT = 'interrupt';
+
+export interface WorkerSetup {
+  columns: readonly Column[];
+  duckdbOptions: Record<string, string>;
+  /** Int32Array over it: [BUSY] is 1 while the worker works, [STOPPING] is set by the main thread on exit. */
+  state: SharedArrayBuffer;
+}
+
+export const BUSY = 0;
+export const STOPPING = 1;
+
+async function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): Promise<void> {
+  const state = new Int32Array(setup.state);
+  /**
+   * A thread torn down inside a DuckDB call, or while a DuckDB promise is pending, aborts the whole
+   * process (the binding throws from native code), and process.exit() tears workers down. So all work
+   * is flagged: on exit the main thread sets STOPPING and waits until BUSY is 0 (write-parquet.ts).
+   * BUSY is set before STOPPING is read, and the main thread sets STOPPING before it reads BUSY, so one
+   * of the two always sees the other.
+   */
+  const busy = async <T>(work: () => Promise<T> | T): Promise<T> => {
+    Atomics.store(state, BUSY, 1);
+    try {
+      if (Atomics.load(state, STOPPING) === 1) throw new Error('the process is exiting');
+      return await work();
+    } finally {
+      Atomics.store(state, BUSY, 0);
+      Atomics.notify(state, BUSY);
+    }
+  };
+  // DuckDB is needed only for the final copy, but opening it now overlaps its start-up with reading.
+  const { instance, connection } = await busy(async () => {
+    const duck = await import('@duckdb/node-api'); // loading the binding counts too
+    const instance = await duck.DuckDBInstance.create(':memory:', setup.duckdbOptions);
+    return { instance, connection: await instance.connect() };
+  });
+  const parts: string[] = [];
+  let part: { path: string; writer: PlainParquetWriter } | undefined;
+
+  const handle = async (request: WorkerRequest): Promise<void> => {
+    switch (request.op) {
+      case 'begin':
+        // Each part has a file of its own, so a part that fails half-way leaves no rows behind.
+        part = { path: request.path, writer: new PlainParquetWriter(request.path, setup.columns) };
+        return;
+      case 'append':
+        part!.writer.add(request.batch);
+        return;
+      case 'commit':
+        part!.writer.close();
+        parts.push(part!.path);
+        part = undefined;
+        return;
+      case 'rollback':
+        if (part) {
+          part.writer.abandon();
+          rmSync(part.path, { force: true });
+        }
+        part = undefined;
+        return;
+      case 'copy': {
+        const files = parts.map(sqlString).join(', ');
+        await connection.run(`COPY (SELECT * FROM read_parquet([${files}])) TO ${sqlString(request.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
+        return;
+      }
+      case 'close':
+        connection.closeSync();
+        instance.closeSync();
+        return;
+    }
+  };
+
+  // Requests run one at a time, in the order sent.
+  let queue = Promise.resolve();
+  port.on('message', (request: WorkerRequest | typeof INTERRUPT) => {
+    if (request === INTERRUPT) {
+      // Only while a statement runs: BUSY cannot drop during this call, so the main thread waits for it;
+      // a DuckDB call made once the main thread no longer waits could abort the process.
+      if (Atomics.load(state, BUSY) === 1) connection.interrupt();
+      return;
+    }
+    queue = queue.then(async () => {
+      try {
+        await busy(() => handle(request));
+        port.postMessage({ id: request.id, ok: true } satisfies WorkerReply);
+      } catch (error) {
+        const { message, stack } = error instanceof Error ? error : { message: String(error), stack: undefined };
+        port.postMessage({ id: request.id, ok: false, message, stack } satisfies WorkerReply);
+      }
+      if (request.op === 'close') port.close();
+    });
+  });
+  port.postMessage({ id: 0, ok: true } satisfies WorkerReply);
+}
+
+function sqlString(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+if (parentPort) {
+  const port = parentPort;
+  serve(port, workerData as WorkerSetup).catch((error: unknown) => {
+    const { message, stack } = error instanceof Error ? error : { message: String(error), stack: undefined };
+    port.postMessage({ id: 0, ok: false, message, stack } satisfies WorkerReply);
+    port.close();
+  });
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as XLSX from '@e965/xlsx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readXls, readXlsWithSheetJs } from '../../src/transform/xls-reader.js';
+import type { Cell, Sheet } from '../../src/transform/workbook.js';
+import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
+import { hasSharedData, sharedDataDir } from '../helpers/shared-data.js';
+import { writeWorkbook } from '../helpers/workbook-writer.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'etl-xls-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface ReadSheet {
+  name: string;
+  rows: Array<{ rowNumber: number; cells: Cell[] }>;
+}
+
+/** Rows with a value, without trailing empty cells: SheetJS keeps rows and cells that hold only formatting. */
+async function readAll(sheets: AsyncIterable<Sheet>): Promise<ReadSheet[]> {
+  const read: ReadSheet[] = [];
+  for await (const sheet of sheets) {
+    const rows: ReadSheet['rows'] = [];
+    for await (const row of sheet.rows()) {
+      const cells = [...row.cells];
+      while (cells.length > 0 && cells.at(-1) === null) cells.pop();
+      if (cells.length > 0) rows.push({ rowNumber: row.rowNumber, cells });
+    }
+    read.push({ name: sheet.name, rows });
+  }
+  return read;
+}
+
+function sheetJsWorkbook(file: string, bookType: 'biff8' | 'biff5', rows: unknown[][]): Promise<void> {
+  const workbook = XLSX.utils.book_new();
+  XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet(rows, { cellDates: true }), 'Cells');
+  XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet([['second sheet']]), 'Second & last');
+  return writeFile(file, XLSX.write(workbook, { type: 'buffer', bookType }) as Buffer);
+}
+
+const KINDS = [
+  ['text', 'ünïcødé 😀 & <tags>', '  padded  ', '00123'],
+  [1, -2.5, 123456789012, 0.1 + 0.2, 1e-7, -1e300],
+  [true, false, null, ''],
+  [new Date(Date.UTC(2020, 0, 31)), new Date(Date.UTC(1999, 11, 31))],
+  [],
+  ['after an empty row', null, null, 'far right'],
+];
+
+describe('the .xls reader gives exactly the cells SheetJS gives', () => {
+  it('on generated workbooks and on every real .xls in ../shared/data', async () => {
+    const files: string[] = [];
+    for (const shape of [{ year: 2006, nameLevels: 3, headerRow: 3 }, { year: 2012, codes: false }, { year: 2019, label: (m: string, y: string) => `${m}-${y}3` }, { year: 2020, publishedMonths: 2 }]) {
+      const file = path.join(dir, `monthly-${shape.year}.xls`);
+      await writeWorkbook(file, monthlySheets(shape));
+      files.push(file);
+    }
+    const kinds = path.join(dir, 'kinds.xls');
+    await sheetJsWorkbook(kinds, 'biff8', KINDS);
+    files.push(kinds);
+    if (hasSharedData) {
+      const shared = (await readdir(sharedDataDir, { recursive: true })).filter((name) => name.endsWith('.xls'));
+      files.push(...shared.map((name) => path.join(sharedDataDir, name)));
+    }
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const file of files) {
+      expect({ file: path.basename(file), sheets: await readAll(readXls(file)) }).toEqual({ file: path.basename(file), sheets: await readAll(readXlsWithSheetJs(file)) });
+    }
+  });
+
+  it('reads every kind of cell as the .xlsx reader would', async () => {
+    const file = path.join(dir, 'kinds-values.xls');
+    await sheetJsWorkbook(file, 'biff8', KINDS);
+    const [cells, second] = await readAll(readXls(file));
+    expect(cells!.rows).toEqual([
+      { rowNumber: 1, cells: ['text', 'ünïcødé 😀 & <tags>', '  padded  ', '00123'] },
+      { rowNumber: 2, cells: [1, -2.5, 123456789012, 0.1 + 0.2, 1e-7, -1e300] },
+      { rowNumber: 3, cells: [true, false] },
+      { rowNumber: 4, cells: [new Date(Date.UTC(2020, 0, 31)), new Date(Date.UTC(1999, 11, 31))] },
+      { rowNumber: 6, cells: ['after an empty row', null, null, 'far right'] },
+    ]);
+    expect(second).toEqual({ name: 'Second & last', rows: [{ rowNumber: 1, cells: ['second sheet'] }] });
+  });
+
+  it('reads the cached results of formulas: number, string (in the STRING record after it), boolean, error', async () => {
+    // SheetJS writes values only, so its NUMBER records in columns C-F become FORMULA records here.
+    const workbook = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet([[2, 'x', 4, 5, 6, 7]]), 'Formulas');
+    const container = XLSX.CFB.read(XLSX.write(workbook, { type: 'buffer', bookType: 'biff8' }), { type: 'buffer' });
+    const entry = XLSX.CFB.find(container, 'Workbook') as { content: Buffer; size: number };
+    const record = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type & 0xff, type >> 8, body.length & 0xff, body.length >> 8]), body]);
+    const formula = (cell: Buffer, result: Buffer): Buffer => record(0x0006, Buffer.concat([cell.subarray(4, 10), result, Buffer.alloc(8)]));
+    const special = (kind: number, value: number): Buffer => Buffer.from([kind, 0, value, 0, 0, 0, 0xff, 0xff]);
+    const stream = Buffer.from(entry.content);
+    const records: Buffer[] = [];
+    for (let at = 0; at + 4 <= stream.length; at += 4 + stream.readUInt16LE(at + 2)) {
+      const current = stream.subarray(at, at + 4 + stream.readUInt16LE(at + 2));
+      const column = current.readUInt16LE(0) === 0x0203 ? current.readUInt16LE(6) : -1;
+      const number = Buffer.alloc(8);
+      number.writeDoubleLE(8.5);
+      if (column === 2) records.push(formula(current, number));
+      else if (column === 3) records.push(formula(current, special(0, 0)), record(0x0207, Buffer.concat([Buffer.from([11, 0, 0]), Buffer.from('text result', 'latin1')])));
+      else if (column === 4) records.push(formula(current, special(1, 1)));
+      else if (column === 5) records.push(formula(current, special(2, 0x07)));
+      else records.push(current);
+    }
+    entry.content = Buffer.concat(records);
+    entry.size = entry.content.length;
+    const file = path.join(dir, 'formulas.xls');
+    await writeFile(file, XLSX.CFB.write(container, { type: 'buffer' }) as Buffer);
+    const expected = [{ name: 'Formulas', rows: [{ rowNumber: 1, cells: [2, 'x', 8.5, 'text result', true] }] }];
+    expect(await readAll(readXls(file))).toEqual(expected);
+    expect(await readAll(readXlsWithSheetJs(file))).toEqual(expected);
+  });
+
+  it('reads Excel 5/95 (BIFF5) workbooks through SheetJS', async () => {
+    const file = path.join(dir, 'biff5.xls');
+    await sheetJsWorkbook(file, 'biff5', [['old', 1.5], [null, 'format']]);
+    const [cells] = await readAll(readXls(file));
+    expect(cells).toEqual({ name: 'Cells', rows: [{ rowNumber: 1, cells: ['old', 1.5] }, { rowNumber: 2, cells: [null, 'format'] }] });
+  });
+});

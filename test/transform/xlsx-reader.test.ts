@@ -1,0 +1,244 @@
+import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import * as XLSX from '@e965/xlsx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataError } from '../../src/core/errors.js';
+import { isDateFormatCode } from '../../src/transform/excel-dates.js';
+import { readWorkbook, type Cell } from '../../src/transform/workbook.js';
+import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
+import { readWithExcelJs, type ReadSheet } from '../helpers/exceljs-reader.js';
+import { hasSharedData, sharedDataDir } from '../helpers/shared-data.js';
+import { writeWorkbook } from '../helpers/workbook-writer.js';
+import { writeZip } from '../helpers/zip-writer.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'etl-xlsx-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function readAll(file: string): Promise<ReadSheet[]> {
+  const sheets: ReadSheet[] = [];
+  for await (const sheet of readWorkbook(file)) {
+    const read: ReadSheet = { name: sheet.name, rows: [] };
+    for await (const row of sheet.rows()) read.rows.push({ rowNumber: row.rowNumber, cells: [...row.cells] });
+    sheets.push(read);
+  }
+  return sheets;
+}
+
+/** Trailing empty cells carry nothing (exceljs keeps styled empty cells, we do not). */
+function trimmed(sheets: ReadSheet[]): ReadSheet[] {
+  return sheets.map((sheet) => ({
+    name: sheet.name,
+    rows: sheet.rows.map(({ rowNumber, cells }) => {
+      let end = cells.length;
+      while (end > 0 && cells[end - 1] === null) end--;
+      return { rowNumber, cells: cells.slice(0, end) };
+    }),
+  }));
+}
+
+/** Workbooks written by exceljs's two writers, with the cell kinds real workbooks hold. */
+async function generatedWorkbooks(): Promise<string[]> {
+  const files: string[] = [];
+  const add = (name: string): string => {
+    const file = path.join(dir, name);
+    files.push(file);
+    return file;
+  };
+
+  for (const shape of [{ year: 2006, nameLevels: 3, headerRow: 3 }, { year: 2012, codes: false }, { year: 2019, label: (m: string, y: string) => `${m}-${y}3` }, { year: 2020, publishedMonths: 2 }]) {
+    await writeWorkbook(add(`monthly-${shape.year}.xlsx`), monthlySheets(shape));
+  }
+  await writeWorkbook(add('monthly-dates.xlsx'), monthlySheets({ year: 2021, label: (m) => new Date(Date.UTC(2021, ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].indexOf(m), 1)) }));
+
+  const workbook = new ExcelJS.Workbook();
+  const cells = workbook.addWorksheet('Cells & <kinds>');
+  cells.getCell('A1').value = { richText: [{ text: 'Rich ' }, { font: { bold: true }, text: 'text' }] };
+  cells.getCell('B1').value = 'tab\there & "quotes" <tag> ünïcødé 😀';
+  cells.getCell('C1').value = '  padded  ';
+  cells.getCell('D1').value = '00123';
+  cells.getCell('A2').value = true;
+  cells.getCell('B2').value = false;
+  cells.getCell('C2').value = -1.5e-7;
+  cells.getCell('D2').value = 123456789012;
+  cells.getCell('E2').value = 0.1 + 0.2;
+  cells.getCell('A3').value = { formula: 'C2*2', result: -3e-7 };
+  cells.getCell('B3').value = { formula: 'D1&"x"', result: '00123x' };
+  cells.getCell('C3').value = { error: '#N/A' };
+  cells.getCell('AB7').value = 'far right, rows 4-6 missing';
+  const formats = ['d-mmm-yy', 'yyyy-mm-dd', 'mmm-yy', 'dd/mm/yyyy hh:mm', '[h]:mm:ss', '0.00', '#,##0', '0" days"', '[Red]0.0'];
+  formats.forEach((numFmt, i) => {
+    const cell = cells.getCell(9, i + 1);
+    cell.value = numFmt.includes('0') && !numFmt.includes('mm') ? 44197.25 : new Date(Date.UTC(2021, 0, 1, 6));
+    cell.numFmt = numFmt;
+  });
+  const second = workbook.addWorksheet('Second');
+  second.addRow(['only', 'one', 'row']);
+  await workbook.xlsx.writeFile(add('exceljs-document.xlsx'));
+
+  const streamed = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: add('exceljs-stream.xlsx'), useSharedStrings: false, useStyles: true });
+  const sheet = streamed.addWorksheet('Streamed');
+  for (let r = 0; r < 200; r++) {
+    const row = sheet.addRow([`row ${r}`, r, r % 3 === 0 ? null : r / 7, new Date(Date.UTC(2020, r % 12, 1))]);
+    row.getCell(4).numFmt = 'mmm-yy';
+    row.commit();
+  }
+  sheet.commit();
+  await streamed.commit();
+  return files;
+}
+
+async function sharedWorkbooks(): Promise<string[]> {
+  if (!hasSharedData) return [];
+  const entries = await readdir(sharedDataDir, { recursive: true });
+  return entries.filter((name) => name.endsWith('.xlsx')).map((name) => path.join(sharedDataDir, name));
+}
+
+describe('the .xlsx reader gives exactly the cells exceljs gives', () => {
+  it('on generated workbooks and on every real .xlsx in ../shared/data', async () => {
+    const files = [...(await generatedWorkbooks()), ...(await sharedWorkbooks())];
+    expect(files.length).toBeGreaterThanOrEqual(7);
+    for (const file of files) {
+      const ours = trimmed(await readAll(file));
+      const reference = trimmed(await readWithExcelJs(file, dir));
+      expect({ file: path.basename(file), sheets: ours }).toEqual({ file: path.basename(file), sheets: reference });
+    }
+  });
+});
+
+const RELS_NS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
+const SHEET_TYPE = `${RELS_NS}/worksheet`;
+
+interface CraftedSheet {
+  name: string;
+  xml: string;
+  type?: string;
+}
+
+/** An .xlsx from hand-written XML, for what no library writes but Excel and other tools may. */
+async function crafted(name: string, parts: { sheets: CraftedSheet[]; sharedStrings?: string; styles?: string; workbookPr?: string; zipOrder?: 'reversed' }): Promise<string> {
+  const file = path.join(dir, name);
+  const sheetEntries = parts.sheets.map((sheet, i) => ({ ...sheet, id: `rId${i + 1}`, path: `worksheets/sheet${i + 1}.xml` }));
+  const members: Record<string, string> = {
+    '_rels/.rels': `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${RELS_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
+    'xl/workbook.xml': `<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="${RELS_NS}">${parts.workbookPr ?? ''}<sheets>${sheetEntries
+      .map((sheet, i) => `<sheet name="${sheet.name}" sheetId="${i + 1}" r:id="${sheet.id}"/>`)
+      .join('')}</sheets></workbook>`,
+    'xl/_rels/workbook.xml.rels': `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${sheetEntries
+      .map((sheet) => `<Relationship Id="${sheet.id}" Type="${sheet.type ?? SHEET_TYPE}" Target="${sheet.path}"/>`)
+      .join('')}<Relationship Id="rIdS" Type="${RELS_NS}/sharedStrings" Target="/xl/sharedStrings.xml"/><Relationship Id="rIdY" Type="${RELS_NS}/styles" Target="styles.xml"/></Relationships>`,
+    'xl/sharedStrings.xml': `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">${parts.sharedStrings ?? ''}</sst>`,
+    'xl/styles.xml': `<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">${parts.styles ?? '<cellXfs count="1"><xf numFmtId="0"/></cellXfs>'}</styleSheet>`,
+  };
+  const sheetMembers = sheetEntries.map((sheet) => [`xl/${sheet.path}`, sheet.xml] as const);
+  if (parts.zipOrder === 'reversed') sheetMembers.reverse();
+  await writeZip(file, { ...Object.fromEntries(sheetMembers), ...members });
+  return file;
+}
+
+const sheetXml = (body: string, prefix = ''): string =>
+  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<${prefix}worksheet xmlns${prefix ? `:${prefix.slice(0, -1)}` : ''}="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><${prefix}sheetData>${body}</${prefix}sheetData></${prefix}worksheet>`;
+
+function cellsOf(sheets: ReadSheet[]): Array<[number, Cell[]]> {
+  return sheets[0]!.rows.map((row) => [row.rowNumber, row.cells]);
+}
+
+describe('the .xlsx reader beyond what exceljs handles', () => {
+  it('reads a workbook SheetJS wrote (exceljs streaming cannot: the sheets come before workbook.xml in the zip)', async () => {
+    const file = path.join(dir, 'sheetjs.xlsx');
+    const workbook = XLSX.utils.book_new();
+    const rows = [['a', 1, true], [null, 'b & c', new Date(Date.UTC(2019, 5, 30))], [], ['after a gap', -2.5]];
+    XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet(rows, { cellDates: true }), 'SheetJS');
+    await writeFile(file, XLSX.write(workbook, { type: 'buffer', bookType: 'xlsx' }) as Buffer);
+    expect(cellsOf(await readAll(file))).toEqual([
+      [1, ['a', 1, true]],
+      [2, [null, 'b & c', new Date(Date.UTC(2019, 5, 30))]],
+      [4, ['after a gap', -2.5]],
+    ]);
+  });
+
+  it('yields worksheets in workbook order whatever the zip order, and skips chart sheets', async () => {
+    const file = await crafted('order.xlsx', {
+      zipOrder: 'reversed',
+      sheets: [
+        { name: 'First &amp; foremost', xml: sheetXml('<row r="1"><c r="A1"><v>1</v></c></row>') },
+        { name: 'Chart', xml: '<chartsheet/>', type: `${RELS_NS}/chartsheet` },
+        { name: 'Last', xml: sheetXml('<row r="1"><c r="A1"><v>2</v></c></row>') },
+      ],
+    });
+    const sheets = await readAll(file);
+    expect(sheets.map((s) => s.name)).toEqual(['First & foremost', 'Last']);
+    expect(sheets.map((s) => s.rows[0]!.cells)).toEqual([[1], [2]]);
+  });
+
+  it('reads prefixed elements, rows and cells without references, single quotes, comments and CDATA', async () => {
+    const body = `<x:row><x:c t='inlineStr'><x:is><x:t><![CDATA[a < b]]></x:t></x:is></x:c><!-- a comment --><x:c><x:v>2</x:v></x:c></x:row>` + `<x:row r="4" spans="1:3"><x:c r="C4"><x:v>3</x:v></x:c><x:c><x:v>4</x:v></x:c></x:row>`;
+    const file = await crafted('prefixed.xlsx', { sheets: [{ name: 'S', xml: sheetXml(body, 'x:') }] });
+    expect(cellsOf(await readAll(file))).toEqual([
+      [1, ['a < b', 2]],
+      [4, [null, null, 3, 4]],
+    ]);
+  });
+
+  it('joins rich-text runs of inline strings, leaves phonetic guides out, decodes _xHHHH_ escapes and normalises line ends', async () => {
+    const file = await crafted('strings.xlsx', {
+      sharedStrings: '<si><t>漢字</t><rPh sb="0" eb="2"><t>かんじ</t></rPh></si><si><t>line_x000D_\nbreak, literal _x005F_x0041_</t></si><si><t/></si><si><t>a\r\nb&#13;c</t></si>',
+      sheets: [
+        {
+          name: 'S',
+          xml: sheetXml(
+            '<row r="1"><c r="A1" t="inlineStr"><is><r><t xml:space="preserve">one </t></r><r><rPr><b/></rPr><t>two</t></r></is></c>' +
+              '<c r="B1" t="s"><v>0</v></c><c r="C1" t="s"><v>1</v></c><c r="D1" t="s"><v>2</v></c><c r="E1" t="str"><f>A1</f><v>&amp;&#x41;&#66;</v></c><c r="F1" t="s"><v>3</v></c></row>',
+          ),
+        },
+      ],
+    });
+    expect(cellsOf(await readAll(file))).toEqual([[1, ['one two', '漢字', 'line\r\nbreak, literal _x0041_', null, '&AB', 'a\nb\rc']]]);
+  });
+
+  it('tells dates from numbers by the cell style, in 1900 and 1904 workbooks, and reads ISO date cells', async () => {
+    const styles =
+      '<numFmts><numFmt numFmtId="164" formatCode="0&quot; days&quot;"/><numFmt numFmtId="165" formatCode="[$-809]dd\\ mmmm\\ yyyy"/></numFmts>' +
+      '<cellStyleXfs><xf numFmtId="14"/></cellStyleXfs><cellXfs><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/><xf numFmtId="164"/><xf numFmtId="165"/><xf numFmtId="3"/></cellXfs>';
+    const row = '<row r="1"><c r="A1"><v>43831</v></c><c r="B1" s="1"><v>43831</v></c><c r="C1" s="2"><v>43831</v></c><c r="D1" s="3"><v>43831.5</v></c><c r="E1" s="4"><v>43831</v></c><c r="F1" t="d"><v>2020-01-01T12:00:00</v></c><c r="G1" t="b"><v>0</v></c><c r="H1" t="e"><v>#DIV/0!</v></c></row>';
+    const jan1 = new Date(Date.UTC(2020, 0, 1));
+    const noon = new Date(Date.UTC(2020, 0, 1, 12));
+    const in1900 = await crafted('dates-1900.xlsx', { styles, sheets: [{ name: 'S', xml: sheetXml(row) }] });
+    expect(cellsOf(await readAll(in1900))).toEqual([[1, [43831, jan1, 43831, noon, 43831, noon, false]]]);
+    const in1904 = await crafted('dates-1904.xlsx', { styles, workbookPr: '<workbookPr date1904="1"/>', sheets: [{ name: 'S', xml: sheetXml(row) }] });
+    expect((await readAll(in1904))[0]!.rows[0]!.cells[1]).toEqual(new Date(Date.UTC(2024, 0, 2)));
+  });
+
+  it('fails with a data error naming the file on a truncated workbook or a missing shared string', async () => {
+    const cut = path.join(dir, 'cut.xlsx');
+    await writeWorkbook(cut, monthlySheets({ year: 2019 }));
+    await truncate(cut, 2000);
+    await expect(readAll(cut)).rejects.toThrow(DataError);
+    await expect(readAll(cut)).rejects.toThrow(/cut\.xlsx: cannot read the workbook/);
+    const dangling = await crafted('dangling.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="s"><v>7</v></c></row>') }] });
+    await expect(readAll(dangling)).rejects.toThrow(/dangling\.xlsx: cannot read the workbook \(row 1: shared string 7 does not exist\)/);
+  });
+});
+
+describe('date number formats', () => {
+  it.each([
+    ['d-mmm-yy', true],
+    ['yyyy-mm-dd hh:mm', true],
+    ['[h]:mm:ss', true],
+    ['[$-F800]dddd\\,\\ mmmm\\ dd\\,\\ yyyy', true],
+    ['General', false],
+    ['0.00', false],
+    ['#,##0_);[Red](#,##0)', false],
+    ['0" days"', false],
+    ['\\d0', false],
+    ['@', false],
+  ])('%s is a date: %s', (code, isDate) => {
+    expect(isDateFormatCode(code)).toBe(isDate);
+  });
+});
