@@ -94,7 +94,10 @@ interface ParquetWorker {
  */
 function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string[]): ParquetWorker {
   const state = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-  const worker = new Worker(new URL('./parquet-worker.js', import.meta.url), {
+  // Run from TypeScript sources (the tests), the worker comes from dist/, which `npm test` builds first:
+  // a worker thread cannot load .ts.
+  const fromSources = import.meta.url.endsWith('.ts');
+  const worker = new Worker(new URL(fromSources ? '../../dist/transform/parquet-worker.js' : './parquet-worker.js', import.meta.url), {
     workerData: { ...options, state: state.buffer } satisfies WorkerSetup,
     // Its garbage is short-lived page buffers: a small young generation keeps peak memory down, at no cost in time.
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
