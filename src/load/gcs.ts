@@ -18,7 +18,10 @@ export async function createGcsSink(destination: Destination, options: SinkOptio
   // The SDK reads STORAGE_EMULATOR_HOST itself; it only works with a scheme, which etl checks first.
   checkEndpointUrl(process.env.STORAGE_EMULATOR_HOST, 'STORAGE_EMULATOR_HOST');
   checkEndpointUrl(options.endpoint, '--endpoint');
-  const storage = new Storage(options.endpoint ? { apiEndpoint: options.endpoint } : {});
+  // The SDK's default retries back off for about 15 s per request; etl retries whole files on top, so a
+  // dead endpoint would take most of a minute to report. Fewer, shorter waits per request instead.
+  const retryOptions = { autoRetry: true, maxRetries: 2, maxRetryDelay: 4, totalTimeout: 120 };
+  const storage = new Storage(options.endpoint ? { apiEndpoint: options.endpoint, retryOptions } : { retryOptions });
   const bucket = storage.bucket(destination.bucket);
 
   return {

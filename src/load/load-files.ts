@@ -73,10 +73,10 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
   const totalBytes = planned.reduce((sum, file) => sum + file.size, 0);
   const sentByFile = new Map<string, number>();
   let finished = 0;
-  const progress = log.progress(`${request.dryRun ? 'checking' : 'uploading'} ${planned.length} files to ${destinationUri}`);
+  const progress = log.progress(`${request.dryRun ? 'checking' : 'uploading'} ${countOf(planned.length, 'file')} to ${destinationUri}`);
   const showProgress = (): void => {
     const sent = [...sentByFile.values()].reduce((sum, bytes) => sum + bytes, 0);
-    progress.update(`${request.dryRun ? 'checking' : 'uploading to'} ${destinationUri}: ${finished}/${planned.length} files, ${formatBytes(sent)} of ${formatBytes(totalBytes)}`);
+    progress.update(`${request.dryRun ? 'checking' : 'uploading to'} ${destinationUri}: ${finished}/${countOf(planned.length, 'file')}, ${formatBytes(sent)} of ${formatBytes(totalBytes)}`);
   };
   /** Set by a failure no other file can escape (credentials, missing bucket): files not yet started are not tried. */
   let stopReason: UploadError | undefined;
@@ -107,8 +107,8 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
     bytesUploaded: files.reduce((sum, file) => sum + (file.action === 'uploaded' ? file.bytes : 0), 0),
     seconds: (performance.now() - started) / 1000,
   };
-  if (summary.failed > 0) progress.fail(`${summary.failed} of ${files.length} files failed`);
-  else progress.done(`${files.length} files ${request.dryRun ? 'checked against' : 'in'} ${destinationUri}`);
+  if (summary.failed > 0) progress.fail(`${summary.failed} of ${countOf(files.length, 'file')} failed`);
+  else progress.done(`${countOf(files.length, 'file')} ${request.dryRun ? 'checked against' : 'in'} ${destinationUri}`);
   return summary;
 }
 
@@ -194,6 +194,10 @@ export function describeSummary(summary: LoadSummary): string {
     return `dry run: ${summary.uploaded} would upload (${formatBytes(bytes)}), ${summary.skipped} would skip, ${summary.failed} failed; nothing sent to ${summary.destination} in ${seconds}`;
   }
   return `${summary.uploaded} uploaded, ${summary.skipped} skipped (already there), ${summary.failed} failed; ${formatBytes(summary.bytesUploaded)} to ${summary.destination} in ${seconds}`;
+}
+
+function countOf(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function formatBytes(bytes: number): string {
