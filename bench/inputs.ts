@@ -1,5 +1,9 @@
+import { createCipheriv } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import * as XLSX from '@e965/xlsx';
 import { MONTHS } from '../test/fixtures/ons/monthly-workbook.js';
@@ -49,14 +53,29 @@ function* tabularRows(rows: number): Generator<Cell[]> {
   for (let i = 0; i < rows; i++) yield tabularCells(i);
 }
 
+/**
+ * `bytes` that no compressor can shrink (an AES-CTR keystream), the same on every machine: the file the load
+ * scenarios upload, so neither a store nor a transport can make it smaller on the way.
+ */
+function writeIncompressible(file: string, bytes: number): Promise<void> {
+  const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 'etl-bench'), Buffer.alloc(16));
+  const zeros = Buffer.alloc(1024 * 1024);
+  async function* chunks() {
+    for (let written = 0; written < bytes; written += zeros.length) yield cipher.update(zeros.subarray(0, Math.min(zeros.length, bytes - written)));
+  }
+  return pipeline(Readable.from(chunks()), createWriteStream(file));
+}
+
 export interface Inputs {
   monthly6k: string;
   monthly60k: string;
   monthly60kXls: string;
   tabular1m: string;
+  load256MiB: string;
 }
 
 export const TABULAR_ROWS = 1_000_000;
+export const LOAD_BYTES = 256 * 1024 * 1024;
 
 /** Generates what is missing (or everything with `fresh`) into `dir`; a cached input is reused. */
 export async function prepareInputs(dir: string, fresh: boolean, log: (line: string) => void): Promise<Inputs> {
@@ -79,6 +98,7 @@ export async function prepareInputs(dir: string, fresh: boolean, log: (line: str
     monthly60k: await make('monthly-60k.xlsx', (f) => writeXlsx(f, 'Figures for 2022', monthlyRows(60_000))),
     monthly60kXls: await make('monthly-60k.xls', (f) => writeXls(f, 'Figures for 2022', monthlyRows(60_000))),
     tabular1m: await make('tabular-1m.xlsx', (f) => writeXlsx(f, 'Data', tabularRows(TABULAR_ROWS), 'yyyy-mm-dd')),
+    load256MiB: await make('load-256mib.bin', (f) => writeIncompressible(f, LOAD_BYTES)),
   };
   await writeFile(versionFile, GENERATOR_VERSION);
   return inputs;

@@ -7,7 +7,8 @@ import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref, type PageLink } from '.
 import { monthlySheets } from '../test/fixtures/ons/monthly-workbook.js';
 import { startFileServer } from '../test/helpers/http-server.js';
 import { writeWorkbook } from '../test/helpers/workbook-writer.js';
-import { TABULAR_ROWS, prepareInputs } from './inputs.js';
+import { LOAD_BYTES, TABULAR_ROWS, prepareInputs } from './inputs.js';
+import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
 /**
@@ -16,6 +17,7 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *
  *   npm run bench -- --runs 3          fewer runs
  *   npm run bench -- --only help,transform-xlsx-60k
+ *   npm run bench -- --only load-s3-256m,load-rerun-s3-256m,load-gcs-256m,load-file-256m
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
  *                                      time another build's CLI (e.g. the seed) on the same inputs
@@ -137,7 +139,11 @@ if (wanted('extract-rerun-19')) {
   }
 }
 
-skipped.push({ scenario: 'load', reason: '`etl load` is not on this branch yet (built in parallel); its scenario comes with it' });
+const load = LOAD_SCENARIOS.some(wanted) ? await benchLoad({ etl, file: inputs.load256MiB, work: tmp, runs, wanted, log }) : undefined;
+if (load) {
+  results.push(...load.results);
+  skipped.push(...load.skipped);
+}
 
 const show = (value: number | null, digits = 0): string => (value === null ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 log('');
@@ -182,6 +188,25 @@ const help = find('help');
 if (help) targets.push({ target: 'etl --help starts in < 150 ms', measured: `${(help.medianWallS * 1000).toFixed(0)} ms`, met: help.medianWallS < 0.15 });
 const rerun = find('extract-rerun-19');
 if (rerun) targets.push({ target: 'extract re-run, nothing changed, 19 editions < 1 s', measured: `${rerun.medianWallS.toFixed(2)} s`, met: rerun.medianWallS < 1 });
+const uploads = LOAD_UPLOAD_SCENARIOS.flatMap((id) => find(id) ?? []);
+const loadMb = LOAD_BYTES / 1e6;
+if (uploads.length > 0 && uploads.every((r) => r.medianPeakRssMb !== null)) {
+  const peak = Math.max(...uploads.map((r) => r.medianPeakRssMb!));
+  const each = uploads.map((r) => `${r.scenario.replace(/^load-|-256m$/g, '')} ${r.medianPeakRssMb!.toFixed(0)}`).join(', ');
+  targets.push({ target: `load streams: peak RSS below the file size (${loadMb.toFixed(0)} MB), which a full read would hold`, measured: `peak RSS ${peak.toFixed(0)} MB for a 256 MiB file (${each} MB)`, met: peak < loadMb });
+}
+const parts = load?.s3Parts ?? [];
+if (parts.length > 0) {
+  const fewest = Math.min(...parts.map((p) => Math.min(p.reported, p.seen)));
+  const concurrent = Math.min(...parts.map((p) => p.maxInFlight));
+  targets.push({
+    target: 'load: S3 multipart, parts uploaded concurrently',
+    measured: describeS3Parts(parts),
+    met: fewest > 1 && concurrent > 1,
+  });
+}
+const loadRerun = find('load-rerun-s3-256m');
+if (loadRerun) targets.push({ target: 'load re-run, nothing changed: skipped, 0 bytes', measured: `${loadRerun.medianWallS.toFixed(2)} s, 0 bytes sent (checked on every run)`, met: true });
 log('');
 log(table(['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'])));
 

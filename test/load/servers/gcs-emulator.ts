@@ -6,9 +6,18 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+/** The nearest folder up with a package.json: the same root whether this runs from test/ or compiled into bench/out/build/. */
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
 /** Installed by `npm run install-gcs-emulator` (and .ci/run): kept out of the main dependency tree. */
 export const GCS_EMULATOR_DIR = path.join(repoRoot, '.ci', 'cache', 'gcs-emulator');
+/** Plain JavaScript, so it stays in the source tree (tsc does not copy it into a build). */
+const EMULATOR_SCRIPT = path.join(repoRoot, 'test', 'load', 'servers', 'gcs-emulator.mjs');
 
 export function gcsEmulatorInstalled(): boolean {
   return existsSync(path.join(GCS_EMULATOR_DIR, 'node_modules', 'firebase-tools', 'package.json'));
@@ -23,7 +32,7 @@ export interface RunningGcsEmulator {
 export async function startGcsEmulator(): Promise<RunningGcsEmulator> {
   // The emulator keeps blobs under os.tmpdir(); a private TMPDIR keeps parallel test files apart.
   const privateTmp = await mkdtemp(path.join(tmpdir(), 'etl-gcs-emulator-'));
-  const child = spawn(process.execPath, [fileURLToPath(new URL('gcs-emulator.mjs', import.meta.url)), GCS_EMULATOR_DIR], {
+  const child = spawn(process.execPath, [EMULATOR_SCRIPT, GCS_EMULATOR_DIR], {
     env: { ...process.env, TMPDIR: privateTmp },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
@@ -8,6 +9,8 @@ export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCE
 
 export interface RunningS3Server {
   url: string;
+  /** s3rver's own HTTP server, for a caller that watches the requests (the bench counts parts in flight). */
+  http: Server;
   stop(): Promise<void>;
 }
 
@@ -18,6 +21,7 @@ export async function startS3Server(buckets: readonly string[]): Promise<Running
   const { port } = await server.run();
   return {
     url: `http://127.0.0.1:${port}`,
+    http: server.httpServer,
     async stop() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
