@@ -98,5 +98,3 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
 }
 
-/** For library code and tests that do not care about output. */
-export const silentLogger: Logger = createLogger({ quiet: true, stream: { write: () => true } as unknown as NodeJS.WritableStream });

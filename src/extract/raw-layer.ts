@@ -73,7 +73,7 @@ export async function fileMatches(file: string, expected: { bytes: number; sha25
   }
 }
 
-export async function sha256File(file: string): Promise<string> {
+async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');

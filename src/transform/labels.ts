@@ -53,7 +53,7 @@ export function cellText(cell: Cell): string {
 }
 
 /** A number, or a numeric string such as `1,234`. Anything else is null. */
-export function cellNumber(cell: Cell): number | null {
+function cellNumber(cell: Cell): number | null {
   if (typeof cell === 'number') return Number.isFinite(cell) ? cell : null;
   if (typeof cell !== 'string') return null;
   const text = cell.trim().replace(/,/g, '');

@@ -1,6 +1,6 @@
 import { DataError } from '../core/errors.js';
 import type { Row, Value } from '../core/table.js';
-import type { HeadingRules, PeriodsAcrossLayout } from './dataset.js';
+import type { HeadingRules } from './dataset.js';
 import { HINT_INSPECT, resolveEdition, type AcrossHeader, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, cleanLabel, columnName, readFigure } from './labels.js';
 import { periodKey, periodParsers, periodYear } from './period-parsers.js';

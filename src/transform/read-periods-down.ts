@@ -1,6 +1,5 @@
 import { DataError } from '../core/errors.js';
 import type { Row } from '../core/table.js';
-import type { PeriodsDownLayout } from './dataset.js';
 import { HINT_INSPECT, resolveEdition, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, readFigure } from './labels.js';
 import { periodKey, periodParsers, type PeriodValue } from './period-parsers.js';
