@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import * as XLSX from '@e965/xlsx';
 import { MONTHS } from '../test/fixtures/ons/monthly-workbook.js';
-import type { Cell } from '../src/transform/workbook.js';
+import type { Cell } from '../src/transform/workbook/workbook.js';
 import { TABULAR_COLUMNS, tabularCells } from './tabular-data.js';
 
 /** Bump when a generator changes, so cached inputs are made again. */

@@ -1,4 +1,4 @@
-import type { Cell } from '../src/transform/workbook.js';
+import type { Cell } from '../src/transform/workbook/workbook.js';
 import type { Column, Row } from '../src/core/table.js';
 
 /**

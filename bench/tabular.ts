@@ -1,6 +1,6 @@
 import type { Row } from '../src/core/table.js';
-import { readWorkbook } from '../src/transform/workbook.js';
-import { writeParquet } from '../src/transform/write-parquet.js';
+import { readWorkbook } from '../src/transform/workbook/workbook.js';
+import { writeParquet } from '../src/transform/parquet/write-parquet.js';
 import { TABULAR_COLUMNS, rowFromCells } from './tabular-data.js';
 
 /**

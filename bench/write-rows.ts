@@ -1,5 +1,5 @@
 import type { Row } from '../src/core/table.js';
-import { writeParquet } from '../src/transform/write-parquet.js';
+import { writeParquet } from '../src/transform/parquet/write-parquet.js';
 import { TABULAR_COLUMNS, rowFromCells, tabularCells } from './tabular-data.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import type { WorkbookDataset, WorkbookLayout } from '../transform/dataset.js';
-import { loadDatasetFile } from '../transform/dataset-file.js';
+import type { WorkbookDataset, WorkbookLayout } from '../transform/layout/dataset.js';
+import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
 import type { CommandContext } from './context.js';
 import { datasetFileOption } from './options.js';

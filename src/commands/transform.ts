@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
-import { writeParquet, type ParquetSummary } from '../transform/write-parquet.js';
+import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import type { CommandContext } from './context.js';
 import { createSourceIO, dataDirOption, datasetFileOption, yearRangeOptions, type SourceFlags } from './options.js';
 

@@ -6,12 +6,12 @@ import { mapWithLimit } from '../core/concurrency.js';
 import { redact } from '../core/redact.js';
 import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
-import type { WorkbookDataset } from '../transform/dataset.js';
-import { loadDatasetFile } from '../transform/dataset-file.js';
+import type { WorkbookDataset } from '../transform/layout/dataset.js';
+import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import type { WorkbookInput } from '../transform/read-workbook-table.js';
-import { sniffFormat } from '../transform/workbook.js';
-import { workbookTable } from '../transform/workbook-table.js';
+import type { WorkbookInput } from '../transform/layout/read-workbook-table.js';
+import { sniffFormat } from '../transform/workbook/workbook.js';
+import { workbookTable } from '../transform/layout/workbook-table.js';
 import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import * as XLSX from '@e965/xlsx';
-import type { Cell } from '../../src/transform/workbook.js';
+import type { Cell } from '../../src/transform/workbook/workbook.js';
 import { writeZip } from './zip-writer.js';
 
 export interface ReadSheet {

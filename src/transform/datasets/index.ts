@@ -1,4 +1,4 @@
-import type { WorkbookDataset } from '../dataset.js';
+import type { WorkbookDataset } from '../layout/dataset.js';
 import { monthlyDeaths } from './monthly-deaths.js';
 import { weeklyDeaths } from './weekly-deaths.js';
 

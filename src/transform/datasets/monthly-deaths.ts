@@ -1,4 +1,4 @@
-import type { WorkbookDataset } from '../dataset.js';
+import type { WorkbookDataset } from '../layout/dataset.js';
 
 export const monthlyDeaths: WorkbookDataset = {
   name: 'monthly-deaths',

@@ -1,4 +1,4 @@
-import type { WorkbookDataset } from '../dataset.js';
+import type { WorkbookDataset } from '../layout/dataset.js';
 
 // `Footnotes` or `Notes` alone in a cell; a `Note: …` paragraph inside the table (2020) is not the end.
 const STOP_AT_NOTES = '^(Footnotes?|Notes?)\\s*$|^Source\\b';

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { DataError } from '../core/errors.js';
+import { DataError } from '../../core/errors.js';
 import type { PeriodParserName, PeriodsAcrossLayout, PeriodsDownLayout, WorkbookDataset, WorkbookLayout } from './dataset.js';
 import { cellRef, cellText, stripNotes } from './labels.js';
 import { periodParsers, type PeriodValue } from './period-parsers.js';
-import { readWorkbook, type SheetRow } from './workbook.js';
+import { readWorkbook, type SheetRow } from '../workbook/workbook.js';
 
 export interface WorkbookInput {
   file: string;

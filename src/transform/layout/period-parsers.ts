@@ -1,7 +1,7 @@
 import type { PeriodParserName } from './dataset.js';
 import { MONTH_ABBREVIATIONS, cellText, expandYear, parseMonthLabel, stripNotes } from './labels.js';
-import { excelSerialToDate } from './excel-dates.js';
-import type { Cell } from './workbook.js';
+import { excelSerialToDate } from '../workbook/excel-dates.js';
+import type { Cell } from '../workbook/workbook.js';
 
 export type PeriodValue = number | Date;
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Column } from '../../src/core/table.js';
-import { NULL_STRING, PlainParquetWriter, REPEATED_STRING, type ColumnBatch } from '../../src/transform/parquet-plain.js';
+import type { Column } from '../../../src/core/table.js';
+import { NULL_STRING, PlainParquetWriter, REPEATED_STRING, type ColumnBatch } from '../../../src/transform/parquet/parquet-plain.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { DataError, errorMessage } from '../core/errors.js';
+import { DataError, errorMessage } from '../../core/errors.js';
 
 /** A cell as the engine sees it: formulas resolved, rich text flattened, dates as UTC Dates. */
 export type Cell = string | number | boolean | Date | null;

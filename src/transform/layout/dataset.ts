@@ -1,4 +1,4 @@
-import type { Column } from '../core/table.js';
+import type { Column } from '../../core/table.js';
 
 /**
  * A workbook dataset is declared as data: how to find the table sheet, its header row, which cells are

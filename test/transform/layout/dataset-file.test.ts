@@ -2,14 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/errors.js';
-import { loadDatasetFile, parseDataset } from '../../src/transform/dataset-file.js';
-import { onsDatasets } from '../../src/transform/datasets/index.js';
-import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
-import { monthlyAreas, monthlySheets } from '../fixtures/ons/monthly-workbook.js';
-import { weeklyFiguresSheets } from '../fixtures/ons/weekly-workbook.js';
-import { readRows } from '../helpers/workbook-rows.js';
-import { writeWorkbook } from '../helpers/workbook-writer.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { loadDatasetFile, parseDataset } from '../../../src/transform/layout/dataset-file.js';
+import { onsDatasets } from '../../../src/transform/datasets/index.js';
+import { weeklyDeaths } from '../../../src/transform/datasets/weekly-deaths.js';
+import { monthlyAreas, monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
+import { weeklyFiguresSheets } from '../../fixtures/ons/weekly-workbook.js';
+import { readRows } from '../../helpers/workbook-rows.js';
+import { writeWorkbook } from '../../helpers/workbook-writer.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -39,7 +39,7 @@ describe('dataset declarations are data', () => {
 
 describe('the example declaration in README.md', () => {
   it('is valid and reads a workbook of its shape', async () => {
-    const docs = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const docs = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
     const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(docs)![1]!);
     const dataset = parseDataset(example, 'README.md');
     const workbook = path.join(dir, 'births.xlsx');

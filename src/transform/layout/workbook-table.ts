@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { DataError } from '../core/errors.js';
-import type { Row, Table, TablePart } from '../core/table.js';
+import { DataError } from '../../core/errors.js';
+import type { Row, Table, TablePart } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import type { WorkbookInput } from './find-table.js';
 import { periodKey } from './period-parsers.js';

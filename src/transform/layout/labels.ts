@@ -1,4 +1,4 @@
-import type { Cell } from './workbook.js';
+import type { Cell } from '../workbook/workbook.js';
 
 export const MONTH_ABBREVIATIONS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 /**

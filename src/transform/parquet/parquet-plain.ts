@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Column, ColumnType } from '../core/table.js';
+import type { Column, ColumnType } from '../../core/table.js';
 
 /**
  * A batch of rows, column by column, in typed arrays that are transferred between threads rather

@@ -1,4 +1,4 @@
-import { DataError, errorMessage } from '../core/errors.js';
+import { DataError, errorMessage } from '../../core/errors.js';
 
 export interface ParquetDescription {
   rows: number;

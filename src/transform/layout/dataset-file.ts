@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, errorMessage } from '../core/errors.js';
-import type { Column, ColumnType } from '../core/table.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
+import type { Column, ColumnType } from '../../core/table.js';
 import { PERIOD_PARSERS, RELEASE_POLICIES, type HeadingRules, type PeriodsAcrossLayout, type PeriodsDownLayout, type WorkbookDataset, type WorkbookLayout } from './dataset.js';
 
 /** Every column type, so a declaration file can be checked against the union at run time. */

@@ -4,14 +4,14 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataError } from '../../src/core/errors.js';
-import { isDateFormatCode } from '../../src/transform/excel-dates.js';
-import { readWorkbook, type Cell } from '../../src/transform/workbook.js';
-import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
-import { readWithExcelJs, type ReadSheet } from '../helpers/exceljs-reader.js';
-import { hasSharedData, sharedDataDir } from '../helpers/shared-data.js';
-import { writeWorkbook } from '../helpers/workbook-writer.js';
-import { writeZip } from '../helpers/zip-writer.js';
+import { DataError } from '../../../src/core/errors.js';
+import { isDateFormatCode } from '../../../src/transform/workbook/excel-dates.js';
+import { readWorkbook, type Cell } from '../../../src/transform/workbook/workbook.js';
+import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
+import { readWithExcelJs, type ReadSheet } from '../../helpers/exceljs-reader.js';
+import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
+import { writeWorkbook } from '../../helpers/workbook-writer.js';
+import { writeZip } from '../../helpers/zip-writer.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { periodParsers } from '../../src/transform/period-parsers.js';
-import type { Cell } from '../../src/transform/workbook.js';
+import { periodParsers } from '../../../src/transform/layout/period-parsers.js';
+import type { Cell } from '../../../src/transform/workbook/workbook.js';
 
 const day = (iso: string): Date => new Date(`${iso}T00:00:00Z`);
 

@@ -1,9 +1,9 @@
-import { DataError } from '../core/errors.js';
-import type { Row } from '../core/table.js';
+import { DataError } from '../../core/errors.js';
+import type { Row } from '../../core/table.js';
 import { HINT_INSPECT, resolveEdition, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, readFigure } from './labels.js';
 import { periodKey, periodParsers, type PeriodValue } from './period-parsers.js';
-import type { Cell } from './workbook.js';
+import type { Cell } from '../workbook/workbook.js';
 
 export type DownTable = Extract<FoundTable, { periodAxis: 'rows' }>;
 

@@ -1,4 +1,4 @@
-import type { Row } from '../core/table.js';
+import type { Row } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import { findTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
 import { cellRef, columnName } from './labels.js';

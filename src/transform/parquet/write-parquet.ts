@@ -2,9 +2,9 @@ import { rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DataError } from '../core/errors.js';
-import { tempPathFor, trackTempFile, withAtomicFile } from '../core/atomic-file.js';
-import type { Column, ColumnType, Row, Table, TablePart, Value } from '../core/table.js';
+import { DataError } from '../../core/errors.js';
+import { tempPathFor, trackTempFile, withAtomicFile } from '../../core/atomic-file.js';
+import type { Column, ColumnType, Row, Table, TablePart, Value } from '../../core/table.js';
 import { NULL_STRING, REPEATED_STRING, type ColumnBatch, type EncodedColumn } from './parquet-plain.js';
 import { BUSY, INTERRUPT, STOPPING, type WorkerCall, type WorkerReply, type WorkerSetup } from './parquet-worker.js';
 
@@ -97,7 +97,7 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
   // Run from TypeScript sources (the tests), the worker comes from dist/, which `npm test` builds first:
   // a worker thread cannot load .ts.
   const fromSources = import.meta.url.endsWith('.ts');
-  const worker = new Worker(new URL(fromSources ? '../../dist/transform/parquet-worker.js' : './parquet-worker.js', import.meta.url), {
+  const worker = new Worker(new URL(fromSources ? '../../../dist/transform/parquet/parquet-worker.js' : './parquet-worker.js', import.meta.url), {
     workerData: { ...options, state: state.buffer } satisfies WorkerSetup,
     // Its garbage is short-lived page buffers: a small young generation keeps peak memory down, at no cost in time.
     resourceLimits: { maxYoungGenerationSizeMb: 4 },

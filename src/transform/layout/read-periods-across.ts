@@ -1,10 +1,10 @@
-import { DataError } from '../core/errors.js';
-import type { Row, Value } from '../core/table.js';
+import { DataError } from '../../core/errors.js';
+import type { Row, Value } from '../../core/table.js';
 import type { HeadingRules } from './dataset.js';
 import { HINT_INSPECT, resolveEdition, type AcrossHeader, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, cleanLabel, columnName, readFigure } from './labels.js';
 import { periodKey, periodParsers, periodYear } from './period-parsers.js';
-import type { SheetRow } from './workbook.js';
+import type { SheetRow } from '../workbook/workbook.js';
 
 export type AcrossTable = Extract<FoundTable, { periodAxis: 'columns' }>;
 

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readXls, readXlsWithSheetJs } from '../../src/transform/xls-reader.js';
-import type { Cell, Sheet } from '../../src/transform/workbook.js';
-import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
-import { hasSharedData, sharedDataDir } from '../helpers/shared-data.js';
-import { writeWorkbook } from '../helpers/workbook-writer.js';
+import { readXls, readXlsWithSheetJs } from '../../../src/transform/workbook/xls-reader.js';
+import type { Cell, Sheet } from '../../../src/transform/workbook/workbook.js';
+import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
+import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
+import { writeWorkbook } from '../../helpers/workbook-writer.js';
 
 let dir: string;
 beforeAll(async () => {

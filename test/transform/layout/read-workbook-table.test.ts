@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataError } from '../../src/core/errors.js';
-import type { Row } from '../../src/core/table.js';
-import { monthlyDeaths } from '../../src/transform/datasets/monthly-deaths.js';
-import { detectTableLayout, readWorkbookTable } from '../../src/transform/read-workbook-table.js';
-import { monthlyAreas, monthlySheets, type MonthlyShape } from '../fixtures/ons/monthly-workbook.js';
-import { writeWorkbook, type FixtureSheet } from '../helpers/workbook-writer.js';
+import { DataError } from '../../../src/core/errors.js';
+import type { Row } from '../../../src/core/table.js';
+import { monthlyDeaths } from '../../../src/transform/datasets/monthly-deaths.js';
+import { detectTableLayout, readWorkbookTable } from '../../../src/transform/layout/read-workbook-table.js';
+import { monthlyAreas, monthlySheets, type MonthlyShape } from '../../fixtures/ons/monthly-workbook.js';
+import { writeWorkbook, type FixtureSheet } from '../../helpers/workbook-writer.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Column } from '../core/table.js';
+import type { Column } from '../../core/table.js';
 import { PlainParquetWriter, type ColumnBatch } from './parquet-plain.js';
 
 /**
