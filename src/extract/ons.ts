@@ -182,7 +182,7 @@ async function transform(request: TransformRequest, io: SourceIO): Promise<Table
   const inputs: WorkbookInput[] = request.inputs?.length ? await expandInputs(request.inputs) : await rawReleases(request, dataset, io);
   const inYears = (edition: number | undefined): boolean =>
     edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
-  return workbookTable(dataset, inputs.filter((input) => inYears(input.edition)));
+  return workbookTable(dataset, inputs.filter((input) => inYears(input.edition)), (message) => io.log.warn(message));
 }
 
 /** Files as given; a directory stands for the workbooks directly inside it, in name order. */

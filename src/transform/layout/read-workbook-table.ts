@@ -1,6 +1,7 @@
-import type { Row } from '../../core/table.js';
+import type { Row, Value } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
-import { findTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
+import { NoTableError, findTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
+import { LABEL_CELL, createRowRules, createRunReport, type RunReport } from './row-rules.js';
 import { cellRef, columnName } from './labels.js';
 import { periodParsers } from './period-parsers.js';
 import { acrossEdition, readAcrossRows } from './read-periods-across.js';
@@ -29,14 +30,67 @@ export interface TableLayout {
   rejected: LayoutAttempt[];
 }
 
-/** Streams the tidy rows of one workbook, whichever declared layout it has. */
-export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset): AsyncGenerator<Row> {
+export interface ReadOptions {
+  /** Where the run's warnings go (placeholder columns, unknown labels), each said once. */
+  report?: RunReport;
+  /** Keep each row's label cell (`LABEL_CELL`), for `etl inspect`. */
+  keepLabelCell?: boolean;
+}
+
+/**
+ * Streams the tidy rows of one workbook, whichever declared layout it has, then those of the layout's
+ * companions (other sheets of the same workbook), every row through the dataset's row rules.
+ */
+export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row> {
+  const report = options.report ?? createRunReport();
   const table = await findTable(input, dataset);
+  const rules = createRowRules(dataset.rowRules, table.sourceFile, report, options.keepLabelCell);
+  let edition: number | undefined;
   try {
-    yield* table.periodAxis === 'columns' ? readAcrossRows(table, input) : readDownRows(table, input);
+    if (table.periodAxis === 'columns') for (const placeholder of table.header.placeholders) report.warn(placeholder, placeholder);
+    for await (const row of table.periodAxis === 'columns' ? readAcrossRows(table, input) : readDownRows(table, input)) {
+      edition ??= row.edition as number;
+      const out = rules(row as Record<string, Value>);
+      if (out) yield out;
+    }
   } finally {
     await table.close();
   }
+  for (const companion of table.layout.companions ?? []) {
+    const other = await findTable({ ...input, edition: edition ?? input.edition }, { ...dataset, layouts: [companion] }).catch((error: unknown) => {
+      if (!(error instanceof NoTableError)) throw error;
+      report.warn(`companion ${table.sourceFile} ${companion.name}`, `${table.sourceFile}: no sheet for "${companion.name}" (${error.message}); its rows are missing from this edition`);
+      return undefined;
+    });
+    if (!other) continue;
+    try {
+      for await (const row of other.periodAxis === 'columns' ? readAcrossRows(other, input) : readDownRows(other, { ...input, edition: edition ?? input.edition })) {
+        const out = rules(row as Record<string, Value>);
+        if (out) yield out;
+      }
+    } finally {
+      await other.close();
+    }
+  }
+}
+
+/** Each distinct printed label of a workbook, with its cell and the canonical values it maps to (null fields when unknown). */
+export async function describeLabels(input: WorkbookInput, dataset: WorkbookDataset): Promise<LabelMapping[]> {
+  const labels = dataset.rowRules?.labels;
+  if (!labels) return [];
+  const found = new Map<string, LabelMapping>();
+  for await (const row of readWorkbookTable(input, dataset, { keepLabelCell: true })) {
+    const printed = String(row[labels.printed] ?? '');
+    if (found.has(printed)) continue;
+    found.set(printed, { cell: String(row[LABEL_CELL] ?? ''), printed, canonical: Object.fromEntries(labels.canonical.map((field) => [field, row[field] ?? null])) });
+  }
+  return [...found.values()];
+}
+
+export interface LabelMapping {
+  cell: string;
+  printed: string;
+  canonical: Record<string, Value>;
 }
 
 /** Detects the table without reading the body (beyond one row, for a weeks-down table): what `etl inspect` shows. */
@@ -65,7 +119,7 @@ export async function detectTableLayout(input: WorkbookInput, dataset: WorkbookD
       periodAxis: 'rows',
       idColumns: down.header.periods.map((p) => columnName(p.column)),
       periodColumns: [],
-      valueColumns: valueColumns.map((v) => ({ cell: cellRef(v.column, down.header.rowNumber), label: v.label, fields: v.set })),
+      valueColumns: valueColumns.map((v) => ({ cell: v.cell, label: v.label, fields: v.set })),
     };
   } finally {
     await table.close();
