@@ -44,13 +44,13 @@ export interface ReadOptions {
 export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row> {
   const report = options.report ?? createRunReport();
   const table = await findTable(input, dataset);
-  const rules = createRowRules(dataset.rowRules, table.sourceFile, report, options.keepLabelCell);
+  const rules = createRowRules(dataset.rowRules, report, options.keepLabelCell);
   let edition: number | undefined;
   try {
     if (table.periodAxis === 'columns') for (const placeholder of table.header.placeholders) report.warn(placeholder, placeholder);
     for await (const row of table.periodAxis === 'columns' ? readAcrossRows(table, input) : readDownRows(table, input)) {
       edition ??= row.edition as number;
-      const out = rules(row as Record<string, Value>);
+      const out = rules(row as Record<string, Value>, table.where);
       if (out) yield out;
     }
   } finally {
@@ -65,7 +65,7 @@ export async function* readWorkbookTable(input: WorkbookInput, dataset: Workbook
     if (!other) continue;
     try {
       for await (const row of other.periodAxis === 'columns' ? readAcrossRows(other, input) : readDownRows(other, { ...input, edition: edition ?? input.edition })) {
-        const out = rules(row as Record<string, Value>);
+        const out = rules(row as Record<string, Value>, other.where);
         if (out) yield out;
       }
     } finally {

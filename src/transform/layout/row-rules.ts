@@ -77,10 +77,10 @@ export function printedLabel(rules: LabelRules, raw: Readonly<Fields>): string {
 }
 
 /**
- * Applies a dataset's row rules to the rows of one workbook. Keeps per-workbook state (repeated names,
- * rows already seen); warnings go to the run's report.
+ * Applies a dataset's row rules to the rows of one workbook (`where` names its file and sheet). Keeps
+ * per-workbook state (repeated names, rows already seen); warnings go to the run's report.
  */
-export function createRowRules(rules: RowRules | undefined, where: string, report: RunReport, keepLabelCell = false): (row: Fields) => Fields | null {
+export function createRowRules(rules: RowRules | undefined, report: RunReport, keepLabelCell = false): (row: Fields, where: string) => Fields | null {
   if (!rules) {
     return (row) => {
       if (!keepLabelCell) delete row[LABEL_CELL];
@@ -89,10 +89,13 @@ export function createRowRules(rules: RowRules | undefined, where: string, repor
   }
   const classifiers = (rules.classify ?? []).map((rule) => classifier(rule));
   const seen = new Map<string, Value>();
-  return (row) => {
+  return (row, where) => {
     for (const { field, separator, rest } of rules.split ?? []) {
       const text = row[field];
-      if (typeof text !== 'string') continue;
+      if (typeof text !== 'string') {
+        row[rest] = null;
+        continue;
+      }
       const [first, ...others] = text.split(new RegExp(separator)).map((part) => part.trim()).filter((part) => part !== '');
       row[field] = first ?? null;
       row[rest] = others.length > 0 ? others.join(', ') : null;
