@@ -24,10 +24,12 @@ Examples:
 function describeDataset(dataset: WorkbookDataset): string {
   return [
     `ons ${dataset.name}: ${dataset.title}`,
+    `  version:  ${dataset.version ?? 1}`,
     `  page:     ${dataset.pageUrl}`,
     `  releases: ${dataset.releases}`,
-    ...dataset.layouts.map((layout, i) => `  ${i === 0 ? 'layouts: ' : '         '} ${describeLayout(layout)}`),
+    ...dataset.layouts.flatMap((layout) => [layout, ...(layout.companions ?? [])]).map((layout, i) => `  ${i === 0 ? 'layouts: ' : '         '} ${describeLayout(layout)}`),
     `  columns:  ${dataset.columns.map((c) => `${c.name} ${c.type.toUpperCase()}${c.nullable ? '?' : ''}`).join(', ')}`,
+    ...dataset.columns.map((c) => `    ${c.name.padEnd(17)} ${c.description ?? ''}`.trimEnd()),
   ].join('\n');
 }
 

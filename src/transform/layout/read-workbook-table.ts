@@ -3,7 +3,7 @@ import type { WorkbookDataset } from './dataset.js';
 import { NoTableError, findTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
 import { LABEL_CELL, createRowRules, createRunReport, type RunReport } from './row-rules.js';
 import { cellRef, columnName } from './labels.js';
-import { periodParsers } from './period-parsers.js';
+import { periodKey, periodParsers } from './period-parsers.js';
 import { acrossEdition, readAcrossRows } from './read-periods-across.js';
 import { openDownBody, readDownRows } from './read-periods-down.js';
 
@@ -74,17 +74,35 @@ export async function* readWorkbookTable(input: WorkbookInput, dataset: Workbook
   }
 }
 
-/** Each distinct printed label of a workbook, with its cell and the canonical values it maps to (null fields when unknown). */
-export async function describeLabels(input: WorkbookInput, dataset: WorkbookDataset): Promise<LabelMapping[]> {
+/**
+ * What the row rules make of a workbook, for `etl inspect`: each distinct printed label with its cell and
+ * the canonical values it maps to (null fields when unknown), and how many rows of the first period each
+ * derived value (e.g. each geo_level) has.
+ */
+export async function describeRowRules(input: WorkbookInput, dataset: WorkbookDataset): Promise<RowRulesSummary> {
   const labels = dataset.rowRules?.labels;
-  if (!labels) return [];
-  const found = new Map<string, LabelMapping>();
+  const classified = (dataset.rowRules?.classify ?? []).map((rule) => rule.field);
+  const summary: RowRulesSummary = { labels: [], classified: Object.fromEntries(classified.map((field) => [field, {}])) };
+  if (!labels && classified.length === 0) return summary;
+  const periodFields = dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field));
+  const found = new Set<string>();
+  let firstPeriod: string | undefined;
   for await (const row of readWorkbookTable(input, dataset, { keepLabelCell: true })) {
-    const printed = String(row[labels.printed] ?? '');
-    if (found.has(printed)) continue;
-    found.set(printed, { cell: String(row[LABEL_CELL] ?? ''), printed, canonical: Object.fromEntries(labels.canonical.map((field) => [field, row[field] ?? null])) });
+    const period = periodKey(periodFields.map((field) => row[field]));
+    firstPeriod ??= period;
+    if (period === firstPeriod) for (const field of classified) summary.classified[field]![String(row[field])] = (summary.classified[field]![String(row[field])] ?? 0) + 1;
+    const printed = labels ? String(row[labels.printed] ?? '') : '';
+    if (!labels || found.has(printed)) continue;
+    found.add(printed);
+    summary.labels.push({ cell: String(row[LABEL_CELL] ?? ''), printed, canonical: Object.fromEntries(labels.canonical.map((field) => [field, row[field] ?? null])) });
   }
-  return [...found.values()];
+  return summary;
+}
+
+export interface RowRulesSummary {
+  labels: LabelMapping[];
+  /** Derived field -> value -> rows of the first period. */
+  classified: Record<string, Record<string, number>>;
 }
 
 export interface LabelMapping {
