@@ -63,8 +63,8 @@ export const monthlyDeaths: WorkbookDataset = {
           { value: 'county', match: { geo_name: '\\(met(ropolitan)? county\\)$|\\bcounty$' } },
         ],
         otherwise: 'local_authority',
-        // Some editions print WALES twice, as a country and again among the regions.
-        repeated: { key: ['period', 'geo_name'], from: 'country', to: 'region' },
+        // Some editions print WALES twice, as a country and again among the regions (once per sheet row).
+        repeated: { key: ['geo_name'], from: 'country', to: 'region' },
       },
     ],
   },

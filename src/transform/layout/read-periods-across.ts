@@ -4,7 +4,7 @@ import type { HeadingRules } from './dataset.js';
 import { HINT_INSPECT, resolveEdition, type AcrossHeader, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, cleanLabel, columnName, readFigure } from './labels.js';
 import { periodKey, periodParsers, periodYear } from './period-parsers.js';
-import { LABEL_CELL } from './row-rules.js';
+import { LABEL_CELL, type RowHooks } from './row-rules.js';
 import type { SheetRow } from '../workbook/workbook.js';
 
 export type AcrossTable = Extract<FoundTable, { periodAxis: 'columns' }>;
@@ -21,8 +21,11 @@ export function acrossEdition(table: AcrossTable, input: WorkbookInput): number 
   return edition;
 }
 
-/** Streams one output row per (body row with a figure, period column); holds at most one body row back, to join wrapped labels. */
-export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput): AsyncGenerator<Row> {
+/**
+ * Streams one output row per (body row with a figure, period column); holds at most one body row back, to
+ * join wrapped labels. `hooks` apply the dataset's row rules: once per body row, then per output row.
+ */
+export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput, hooks?: RowHooks): AsyncGenerator<Row> {
   const { layout, header, where } = table;
   const edition = acrossEdition(table, input);
   const stopAt = new RegExp(layout.stopAt, 'i');
@@ -41,6 +44,7 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput):
       return;
     }
     const fields: Record<string, Value> = { ...layout.set, ...body.ids, ...headings?.figuresRow(body.ids) };
+    hooks?.sheetRow(fields);
     // The hot loop of a large sheet (12 rows per area row): plain assignments, no object spreads.
     for (let i = 0; i < header.periods.length; i++) {
       const row: Record<string, Value> = { edition };
@@ -48,7 +52,8 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput):
       for (const field in fields) row[field] = fields[field]!;
       row[valueField] = body.values[i] ?? null;
       row.source_file = table.sourceFile;
-      yield row;
+      const out = hooks ? hooks.row(row) : row;
+      if (out) yield out;
     }
   };
 

@@ -1,8 +1,8 @@
 import { DataError } from '../../core/errors.js';
-import type { Row } from '../../core/table.js';
+import type { Row, Value } from '../../core/table.js';
 import { HINT_INSPECT, firstText, resolveEdition, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, readFigure, stripNotes } from './labels.js';
-import { LABEL_CELL } from './row-rules.js';
+import { LABEL_CELL, type RowHooks } from './row-rules.js';
 import { periodKey, periodParsers, type PeriodValue } from './period-parsers.js';
 import type { Cell } from '../workbook/workbook.js';
 
@@ -45,7 +45,7 @@ export async function openDownBody(table: DownTable, input: WorkbookInput): Prom
 }
 
 /** Streams one output row per (period row, value column): the unpivot of a weeks-down table. */
-export async function* readDownRows(table: DownTable, input: WorkbookInput): AsyncGenerator<Row> {
+export async function* readDownRows(table: DownTable, input: WorkbookInput, hooks?: RowHooks): AsyncGenerator<Row> {
   const { edition, valueColumns, periodRows } = await openDownBody(table, input);
   const markers = new Set(table.layout.value.markers.map((marker) => marker.toLowerCase()));
   const seen = new Set<string>();
@@ -62,7 +62,15 @@ export async function* readDownRows(table: DownTable, input: WorkbookInput): Asy
         });
       }
       const value = figure.kind === 'number' ? figure.value : null;
-      yield { edition, ...fields, ...table.layout.set, ...blockField, ...set, [table.layout.value.field]: value, source_file: table.sourceFile, [LABEL_CELL]: cell };
+      const row: Record<string, Value> = { edition, ...fields, ...table.layout.set, ...blockField, ...set, [table.layout.value.field]: value, source_file: table.sourceFile, [LABEL_CELL]: cell };
+      if (!hooks) {
+        delete row[LABEL_CELL];
+        yield row;
+        continue;
+      }
+      hooks.sheetRow(row);
+      const out = hooks.row(row);
+      if (out) yield out;
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Row, Value } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
-import { NoTableError, findTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
+import { NoTableError, findTable, type FoundTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
 import { LABEL_CELL, createRowRules, createRunReport, type RunReport } from './row-rules.js';
 import { cellRef, columnName } from './labels.js';
 import { periodKey, periodParsers } from './period-parsers.js';
@@ -44,30 +44,34 @@ export interface ReadOptions {
 export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row> {
   const report = options.report ?? createRunReport();
   const table = await findTable(input, dataset);
-  const rules = createRowRules(dataset.rowRules, report, options.keepLabelCell);
+  const hooksFor = createRowRules(dataset.rowRules, report, options.keepLabelCell);
+  const read = (found: FoundTable, from: WorkbookInput): AsyncGenerator<Row> =>
+    found.periodAxis === 'columns' ? readAcrossRows(found, from, hooksFor(found.where)) : readDownRows(found, from, hooksFor(found.where));
   let edition: number | undefined;
   try {
     if (table.periodAxis === 'columns') for (const placeholder of table.header.placeholders) report.warn(placeholder, placeholder);
-    for await (const row of table.periodAxis === 'columns' ? readAcrossRows(table, input) : readDownRows(table, input)) {
-      edition ??= row.edition as number;
-      const out = rules(row as Record<string, Value>, table.where);
-      if (out) yield out;
+    if (table.periodAxis === 'columns') {
+      yield* read(table, input);
+    } else {
+      for await (const row of read(table, input)) {
+        edition ??= row.edition as number;
+        yield row;
+      }
     }
   } finally {
     await table.close();
   }
+  // Companions belong to weeks-down layouts (small tables): the edition comes from the main table's rows.
   for (const companion of table.layout.companions ?? []) {
-    const other = await findTable({ ...input, edition: edition ?? input.edition }, { ...dataset, layouts: [companion] }).catch((error: unknown) => {
+    const from = { ...input, edition: edition ?? input.edition };
+    const other = await findTable(from, { ...dataset, layouts: [companion] }).catch((error: unknown) => {
       if (!(error instanceof NoTableError)) throw error;
       report.warn(`companion ${table.sourceFile} ${companion.name}`, `${table.sourceFile}: no sheet for "${companion.name}" (${error.message}); its rows are missing from this edition`);
       return undefined;
     });
     if (!other) continue;
     try {
-      for await (const row of other.periodAxis === 'columns' ? readAcrossRows(other, input) : readDownRows(other, { ...input, edition: edition ?? input.edition })) {
-        const out = rules(row as Record<string, Value>, other.where);
-        if (out) yield out;
-      }
+      yield* read(other, from);
     } finally {
       await other.close();
     }

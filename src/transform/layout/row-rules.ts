@@ -76,49 +76,64 @@ export function printedLabel(rules: LabelRules, raw: Readonly<Fields>): string {
     .join(' / ');
 }
 
+/** Hooks a layout reader calls: `sheetRow` once per sheet row, then `row` for each output row it gives. */
+export interface RowHooks {
+  /**
+   * The rules that depend only on the sheet row (split, labels, classify), applied once to the fields a
+   * sheet row gives all its periods (areas across 12 months are classified once, not 12 times).
+   */
+  sheetRow(fields: Fields): void;
+  /** The rules that depend on the figure (values, unique); null leaves out a row repeating one already read. */
+  row(row: Fields): Fields | null;
+}
+
 /**
  * Applies a dataset's row rules to the rows of one workbook (`where` names its file and sheet). Keeps
  * per-workbook state (repeated names, rows already seen); warnings go to the run's report.
  */
-export function createRowRules(rules: RowRules | undefined, report: RunReport, keepLabelCell = false): (row: Fields, where: string) => Fields | null {
-  if (!rules) {
-    return (row) => {
-      if (!keepLabelCell) delete row[LABEL_CELL];
-      return row;
-    };
-  }
-  const classifiers = (rules.classify ?? []).map((rule) => classifier(rule));
+export function createRowRules(rules: RowRules | undefined, report: RunReport, keepLabelCell = false): (where: string) => RowHooks {
+  const classifiers = (rules?.classify ?? []).map((rule) => classifier(rule));
+  const splits = (rules?.split ?? []).map((split) => ({ ...split, separator: new RegExp(split.separator) }));
   const seen = new Map<string, Value>();
-  return (row, where) => {
-    for (const { field, separator, rest } of rules.split ?? []) {
-      const text = row[field];
-      if (typeof text !== 'string') {
-        row[rest] = null;
-        continue;
-      }
-      const [first, ...others] = text.split(new RegExp(separator)).map((part) => part.trim()).filter((part) => part !== '');
-      row[field] = first ?? null;
-      row[rest] = others.length > 0 ? others.join(', ') : null;
-    }
-    const cell = row[LABEL_CELL];
-    if (!keepLabelCell) delete row[LABEL_CELL];
-    if (rules.labels) applyLabels(rules.labels, row, cell, where, report);
-    for (const classify of classifiers) classify(row);
-    if (rules.values) routeValue(rules.values, row, cell, where);
-    if (rules.unique) {
-      const { measure } = rules.values ?? {};
-      if (measure !== undefined && row[measure] === null) return row;
-      const key = JSON.stringify(rules.unique.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : (row[field] ?? null))));
-      const figure = rules.values ? (row[rules.values.count] ?? row[rules.values.average] ?? null) : null;
-      if (seen.has(key)) {
-        if (seen.get(key) === figure) return null;
-        report.warn(`conflict ${where} ${key}`, `${where}: ${String(row[rules.labels?.printed ?? ''] ?? key)} prints ${String(figure)} where another table of the workbook printed ${String(seen.get(key))}; both rows kept`);
+  return (where) => {
+    // The label cell of the sheet row being read; its output rows follow its sheetRow call.
+    let cell: Value | undefined;
+    return {
+      sheetRow(fields) {
+        cell = fields[LABEL_CELL];
+        if (!keepLabelCell) delete fields[LABEL_CELL];
+        for (const split of splits) splitCodes(fields, split.field, split.separator, split.rest);
+        if (rules?.labels) applyLabels(rules.labels, fields, cell, where, report);
+        for (const classify of classifiers) classify(fields);
+      },
+      row(row) {
+        if (rules?.values) routeValue(rules.values, row, cell, where);
+        if (!rules?.unique) return row;
+        const { measure } = rules.values ?? {};
+        if (measure !== undefined && row[measure] === null) return row;
+        const key = JSON.stringify(rules.unique.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : (row[field] ?? null))));
+        const figure = rules.values ? (row[rules.values.count] ?? row[rules.values.average] ?? null) : null;
+        if (seen.has(key)) {
+          if (seen.get(key) === figure) return null;
+          report.warn(`conflict ${where} ${key}`, `${where}: ${String(row[rules.labels?.printed ?? ''] ?? key)} prints ${String(figure)} where another table of the workbook printed ${String(seen.get(key))}; both rows kept`);
+          return row;
+        }
+        seen.set(key, figure);
         return row;
-      }
-      seen.set(key, figure);
-    }
-    return row;
+      },
+    };
   };
+}
+
+function splitCodes(row: Fields, field: string, separator: RegExp, rest: string): void {
+  const text = row[field];
+  if (typeof text !== 'string' || !separator.test(text)) {
+    row[rest] = null;
+    return;
+  }
+  const [first, ...others] = text.split(separator).map((part) => part.trim()).filter((part) => part !== '');
+  row[field] = first ?? null;
+  row[rest] = others.length > 0 ? others.join(', ') : null;
 }
 
 function applyLabels(rules: LabelRules, row: Fields, cell: Value | undefined, where: string, report: RunReport): void {
@@ -138,15 +153,21 @@ function classifier(rule: ClassifyRule): (row: Fields) => void {
   const when = rule.when.map(({ value, match }) => ({ value, match: Object.entries(match).map(([field, pattern]) => [field, new RegExp(pattern, 'i')] as const) }));
   const seen = new Set<string>();
   return (row) => {
-    const text = (field: string): string => normaliseLabel(row[field] === null || row[field] === undefined ? '' : String(row[field]));
-    let value = when.find(({ match }) => match.every(([field, pattern]) => row[field] !== null && row[field] !== undefined && pattern.test(text(field))))?.value ?? rule.otherwise;
+    // Normalised only when a rule reaches the field: most rows are decided by their code.
+    const texts = new Map<string, string>();
+    const normalised = (field: string): string => texts.get(field) ?? texts.set(field, fieldText(row, field)).get(field)!;
+    let value = when.find(({ match }) => match.every(([field, pattern]) => row[field] !== null && row[field] !== undefined && pattern.test(normalised(field))))?.value ?? rule.otherwise;
     if (rule.repeated && value === rule.repeated.from) {
-      const key = JSON.stringify(rule.repeated.key.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : text(field))));
+      const key = JSON.stringify(rule.repeated.key.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(field))));
       if (seen.has(key)) value = rule.repeated.to;
       else seen.add(key);
     }
     row[rule.field] = value;
   };
+}
+
+function fieldText(row: Fields, field: string): string {
+  return normaliseLabel(row[field] === null || row[field] === undefined ? '' : String(row[field]));
 }
 
 function routeValue(routing: NonNullable<RowRules['values']>, row: Fields, cell: Value | undefined, where: string): void {
