@@ -27,7 +27,7 @@ data/raw/.../manifest.json lists it.`)
       const io = createSourceIO(flags, ctx.log);
       try {
         const report = await source.extract(
-          { dataset: datasetName ?? source.defaultDataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency },
+          { dataset: datasetName ?? source.defaultDataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks },
           io,
         );
         ctx.printResult(describeExtract(report), { command: 'extract', ...summariseExtract(report) });

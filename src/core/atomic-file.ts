@@ -59,12 +59,13 @@ export function removeLiveTempFiles(): void {
 }
 
 /**
- * Removes temp files that a dead run (SIGKILL, power loss) left in `dir` and its subfolders: those whose
+ * Removes temp files that a dead run (SIGKILL, power loss) left in `dir` (and its subfolders with
+ * `recursive`, for a folder etl owns such as the raw layer): those whose
  * PID is no longer running, or is this process's but not one of its live writes. A live run's files stay.
  * Returns the paths removed.
  */
-export async function sweepDeadTempFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+export async function sweepDeadTempFiles(dir: string, options: { recursive?: boolean } = {}): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: options.recursive ?? false }).catch(() => []);
   const removed: string[] = [];
   for (const entry of entries) {
     if (!entry.isFile() || !isTempFile(entry.name)) continue;
