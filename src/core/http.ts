@@ -85,9 +85,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       try {
         return await attempt(deadline);
       } catch (error) {
-        if (error instanceof EtlError) failure = error;
-        else if (deadline.aborted) failure = deadlineError(url, deadlineMs);
-        else failure = classifyNetworkError(url, error);
+        if (deadline.aborted) throw deadlineError(url, deadlineMs, error instanceof EtlError ? error : undefined);
+        failure = error instanceof EtlError ? error : classifyNetworkError(url, error);
       }
       const retriable = failure instanceof SourceError && failure.retriable;
       const wait = retryWait(failure, tryNumber, options);
