@@ -1,6 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { isTempFile, sweepDeadTempFiles } from '../core/atomic-file.js';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError, LoadError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
