@@ -55,7 +55,6 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
 
 type BodySink = (chunk: Buffer) => void;
 interface Exchange {
-  url: URL;
   status: number;
   headers: IncomingHttpHeaders;
 }
@@ -207,7 +206,7 @@ function exchange(
       },
       onResponseStart(c, status, responseHeaders) {
         if (status < 200) return;
-        response = { url, status, headers: responseHeaders };
+        response = { status, headers: responseHeaders };
         try {
           sink = onResponse(response);
         } catch (error) {
