@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
-import { describeSummary, loadFiles } from '../load/load-files.js';
+import { describeSummary, failIfAnyFailed, loadFiles } from '../load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 import type { CommandContext } from './context.js';
 import { describeExtract, summariseExtract } from './extract.js';
-import { failIfAnyFailed, loadSummaryJson } from './load.js';
+import { loadSummaryJson } from './load.js';
 import { createSourceIO, dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
 import { describeTransform, transformToParquet } from './transform.js';
 
