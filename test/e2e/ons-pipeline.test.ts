@@ -70,6 +70,8 @@ describe('etl extract + transform against a local ONS copy', () => {
     expect(result.stderr).not.toMatch(/warn|error/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/extract ons monthly-deaths: 3 files, 3 downloaded \(\d+ bytes\), 0 unchanged/);
+    // Servers see the npm package that fetched from them, with the page that says what it is.
+    expect(server.requests[0]!.headers['user-agent']).toMatch(/^etl-parquet\/\d+\.\d+\.\d+ \(\+https:\/\/www\.npmjs\.com\/package\/etl-parquet\)$/);
     const rawDir = path.join(dataDir, 'raw', 'ons', 'monthly-deaths');
     const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(EDITIONS.map(({ shape, file }) => `${shape.year}/${file}`));
