@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 
 /**
  * Every output is written to a temp file beside its destination and renamed into place, so a failed or
  * killed run leaves the previous good file and never a partial one. Temp names start with TEMP_PREFIX so
- * a leftover from a SIGKILL is recognisable and never mistaken for output.
+ * a leftover from a SIGKILL is recognisable and never mistaken for output, followed by the writer's PID so a
+ * later run can tell a dead run's leftovers from a live run's files.
  */
 export const TEMP_PREFIX = '.etl-tmp-';
 
@@ -14,7 +15,33 @@ const liveTempFiles = new Set<string>();
 
 export function tempPathFor(destination: string): string {
   const dir = path.dirname(destination);
-  return path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(destination)}`);
+  return path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(destination)}`);
+}
+
+/**
+ * Removes temp files in `dir` (not below) left by etl processes that no longer exist (SIGKILL, a reboot).
+ * Files of a live process, and temp names without a PID, are left alone. Returns the paths removed.
+ */
+export async function removeDeadTempFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = isTempFile(name) ? Number(/^(\d+)-/.exec(name.slice(TEMP_PREFIX.length))?.[1]) : NaN;
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    await rm(path.join(dir, name), { force: true });
+    removed.push(path.join(dir, name));
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, owned by someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function isTempFile(fileName: string): boolean {

@@ -141,6 +141,10 @@ function describeS3Error(error: unknown, uri: string): UploadError {
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired'].includes(name) || status === 401) {
     return new UploadError(`credentials rejected by ${bucketUri}: ${name}`, { recovery: 'destination', cause: error, hint: CREDENTIALS_HINT });
   }
+  // S3 answers a HEAD without a body, so an expired session token arrives as a bare 400 (aws/aws-sdk-js#2219).
+  if (status === 400 && name === 'Unknown') {
+    return new UploadError(`${uri}: HTTP 400 without detail, as S3 answers a HEAD request when the session token has expired`, { recovery: 'destination', cause: error, hint: CREDENTIALS_HINT });
+  }
   if (name === 'NoSuchBucket') {
     return new UploadError(`bucket ${bucketUri} does not exist`, { recovery: 'destination', cause: error, hint: 'create it (aws s3 mb) or fix --bucket / --endpoint' });
   }

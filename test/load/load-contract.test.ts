@@ -222,6 +222,58 @@ for (const factory of DESTINATIONS) {
         expect((await destination.read(prefix, 'ok.csv'))?.body.toString()).toBe('fine');
       });
 
+      it('a connection dropped in the middle of a multipart (S3) or resumable (GCS) upload is retried; the object arrives whole', async () => {
+        const large = randomBytes(20 * 1024 * 1024 + 7);
+        const { dir, prefix } = await freshCase({ 'large.bin': large });
+        // S3: the second part of three; GCS: the resumable session's body.
+        let bodies = 0;
+        const nth = factory.name === 's3' ? 2 : 1;
+        const midUpload: Fault = { matches: (request) => isUploadBody(request) && ++bodies === nth, action: { kind: 'drop' }, times: 1 };
+        await withFault(midUpload, async () => {
+          const run = await load([dir, '--bucket', destination.bucket(prefix)]);
+          expect(run.code, run.stderr).toBe(0);
+          expect(loadResultOf(run).files[0]).toMatchObject({ action: 'uploaded', method: factory.name === 's3' ? 'multipart' : 'resumable' });
+        });
+        const dropped = destination.proxy!.requests.filter((request) => request.fault === 'drop').at(-1)!;
+        if (factory.name === 's3') expect(dropped.url).toMatch(/[?&]partNumber=\d/);
+        else expect(dropped.method).toBe('PUT');
+        expect(sha256((await destination.read(prefix, 'large.bin'))!.body)).toBe(sha256(large));
+      });
+
+      it('a 503 storm that outlasts every retry fails with one error line and no object; the next run uploads', async () => {
+        const { dir, prefix } = await freshCase({ 'deaths.parquet': randomBytes(16 * 1024) });
+        const bucket = destination.bucket(prefix);
+        await withFault(uploadFault({ kind: 'respond', status: 503, body: '{"error":{"code":503,"message":"Service Unavailable"}}' }, Infinity), async () => {
+          const run = await runCli(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
+          expect(run.code).toBe(5);
+          expect(run.stderr.split('\n').filter((line) => line.startsWith('etl: '))).toEqual([expect.stringMatching(/^etl: load error: .*deaths\.parquet: upload to .* failed: .*(503|Service Unavailable)/)]);
+        });
+        expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
+        const after = await load([dir, '--bucket', bucket]);
+        expect(after.code, after.stderr).toBe(0);
+        expect(loadResultOf(after)).toMatchObject({ uploaded: 1, failed: 0 });
+      });
+
+      it('credentials that expire mid-run stop the run after the files that made it; a run with fresh credentials finishes', async () => {
+        const { dir, prefix } = await freshCase({ 'a.csv': 'first', 'b.csv': 'second', 'c.csv': 'third' });
+        const bucket = destination.bucket(prefix);
+        const expired = factory.name === 's3'
+          ? { kind: 'respond' as const, status: 400, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>', headers: { 'content-type': 'application/xml' } }
+          : { kind: 'respond' as const, status: 401, body: JSON.stringify({ error: { code: 401, message: 'Invalid Credentials', errors: [{ message: 'Invalid Credentials' }] } }) };
+        // Every request about b.csv or c.csv: the token ran out after a.csv went up.
+        const afterFirstFile: Fault = { matches: (request) => /[bc]\.csv/.test(decodeURIComponent(request.url)), action: expired, times: Infinity };
+        await withFault(afterFirstFile, async () => {
+          const run = await load([dir, '--bucket', bucket, '--concurrency', '1']);
+          expect(run.code).toBe(5);
+          expect(loadResultOf(run)).toMatchObject({ uploaded: 1, failed: 2 });
+          expect(run.stderr.split('\n').filter((line) => /"level":"error"/.test(line))).toEqual([expect.stringMatching(/(credentials rejected|session token has expired).*1 not tried after that/)]);
+        });
+        expect((await destination.read(prefix, 'a.csv'))?.body.toString()).toBe('first');
+        expect(await destination.read(prefix, 'b.csv')).toBeNull();
+        const refreshed = loadResultOf(await load([dir, '--bucket', bucket]));
+        expect(refreshed).toMatchObject({ uploaded: 2, skipped: 1, failed: 0 });
+      });
+
       it('throttling (503) is retried with backoff', async () => {
         const { dir, prefix } = await freshCase({ 'deaths.parquet': randomBytes(16 * 1024) });
         const requestsBefore = destination.proxy!.requests.length;
