@@ -5,43 +5,18 @@ import path from 'node:path';
 
 /**
  * Every output is written to a temp file beside its destination and renamed into place, so a failed or
- * killed run leaves the previous good file and never a partial one. Temp names start with TEMP_PREFIX so
- * a leftover from a SIGKILL is recognisable and never mistaken for output, followed by the writer's PID so a
- * later run can tell a dead run's leftovers from a live run's files.
+ * killed run leaves the previous good file and never a partial one. Temp names start with TEMP_PREFIX and
+ * the writer's PID (`.etl-tmp-<pid>-<random>-<name>`), so a leftover from a SIGKILL is recognisable, never
+ * mistaken for output, and swept by the next run once that PID is gone.
  */
 export const TEMP_PREFIX = '.etl-tmp-';
+const TEMP_PID = /^\.etl-tmp-(\d+)-/;
 
 const liveTempFiles = new Set<string>();
 
 export function tempPathFor(destination: string): string {
   const dir = path.dirname(destination);
   return path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(destination)}`);
-}
-
-/**
- * Removes temp files in `dir` (not below) left by etl processes that no longer exist (SIGKILL, a reboot).
- * Files of a live process, and temp names without a PID, are left alone. Returns the paths removed.
- */
-export async function removeDeadTempFiles(dir: string): Promise<string[]> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const removed: string[] = [];
-  for (const name of names) {
-    const pid = isTempFile(name) ? Number(/^(\d+)-/.exec(name.slice(TEMP_PREFIX.length))?.[1]) : NaN;
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
-    await rm(path.join(dir, name), { force: true });
-    removed.push(path.join(dir, name));
-  }
-  return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, owned by someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function isTempFile(fileName: string): boolean {
@@ -77,4 +52,35 @@ export async function writeFileAtomic(destination: string, data: string | Uint8A
 export function removeLiveTempFiles(): void {
   for (const temp of liveTempFiles) rmSync(temp, { force: true });
   liveTempFiles.clear();
+}
+
+/**
+ * Removes temp files that a dead run (SIGKILL, power loss) left in `dir` (and its subfolders with
+ * `recursive`, for a folder etl owns such as the raw layer): those whose
+ * PID is no longer running, or is this process's but not one of its live writes. A live run's files stay.
+ * Returns the paths removed.
+ */
+export async function sweepDeadTempFiles(dir: string, options: { recursive?: boolean } = {}): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: options.recursive ?? false }).catch(() => []);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isFile() || !isTempFile(entry.name)) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (writerIsAlive(entry.name, file)) continue;
+    await rm(file, { force: true });
+    removed.push(file);
+  }
+  return removed;
+}
+
+function writerIsAlive(fileName: string, file: string): boolean {
+  const pid = Number(TEMP_PID.exec(fileName)?.[1] ?? NaN);
+  if (!Number.isInteger(pid) || pid <= 0) return false; // no PID: an older etl's leftover
+  if (pid === process.pid) return liveTempFiles.has(file) || [...liveTempFiles].some((live) => file.startsWith(live));
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
 }

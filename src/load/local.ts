@@ -3,7 +3,7 @@ import { stat as statFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { removeDeadTempFiles, withAtomicFile } from '../core/atomic-file.js';
+import { sweepDeadTempFiles, withAtomicFile } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
 import type { Sink } from '../core/sink.js';
 import type { Destination } from './index.js';
@@ -38,7 +38,7 @@ export function createLocalSink(destination: Destination): Sink {
       try {
         if (!swept.has(path.dirname(target))) {
           swept.add(path.dirname(target));
-          await removeDeadTempFiles(path.dirname(target));
+          await sweepDeadTempFiles(path.dirname(target));
         }
         await withAtomicFile(target, async (temp) => {
           let copied = 0;
