@@ -162,6 +162,16 @@ describe('etl extract + transform against a local ONS copy', () => {
     const { rows } = await readParquet(out);
     expect(new Set(rows.map((r) => r.edition))).toEqual(new Set([2019]));
   });
+
+  it('a range with no edition is a usage error listing the editions there are, from the page and from the raw layer', async () => {
+    const extracted = await extract('--from', '2030');
+    expect(extracted.code).toBe(2);
+    expect(extracted.stderr).toMatch(/^etl: config error: no edition matches --from 2030: the page at http:\/\/127\.0\.0\.1:\d+\S* links editions 2015, 2019, 2021/);
+    expect((await extract()).code).toBe(0);
+    const transformed = await transform(path.join(work, 'none.parquet'), '--to', '2010');
+    expect(transformed.code).toBe(2);
+    expect(transformed.stderr).toMatch(/^etl: config error: no edition matches --to 2010: the raw layer \(.*monthly-deaths\) holds editions 2015, 2019, 2021/);
+  });
 });
 
 describe('etl run: extract, transform and load for a crontab line', () => {
