@@ -41,7 +41,7 @@ installed bin's absolute path (\`command -v etl\`), not npx: see "Install on a V
       const io = createSourceIO(flags, ctx.log);
       let extractReport;
       try {
-        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency }, io);
+        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks }, io);
       } finally {
         await io.http.close();
       }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { LoadError, errorMessage } from './errors.js';
 
 /**
  * Every output is written to a temp file beside its destination and renamed into place, so a failed or
@@ -29,14 +30,17 @@ export function trackTempFile(file: string): () => void {
   return () => liveTempFiles.delete(file);
 }
 
-/** Runs `write` against a temp path and renames it over `destination` only if `write` succeeds. */
-export async function withAtomicFile<T>(destination: string, write: (tempPath: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `write` against a temp path and renames it over `destination` only if `write` succeeds (and
+ * `keep` accepts its result: a download answered 304 has nothing to put in place).
+ */
+export async function withAtomicFile<T>(destination: string, write: (tempPath: string) => Promise<T>, options: { keep?: (result: T) => boolean } = {}): Promise<T> {
   await mkdir(path.dirname(destination), { recursive: true });
   const temp = tempPathFor(destination);
   liveTempFiles.add(temp);
   try {
     const result = await write(temp);
-    await rename(temp, destination);
+    if (options.keep?.(result) ?? true) await rename(temp, destination);
     return result;
   } finally {
     liveTempFiles.delete(temp);
@@ -83,4 +87,22 @@ function writerIsAlive(fileName: string, file: string): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
   }
+}
+
+const FILESYSTEM_SYSCALLS = new Set(['open', 'write', 'close', 'rename', 'mkdir', 'fsync', 'unlink', 'copyfile', 'ftruncate']);
+
+/**
+ * A failed local write is the user's problem to fix (space, permissions), not a bug or a network error:
+ * a LoadError naming the path, "no space left" for ENOSPC/EDQUOT. Anything else is returned as it is.
+ */
+export function describeWriteError(error: unknown, target: string): unknown {
+  const errno = error as NodeJS.ErrnoException;
+  if (!(error instanceof Error) || !errno.code || !FILESYSTEM_SYSCALLS.has(errno.syscall ?? '')) return error;
+  if (errno.code === 'ENOSPC' || errno.code === 'EDQUOT') {
+    return new LoadError(`no space left on the device holding ${path.dirname(target)} (writing ${path.basename(target)})`, {
+      cause: error,
+      hint: 'free some space or point --data-dir/--out elsewhere, then run again; files already there are kept',
+    });
+  }
+  return new LoadError(`cannot write ${target}: ${errorMessage(error)}`, { cause: error, hint: 'check the directory exists and is writable' });
 }

@@ -71,7 +71,7 @@ function describeFsError(error: NodeJS.ErrnoException, target: string, root: str
   const atRoot = error.path !== undefined && path.resolve(root).startsWith(path.resolve(error.path));
   const destinationWide = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'].includes(error.code ?? '') || atRoot;
   const noSpace = error.code === 'ENOSPC' || error.code === 'EDQUOT';
-  return new UploadError(noSpace ? `no space left on the disk of ${root} (${error.code}) writing ${target}; the partial copy was removed` : `cannot write ${target}: ${errorMessage(error)}`, {
+  return new UploadError(noSpace ? `no space left on the device holding ${root} (writing ${target}; the partial copy was removed)` : `cannot write ${target}: ${errorMessage(error)}`, {
     recovery: destinationWide ? 'destination' : 'file',
     cause: error,
     hint: destinationWide ? 'check that the destination is a writable directory with space left' : undefined,
