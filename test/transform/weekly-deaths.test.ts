@@ -255,6 +255,17 @@ describe('weekly deaths, weeks down (2022 on), over generated workbooks', () => 
     expect(new Set(keys).size).toBe(keys.length);
   });
 
+  it('a companion sheet that does not read as declared is left out whole, with a warning; the main table and other sheets stay', async () => {
+    const file = await workbook('accessible-broken-ages.xlsx', accessibleSheets({ year: 2022, weeks: 3, brokenAgeSheet: true }));
+    const warnings: string[] = [];
+    const rows: Row[] = [];
+    for await (const row of readWorkbookTable({ file }, weeklyDeaths, { report: createRunReport((message) => warnings.push(message)) })) rows.push(row);
+    expect(totals(rows)).toEqual([1, 2, 3].map((week) => [week, weeklyTotal(2022, week)]));
+    expect(rows.filter((r) => r.age_band !== null || r.sex !== 'all')).toEqual([]);
+    expect(rows.filter((r) => r.area_name === 'London' && r.measure === 'deaths')).toHaveLength(3);
+    expect(warnings).toEqual([expect.stringMatching(/^accessible-broken-ages\.xlsx, sheet "2" \("weeks down, by sex and age group"\) left out: .*cell A\d+: "tbc" is not a week number/)]);
+  });
+
   it('finds the sheets by age and region by their headers, whatever their numbers', async () => {
     const file = await workbook('accessible-renumbered.xlsx', accessibleSheets({ year: 2024, weeks: 2, companionSheetNames: ['4', '11'] }));
     const rows = await collect(file);

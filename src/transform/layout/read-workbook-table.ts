@@ -1,3 +1,4 @@
+import { DataError } from '../../core/errors.js';
 import type { Row, Value } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import { NoTableError, findTable, type FoundTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
@@ -70,11 +71,19 @@ export async function* readWorkbookTable(input: WorkbookInput, dataset: Workbook
       return undefined;
     });
     if (!other) continue;
+    // A companion lands whole or not at all: a sheet that does not read as declared costs its rows and a
+    // warning, not the edition's main table. These tables are small (weeks x columns), so they are held.
+    const rows: Row[] = [];
     try {
-      yield* read(other, from);
+      for await (const row of read(other, from)) rows.push(row);
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      report.warn(`companion ${other.where}`, `${other.where} ("${companion.name}") left out: ${error.message}`);
+      continue;
     } finally {
       await other.close();
     }
+    yield* rows;
   }
 }
 
