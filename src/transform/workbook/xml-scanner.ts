@@ -91,14 +91,29 @@ export class XmlTag {
   }
 }
 
+/** Text kept between chunks (a tag, comment or captured text cut by the chunk end) grew past the limit. */
+export class XmlTokenTooLongError extends Error {
+  constructor(readonly maxChars: number) {
+    super(`XML text or markup longer than ${maxChars} characters`);
+  }
+}
+
 export class XmlScanner {
   private pending = '';
   private readonly tag = new XmlTag();
 
-  constructor(private readonly handler: XmlHandler) {}
+  /**
+   * `maxTokenChars` bounds what is held between chunks: without it, a tag or a captured text with no `<`
+   * in sight grows without end, and each chunk rescans it (quadratic time).
+   */
+  constructor(private readonly handler: XmlHandler, private readonly maxTokenChars = Infinity) {}
 
   feed(chunk: string): void {
-    const text = this.pending.length > 0 ? this.pending + chunk : chunk;
+    this.scan(this.pending.length > 0 ? this.pending + chunk : chunk);
+    if (this.pending.length > this.maxTokenChars) throw new XmlTokenTooLongError(this.maxTokenChars);
+  }
+
+  private scan(text: string): void {
     this.pending = '';
     const handler = this.handler;
     const length = text.length;

@@ -222,7 +222,7 @@ describe('the .xlsx reader beyond what exceljs handles', () => {
     await expect(readAll(cut)).rejects.toThrow(DataError);
     await expect(readAll(cut)).rejects.toThrow(/cut\.xlsx: cannot read the workbook/);
     const dangling = await crafted('dangling.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="s"><v>7</v></c></row>') }] });
-    await expect(readAll(dangling)).rejects.toThrow(/dangling\.xlsx: cannot read the workbook \(row 1: shared string 7 does not exist\)/);
+    await expect(readAll(dangling)).rejects.toThrow(/dangling\.xlsx, sheet "S": cannot read the sheet \(row 1: shared string 7 does not exist\)/);
   });
 });
 
