@@ -46,6 +46,24 @@ export class LoadError extends EtlError {
   readonly exitCode = 5;
 }
 
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+/** DuckDB reports a full disk in its message only (`IO Error: ... No space left on device`). */
+const DISK_FULL_MESSAGE = /no space left on device|disk quota exceeded|file too large/i;
+
+/** A write failed because the disk (or the user's quota) is full: the user's to fix, not a bug. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && DISK_FULL_CODES.has(code)) || DISK_FULL_MESSAGE.test(errorMessage(error));
+}
+
+/** The one message for a full disk, whichever write hit it; `dir` is where etl was writing. */
+export function diskFullError(dir: string, cause: unknown): LoadError {
+  return new LoadError(`no space left on the device holding ${dir}; nothing was replaced there`, {
+    cause,
+    hint: 'free some space (etl removes its own partial files) or write elsewhere (--out, --data-dir), then run again',
+  });
+}
+
 export const EXIT_OK = 0;
 /** Anything that is not an EtlError is a bug in etl. */
 export const EXIT_INTERNAL = 1;

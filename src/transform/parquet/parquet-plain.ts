@@ -32,6 +32,7 @@ export type EncodedColumn =
  */
 export class PlainParquetWriter {
   private readonly fd: number;
+  private open = true;
   private offset = 0;
   private rowGroups: RowGroupMeta[] = [];
   private pending: Buffer[][];
@@ -65,8 +66,10 @@ export class PlainParquetWriter {
     }
   }
 
-  /** Closes the file without a footer (the caller deletes it). */
+  /** Closes the file without a footer (the caller deletes it). Safe after a failed close(): a full disk fails the footer write. */
   abandon(): void {
+    if (!this.open) return;
+    this.open = false;
     closeSync(this.fd);
   }
 

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DataError } from '../../core/errors.js';
+import { DataError, diskFullError, isDiskFull } from '../../core/errors.js';
 import { tempPathFor, trackTempFile, withAtomicFile } from '../../core/atomic-file.js';
 import type { Column, ColumnType, Row, Table, TablePart, Value } from '../../core/table.js';
 import { NULL_STRING, REPEATED_STRING, type ColumnBatch, type EncodedColumn } from './parquet-plain.js';
@@ -59,7 +59,8 @@ export async function writeParquet(table: Table, destination: string, options: W
         summary.parts.push({ name: part.name, rows });
         summary.rows += rows;
       } catch (error) {
-        await worker.call({ op: 'rollback' });
+        // The part's own error is the one to report, even if removing its file fails too.
+        await worker.call({ op: 'rollback' }).catch(() => undefined);
         if (!(error instanceof DataError) || !options.skipBadParts) throw error;
         summary.skipped.push({ name: part.name, reason: error.message });
         options.onPartSkipped?.(part.name, error);
@@ -75,6 +76,8 @@ export async function writeParquet(table: Table, destination: string, options: W
       return worker.call({ op: 'copy', path: temp });
     });
     return summary;
+  } catch (error) {
+    throw isDiskFull(error) ? diskFullError(path.dirname(path.resolve(destination)), error) : error;
   } finally {
     await worker.close();
     for (const file of scratchFiles) await rm(file, { force: true });
@@ -127,7 +130,7 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
     const entry = waiting.get(reply.id);
     waiting.delete(reply.id);
     if (reply.ok) entry?.resolve();
-    else entry?.reject(Object.assign(new Error(`parquet writer: ${reply.message}`), { stack: reply.stack }));
+    else entry?.reject(Object.assign(new Error(`parquet writer: ${reply.message}`), { stack: reply.stack, code: reply.code }));
   });
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`parquet writer thread exited (code ${code})`)));
