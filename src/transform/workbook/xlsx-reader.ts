@@ -407,6 +407,7 @@ class SheetHandler implements XmlHandler {
     let column = this.column + 1;
     let type = '';
     let style = 0;
+    let ref: string | undefined;
     const source = tag.source;
     while (tag.nextAttribute()) {
       if (tag.nameEnd - tag.nameStart !== 1) continue;
@@ -414,6 +415,7 @@ class SheetHandler implements XmlHandler {
         case CHAR_R: {
           const parsed = columnOfRef(source, tag.valueStart, tag.valueEnd);
           if (parsed >= 0) column = parsed;
+          if (parsed >= EXCEL_MAX_COLUMNS) ref = source.slice(tag.valueStart, Math.min(tag.valueEnd, tag.valueStart + 40));
           break;
         }
         case CHAR_T:
@@ -424,10 +426,7 @@ class SheetHandler implements XmlHandler {
           break;
       }
     }
-    if (column >= EXCEL_MAX_COLUMNS) {
-      const ref = tag.attributes().r ?? `${columnName(column)}${this.rowNumber}`;
-      throw new WorkbookLimitError(`cell ${ref.slice(0, 40)} lies past Excel's last column XFD`, 'excel');
-    }
+    if (column >= EXCEL_MAX_COLUMNS) throw new WorkbookLimitError(`cell ${ref ?? `${columnName(column)}${this.rowNumber}`} lies past Excel's last column XFD`, 'excel');
     this.inCell = true;
     this.column = column;
     this.cellType = type;

@@ -11,7 +11,7 @@ import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { readWithExcelJs, type ReadSheet } from '../../helpers/exceljs-reader.js';
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
-import { writeZip } from '../../helpers/zip-writer.js';
+import { RELS_NS, craftXlsx, sheetXml, type CraftedParts } from '../../helpers/crafted-xlsx.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -112,38 +112,8 @@ describe('the .xlsx reader gives exactly the cells exceljs gives', () => {
   });
 });
 
-const RELS_NS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
-const SHEET_TYPE = `${RELS_NS}/worksheet`;
-
-interface CraftedSheet {
-  name: string;
-  xml: string;
-  type?: string;
-}
-
 /** An .xlsx from hand-written XML, for what no library writes but Excel and other tools may. */
-async function crafted(name: string, parts: { sheets: CraftedSheet[]; sharedStrings?: string; styles?: string; workbookPr?: string; zipOrder?: 'reversed' }): Promise<string> {
-  const file = path.join(dir, name);
-  const sheetEntries = parts.sheets.map((sheet, i) => ({ ...sheet, id: `rId${i + 1}`, path: `worksheets/sheet${i + 1}.xml` }));
-  const members: Record<string, string> = {
-    '_rels/.rels': `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${RELS_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
-    'xl/workbook.xml': `<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="${RELS_NS}">${parts.workbookPr ?? ''}<sheets>${sheetEntries
-      .map((sheet, i) => `<sheet name="${sheet.name}" sheetId="${i + 1}" r:id="${sheet.id}"/>`)
-      .join('')}</sheets></workbook>`,
-    'xl/_rels/workbook.xml.rels': `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${sheetEntries
-      .map((sheet) => `<Relationship Id="${sheet.id}" Type="${sheet.type ?? SHEET_TYPE}" Target="${sheet.path}"/>`)
-      .join('')}<Relationship Id="rIdS" Type="${RELS_NS}/sharedStrings" Target="/xl/sharedStrings.xml"/><Relationship Id="rIdY" Type="${RELS_NS}/styles" Target="styles.xml"/></Relationships>`,
-    'xl/sharedStrings.xml': `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">${parts.sharedStrings ?? ''}</sst>`,
-    'xl/styles.xml': `<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">${parts.styles ?? '<cellXfs count="1"><xf numFmtId="0"/></cellXfs>'}</styleSheet>`,
-  };
-  const sheetMembers = sheetEntries.map((sheet) => [`xl/${sheet.path}`, sheet.xml] as const);
-  if (parts.zipOrder === 'reversed') sheetMembers.reverse();
-  await writeZip(file, { ...Object.fromEntries(sheetMembers), ...members });
-  return file;
-}
-
-const sheetXml = (body: string, prefix = ''): string =>
-  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<${prefix}worksheet xmlns${prefix ? `:${prefix.slice(0, -1)}` : ''}="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><${prefix}sheetData>${body}</${prefix}sheetData></${prefix}worksheet>`;
+const crafted = (name: string, parts: CraftedParts): Promise<string> => craftXlsx(path.join(dir, name), parts);
 
 function cellsOf(sheets: ReadSheet[]): Array<[number, Cell[]]> {
   return sheets[0]!.rows.map((row) => [row.rowNumber, row.cells]);
