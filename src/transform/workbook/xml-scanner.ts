@@ -247,6 +247,11 @@ export function decodeXmlText(text: string): string {
 function decodeEntities(text: string): string {
   if (text.indexOf('&') === -1) return text;
   return text.replace(ENTITY, (_match, hex: string | undefined, decimal: string | undefined, named: string | undefined) =>
-    named !== undefined ? NAMED_ENTITIES[named]! : String.fromCodePoint(hex !== undefined ? parseInt(hex, 16) : Number(decimal)),
+    named !== undefined ? NAMED_ENTITIES[named]! : codePointText(hex !== undefined ? parseInt(hex, 16) : Number(decimal)),
   );
+}
+
+/** A reference past U+10FFFF names no character (`&#xFFFFFF;` in a damaged file): shown as U+FFFD, like a bad byte. */
+function codePointText(codePoint: number): string {
+  return codePoint <= 0x10ffff ? String.fromCodePoint(codePoint) : '\ufffd';
 }
