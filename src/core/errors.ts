@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * The error family. Commands and library code throw these; only src/cli.ts turns them into an
  * exit code and one line on stderr. Group by how the user recovers, not by where it was thrown.
@@ -56,11 +58,11 @@ export function isDiskFull(error: unknown): boolean {
   return (typeof code === 'string' && DISK_FULL_CODES.has(code)) || DISK_FULL_MESSAGE.test(errorMessage(error));
 }
 
-/** The one message for a full disk, whichever write hit it; `dir` is where etl was writing. */
-export function diskFullError(dir: string, cause: unknown): LoadError {
-  return new LoadError(`no space left on the device holding ${dir}; nothing was replaced there`, {
+/** A full disk met while writing `target` (its temp files are removed; what was there before stays). */
+export function diskFullError(target: string, cause: unknown): LoadError {
+  return new LoadError(`no space left on the device holding ${path.dirname(target)} (writing ${path.basename(target)})`, {
     cause,
-    hint: 'free some space (etl removes its own partial files) or write elsewhere (--out, --data-dir), then run again',
+    hint: 'free some space or point --data-dir/--out elsewhere, then run again; files already there are kept',
   });
 }
 

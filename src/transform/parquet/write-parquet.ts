@@ -77,7 +77,7 @@ export async function writeParquet(table: Table, destination: string, options: W
     });
     return summary;
   } catch (error) {
-    throw isDiskFull(error) ? diskFullError(path.dirname(path.resolve(destination)), error) : error;
+    throw isDiskFull(error) ? diskFullError(path.resolve(destination), error) : error;
   } finally {
     await worker.close();
     for (const file of scratchFiles) await rm(file, { force: true });
