@@ -26,7 +26,7 @@ export const EXCEL_MAX_ROWS = 1_048_576;
 const MIB = 1024 * 1024;
 
 export const LIMIT_SETTINGS: ReadonlyArray<{ key: keyof WorkbookLimits; env: string; fallback: number; what: string }> = [
-  { key: 'partBytes', env: 'ETL_WORKBOOK_MAX_PART_BYTES', fallback: 512 * MIB, what: 'uncompressed bytes of one .xlsx part (sheet, shared strings) or one .xls file' },
+  { key: 'partBytes', env: 'ETL_WORKBOOK_MAX_PART_BYTES', fallback: 256 * MIB, what: 'uncompressed bytes of one .xlsx part (sheet, shared strings) or one .xls file' },
   { key: 'cellChars', env: 'ETL_WORKBOOK_MAX_CELL_CHARS', fallback: MIB, what: 'characters in one cell, text run or XML tag' },
   { key: 'columns', env: 'ETL_WORKBOOK_MAX_COLUMNS', fallback: 4096, what: `columns one row may span (at most ${EXCEL_MAX_COLUMNS}, Excel's XFD)` },
   { key: 'sharedStrings', env: 'ETL_WORKBOOK_MAX_SHARED_STRINGS', fallback: 2_000_000, what: 'entries in the shared-string table' },
@@ -74,3 +74,9 @@ export class WorkbookLimitError extends DataError {
 
 /** Relationships, sheets, number formats and cell styles a workbook may list (Excel allows 64,000 styles). */
 export const MAX_PART_ENTRIES = 1_048_576;
+
+/** For `etl transform --help`: each limit, its variable and its default. */
+export function limitsHelp(): string {
+  const lines = LIMIT_SETTINGS.map(({ env, fallback, what }) => `  ${env.padEnd(37)} ${what} (default ${fallback % MIB === 0 ? `${fallback / MIB}M` : fallback})`);
+  return `\nLimits on one workbook (a crafted or damaged file stops with a data error instead of exhausting memory or time;\nraise one for a genuine workbook that needs more, e.g. ETL_WORKBOOK_MAX_COLUMNS=16384):\n${lines.join('\n')}`;
+}
