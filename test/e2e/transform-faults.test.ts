@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MONTHS, monthlySheets } from '../fixtures/ons/monthly-workbook.js';
+import { writeLargeMonthlyWorkbook } from '../fixtures/ons/large-monthly-workbook.js';
+import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { runCli, startCli } from '../helpers/run-cli.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
 
@@ -15,18 +15,6 @@ let small: string;
 let reference: Buffer;
 let previous: Buffer;
 
-/** Big enough that a transform is busy for a second or so: reading, writing parts, then DuckDB's copy. */
-async function writeLargeWorkbook(file: string, areas: number): Promise<void> {
-  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useSharedStrings: false, useStyles: false });
-  const sheet = writer.addWorksheet('Figures for 2022');
-  sheet.addRow(['Monthly figures on deaths registered by area of usual residence, 2022']).commit();
-  sheet.addRow([]).commit();
-  sheet.addRow(['Area of usual residence', null, ...MONTHS.map((m) => `${m}-22`)]).commit();
-  for (let i = 0; i < areas; i++) sheet.addRow([`E${String(i).padStart(8, '0')}`, `Area ${i} name`, ...MONTHS.map((_, m) => i + m)]).commit();
-  sheet.commit();
-  await writer.commit();
-}
-
 const tempFiles = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((name) => name.startsWith('.etl-tmp-'));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,7 +22,7 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-transform-faults-'));
   large = path.join(work, 'large.xlsx');
   small = path.join(work, 'small.xls');
-  await writeLargeWorkbook(large, 20_000);
+  await writeLargeMonthlyWorkbook(large, 20_000);
   await writeWorkbook(small, monthlySheets({ year: 2021 }));
   const result = await runCli(['transform', 'ons', '--input', large, '--out', path.join(work, 'reference.parquet')]);
   expect(result.code).toBe(0);
