@@ -27,7 +27,7 @@ const MIB = 1024 * 1024;
 
 export const LIMIT_SETTINGS: ReadonlyArray<{ key: keyof WorkbookLimits; env: string; fallback: number; what: string }> = [
   { key: 'partBytes', env: 'ETL_WORKBOOK_MAX_PART_BYTES', fallback: 256 * MIB, what: 'uncompressed bytes of one .xlsx part (sheet, shared strings) or one .xls file' },
-  { key: 'cellChars', env: 'ETL_WORKBOOK_MAX_CELL_CHARS', fallback: MIB, what: 'characters in one cell, text run or XML tag' },
+  { key: 'cellChars', env: 'ETL_WORKBOOK_MAX_CELL_CHARS', fallback: 64 * 1024, what: 'characters in one cell, text run or XML tag' },
   { key: 'columns', env: 'ETL_WORKBOOK_MAX_COLUMNS', fallback: 4096, what: `columns one row may span (at most ${EXCEL_MAX_COLUMNS}, Excel's XFD)` },
   { key: 'sharedStrings', env: 'ETL_WORKBOOK_MAX_SHARED_STRINGS', fallback: 2_000_000, what: 'entries in the shared-string table' },
   { key: 'sharedStringChars', env: 'ETL_WORKBOOK_MAX_SHARED_STRING_CHARS', fallback: 64 * MIB, what: 'characters of all shared strings together' },
@@ -77,6 +77,11 @@ export const MAX_PART_ENTRIES = 1_048_576;
 
 /** For `etl transform --help`: each limit, its variable and its default. */
 export function limitsHelp(): string {
-  const lines = LIMIT_SETTINGS.map(({ env, fallback, what }) => `  ${env.padEnd(37)} ${what} (default ${fallback % MIB === 0 ? `${fallback / MIB}M` : fallback})`);
+  const lines = LIMIT_SETTINGS.map(({ env, fallback, what }) => `  ${env.padEnd(37)} ${what} (default ${formatLimit(fallback)})`);
   return `\nLimits on one workbook (a crafted or damaged file stops with a data error instead of exhausting memory or time;\nraise one for a genuine workbook that needs more, e.g. ETL_WORKBOOK_MAX_COLUMNS=16384):\n${lines.join('\n')}`;
+}
+
+function formatLimit(value: number): string {
+  if (value % MIB === 0) return `${value / MIB}M`;
+  return value % 1024 === 0 ? `${value / 1024}K` : String(value);
 }
