@@ -40,7 +40,7 @@ Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron 
       const io = createSourceIO(flags, ctx.log);
       let extractReport;
       try {
-        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency }, io);
+        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks }, io);
       } finally {
         await io.http.close();
       }
