@@ -72,8 +72,10 @@ export class WorkbookLimitError extends DataError {
   }
 }
 
-/** Relationships, sheets, number formats and cell styles a workbook may list (Excel allows 64,000 styles). */
+/** Relationships, number formats and cell styles a workbook may list (Excel allows 64,000 styles). */
 export const MAX_PART_ENTRIES = 1_048_576;
+/** Sheets a workbook may list: each matching one is opened and searched, so a million would take hours. */
+export const MAX_SHEETS = 10_000;
 
 /** For `etl transform --help`: each limit, its variable and its default. */
 export function limitsHelp(): string {

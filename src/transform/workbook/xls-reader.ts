@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DataError } from '../../core/errors.js';
 import { columnName } from './column-name.js';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
-import { WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
+import { MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
 import type { Cell, Sheet, SheetRow } from './workbook.js';
 
 /**
@@ -118,6 +118,7 @@ function readGlobals(stream: Buffer, limits: WorkbookLimits, file: string): Work
         const reader = new RecordReader(stream, at, body + 6);
         // Worksheets only: macro sheets, chart sheets and VB modules hold no cells to read.
         if (stream[body + 5] === 0) workbook.sheets.push({ offset: stream.readUInt32LE(body), name: reader.unicodeString(1) });
+        if (workbook.sheets.length > MAX_SHEETS) throw new WorkbookLimitError(`the workbook lists more than ${MAX_SHEETS} sheets`, 'excel');
         break;
       }
     }

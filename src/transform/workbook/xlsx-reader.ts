@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
 import { columnName } from './column-name.js';
-import { EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, MAX_PART_ENTRIES, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
+import { EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, MAX_PART_ENTRIES, MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
 import type { Cell, Sheet, SheetRow } from './workbook.js';
 import { XmlScanner, XmlTokenTooLongError, decodeXmlText, type XmlHandler, type XmlTag } from './xml-scanner.js';
 import { openZip, type ZipEntry, type ZipFile } from './zip-file.js';
@@ -63,8 +63,8 @@ async function scanPart(zip: ZipFile, entry: ZipEntry, handler: XmlHandler, limi
 }
 
 /** Parts whose entries are all held (relationships, sheets, styles) are bounded too: a crafted one can list millions. */
-function countEntry(count: number, entry: ZipEntry): void {
-  if (count > MAX_PART_ENTRIES) throw new WorkbookLimitError(`part ${entry.name} lists more than ${MAX_PART_ENTRIES} entries`, 'excel');
+function countEntry(count: number, entry: ZipEntry, max = MAX_PART_ENTRIES): void {
+  if (count > max) throw new WorkbookLimitError(`part ${entry.name} lists more than ${max} entries`, 'excel');
 }
 
 function requirePart(zip: ZipFile, name: string, what: string): ZipEntry {
@@ -123,15 +123,18 @@ async function readWorkbookPart(zip: ZipFile, limits: WorkbookLimits): Promise<W
           else if (tag.name.endsWith(':id')) relationship = tag.value; // r:id, whatever the prefix
         }
         declared.push({ name: sheetName, relationship });
-        countEntry(declared.length, workbookEntry);
+        countEntry(declared.length, workbookEntry, MAX_SHEETS);
       }
     },
     close() {},
     text() {},
   }, limits);
   const sheets: WorkbookPart['sheets'] = [];
+  // By id, the first of any repeated one (as a search would find it): no search per sheet, which is quadratic.
+  const relsById = new Map<string, (typeof rels)[number]>();
+  for (const rel of rels) if (!relsById.has(rel.id)) relsById.set(rel.id, rel);
   for (const { name, relationship } of declared) {
-    const rel = rels.find((r) => r.id === relationship);
+    const rel = relsById.get(relationship);
     // Chart sheets, dialog and macro sheets hold no cells.
     if (!rel || rel.type !== 'worksheet') continue;
     sheets.push({ name, entry: requirePart(zip, rel.target, `sheet "${name}"`) });

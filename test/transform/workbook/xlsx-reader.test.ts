@@ -12,6 +12,7 @@ import { readWithExcelJs, type ReadSheet } from '../../helpers/exceljs-reader.js
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
 import { RELS_NS, craftXlsx, sheetXml, type CraftedParts } from '../../helpers/crafted-xlsx.js';
+import { writeZip } from '../../helpers/zip-writer.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -210,5 +211,15 @@ describe('date number formats', () => {
     ['@', false],
   ])('%s is a date: %s', (code, isDate) => {
     expect(isDateFormatCode(code)).toBe(isDate);
+  });
+});
+
+describe('the .xlsx reader on a workbook listing sheets by the thousand', () => {
+  it('stops at 10,000 sheets with a data error instead of searching each', async () => {
+    const file = path.join(dir, 'many-sheets.xlsx');
+    await writeZip(file, {
+      'xl/workbook.xml': { head: `<workbook xmlns:r="${RELS_NS}"><sheets>`, unit: '<sheet name="Figures for 2019" sheetId="1" r:id="rId1"/>', times: 10_001, tail: '</sheets></workbook>' },
+    });
+    await expect(readAll(file)).rejects.toThrow(/many-sheets\.xlsx, part xl\/workbook\.xml lists more than 10000 entries/);
   });
 });
