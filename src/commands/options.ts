@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import type { SourceIO } from '../core/source.js';
-import { VERSION } from '../version.js';
+import { PACKAGE_NAME, VERSION } from '../version.js';
 
 /** Flags shared by the commands that read or write the data layout and talk to sources. */
 export interface SourceFlags {
@@ -63,7 +63,7 @@ export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'> &
     retries: flags.retries,
     retryBaseMs: 1000,
     maxRetryWaitMs: 60_000,
-    userAgent: `etl/${VERSION} (+https://www.npmjs.com/package/etl)`,
+    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
     log,
   });
   return { http, log, now: () => new Date() };
