@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
+import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { createSourceIO, dataDirOption, datasetFileOption, yearRangeOptions, type SourceFlags } from './options.js';
 
@@ -43,6 +44,7 @@ area_name STRING?, label_as_printed STRING, deaths INT64? (counts), deaths_avera
 source_file STRING. A label the declaration does not know is kept with null canonical fields and
 warned about once. \`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
 only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
+    .addHelpText('after', limitsHelp())
     .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {
       const ctx = await context();
       const summary = await transformToParquet(ctx, sourceName, datasetName, flags);
