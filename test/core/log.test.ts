@@ -43,6 +43,30 @@ describe('createLogger', () => {
     expect(records[0]).toMatchObject({ file: 'a.xls', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
 
+  it('redacts secrets at every level of plain lines, in progress lines and in --debug fields', () => {
+    const { lines, log } = capture({ debug: true });
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) log[level](`${level} GET https://etl:hunter2@host/p?token=tok-${level}`);
+    log.info('request', { url: 'https://host/p?api_key=key-in-fields', headers: { authorization: 'Bearer bearer-in-fields' } });
+    log.progress('fetching https://host/p?token=tok-progress').done('fetched https://etl:hunter2@host/p');
+    const text = lines.join('');
+    for (const secret of ['hunter2', 'tok-', 'key-in-fields', 'bearer-in-fields']) expect(text).not.toContain(secret);
+    expect(lines).toHaveLength(7);
+    expect(lines[2]).toBe('warn: warn GET https://REDACTED@host/p?token=REDACTED\n');
+  });
+
+  it('redacts secrets in --json lines, in the message and in every field, and keeps each line valid JSON', () => {
+    const { lines, log } = capture({ json: true, debug: true });
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) log[level](`${level} GET https://etl:hunter2@host/p?token=tok-${level}`);
+    log.info('request', { url: 'https://host/p?api_key=key-in-fields', api_key: 'bare-key', nested: { authorization: 'Bearer bearer-in-fields' } });
+    log.progress('fetching https://host/p?token=tok-progress').done('fetched https://etl:hunter2@host/p');
+    const text = lines.join('');
+    for (const secret of ['hunter2', 'tok-', 'key-in-fields', 'bare-key', 'bearer-in-fields']) expect(text).not.toContain(secret);
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.map((record) => record.level)).toEqual(['debug', 'info', 'warn', 'error', 'info', 'debug', 'info']);
+    expect(records[2]).toMatchObject({ msg: 'warn GET https://REDACTED@host/p?token=REDACTED' });
+    expect(records[4]).toMatchObject({ msg: 'request', url: 'https://host/p?api_key=REDACTED', api_key: 'REDACTED' });
+  });
+
   it('keeps quiet under --quiet except for warnings and errors', () => {
     const { lines, log } = capture({ quiet: true });
     log.info('chatter');
