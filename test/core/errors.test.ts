@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DataError, errorMessage, isEtlError, LoadError, SourceError } from '../../src/core/errors.js';
+
+describe('the error family', () => {
+  it('each kind has its own exit code and name; hint and cause are kept', () => {
+    const cause = new Error('ENOENT');
+    const errors = [new ConfigError('c', { hint: 'fix the flag' }), new SourceError('s'), new DataError('d'), new LoadError('l', { cause })];
+    expect(errors.map((error) => [error.name, error.exitCode])).toEqual([['ConfigError', 2], ['SourceError', 3], ['DataError', 4], ['LoadError', 5]]);
+    expect(errors[0]!.hint).toBe('fix the flag');
+    expect(errors[1]!.hint).toBeUndefined();
+    expect(errors[3]!.cause).toBe(cause);
+    expect('cause' in errors[0]!).toBe(false);
+    expect(errors.every(isEtlError)).toBe(true);
+    expect(isEtlError(new Error('x'))).toBe(false);
+  });
+
+  it('a source error is not retriable unless said so', () => {
+    expect(new SourceError('404').retriable).toBe(false);
+    expect(new SourceError('503', { retriable: true }).retriable).toBe(true);
+  });
+
+  it('errorMessage takes the message of an Error and the text of anything else', () => {
+    expect(errorMessage(new Error('boom'))).toBe('boom');
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage(404)).toBe('404');
+  });
+});
