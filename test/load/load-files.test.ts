@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../src/core/log.js';
 import type { LocalFile } from '../../src/core/sink.js';
 import { createSink, parseDestination } from '../../src/load/index.js';
-import { hashLocalFile } from '../../src/load/input-files.js';
-import { loadFiles, type LoadRequest } from '../../src/load/load-files.js';
+import { contentTypeOf, hashLocalFile, listInputFiles } from '../../src/load/input-files.js';
+import { describeSummary, loadFiles, type LoadRequest, type LoadSummary } from '../../src/load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../../src/load/object-key.js';
 import { UploadError } from '../../src/load/upload-error.js';
 import { gcsDestination, localDestination, s3Destination, type DestinationFactory, type DestinationUnderTest } from './destinations.js';
+import { isUploadBody } from './servers/fault-proxy.js';
 
 /**
  * The load orchestrator and each sink called in-process (as `etl load` calls them), against the same real local
@@ -43,6 +44,8 @@ function captureLog(): { lines: string[]; log: Logger } {
   const stream = { write: (text: string) => lines.push(text) } as unknown as NodeJS.WritableStream;
   return { lines, log: createLogger({ stream, interactive: false }) };
 }
+
+const isRefused = (request: { fault?: string }): boolean => request.fault === 'respond';
 
 const flipped = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
 
@@ -100,6 +103,7 @@ for (const factory of DESTINATIONS) {
       expect(reasons(first.summary)).toEqual({ 'a.csv': 'uploaded: new', 'b.csv': 'uploaded: new' });
       expect(first.summary).toMatchObject({ uploaded: 2, skipped: 0, failed: 0, bytesUploaded: 6 });
       expect(first.lines.join('')).toMatch(/uploaded .*b\.csv -> \S+sub\/b\.csv \(3 B, /);
+      expect(first.lines.at(-1)).toMatch(/^2 files in \S+files-\d+\/\n$/);
 
       const again = await load([dir], bucket);
       expect(reasons(again.summary)).toEqual({ 'a.csv': 'skipped: same sha256', 'b.csv': 'skipped: same sha256' });
@@ -133,6 +137,31 @@ for (const factory of DESTINATIONS) {
       expect(lines.join('')).toMatch(/2 more files not tried: /);
     });
 
+    it.skipIf(factory.name === 'local')('throttling that outlasts the SDK\'s own retries is retried whole and said so; a rejected file is not retried', async () => {
+      const { dir, prefix } = await freshCase({ 'deaths.parquet': 'x'.repeat(64 * 1024) });
+      const bucket = destination.bucket(prefix);
+      // Enough 503s to use up the SDK's own attempts (S3: 3; GCS does not retry an unconditional upload): etl's second attempt goes through.
+      const remove = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'respond', status: 503, body: '' }, times: factory.name === 's3' ? 3 : 1 });
+      try {
+        const { summary, lines } = await load([dir], bucket);
+        expect(summary).toMatchObject({ uploaded: 1, failed: 0 });
+        expect(lines.join('')).toMatch(/warn: [\s\S]*; attempt 2\/3 in \d+\.\d s/);
+      } finally {
+        remove();
+      }
+      const uploadsBefore = destination.proxy!.requests.filter(isRefused).length;
+      const refuse = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'respond', status: 400, body: '' }, times: Infinity });
+      try {
+        await writeFile(path.join(dir, 'deaths.parquet'), 'y'.repeat(64 * 1024));
+        const { summary, lines } = await load([dir], bucket);
+        expect(summary).toMatchObject({ uploaded: 0, failed: 1 });
+        expect(lines.join('')).not.toMatch(/attempt 2\/3/);
+        expect(destination.proxy!.requests.filter(isRefused).length - uploadsBefore).toBe(1);
+      } finally {
+        refuse();
+      }
+    });
+
     it('upload checks what the store holds against the local digests: a mismatch is an error and leaves no object', async () => {
       const { dir, prefix } = await freshCase({ 'deaths.parquet': 'PAR1 some bytes' });
       const sink = await createSink(parseDestination(destination.bucket(prefix)), { endpoint, region: undefined });
@@ -159,3 +188,33 @@ for (const factory of DESTINATIONS) {
     });
   });
 }
+
+describe('what loadFiles reads and says', () => {
+  it('walks directories in name order, leaving dot files, dot folders and etl temp files behind', async () => {
+    const { dir } = await freshCase({ 'b.csv': 'b', 'sub/a.parquet': 'a', '.hidden': 'x', '.git/config': 'x', 'sub/.etl-tmp-0a1b2c-a.parquet': 'x' });
+    const files = await listInputFiles([dir, path.join(dir, '.hidden')]);
+    expect(files.map((file) => file.name)).toEqual(['.hidden', 'b.csv', 'sub/a.parquet']);
+    expect(files.find((file) => file.name === 'sub/a.parquet')?.path).toBe(path.join(dir, 'sub', 'a.parquet'));
+  });
+
+  it.each([
+    ['deaths.parquet', 'application/vnd.apache.parquet'],
+    ['DEATHS.PARQUET', 'application/vnd.apache.parquet'],
+    ['a.csv', 'text/csv'],
+    ['book.xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+    ['notes', 'application/octet-stream'],
+    ['x.unknown', 'application/octet-stream'],
+  ])('content type of %s is %s', (name, expected) => {
+    expect(contentTypeOf(name)).toBe(expected);
+  });
+
+  it('the one summary line counts files and bytes in readable units', () => {
+    const summary = (fields: Partial<LoadSummary>): LoadSummary => ({ destination: 's3://b/ons/', dryRun: false, files: [], uploaded: 0, skipped: 0, failed: 0, bytesUploaded: 0, seconds: 1.25, ...fields });
+    expect(describeSummary(summary({ uploaded: 2, skipped: 1, bytesUploaded: 1023 }))).toBe('2 uploaded, 1 skipped (already there), 0 failed; 1023 B to s3://b/ons/ in 1.3 s');
+    expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 1024 }))).toBe('1 uploaded, 0 skipped (already there), 0 failed; 1.0 KiB to s3://b/ons/ in 1.3 s');
+    expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 5 * 1024 ** 3 + 1 }))).toMatch(/; 5\.0 GiB to /);
+    expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 3 * 1024 ** 5 }))).toMatch(/; 3072\.0 TiB to /);
+    const files = [{ path: 'a', key: 'a', uri: 's3://b/ons/a', action: 'would-upload' as const, reason: 'new', bytes: 1536 }];
+    expect(describeSummary(summary({ dryRun: true, files, uploaded: 1, skipped: 2 }))).toBe('dry run: 1 would upload (1.5 KiB), 2 would skip, 0 failed; nothing sent to s3://b/ons/ in 1.3 s');
+  });
+});
