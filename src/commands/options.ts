@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import type { SourceIO } from '../core/source.js';
-import { VERSION } from '../version.js';
+import { PACKAGE_NAME, VERSION } from '../version.js';
 
 /** Flags shared by the commands that read or write the data layout and talk to sources. */
 export interface SourceFlags {
@@ -12,7 +12,9 @@ export interface SourceFlags {
   to?: number;
   concurrency: number;
   timeout: number;
+  downloadTimeout: number;
   retries: number;
+  maxLinks: number;
 }
 
 export function parseYear(value: string): number {
@@ -48,17 +50,20 @@ export const yearRangeOptions = (): Option[] => [
 export const fetchOptions = (): Option[] => [
   new Option('--url <url>', "another copy of the source's page: a mirror or a local server").env('ONS_URL'),
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
-  new Option('--timeout <seconds>', 'give up on a silent connection after this long').argParser(parsePositiveInt).default(60),
-  new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parseCount).default(4),
+  new Option('--timeout <seconds>', 'give up on a connection silent this long (no headers, or no body bytes)').argParser(parsePositiveInt).default(30),
+  new Option('--download-timeout <seconds>', 'give up on one file (or the page) after this long, retries included').argParser(parsePositiveInt).default(300),
+  new Option('--retries <n>', 'extra attempts on 429, 5xx and dropped connections, with backoff').argParser(parseCount).default(4),
+  new Option('--max-links <n>', 'refuse a page with more workbook links than this').argParser(parsePositiveInt).default(500),
 ];
 
-export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'>, log: Logger): SourceIO {
+export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'> & Partial<Pick<SourceFlags, 'downloadTimeout'>>, log: Logger): SourceIO {
   const http = createHttpClient({
     timeoutMs: flags.timeout * 1000,
+    deadlineMs: flags.downloadTimeout === undefined ? undefined : flags.downloadTimeout * 1000,
     retries: flags.retries,
     retryBaseMs: 1000,
     maxRetryWaitMs: 60_000,
-    userAgent: `etl/${VERSION} (+https://www.npmjs.com/package/etl)`,
+    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
     log,
   });
   return { http, log, now: () => new Date() };

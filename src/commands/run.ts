@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
-import { describeSummary, loadFiles } from '../load/load-files.js';
+import { describeSummary, failIfAnyFailed, loadFiles } from '../load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 import type { CommandContext } from './context.js';
 import { describeExtract, summariseExtract } from './extract.js';
-import { failIfAnyFailed, loadSummaryJson } from './load.js';
+import { loadSummaryJson } from './load.js';
 import { createSourceIO, dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
 import { describeTransform, transformToParquet } from './transform.js';
 
@@ -31,8 +31,9 @@ export function runCommand(context: () => Promise<CommandContext>): Command {
 Without --bucket the parquet file stays in the local data directory. With --bucket it is uploaded as
 \`etl load\` does: verified, and skipped when the bucket already holds the same content.
 
-Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron what happened):
-  15 6 * * *  cd /srv/etl && npx etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`)
+Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron what happened). Use the
+installed bin's absolute path (\`command -v etl\`), not npx: see "Install on a VM" in the README.
+  15 6 * * *  ETL_DATA_DIR=/var/lib/etl /usr/local/bin/etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`)
     .action(async (sourceName: string, datasetName: string | undefined, flags: RunFlags) => {
       const ctx = await context();
       const source = findSource(sourceName);
@@ -40,7 +41,7 @@ Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron 
       const io = createSourceIO(flags, ctx.log);
       let extractReport;
       try {
-        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency }, io);
+        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks }, io);
       } finally {
         await io.http.close();
       }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
+import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import type { CommandContext } from './context.js';
 import { createSourceIO, dataDirOption, datasetFileOption, yearRangeOptions, type SourceFlags } from './options.js';
@@ -55,6 +56,8 @@ export async function transformToParquet(ctx: CommandContext, sourceName: string
     // Named after the table, so a declaration file's own name counts.
     const dataset = table.schema.name;
     const out = flags.out ?? path.join(flags.dataDir, 'processed', source.name, `${dataset}.parquet`);
+    const swept = await sweepDeadTempFiles(path.dirname(out));
+    if (swept.length > 0) ctx.log.info(`removed ${swept.length} temp file(s) an interrupted run left beside ${out}`);
     const progress = ctx.log.progress(`${dataset}: writing ${out}`);
     const summary = await writeParquet(table, out, {
       skipBadParts: flags.skipBad,

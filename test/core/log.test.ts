@@ -38,7 +38,7 @@ describe('createLogger', () => {
     expect(records.map((r) => [r.level, r.msg])).toEqual([
       ['debug', 'detail'],
       ['debug', 'working'],
-      ['info', 'finished'],
+      ['debug', 'finished'],
     ]);
     expect(records[0]).toMatchObject({ file: 'a.xls', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
@@ -62,7 +62,7 @@ describe('createLogger', () => {
     const text = lines.join('');
     for (const secret of ['hunter2', 'tok-', 'key-in-fields', 'bare-key', 'bearer-in-fields']) expect(text).not.toContain(secret);
     const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(records.map((record) => record.level)).toEqual(['debug', 'info', 'warn', 'error', 'info', 'debug', 'info']);
+    expect(records.map((record) => record.level)).toEqual(['debug', 'info', 'warn', 'error', 'info', 'debug', 'debug']);
     expect(records[2]).toMatchObject({ msg: 'warn GET https://REDACTED@host/p?token=REDACTED' });
     expect(records[4]).toMatchObject({ msg: 'request', url: 'https://host/p?api_key=REDACTED', api_key: 'REDACTED' });
   });
@@ -88,7 +88,7 @@ describe('createLogger', () => {
     await loadSpinner();
     const lines: string[] = [];
     const stream = { write: (text: string) => { lines.push(text); return true; }, isTTY: false } as unknown as NodeJS.WritableStream;
-    const log = createLogger({ stream, interactive: true });
+    const log = createLogger({ stream, interactive: true, debug: true });
     const progress = log.progress('fetching https://host/p?token=tok-start');
     progress.update('fetching https://host/p?token=tok-update');
     log.warn('a warning mid-way');
