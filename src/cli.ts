@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
+import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
@@ -113,9 +114,11 @@ function printError(error: unknown, global: Partial<GlobalOptions>): number {
     const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
     process.stderr.write(redact(JSON.stringify(record)) + '\n');
   } else {
-    process.stderr.write(redact(`etl: ${kind}: ${errorMessage(error)}${hint ? ` (${hint})` : ''}`) + '\n');
+    const message = errorMessage(error);
+    process.stderr.write(redact(escapeControl(`etl: ${kind}: ${message}${hint ? ` (${hint})` : ''}`)) + '\n');
     if (global.debug || !known) {
-      const stack = error instanceof Error ? (error.stack ?? '') : '';
+      // The stack repeats the message: escaped there too, the rest of the stack keeps its lines.
+      const stack = error instanceof Error ? (error.stack ?? '').replace(message, escapeControl(message)) : '';
       const cause = error instanceof Error && error.cause instanceof Error ? `\ncaused by: ${error.cause.stack}` : '';
       if (stack) process.stderr.write(redact(stack + cause) + '\n');
     }

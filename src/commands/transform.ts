@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { findSource } from '../extract/index.js';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
+import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { createSourceIO, dataDirOption, datasetFileOption, yearRangeOptions, type SourceFlags } from './options.js';
 
@@ -40,6 +41,7 @@ deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32, week_n
 week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING.
 \`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
 only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
+    .addHelpText('after', limitsHelp())
     .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {
       const ctx = await context();
       const summary = await transformToParquet(ctx, sourceName, datasetName, flags);
