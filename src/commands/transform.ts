@@ -36,10 +36,13 @@ Examples:
   $ etl transform ons weekly-deaths --out weekly.parquet
   $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
 
-Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_name STRING,
-deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32, week_number INT32,
-week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING.
-\`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
+Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_code_extra STRING?,
+geo_name STRING, geo_level STRING (total, country, region, county, local_authority, non_resident:
+sum one level at a time), deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32,
+week_number INT32, week_ended DATE, measure STRING?, sex STRING?, age_band STRING?, area_code STRING?,
+area_name STRING?, label_as_printed STRING, deaths INT64? (counts), deaths_average DOUBLE? (averages),
+source_file STRING. A label the declaration does not know is kept with null canonical fields and
+warned about once. \`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
 only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
     .addHelpText('after', limitsHelp())
     .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {

@@ -202,11 +202,12 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
   const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
-  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io));
+  const warn = (message: string): void => io.log.warn(message);
+  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn);
   const releases = await rawReleases(request, dataset, io);
   const selected = releases.filter((release) => inYearRange(request, release.edition!));
   if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition!));
-  return workbookTable(dataset, selected);
+  return workbookTable(dataset, selected, warn);
 }
 
 function inYearRange(request: { fromYear?: number; toYear?: number }, edition: number): boolean {

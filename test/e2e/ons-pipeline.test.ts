@@ -92,7 +92,9 @@ describe('etl extract + transform against a local ONS copy', () => {
       { name: 'edition', type: 'INT32', logical: 'INT_32' },
       { name: 'period', type: 'INT32', logical: 'DATE' },
       { name: 'geo_code', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'geo_code_extra', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'geo_level', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'deaths', type: 'INT64', logical: 'INT_64' },
       { name: 'source_file', type: 'BYTE_ARRAY', logical: 'UTF8' },
     ]);
