@@ -7,7 +7,10 @@ import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
 import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
+import { cronCommand } from './commands/cron.js';
+import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
 import { transformCommand } from './commands/transform.js';
 import { VERSION } from './version.js';
 
@@ -17,6 +20,9 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   transformCommand,
   loadCommand,
   runCommand,
+  planCommand,
+  runsCommand,
+  cronCommand,
   datasetsCommand,
   inspectCommand,
 ];
@@ -28,7 +34,8 @@ Exit codes:
   2  usage or configuration error
   3  source or network error (extract)
   4  data did not look as declared (transform)
-  5  load error (upload or verification)`;
+  5  load error (upload or verification)
+  75 another run of the same pipeline is in progress (etl run): try again later`;
 
 /** The only place errors become exit codes and a single line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
-import { findSource } from '../extract/index.js';
 import type { ExtractReport } from '../core/source.js';
+import { defaultDatasetOf } from '../run/source-adapter.js';
+import { extractStep } from '../run/steps.js';
 import type { CommandContext } from './context.js';
-import { createSourceIO, dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
+import { dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
 
 export function extractCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('extract')
@@ -23,17 +24,12 @@ when nothing changed. Each file is written atomically and checked against its sh
 data/raw/.../manifest.json lists it.`)
     .action(async (sourceName: string, datasetName: string | undefined, flags: SourceFlags) => {
       const ctx = await context();
-      const source = findSource(sourceName);
-      const io = createSourceIO(flags, ctx.log);
-      try {
-        const report = await source.extract(
-          { dataset: datasetName ?? source.defaultDataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency },
-          io,
-        );
-        ctx.printResult(describeExtract(report), { command: 'extract', ...summariseExtract(report) });
-      } finally {
-        await io.http.close();
-      }
+      const report = await extractStep(
+        { source: sourceName, dataset: datasetName ?? defaultDatasetOf(sourceName), dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency },
+        { timeoutSeconds: flags.timeout, retries: flags.retries },
+        ctx.log,
+      );
+      ctx.printResult(describeExtract(report), { command: 'extract', ...summariseExtract(report) });
     });
 }
 

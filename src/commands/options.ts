@@ -1,8 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { createHttpClient } from '../core/http.js';
-import type { Logger } from '../core/log.js';
-import type { SourceIO } from '../core/source.js';
-import { VERSION } from '../version.js';
+import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 
 /** Flags shared by the commands that read or write the data layout and talk to sources. */
 export interface SourceFlags {
@@ -52,14 +49,37 @@ export const fetchOptions = (): Option[] => [
   new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parseCount).default(4),
 ];
 
-export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'>, log: Logger): SourceIO {
-  const http = createHttpClient({
-    timeoutMs: flags.timeout * 1000,
-    retries: flags.retries,
-    retryBaseMs: 1000,
-    maxRetryWaitMs: 60_000,
-    userAgent: `etl/${VERSION} (+https://www.npmjs.com/package/etl)`,
-    log,
-  });
-  return { http, log, now: () => new Date() };
+/** What `transform` accepts; `run` and `plan` accept the same. */
+export interface TransformFlags {
+  out?: string;
+  input?: string[];
+  /** A JSON dataset declaration used instead of the built-in dataset. */
+  datasetFile?: string;
+  skipBad: boolean;
 }
+
+export const transformOptions = (): Option[] => [
+  new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'),
+  new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'),
+  datasetFileOption(),
+  new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false),
+];
+
+/** What `load` accepts besides the files; `run` and `plan` accept the same (--bucket optional there). */
+export interface LoadFlags {
+  bucket?: string;
+  key: string;
+  endpoint?: string;
+  region?: string;
+  dryRun: boolean;
+  force: boolean;
+}
+
+export const loadOptions = (): Option[] => [
+  new Option('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path'),
+  new Option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}').default(DEFAULT_KEY_TEMPLATE),
+  new Option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint'),
+  new Option('--region <name>', 'S3 region (default: AWS_REGION or the profile)'),
+  new Option('--dry-run', 'check the destination and say what would be uploaded or skipped, and why').default(false),
+  new Option('--force', 'upload even when the destination already holds the same content').default(false),
+];

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { ConfigError, errorMessage } from '../core/errors.js';
+import { ConfigError, LoadError, errorMessage } from '../core/errors.js';
 import { mapWithLimit, sleep } from '../core/concurrency.js';
 import type { Logger } from '../core/log.js';
 import type { LocalFile, Sink, UploadReceipt } from '../core/sink.js';
@@ -184,6 +184,15 @@ async function decide(sink: Sink, key: string, local: LocalFile, force: boolean)
   if (!stored) return { skip: false, reason: 'new' };
   if (stored.sha256 === local.sha256 && stored.size === local.size) return { skip: true, reason: 'same sha256' };
   return { skip: false, reason: stored.sha256 ? 'content changed' : 'no sha256 recorded' };
+}
+
+/** Exit 5 when any file failed; the files that made it stay uploaded and were reported. */
+export function failIfAnyFailed(summary: LoadSummary): void {
+  if (summary.failed === 0) return;
+  const first = summary.files.find((file) => file.action === 'failed');
+  throw new LoadError(`${summary.failed} of ${summary.files.length} files failed to upload to ${summary.destination}; first: ${first?.reason}`, {
+    hint: first?.error instanceof LoadError && first.error.hint ? first.error.hint : 'see the lines above; uploaded files are kept and skipped next time',
+  });
 }
 
 /** The one line every run ends with, also under cron. */

@@ -1,0 +1,35 @@
+import { findSource } from '../extract/index.js';
+import type { ExtractReport, SourceIO } from '../core/source.js';
+import type { Table } from '../core/table.js';
+
+/** What a pipeline asks of its source, whichever source it is. */
+export interface SourceParams {
+  source: string;
+  dataset: string;
+  dataDir: string;
+  url?: string;
+  fromYear?: number;
+  toYear?: number;
+  concurrency: number;
+  /** Workbooks given directly instead of the raw layer (an offline run). */
+  inputs?: readonly string[];
+  datasetFile?: string;
+}
+
+/**
+ * The one place etl calls into a source: when the Source contract changes (per-source typed options),
+ * only this function follows it.
+ */
+export async function callSource(step: 'extract', params: SourceParams, io: SourceIO): Promise<ExtractReport>;
+export async function callSource(step: 'transform', params: SourceParams, io: SourceIO): Promise<Table>;
+export async function callSource(step: 'extract' | 'transform', params: SourceParams, io: SourceIO): Promise<ExtractReport | Table> {
+  const source = findSource(params.source);
+  const common = { dataset: params.dataset, dataDir: params.dataDir, fromYear: params.fromYear, toYear: params.toYear };
+  if (step === 'extract') return source.extract({ ...common, url: params.url, concurrency: params.concurrency }, io);
+  return source.transform({ ...common, inputs: params.inputs, datasetFile: params.datasetFile }, io);
+}
+
+/** The dataset a source uses when none is named. */
+export function defaultDatasetOf(sourceName: string): string {
+  return findSource(sourceName).defaultDataset;
+}
