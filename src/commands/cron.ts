@@ -7,12 +7,12 @@ import { PIPELINE_EXIT_CODES } from './run.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/etl.js');
 /** Flags that shape the line itself and are not passed on to `etl run`. */
-const CRON_ONLY = ['--schedule', '--log', '--env-file'];
+const CRON_ONLY = ['--schedule', '--log', '--env-vars'];
 
 interface CronFlags extends PipelineFlags {
   schedule: string;
   log?: string;
-  envFile?: string;
+  envVars?: string;
 }
 
 export function cronCommand(context: () => Promise<CommandContext>): Command {
@@ -20,11 +20,12 @@ export function cronCommand(context: () => Promise<CommandContext>): Command {
     .description('print a crontab line that runs this pipeline with `etl run` (install it with crontab -e)')
     .addOption(new Option('--schedule <expr>', 'five cron fields, e.g. "15 6 * * *" (06:15 daily)').default('15 6 * * *'))
     .addOption(new Option('--log <file>', 'append the run\'s output here (default: /var/log/etl/<source>-<dataset>.log)'))
-    .addOption(new Option('--env-file <file>', 'KEY=value lines (credentials, ETL_ALERT_URL) loaded by node before etl starts'))
+    // Not --env-file: node 20 takes that flag from anywhere on its command line.
+    .addOption(new Option('--env-vars <file>', 'KEY=value lines (credentials, ETL_ALERT_URL) loaded by node (--env-file) before etl starts'))
     .addHelpText('after', `
 Examples:
   $ etl cron ons --schedule "15 6 * * *" --bucket gs://lake/ons/
-  $ (crontab -l; etl cron ons --bucket s3://lake/ons/ --env-file /etc/etl.env) | crontab -
+  $ (crontab -l; etl cron ons --bucket s3://lake/ons/ --env-vars /etc/etl.env) | crontab -
 
 The line uses absolute paths to node and to this etl (no npx, no PATH from cron), runs from the
 current directory (so a relative --data-dir stays where it is) and appends quiet output to the log:
@@ -36,7 +37,7 @@ ${PIPELINE_EXIT_CODES}`)
       const request = pipelineRequest(sourceName, datasetName, flags);
       const log = path.resolve(flags.log ?? path.join('/var/log/etl', `${request.source.source}-${request.source.dataset}.log`));
       const global = ctx.global.json ? '--json' : '--quiet';
-      const node = [process.execPath, ...(flags.envFile ? [`--env-file=${path.resolve(flags.envFile)}`] : [])];
+      const node = [process.execPath, ...(flags.envVars ? [`--env-file=${path.resolve(flags.envVars)}`] : [])];
       const runArgs = ['run', sourceName, ...(datasetName ? [datasetName] : []), ...passThroughFlags(command)];
       const line = `${flags.schedule} cd ${shellQuote(process.cwd())} && ${[...node, BIN, global, ...runArgs].map(shellQuote).join(' ')} >>${shellQuote(log)} 2>&1`;
       const comment = `# etl ${request.source.source}/${request.source.dataset}: the log's directory must exist and be writable by this user; rotate it with logrotate (copytruncate)`;

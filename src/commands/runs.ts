@@ -7,10 +7,9 @@ export function runsCommand(context: () => Promise<CommandContext>): Command {
   const show = new Command('show')
     .description('one run in full: parameters, each step with status, duration, attempts, cache decision, inputs and outputs')
     .argument('<run-id>', 'as listed by `etl runs`')
-    .addOption(dataDirOption())
-    .action(async (runId: string, flags: { dataDir: string }) => {
+    .action(async (runId: string, _flags: unknown, command: Command) => {
       const ctx = await context();
-      const run = await readRun(flags.dataDir, runId);
+      const run = await readRun(command.optsWithGlobals<{ dataDir: string }>().dataDir, runId);
       ctx.printResult(JSON.stringify(run, null, 2), run as unknown as Record<string, unknown>);
     });
   show.exitOverride();

@@ -146,7 +146,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
   });
 }
 
-/** One step's entry in the run manifest: timed, retried when worth it, written at its end whatever happened. */
+/** One step's entry in the run manifest: timed, retried when worth it, written as it starts and at its end whatever happened. */
 class StepRun {
   private readonly record: StepRecord;
 
@@ -162,6 +162,7 @@ class StepRun {
 
   async run(body: (record: StepRecord) => Promise<'succeeded' | 'cached' | void>): Promise<void> {
     const started = performance.now();
+    await writeRunManifest(this.request.source.dataDir, this.manifest);
     try {
       for (;;) {
         this.record.attempts++;

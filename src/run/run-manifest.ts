@@ -69,6 +69,6 @@ export async function listRuns(dataDir: string, limit: number): Promise<RunManif
 export async function readRun(dataDir: string, runId: string): Promise<RunManifest> {
   if (!/^[\w.-]+$/.test(runId)) throw new ConfigError(`${JSON.stringify(runId)} is not a run id`, { hint: 'run `etl runs` to list them' });
   const text = await readFile(path.join(runsDir(dataDir), `${runId}.json`), 'utf8').catch(() => null);
-  if (text === null) throw new ConfigError(`no run ${runId} in ${runsDir(dataDir)}`, { hint: 'run `etl runs` to list them (same --data-dir)' });
+  if (text === null) throw new ConfigError(`no run ${runId} in ${runsDir(dataDir)}`, { hint: 'list them with `etl runs` and the same --data-dir' });
   return JSON.parse(text) as RunManifest;
 }
