@@ -11,6 +11,7 @@ import { cronCommand } from './commands/cron.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
+import { schemaCommand } from './commands/schema.js';
 import { transformCommand } from './commands/transform.js';
 import { VERSION } from './version.js';
 
@@ -23,6 +24,7 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   planCommand,
   runsCommand,
   cronCommand,
+  schemaCommand,
   datasetsCommand,
   inspectCommand,
 ];

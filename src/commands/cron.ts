@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { pipelineSlug } from '../run/pipeline.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 import { PIPELINE_EXIT_CODES } from './run.js';
@@ -32,15 +33,15 @@ current directory (so a relative --data-dir stays where it is) and appends quiet
 one summary line per successful run, warnings and errors otherwise. Every other flag is passed to
 \`etl run\` as given. Put global flags (--json) before \`cron\` to have them in the line.
 ${PIPELINE_EXIT_CODES}`)
-    .action(async (sourceName: string, datasetName: string | undefined, flags: CronFlags, command: Command) => {
+    .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: CronFlags, command: Command) => {
       const ctx = await context();
-      const request = pipelineRequest(sourceName, datasetName, flags);
-      const log = path.resolve(flags.log ?? path.join('/var/log/etl', `${request.source.source}-${request.source.dataset}.log`));
+      const request = await pipelineRequest(sourceName, datasetName, flags, command);
+      const log = path.resolve(flags.log ?? path.join('/var/log/etl', `${pipelineSlug(request)}.log`));
       const global = ctx.global.json ? '--json' : '--quiet';
       const node = [process.execPath, ...(flags.envVars ? [`--env-file=${path.resolve(flags.envVars)}`] : [])];
-      const runArgs = ['run', sourceName, ...(datasetName ? [datasetName] : []), ...passThroughFlags(command)];
+      const runArgs = ['run', ...[sourceName, datasetName].filter((arg): arg is string => arg !== undefined), ...passThroughFlags(command)];
       const line = `${flags.schedule} cd ${shellQuote(process.cwd())} && ${[...node, BIN, global, ...runArgs].map(shellQuote).join(' ')} >>${shellQuote(log)} 2>&1`;
-      const comment = `# etl ${request.source.source}/${request.source.dataset}: the log's directory must exist and be writable by this user; rotate it with logrotate (copytruncate)`;
+      const comment = `# etl ${request.name}: the log's directory must exist and be writable by this user; rotate it with logrotate (copytruncate)`;
       ctx.printResult(`${comment}\n${line}`, { command: 'cron', line, log });
     });
 }
@@ -53,7 +54,9 @@ function passThroughFlags(command: Command): string[] {
     if (!option.long || CRON_ONLY.includes(option.long) || command.getOptionValueSource(key) !== 'cli') continue;
     const value: unknown = command.getOptionValue(key);
     if (typeof value === 'boolean') args.push(option.long);
-    else args.push(option.long, ...(Array.isArray(value) ? value.map(String) : [String(value)]));
+    else if (!Array.isArray(value)) args.push(option.long, String(value));
+    else if (option.variadic) args.push(option.long, ...value.map(String));
+    else for (const item of value) args.push(option.long, String(item));
   }
   return args;
 }

@@ -1,4 +1,6 @@
 import { Command, Option } from 'commander';
+import { ConfigError } from '../core/errors.js';
+import { readConfigFile, resolveParams, substitute, type PipelineConfig } from '../run/config.js';
 import type { PipelineRequest } from '../run/pipeline.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { dataDirOption, fetchOptions, loadOptions, parseCount, transformOptions, yearRangeOptions, type LoadFlags, type SourceFlags, type TransformFlags } from './options.js';
@@ -10,12 +12,16 @@ export interface PipelineFlags extends SourceFlags, TransformFlags, LoadFlags {
   stepRetries: number;
   alertUrl?: string;
   alertOnSuccess: boolean;
+  config?: string;
+  param: string[];
 }
 
 export function addPipelineOptions(command: Command): Command {
   command
-    .argument('<source>', 'e.g. ons')
+    .argument('[source]', 'e.g. ons; with --config, the pipeline name (default: the only one in the file)')
     .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
+    .addOption(new Option('--config <file>', 'pipelines declared in a YAML or JSON file (schema: etl.config.schema.json, or `etl schema`)'))
+    .addOption(new Option('--param <name=value>', 'with --config: a parameter of the pipeline (repeatable)').argParser((value: string, previous: string[]) => [...previous, value]).default([]))
     .addOption(dataDirOption());
   const own = [
     new Option('--no-cache', 'run every step even when its inputs are unchanged since its last successful run'),
@@ -27,11 +33,54 @@ export function addPipelineOptions(command: Command): Command {
   return command;
 }
 
-export function pipelineRequest(sourceName: string, datasetName: string | undefined, flags: PipelineFlags): PipelineRequest {
+/** Flag attribute for each config field; what the command line gives explicitly wins over the file. */
+const CONFIG_TO_FLAG: Record<string, keyof PipelineFlags> = {
+  url: 'url', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', retries: 'retries', input: 'input',
+  dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
+};
+
+export async function pipelineRequest(first: string | undefined, second: string | undefined, flags: PipelineFlags, command: Command): Promise<PipelineRequest> {
+  if (!flags.config) {
+    if (!first) throw new ConfigError('name a source (e.g. `etl run ons`) or give --config FILE', { hint: 'etl run --help lists both ways' });
+    if (flags.param.length > 0) throw new ConfigError('--param needs --config: parameters are declared by a pipeline in a config file');
+    const dataset = second ?? defaultDatasetOf(first);
+    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries });
+  }
+  if (second !== undefined) throw new ConfigError(`with --config, name one pipeline (got "${first}" and "${second}")`);
+  const config = await readConfigFile(flags.config);
+  const pipeline = pickPipeline(config.pipelines, first, flags.config);
+  const values = resolveParams(pipeline, flags.param, flags.config);
+  const fromFile = {
+    ...substitute(pipeline.options, values, `pipelines.${pipeline.name}.options`, flags.config),
+    ...(pipeline.destination ? substitute(pipeline.destination, values, `pipelines.${pipeline.name}.destination`, flags.config) : {}),
+  };
+  const fromCommandLine = (attribute: string): boolean => command.getOptionValueSource(attribute) === 'cli';
+  const merged: Record<string, unknown> = { ...flags };
+  for (const [field, value] of Object.entries(fromFile)) if (!fromCommandLine(CONFIG_TO_FLAG[field]!)) merged[CONFIG_TO_FLAG[field]!] = value;
+  if (pipeline.dataDir && !fromCommandLine('dataDir')) merged.dataDir = pipeline.dataDir;
+  if (pipeline.alert && !fromCommandLine('alertUrl')) Object.assign(merged, { alertUrl: pipeline.alert.url, alertOnSuccess: pipeline.alert.onSuccess || flags.alertOnSuccess });
+  const retries = (step: 'extract' | 'transform' | 'load'): number => (fromCommandLine('stepRetries') ? flags.stepRetries : (pipeline.stepRetries[step] ?? flags.stepRetries));
+  const dataset = pipeline.dataset ?? defaultDatasetOf(pipeline.source);
+  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') });
+}
+
+function pickPipeline(pipelines: PipelineConfig[], name: string | undefined, file: string): PipelineConfig {
+  const names = pipelines.map((p) => p.name).join(', ');
+  if (name === undefined) {
+    if (pipelines.length === 1) return pipelines[0]!;
+    throw new ConfigError(`${file} declares several pipelines: ${names}`, { hint: `name one, e.g. \`etl run --config ${file} ${pipelines[0]!.name}\`` });
+  }
+  const found = pipelines.find((p) => p.name === name);
+  if (!found) throw new ConfigError(`${file} declares no pipeline "${name}"`, { hint: `choose one of: ${names}` });
+  return found;
+}
+
+function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries']): PipelineRequest {
   return {
+    name,
     source: {
-      source: sourceName,
-      dataset: datasetName ?? defaultDatasetOf(sourceName),
+      source,
+      dataset,
       dataDir: flags.dataDir,
       url: flags.url,
       fromYear: flags.from,
@@ -46,7 +95,7 @@ export function pipelineRequest(sourceName: string, datasetName: string | undefi
       ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force }
       : undefined,
     noCache: !flags.cache,
-    stepRetries: flags.stepRetries,
+    stepRetries,
     alert: flags.alertUrl ? { url: flags.alertUrl, onSuccess: flags.alertOnSuccess } : undefined,
   };
 }

@@ -13,9 +13,9 @@ Examples:
 
 Takes the same flags as \`etl run\`. Reads the data dir only: nothing is fetched, written or uploaded.
 The source is not asked, so a workbook changed upstream shows up once extract has fetched it.`)
-    .action(async (sourceName: string, datasetName: string | undefined, flags: PipelineFlags) => {
+    .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: PipelineFlags, command: Command) => {
       const ctx = await context();
-      const plan = await planPipeline(pipelineRequest(sourceName, datasetName, flags));
+      const plan = await planPipeline(await pipelineRequest(sourceName, datasetName, flags, command));
       ctx.printResult(describePlan(plan), { command: 'plan', ...plan });
     });
 }

@@ -31,9 +31,9 @@ always asks the source, with conditional GETs, so an unchanged source costs 0 by
 One run per pipeline at a time (a lock in <data-dir>/locks/); each run is recorded in
 <data-dir>/runs/<run-id>.json (see \`etl runs\`). \`etl cron\` prints a crontab line.
 ${PIPELINE_EXIT_CODES}`)
-    .action(async (sourceName: string, datasetName: string | undefined, flags: PipelineFlags) => {
+    .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: PipelineFlags, command: Command) => {
       const ctx = await context();
-      const request = pipelineRequest(sourceName, datasetName, flags);
+      const request = await pipelineRequest(sourceName, datasetName, flags, command);
       if (flags.dryRun) {
         const plan = await planPipeline(request);
         ctx.printResult(describePlan(plan), { command: 'run', dry_run: true, ...plan });

@@ -21,6 +21,8 @@ import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, t
  * skipped when its inputs are unchanged since its last successful run, and recorded in a run manifest.
  */
 export interface PipelineRequest {
+  /** `<source>/<dataset>` for a built-in pipeline, the declared name for one from a config file. */
+  name: string;
   source: SourceParams;
   http: HttpParams;
   transform: TransformParams;
@@ -29,7 +31,7 @@ export interface PipelineRequest {
   /** Run every step even when its inputs are unchanged. */
   noCache: boolean;
   /** Extra attempts of a whole step after a failure that may pass next time (network, store). */
-  stepRetries: number;
+  stepRetries: Record<StepName, number>;
   alert: AlertParams | undefined;
 }
 
@@ -40,21 +42,18 @@ export interface PipelineResult {
   load?: LoadSummary;
 }
 
-export function pipelineName(source: SourceParams): string {
-  return `${source.source}/${source.dataset}`;
-}
-
-export function pipelineSlug(source: SourceParams): string {
-  return `${source.source}-${source.dataset}`;
+/** Names the pipeline's lock, cache state and run ids. */
+export function pipelineSlug(request: PipelineRequest): string {
+  return request.name.replace(/[^A-Za-z0-9_-]+/g, '-');
 }
 
 export async function runPipeline(request: PipelineRequest, log: Logger): Promise<PipelineResult> {
   const { dataDir } = request.source;
-  const slug = pipelineSlug(request.source);
+  const slug = pipelineSlug(request);
   const started = new Date();
   const manifest: RunManifest = {
     run_id: newRunId(slug, started),
-    pipeline: pipelineName(request.source),
+    pipeline: request.name,
     params: describeParams(request),
     etl_version: VERSION,
     pid: process.pid,
@@ -86,7 +85,7 @@ export async function runPipeline(request: PipelineRequest, log: Logger): Promis
 
 async function runSteps(request: PipelineRequest, manifest: RunManifest, result: PipelineResult, log: Logger): Promise<void> {
   const { dataDir } = request.source;
-  const slug = pipelineSlug(request.source);
+  const slug = pipelineSlug(request);
   const cache = await readCacheState(dataDir, slug);
   const step = (name: StepName) => new StepRun(name, request, manifest, log);
 
@@ -170,8 +169,9 @@ class StepRun {
           this.record.status = (await body(this.record)) ?? 'succeeded';
           return;
         } catch (error) {
-          if (this.record.attempts > this.request.stepRetries || !mayPassNextTime(error)) throw error;
-          this.log.warn(`${this.record.name} failed (${errorMessage(error)}); attempt ${this.record.attempts + 1} of ${this.request.stepRetries + 1}`);
+          const retries = this.request.stepRetries[this.record.name];
+          if (this.record.attempts > retries || !mayPassNextTime(error)) throw error;
+          this.log.warn(`${this.record.name} failed (${errorMessage(error)}); attempt ${this.record.attempts + 1} of ${retries + 1}`);
         }
       }
     } catch (error) {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readCacheState } from './cache.js';
-import { checkLoad, checkTransform, pipelineName, pipelineSlug, rawFileRecords, rawDirOf, type PipelineRequest } from './pipeline.js';
+import { checkLoad, checkTransform, pipelineSlug, rawFileRecords, rawDirOf, type PipelineRequest } from './pipeline.js';
 import type { StepName } from './run-manifest.js';
 
 export interface PlannedStep {
@@ -19,7 +19,7 @@ export interface Plan {
  * The source is not asked, so a file changed upstream shows up only once extract has fetched it.
  */
 export async function planPipeline(request: PipelineRequest): Promise<Plan> {
-  const cache = await readCacheState(request.source.dataDir, pipelineSlug(request.source));
+  const cache = await readCacheState(request.source.dataDir, pipelineSlug(request));
   const steps: PlannedStep[] = [];
   if (request.source.inputs?.length) {
     steps.push({ name: 'extract', action: 'skip', why: '--input given: the workbooks are read where they are' });
@@ -45,7 +45,7 @@ export async function planPipeline(request: PipelineRequest): Promise<Plan> {
     const load = checkLoad(request.load, transform.cached.outputs, cache, request.noCache);
     steps.push(load.cached ? { name: 'load', action: 'cached', why: `the same files are already in ${request.load.bucket}` } : { name: 'load', action: 'run', why: load.why });
   }
-  return { pipeline: pipelineName(request.source), steps };
+  return { pipeline: request.name, steps };
 }
 
 export function describePlan(plan: Plan): string {
