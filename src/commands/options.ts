@@ -56,6 +56,7 @@ export interface TransformFlags {
   /** A JSON dataset declaration used instead of the built-in dataset. */
   datasetFile?: string;
   skipBad: boolean;
+  partitionBy?: string;
 }
 
 export const transformOptions = (): Option[] => [
@@ -63,6 +64,7 @@ export const transformOptions = (): Option[] => [
   new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'),
   datasetFileOption(),
   new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false),
+  new Option('--partition-by <column>', 'write a Hive-partitioned folder (<column>=<value>/part-0.parquet, _manifest.json) instead of one file; only changed partitions are rewritten'),
 ];
 
 /** What `load` accepts besides the files; `run` and `plan` accept the same (--bucket optional there). */

@@ -36,7 +36,7 @@ export function addPipelineOptions(command: Command): Command {
 /** Flag attribute for each config field; what the command line gives explicitly wins over the file. */
 const CONFIG_TO_FLAG: Record<string, keyof PipelineFlags> = {
   url: 'url', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', retries: 'retries', input: 'input',
-  dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
+  dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', partition_by: 'partitionBy', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
 };
 
 export async function pipelineRequest(first: string | undefined, second: string | undefined, flags: PipelineFlags, command: Command): Promise<PipelineRequest> {
@@ -90,7 +90,7 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
       datasetFile: flags.datasetFile,
     },
     http: { timeoutSeconds: flags.timeout, retries: flags.retries },
-    transform: { out: flags.out, skipBad: flags.skipBad },
+    transform: { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
     load: flags.bucket
       ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force }
       : undefined,

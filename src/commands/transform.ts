@@ -36,9 +36,9 @@ only when every workbook was read; on a data error (exit 4) the previous file is
       const { source, dataset } = sourceName
         ? { source: sourceName, dataset: datasetName ?? defaultDatasetOf(sourceName) }
         : await onlyExtractedDataset(flags.dataDir);
-      const summary = await transformStep(
+      const { summary } = await transformStep(
         { source, dataset, dataDir: flags.dataDir, fromYear: flags.from, toYear: flags.to, concurrency: 1, inputs: flags.input, datasetFile: flags.datasetFile },
-        { out: flags.out, skipBad: flags.skipBad },
+        { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
         ctx.log,
       );
       ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });

@@ -38,6 +38,7 @@ export const OPTION_FIELDS: Record<string, FieldSpec> = {
   dataset_file: { type: 'string', description: 'a dataset declaration (JSON) instead of the built-in dataset (--dataset-file)' },
   out: { type: 'string', description: 'parquet file to write (--out)' },
   skip_bad: { type: 'boolean', description: 'leave out a workbook that does not look as declared (--skip-bad)' },
+  partition_by: { type: 'string', description: 'Hive-partition the output by this column (--partition-by)' },
 };
 
 export const DESTINATION_FIELDS: Record<string, FieldSpec> = {

@@ -112,10 +112,15 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = transformCheck.why;
-    const summary = await transformStep(request.source, request.transform, log);
+    const { summary, files, partitions } = await transformStep(request.source, request.transform, log);
     result.transform = summary;
-    record.outputs = outputs = [await fileRecord(summary.path, summary.rows)];
-    record.summary = { rows: summary.rows, parts: summary.parts.length, skipped: summary.skipped.map((s) => s.name) };
+    record.outputs = outputs = await Promise.all(files.map((file) => fileRecord(file.path, file.rows)));
+    record.summary = {
+      rows: summary.rows,
+      parts: summary.parts.length,
+      skipped: summary.skipped.map((s) => s.name),
+      ...(partitions ? { partitions_rewritten: partitions.written.length, partitions_removed: partitions.removed.length } : {}),
+    };
     cache.transform = { fingerprint: transformCheck.fingerprint, outputs };
     await writeCacheState(dataDir, slug, cache);
     return 'succeeded';
@@ -132,7 +137,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = check.why;
-    const summary = await loadStep(outputs.map((o) => o.path), load, log);
+    const summary = await loadStep(outputs.map((o) => o.path), load, log, request.transform.partitionBy ? outputOf(request) : undefined);
     result.load = summary;
     record.summary = { uploaded: summary.uploaded, skipped: summary.skipped, failed: summary.failed, bytes_uploaded: summary.bytesUploaded };
     record.outputs = summary.files.map((file) => ({ path: file.uri, sha256: outputs.find((o) => o.path === path.resolve(file.path))?.sha256 ?? '', bytes: file.bytes }));
@@ -210,7 +215,8 @@ export async function checkTransform(request: PipelineRequest, cache: CacheState
       from: source.fromYear ?? null,
       to: source.toYear ?? null,
       skip_bad: request.transform.skipBad,
-      out: path.resolve(request.transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset)),
+      out: outputOf(request),
+      partition_by: request.transform.partitionBy ?? null,
     },
     etl_version: VERSION,
   };
@@ -235,6 +241,12 @@ export function checkLoad(load: LoadParams, outputs: FileRecord[], cache: CacheS
   return { fingerprint, inputs: outputs, cached: { outputs: previous.outputs }, why: '' };
 }
 
+/** The parquet file, or with --partition-by the folder, that transform writes. */
+export function outputOf(request: PipelineRequest): string {
+  const { source, transform } = request;
+  return path.resolve(transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset, transform.partitionBy !== undefined));
+}
+
 export function rawDirOf(source: SourceParams): string {
   return path.resolve(source.dataDir, 'raw', source.source, source.dataset);
 }
@@ -254,11 +266,13 @@ async function inputFileRecords(inputs: readonly string[]): Promise<FileRecord[]
  * run of it is writing. Only etl's own temp names in the pipeline's raw folder and beside its output.
  */
 async function sweepLeftoverTemps(request: PipelineRequest, log: Logger): Promise<void> {
-  const out = path.resolve(request.transform.out ?? defaultOutput(request.source.dataDir, request.source.source, request.source.dataset));
+  const out = outputOf(request);
   const rawDir = rawDirOf(request.source);
+  const tempsBelow = async (dir: string): Promise<string[]> => (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((name) => isTempFile(name)).map((name) => path.join(dir, name));
   const leftovers = [
-    ...(await readdir(rawDir, { recursive: true }).catch(() => [] as string[])).filter((name) => isTempFile(name)).map((name) => path.join(rawDir, name)),
+    ...(await tempsBelow(rawDir)),
     ...(await readdir(path.dirname(out)).catch(() => [] as string[])).filter((name) => isTempFile(name) && name.includes(path.basename(out))).map((name) => path.join(path.dirname(out), name)),
+    ...(request.transform.partitionBy ? await tempsBelow(out) : []),
   ];
   for (const file of leftovers) await rm(file, { recursive: true, force: true });
   if (leftovers.length > 0) log.warn(`removed ${leftovers.length} temp file${leftovers.length === 1 ? '' : 's'} left by an interrupted run`);
@@ -277,6 +291,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     dataset_file: source.datasetFile ?? null,
     out: transform.out ?? null,
     skip_bad: transform.skipBad,
+    partition_by: transform.partitionBy ?? null,
     bucket: load?.bucket ?? null,
     key: load?.keyTemplate ?? null,
     endpoint: load?.sink.endpoint ?? null,

@@ -1,9 +1,12 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { tempPathFor, trackTempFile } from '../core/atomic-file.js';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import type { ExtractReport, SourceIO } from '../core/source.js';
 import { loadFiles, type LoadSummary } from '../load/load-files.js';
 import type { SinkOptions } from '../load/index.js';
+import { PARTITION_MANIFEST, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { VERSION } from '../version.js';
 import { recordTransform } from './data-dir.js';
@@ -16,9 +19,19 @@ export interface HttpParams {
 }
 
 export interface TransformParams {
-  /** Parquet file to write; default <data-dir>/processed/<source>/<dataset>.parquet. */
+  /** Parquet file to write (a folder with partitionBy); default <data-dir>/processed/<source>/<dataset>.parquet (or /<dataset>/). */
   out?: string;
   skipBad: boolean;
+  /** Hive-partition the output by this column: <out>/<column>=<value>/part-0.parquet and <out>/_manifest.json. */
+  partitionBy?: string;
+}
+
+export interface TransformOutput {
+  summary: ParquetSummary;
+  /** Every file written, with its rows (the partition manifest last, without rows). */
+  files: Array<{ path: string; rows?: number }>;
+  /** With partitionBy: which partitions were rewritten and which removed; the others were left as they were. */
+  partitions?: { dir: string; written: string[]; removed: string[] };
 }
 
 export interface LoadParams {
@@ -51,21 +64,24 @@ export async function extractStep(params: SourceParams, http: HttpParams, log: L
   }
 }
 
-export function defaultOutput(dataDir: string, source: string, dataset: string): string {
-  return path.join(dataDir, 'processed', source, `${dataset}.parquet`);
+export function defaultOutput(dataDir: string, source: string, dataset: string, partitioned = false): string {
+  return path.join(dataDir, 'processed', source, partitioned ? dataset : `${dataset}.parquet`);
 }
 
-/** Reads the source's table and writes it as one parquet file; the data dir records it for `etl load`. */
-export async function transformStep(params: SourceParams, transform: TransformParams, log: Logger): Promise<ParquetSummary> {
+/** Reads the source's table and writes it as one parquet file (or a partitioned folder); the data dir records it for `etl load`. */
+export async function transformStep(params: SourceParams, transform: TransformParams, log: Logger): Promise<TransformOutput> {
   // Transform reads local files only; the client is there because the Source contract hands one over.
   const io = createSourceIO({ timeoutSeconds: 60, retries: 0 }, log);
   try {
     const table = await callSource('transform', params, io);
     // Named after the table, so a declaration file's own name counts.
     const dataset = table.schema.name;
-    const out = transform.out ?? defaultOutput(params.dataDir, params.source, dataset);
+    const out = path.resolve(transform.out ?? defaultOutput(params.dataDir, params.source, dataset, transform.partitionBy !== undefined));
+    // Partitioned: the whole table goes to a temp file beside the folder first, then is split.
+    const target = transform.partitionBy ? tempPathFor(`${out}.parquet`) : out;
+    const untrack = transform.partitionBy ? trackTempFile(target) : () => false;
     const progress = log.progress(`${dataset}: writing ${out}`);
-    const summary = await writeParquet(table, out, {
+    const summary = await writeParquet(table, target, {
       skipBadParts: transform.skipBad,
       onPartSkipped: (name, error) => log.warn(`skipped ${name}: ${error.message}`),
     }).catch((error: unknown) => {
@@ -73,15 +89,34 @@ export async function transformStep(params: SourceParams, transform: TransformPa
       throw error;
     });
     progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} workbooks`);
-    await recordTransform(params.dataDir, { source: params.source, dataset, outputs: [summary.path], written_at: new Date().toISOString() });
-    return summary;
+    const output = transform.partitionBy
+      ? await partition(summary, transform.partitionBy, out, log).finally(async () => {
+          await rm(target, { force: true });
+          untrack();
+        })
+      : { summary, files: [{ path: out, rows: summary.rows }] };
+    await recordTransform(params.dataDir, { source: params.source, dataset, outputs: [output.partitions?.dir ?? out], written_at: new Date().toISOString() });
+    return output;
   } finally {
     await io.http.close();
   }
 }
 
-export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger): Promise<LoadSummary> {
-  return loadFiles({ inputs, bucket: load.bucket, keyTemplate: load.keyTemplate, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, log });
+async function partition(summary: ParquetSummary, column: string, dir: string, log: Logger): Promise<TransformOutput> {
+  const { manifest, written, removed } = await partitionParquet(summary.path, column, dir);
+  log.info(`partitioned by ${column}: ${manifest.files.length} partitions, ${written.length} rewritten${removed.length > 0 ? `, ${removed.length} removed` : ''} -> ${dir}`);
+  return {
+    summary: { ...summary, path: dir },
+    files: [...manifest.files.map((file) => ({ path: path.join(dir, file.path), rows: file.rows })), { path: path.join(dir, PARTITION_MANIFEST) }],
+    partitions: { dir, written, removed },
+  };
+}
+
+/** Uploads files, or a partitioned folder under <prefix><folder name>/ with its manifest last. */
+export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger, partitionedDir?: string): Promise<LoadSummary> {
+  const common = { bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, log };
+  if (!partitionedDir) return loadFiles({ ...common, inputs, keyTemplate: load.keyTemplate });
+  return loadFiles({ ...common, inputs: [partitionedDir], keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`, last: PARTITION_MANIFEST });
 }
 
 export function describeTransform(summary: ParquetSummary): string {

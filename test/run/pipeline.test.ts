@@ -7,24 +7,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
-import { monthlySheets, type MonthlyShape } from '../fixtures/ons/monthly-workbook.js';
 import { startFileServer, type FileServer, type ServedFile } from '../helpers/http-server.js';
 import { readParquet } from '../helpers/parquet.js';
 import { runCli, startCli, type CliResult } from '../helpers/run-cli.js';
-import { writeWorkbook } from '../helpers/workbook-writer.js';
 import { S3RVER_CREDENTIALS, startS3Server, type RunningS3Server } from '../load/servers/s3-server.js';
+import { PAGE, REFRESHED_PATH, buildOnsSite } from './ons-site.js';
 
 /**
  * `etl run` as cron runs it: the built CLI against a local ONS copy (one server keeps connections alive,
  * one closes them after each response) and s3rver, a real S3-compatible store.
  */
-const EDITIONS: Array<{ shape: MonthlyShape; file: string }> = [
-  { shape: { year: 2015 }, file: 'publishedoutput2015final.xls' },
-  { shape: { year: 2019 }, file: 'annual2019publishedoutputrefresh.xls' },
-  { shape: { year: 2021, publishedMonths: 9 }, file: 'deaths2021.xlsx' },
-];
-const PAGE = '/datasets/monthlyfiguresondeathsregisteredbyareaofusualresidence';
 const BUCKET = 'lake';
 const KEY = 'ons/monthly-deaths.parquet';
 const S3_ENV = { ...S3RVER_CREDENTIALS, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'us-east-1' };
@@ -34,17 +26,8 @@ let s3: RunningS3Server;
 let s3Reader: S3Client;
 /** Requests that write to the store (PUT/POST), counted as s3rver receives them. */
 let s3Writes = 0;
-const files: Record<string, ServedFile> = {};
+let files: Record<string, ServedFile>;
 let refreshed: ServedFile;
-
-const fileHref = (edition: number, file: string): string => onsFileHref(MONTHLY_DATASET_PATH, String(edition), file);
-const REFRESHED_PATH = fileHref(2019, EDITIONS[1]!.file);
-
-async function workbook(name: string, shape: MonthlyShape): Promise<Buffer> {
-  const file = path.join(work, 'build', name);
-  await writeWorkbook(file, monthlySheets(shape));
-  return readFile(file);
-}
 
 function fileRequests(server: FileServer, from: number): Array<{ path: string; status: number; bytes: number }> {
   return server.requests.slice(from).filter((r) => r.path.startsWith('/file?'));
@@ -76,10 +59,7 @@ async function stored(): Promise<{ etag: string | undefined; modified: number | 
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-run-'));
-  await mkdir(path.join(work, 'build'));
-  for (const { shape, file } of EDITIONS) files[fileHref(shape.year, file)] = { body: await workbook(file, shape) };
-  files[PAGE] = { contentType: 'text/html', body: datasetPage('Monthly figures', EDITIONS.map(({ shape, file }) => ({ heading: String(shape.year), href: fileHref(shape.year, file) }))) };
-  refreshed = { body: await workbook('refreshed.xls', { ...EDITIONS[1]!.shape, publishedMonths: 11 }) };
+  ({ files, refreshed } = await buildOnsSite(work));
   s3 = await startS3Server([BUCKET]);
   s3.http.on('request', (request: IncomingMessage) => {
     if (request.method === 'PUT' || request.method === 'POST') s3Writes++;
