@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { redact } from './core/redact.js';
-import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
+import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -67,6 +67,7 @@ function buildProgram(): Command {
     .option('--debug', 'show debug lines and stack traces', false)
     .option('--json', 'machine-readable output: JSON log lines on stderr, a JSON result on stdout', false)
     .option('-q, --quiet', 'only warnings and errors on stderr', false)
+    .option('--log-file <file>', 'also append JSON log lines, the result and any error to this file (for cron)')
     .addHelpText('after', `
 Examples:
   $ etl extract ons                                  download every edition of ONS monthly deaths to ./data/raw
@@ -101,8 +102,15 @@ function printError(error: unknown, global: Partial<GlobalOptions>): number {
   const exitCode = known ? error.exitCode : EXIT_INTERNAL;
   const kind = known ? error.name.replace(/Error$/, '').toLowerCase() + ' error' : 'internal error';
   const hint = known ? error.hint : 'this is a bug in etl: run again with --debug and report the output';
+  const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
+  if (global.logFile) {
+    try {
+      logFileStream(global.logFile).write(redact(JSON.stringify(record)) + '\n');
+    } catch (logError) {
+      process.stderr.write(`etl: could not write to --log-file ${global.logFile}: ${errorMessage(logError)}\n`);
+    }
+  }
   if (global.json) {
-    const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
     process.stderr.write(redact(JSON.stringify(record)) + '\n');
   } else {
     process.stderr.write(redact(`etl: ${kind}: ${errorMessage(error)}${hint ? ` (${hint})` : ''}`) + '\n');

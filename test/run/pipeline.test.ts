@@ -303,8 +303,12 @@ describe('alerts', () => {
     const badUrl = `${server.url.replace('http://', 'http://user:hunter2@')}/missing?token=s3cr3t-value`;
     try {
       const args = ['run', 'ons', '--url', badUrl, '--retries', '0', '--data-dir', path.join(work, 'alert')];
-      const failed = await runCli(args, { env: { ETL_ALERT_URL: hookUrl } });
+      const logFile = path.join(work, 'alert.jsonl');
+      const failed = await runCli(['--log-file', logFile, ...args], { env: { ETL_ALERT_URL: hookUrl } });
       expect(failed.code).toBe(3);
+      const logged = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+      expect(logged.at(-1)).toMatchObject({ level: 'error', exit_code: 3, msg: expect.stringContaining('answered HTTP 404') });
+      expect(JSON.stringify(logged)).not.toMatch(/hunter2|s3cr3t-value/);
       expect(bodies).toHaveLength(1);
       expect(JSON.parse(bodies[0]!)).toMatchObject({ pipeline: 'ons/monthly-deaths', status: 'failed', failed_step: 'extract', exit_code: 3, error: expect.stringContaining('404') });
       expect(bodies[0]).not.toMatch(/hunter2|s3cr3t-value/);
