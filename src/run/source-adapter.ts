@@ -1,20 +1,9 @@
 import { findSource } from '../extract/index.js';
-import type { ExtractReport, SourceIO } from '../core/source.js';
+import type { ExtractReport, ExtractRequest, SourceIO, TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 
-/** What a pipeline asks of its source, whichever source it is. */
-export interface SourceParams {
-  source: string;
-  dataset: string;
-  dataDir: string;
-  url?: string;
-  fromYear?: number;
-  toYear?: number;
-  concurrency: number;
-  /** Workbooks given directly instead of the raw layer (an offline run). */
-  inputs?: readonly string[];
-  datasetFile?: string;
-}
+/** What a pipeline asks of its source, whichever source it is: both requests' fields, and the source's name. */
+export type SourceParams = { source: string } & ExtractRequest & Pick<TransformRequest, 'inputs' | 'datasetFile'>;
 
 /**
  * The one place etl calls into a source: when the Source contract changes (per-source typed options),

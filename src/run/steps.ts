@@ -4,8 +4,7 @@ import { tempPathFor, trackTempFile } from '../core/atomic-file.js';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import type { ExtractReport, SourceIO } from '../core/source.js';
-import { loadFiles, type LoadSummary } from '../load/load-files.js';
-import type { SinkOptions } from '../load/index.js';
+import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { PARTITION_MANIFEST, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { VERSION } from '../version.js';
@@ -34,14 +33,8 @@ export interface TransformOutput {
   partitions?: { dir: string; written: string[]; removed: string[] };
 }
 
-export interface LoadParams {
-  bucket: string;
-  keyTemplate: string;
-  sink: SinkOptions;
-  concurrency: number;
-  dryRun: boolean;
-  force: boolean;
-}
+/** Where and how `load` uploads: LoadRequest without the files and the logger. */
+export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force'>;
 
 export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
   const client = createHttpClient({
