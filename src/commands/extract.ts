@@ -21,12 +21,20 @@ Examples:
 
 A re-run asks the server for changes only (If-None-Match / If-Modified-Since) and downloads 0 bytes
 when nothing changed. Each file is written atomically and checked against its sha256 before
-data/raw/.../manifest.json lists it.`)
+data/raw/.../manifest.json lists it; a file on disk that no longer matches is fetched whole again.
+
+Limits (each a flag):
+  --timeout 30            seconds a connection may stay silent (no headers, or no body bytes)
+  --download-timeout 300  seconds for one file or the page, retries and waits included
+  --retries 4             429, 5xx, dropped connections and timeouts; not 4xx, DNS failures, redirect loops
+  --max-links 500         workbook links a page may list
+Redirects are followed on the same host only (at most 5); credentials in --url (user:pass@) are sent
+as Basic auth and never written to the manifest or the output.`)
     .action(async (sourceName: string, datasetName: string | undefined, flags: SourceFlags) => {
       const ctx = await context();
       const report = await extractStep(
-        { source: sourceName, dataset: datasetName ?? defaultDatasetOf(sourceName), dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency },
-        { timeoutSeconds: flags.timeout, retries: flags.retries },
+        { source: sourceName, dataset: datasetName ?? defaultDatasetOf(sourceName), dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks },
+        { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
         ctx.log,
       );
       ctx.printResult(describeExtract(report), { command: 'extract', ...summariseExtract(report) });

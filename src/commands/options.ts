@@ -9,7 +9,9 @@ export interface SourceFlags {
   to?: number;
   concurrency: number;
   timeout: number;
+  downloadTimeout: number;
   retries: number;
+  maxLinks: number;
 }
 
 export function parseYear(value: string): number {
@@ -45,8 +47,10 @@ export const yearRangeOptions = (): Option[] => [
 export const fetchOptions = (): Option[] => [
   new Option('--url <url>', "another copy of the source's page: a mirror or a local server").env('ONS_URL'),
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
-  new Option('--timeout <seconds>', 'give up on a silent connection after this long').argParser(parsePositiveInt).default(60),
-  new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parseCount).default(4),
+  new Option('--timeout <seconds>', 'give up on a connection silent this long (no headers, or no body bytes)').argParser(parsePositiveInt).default(30),
+  new Option('--download-timeout <seconds>', 'give up on one file (or the page) after this long, retries included').argParser(parsePositiveInt).default(300),
+  new Option('--retries <n>', 'extra attempts on 429, 5xx and dropped connections, with backoff').argParser(parseCount).default(4),
+  new Option('--max-links <n>', 'refuse a page with more workbook links than this').argParser(parsePositiveInt).default(500),
 ];
 
 /** What `transform` accepts; `run` and `plan` accept the same. */

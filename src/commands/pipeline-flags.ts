@@ -35,7 +35,7 @@ export function addPipelineOptions(command: Command): Command {
 
 /** Flag attribute for each config field; what the command line gives explicitly wins over the file. */
 const CONFIG_TO_FLAG: Record<string, keyof PipelineFlags> = {
-  url: 'url', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', retries: 'retries', input: 'input',
+  url: 'url', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', download_timeout: 'downloadTimeout', retries: 'retries', max_links: 'maxLinks', input: 'input',
   dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', partition_by: 'partitionBy', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
 };
 
@@ -86,10 +86,11 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
       fromYear: flags.from,
       toYear: flags.to,
       concurrency: flags.concurrency,
+      maxLinks: flags.maxLinks,
       inputs: flags.input,
       datasetFile: flags.datasetFile,
     },
-    http: { timeoutSeconds: flags.timeout, retries: flags.retries },
+    http: { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
     transform: { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
     load: flags.bucket
       ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force }

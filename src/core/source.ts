@@ -18,6 +18,8 @@ export interface ExtractRequest {
   fromYear?: number;
   toYear?: number;
   concurrency: number;
+  /** Refuse a page listing more files than this (default 500). */
+  maxLinks?: number;
 }
 
 export interface ExtractedFile {

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { isTempFile } from '../core/atomic-file.js';
+import { isTempFile, sweepDeadTempFiles } from '../core/atomic-file.js';
 import path from 'node:path';
-import { ConfigError, SourceError, errorMessage } from '../core/errors.js';
+import { ConfigError, LoadError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
-import { redact } from '../core/redact.js';
+import { redact, stripCredentials } from '../core/redact.js';
 import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
@@ -12,7 +13,7 @@ import { onsDatasets } from '../transform/datasets/index.js';
 import type { WorkbookInput } from '../transform/layout/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook/workbook.js';
 import { workbookTable } from '../transform/layout/workbook-table.js';
-import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
+import { openManifest, rawDatasetDir, readManifest, type ManifestEntry } from './raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
 
@@ -80,77 +81,82 @@ export function findDataset(name: string): WorkbookDataset {
   return dataset;
 }
 
+export const DEFAULT_MAX_LINKS = 500;
+
 async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractReport> {
   const dataset = findDataset(request.dataset);
   const pageUrl = request.url ?? dataset.pageUrl;
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
+  const maxLinks = request.maxLinks ?? DEFAULT_MAX_LINKS;
+  const swept = await sweepDeadTempFiles(rawDir, { recursive: true });
+  if (swept.length > 0) io.log.info(`removed ${swept.length} temp file(s) an interrupted run left in ${rawDir}`);
   const cheerio = await import('cheerio');
 
   const html = await io.http.getText(pageUrl);
-  const links = scrapeEditionLinks(html, pageUrl, cheerio, (m) => io.log.warn(m)).filter(
+  const onPage = scrapeEditionLinks(html, pageUrl, cheerio, (m) => io.log.warn(m));
+  if (onPage.length > maxLinks) {
+    throw new SourceError(`${redact(pageUrl)} lists ${onPage.length} workbook links, more than --max-links ${maxLinks}`, {
+      hint: 'check --url points at one dataset page; if the page is right, raise --max-links',
+    });
+  }
+  const inRange = onPage.filter(
     (link) => (request.fromYear === undefined || link.edition >= request.fromYear) && (request.toYear === undefined || link.edition <= request.toYear),
   );
+  const links = distinctFileNames(inRange, (m) => io.log.warn(m));
   if (links.length === 0) {
     throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links${request.fromYear || request.toYear ? ' in the requested years' : ''} on the page`, {
       hint: 'check --url points at the ONS dataset page (and --from/--to)',
     });
   }
 
-  const previous = await readManifest(rawDir, io.log);
-  const known = new Map((previous?.files ?? []).map((entry) => [entry.url, entry]));
+  const manifest = await openManifest(rawDir, { source: 'ons', dataset: dataset.name, page_url: pageUrl }, io.log, io.now);
   const progress = io.log.progress(`${dataset.name}: 0/${links.length} editions`);
   let finished = 0;
-  const results = await mapWithLimit(links, request.concurrency, async (link): Promise<{ file: ExtractedFile; entry?: ManifestEntry }> => {
+  // A full disk or an unwritable folder stops the run: every other file would fail the same way.
+  let fatal: unknown;
+  const files = await mapWithLimit(links, request.concurrency, async (link): Promise<ExtractedFile> => {
     const relative = path.join(String(link.edition), link.fileName);
+    const entryPath = relative.split(path.sep).join('/');
     const destination = path.join(rawDir, relative);
-    const before = known.get(link.url);
-    // Conditional headers only when the file on disk is the one they describe; otherwise fetch it whole.
-    const intact = before && (await fileMatches(destination, before));
+    const reported = { edition: link.edition, file: relative, url: stripCredentials(link.url) };
+    if (fatal) return { ...reported, status: 'failed', bytes: 0, error: 'not tried' };
+    // Conditional headers only when the file on disk is the one they describe (re-hashed when the manifest was opened).
+    const before = manifest.find(link.url);
+    const intact = before?.path === entryPath ? before : undefined;
     try {
-      const result = await io.http.download(link.url, destination, intact ? { etag: before.etag, lastModified: before.last_modified } : {}, (temp) =>
-        expectWorkbook(temp, link),
-      );
+      const result = await io.http.download(link.url, destination, intact ? { etag: intact.etag, lastModified: intact.last_modified } : {}, async (temp) => {
+        await expectWorkbook(temp, link);
+        await manifest.forget(entryPath); // the file is about to change: unlisted until the new bytes are in place
+      });
       progress.update(`${dataset.name}: ${++finished}/${links.length} editions`);
-      if (result.status === 'not-modified') {
-        return { file: { edition: link.edition, file: relative, url: link.url, status: 'unchanged', bytes: 0 }, entry: before! };
-      }
+      if (result.status === 'not-modified') return { ...reported, status: 'unchanged', bytes: 0 };
       const onDisk = await stat(destination);
       if (onDisk.size !== result.bytes) throw new SourceError(`${destination}: ${onDisk.size} bytes on disk, ${result.bytes} received`, { retriable: true });
-      const entry: ManifestEntry = {
+      await manifest.record({
         url: link.url,
         edition: link.edition,
-        path: relative.split(path.sep).join('/'),
+        path: entryPath,
         bytes: result.bytes,
         sha256: result.sha256,
         etag: result.etag,
         last_modified: result.lastModified,
         content_type: result.contentType,
         fetched_at: io.now().toISOString(),
-      };
-      io.log.info(`downloaded ${entry.path} (${result.bytes} bytes)`);
-      return { file: { edition: link.edition, file: relative, url: link.url, status: 'downloaded', bytes: result.bytes }, entry };
+      });
+      io.log.info(`downloaded ${entryPath} (${result.bytes} bytes)`);
+      return { ...reported, status: 'downloaded', bytes: result.bytes };
     } catch (error) {
+      if (error instanceof LoadError) fatal ??= error;
       io.log.warn(`${link.fileName}: ${errorMessage(error)}`);
-      return { file: { edition: link.edition, file: relative, url: link.url, status: 'failed', bytes: 0, error: errorMessage(error) }, ...(before && intact ? { entry: before } : {}) };
+      return { ...reported, status: 'failed', bytes: 0, error: errorMessage(error) };
     }
   });
-
-  // The manifest lists what is on disk and verified: new downloads, unchanged files, and earlier files not on the page now.
-  const entries = new Map<string, ManifestEntry>(known);
-  for (const result of results) {
-    if (result.entry) entries.set(result.entry.url, result.entry);
-    else entries.delete(result.file.url);
+  await manifest.save();
+  if (fatal) {
+    progress.fail(`${dataset.name}: stopped`);
+    throw fatal;
   }
-  const manifest: Manifest = {
-    source: 'ons',
-    dataset: dataset.name,
-    page_url: pageUrl,
-    updated_at: io.now().toISOString(),
-    files: [...entries.values()].sort((a, b) => a.edition - b.edition || a.path.localeCompare(b.path)),
-  };
-  await writeManifest(rawDir, manifest);
 
-  const files = results.map((r) => r.file);
   const failed = files.filter((f) => f.status === 'failed');
   const downloaded = files.filter((f) => f.status === 'downloaded').length;
   if (failed.length > 0) {
@@ -161,7 +167,27 @@ async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractRe
     });
   }
   progress.done(`${dataset.name}: ${links.length} editions, ${downloaded} downloaded`);
-  return { source: 'ons', dataset: dataset.name, url: pageUrl, rawDir, files };
+  return { source: 'ons', dataset: dataset.name, url: stripCredentials(pageUrl), rawDir, files };
+}
+
+/**
+ * Several links may name the same edition and file (`/a/2019/same.xls`, `/a/2019/same.xls?v=2`,
+ * `/b/2019/same.xls`). Each is kept under its own name, the file name plus a hash of its URL, so no
+ * file overwrites another and the names do not depend on the order of the page; one warning per name.
+ */
+export function distinctFileNames(links: readonly EditionLink[], warn: (message: string) => void): EditionLink[] {
+  const byPath = new Map<string, EditionLink[]>();
+  for (const link of links) byPath.set(`${link.edition}/${link.fileName}`, [...(byPath.get(`${link.edition}/${link.fileName}`) ?? []), link]);
+  return links.map((link) => {
+    const group = byPath.get(`${link.edition}/${link.fileName}`)!;
+    if (group.length === 1) return link;
+    const suffix = createHash('sha256').update(stripCredentials(link.url)).digest('hex').slice(0, 8);
+    const renamed = link.fileName.replace(/(\.[A-Za-z]+)$/, `-${suffix}$1`);
+    if (group[0] === link) {
+      warn(`${group.length} links on the page are named ${link.edition}/${link.fileName}; each is saved under its own name with a hash of its URL (${group.map((l) => redact(l.url)).join(', ')})`);
+    }
+    return { ...link, fileName: renamed };
+  });
 }
 
 /** An error page served with status 200 must not replace a good workbook in the raw layer. */

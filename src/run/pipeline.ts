@@ -1,6 +1,5 @@
-import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isTempFile } from '../core/atomic-file.js';
+import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { EXIT_INTERNAL, LoadError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { redact } from '../core/redact.js';
@@ -261,20 +260,14 @@ async function inputFileRecords(inputs: readonly string[]): Promise<FileRecord[]
   return Promise.all((await listInputFiles(inputs)).map((file) => fileRecord(path.resolve(file.path))));
 }
 
-/**
- * Temp files a killed run of this pipeline left behind. Safe while we hold the pipeline's lock: no other
- * run of it is writing. Only etl's own temp names in the pipeline's raw folder and beside its output.
- */
+/** Temp files a killed run of this pipeline left in its raw folder, beside its output and in a partitioned output. */
 async function sweepLeftoverTemps(request: PipelineRequest, log: Logger): Promise<void> {
   const out = outputOf(request);
-  const rawDir = rawDirOf(request.source);
-  const tempsBelow = async (dir: string): Promise<string[]> => (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((name) => isTempFile(name)).map((name) => path.join(dir, name));
   const leftovers = [
-    ...(await tempsBelow(rawDir)),
-    ...(await readdir(path.dirname(out)).catch(() => [] as string[])).filter((name) => isTempFile(name) && name.includes(path.basename(out))).map((name) => path.join(path.dirname(out), name)),
-    ...(request.transform.partitionBy ? await tempsBelow(out) : []),
+    ...(await sweepDeadTempFiles(rawDirOf(request.source), { recursive: true })),
+    ...(await sweepDeadTempFiles(path.dirname(out))),
+    ...(request.transform.partitionBy ? await sweepDeadTempFiles(out, { recursive: true }) : []),
   ];
-  for (const file of leftovers) await rm(file, { recursive: true, force: true });
   if (leftovers.length > 0) log.warn(`removed ${leftovers.length} temp file${leftovers.length === 1 ? '' : 's'} left by an interrupted run`);
 }
 

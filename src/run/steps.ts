@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { tempPathFor, trackTempFile } from '../core/atomic-file.js';
+import { sweepDeadTempFiles, tempPathFor, trackTempFile } from '../core/atomic-file.js';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import type { ExtractReport, SourceIO } from '../core/source.js';
@@ -13,7 +13,10 @@ import { callSource, type SourceParams } from './source-adapter.js';
 
 /** The three steps, each usable alone (etl extract/transform/load) or chained by the pipeline. */
 export interface HttpParams {
+  /** A connection silent this long is given up. */
   timeoutSeconds: number;
+  /** One file (or the page) is given up after this long, retries included; none when undefined. */
+  downloadTimeoutSeconds?: number;
   retries: number;
 }
 
@@ -39,6 +42,7 @@ export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | '
 export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
   const client = createHttpClient({
     timeoutMs: http.timeoutSeconds * 1000,
+    deadlineMs: http.downloadTimeoutSeconds === undefined ? undefined : http.downloadTimeoutSeconds * 1000,
     retries: http.retries,
     retryBaseMs: 1000,
     maxRetryWaitMs: 60_000,
@@ -73,6 +77,8 @@ export async function transformStep(params: SourceParams, transform: TransformPa
     // Partitioned: the whole table goes to a temp file beside the folder first, then is split.
     const target = transform.partitionBy ? tempPathFor(`${out}.parquet`) : out;
     const untrack = transform.partitionBy ? trackTempFile(target) : () => false;
+    const swept = await sweepDeadTempFiles(path.dirname(out));
+    if (swept.length > 0) log.info(`removed ${swept.length} temp file(s) an interrupted run left beside ${out}`);
     const progress = log.progress(`${dataset}: writing ${out}`);
     const summary = await writeParquet(table, target, {
       skipBadParts: transform.skipBad,

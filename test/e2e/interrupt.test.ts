@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
@@ -54,5 +54,27 @@ describe('a transform killed part-way', () => {
     expect(result.stderr).toContain(`interrupted by ${signal}`);
     expect(await tempFiles(outDir)).toEqual([]);
     expect(await readFile(out)).toEqual(previous);
+  });
+});
+
+describe('a transform killed with SIGKILL', () => {
+  it('leaves scratch files that the next transform removes, and the output is the same as an uninterrupted run', async () => {
+    const outDir = path.join(work, 'SIGKILL');
+    const out = path.join(outDir, 'deaths.parquet');
+    await mkdir(outDir);
+    const { child, done } = startCli(['transform', 'ons', '--input', path.join(work, 'large.xlsx'), '--out', out]);
+    while ((await tempFiles(outDir)).length === 0 && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    expect((await tempFiles(outDir)).length).toBeGreaterThan(0);
+
+    const rerun = await runCli(['transform', 'ons', '--input', path.join(work, 'small.xls'), '--out', out]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/removed \d+ temp file\(s\) an interrupted run left/);
+    expect(await tempFiles(outDir)).toEqual([]);
+    const reference = path.join(work, 'reference', 'deaths.parquet');
+    expect((await runCli(['transform', 'ons', '--input', path.join(work, 'small.xls'), '--out', reference])).code).toBe(0);
+    expect(await readFile(out)).toEqual(await readFile(reference));
   });
 });
