@@ -13,6 +13,7 @@ import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { schemaCommand } from './commands/schema.js';
 import { transformCommand } from './commands/transform.js';
+import { parseDestination } from './load/index.js';
 import { VERSION } from './version.js';
 
 /** One line per subcommand; each factory builds a commander Command whose action throws on failure. */
@@ -77,7 +78,10 @@ Examples:
   $ etl inspect Monthly2019Mortality.xls             what the engine sees in a workbook
 ${EXIT_CODES_HELP}`);
   program.exitOverride();
-  program.configureOutput({ outputError: () => {} });
+  // With errors silenced, commander writes to writeErr only the help it shows for `etl` with no command: a
+  // result, so stdout.
+  program.configureOutput({ outputError: () => {}, writeErr: (text) => process.stdout.write(text) });
+  program.hook('preAction', (_program, command) => checkSharedFlags(command.opts()));
 
   const context = (): Promise<CommandContext> => createCommandContext(program.opts<GlobalOptions>());
   for (const command of commandFactories.map((create) => create(context))) {
@@ -88,11 +92,24 @@ ${EXIT_CODES_HELP}`);
   return program;
 }
 
+/**
+ * Flags several commands share, checked before any work starts: a mistyped --bucket must not cost a whole
+ * extract and transform first, and an inverted range would select nothing.
+ */
+function checkSharedFlags(flags: { bucket?: unknown; from?: unknown; to?: unknown }): void {
+  if (typeof flags.bucket === 'string') parseDestination(flags.bucket);
+  if (flags.from !== undefined && flags.to !== undefined && (flags.from as number) > (flags.to as number)) {
+    throw new ConfigError(`--from ${String(flags.from)} is after --to ${String(flags.to)}: the range selects nothing`, { hint: 'swap them, or give one of them alone' });
+  }
+}
+
 function reportError(error: unknown, global: Partial<GlobalOptions>): number {
   if (error instanceof CommanderError) {
-    // --help and --version arrive here too, with exit code 0.
-    if (error.exitCode === 0) return EXIT_OK;
-    return printError(new ConfigError(error.message.replace(/^error: /, ''), { hint: 'run etl --help for usage' }), global);
+    // --help, --version and `etl` alone (help printed) arrive here too: nothing went wrong.
+    if (error.exitCode === 0 || error.code === 'commander.help') return EXIT_OK;
+    // commander puts "(Did you mean …?)" on a line of its own; an error is one line.
+    const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    return printError(new ConfigError(message, { hint: 'run etl --help for usage' }), global);
   }
   return printError(error, global);
 }

@@ -10,7 +10,12 @@ Examples:
   $ etl load deaths.parquet --bucket gs://my-bucket/ons/        object gs://my-bucket/ons/deaths.parquet
   $ etl load data/processed/ --bucket s3://my-bucket/lake/      every file below; keys keep relative paths
   $ etl load deaths.parquet --bucket file:///srv/lake/ons/      a local directory, same semantics
-  $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded or skipped, and why
+  $ etl load deaths.parquet --bucket ./lake/ons/                also a local directory: a path starting with /, ./ or ../
+  $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded, and where; sends nothing
+
+A destination without gs://, s3:// or file:// must be written as a path (/srv/lake, ./lake, ../lake): a bare
+name such as my-bucket/ons, or a mistyped scheme such as gs:/b/ or s3//b/, is refused (exit 2) rather than
+taken for a local folder.
   $ etl load out/ --bucket s3://b/ons/ --key '{date}/{name}'    dated keys: s3://b/ons/2024-05-01/...
 
 Each object gets content-type and metadata sha256, source and etl_version. An object whose sha256 already

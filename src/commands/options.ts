@@ -82,10 +82,10 @@ export interface LoadFlags {
 }
 
 export const loadOptions = (): Option[] => [
-  new Option('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path'),
+  new Option('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a path starting with /, ./ or ../'),
   new Option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}').default(DEFAULT_KEY_TEMPLATE),
   new Option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint'),
   new Option('--region <name>', 'S3 region (default: AWS_REGION or the profile)'),
-  new Option('--dry-run', 'check the destination and say what would be uploaded or skipped, and why').default(false),
+  new Option('--dry-run', 'say what would be uploaded where, and send nothing: a bucket is not contacted; a local directory is compared (skip when the same)').default(false),
   new Option('--force', 'upload even when the destination already holds the same content').default(false),
 ];

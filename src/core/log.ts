@@ -3,7 +3,11 @@ import { redact } from './redact.js';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
-/** A unit of long work: a spinner on a TTY, start/finish lines otherwise. */
+/**
+ * A unit of long work: a spinner on a TTY, nothing otherwise. done() and fail() only close it; their text is
+ * a debug line, because the command's result on stdout (or its error line) already says how it ended and a
+ * summary must not be printed twice.
+ */
 export interface Progress {
   update(text: string): void;
   done(text: string): void;
@@ -29,7 +33,7 @@ export interface LoggerOptions {
   interactive?: boolean;
 }
 
-type Spinner = { text: string; start(): Spinner; succeed(text: string): void; fail(text: string): void; stop(): void };
+type Spinner = { text: string; start(): Spinner; stop(): void };
 type SpinnerFactory = (options: { text: string; stream: NodeJS.WritableStream }) => Spinner;
 
 let spinnerFactory: SpinnerFactory | undefined;
@@ -70,21 +74,21 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (interactive && spinnerFactory && !options.quiet) {
       const spinner = spinnerFactory({ text: redact(text), stream }).start();
       activeSpinner = spinner;
-      const finish = (how: 'succeed' | 'fail', line: string): void => {
+      const finish = (line: string): void => {
         if (activeSpinner === spinner) activeSpinner = undefined;
-        spinner[how](redact(line));
+        spinner.stop();
+        write('debug', line);
       };
       return {
         update: (next) => { spinner.text = redact(next); },
-        done: (line) => finish('succeed', line),
-        fail: (line) => finish('fail', line),
+        done: finish,
+        fail: finish,
       };
     }
     write('debug', text);
     return {
       update: () => {},
-      done: (line) => write('info', line),
-      // Off a TTY the error line that follows says it all.
+      done: (line) => write('debug', line),
       fail: (line) => write('debug', line),
     };
   };

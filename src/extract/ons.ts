@@ -10,7 +10,7 @@ import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
 import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import type { WorkbookInput } from '../transform/layout/read-workbook-table.js';
+import { detectTableLayout, type WorkbookInput } from '../transform/layout/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook/workbook.js';
 import { workbookTable } from '../transform/layout/workbook-table.js';
 import { openManifest, rawDatasetDir, readManifest, type ManifestEntry } from './raw-layer.js';
@@ -99,15 +99,12 @@ async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractRe
       hint: 'check --url points at one dataset page; if the page is right, raise --max-links',
     });
   }
-  const inRange = onPage.filter(
-    (link) => (request.fromYear === undefined || link.edition >= request.fromYear) && (request.toYear === undefined || link.edition <= request.toYear),
-  );
-  const links = distinctFileNames(inRange, (m) => io.log.warn(m));
-  if (links.length === 0) {
-    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links${request.fromYear || request.toYear ? ' in the requested years' : ''} on the page`, {
-      hint: 'check --url points at the ONS dataset page (and --from/--to)',
-    });
+  if (onPage.length === 0) {
+    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links on the page`, { hint: 'check --url points at the ONS dataset page' });
   }
+  const inRange = onPage.filter((link) => inYearRange(request, link.edition));
+  if (inRange.length === 0) throw emptySelection(request, `the page at ${redact(pageUrl)} links`, onPage.map((link) => link.edition));
+  const links = distinctFileNames(inRange, (m) => io.log.warn(m));
 
   const manifest = await openManifest(rawDir, { source: 'ons', dataset: dataset.name, page_url: pageUrl }, io.log, io.now);
   const progress = io.log.progress(`${dataset.name}: 0/${links.length} editions`);
@@ -205,10 +202,40 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
   const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
-  const inputs: WorkbookInput[] = request.inputs?.length ? await expandInputs(request.inputs) : await rawReleases(request, dataset, io);
-  const inYears = (edition: number | undefined): boolean =>
-    edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
-  return workbookTable(dataset, inputs.filter((input) => inYears(input.edition)));
+  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io));
+  const releases = await rawReleases(request, dataset, io);
+  const selected = releases.filter((release) => inYearRange(request, release.edition!));
+  if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition!));
+  return workbookTable(dataset, selected);
+}
+
+function inYearRange(request: { fromYear?: number; toYear?: number }, edition: number): boolean {
+  return (request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear);
+}
+
+/** Asking for years that are not there is a usage error that says which years are. */
+function emptySelection(request: { fromYear?: number; toYear?: number }, where: string, editions: readonly number[]): ConfigError {
+  const range = [request.fromYear && `--from ${request.fromYear}`, request.toYear && `--to ${request.toYear}`].filter(Boolean).join(' ');
+  const held = [...new Set(editions)].sort((a, b) => a - b);
+  return new ConfigError(`no edition matches ${range}: ${where} ${held.length === 1 ? 'edition' : 'editions'} ${held.join(', ')}`, { hint: 'change --from/--to' });
+}
+
+/**
+ * --from/--to apply to --input too. A file's edition is known only from inside it (the sheet name), so with a
+ * range each file's table is located first; a file where none is found is kept, for its read to fail clearly.
+ */
+async function inputsInYearRange(inputs: WorkbookInput[], dataset: WorkbookDataset, request: TransformRequest, io: SourceIO): Promise<WorkbookInput[]> {
+  if (request.fromYear === undefined && request.toYear === undefined) return inputs;
+  const kept: WorkbookInput[] = [];
+  const editions: number[] = [];
+  for (const input of inputs) {
+    const edition = await detectTableLayout(input, dataset).then((table) => table.edition, () => undefined);
+    if (edition === undefined || inYearRange(request, edition)) kept.push(input);
+    else io.log.debug(`${path.basename(input.file)}: edition ${edition} is outside the range, left out`);
+    if (edition !== undefined) editions.push(edition);
+  }
+  if (kept.length === 0) throw emptySelection(request, '--input holds', editions);
+  return kept;
 }
 
 /** Files as given; a directory stands for the workbooks directly inside it, in name order. */

@@ -7,7 +7,7 @@ import type { ExtractReport, SourceIO } from '../core/source.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { PARTITION_MANIFEST, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
-import { VERSION } from '../version.js';
+import { PACKAGE_NAME, VERSION } from '../version.js';
 import { recordTransform } from './data-dir.js';
 import { callSource, type SourceParams } from './source-adapter.js';
 
@@ -46,7 +46,7 @@ export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
     retries: http.retries,
     retryBaseMs: 1000,
     maxRetryWaitMs: 60_000,
-    userAgent: `etl/${VERSION} (+https://www.npmjs.com/package/etl)`,
+    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
     log,
   });
   return { http: client, log, now: () => new Date() };

@@ -38,7 +38,7 @@ describe('createLogger', () => {
     expect(records.map((r) => [r.level, r.msg])).toEqual([
       ['debug', 'detail'],
       ['debug', 'working'],
-      ['info', 'finished'],
+      ['debug', 'finished'],
     ]);
     expect(records[0]).toMatchObject({ file: 'a.xls', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
