@@ -1,6 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { readConfigFile, resolveParams, substitute, type PipelineConfig } from '../run/config.js';
+import type { Shard } from '../core/source.js';
 import type { PipelineRequest } from '../run/pipeline.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { dataDirOption, fetchOptions, loadOptions, parseCount, transformOptions, yearRangeOptions, type LoadFlags, type SourceFlags, type TransformFlags } from './options.js';
@@ -14,6 +15,7 @@ export interface PipelineFlags extends SourceFlags, TransformFlags, LoadFlags {
   alertOnSuccess: boolean;
   config?: string;
   param: string[];
+  shard?: Shard;
 }
 
 export function addPipelineOptions(command: Command): Command {
@@ -28,6 +30,7 @@ export function addPipelineOptions(command: Command): Command {
     new Option('--step-retries <n>', 'extra attempts of a whole step after a failure that may pass next time (network, store)').argParser(parseCount).default(0),
     new Option('--alert-url <url>', 'POST a JSON summary here when the run fails').env('ETL_ALERT_URL'),
     new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
+    new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only the work units (editions) u with u mod n = i; needs --partition-by').argParser(parseShard),
   ];
   for (const option of [...yearRangeOptions(), ...fetchOptions(), ...transformOptions(), ...loadOptions(), ...own]) command.addOption(option);
   return command;
@@ -75,7 +78,32 @@ function pickPipeline(pipelines: PipelineConfig[], name: string | undefined, fil
   return found;
 }
 
+function parseShard(value: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const [index, count] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  if (!(count >= 1 && index < count)) throw new InvalidArgumentError('expected i/n with 0 <= i < n, e.g. 0/3');
+  return { index, count };
+}
+
+/** Cloud Run jobs set CLOUD_RUN_TASK_INDEX/COUNT; a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX (the count is ours to give). */
+function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
+  const [index, count, from] = env.CLOUD_RUN_TASK_INDEX !== undefined
+    ? [env.CLOUD_RUN_TASK_INDEX, env.CLOUD_RUN_TASK_COUNT, 'CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT']
+    : env.JOB_COMPLETION_INDEX !== undefined ? [env.JOB_COMPLETION_INDEX, env.ETL_SHARD_COUNT, 'JOB_COMPLETION_INDEX/ETL_SHARD_COUNT'] : [];
+  if (index === undefined) return undefined;
+  try {
+    const shard = parseShard(`${index}/${count}`);
+    // One task is no split at all.
+    return shard.count > 1 ? shard : undefined;
+  } catch {
+    throw new ConfigError(`${from} = ${index}/${count ?? '(unset)'} is not a shard`, { hint: 'set both, with 0 <= index < count (or pass --shard i/n)' });
+  }
+}
+
 function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries']): PipelineRequest {
+  const shard = flags.shard ?? shardFromEnvironment(process.env);
+  if (shard && !flags.partitionBy) throw new ConfigError('--shard needs --partition-by: shards write disjoint partitions of one dataset', { hint: 'e.g. --partition-by edition' });
+  if (shard && flags.input?.length) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
   return {
     name,
     source: {
@@ -87,6 +115,7 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
       toYear: flags.to,
       concurrency: flags.concurrency,
       maxLinks: flags.maxLinks,
+      shard,
       inputs: flags.input,
       datasetFile: flags.datasetFile,
     },

@@ -43,7 +43,8 @@ export interface PipelineResult {
 
 /** Names the pipeline's lock, cache state and run ids. */
 export function pipelineSlug(request: PipelineRequest): string {
-  return request.name.replace(/[^A-Za-z0-9_-]+/g, '-');
+  const shard = request.source.shard;
+  return request.name.replace(/[^A-Za-z0-9_-]+/g, '-') + (shard ? `-shard-${shard.index}-of-${shard.count}` : '');
 }
 
 export async function runPipeline(request: PipelineRequest, log: Logger): Promise<PipelineResult> {
@@ -101,6 +102,11 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
     });
   }
 
+  if (request.source.shard && result.extract?.files.length === 0) {
+    await step('transform').skip('this shard has no work units (more shards than editions)');
+    if (request.load) await step('load').skip('nothing to upload from this shard');
+    return;
+  }
   const transformCheck = await checkTransform(request, cache);
   let outputs: FileRecord[] = [];
   await step('transform').run(async (record) => {
@@ -136,7 +142,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = check.why;
-    const summary = await loadStep(outputs.map((o) => o.path), load, log, request.transform.partitionBy ? outputOf(request) : undefined);
+    const summary = await loadStep(outputs.map((o) => o.path), load, log, request.transform.partitionBy ? outputOf(request) : undefined, request.source.shard);
     result.load = summary;
     record.summary = { uploaded: summary.uploaded, skipped: summary.skipped, failed: summary.failed, bytes_uploaded: summary.bytesUploaded };
     record.outputs = summary.files.map((file) => ({ path: file.uri, sha256: outputs.find((o) => o.path === path.resolve(file.path))?.sha256 ?? '', bytes: file.bytes }));
@@ -216,6 +222,7 @@ export async function checkTransform(request: PipelineRequest, cache: CacheState
       skip_bad: request.transform.skipBad,
       out: outputOf(request),
       partition_by: request.transform.partitionBy ?? null,
+      shard: source.shard ? `${source.shard.index}/${source.shard.count}` : null,
     },
     etl_version: VERSION,
   };
@@ -285,6 +292,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     out: transform.out ?? null,
     skip_bad: transform.skipBad,
     partition_by: transform.partitionBy ?? null,
+    shard: source.shard ? `${source.shard.index}/${source.shard.count}` : null,
     bucket: load?.bucket ?? null,
     key: load?.keyTemplate ?? null,
     endpoint: load?.sink.endpoint ?? null,

@@ -13,7 +13,7 @@ export async function callSource(step: 'extract', params: SourceParams, io: Sour
 export async function callSource(step: 'transform', params: SourceParams, io: SourceIO): Promise<Table>;
 export async function callSource(step: 'extract' | 'transform', params: SourceParams, io: SourceIO): Promise<ExtractReport | Table> {
   const source = findSource(params.source);
-  const common = { dataset: params.dataset, dataDir: params.dataDir, fromYear: params.fromYear, toYear: params.toYear };
+  const common = { dataset: params.dataset, dataDir: params.dataDir, fromYear: params.fromYear, toYear: params.toYear, shard: params.shard };
   if (step === 'extract') return source.extract({ ...common, url: params.url, concurrency: params.concurrency, maxLinks: params.maxLinks }, io);
   return source.transform({ ...common, inputs: params.inputs, datasetFile: params.datasetFile }, io);
 }

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { sweepDeadTempFiles, tempPathFor, trackTempFile } from '../core/atomic-file.js';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
-import type { ExtractReport, SourceIO } from '../core/source.js';
+import type { ExtractReport, Shard, SourceIO } from '../core/source.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
-import { PARTITION_MANIFEST, partitionParquet } from '../transform/parquet/partition-parquet.js';
+import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { PACKAGE_NAME, VERSION } from '../version.js';
 import { recordTransform } from './data-dir.js';
@@ -89,7 +89,7 @@ export async function transformStep(params: SourceParams, transform: TransformPa
     });
     progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} workbooks`);
     const output = transform.partitionBy
-      ? await partition(summary, transform.partitionBy, out, log).finally(async () => {
+      ? await partition(summary, transform.partitionBy, out, log, params.shard).finally(async () => {
           await rm(target, { force: true });
           untrack();
         })
@@ -101,21 +101,21 @@ export async function transformStep(params: SourceParams, transform: TransformPa
   }
 }
 
-async function partition(summary: ParquetSummary, column: string, dir: string, log: Logger): Promise<TransformOutput> {
-  const { manifest, written, removed } = await partitionParquet(summary.path, column, dir);
+async function partition(summary: ParquetSummary, column: string, dir: string, log: Logger, shard: Shard | undefined): Promise<TransformOutput> {
+  const { manifest, written, removed } = await partitionParquet(summary.path, column, dir, shard);
   log.info(`partitioned by ${column}: ${manifest.files.length} partitions, ${written.length} rewritten${removed.length > 0 ? `, ${removed.length} removed` : ''} -> ${dir}`);
   return {
     summary: { ...summary, path: dir },
-    files: [...manifest.files.map((file) => ({ path: path.join(dir, file.path), rows: file.rows })), { path: path.join(dir, PARTITION_MANIFEST) }],
+    files: [...manifest.files.map((file) => ({ path: path.join(dir, file.path), rows: file.rows })), { path: path.join(dir, partitionManifestName(shard)) }],
     partitions: { dir, written, removed },
   };
 }
 
 /** Uploads files, or a partitioned folder under <prefix><folder name>/ with its manifest last. */
-export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger, partitionedDir?: string): Promise<LoadSummary> {
+export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger, partitionedDir?: string, shard?: Shard): Promise<LoadSummary> {
   const common = { bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, log };
   if (!partitionedDir) return loadFiles({ ...common, inputs, keyTemplate: load.keyTemplate });
-  return loadFiles({ ...common, inputs: [partitionedDir], keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`, last: PARTITION_MANIFEST });
+  return loadFiles({ ...common, inputs: [partitionedDir], keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`, last: partitionManifestName(shard) });
 }
 
 export function describeTransform(summary: ParquetSummary): string {

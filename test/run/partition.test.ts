@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -7,7 +7,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileServer, type FileServer, type ServedFile } from '../helpers/http-server.js';
 import { readParquet } from '../helpers/parquet.js';
-import { runCli } from '../helpers/run-cli.js';
+import { runCli, startCli } from '../helpers/run-cli.js';
 import { S3RVER_CREDENTIALS, startS3Server, type RunningS3Server } from '../load/servers/s3-server.js';
 import { PAGE, REFRESHED_PATH, buildOnsSite } from './ons-site.js';
 
@@ -95,4 +95,33 @@ describe('etl run --partition-by edition', () => {
     for (const key of ['ons/monthly-deaths/edition=2015/part-0.parquet', 'ons/monthly-deaths/edition=2021/part-0.parquet']) expect(objectsAfter[key]).toBe(objectsBefore[key]);
     expect(objectsAfter['ons/monthly-deaths/edition=2019/part-0.parquet']).not.toBe(objectsBefore['ons/monthly-deaths/edition=2019/part-0.parquet']);
   });
+
+  it('3 shards started at once (--shard, Cloud Run and Kubernetes variables) write exactly the rows of one unsharded run', async () => {
+    const lake = path.join(work, 'sharded-lake');
+    const shard = (index: number, flags: string[], env: Record<string, string>) =>
+      startCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', path.join(work, `shard-${index}`), '--partition-by', 'edition', '--bucket', `file://${lake}/`, ...flags], { env }).done;
+    const results = await Promise.all([
+      shard(0, ['--shard', '0/3'], {}),
+      shard(1, [], { CLOUD_RUN_TASK_INDEX: '1', CLOUD_RUN_TASK_COUNT: '3' }),
+      shard(2, [], { JOB_COMPLETION_INDEX: '2', ETL_SHARD_COUNT: '3' }),
+    ]);
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    // 2019 mod 3 = 0, 2015 and 2021 mod 3 = 2: shard 1 has no edition and says so.
+    expect(results[1]!.stdout).toMatch(/transform skipped, load skipped/);
+    expect((await readdir(path.join(lake, 'monthly-deaths'))).sort()).toEqual(['_manifest.shard-0-of-3.json', '_manifest.shard-2-of-3.json', 'edition=2015', 'edition=2019', 'edition=2021']);
+    expect(await tableRows(path.join(lake, 'monthly-deaths'))).toEqual(await tableRows(lakeDir()));
+  });
 });
+
+/** Every row of a Hive-partitioned folder, read by DuckDB as one table, in a fixed order. */
+async function tableRows(dir: string): Promise<unknown[]> {
+  const duck = await DuckDBInstance.create(':memory:');
+  const connection = await duck.connect();
+  try {
+    const glob = path.join(dir, '**', '*.parquet').replace(/'/g, "''");
+    return (await connection.runAndReadAll(`SELECT * FROM read_parquet('${glob}', hive_partitioning=true) ORDER BY ALL`)).getRowsJS();
+  } finally {
+    connection.closeSync();
+    duck.closeSync();
+  }
+}

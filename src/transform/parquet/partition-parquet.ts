@@ -4,6 +4,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isTempFile, tempPathFor, trackTempFile, writeFileAtomic } from '../../core/atomic-file.js';
 import { ConfigError } from '../../core/errors.js';
+import type { Shard } from '../../core/source.js';
 
 /** What `_manifest.json` lists: every partition file, its rows and sha256, and the table's schema. */
 export interface PartitionManifest {
@@ -22,7 +23,10 @@ export interface PartitionedOutput {
   removed: string[];
 }
 
-export const PARTITION_MANIFEST = '_manifest.json';
+/** `_manifest.json`; a shard writes `_manifest.shard-<i>-of-<n>.json`, so shards sharing a bucket do not overwrite each other's. */
+export function partitionManifestName(shard?: Shard): string {
+  return shard ? `_manifest.shard-${shard.index}-of-${shard.count}.json` : '_manifest.json';
+}
 const PART_FILE = 'part-0.parquet';
 
 /**
@@ -32,7 +36,7 @@ const PART_FILE = 'part-0.parquet';
  * reader never sees a half-written partition and an unchanged partition keeps its file (and mtime).
  * `_manifest.json` is written last.
  */
-export async function partitionParquet(file: string, column: string, dir: string): Promise<PartitionedOutput> {
+export async function partitionParquet(file: string, column: string, dir: string, shard?: Shard): Promise<PartitionedOutput> {
   const duck = await import('@duckdb/node-api');
   const instance = await duck.DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB' });
   const connection = await instance.connect();
@@ -70,7 +74,8 @@ export async function partitionParquet(file: string, column: string, dir: string
     const kept = new Set(files.map((f) => f.path.split('/')[0]));
     const removed: string[] = [];
     for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isDirectory() && entry.name.startsWith(`${column}=`) && !kept.has(entry.name)) {
+      // A shard holds only its own partitions: the others' are not its to remove.
+      if (!shard && entry.isDirectory() && entry.name.startsWith(`${column}=`) && !kept.has(entry.name)) {
         await rm(path.join(dir, entry.name), { recursive: true, force: true });
         removed.push(decodeURIComponent(entry.name.slice(column.length + 1)));
       } else if (isTempFile(entry.name)) {
@@ -84,7 +89,7 @@ export async function partitionParquet(file: string, column: string, dir: string
       schema: schema.filter((c) => c.name !== column),
       written_at: new Date().toISOString(),
     };
-    await writeFileAtomic(path.join(dir, PARTITION_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, partitionManifestName(shard)), JSON.stringify(manifest, null, 2) + '\n');
     return { dir, manifest, written, removed };
   } finally {
     connection.closeSync();
