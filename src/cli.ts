@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
+import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
 import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
@@ -130,9 +131,11 @@ function printError(error: unknown, global: Partial<GlobalOptions>): number {
   if (global.json) {
     process.stderr.write(redact(JSON.stringify(record)) + '\n');
   } else {
-    process.stderr.write(redact(`etl: ${kind}: ${errorMessage(error)}${hint ? ` (${hint})` : ''}`) + '\n');
+    const message = errorMessage(error);
+    process.stderr.write(redact(escapeControl(`etl: ${kind}: ${message}${hint ? ` (${hint})` : ''}`)) + '\n');
     if (global.debug || !known) {
-      const stack = error instanceof Error ? (error.stack ?? '') : '';
+      // The stack repeats the message: escaped there too, the rest of the stack keeps its lines.
+      const stack = error instanceof Error ? (error.stack ?? '').replace(message, escapeControl(message)) : '';
       const cause = error instanceof Error && error.cause instanceof Error ? `\ncaused by: ${error.cause.stack}` : '';
       if (stack) process.stderr.write(redact(stack + cause) + '\n');
     }

@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { createLogger, loadSpinner, teeLogger, type Logger } from '../core/log.js';
+import { createLogger, escapeControl, loadSpinner, teeLogger, type Logger } from '../core/log.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 
@@ -30,7 +30,7 @@ export async function createCommandContext(global: GlobalOptions, stdout: NodeJS
     log,
     global,
     printResult(text, json) {
-      stdout.write(global.json ? JSON.stringify(json) + '\n' : text + '\n');
+      stdout.write(global.json ? JSON.stringify(json) + '\n' : escapeControl(text, true) + '\n');
       logFile?.write(redact(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: text.split('\n')[0], result: json })) + '\n');
     },
   };

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { onlyExtractedDataset } from '../run/data-dir.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { describeTransform, transformStep } from '../run/steps.js';
+import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { dataDirOption, transformOptions, yearRangeOptions, type SourceFlags, type TransformFlags } from './options.js';
 
@@ -31,6 +32,7 @@ deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32, week_n
 week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING.
 \`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
 only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
+    .addHelpText('after', limitsHelp())
     .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: TransformFlags & Pick<SourceFlags, 'dataDir' | 'from' | 'to'>) => {
       const ctx = await context();
       const { source, dataset } = sourceName

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { LoadError, errorMessage } from './errors.js';
+import { LoadError, diskFullError, errorMessage, isDiskFull } from './errors.js';
 
 /**
  * Every output is written to a temp file beside its destination and renamed into place, so a failed or
@@ -98,11 +98,6 @@ const FILESYSTEM_SYSCALLS = new Set(['open', 'write', 'close', 'rename', 'mkdir'
 export function describeWriteError(error: unknown, target: string): unknown {
   const errno = error as NodeJS.ErrnoException;
   if (!(error instanceof Error) || !errno.code || !FILESYSTEM_SYSCALLS.has(errno.syscall ?? '')) return error;
-  if (errno.code === 'ENOSPC' || errno.code === 'EDQUOT') {
-    return new LoadError(`no space left on the device holding ${path.dirname(target)} (writing ${path.basename(target)})`, {
-      cause: error,
-      hint: 'free some space or point --data-dir/--out elsewhere, then run again; files already there are kept',
-    });
-  }
+  if (isDiskFull(error)) return diskFullError(target, error);
   return new LoadError(`cannot write ${target}: ${errorMessage(error)}`, { cause: error, hint: 'check the directory exists and is writable' });
 }

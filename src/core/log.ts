@@ -33,6 +33,25 @@ export interface LoggerOptions {
   interactive?: boolean;
 }
 
+/**
+ * C0/C1 control characters, DEL, Unicode line/paragraph separators and bidi overrides. Text from files
+ * (a sheet name, a label) can hold them: a newline would forge a log line, ESC would drive the terminal.
+ */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL_OR_LINE_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Human output shows such characters escaped (`\n`, `\x1b`, `\u2028`), so each message stays one line
+ * of plain text. `keepLineBreaks` is for results that are several lines by design (etl inspect).
+ */
+export function escapeControl(text: string, keepLineBreaks = false): string {
+  return text.replace(keepLineBreaks ? CONTROL : CONTROL_OR_LINE_BREAK, (char) => {
+    const code = char.charCodeAt(0);
+    return ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
 type Spinner = { text: string; start(): Spinner; stop(): void };
 type SpinnerFactory = (options: { text: string; stream: NodeJS.WritableStream }) => Spinner;
 
@@ -62,7 +81,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     } else {
       const prefix = level === 'info' ? '' : `${level}: `;
       const extra = fields && Object.keys(fields).length > 0 && options.debug ? ' ' + JSON.stringify(fields) : '';
-      stream.write(redact(prefix + message + extra) + '\n');
+      stream.write(redact(escapeControl(prefix + message + extra)) + '\n');
     }
     if (activeSpinner && spinnerText !== undefined) {
       activeSpinner.text = spinnerText;
@@ -72,7 +91,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
   const progress = (text: string): Progress => {
     if (interactive && spinnerFactory && !options.quiet) {
-      const spinner = spinnerFactory({ text: redact(text), stream }).start();
+      const spinner = spinnerFactory({ text: redact(escapeControl(text)), stream }).start();
       activeSpinner = spinner;
       const finish = (line: string): void => {
         if (activeSpinner === spinner) activeSpinner = undefined;
@@ -80,7 +99,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         write('debug', line);
       };
       return {
-        update: (next) => { spinner.text = redact(next); },
+        update: (next) => { spinner.text = redact(escapeControl(next)); },
         done: finish,
         fail: finish,
       };
