@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSourceIO } from '../../../src/commands/options.js';
+import { createSourceIO } from '../../../src/run/steps.js';
 import { createLogger } from '../../../src/core/log.js';
 import type { Row, Table } from '../../../src/core/table.js';
 import { ons } from '../../../src/extract/ons.js';
@@ -65,7 +65,7 @@ async function rawLayer(dataset: string, files: RawFile[]): Promise<string> {
 }
 
 async function transformRaw(dataset: string, dataDir: string): Promise<Row[]> {
-  const io = createSourceIO({ timeout: 60, retries: 0 }, createLogger({ quiet: true }));
+  const io = createSourceIO({ timeoutSeconds: 60, retries: 0 }, createLogger({ quiet: true }));
   try {
     return await tableRows(await ons.transform({ dataset, dataDir }, io));
   } finally {
