@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { redact } from './core/redact.js';
+import { applyDotEnv } from './core/settings.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
@@ -41,6 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    applyDotEnv();
     await program.parseAsync(argv as string[]);
     return EXIT_OK;
   } catch (error) {

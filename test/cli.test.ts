@@ -28,7 +28,7 @@ describe('etl CLI', () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
     for (const text of ['extract', 'transform', 'run', 'Examples:', 'Exit codes:', '4  data did not look as declared']) expect(result.stdout).toContain(text);
-    const extractHelp = await runCli(['extract', '--help']);
+    const extractHelp = await runCli(['extract', 'ons', '--help']);
     expect(extractHelp.stdout).toContain('--from <year>');
     expect(extractHelp.stdout).toContain('env: ONS_URL');
   });

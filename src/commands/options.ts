@@ -4,22 +4,6 @@ import type { Logger } from '../core/log.js';
 import type { SourceIO } from '../core/source.js';
 import { VERSION } from '../version.js';
 
-/** Flags shared by the commands that read or write the data layout and talk to sources. */
-export interface SourceFlags {
-  dataDir: string;
-  url?: string;
-  from?: number;
-  to?: number;
-  concurrency: number;
-  timeout: number;
-  retries: number;
-}
-
-export function parseYear(value: string): number {
-  if (!/^\d{4}$/.test(value)) throw new InvalidArgumentError('expected a four-digit year, e.g. 2015');
-  return Number(value);
-}
-
 /** A whole number of at least 1 (concurrency, seconds, rows to show). */
 export function parsePositiveInt(value: string): number {
   const number = Number(value);
@@ -40,19 +24,21 @@ export const dataDirOption = (): Option =>
 export const datasetFileOption = (): Option =>
   new Option('--dataset-file <file.json>', 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`');
 
-export const yearRangeOptions = (): Option[] => [
-  new Option('--from <year>', 'first edition year to include').argParser(parseYear),
-  new Option('--to <year>', 'last edition year to include').argParser(parseYear),
-];
+/** A number of 0 or more, fractions allowed (requests per second). */
+export function parseRate(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new InvalidArgumentError('expected a number of 0 or more, e.g. 2 or 0.5');
+  return number;
+}
 
 export const fetchOptions = (): Option[] => [
-  new Option('--url <url>', "another copy of the source's page: a mirror or a local server").env('ONS_URL'),
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
   new Option('--timeout <seconds>', 'give up on a silent connection after this long').argParser(parsePositiveInt).default(60),
   new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parseCount).default(4),
+  new Option('--rate-limit <per-second>', 'requests per second to any one host (0: no limit)').argParser(parseRate).default(5),
 ];
 
-export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'>, log: Logger): SourceIO {
+export function createSourceIO(flags: { timeout: number; retries: number }, log: Logger): SourceIO {
   const http = createHttpClient({
     timeoutMs: flags.timeout * 1000,
     retries: flags.retries,

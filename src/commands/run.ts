@@ -1,51 +1,34 @@
 import { Command, Option } from 'commander';
-import { findSource } from '../extract/index.js';
 import { describeSummary, loadFiles } from '../load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 import type { CommandContext } from './context.js';
 import { describeExtract, summariseExtract } from './extract.js';
 import { failIfAnyFailed, loadSummaryJson } from './load.js';
-import { createSourceIO, dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
-import { describeTransform, transformToParquet } from './transform.js';
+import { addSourceSubcommands, extractSource, type FetchFlags } from './source-command.js';
+import { addTransformOptions, describeTransform, transformToParquet, type TransformFlags } from './transform.js';
 
-interface RunFlags extends SourceFlags {
-  out?: string;
-  skipBad: boolean;
+interface RunFlags extends FetchFlags, TransformFlags {
   bucket?: string;
   endpoint?: string;
 }
 
 export function runCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('run')
-    .description('extract, transform and (with --bucket) load in one go: the command for a crontab line')
-    .argument('<source>', 'e.g. ons')
-    .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
-    .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
-    .addOption(new Option('--skip-bad', 'report and leave out a workbook that does not look as declared').default(false))
-    .addOption(new Option('--bucket <uri>', 'also upload the parquet file: gs://bucket/prefix/, s3://bucket/prefix/ or file:///dir/ (default: keep it in <data-dir>/processed/)'))
-    .addOption(new Option('--endpoint <url>', 'with --bucket: an emulator or S3-compatible server'))
-    .addOption(dataDirOption());
-  for (const option of [...yearRangeOptions(), ...fetchOptions()]) command.addOption(option);
-  return command
-    .addHelpText('after', `
+    .description('extract, transform and (with --bucket) load in one go: the command for a crontab line');
+  command.addHelpText('after', `
 Without --bucket the parquet file stays in the local data directory. With --bucket it is uploaded as
 \`etl load\` does: verified, and skipped when the bucket already holds the same content.
 
 Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron what happened):
-  15 6 * * *  cd /srv/etl && npx etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`)
-    .action(async (sourceName: string, datasetName: string | undefined, flags: RunFlags) => {
+  15 6 * * *  cd /srv/etl && npx etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`);
+  return addSourceSubcommands(command, 'run', (sourceCommand, source) => addTransformOptions(sourceCommand)
+    .addOption(new Option('--bucket <uri>', 'also upload the parquet file: gs://bucket/prefix/, s3://bucket/prefix/ or file:///dir/ (default: keep it in <data-dir>/processed/)'))
+    .addOption(new Option('--endpoint <url>', 'with --bucket: an emulator or S3-compatible server'))
+    .action(async (datasetName: string | undefined, flags: RunFlags) => {
       const ctx = await context();
-      const source = findSource(sourceName);
-      const dataset = datasetName ?? source.defaultDataset;
-      const io = createSourceIO(flags, ctx.log);
-      let extractReport;
-      try {
-        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency }, io);
-      } finally {
-        await io.http.close();
-      }
+      const extractReport = await extractSource(source, datasetName, flags, ctx.log);
       if (!ctx.global.json) ctx.log.info(describeExtract(extractReport));
-      const summary = await transformToParquet(ctx, source.name, dataset, flags);
+      const summary = await transformToParquet(ctx, source, extractReport.dataset, flags);
       if (!flags.bucket) {
         ctx.printResult(describeTransform(summary), { command: 'run', extract: summariseExtract(extractReport), transform: summary });
         return;
@@ -63,5 +46,5 @@ Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron 
       });
       ctx.printResult(describeSummary(loaded), { command: 'run', extract: summariseExtract(extractReport), transform: summary, load: loadSummaryJson(loaded) });
       failIfAnyFailed(loaded);
-    });
+    }));
 }

@@ -1,57 +1,51 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { findSource } from '../extract/index.js';
+import type { AnySource } from '../core/source.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import type { CommandContext } from './context.js';
-import { createSourceIO, dataDirOption, datasetFileOption, yearRangeOptions, type SourceFlags } from './options.js';
+import { createSourceIO } from './options.js';
+import { addSourceSubcommands, parseSourceOptions } from './source-command.js';
 
-export interface TransformFlags extends Pick<SourceFlags, 'dataDir' | 'from' | 'to'> {
+export interface TransformFlags extends Record<string, unknown> {
+  dataDir: string;
   out?: string;
-  input?: string[];
-  /** A JSON dataset declaration used instead of the built-in dataset. */
-  datasetFile?: string;
   skipBad: boolean;
 }
 
 export function transformCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('transform')
-    .description('turn the extracted workbooks into one tidy parquet file')
-    .argument('<source>', 'e.g. ons')
-    .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
-    .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
-    .addOption(new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'))
-    .addOption(datasetFileOption())
-    .addOption(new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false))
-    .addOption(dataDirOption());
-  for (const option of yearRangeOptions()) command.addOption(option);
-  return command
+    .description("turn what extract stored into one tidy parquet file")
     .addHelpText('after', `
+Each source has its own options: etl transform <source> --help. \`etl datasets\` lists every dataset and its columns.
+
 Examples:
   $ etl transform ons --out deaths.parquet                 every extracted edition, stacked
-  $ etl transform ons monthly-deaths --from 2019 -o recent.parquet
-  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
   $ etl transform ons --input ~/Downloads/ons-monthly/ -o deaths.parquet   no network needed
-  $ etl transform ons weekly-deaths --out weekly.parquet
-  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
+  $ etl transform climatempo forecast-daily --out forecast.parquet
+  $ etl transform random-person people --out people.parquet
 
-Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_name STRING,
-deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32, week_number INT32,
-week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING.
-\`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
-only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
-    .action(async (sourceName: string, datasetName: string | undefined, flags: TransformFlags) => {
+zstd-compressed parquet; the file is replaced only when every input was read; on a data error
+(exit 4) the previous file is left as it was. Transform reads the raw layer only: it never calls a source.`);
+  return addSourceSubcommands(command, 'transform', (sourceCommand, source) => {
+    addTransformOptions(sourceCommand).action(async (datasetName: string | undefined, flags: TransformFlags) => {
       const ctx = await context();
-      const summary = await transformToParquet(ctx, sourceName, datasetName, flags);
+      const summary = await transformToParquet(ctx, source, datasetName, flags);
       ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
     });
+  });
 }
 
-export async function transformToParquet(ctx: CommandContext, sourceName: string, datasetName: string | undefined, flags: TransformFlags): Promise<ParquetSummary> {
-  const source = findSource(sourceName);
+export function addTransformOptions(command: Command): Command {
+  return command
+    .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
+    .addOption(new Option('--skip-bad', 'report and leave out an input file that does not look as declared, instead of failing').default(false));
+}
+
+export async function transformToParquet(ctx: CommandContext, source: AnySource, datasetName: string | undefined, flags: TransformFlags): Promise<ParquetSummary> {
+  const options = parseSourceOptions(source, 'transform', flags);
   const io = createSourceIO({ timeout: 60, retries: 0 }, ctx.log);
   try {
-    const request = { dataset: datasetName ?? source.defaultDataset, datasetFile: flags.datasetFile, dataDir: flags.dataDir, inputs: flags.input, fromYear: flags.from, toYear: flags.to };
-    const table = await source.transform(request, io);
+    const table = await source.transform({ dataset: datasetName ?? source.defaultDataset, dataDir: flags.dataDir, options }, io);
     // Named after the table, so a declaration file's own name counts.
     const dataset = table.schema.name;
     const out = flags.out ?? path.join(flags.dataDir, 'processed', source.name, `${dataset}.parquet`);
@@ -63,7 +57,7 @@ export async function transformToParquet(ctx: CommandContext, sourceName: string
       progress.fail(`${dataset}: nothing written`);
       throw error;
     });
-    progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} workbooks`);
+    progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} files`);
     return summary;
   } finally {
     await io.http.close();
@@ -72,5 +66,5 @@ export async function transformToParquet(ctx: CommandContext, sourceName: string
 
 export function describeTransform(summary: ParquetSummary): string {
   const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
-  return `transform: ${summary.rows} rows from ${summary.parts.length} workbooks${skipped} -> ${summary.path}`;
+  return `transform: ${summary.rows} rows from ${summary.parts.length} files${skipped} -> ${summary.path}`;
 }

@@ -31,6 +31,18 @@ export type DownloadResult =
   | { status: 'not-modified' }
   | { status: 'downloaded'; bytes: number; sha256: string; etag: string | null; lastModified: string | null; contentType: string | null };
 
+export interface RequestInit {
+  method?: 'GET' | 'PUT' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string | null;
+  body: Buffer;
+}
+
 export interface HttpClient {
   getText(url: string): Promise<string>;
   /**
@@ -38,6 +50,8 @@ export interface HttpClient {
    * complete temp file before it replaces the destination: throw to keep the previous file.
    */
   download(url: string, destination: string, validators?: Validators, verify?: (tempPath: string) => Promise<void>): Promise<DownloadResult>;
+  /** Any method, the body in memory (API answers). 429, 5xx and network failures are retried; other answers are returned for the caller to judge. */
+  request(url: string, init?: RequestInit): Promise<HttpAnswer>;
   close(): Promise<void>;
 }
 
@@ -129,6 +143,29 @@ export function createHttpClient(options: HttpOptions): HttpClient {
           lastModified: header(response.headers, 'last-modified'),
           contentType: header(response.headers, 'content-type'),
         } as const;
+      });
+    },
+
+    async request(url, init = {}) {
+      return withRetries(url, async (signal) => {
+        const { dispatcher, request } = await connect();
+        const response = await request(url, {
+          dispatcher,
+          signal,
+          method: init.method ?? 'GET',
+          body: init.body,
+          headers: { 'user-agent': options.userAgent, accept: 'application/json', ...init.headers },
+        });
+        if (RETRIABLE_STATUS.has(response.statusCode) || response.statusCode >= 500) {
+          await response.body.dump();
+          throw new HttpStatusError(url, response.statusCode, header(response.headers, 'retry-after'));
+        }
+        const body = Buffer.from(await response.body.arrayBuffer());
+        const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
+        if (Number.isFinite(expectedLength) && body.length !== expectedLength) {
+          throw new SourceError(`GET ${redact(url)}: received ${body.length} bytes, Content-Length said ${expectedLength}`, { retriable: true });
+        }
+        return { status: response.statusCode, contentType: header(response.headers, 'content-type'), body };
       });
     },
 

@@ -9,7 +9,16 @@ const SECRET_JSON = new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")[^"]*`, 'gi');
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi;
 const AUTH_HEADER = /\b(authorization|bearer|x-api-key)(["']?\s*[:=]\s*["']?)(?:bearer\s+)?[^\s"',}]+/gi;
 
+const knownSecrets = new Set<string>();
+
+/** A secret read from the environment: its value is masked wherever it appears, whatever surrounds it. */
+export function registerSecret(value: string): void {
+  if (value.length >= 4) knownSecrets.add(value);
+}
+
 export function redact(text: string): string {
+  for (const secret of knownSecrets) text = text.split(secret).join('REDACTED');
+  for (const secret of knownSecrets) text = text.split(encodeURIComponent(secret)).join('REDACTED');
   return text
     .replace(SECRET_PARAM, '$1REDACTED')
     .replace(SECRET_JSON, '$1REDACTED')

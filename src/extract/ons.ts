@@ -1,4 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
+import { z } from 'zod';
 import { isTempFile } from '../core/atomic-file.js';
 import path from 'node:path';
 import { ConfigError, SourceError, errorMessage } from '../core/errors.js';
@@ -80,18 +81,31 @@ export function findDataset(name: string): WorkbookDataset {
   return dataset;
 }
 
-async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractReport> {
+const year = z.string().regex(/^\d{4}$/, 'expected a four-digit year, e.g. 2015').transform(Number).optional();
+const yearFlags = [
+  { flags: '--from <year>', description: 'first edition year to include' },
+  { flags: '--to <year>', description: 'last edition year to include' },
+];
+
+const extractOptions = z.object({ url: z.url().optional(), from: year, to: year });
+type OnsExtractOptions = z.infer<typeof extractOptions>;
+
+const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year });
+type OnsTransformOptions = z.infer<typeof transformOptions>;
+
+async function extract(request: ExtractRequest<OnsExtractOptions>, io: SourceIO): Promise<ExtractReport> {
   const dataset = findDataset(request.dataset);
-  const pageUrl = request.url ?? dataset.pageUrl;
+  const { from: fromYear, to: toYear } = request.options;
+  const pageUrl = request.options.url ?? dataset.pageUrl;
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
   const cheerio = await import('cheerio');
 
   const html = await io.http.getText(pageUrl);
   const links = scrapeEditionLinks(html, pageUrl, cheerio, (m) => io.log.warn(m)).filter(
-    (link) => (request.fromYear === undefined || link.edition >= request.fromYear) && (request.toYear === undefined || link.edition <= request.toYear),
+    (link) => (fromYear === undefined || link.edition >= fromYear) && (toYear === undefined || link.edition <= toYear),
   );
   if (links.length === 0) {
-    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links${request.fromYear || request.toYear ? ' in the requested years' : ''} on the page`, {
+    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links${fromYear || toYear ? ' in the requested years' : ''} on the page`, {
       hint: 'check --url points at the ONS dataset page (and --from/--to)',
     });
   }
@@ -177,11 +191,12 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
   }
 }
 
-async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
-  const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
-  const inputs: WorkbookInput[] = request.inputs?.length ? await expandInputs(request.inputs) : await rawReleases(request, dataset, io);
+async function transform(request: TransformRequest<OnsTransformOptions>, io: SourceIO): Promise<Table> {
+  const { input, datasetFile, from: fromYear, to: toYear } = request.options;
+  const dataset = datasetFile ? await loadDatasetFile(datasetFile) : findDataset(request.dataset);
+  const inputs: WorkbookInput[] = input?.length ? await expandInputs(input) : await rawReleases(request, dataset, io);
   const inYears = (edition: number | undefined): boolean =>
-    edition === undefined || ((request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear));
+    edition === undefined || ((fromYear === undefined || edition >= fromYear) && (toYear === undefined || edition <= toYear));
   return workbookTable(dataset, inputs.filter((input) => inYears(input.edition)));
 }
 
@@ -219,11 +234,36 @@ function freshness(entry: ManifestEntry): number {
   return Date.parse(entry.last_modified ?? '') || Date.parse(entry.fetched_at) || 0;
 }
 
-export const ons: Source = {
+export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   name: 'ons',
   description: 'Office for National Statistics dataset pages: one workbook per edition (.xls and .xlsx)',
-  datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title })),
+  datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title, columns: d.columns })),
   defaultDataset: onsDatasets[0]!.name,
+  env: [],
+  extractOptions: {
+    flags: [{ flags: '--url <url>', description: "another copy of the dataset page: a mirror or a local server", env: 'ONS_URL' }, ...yearFlags],
+    schema: extractOptions,
+  },
+  transformOptions: {
+    flags: [
+      { flags: '--input <workbooks...>', description: 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name' },
+      { flags: '--dataset-file <file.json>', description: 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`' },
+      ...yearFlags,
+    ],
+    schema: transformOptions,
+  },
+  help: `
+Examples:
+  $ etl extract ons                               monthly deaths, every edition, into ./data/raw/ons/monthly-deaths/
+  $ etl extract ons monthly-deaths --from 2015    only editions from 2015 on
+  $ etl extract ons --url http://127.0.0.1:8080/page.html   a mirror or local copy of the page
+  $ etl transform ons --out deaths.parquet        every extracted edition, stacked
+  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
+  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
+
+A re-run asks the server for changes only (If-None-Match / If-Modified-Since) and downloads 0 bytes
+when nothing changed. Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?,
+geo_name STRING, deaths INT64?, source_file STRING; \`etl datasets\` lists every dataset's columns.`,
   extract,
   transform,
 };

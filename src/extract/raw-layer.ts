@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { ApiResponse, RecordedRequest } from '../core/api-client.js';
 
 /**
  * The raw layer: files exactly as the source served them, under <dataDir>/raw/<source>/<dataset>/<edition>/,
@@ -39,8 +40,42 @@ export function manifestPath(rawDir: string): string {
   return path.join(rawDir, 'manifest.json');
 }
 
+/** An API answer in the raw layer: the body as received, and the request that fetched it, without secrets. */
+export interface ResponseEntry {
+  /** Relative to the dataset's raw folder, e.g. `3477/hours-72.json`. */
+  path: string;
+  /** What the file stands for (a city, a page, a chunk): a later file with the same key replaces it. */
+  key: string;
+  request: RecordedRequest;
+  status: number;
+  bytes: number;
+  sha256: string;
+  fetched_at: string;
+}
+
+export interface ResponseManifest {
+  source: string;
+  dataset: string;
+  updated_at: string;
+  files: ResponseEntry[];
+}
+
+/** Writes the body atomically, exactly as received, and describes it for the manifest. */
+export async function saveResponse(rawDir: string, relativePath: string, key: string, response: ApiResponse): Promise<ResponseEntry> {
+  await writeFileAtomic(path.join(rawDir, relativePath), response.body);
+  return {
+    path: relativePath,
+    key,
+    request: response.request,
+    status: response.status,
+    bytes: response.body.length,
+    sha256: createHash('sha256').update(response.body).digest('hex'),
+    fetched_at: response.fetchedAt,
+  };
+}
+
 /** The manifest, or null when there is none yet. A damaged one is reported and treated as absent. */
-export async function readManifest(rawDir: string, log: Logger): Promise<Manifest | null> {
+export async function readManifest<M extends { files: unknown[] } = Manifest>(rawDir: string, log: Logger): Promise<M | null> {
   const file = manifestPath(rawDir);
   let text: string;
   try {
@@ -49,7 +84,7 @@ export async function readManifest(rawDir: string, log: Logger): Promise<Manifes
     return null;
   }
   try {
-    const manifest = JSON.parse(text) as Manifest;
+    const manifest = JSON.parse(text) as M;
     if (!Array.isArray(manifest.files)) throw new Error('no files list');
     return manifest;
   } catch (error) {
@@ -58,7 +93,7 @@ export async function readManifest(rawDir: string, log: Logger): Promise<Manifes
   }
 }
 
-export async function writeManifest(rawDir: string, manifest: Manifest): Promise<void> {
+export async function writeManifest(rawDir: string, manifest: Manifest | ResponseManifest): Promise<void> {
   await writeFileAtomic(manifestPath(rawDir), JSON.stringify(manifest, null, 2) + '\n');
 }
 
@@ -77,4 +112,30 @@ async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * Records fresh answers in the manifest: each replaces an earlier entry with the same key. With
+ * `snapshot`, the fresh answers are the whole dataset and earlier entries (and their files) go.
+ */
+export async function recordResponses(
+  rawDir: string,
+  ids: { source: string; dataset: string },
+  fresh: readonly ResponseEntry[],
+  options: { now: Date; log: Logger; snapshot: boolean },
+): Promise<ResponseManifest> {
+  const previous = options.snapshot ? null : await readManifest<ResponseManifest>(rawDir, options.log);
+  const entries = new Map((previous?.files ?? []).map((entry) => [entry.key, entry]));
+  for (const entry of fresh) entries.set(entry.key, entry);
+  const manifest: ResponseManifest = {
+    ...ids,
+    updated_at: options.now.toISOString(),
+    files: [...entries.values()].sort((a, b) => a.path.localeCompare(b.path)),
+  };
+  const before = options.snapshot ? await readManifest<ResponseManifest>(rawDir, options.log) : null;
+  await writeManifest(rawDir, manifest);
+  // Only once the new manifest is in place, so the manifest never names a file that is gone.
+  const kept = new Set(manifest.files.map((entry) => entry.path));
+  for (const old of before?.files ?? []) if (!kept.has(old.path)) await rm(path.join(rawDir, old.path), { force: true });
+  return manifest;
 }
