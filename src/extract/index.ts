@@ -1,5 +1,6 @@
 import type { AnySource } from '../core/source.js';
 import { ons } from './ons.js';
+import { randomPerson } from './random-person.js';
 
 /** Every source, one line each. */
-export const sources: readonly AnySource[] = [ons];
+export const sources: readonly AnySource[] = [ons, randomPerson];

@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { createApiClient, parseJsonBody, type ApiCall, type ApiClient } from '../core/api-client.js';
+import { envPrefix, type ExtractReport, type ExtractRequest, type SourceIO } from '../core/source.js';
+import { rawDatasetDir, recordResponses, saveResponse, type ResponseEntry } from './raw-layer.js';
+
+/**
+ * What every JSON API source does the same way: an API client set up from the request, and each
+ * answer checked as JSON before it is written, as received, to the raw layer.
+ */
+export interface ApiExtraction {
+  api: ApiClient;
+  rawDir: string;
+  /** Fetches, checks the body is JSON (and whatever `check` adds), writes it to <rawDir>/<relativePath>. */
+  fetchToRaw(call: ApiCall, relativePath: string, key: string, check?: (body: unknown) => void): Promise<{ entry: ResponseEntry; body: unknown }>;
+  /** Writes the manifest and the report; `snapshot` replaces everything extracted before. */
+  finish(fresh: readonly ResponseEntry[], options: { snapshot: boolean; kept?: readonly ResponseEntry[] }): Promise<ExtractReport>;
+}
+
+export function startApiExtraction(source: string, request: ExtractRequest, io: SourceIO, credentialEnv?: string): ApiExtraction {
+  const api = createApiClient({ http: io.http, log: io.log, now: io.now, rateLimit: request.rateLimit, credentialEnv, baseUrlEnv: `${envPrefix(source)}_BASE_URL` });
+  const rawDir = rawDatasetDir(request.dataDir, source, request.dataset);
+  return {
+    api,
+    rawDir,
+    async fetchToRaw(call, relativePath, key, check) {
+      const response = await api.send(call);
+      const body = parseJsonBody(response);
+      check?.(body);
+      const entry = await saveResponse(rawDir, relativePath, key, response);
+      io.log.debug(`${response.request.method} ${response.request.url}: ${entry.bytes} bytes -> ${path.join(rawDir, relativePath)}`);
+      return { entry, body };
+    },
+    async finish(fresh, options) {
+      await recordResponses(rawDir, { source, dataset: request.dataset }, fresh, { now: io.now(), log: io.log, snapshot: options.snapshot });
+      const files = [
+        ...fresh.map((entry) => ({ file: entry.path, url: entry.request.url, status: 'downloaded' as const, bytes: entry.bytes })),
+        ...(options.kept ?? []).map((entry) => ({ file: entry.path, url: entry.request.url, status: 'unchanged' as const, bytes: 0 })),
+      ];
+      return { source, dataset: request.dataset, url: request.baseUrl ?? '', rawDir, files };
+    },
+  };
+}
