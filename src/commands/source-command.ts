@@ -104,7 +104,7 @@ export function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'tra
     const issue = error.issues[0]!;
     const key = String(issue.path[0] ?? '');
     const flag = declared.flags.find((f) => new Option(f.flags).attributeName() === key);
-    const where = flag ? `option '${flag.flags}' argument ${JSON.stringify(given[key])} is invalid` : `${source.name} options are invalid`;
+    const where = !flag ? `${source.name} options are invalid` : given[key] === undefined ? `option '${flag.flags}' is required` : `option '${flag.flags}' argument ${JSON.stringify(given[key])} is invalid`;
     throw new ConfigError(`${where}: ${issue.message}`, { hint: `etl ${which} ${source.name} --help lists the options` });
   }
 }

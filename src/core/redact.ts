@@ -16,9 +16,17 @@ export function registerSecret(value: string): void {
   if (value.length >= 4) knownSecrets.add(value);
 }
 
+/** The registered secrets' values (as is and URL-encoded) masked; null when the bytes hold none. */
+export function maskKnownSecrets(bytes: Buffer): Buffer | null {
+  const forms = [...knownSecrets].flatMap((secret) => [secret, encodeURIComponent(secret)]);
+  if (!forms.some((form) => bytes.includes(form))) return null;
+  let text = bytes.toString('utf8');
+  for (const form of forms) text = text.split(form).join('REDACTED');
+  return Buffer.from(text, 'utf8');
+}
+
 export function redact(text: string): string {
-  for (const secret of knownSecrets) text = text.split(secret).join('REDACTED');
-  for (const secret of knownSecrets) text = text.split(encodeURIComponent(secret)).join('REDACTED');
+  for (const secret of knownSecrets) text = text.split(secret).join('REDACTED').split(encodeURIComponent(secret)).join('REDACTED');
   return text
     .replace(SECRET_PARAM, '$1REDACTED')
     .replace(SECRET_JSON, '$1REDACTED')

@@ -12,8 +12,10 @@ export interface ApiExtraction {
   rawDir: string;
   /** Fetches, checks the body is JSON (and whatever `check` adds), writes it to <rawDir>/<relativePath>. */
   fetchToRaw(call: ApiCall, relativePath: string, key: string, check?: (body: unknown) => void): Promise<{ entry: ResponseEntry; body: unknown }>;
-  /** Writes the manifest and the report; `snapshot` replaces everything extracted before. */
-  finish(fresh: readonly ResponseEntry[], options: { snapshot: boolean; kept?: readonly ResponseEntry[] }): Promise<ExtractReport>;
+  /** Adds fresh answers to the manifest, dropping the earlier entries `replaces` picks. */
+  record(fresh: readonly ResponseEntry[], replaces: (earlier: ResponseEntry) => boolean): Promise<void>;
+  /** The report: what was fetched now, and what was kept from before. */
+  report(fresh: readonly ResponseEntry[], kept?: readonly ResponseEntry[]): ExtractReport;
 }
 
 export function startApiExtraction(source: string, request: ExtractRequest, io: SourceIO, credentialEnv?: string): ApiExtraction {
@@ -30,11 +32,13 @@ export function startApiExtraction(source: string, request: ExtractRequest, io: 
       io.log.debug(`${response.request.method} ${response.request.url}: ${entry.bytes} bytes -> ${path.join(rawDir, relativePath)}`);
       return { entry, body };
     },
-    async finish(fresh, options) {
-      await recordResponses(rawDir, { source, dataset: request.dataset }, fresh, { now: io.now(), log: io.log, snapshot: options.snapshot });
+    async record(fresh, replaces) {
+      await recordResponses(rawDir, { source, dataset: request.dataset }, fresh, { now: io.now(), log: io.log, replaces });
+    },
+    report(fresh, kept = []) {
       const files = [
         ...fresh.map((entry) => ({ file: entry.path, url: entry.request.url, status: 'downloaded' as const, bytes: entry.bytes })),
-        ...(options.kept ?? []).map((entry) => ({ file: entry.path, url: entry.request.url, status: 'unchanged' as const, bytes: 0 })),
+        ...kept.map((entry) => ({ file: entry.path, url: entry.request.url, status: 'unchanged' as const, bytes: 0 })),
       ];
       return { source, dataset: request.dataset, url: request.baseUrl ?? '', rawDir, files };
     },

@@ -1,6 +1,7 @@
 import type { AnySource } from '../core/source.js';
 import { ons } from './ons.js';
 import { randomPerson } from './random-person.js';
+import { supermetrics } from './supermetrics.js';
 
 /** Every source, one line each. */
-export const sources: readonly AnySource[] = [ons, randomPerson];
+export const sources: readonly AnySource[] = [ons, randomPerson, supermetrics];

@@ -4,6 +4,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
+import { maskKnownSecrets } from '../core/redact.js';
 import type { Logger } from '../core/log.js';
 import type { ApiResponse, RecordedRequest } from '../core/api-client.js';
 
@@ -51,6 +52,8 @@ export interface ResponseEntry {
   bytes: number;
   sha256: string;
   fetched_at: string;
+  /** The API echoed a secret in its answer: it was masked before the body was written. */
+  secrets_masked?: true;
 }
 
 export interface ResponseManifest {
@@ -60,17 +63,23 @@ export interface ResponseManifest {
   files: ResponseEntry[];
 }
 
-/** Writes the body atomically, exactly as received, and describes it for the manifest. */
+/**
+ * Writes the body atomically, exactly as received (unless it echoes a secret, which is masked: secrets
+ * never reach the disk), and describes it for the manifest.
+ */
 export async function saveResponse(rawDir: string, relativePath: string, key: string, response: ApiResponse): Promise<ResponseEntry> {
-  await writeFileAtomic(path.join(rawDir, relativePath), response.body);
+  const masked = maskKnownSecrets(response.body);
+  const body = masked ?? response.body;
+  await writeFileAtomic(path.join(rawDir, relativePath), body);
   return {
     path: relativePath,
     key,
     request: response.request,
     status: response.status,
-    bytes: response.body.length,
-    sha256: createHash('sha256').update(response.body).digest('hex'),
+    bytes: body.length,
+    sha256: createHash('sha256').update(body).digest('hex'),
     fetched_at: response.fetchedAt,
+    ...(masked ? { secrets_masked: true as const } : {}),
   };
 }
 
@@ -115,27 +124,28 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /**
- * Records fresh answers in the manifest: each replaces an earlier entry with the same key. With
- * `snapshot`, the fresh answers are the whole dataset and earlier entries (and their files) go.
+ * Records fresh answers in the manifest: each replaces an earlier entry with the same key, and earlier
+ * entries that `replaces` picks (a whole earlier snapshot, the pages of a re-fetched chunk) go too,
+ * their files removed once the new manifest is in place.
  */
 export async function recordResponses(
   rawDir: string,
   ids: { source: string; dataset: string },
   fresh: readonly ResponseEntry[],
-  options: { now: Date; log: Logger; snapshot: boolean },
+  options: { now: Date; log: Logger; replaces: (earlier: ResponseEntry) => boolean },
 ): Promise<ResponseManifest> {
-  const previous = options.snapshot ? null : await readManifest<ResponseManifest>(rawDir, options.log);
-  const entries = new Map((previous?.files ?? []).map((entry) => [entry.key, entry]));
+  const previous = await readManifest<ResponseManifest>(rawDir, options.log);
+  const earlier = previous?.files ?? [];
+  const entries = new Map(earlier.filter((entry) => !options.replaces(entry)).map((entry) => [entry.key, entry]));
   for (const entry of fresh) entries.set(entry.key, entry);
   const manifest: ResponseManifest = {
     ...ids,
     updated_at: options.now.toISOString(),
     files: [...entries.values()].sort((a, b) => a.path.localeCompare(b.path)),
   };
-  const before = options.snapshot ? await readManifest<ResponseManifest>(rawDir, options.log) : null;
   await writeManifest(rawDir, manifest);
   // Only once the new manifest is in place, so the manifest never names a file that is gone.
   const kept = new Set(manifest.files.map((entry) => entry.path));
-  for (const old of before?.files ?? []) if (!kept.has(old.path)) await rm(path.join(rawDir, old.path), { force: true });
+  for (const old of earlier) if (!kept.has(old.path)) await rm(path.join(rawDir, old.path), { force: true });
   return manifest;
 }

@@ -25,8 +25,8 @@ export interface JsonColumn {
 export interface JsonTableDeclaration {
   name: string;
   title: string;
-  /** Dotted path of the records array in a response, e.g. `results`. */
-  records: string;
+  /** Dotted path of the records array in a response (`results`), or a function for records that are not objects. */
+  records: string | ((body: unknown) => unknown);
   columns: readonly JsonColumn[];
   /** Paths left out on purpose (credentials, envelope fields): not reported as drift. A path covers what is under it. */
   ignore?: readonly string[];
@@ -75,7 +75,8 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   const seenKeys = declaration.dedupeOn ? new Set<string>() : undefined;
   const known = knownPaths(declaration);
   const getters = declaration.columns.map((column) => ({ column, get: pathGetter(column.path.replace(/^\$\./, '')), fromRoot: column.path.startsWith('$.') }));
-  const getRecords = pathGetter(declaration.records);
+  const getRecords = typeof declaration.records === 'string' ? pathGetter(declaration.records) : declaration.records;
+  const recordsPath = typeof declaration.records === 'string' ? declaration.records : 'data';
 
   async function* rowsOf(raw: RawJsonFile): AsyncGenerator<Row> {
     let body: unknown;
@@ -84,13 +85,13 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
     } catch (error) {
       throw new DataError(`${raw.name} is not valid JSON: ${(error as Error).message}`, { hint: 'extract again to replace the raw file' });
     }
-    noteDrift(body, '$', known.root, drift, declaration.records);
+    noteDrift(body, '$', known.root, drift, recordsPath);
     const records = getRecords(body);
-    if (!Array.isArray(records)) throw new DataError(`${raw.name}: $.${declaration.records} is not a list of records`);
+    if (!Array.isArray(records)) throw new DataError(`${raw.name}: $.${recordsPath} is not a list of records`);
     const extractedAt = new Date(raw.entry.fetched_at);
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as unknown;
-      const where = `$.${declaration.records}[${index}]`;
+      const where = `$.${recordsPath}[${index}]`;
       noteDrift(record, where, known.record, drift);
       const row: Record<string, Value> = {};
       for (const { column, get, fromRoot } of getters) {
