@@ -71,7 +71,9 @@ function refuseUsage(error: CommanderError, stage: Stage, source: AnySource): ne
     ? sources.flatMap((s) => [...(declares(s.extractOptions.flags) ? [`etl extract ${s.name}`] : []), ...(declares(s.transformOptions.flags) ? [`etl transform ${s.name}`] : [])])
     : [];
   const belongs = owners.length > 0 ? ` (it belongs to ${owners.join(', ')})` : '';
-  throw new ConfigError(error.message.replace(/^error: /, '') + belongs, { hint: `etl ${stage} ${source.name} --help lists its options` });
+  // Commander's "(Did you mean …?)" goes on a second line; an error is one line, and the owner says more.
+  const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  throw new ConfigError(owners.length > 0 ? message.replace(/ \(Did you mean [^)]*\)/, '') + belongs : message, { hint: `etl ${stage} ${source.name} --help lists its options` });
 }
 
 function flagOption(flag: SourceFlag): Option {

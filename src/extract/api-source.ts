@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { createApiClient, parseJsonBody, type ApiCall, type ApiClient } from '../core/api-client.js';
+import { createApiClient, parseJsonBody, type ApiCall, type ApiClient, type ApiResponse } from '../core/api-client.js';
+import { SourceError, errorMessage } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { envPrefix, type ExtractReport, type ExtractRequest, type SourceIO } from '../core/source.js';
 import { rawDatasetDir, recordResponses, saveResponse, type ResponseEntry } from './raw-layer.js';
 
@@ -10,8 +12,10 @@ import { rawDatasetDir, recordResponses, saveResponse, type ResponseEntry } from
 export interface ApiExtraction {
   api: ApiClient;
   rawDir: string;
-  /** Fetches, checks the body is JSON (and whatever `check` adds), writes it to <rawDir>/<relativePath>. */
+  /** Fetches, checks the body is JSON (and whatever `check` adds, throwing), writes it to <rawDir>/<relativePath>. */
   fetchToRaw(call: ApiCall, relativePath: string, key: string, check?: (body: unknown) => void): Promise<{ entry: ResponseEntry; body: unknown }>;
+  /** The same for an answer already received (a 2xx; anything else is refused here). */
+  keep(response: ApiResponse, relativePath: string, key: string, check?: (body: unknown) => void): Promise<{ entry: ResponseEntry; body: unknown }>;
   /** Adds fresh answers to the manifest, dropping the earlier entries `replaces` picks. */
   record(fresh: readonly ResponseEntry[], replaces: (earlier: ResponseEntry) => boolean): Promise<void>;
   /** The report: what was fetched now, and what was kept from before. */
@@ -21,17 +25,30 @@ export interface ApiExtraction {
 export function startApiExtraction(source: string, request: ExtractRequest, io: SourceIO, credentialEnv?: string): ApiExtraction {
   const api = createApiClient({ http: io.http, log: io.log, now: io.now, rateLimit: request.rateLimit, credentialEnv, baseUrlEnv: `${envPrefix(source)}_BASE_URL` });
   const rawDir = rawDatasetDir(request.dataDir, source, request.dataset);
+  async function keep(response: ApiResponse, relativePath: string, key: string, check?: (body: unknown) => void): Promise<{ entry: ResponseEntry; body: unknown }> {
+    const what = `${response.request.method} ${response.request.url}`;
+    if (response.status < 200 || response.status >= 300) {
+      throw new SourceError(`${what} answered HTTP ${response.status}: ${redact(response.body.subarray(0, 200).toString('utf8'))}`, {
+        hint: credentialEnv ? `check ${credentialEnv} (environment or .env in the working directory)` : 'the request was refused',
+      });
+    }
+    const body = parseJsonBody(response);
+    try {
+      check?.(body);
+    } catch (error) {
+      if (error instanceof SourceError) throw error;
+      throw new SourceError(`${what}: ${errorMessage(error)}`, { hint: 'nothing was written to the raw layer for it; check --base-url' });
+    }
+    const entry = await saveResponse(rawDir, relativePath, key, response);
+    io.log.debug(`${what}: ${entry.bytes} bytes -> ${path.join(rawDir, relativePath)}`);
+    return { entry, body };
+  }
+
   return {
     api,
     rawDir,
-    async fetchToRaw(call, relativePath, key, check) {
-      const response = await api.send(call);
-      const body = parseJsonBody(response);
-      check?.(body);
-      const entry = await saveResponse(rawDir, relativePath, key, response);
-      io.log.debug(`${response.request.method} ${response.request.url}: ${entry.bytes} bytes -> ${path.join(rawDir, relativePath)}`);
-      return { entry, body };
-    },
+    fetchToRaw: async (call, relativePath, key, check) => keep(await api.send(call), relativePath, key, check),
+    keep,
     async record(fresh, replaces) {
       await recordResponses(rawDir, { source, dataset: request.dataset }, fresh, { now: io.now(), log: io.log, replaces });
     },

@@ -17,8 +17,8 @@ export interface JsonColumn {
   path: string;
   /** A required column's absence is a data error naming the file and the JSON path. */
   required?: boolean;
-  /** For values the default conversion does not fit (a local time, a field of two shapes). */
-  convert?: (value: unknown) => Value;
+  /** For values the default conversion does not fit (a local time, a field of two shapes); `response` is the whole answer. */
+  convert?: (value: unknown, response: unknown) => Value;
   description?: string;
 }
 
@@ -76,7 +76,7 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   const known = knownPaths(declaration);
   const getters = declaration.columns.map((column) => ({ column, get: pathGetter(column.path.replace(/^\$\./, '')), fromRoot: column.path.startsWith('$.') }));
   const getRecords = typeof declaration.records === 'string' ? pathGetter(declaration.records) : declaration.records;
-  const recordsPath = typeof declaration.records === 'string' ? declaration.records : 'data';
+  const recordsPath = typeof declaration.records === 'string' ? `$.${declaration.records}` : '$';
 
   async function* rowsOf(raw: RawJsonFile): AsyncGenerator<Row> {
     let body: unknown;
@@ -85,19 +85,19 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
     } catch (error) {
       throw new DataError(`${raw.name} is not valid JSON: ${(error as Error).message}`, { hint: 'extract again to replace the raw file' });
     }
-    noteDrift(body, '$', known.root, drift, recordsPath);
+    noteDrift(body, '$', known.root, drift, typeof declaration.records === 'string' ? declaration.records : undefined);
     const records = getRecords(body);
-    if (!Array.isArray(records)) throw new DataError(`${raw.name}: $.${recordsPath} is not a list of records`);
+    if (!Array.isArray(records)) throw new DataError(`${raw.name}: ${recordsPath} is not a list of records`);
     const extractedAt = new Date(raw.entry.fetched_at);
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as unknown;
-      const where = `$.${recordsPath}[${index}]`;
+      const where = `${recordsPath}[${index}]`;
       noteDrift(record, where, known.record, drift);
       const row: Record<string, Value> = {};
       for (const { column, get, fromRoot } of getters) {
         const jsonPath = fromRoot ? column.path : `${where}.${column.path}`;
         const value = get(fromRoot ? body : record);
-        row[column.name] = value === undefined || value === null ? null : convertValue(value, column, raw.name, jsonPath);
+        row[column.name] = value === undefined || value === null ? null : convertValue(value, body, column, raw.name, jsonPath);
         if (row[column.name] === null && column.required) {
           throw new DataError(`${raw.name}: ${jsonPath} is missing (column ${column.name} may not be empty)`, { hint: 'the API answered without a field the dataset requires' });
         }
@@ -179,13 +179,13 @@ const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** An instant must say its zone (Z or ±hh:mm); a local time needs a declared convert(). */
 const INSTANT_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-function convertValue(value: unknown, column: JsonColumn, file: string, jsonPath: string): Value {
+function convertValue(value: unknown, response: unknown, column: JsonColumn, file: string, jsonPath: string): Value {
   const fail = (expected: string): never => {
     throw new DataError(`${file}: ${jsonPath} is ${JSON.stringify(value)}, expected ${expected} for column ${column.name}`);
   };
   if (column.convert) {
     try {
-      return column.convert(value);
+      return column.convert(value, response);
     } catch (error) {
       return fail((error as Error).message);
     }
