@@ -39,6 +39,10 @@ describe('etl datasets', () => {
     expect(stdout).toContain('"weeks down (2022 on)": sheet /^\\s*1\\s*$/i');
     expect(stdout).toContain('columns:  edition INT32, week_number INT32, week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING');
     expect(stdout).toContain('ons monthly-deaths:');
+    // Every source, its datasets, columns and the environment variables it reads.
+    for (const text of ['climatempo forecast-hourly:', 'climatempo forecast-daily:', 'climatempo cities:', 'random-person people:', 'supermetrics query:', 'env:      CLIMATEMPO_TOKEN (secret), CLIMATEMPO_BASE_URL', 'env:      SUPERMETRICS_API_KEY (secret)', 'forecast_at TIMESTAMP', 'uuid STRING, gender STRING?']) {
+      expect(stdout).toContain(text);
+    }
   });
 
   it('--json gives the declarations themselves', async () => {
@@ -46,6 +50,7 @@ describe('etl datasets', () => {
     const result = JSON.parse(stdout);
     expect(result.datasets.map((d: { name: string }) => d.name)).toEqual(['monthly-deaths', 'weekly-deaths']);
     expect(result.datasets[1]).toEqual(JSON.parse(JSON.stringify(weeklyDeaths)));
+    expect(result.sources.map((s: { name: string }) => s.name)).toEqual(['ons', 'climatempo', 'random-person', 'supermetrics']);
   });
 
   it('--dataset-file with a bad declaration exits 2 naming the field', async () => {

@@ -117,6 +117,14 @@ describe('etl extract/transform random-person', () => {
     expect(transformHelp.stdout).toContain('--with-credentials');
   });
 
+  it('etl run does extract and transform in one go, with the source\'s own options', async () => {
+    const result = await runCli(['run', 'random-person', '--count', '7', '--seed', 'run', '--base-url', server.url, '--data-dir', dataDir, '--with-credentials']);
+    expect(result.code).toBe(0);
+    const { rows } = await readParquet(path.join(dataDir, 'processed', 'random-person', 'people.parquet'));
+    expect(rows.map((r) => r.uuid)).toEqual(Array.from({ length: 7 }, (_, i) => (personAt('run', 1, i) as any).login.uuid));
+    expect(rows[0]!.login_md5).toBe((personAt('run', 1, 0) as any).login.md5);
+  });
+
   it("refuses another source's option, and bad values, with a usage error", async () => {
     const foreign = await extract('--city', '3477');
     expect(foreign.code).toBe(2);

@@ -83,7 +83,7 @@ export const dailyDeclaration: JsonTableDeclaration = {
     ...minMax('humidity').map((p) => column(p)),
     column('thermal_sensation.min'),
     column('thermal_sensation.max'),
-    column('pressure.pressure'),
+    { name: 'pressure', type: 'double', path: 'pressure.pressure' },
     column('rain.precipitation'),
     column('rain.probability'),
     ...WIND.map((w) => column(`wind.${w}`)),
