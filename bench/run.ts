@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { monthlySheets } from '../test/fixtures/ons/monthly-workbook.js';
 import { startFileServer } from '../test/helpers/http-server.js';
 import { writeWorkbook } from '../test/helpers/workbook-writer.js';
 import { LOAD_BYTES, TABULAR_ROWS, prepareInputs } from './inputs.js';
+import { writePeopleRawLayer } from './json-inputs.js';
 import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
@@ -17,6 +18,7 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *
  *   npm run bench -- --runs 3          fewer runs
  *   npm run bench -- --only help,transform-xlsx-60k
+ *   npm run bench -- --only json-people-100k         random-person JSON pages -> parquet, 10k and 100k, vs DuckDB
  *   npm run bench -- --only load-s3-256m,load-rerun-s3-256m,load-gcs-256m,load-file-256m
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
@@ -105,6 +107,23 @@ if (wanted('write-1m-x10')) {
   results.push(rowsOnly, write, copy);
 }
 
+if (wanted('json-people-100k')) {
+  // 10k and 100k people: the second has 10x the records, so its peak RSS shows whether memory grows with them.
+  for (const people of [10_000, 100_000]) {
+    const id = `json-people-${people / 1000}k`;
+    const dataDir = await writePeopleRawLayer(path.join(tmp, id), people);
+    const megabytesIn = (await Promise.all((await readdir(path.join(dataDir, 'raw', 'random-person', 'people'))).map((name) => megabytes(path.join(dataDir, 'raw', 'random-person', 'people', name))))).reduce((a, b) => a + b, 0);
+    results.push(await measure(id, `etl transform random-person: ${people.toLocaleString('en')} people in ${people / 5000} raw JSON pages -> parquet`, { runs: Math.min(runs, 3), warmUp: people === 10_000, rows: people, megabytes: megabytesIn }, () =>
+      runProcess(node, [etl, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)]),
+    ));
+    if (people === 100_000) {
+      results.push(await measure(`duckdb-${id}`, 'DuckDB read_json + unnest + COPY TO parquet, the same pages', { runs: Math.min(runs, 3), rows: people, megabytes: megabytesIn }, () =>
+        runProcess(node, [script('json-peer'), path.join(dataDir, 'raw', 'random-person', 'people'), path.join(tmp, `duckdb-${id}.parquet`)]),
+      ));
+    }
+  }
+}
+
 if (wanted('help')) {
   results.push(await measure('help', 'etl --help (start-up)', { runs: Math.max(runs, 10), warmUp: true }, () => runProcess(node, [etl, '--help'])));
 }
@@ -183,6 +202,17 @@ const copy = find('duckdb-copy-1m-x10');
 if (write && copy) {
   const ratio = write.medianWallS / copy.medianWallS;
   targets.push({ target: "parquet writing within 1.5x of DuckDB's COPY ... TO", measured: `${write.medianWallS.toFixed(2)} vs ${copy.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
+const json100k = find('json-people-100k');
+const json10k = find('json-people-10k');
+const duckJson = find('duckdb-json-people-100k');
+if (json100k && duckJson) {
+  const ratio = json100k.medianWallS / duckJson.medianWallS;
+  targets.push({ target: 'JSON -> parquet (100k people) within 1.5x of DuckDB read_json -> COPY', measured: `${json100k.medianWallS.toFixed(2)} vs ${duckJson.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
+if (json100k?.medianPeakRssMb && json10k?.medianPeakRssMb) {
+  const ratio = json100k.medianPeakRssMb / json10k.medianPeakRssMb;
+  targets.push({ target: 'JSON: 10x the records costs < 1.5x the peak RSS', measured: `${json10k.medianPeakRssMb.toFixed(0)} -> ${json100k.medianPeakRssMb.toFixed(0)} MB = ${ratio.toFixed(2)}x`, met: ratio < 1.5 });
 }
 const help = find('help');
 if (help) targets.push({ target: 'etl --help starts in < 150 ms', measured: `${(help.medianWallS * 1000).toFixed(0)} ms`, met: help.medianWallS < 0.15 });
