@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { dailyAnswer, hourlyAnswer, type City } from '../fixtures/climatempo/forecasts.js';
 import { expectFaultsHandled } from '../helpers/api-faults.js';
-import { json, startApiServer, type ApiServer } from '../helpers/api-server.js';
+import { json } from '../helpers/api-server.js';
+import { useApiTestbed } from '../helpers/api-testbed.js';
 import { readParquet } from '../helpers/parquet.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
@@ -18,44 +18,32 @@ const CITIES = new Map([SAO_PAULO, MANAUS].map((c) => [String(c.id), c]));
 /** The hourly start per city: São Paulo's series starts in the summer of 2018, when Brazil still had DST. */
 const hourlyStart: Record<string, string> = { '3477': '2024-02-02 00:00:00', '5959': '2024-02-02 00:00:00' };
 let dailyBody: ((city: City) => string) | undefined;
-let work: string;
-let server: ApiServer;
-let dataDir: string;
 let registered: Set<string>;
 const printed: string[] = [];
 
-beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'etl-climatempo-'));
-  server = await startApiServer((request) => {
-    if (request.url.searchParams.get('token') !== TOKEN && !request.path.startsWith('/api-manager/')) return json(401, { error: true, detail: 'Invalid token' });
-    const registration = /^\/api-manager\/user-token\/([^/]+)\/locales$/.exec(request.url.pathname);
-    if (registration && request.method === 'PUT') {
-      if (registration[1] !== TOKEN) return json(401, { error: true, detail: 'Invalid token' });
-      const id = new URLSearchParams(request.body).get('localeId[]')!;
-      registered.add(id);
-      return json(200, { status: 'success', locales: [...registered].map(Number) });
-    }
-    const forecast = /^\/api\/v1\/forecast\/locale\/(\d+)\/(hours\/72|days\/15)$/.exec(request.url.pathname);
-    if (forecast) {
-      const city = CITIES.get(forecast[1]!);
-      if (!city) return json(404, { error: true, detail: 'Not found' });
-      if (!registered.has(forecast[1]!)) return json(400, { error: true, detail: `Access forbidden, you have no acces for this locale: ${forecast[1]}` });
-      if (forecast[2] === 'hours/72') return json(200, hourlyAnswer(city, hourlyStart[forecast[1]!]!, 72));
-      return { status: 200, body: dailyBody ? dailyBody(city) : JSON.stringify(dailyAnswer(city, '2024-02-02', 7)).replace('TOKEN', TOKEN) };
-    }
-    if (request.url.pathname === '/api/v1/locale/city') {
-      return json(200, [{ id: 3477, name: 'São Paulo', state: 'SP', country: 'BR  ' }, { id: 3478, name: 'Santos', state: 'SP', country: 'BR' }]);
-    }
-    return json(404, { error: true, detail: 'Not found' });
-  });
+const bed = useApiTestbed('climatempo', (request) => {
+  if (request.url.searchParams.get('token') !== TOKEN && !request.path.startsWith('/api-manager/')) return json(401, { error: true, detail: 'Invalid token' });
+  const registration = /^\/api-manager\/user-token\/([^/]+)\/locales$/.exec(request.url.pathname);
+  if (registration && request.method === 'PUT') {
+    if (registration[1] !== TOKEN) return json(401, { error: true, detail: 'Invalid token' });
+    const id = new URLSearchParams(request.body).get('localeId[]')!;
+    registered.add(id);
+    return json(200, { status: 'success', locales: [...registered].map(Number) });
+  }
+  const forecast = /^\/api\/v1\/forecast\/locale\/(\d+)\/(hours\/72|days\/15)$/.exec(request.url.pathname);
+  if (forecast) {
+    const city = CITIES.get(forecast[1]!);
+    if (!city) return json(404, { error: true, detail: 'Not found' });
+    if (!registered.has(forecast[1]!)) return json(400, { error: true, detail: `Access forbidden, you have no acces for this locale: ${forecast[1]}` });
+    if (forecast[2] === 'hours/72') return json(200, hourlyAnswer(city, hourlyStart[forecast[1]!]!, 72));
+    return { status: 200, body: dailyBody ? dailyBody(city) : JSON.stringify(dailyAnswer(city, '2024-02-02', 7)).replace('TOKEN', TOKEN) };
+  }
+  if (request.url.pathname === '/api/v1/locale/city') {
+    return json(200, [{ id: 3477, name: 'São Paulo', state: 'SP', country: 'BR  ' }, { id: 3478, name: 'Santos', state: 'SP', country: 'BR' }]);
+  }
+  return json(404, { error: true, detail: 'Not found' });
 });
-afterAll(async () => {
-  await server.close();
-  await rm(work, { recursive: true, force: true });
-});
-beforeEach(async (context) => {
-  dataDir = path.join(work, context.task.id);
-  server.requests.length = 0;
+beforeEach(() => {
   registered = new Set(['3477']);
   hourlyStart['3477'] = '2024-02-02 00:00:00';
   dailyBody = undefined;
@@ -66,8 +54,8 @@ async function cli(args: string[]): Promise<CliResult> {
   printed.push(result.stdout, result.stderr);
   return result;
 }
-const extract = (dataset: string, ...extra: string[]) => cli(['extract', 'climatempo', dataset, '--base-url', server.url, '--data-dir', dataDir, '--rate-limit', '0', ...extra]);
-const transform = (dataset: string, ...extra: string[]) => cli(['transform', 'climatempo', dataset, '--data-dir', dataDir, ...extra]);
+const extract = (dataset: string, ...extra: string[]) => cli(['extract', 'climatempo', dataset, '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', ...extra]);
+const transform = (dataset: string, ...extra: string[]) => cli(['transform', 'climatempo', dataset, '--data-dir', bed.dataDir, ...extra]);
 const iso = (value: unknown) => (value as Date).toISOString();
 
 describe('etl extract/transform climatempo', () => {
@@ -77,12 +65,12 @@ describe('etl extract/transform climatempo', () => {
     const result = await extract('forecast-hourly', '--city', '3477,5959');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/city 5959 is not registered to this token; registering it and trying once more/);
-    const put = server.requests.filter((r) => r.method === 'PUT');
+    const put = bed.server.requests.filter((r) => r.method === 'PUT');
     expect(put).toHaveLength(1);
     expect(new URLSearchParams(put[0]!.body).getAll('localeId[]')).toEqual(['5959']);
-    expect(server.requests.filter((r) => r.path.includes('/5959/'))).toHaveLength(2);
+    expect(bed.server.requests.filter((r) => r.path.includes('/5959/'))).toHaveLength(2);
 
-    const out = path.join(dataDir, 'hourly.parquet');
+    const out = path.join(bed.dataDir, 'hourly.parquet');
     expect((await transform('forecast-hourly', '--out', out)).code).toBe(0);
     const { columns, rows } = await readParquet(out);
     expect(rows).toHaveLength(2 * 72);
@@ -113,7 +101,7 @@ describe('etl extract/transform climatempo', () => {
 
   it('forecast-daily: nested measures flattened to named, typed columns', async () => {
     expect((await extract('forecast-daily', '--city', '3477')).code).toBe(0);
-    const out = path.join(dataDir, 'daily.parquet');
+    const out = path.join(bed.dataDir, 'daily.parquet');
     const transformed = await transform('forecast-daily', '--out', out);
     expect(transformed.code).toBe(0);
     expect(transformed.stderr).not.toContain('schema drift');
@@ -135,7 +123,7 @@ describe('etl extract/transform climatempo', () => {
     const sample = readFileSync(sharedFile('api-samples', 'climatempo', 'climatempo_forecast_days_locale3477_2024-02-02.json'), 'utf8');
     dailyBody = () => sample;
     expect((await extract('forecast-daily', '--city', '3477')).code).toBe(0);
-    const out = path.join(dataDir, 'sample.parquet');
+    const out = path.join(bed.dataDir, 'sample.parquet');
     const transformed = await transform('forecast-daily', '--out', out);
     expect(transformed.code).toBe(0);
     const expected = JSON.parse(sample);
@@ -150,8 +138,8 @@ describe('etl extract/transform climatempo', () => {
 
   it('cities, and --help documents every option and the token', async () => {
     expect((await extract('cities', '--state', 'sp')).code).toBe(0);
-    expect(server.requests[0]!.url.searchParams.get('state')).toBe('SP');
-    const out = path.join(dataDir, 'cities.parquet');
+    expect(bed.server.requests[0]!.url.searchParams.get('state')).toBe('SP');
+    const out = path.join(bed.dataDir, 'cities.parquet');
     expect((await transform('cities', '--out', out)).code).toBe(0);
     expect((await readParquet(out)).rows.map((r) => [r.city_id, r.city_name, r.country])).toEqual([[3477n, 'São Paulo', 'BR'], [3478n, 'Santos', 'BR']]);
     const help = await cli(['extract', 'climatempo', '--help']);
@@ -166,19 +154,19 @@ describe('etl extract/transform climatempo', () => {
 
   it('rides out or reports every server fault, naming CLIMATEMPO_TOKEN on a 401', async () => {
     const good = JSON.stringify(hourlyAnswer(SAO_PAULO, '2024-02-02 00:00:00', 3));
-    await expectFaultsHandled(server, '/api/v1/forecast/', good, () => extract('forecast-hourly', '--city', '3477'), /check CLIMATEMPO_TOKEN/);
+    await expectFaultsHandled(bed.server, '/api/v1/forecast/', good, () => extract('forecast-hourly', '--city', '3477'), /check CLIMATEMPO_TOKEN/);
   });
 
   it('never writes or prints the token, even when the API echoes it', async () => {
-    expect((await cli(['--json', '--debug', 'extract', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', server.url, '--data-dir', dataDir])).code).toBe(0);
-    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', server.url, '--data-dir', dataDir])).code).toBe(0);
-    server.queue('/api/v1/forecast/', { status: 500, body: `{"detail":"upstream failed for token ${TOKEN}"}` }, { status: 403, body: `{"error":true,"detail":"Invalid token ${TOKEN}"}` });
-    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', server.url, '--data-dir', dataDir])).code).toBe(3);
-    expect((await transform('forecast-daily', '--out', path.join(dataDir, 'daily.parquet'))).code).toBe(0);
-    expect(server.requests.some((r) => r.path.includes(TOKEN))).toBe(true);
-    const raw = await readFile(path.join(dataDir, 'raw', 'climatempo', 'forecast-daily', '3477.json'), 'utf8');
+    expect((await cli(['--json', '--debug', 'extract', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
+    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
+    bed.server.queue('/api/v1/forecast/', { status: 500, body: `{"detail":"upstream failed for token ${TOKEN}"}` }, { status: 403, body: `{"error":true,"detail":"Invalid token ${TOKEN}"}` });
+    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
+    expect((await transform('forecast-daily', '--out', path.join(bed.dataDir, 'daily.parquet'))).code).toBe(0);
+    expect(bed.server.requests.some((r) => r.path.includes(TOKEN))).toBe(true);
+    const raw = await readFile(path.join(bed.dataDir, 'raw', 'climatempo', 'forecast-daily', '3477.json'), 'utf8');
     expect(raw).toContain('meteogram/locale/3477?token=REDACTED');
-    const files = (await readdir(dataDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    const files = (await readdir(bed.dataDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
     expect(files.length).toBeGreaterThan(3);
     for (const file of files) {
       expect(file).not.toContain(TOKEN);
