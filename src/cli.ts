@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
+import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
 import { applyDotEnv } from './core/settings.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
@@ -10,6 +11,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { transformCommand } from './commands/transform.js';
+import { parseDestination } from './load/index.js';
 import { VERSION } from './version.js';
 
 /** One line per subcommand; each factory builds a commander Command whose action throws on failure. */
@@ -69,7 +71,10 @@ Examples:
   $ etl inspect Monthly2019Mortality.xls             what the engine sees in a workbook
 ${EXIT_CODES_HELP}`);
   program.exitOverride();
-  program.configureOutput({ outputError: () => {} });
+  // With errors silenced, commander writes to writeErr only the help it shows for `etl` with no command: a
+  // result, so stdout.
+  program.configureOutput({ outputError: () => {}, writeErr: (text) => process.stdout.write(text) });
+  program.hook('preAction', (_program, command) => checkSharedFlags(command.opts()));
 
   const context = (): Promise<CommandContext> => createCommandContext(program.opts<GlobalOptions>());
   for (const command of commandFactories.map((create) => create(context))) {
@@ -80,11 +85,24 @@ ${EXIT_CODES_HELP}`);
   return program;
 }
 
+/**
+ * Flags several commands share, checked before any work starts: a mistyped --bucket must not cost a whole
+ * extract and transform first, and an inverted range would select nothing.
+ */
+function checkSharedFlags(flags: { bucket?: unknown; from?: unknown; to?: unknown }): void {
+  if (typeof flags.bucket === 'string') parseDestination(flags.bucket);
+  if (flags.from !== undefined && flags.to !== undefined && (flags.from as number) > (flags.to as number)) {
+    throw new ConfigError(`--from ${String(flags.from)} is after --to ${String(flags.to)}: the range selects nothing`, { hint: 'swap them, or give one of them alone' });
+  }
+}
+
 function reportError(error: unknown, global: Partial<GlobalOptions>): number {
   if (error instanceof CommanderError) {
-    // --help and --version arrive here too, with exit code 0.
-    if (error.exitCode === 0) return EXIT_OK;
-    return printError(new ConfigError(error.message.replace(/^error: /, ''), { hint: 'run etl --help for usage' }), global);
+    // --help, --version and `etl` alone (help printed) arrive here too: nothing went wrong.
+    if (error.exitCode === 0 || error.code === 'commander.help') return EXIT_OK;
+    // commander puts "(Did you mean …?)" on a line of its own; an error is one line.
+    const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    return printError(new ConfigError(message, { hint: 'run etl --help for usage' }), global);
   }
   return printError(error, global);
 }
@@ -98,9 +116,11 @@ function printError(error: unknown, global: Partial<GlobalOptions>): number {
     const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
     process.stderr.write(redact(JSON.stringify(record)) + '\n');
   } else {
-    process.stderr.write(redact(`etl: ${kind}: ${errorMessage(error)}${hint ? ` (${hint})` : ''}`) + '\n');
+    const message = errorMessage(error);
+    process.stderr.write(redact(escapeControl(`etl: ${kind}: ${message}${hint ? ` (${hint})` : ''}`)) + '\n');
     if (global.debug || !known) {
-      const stack = error instanceof Error ? (error.stack ?? '') : '';
+      // The stack repeats the message: escaped there too, the rest of the stack keeps its lines.
+      const stack = error instanceof Error ? (error.stack ?? '').replace(message, escapeControl(message)) : '';
       const cause = error instanceof Error && error.cause instanceof Error ? `\ncaused by: ${error.cause.stack}` : '';
       if (stack) process.stderr.write(redact(stack + cause) + '\n');
     }

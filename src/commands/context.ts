@@ -1,4 +1,4 @@
-import { createLogger, loadSpinner, type Logger } from '../core/log.js';
+import { createLogger, escapeControl, loadSpinner, type Logger } from '../core/log.js';
 
 /** Flags every command accepts, set on the root program. */
 export interface GlobalOptions {
@@ -23,7 +23,7 @@ export async function createCommandContext(global: GlobalOptions, stdout: NodeJS
     log,
     global,
     printResult(text, json) {
-      stdout.write(global.json ? JSON.stringify(json) + '\n' : text + '\n');
+      stdout.write(global.json ? JSON.stringify(json) + '\n' : escapeControl(text, true) + '\n');
     },
   };
 }

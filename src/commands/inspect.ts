@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { DataError, errorMessage } from '../core/errors.js';
+import { ConfigError, DataError, errorMessage } from '../core/errors.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
 import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
@@ -64,10 +64,13 @@ async function detect(file: string, dataset: WorkbookDataset): Promise<Detection
   }
 }
 
-/** Parquet files start with `PAR1`; anything else is left to the workbook reader to recognise. */
+/**
+ * Parquet files start with `PAR1`; anything else is left to the workbook reader to recognise. A file that
+ * cannot be opened is a usage error (exit 2), as a missing input is in every command.
+ */
 async function isParquet(file: string): Promise<boolean> {
   const handle = await open(file, 'r').catch((error: unknown) => {
-    throw new DataError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path' });
+    throw new ConfigError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path' });
   });
   try {
     const head = Buffer.alloc(4);

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
-import { LoadError } from '../core/errors.js';
-import { describeSummary, loadFiles, type LoadSummary } from '../load/load-files.js';
+import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 import type { CommandContext } from './context.js';
 import { parsePositiveInt } from './options.js';
@@ -20,7 +19,12 @@ Examples:
   $ etl load deaths.parquet --bucket gs://my-bucket/ons/        object gs://my-bucket/ons/deaths.parquet
   $ etl load data/processed/ --bucket s3://my-bucket/lake/      every file below; keys keep relative paths
   $ etl load deaths.parquet --bucket file:///srv/lake/ons/      a local directory, same semantics
-  $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded or skipped, and why
+  $ etl load deaths.parquet --bucket ./lake/ons/                also a local directory: a path starting with /, ./ or ../
+  $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded, and where; sends nothing
+
+A destination without gs://, s3:// or file:// must be written as a path (/srv/lake, ./lake, ../lake): a bare
+name such as my-bucket/ons, or a mistyped scheme such as gs:/b/ or s3//b/, is refused (exit 2) rather than
+taken for a local folder.
   $ etl load out/ --bucket s3://b/ons/ --key '{date}/{name}'    dated keys: s3://b/ons/2024-05-01/...
 
 Each object gets content-type and metadata sha256, source and etl_version. An object whose sha256 already
@@ -44,12 +48,12 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
   return new Command('load')
     .description('upload files or directories to Google Cloud Storage, S3 or a local directory, verified and idempotent')
     .argument('<paths...>', 'files or directories to upload')
-    .requiredOption('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path')
+    .requiredOption('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a path starting with /, ./ or ../')
     .option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}', DEFAULT_KEY_TEMPLATE)
     .option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint')
     .option('--region <name>', 'S3 region (default: AWS_REGION or the profile)')
     .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
-    .option('--dry-run', 'check the destination and say what would be uploaded or skipped, and why', false)
+    .option('--dry-run', 'say what would be uploaded where, and send nothing: a bucket is not contacted; a local directory is compared (skip when the same)', false)
     .option('--force', 'upload even when the destination already holds the same content', false)
     .addHelpText('after', HELP)
     .action(async (paths: string[], flags: LoadFlags) => {
@@ -67,15 +71,6 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
       ctx.printResult(describeResult(summary), loadSummaryJson(summary));
       failIfAnyFailed(summary);
     });
-}
-
-/** Exit 5 when any file failed; the files that made it stay uploaded and were reported. */
-export function failIfAnyFailed(summary: LoadSummary): void {
-  if (summary.failed === 0) return;
-  const first = summary.files.find((file) => file.action === 'failed');
-  throw new LoadError(`${summary.failed} of ${summary.files.length} files failed to upload to ${summary.destination}; first: ${first?.reason}`, {
-    hint: first?.error instanceof LoadError && first.error.hint ? first.error.hint : 'see the lines above; uploaded files are kept and skipped next time',
-  });
 }
 
 /** A dry run lists every file and why; a real run ends with the summary line alone (per-file lines are logged). */

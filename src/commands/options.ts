@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import type { SourceIO } from '../core/source.js';
-import { VERSION } from '../version.js';
+import { PACKAGE_NAME, VERSION } from '../version.js';
 
 /** A whole number of at least 1 (concurrency, seconds, rows to show). */
 export function parsePositiveInt(value: string): number {
@@ -18,12 +18,6 @@ export function parseCount(value: string): number {
   return number;
 }
 
-export const dataDirOption = (): Option =>
-  new Option('--data-dir <dir>', 'root of the data layout (raw files under <dir>/raw/<source>/<dataset>/)').env('ETL_DATA_DIR').default('data');
-
-export const datasetFileOption = (): Option =>
-  new Option('--dataset-file <file.json>', 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`');
-
 /** A number of 0 or more, fractions allowed (requests per second). */
 export function parseRate(value: string): number {
   const number = Number(value);
@@ -31,20 +25,29 @@ export function parseRate(value: string): number {
   return number;
 }
 
+export const dataDirOption = (): Option =>
+  new Option('--data-dir <dir>', 'root of the data layout (raw files under <dir>/raw/<source>/<dataset>/)').env('ETL_DATA_DIR').default('data');
+
+export const datasetFileOption = (): Option =>
+  new Option('--dataset-file <file.json>', 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`');
+
+/** Flags every source's extract takes; a source's own flags come from its declaration. */
 export const fetchOptions = (): Option[] => [
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
-  new Option('--timeout <seconds>', 'give up on a silent connection after this long').argParser(parsePositiveInt).default(60),
-  new Option('--retries <n>', 'extra attempts on 429, 5xx and network errors, with backoff').argParser(parseCount).default(4),
+  new Option('--timeout <seconds>', 'give up on a connection silent this long (no headers, or no body bytes)').argParser(parsePositiveInt).default(30),
+  new Option('--download-timeout <seconds>', 'give up on one file (or the page) after this long, retries included').argParser(parsePositiveInt).default(300),
+  new Option('--retries <n>', 'extra attempts on 429, 5xx and dropped connections, with backoff').argParser(parseCount).default(4),
   new Option('--rate-limit <per-second>', 'requests per second to any one host (0: no limit)').argParser(parseRate).default(5),
 ];
 
-export function createSourceIO(flags: { timeout: number; retries: number }, log: Logger): SourceIO {
+export function createSourceIO(flags: { timeout: number; retries: number; downloadTimeout?: number }, log: Logger): SourceIO {
   const http = createHttpClient({
     timeoutMs: flags.timeout * 1000,
+    deadlineMs: flags.downloadTimeout === undefined ? undefined : flags.downloadTimeout * 1000,
     retries: flags.retries,
     retryBaseMs: 1000,
     maxRetryWaitMs: 60_000,
-    userAgent: `etl/${VERSION} (+https://www.npmjs.com/package/etl)`,
+    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
     log,
   });
   return { http, log, now: () => new Date() };

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { describeSummary, loadFiles } from '../load/load-files.js';
+import { describeSummary, failIfAnyFailed, loadFiles } from '../load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 import type { CommandContext } from './context.js';
 import { describeExtract, summariseExtract } from './extract.js';
-import { failIfAnyFailed, loadSummaryJson } from './load.js';
+import { loadSummaryJson } from './load.js';
 import { addSourceSubcommands, extractSource, type FetchFlags } from './source-command.js';
 import { addTransformOptions, describeTransform, transformToParquet, type TransformFlags } from './transform.js';
 
@@ -19,8 +19,9 @@ export function runCommand(context: () => Promise<CommandContext>): Command {
 Without --bucket the parquet file stays in the local data directory. With --bucket it is uploaded as
 \`etl load\` does: verified, and skipped when the bucket already holds the same content.
 
-Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron what happened):
-  15 6 * * *  cd /srv/etl && npx etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`);
+Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron what happened). Use the
+installed bin's absolute path (\`command -v etl\`), not npx: see "Install on a VM" in the README.
+  15 6 * * *  ETL_DATA_DIR=/var/lib/etl /usr/local/bin/etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`);
   return addSourceSubcommands(command, 'run', (sourceCommand, source) => addTransformOptions(sourceCommand)
     .addOption(new Option('--bucket <uri>', 'also upload the parquet file: gs://bucket/prefix/, s3://bucket/prefix/ or file:///dir/ (default: keep it in <data-dir>/processed/)'))
     .addOption(new Option('--endpoint <url>', 'with --bucket: an emulator or S3-compatible server'))

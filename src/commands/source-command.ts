@@ -19,6 +19,7 @@ export interface FetchFlags {
   baseUrl?: string;
   concurrency: number;
   timeout: number;
+  downloadTimeout: number;
   retries: number;
   rateLimit: number;
 }

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import type { AnySource } from '../core/source.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
+import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { createSourceIO } from './options.js';
 import { addSourceSubcommands, parseSourceOptions } from './source-command.js';
@@ -25,7 +27,8 @@ Examples:
   $ etl transform random-person people --out people.parquet
 
 zstd-compressed parquet; the file is replaced only when every input was read; on a data error
-(exit 4) the previous file is left as it was. Transform reads the raw layer only: it never calls a source.`);
+(exit 4) the previous file is left as it was. Transform reads the raw layer only: it never calls a source.`)
+    .addHelpText('after', limitsHelp());
   return addSourceSubcommands(command, 'transform', (sourceCommand, source) => {
     addTransformOptions(sourceCommand).action(async (datasetName: string | undefined, flags: TransformFlags) => {
       const ctx = await context();
@@ -49,6 +52,8 @@ export async function transformToParquet(ctx: CommandContext, source: AnySource,
     // Named after the table, so a declaration file's own name counts.
     const dataset = table.schema.name;
     const out = flags.out ?? path.join(flags.dataDir, 'processed', source.name, `${dataset}.parquet`);
+    const swept = await sweepDeadTempFiles(path.dirname(out));
+    if (swept.length > 0) ctx.log.info(`removed ${swept.length} temp file(s) an interrupted run left beside ${out}`);
     const progress = ctx.log.progress(`${dataset}: writing ${out}`);
     const summary = await writeParquet(table, out, {
       skipBadParts: flags.skipBad,

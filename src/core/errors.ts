@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * The error family. Commands and library code throw these; only src/cli.ts turns them into an
  * exit code and one line on stderr. Group by how the user recovers, not by where it was thrown.
@@ -44,6 +46,24 @@ export class DataError extends EtlError {
 /** Upload or verification at the destination failed. */
 export class LoadError extends EtlError {
   readonly exitCode = 5;
+}
+
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+/** DuckDB reports a full disk in its message only (`IO Error: ... No space left on device`). */
+const DISK_FULL_MESSAGE = /no space left on device|disk quota exceeded|file too large/i;
+
+/** A write failed because the disk (or the user's quota) is full: the user's to fix, not a bug. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && DISK_FULL_CODES.has(code)) || DISK_FULL_MESSAGE.test(errorMessage(error));
+}
+
+/** A full disk met while writing `target` (its temp files are removed; what was there before stays). */
+export function diskFullError(target: string, cause: unknown): LoadError {
+  return new LoadError(`no space left on the device holding ${path.dirname(target)} (writing ${path.basename(target)})`, {
+    cause,
+    hint: 'free some space or point --data-dir/--out elsewhere, then run again; files already there are kept',
+  });
 }
 
 export const EXIT_OK = 0;

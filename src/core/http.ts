@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { SourceError, errorMessage } from './errors.js';
-import { withAtomicFile } from './atomic-file.js';
+import { EtlError, SourceError, errorMessage } from './errors.js';
+import { describeWriteError, withAtomicFile } from './atomic-file.js';
 import { sleep } from './concurrency.js';
 import { redact } from './redact.js';
 import type { Logger } from './log.js';
 
 export interface HttpOptions {
-  /** Per-request limit for headers and for each body chunk. */
+  /** Longest silence: waiting for the response headers, or between two body chunks. */
   timeoutMs: number;
+  /** Longest time for one URL, first request to last byte, retries and their waits included. Default 300 s. */
+  deadlineMs?: number;
   /** Extra attempts after the first, for 429, 5xx and network failures. */
   retries: number;
   /** First backoff; doubles each attempt, with jitter. Retry-After overrides it. */
@@ -55,56 +57,88 @@ export interface HttpClient {
   close(): Promise<void>;
 }
 
+export const DEFAULT_DEADLINE_MS = 300_000;
+const MAX_REDIRECTS = 5;
+/** A page is read into memory: anything bigger is not a dataset page. */
+const MAX_TEXT_BYTES = 32 * 1024 * 1024;
 const RETRIABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/** Failures a later attempt can heal: the connection dropped, was refused, or went silent. */
+const RETRIABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
 
+type BodySink = (chunk: Buffer) => void;
+interface Exchange {
+  status: number;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * Requests go through undici's pool, but bodies are taken with our own dispatch handler that never
+ * pauses the HTTP parser: undici 7 asserts `!this.paused` (an uncatchable crash, nodejs/undici#5360)
+ * when a close-delimited response (HTTP/1.0, `Connection: close`, no Content-Length) ends while its
+ * body is under backpressure. Chunks go straight to a file stream (or memory, for pages) instead;
+ * the disk drains faster than the network fills, so what waits in memory stays small.
+ */
 export function createHttpClient(options: HttpOptions): HttpClient {
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   // One keep-alive pool for the whole run: ONS serves every edition from one host. undici is loaded on
   // first use so commands that never fetch (and --help) start fast.
-  let pool: Promise<{ agent: Dispatcher; dispatcher: Dispatcher; request: typeof import('undici').request }> | undefined;
+  let pool: Promise<Dispatcher> | undefined;
   const connect = () =>
-    (pool ??= import('undici').then(({ Agent, interceptors, request }) => {
-      const agent = new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
-      return { agent, dispatcher: agent.compose(interceptors.redirect({ maxRedirections: 5 })), request };
-    }));
+    (pool ??= import('undici').then(
+      ({ Agent }) => new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }),
+    ));
 
   async function withRetries<T>(url: string, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = AbortSignal.timeout(deadlineMs);
+    const giveUpAt = Date.now() + deadlineMs;
     for (let tryNumber = 0; ; tryNumber++) {
+      let failure: EtlError;
       try {
-        return await attempt(AbortSignal.timeout(options.timeoutMs * 4));
+        return await attempt(deadline);
       } catch (error) {
-        const retriable = error instanceof SourceError ? error.retriable : true;
-        if (!retriable || tryNumber >= options.retries) {
-          if (error instanceof SourceError) throw error;
-          throw new SourceError(`GET ${redact(url)} failed: ${describeNetworkError(error)}`, {
-            retriable: true,
-            cause: error,
-            hint: 'check the network and the URL, then run again; finished downloads are kept',
-          });
-        }
-        const wait = retryWait(error, tryNumber, options);
-        options.log.warn(`GET ${redact(url)}: ${errorMessage(error)}; retry ${tryNumber + 1}/${options.retries} in ${(wait / 1000).toFixed(1)} s`);
-        await sleep(wait);
+        if (deadline.aborted) throw deadlineError(url, deadlineMs, error instanceof EtlError ? error : undefined);
+        failure = error instanceof EtlError ? error : classifyNetworkError(url, error);
       }
+      const retriable = failure instanceof SourceError && failure.retriable;
+      const wait = retryWait(failure, tryNumber, options);
+      if (!retriable || tryNumber >= options.retries) throw failure;
+      if (Date.now() + wait >= giveUpAt) throw deadlineError(url, deadlineMs, failure);
+      options.log.warn(`${failure.message}; retry ${tryNumber + 1}/${options.retries} in ${(wait / 1000).toFixed(1)} s`);
+      await sleep(wait);
     }
   }
 
-  async function send(url: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
-    const { dispatcher, request } = await connect();
-    const response = await request(url, {
-      dispatcher,
-      signal,
-      headers: { 'user-agent': options.userAgent, accept: '*/*', ...headers },
-    });
-    if (response.statusCode === 304 || (response.statusCode >= 200 && response.statusCode < 300)) return response;
-    await response.body.dump();
-    throw new HttpStatusError(url, response.statusCode, header(response.headers, 'retry-after'));
+  /** One GET, following redirects on the same host only; `onBody` chooses where a 2xx body goes. */
+  async function get(url: string, signal: AbortSignal, headers: Record<string, string>, onBody: (response: Exchange) => BodySink): Promise<Exchange> {
+    const dispatcher = await connect();
+    const start = new URL(url);
+    const visited = [start.href];
+    for (let current = start; ; ) {
+      const requestHeaders = { 'user-agent': options.userAgent, accept: '*/*', ...basicAuth(start), ...headers };
+      const response = await exchange(dispatcher, current, requestHeaders, signal, (r) => (r.status >= 200 && r.status < 300 ? onBody(r) : undefined));
+      const location = header(response.headers, 'location');
+      if (REDIRECT_STATUS.has(response.status) && location) {
+        current = followRedirect(url, start, current, location, visited);
+        continue;
+      }
+      if (response.status === 304 || (response.status >= 200 && response.status < 300)) return response;
+      throw new HttpStatusError(url, response.status, header(response.headers, 'retry-after'));
+    }
   }
 
   return {
     async getText(url) {
       return withRetries(url, async (signal) => {
-        const response = await send(url, signal);
-        return response.body.text();
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        await get(url, signal, {}, () => (chunk) => {
+          bytes += chunk.length;
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`GET ${redact(url)}: the page is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`, { hint: 'check --url points at the dataset page' });
+          chunks.push(chunk);
+        });
+        return Buffer.concat(chunks).toString('utf8');
       });
     },
 
@@ -113,32 +147,40 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         const conditional: Record<string, string> = {};
         if (validators.etag) conditional['if-none-match'] = validators.etag;
         if (validators.lastModified) conditional['if-modified-since'] = validators.lastModified;
-        const response = await send(url, signal, conditional);
-        if (response.statusCode === 304) {
-          await response.body.dump();
-          return { status: 'not-modified' } as const;
-        }
-        const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
-        const hash = createHash('sha256');
-        let bytes = 0;
-        const measure = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            callback(null, chunk);
-          },
-        });
-        await withAtomicFile(destination, async (temp) => {
-          await pipeline(response.body, measure, createWriteStream(temp));
+        let response: Exchange | undefined;
+        const written = await withAtomicFile(destination, async (temp) => {
+          const file = createWriteStream(temp);
+          const hash = createHash('sha256');
+          let bytes = 0;
+          let fileError: Error | undefined;
+          file.on('error', (error) => (fileError ??= error));
+          try {
+            response = await get(url, signal, conditional, () => (chunk) => {
+              if (fileError) throw fileError;
+              hash.update(chunk);
+              bytes += chunk.length;
+              file.write(chunk);
+            });
+            file.end();
+            await finished(file);
+          } catch (error) {
+            file.destroy();
+            throw fileError ?? error;
+          }
+          if (response.status === 304) return null;
+          const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
           if (Number.isFinite(expectedLength) && bytes !== expectedLength) {
             throw new SourceError(`GET ${redact(url)}: received ${bytes} bytes, Content-Length said ${expectedLength}`, { retriable: true });
           }
           await verify?.(temp);
+          return { bytes, sha256: hash.digest('hex') };
+        }, { keep: (result) => result !== null }).catch((error: unknown) => {
+          throw describeWriteError(error, destination);
         });
+        if (!written || !response) return { status: 'not-modified' } as const;
         return {
           status: 'downloaded',
-          bytes,
-          sha256: hash.digest('hex'),
+          ...written,
           etag: header(response.headers, 'etag'),
           lastModified: header(response.headers, 'last-modified'),
           contentType: header(response.headers, 'content-type'),
@@ -148,31 +190,108 @@ export function createHttpClient(options: HttpOptions): HttpClient {
 
     async request(url, init = {}) {
       return withRetries(url, async (signal) => {
-        const { dispatcher, request } = await connect();
-        const response = await request(url, {
-          dispatcher,
-          signal,
-          method: init.method ?? 'GET',
-          body: init.body,
-          headers: { 'user-agent': options.userAgent, accept: 'application/json', ...init.headers },
-        });
-        if (RETRIABLE_STATUS.has(response.statusCode) || response.statusCode >= 500) {
-          await response.body.dump();
-          throw new HttpStatusError(url, response.statusCode, header(response.headers, 'retry-after'));
-        }
-        const body = Buffer.from(await response.body.arrayBuffer());
+        const target = new URL(url);
+        const headers = { 'user-agent': options.userAgent, accept: 'application/json', ...basicAuth(target), ...init.headers };
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        // Every status's body is kept: an API explains a refusal in it. Redirects are not followed.
+        const response = await exchange(await connect(), target, headers, signal, () => (chunk) => {
+          bytes += chunk.length;
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${init.method ?? 'GET'} ${redact(url)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+          chunks.push(chunk);
+        }, init);
+        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(url, response.status, header(response.headers, 'retry-after'));
         const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
-        if (Number.isFinite(expectedLength) && body.length !== expectedLength) {
-          throw new SourceError(`GET ${redact(url)}: received ${body.length} bytes, Content-Length said ${expectedLength}`, { retriable: true });
+        if (Number.isFinite(expectedLength) && bytes !== expectedLength) {
+          throw new SourceError(`${init.method ?? 'GET'} ${redact(url)}: received ${bytes} bytes, Content-Length said ${expectedLength}`, { retriable: true });
         }
-        return { status: response.statusCode, contentType: header(response.headers, 'content-type'), body };
+        return { status: response.status, contentType: header(response.headers, 'content-type'), body: Buffer.concat(chunks) };
       });
     },
 
     close: async () => {
-      if (pool) await (await pool).agent.close();
+      if (pool) await (await pool).close();
     },
   };
+}
+
+/** One request and its whole response through a handler that never pauses the parser (see above). */
+function exchange(
+  dispatcher: Dispatcher,
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  onResponse: (response: Exchange) => BodySink | undefined,
+  init: Pick<RequestInit, 'method' | 'body'> = {},
+): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let response: Exchange | undefined;
+    let sink: BodySink | undefined;
+    const onAbort = (): void => controller?.abort(signal.reason as Error);
+    const settle = (error?: Error): void => {
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve(response!);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (signal.aborted) c.abort(signal.reason as Error);
+      },
+      onResponseStart(c, status, responseHeaders) {
+        if (status < 200) return;
+        response = { status, headers: responseHeaders };
+        try {
+          sink = onResponse(response);
+        } catch (error) {
+          c.abort(error as Error);
+        }
+      },
+      onResponseData(c, chunk) {
+        try {
+          sink?.(chunk);
+        } catch (error) {
+          c.abort(error as Error);
+        }
+      },
+      onResponseEnd: () => settle(),
+      onResponseError: (_c, error) => settle(error),
+    };
+    try {
+      dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: init.method ?? 'GET', headers, body: init.body }, handler);
+    } catch (error) {
+      settle(error as Error);
+    }
+  });
+}
+
+/** Credentials in the URL (`http://user:pass@host/`) become a Basic header: never sent elsewhere, never stored. */
+function basicAuth(url: URL): Record<string, string> {
+  if (!url.username && !url.password) return {};
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+/** Links to other hosts are refused, so redirects to them are too; loops and long chains end with a clear error. */
+function followRedirect(original: string, start: URL, current: URL, location: string, visited: string[]): URL {
+  const next = new URL(location, current);
+  if (next.host !== start.host || !/^https?:$/.test(next.protocol)) {
+    throw new SourceError(`GET ${redact(original)} redirected to another host (${redact(next.origin)}); not followed`, {
+      hint: 'etl only follows redirects on the host it was given: pass the final address with --url if you trust it',
+    });
+  }
+  if (visited.includes(next.href)) {
+    throw new SourceError(`GET ${redact(original)}: redirect loop (${[...visited, next.href].map((u) => redact(new URL(u).pathname + new URL(u).search)).join(' -> ')})`, {
+      hint: 'the server redirects in a circle: check --url, or tell the site owner',
+    });
+  }
+  if (visited.length > MAX_REDIRECTS) {
+    throw new SourceError(`GET ${redact(original)}: more than ${MAX_REDIRECTS} redirects`, { hint: 'pass the final address with --url' });
+  }
+  visited.push(next.href);
+  return next;
 }
 
 class HttpStatusError extends SourceError {
@@ -184,7 +303,32 @@ class HttpStatusError extends SourceError {
   }
 }
 
-function header(headers: Dispatcher.ResponseData['headers'], name: string): string | null {
+function deadlineError(url: string, deadlineMs: number, last?: EtlError): SourceError {
+  return new SourceError(`GET ${redact(url)} did not finish within ${deadlineMs / 1000} s${last ? ` (last attempt: ${last.message})` : ''}`, {
+    retriable: true,
+    hint: 'the server is too slow or stalls: try again later, or raise --download-timeout',
+  });
+}
+
+/** DNS failures end at once (retrying offline only delays the message); other network failures may be retried. */
+function classifyNetworkError(url: string, error: unknown): SourceError {
+  const code = (error as { code?: string } | undefined)?.code ?? '';
+  if (DNS_CODES.has(code)) {
+    return new SourceError(`GET ${redact(url)}: cannot resolve host ${new URL(url).hostname} (${code})`, {
+      cause: error,
+      hint: 'check the network (DNS, proxy, offline?) and the host name in --url',
+    });
+  }
+  const retriable = RETRIABLE_NETWORK_CODES.has(code) || code.startsWith('UND_ERR') || (error instanceof Error && error.name === 'TimeoutError');
+  const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (error instanceof Error && error.name === 'TimeoutError');
+  return new SourceError(`GET ${redact(url)} failed: ${timedOut ? 'no data for longer than --timeout' : code ? `${code} (${errorMessage(error)})` : errorMessage(error)}`, {
+    retriable,
+    cause: error,
+    hint: 'check the network and the URL, then run again; finished downloads are kept',
+  });
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | null {
   const value = headers[name];
   if (Array.isArray(value)) return value[0] ?? null;
   return value ?? null;
@@ -198,10 +342,4 @@ function retryWait(error: unknown, tryNumber: number, options: HttpOptions): num
   }
   const exponential = options.retryBaseMs * 2 ** tryNumber;
   return Math.min(exponential / 2 + Math.random() * exponential / 2, options.maxRetryWaitMs);
-}
-
-function describeNetworkError(error: unknown): string {
-  const code = (error as { code?: string } | undefined)?.code;
-  if (error instanceof Error && error.name === 'TimeoutError') return 'timed out';
-  return code ? `${code} (${errorMessage(error)})` : errorMessage(error);
 }

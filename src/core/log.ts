@@ -3,7 +3,11 @@ import { redact } from './redact.js';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
-/** A unit of long work: a spinner on a TTY, start/finish lines otherwise. */
+/**
+ * A unit of long work: a spinner on a TTY, nothing otherwise. done() and fail() only close it; their text is
+ * a debug line, because the command's result on stdout (or its error line) already says how it ended and a
+ * summary must not be printed twice.
+ */
 export interface Progress {
   update(text: string): void;
   done(text: string): void;
@@ -29,7 +33,26 @@ export interface LoggerOptions {
   interactive?: boolean;
 }
 
-type Spinner = { text: string; start(): Spinner; succeed(text: string): void; fail(text: string): void; stop(): void };
+/**
+ * C0/C1 control characters, DEL, Unicode line/paragraph separators and bidi overrides. Text from files
+ * (a sheet name, a label) can hold them: a newline would forge a log line, ESC would drive the terminal.
+ */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL_OR_LINE_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Human output shows such characters escaped (`\n`, `\x1b`, `\u2028`), so each message stays one line
+ * of plain text. `keepLineBreaks` is for results that are several lines by design (etl inspect).
+ */
+export function escapeControl(text: string, keepLineBreaks = false): string {
+  return text.replace(keepLineBreaks ? CONTROL : CONTROL_OR_LINE_BREAK, (char) => {
+    const code = char.charCodeAt(0);
+    return ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+type Spinner = { text: string; start(): Spinner; stop(): void };
 type SpinnerFactory = (options: { text: string; stream: NodeJS.WritableStream }) => Spinner;
 
 let spinnerFactory: SpinnerFactory | undefined;
@@ -58,7 +81,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     } else {
       const prefix = level === 'info' ? '' : `${level}: `;
       const extra = fields && Object.keys(fields).length > 0 && options.debug ? ' ' + JSON.stringify(fields) : '';
-      stream.write(redact(prefix + message + extra) + '\n');
+      stream.write(redact(escapeControl(prefix + message + extra)) + '\n');
     }
     if (activeSpinner && spinnerText !== undefined) {
       activeSpinner.text = spinnerText;
@@ -68,23 +91,23 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
   const progress = (text: string): Progress => {
     if (interactive && spinnerFactory && !options.quiet) {
-      const spinner = spinnerFactory({ text: redact(text), stream }).start();
+      const spinner = spinnerFactory({ text: redact(escapeControl(text)), stream }).start();
       activeSpinner = spinner;
-      const finish = (how: 'succeed' | 'fail', line: string): void => {
+      const finish = (line: string): void => {
         if (activeSpinner === spinner) activeSpinner = undefined;
-        spinner[how](redact(line));
+        spinner.stop();
+        write('debug', line);
       };
       return {
-        update: (next) => { spinner.text = redact(next); },
-        done: (line) => finish('succeed', line),
-        fail: (line) => finish('fail', line),
+        update: (next) => { spinner.text = redact(escapeControl(next)); },
+        done: finish,
+        fail: finish,
       };
     }
     write('debug', text);
     return {
       update: () => {},
-      done: (line) => write('info', line),
-      // Off a TTY the error line that follows says it all.
+      done: (line) => write('debug', line),
       fail: (line) => write('debug', line),
     };
   };

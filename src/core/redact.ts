@@ -33,3 +33,19 @@ export function redact(text: string): string {
     .replace(URL_USERINFO, '$1REDACTED@')
     .replace(AUTH_HEADER, '$1$2REDACTED');
 }
+
+/**
+ * A URL as it may be stored (manifests, results): no `user:pass@`, secret query values masked. Stored
+ * URLs identify a file; the credentials stay on the command line or in the environment.
+ */
+export function stripCredentials(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return redact(url);
+  }
+  parsed.username = '';
+  parsed.password = '';
+  return redact(parsed.href);
+}

@@ -1,19 +1,20 @@
+import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { z } from 'zod';
-import { isTempFile } from '../core/atomic-file.js';
+import { isTempFile, sweepDeadTempFiles } from '../core/atomic-file.js';
 import path from 'node:path';
-import { ConfigError, SourceError, errorMessage } from '../core/errors.js';
+import { ConfigError, LoadError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
-import { redact } from '../core/redact.js';
+import { redact, stripCredentials } from '../core/redact.js';
+import { z } from 'zod';
 import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
 import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import type { WorkbookInput } from '../transform/layout/read-workbook-table.js';
+import { detectTableLayout, type WorkbookInput } from '../transform/layout/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook/workbook.js';
 import { workbookTable } from '../transform/layout/workbook-table.js';
-import { fileMatches, rawDatasetDir, readManifest, writeManifest, type Manifest, type ManifestEntry } from './raw-layer.js';
+import { openManifest, rawDatasetDir, readManifest, type ManifestEntry } from './raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
 
@@ -81,90 +82,79 @@ export function findDataset(name: string): WorkbookDataset {
   return dataset;
 }
 
-const year = z.string().regex(/^\d{4}$/, 'expected a four-digit year, e.g. 2015').transform(Number).optional();
-const yearFlags = [
-  { flags: '--from <year>', description: 'first edition year to include' },
-  { flags: '--to <year>', description: 'last edition year to include' },
-];
+export const DEFAULT_MAX_LINKS = 500;
 
-const extractOptions = z.object({ url: z.url().optional(), from: year, to: year });
-type OnsExtractOptions = z.infer<typeof extractOptions>;
-
-const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year });
-type OnsTransformOptions = z.infer<typeof transformOptions>;
-
-async function extract(request: ExtractRequest<OnsExtractOptions>, io: SourceIO): Promise<ExtractReport> {
+async function extractEditions(request: OnsExtractRequest, io: SourceIO): Promise<ExtractReport> {
   const dataset = findDataset(request.dataset);
-  const { from: fromYear, to: toYear } = request.options;
-  const pageUrl = request.options.url ?? dataset.pageUrl;
+  const pageUrl = request.url ?? dataset.pageUrl;
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
+  const maxLinks = request.maxLinks ?? DEFAULT_MAX_LINKS;
+  const swept = await sweepDeadTempFiles(rawDir, { recursive: true });
+  if (swept.length > 0) io.log.info(`removed ${swept.length} temp file(s) an interrupted run left in ${rawDir}`);
   const cheerio = await import('cheerio');
 
   const html = await io.http.getText(pageUrl);
-  const links = scrapeEditionLinks(html, pageUrl, cheerio, (m) => io.log.warn(m)).filter(
-    (link) => (fromYear === undefined || link.edition >= fromYear) && (toYear === undefined || link.edition <= toYear),
-  );
-  if (links.length === 0) {
-    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links${fromYear || toYear ? ' in the requested years' : ''} on the page`, {
-      hint: 'check --url points at the ONS dataset page (and --from/--to)',
+  const onPage = scrapeEditionLinks(html, pageUrl, cheerio, (m) => io.log.warn(m));
+  if (onPage.length > maxLinks) {
+    throw new SourceError(`${redact(pageUrl)} lists ${onPage.length} workbook links, more than --max-links ${maxLinks}`, {
+      hint: 'check --url points at one dataset page; if the page is right, raise --max-links',
     });
   }
+  if (onPage.length === 0) {
+    throw new SourceError(`${redact(pageUrl)}: no .xls/.xlsx links on the page`, { hint: 'check --url points at the ONS dataset page' });
+  }
+  const inRange = onPage.filter((link) => inYearRange(request, link.edition));
+  if (inRange.length === 0) throw emptySelection(request, `the page at ${redact(pageUrl)} links`, onPage.map((link) => link.edition));
+  const links = distinctFileNames(inRange, (m) => io.log.warn(m));
 
-  const previous = await readManifest(rawDir, io.log);
-  const known = new Map((previous?.files ?? []).map((entry) => [entry.url, entry]));
+  const manifest = await openManifest(rawDir, { source: 'ons', dataset: dataset.name, page_url: pageUrl }, io.log, io.now);
   const progress = io.log.progress(`${dataset.name}: 0/${links.length} editions`);
   let finished = 0;
-  const results = await mapWithLimit(links, request.concurrency, async (link): Promise<{ file: ExtractedFile; entry?: ManifestEntry }> => {
+  // A full disk or an unwritable folder stops the run: every other file would fail the same way.
+  let fatal: unknown;
+  const files = await mapWithLimit(links, request.concurrency, async (link): Promise<ExtractedFile> => {
     const relative = path.join(String(link.edition), link.fileName);
+    const entryPath = relative.split(path.sep).join('/');
     const destination = path.join(rawDir, relative);
-    const before = known.get(link.url);
-    // Conditional headers only when the file on disk is the one they describe; otherwise fetch it whole.
-    const intact = before && (await fileMatches(destination, before));
+    const reported = { edition: link.edition, file: relative, url: stripCredentials(link.url) };
+    if (fatal) return { ...reported, status: 'failed', bytes: 0, error: 'not tried' };
+    // Conditional headers only when the file on disk is the one they describe (re-hashed when the manifest was opened).
+    const before = manifest.find(link.url);
+    const intact = before?.path === entryPath ? before : undefined;
     try {
-      const result = await io.http.download(link.url, destination, intact ? { etag: before.etag, lastModified: before.last_modified } : {}, (temp) =>
-        expectWorkbook(temp, link),
-      );
+      const result = await io.http.download(link.url, destination, intact ? { etag: intact.etag, lastModified: intact.last_modified } : {}, async (temp) => {
+        await expectWorkbook(temp, link);
+        await manifest.forget(entryPath); // the file is about to change: unlisted until the new bytes are in place
+      });
       progress.update(`${dataset.name}: ${++finished}/${links.length} editions`);
-      if (result.status === 'not-modified') {
-        return { file: { edition: link.edition, file: relative, url: link.url, status: 'unchanged', bytes: 0 }, entry: before! };
-      }
+      if (result.status === 'not-modified') return { ...reported, status: 'unchanged', bytes: 0 };
       const onDisk = await stat(destination);
       if (onDisk.size !== result.bytes) throw new SourceError(`${destination}: ${onDisk.size} bytes on disk, ${result.bytes} received`, { retriable: true });
-      const entry: ManifestEntry = {
+      await manifest.record({
         url: link.url,
         edition: link.edition,
-        path: relative.split(path.sep).join('/'),
+        path: entryPath,
         bytes: result.bytes,
         sha256: result.sha256,
         etag: result.etag,
         last_modified: result.lastModified,
         content_type: result.contentType,
         fetched_at: io.now().toISOString(),
-      };
-      io.log.info(`downloaded ${entry.path} (${result.bytes} bytes)`);
-      return { file: { edition: link.edition, file: relative, url: link.url, status: 'downloaded', bytes: result.bytes }, entry };
+      });
+      io.log.info(`downloaded ${entryPath} (${result.bytes} bytes)`);
+      return { ...reported, status: 'downloaded', bytes: result.bytes };
     } catch (error) {
+      if (error instanceof LoadError) fatal ??= error;
       io.log.warn(`${link.fileName}: ${errorMessage(error)}`);
-      return { file: { edition: link.edition, file: relative, url: link.url, status: 'failed', bytes: 0, error: errorMessage(error) }, ...(before && intact ? { entry: before } : {}) };
+      return { ...reported, status: 'failed', bytes: 0, error: errorMessage(error) };
     }
   });
-
-  // The manifest lists what is on disk and verified: new downloads, unchanged files, and earlier files not on the page now.
-  const entries = new Map<string, ManifestEntry>(known);
-  for (const result of results) {
-    if (result.entry) entries.set(result.entry.url, result.entry);
-    else entries.delete(result.file.url);
+  await manifest.save();
+  if (fatal) {
+    progress.fail(`${dataset.name}: stopped`);
+    throw fatal;
   }
-  const manifest: Manifest = {
-    source: 'ons',
-    dataset: dataset.name,
-    page_url: pageUrl,
-    updated_at: io.now().toISOString(),
-    files: [...entries.values()].sort((a, b) => a.edition - b.edition || a.path.localeCompare(b.path)),
-  };
-  await writeManifest(rawDir, manifest);
 
-  const files = results.map((r) => r.file);
   const failed = files.filter((f) => f.status === 'failed');
   const downloaded = files.filter((f) => f.status === 'downloaded').length;
   if (failed.length > 0) {
@@ -175,7 +165,27 @@ async function extract(request: ExtractRequest<OnsExtractOptions>, io: SourceIO)
     });
   }
   progress.done(`${dataset.name}: ${links.length} editions, ${downloaded} downloaded`);
-  return { source: 'ons', dataset: dataset.name, url: pageUrl, rawDir, files };
+  return { source: 'ons', dataset: dataset.name, url: stripCredentials(pageUrl), rawDir, files };
+}
+
+/**
+ * Several links may name the same edition and file (`/a/2019/same.xls`, `/a/2019/same.xls?v=2`,
+ * `/b/2019/same.xls`). Each is kept under its own name, the file name plus a hash of its URL, so no
+ * file overwrites another and the names do not depend on the order of the page; one warning per name.
+ */
+export function distinctFileNames(links: readonly EditionLink[], warn: (message: string) => void): EditionLink[] {
+  const byPath = new Map<string, EditionLink[]>();
+  for (const link of links) byPath.set(`${link.edition}/${link.fileName}`, [...(byPath.get(`${link.edition}/${link.fileName}`) ?? []), link]);
+  return links.map((link) => {
+    const group = byPath.get(`${link.edition}/${link.fileName}`)!;
+    if (group.length === 1) return link;
+    const suffix = createHash('sha256').update(stripCredentials(link.url)).digest('hex').slice(0, 8);
+    const renamed = link.fileName.replace(/(\.[A-Za-z]+)$/, `-${suffix}$1`);
+    if (group[0] === link) {
+      warn(`${group.length} links on the page are named ${link.edition}/${link.fileName}; each is saved under its own name with a hash of its URL (${group.map((l) => redact(l.url)).join(', ')})`);
+    }
+    return { ...link, fileName: renamed };
+  });
 }
 
 /** An error page served with status 200 must not replace a good workbook in the raw layer. */
@@ -191,13 +201,42 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
   }
 }
 
-async function transform(request: TransformRequest<OnsTransformOptions>, io: SourceIO): Promise<Table> {
-  const { input, datasetFile, from: fromYear, to: toYear } = request.options;
-  const dataset = datasetFile ? await loadDatasetFile(datasetFile) : findDataset(request.dataset);
-  const inputs: WorkbookInput[] = input?.length ? await expandInputs(input) : await rawReleases(request, dataset, io);
-  const inYears = (edition: number | undefined): boolean =>
-    edition === undefined || ((fromYear === undefined || edition >= fromYear) && (toYear === undefined || edition <= toYear));
-  return workbookTable(dataset, inputs.filter((input) => inYears(input.edition)));
+async function transformEditions(request: OnsTransformRequest, io: SourceIO): Promise<Table> {
+  const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
+  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io));
+  const releases = await rawReleases(request, dataset, io);
+  const selected = releases.filter((release) => inYearRange(request, release.edition!));
+  if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition!));
+  return workbookTable(dataset, selected);
+}
+
+function inYearRange(request: { fromYear?: number; toYear?: number }, edition: number): boolean {
+  return (request.fromYear === undefined || edition >= request.fromYear) && (request.toYear === undefined || edition <= request.toYear);
+}
+
+/** Asking for years that are not there is a usage error that says which years are. */
+function emptySelection(request: { fromYear?: number; toYear?: number }, where: string, editions: readonly number[]): ConfigError {
+  const range = [request.fromYear && `--from ${request.fromYear}`, request.toYear && `--to ${request.toYear}`].filter(Boolean).join(' ');
+  const held = [...new Set(editions)].sort((a, b) => a - b);
+  return new ConfigError(`no edition matches ${range}: ${where} ${held.length === 1 ? 'edition' : 'editions'} ${held.join(', ')}`, { hint: 'change --from/--to' });
+}
+
+/**
+ * --from/--to apply to --input too. A file's edition is known only from inside it (the sheet name), so with a
+ * range each file's table is located first; a file where none is found is kept, for its read to fail clearly.
+ */
+async function inputsInYearRange(inputs: WorkbookInput[], dataset: WorkbookDataset, request: OnsTransformRequest, io: SourceIO): Promise<WorkbookInput[]> {
+  if (request.fromYear === undefined && request.toYear === undefined) return inputs;
+  const kept: WorkbookInput[] = [];
+  const editions: number[] = [];
+  for (const input of inputs) {
+    const edition = await detectTableLayout(input, dataset).then((table) => table.edition, () => undefined);
+    if (edition === undefined || inYearRange(request, edition)) kept.push(input);
+    else io.log.debug(`${path.basename(input.file)}: edition ${edition} is outside the range, left out`);
+    if (edition !== undefined) editions.push(edition);
+  }
+  if (kept.length === 0) throw emptySelection(request, '--input holds', editions);
+  return kept;
 }
 
 /** Files as given; a directory stands for the workbooks directly inside it, in name order. */
@@ -219,7 +258,7 @@ async function expandInputs(inputs: readonly string[]): Promise<WorkbookInput[]>
 }
 
 /** Every extracted file with its edition and release time; the dataset's `releases` rule picks among files of one edition. */
-async function rawReleases(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
+async function rawReleases(request: OnsTransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
   const manifest = await readManifest(rawDir, io.log);
   if (!manifest || manifest.files.length === 0) {
@@ -234,6 +273,38 @@ function freshness(entry: ManifestEntry): number {
   return Date.parse(entry.last_modified ?? '') || Date.parse(entry.fetched_at) || 0;
 }
 
+const year = z.string().regex(/^\d{4}$/, 'expected a four-digit year, e.g. 2015').transform(Number).optional();
+const yearFlags = [
+  { flags: '--from <year>', description: 'first edition year to include' },
+  { flags: '--to <year>', description: 'last edition year to include' },
+];
+
+const extractOptions = z.object({
+  url: z.url().optional(),
+  from: year,
+  to: year,
+  maxLinks: z.coerce.number().int('expected a whole number').min(1, 'expected a whole number of 1 or more').optional(),
+});
+type OnsExtractOptions = z.infer<typeof extractOptions>;
+
+const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year });
+type OnsTransformOptions = z.infer<typeof transformOptions>;
+
+/** What the ONS functions read: the generic request with ONS's own options in place. */
+interface OnsExtractRequest extends Omit<ExtractRequest, 'options'> {
+  url?: string;
+  fromYear?: number;
+  toYear?: number;
+  maxLinks?: number;
+}
+
+interface OnsTransformRequest extends Omit<TransformRequest, 'options'> {
+  inputs?: readonly string[];
+  datasetFile?: string;
+  fromYear?: number;
+  toYear?: number;
+}
+
 export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   name: 'ons',
   description: 'Office for National Statistics dataset pages: one workbook per edition (.xls and .xlsx)',
@@ -241,7 +312,11 @@ export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   defaultDataset: onsDatasets[0]!.name,
   env: [],
   extractOptions: {
-    flags: [{ flags: '--url <url>', description: "another copy of the dataset page: a mirror or a local server", env: 'ONS_URL' }, ...yearFlags],
+    flags: [
+      { flags: '--url <url>', description: "another copy of the dataset page: a mirror or a local server", env: 'ONS_URL' },
+      ...yearFlags,
+      { flags: '--max-links <n>', description: `refuse a page with more workbook links than this (default ${DEFAULT_MAX_LINKS})` },
+    ],
     schema: extractOptions,
   },
   transformOptions: {
@@ -262,8 +337,15 @@ Examples:
   $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
 
 A re-run asks the server for changes only (If-None-Match / If-Modified-Since) and downloads 0 bytes
-when nothing changed. Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?,
+when nothing changed; a file on disk that no longer matches its manifest entry is fetched whole again.
+Limits (each a flag): --timeout 30 (seconds a connection may stay silent), --download-timeout 300
+(seconds for one file or the page, retries included), --retries 4 (429, 5xx, dropped connections and
+timeouts; not 4xx, DNS failures, redirect loops), --max-links 500 (workbook links a page may list).
+Redirects are followed on the same host only (at most 5); credentials in --url (user:pass@) are sent
+as Basic auth and never written to the manifest or the output. Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?,
 geo_name STRING, deaths INT64?, source_file STRING; \`etl datasets\` lists every dataset's columns.`,
-  extract,
-  transform,
+  extract: (request, io) =>
+    extractEditions({ ...request, url: request.options.url, fromYear: request.options.from, toYear: request.options.to, maxLinks: request.options.maxLinks }, io),
+  transform: (request, io) =>
+    transformEditions({ ...request, inputs: request.options.input, datasetFile: request.options.datasetFile, fromYear: request.options.from, toYear: request.options.to }, io),
 };

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/atomic-file.js';
+import { describeWriteError, writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
-import { maskKnownSecrets } from '../core/redact.js';
+import { maskKnownSecrets, stripCredentials } from '../core/redact.js';
 import type { Logger } from '../core/log.js';
 import type { ApiResponse, RecordedRequest } from '../core/api-client.js';
 
@@ -103,7 +103,57 @@ export async function readManifest<M extends { files: unknown[] } = Manifest>(ra
 }
 
 export async function writeManifest(rawDir: string, manifest: Manifest | ResponseManifest): Promise<void> {
-  await writeFileAtomic(manifestPath(rawDir), JSON.stringify(manifest, null, 2) + '\n');
+  const file = manifestPath(rawDir);
+  await writeFileAtomic(file, JSON.stringify(manifest, null, 2) + '\n').catch((error: unknown) => {
+    throw describeWriteError(error, file);
+  });
+}
+
+/**
+ * The manifest kept true while files change under it, so a run killed at any point leaves no entry whose
+ * bytes differ from the file: an entry is dropped (and the manifest rewritten) before its file is
+ * replaced, and added back once the new file is in place. One entry per path and per URL.
+ */
+export interface ManifestStore {
+  /** The entry for a file fetched from `url`, if its file is listed. */
+  find(url: string): ManifestEntry | undefined;
+  forget(relativePath: string): Promise<void>;
+  record(entry: ManifestEntry): Promise<void>;
+  /** Rewrites the manifest as it stands (its updated_at says when the last run ended). */
+  save(): Promise<void>;
+}
+
+/**
+ * Opens the manifest of `rawDir` for per-file updates. Entries whose file is missing or no longer hashes
+ * to what they say are dropped first (that file is then fetched whole); URLs lose any credentials.
+ */
+export async function openManifest(rawDir: string, header: Pick<Manifest, 'source' | 'dataset' | 'page_url'>, log: Logger, now: () => Date): Promise<ManifestStore> {
+  const byPath = new Map<string, ManifestEntry>();
+  let changed = false;
+  for (const entry of (await readManifest(rawDir, log))?.files ?? []) {
+    if (await fileMatches(path.join(rawDir, entry.path), entry)) byPath.set(entry.path, { ...entry, url: stripCredentials(entry.url) });
+    else changed = true;
+  }
+  let queue: Promise<void> = Promise.resolve();
+  // Writes are chained, each a snapshot taken when asked for, so the last one on disk is the newest state.
+  const save = (): Promise<void> => {
+    const files = [...byPath.values()].sort((a, b) => a.edition - b.edition || a.path.localeCompare(b.path));
+    const manifest: Manifest = { source: header.source, dataset: header.dataset, page_url: stripCredentials(header.page_url), updated_at: now().toISOString(), files };
+    queue = queue.catch(() => undefined).then(() => writeManifest(rawDir, manifest));
+    return queue;
+  };
+  if (changed) await save();
+  return {
+    find: (url) => [...byPath.values()].find((entry) => entry.url === stripCredentials(url)),
+    forget: (relativePath) => (byPath.delete(relativePath) ? save() : Promise.resolve()),
+    record: (entry) => {
+      const url = stripCredentials(entry.url);
+      for (const [listed, other] of byPath) if (other.url === url) byPath.delete(listed); // one entry per URL too
+      byPath.set(entry.path, { ...entry, url });
+      return save();
+    },
+    save,
+  };
 }
 
 /** True when the file on disk is the one the manifest describes (same size and sha256). */

@@ -28,19 +28,51 @@ export function createSink(destination: Destination, options: SinkOptions): Prom
   return SINK_FACTORIES[destination.scheme](destination, options);
 }
 
-/** gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a plain directory path. The prefix is a folder either way. */
+const DESTINATION_FORMS = 'gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/, or a local path that starts with /, ./ or ../';
+
+/**
+ * gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a local path written as one (absolute, `./`, `../`).
+ * The prefix is a folder either way. Anything else is refused rather than guessed: a mistyped scheme
+ * (`gs:/b/`, `s3//b/`) or a bucket name without one would otherwise become a local folder, and a cron job would
+ * report a successful upload while nothing reached the cloud.
+ */
 export function parseDestination(bucketFlag: string): Destination {
   const match = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(bucketFlag);
-  if (!match) return { scheme: 'file', bucket: path.resolve(bucketFlag) + path.sep, prefix: '' };
+  if (!match) return { scheme: 'file', bucket: localDirectory(bucketFlag), prefix: '' };
   const scheme = match[1]!.toLowerCase();
-  if (scheme === 'file') return { scheme: 'file', bucket: fileURLToPath(bucketFlag), prefix: '' };
+  if (scheme === 'file') return { scheme: 'file', bucket: fileUrlDirectory(bucketFlag), prefix: '' };
   if (scheme !== 'gs' && scheme !== 's3') {
-    throw new ConfigError(`--bucket ${bucketFlag}: unknown scheme ${scheme}://`, { hint: 'use gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path' });
+    throw new ConfigError(`--bucket ${bucketFlag}: unknown scheme ${scheme}://`, { hint: `use ${DESTINATION_FORMS}` });
   }
   const [bucket = '', ...rest] = match[2]!.split('/');
   if (!bucket) throw new ConfigError(`--bucket ${bucketFlag} names no bucket`, { hint: `write it as ${scheme}://bucket/prefix/` });
   const prefix = rest.filter((part) => part !== '').join('/');
   return { scheme, bucket, prefix: prefix ? prefix + '/' : '' };
+}
+
+/** A local directory must look like a path; `gs:/b`, `s3//b` and a bare `my-bucket/ons` are refused with the likely fix. */
+function localDirectory(flag: string): string {
+  if (path.isAbsolute(flag) || /^\.\.?([/\\]|$)/.test(flag)) return path.resolve(flag) + path.sep;
+  const schemeTypo = /^([a-z][a-z0-9+.-]*)(:\/?|\/\/)(.*)$/i.exec(flag);
+  if (schemeTypo) {
+    const [, scheme = '', , rest = ''] = schemeTypo;
+    const known = ['gs', 's3', 'file'].includes(scheme.toLowerCase());
+    const fix = scheme.toLowerCase() === 'file' ? `file:///${rest.replace(/^\/+/, '')}` : `${scheme.toLowerCase()}://${rest.replace(/^\/+/, '')}`;
+    if (known || flag.includes(':')) {
+      throw new ConfigError(`--bucket ${flag} looks like a mistyped URL`, { hint: known ? `did you mean ${fix}?` : `use ${DESTINATION_FORMS}` });
+    }
+  }
+  throw new ConfigError(`--bucket ${flag} is neither a bucket URL nor a local path`, {
+    hint: `for a bucket write gs://${flag.replace(/^\/+/, '')} or s3://${flag.replace(/^\/+/, '')}; for a local folder write ./${flag}`,
+  });
+}
+
+function fileUrlDirectory(flag: string): string {
+  try {
+    return fileURLToPath(flag);
+  } catch {
+    throw new ConfigError(`--bucket ${flag} is not a local file URL`, { hint: 'write file:///absolute/dir/ (three slashes), or a path such as ./dir/' });
+  }
 }
 
 /** The URI a user would type for an object, for messages and --json. */

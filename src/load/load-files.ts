@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { ConfigError, errorMessage } from '../core/errors.js';
+import { ConfigError, LoadError, errorMessage } from '../core/errors.js';
 import { mapWithLimit, sleep } from '../core/concurrency.js';
 import type { Logger } from '../core/log.js';
 import type { LocalFile, Sink, UploadReceipt } from '../core/sink.js';
@@ -17,7 +17,10 @@ export interface LoadRequest {
   keyTemplate: string;
   sink: SinkOptions;
   concurrency: number;
-  /** Look at the destination and say what would happen, without uploading. */
+  /**
+   * Say what would happen and send nothing. A bucket is not contacted at all (no request, no credentials used):
+   * every file is listed as an upload. A local directory is compared, as reading it touches no network.
+   */
   dryRun: boolean;
   /** Upload even when the destination already holds the same sha256. */
   force: boolean;
@@ -68,8 +71,10 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
   const { log } = request;
   const destination = parseDestination(request.bucket);
   const planned = await planUploads(request, destination);
+  // Created for a dry run too: settings (endpoint, region) are checked without a request.
   const sink = await createSink(destination, request.sink);
   const destinationUri = objectUri(destination, destination.prefix);
+  const notCompared = request.dryRun && destination.scheme !== 'file' ? `not compared: a dry run sends no request to ${destination.scheme}://${destination.bucket}/` : undefined;
   const totalBytes = planned.reduce((sum, file) => sum + file.size, 0);
   const sentByFile = new Map<string, number>();
   let finished = 0;
@@ -84,7 +89,7 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
   const files = await mapWithLimit(planned, request.concurrency, async (plan): Promise<FileOutcome> => {
     const outcome = await (stopReason
       ? { path: plan.input.path, key: plan.key, uri: plan.uri, action: 'failed' as const, reason: NOT_TRIED, bytes: 0, error: stopReason }
-      : loadOneFile(plan, sink, request, (bytes) => {
+      : loadOneFile(plan, sink, request, notCompared, (bytes) => {
           sentByFile.set(plan.key, bytes);
           showProgress();
         }));
@@ -94,8 +99,6 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
     return outcome;
   });
 
-  const notTried = files.filter((file) => file.reason === NOT_TRIED).length;
-  if (stopReason && notTried > 0) log.error(`${notTried} more files not tried: ${stopReason.message}`);
   const count = (...actions: FileAction[]): number => files.filter((file) => actions.includes(file.action)).length;
   const summary: LoadSummary = {
     destination: destinationUri,
@@ -132,14 +135,14 @@ async function planUploads(request: LoadRequest, destination: Destination): Prom
 }
 
 /** Hash, compare with the destination, upload and verify one file, retrying what may go through next time. */
-async function loadOneFile({ input, key, uri }: PlannedUpload, sink: Sink, request: LoadRequest, onProgress: (bytes: number) => void): Promise<FileOutcome> {
+async function loadOneFile({ input, key, uri }: PlannedUpload, sink: Sink, request: LoadRequest, notCompared: string | undefined, onProgress: (bytes: number) => void): Promise<FileOutcome> {
   const { log } = request;
   const outcome = (action: FileAction, reason: string, extra: Partial<FileOutcome> = {}): FileOutcome => ({ path: input.path, key, uri, action, reason, bytes: 0, ...extra });
   try {
     const local = await readLocal(input);
     for (let attempt = 1; ; attempt++) {
       try {
-        const decision = await decide(sink, key, local, request.force);
+        const decision = notCompared ? { skip: false, reason: notCompared } : await decide(sink, key, local, request.force);
         if (decision.skip) {
           log.debug(`skipped ${input.path}: ${uri} already has sha256 ${local.sha256}`);
           return outcome(request.dryRun ? 'would-skip' : 'skipped', decision.reason);
@@ -165,7 +168,7 @@ async function loadOneFile({ input, key, uri }: PlannedUpload, sink: Sink, reque
     }
   } catch (error) {
     if (!(error instanceof UploadError)) throw error;
-    log.error(`${input.path}: ${error.message}${error.hint ? ` (${error.hint})` : ''}`);
+    // Not logged here: failIfAnyFailed turns every failure into the run's one error line.
     return outcome('failed', error.message, { error });
   }
 }
@@ -184,6 +187,22 @@ async function decide(sink: Sink, key: string, local: LocalFile, force: boolean)
   if (!stored) return { skip: false, reason: 'new' };
   if (stored.sha256 === local.sha256 && stored.size === local.size) return { skip: true, reason: 'same sha256' };
   return { skip: false, reason: stored.sha256 ? 'content changed' : 'no sha256 recorded' };
+}
+
+/**
+ * Exit 5 when any file failed, as ONE error line naming the failures (the first three; --json lists all).
+ * Files that made it stay uploaded and are skipped next time.
+ */
+export function failIfAnyFailed(summary: LoadSummary): void {
+  const failed = summary.files.filter((file) => file.action === 'failed');
+  if (failed.length === 0) return;
+  const tried = failed.filter((file) => file.reason !== NOT_TRIED);
+  const named = tried.slice(0, 3).map((file) => `${file.path}: ${file.reason}`);
+  if (tried.length > named.length) named.push(`${tried.length - named.length} more failed`);
+  if (failed.length > tried.length) named.push(`${failed.length - tried.length} not tried after that`);
+  const message = summary.files.length === 1 ? named[0]! : `${failed.length} of ${summary.files.length} files failed to upload to ${summary.destination}: ${named.join('; ')}`;
+  const hint = tried[0]?.error instanceof LoadError ? tried[0].error.hint : undefined;
+  throw new LoadError(message, { hint: hint ?? 'uploaded files are kept and skipped next time; --json lists every file' });
 }
 
 /** The one line every run ends with, also under cron. */

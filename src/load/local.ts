@@ -3,7 +3,7 @@ import { stat as statFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { withAtomicFile } from '../core/atomic-file.js';
+import { sweepDeadTempFiles, withAtomicFile } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
 import type { Sink } from '../core/sink.js';
 import type { Destination } from './index.js';
@@ -16,6 +16,8 @@ import { UploadError } from './upload-error.js';
  */
 export function createLocalSink(destination: Destination): Sink {
   const pathOf = (key: string): string => path.join(destination.bucket, destination.prefix, ...key.split('/'));
+  /** Folders already cleared of temp files a killed earlier run left (they are never read, but they take space). */
+  const swept = new Set<string>();
 
   return {
     async stat(key) {
@@ -34,6 +36,10 @@ export function createLocalSink(destination: Destination): Sink {
     async upload({ file, key, onProgress }) {
       const target = pathOf(key);
       try {
+        if (!swept.has(path.dirname(target))) {
+          swept.add(path.dirname(target));
+          await sweepDeadTempFiles(path.dirname(target));
+        }
         await withAtomicFile(target, async (temp) => {
           let copied = 0;
           const count = new Transform({
@@ -64,7 +70,8 @@ export function createLocalSink(destination: Destination): Sink {
 function describeFsError(error: NodeJS.ErrnoException, target: string, root: string): UploadError {
   const atRoot = error.path !== undefined && path.resolve(root).startsWith(path.resolve(error.path));
   const destinationWide = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'].includes(error.code ?? '') || atRoot;
-  return new UploadError(`cannot write ${target}: ${errorMessage(error)}`, {
+  const noSpace = error.code === 'ENOSPC' || error.code === 'EDQUOT';
+  return new UploadError(noSpace ? `no space left on the device holding ${root} (writing ${target}; the partial copy was removed)` : `cannot write ${target}: ${errorMessage(error)}`, {
     recovery: destinationWide ? 'destination' : 'file',
     cause: error,
     hint: destinationWide ? 'check that the destination is a writable directory with space left' : undefined,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Sink, UploadRequest, LocalFile } from '../core/sink.js';
-import { errorMessage } from '../core/errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './index.js';
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
@@ -34,6 +34,11 @@ export async function createS3Sink(destination: Destination, options: SinkOption
       : {}),
   });
   const Bucket = destination.bucket;
+  // The SDK would notice a missing region only at the first request, after its retries: it is a setting to fix (exit 2).
+  await client.config.region().catch((error: unknown) => {
+    client.destroy();
+    throw new ConfigError(`no AWS region set for s3://${Bucket}/`, { cause: error, hint: 'pass --region, set AWS_REGION, or set region in the AWS profile' });
+  });
 
   const head = async (key: string) => {
     try {
@@ -133,11 +138,12 @@ function describeS3Error(error: unknown, uri: string): UploadError {
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
     return new UploadError(`no AWS credentials found for ${uri}`, { recovery: 'destination', cause: error, hint: CREDENTIALS_HINT });
   }
-  if (/region is missing/i.test(message)) {
-    return new UploadError(`no AWS region set for ${uri}`, { recovery: 'destination', cause: error, hint: 'pass --region or set AWS_REGION' });
-  }
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired'].includes(name) || status === 401) {
     return new UploadError(`credentials rejected by ${bucketUri}: ${name}`, { recovery: 'destination', cause: error, hint: CREDENTIALS_HINT });
+  }
+  // S3 answers a HEAD without a body, so an expired session token arrives as a bare 400 (aws/aws-sdk-js#2219).
+  if (status === 400 && name === 'Unknown') {
+    return new UploadError(`${uri}: HTTP 400 without detail, as S3 answers a HEAD request when the session token has expired`, { recovery: 'destination', cause: error, hint: CREDENTIALS_HINT });
   }
   if (name === 'NoSuchBucket') {
     return new UploadError(`bucket ${bucketUri} does not exist`, { recovery: 'destination', cause: error, hint: 'create it (aws s3 mb) or fix --bucket / --endpoint' });

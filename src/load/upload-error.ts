@@ -25,6 +25,8 @@ export function isNetworkFailure(error: unknown): boolean {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && RETRIABLE_NETWORK_CODES.has(code)) return true;
     if (/socket hang up|other side closed|network|premature close|aborted/i.test(current.message)) return true;
+    // The GCS SDK's resumable upload gives up with a plain Error whose message alone names the code.
+    if ([...RETRIABLE_NETWORK_CODES].some((name) => current.message.includes(name))) return true;
   }
   return false;
 }

@@ -1,24 +1,30 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/core/errors.js';
-import { createHttpClient, type HttpClient } from '../../src/core/http.js';
+import { createHttpClient, type HttpClient, type HttpOptions } from '../../src/core/http.js';
 import { createLogger } from '../../src/core/log.js';
+import { startCloseDelimitedServer } from '../helpers/close-delimited-server.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
 
 let dir: string;
 let server: FileServer;
 let client: HttpClient;
 const warnings: string[] = [];
+const log = createLogger({ stream: { write: (line: string) => warnings.push(line) } as unknown as NodeJS.WritableStream });
+
+function clientWith(options: Partial<HttpOptions> = {}): HttpClient {
+  return createHttpClient({ timeoutMs: 2000, retries: 3, retryBaseMs: 10, maxRetryWaitMs: 50, userAgent: 'etl-test', log, ...options });
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'etl-http-'));
   server = await startFileServer({ '/book.xlsx': { body: 'PK\u0003\u0004 workbook bytes' }, '/page': { body: '<html>page</html>', contentType: 'text/html' } });
-  const log = createLogger({ stream: { write: (line: string) => warnings.push(line) } as unknown as NodeJS.WritableStream });
-  client = createHttpClient({ timeoutMs: 2000, retries: 2, retryBaseMs: 10, maxRetryWaitMs: 50, userAgent: 'etl-test', log });
+  client = clientWith();
 });
 afterEach(() => {
   warnings.length = 0;
@@ -29,18 +35,36 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('createHttpClient', () => {
+const served = (since: number, pathPrefix: string) => server.requests.slice(since).filter((r) => r.path.startsWith(pathPrefix));
+const tempFilesIn = async (folder: string) => (await readdir(folder)).filter((name) => name.startsWith('.etl-tmp-'));
+
+describe('createHttpClient: statuses', () => {
   it('retries 503 and 429 (honouring Retry-After) and then succeeds', async () => {
     server.fail('/page', { status: 503, times: 1 });
     server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': '0' } });
     const before = server.requests.length;
     expect(await client.getText(`${server.url}/page`)).toBe('<html>page</html>');
-    expect(server.requests.slice(before).map((r) => r.status)).toEqual([429, 200]);
-    expect(warnings.join('')).toMatch(/answered HTTP 429; retry 1\/2/);
+    expect(served(before, '/page').map((r) => r.status)).toEqual([503, 429, 200]);
+    expect(warnings.join('')).toMatch(/answered HTTP 503; retry 1\/3[\s\S]*answered HTTP 429; retry 2\/3 in 0\.0 s/);
+  });
+
+  it('retries a 429 without Retry-After with its own backoff', async () => {
+    server.fail('/page', { status: 429, times: 2 });
+    const before = server.requests.length;
+    expect(await client.getText(`${server.url}/page`)).toBe('<html>page</html>');
+    expect(served(before, '/page').map((r) => r.status)).toEqual([429, 429, 200]);
+  });
+
+  it('retries 500, 502 and 503 in a row and then succeeds', async () => {
+    for (const status of [500, 502, 503]) server.fail('/book.xlsx', { status, times: 1 });
+    const before = server.requests.length;
+    const result = await client.download(`${server.url}/book.xlsx`, path.join(dir, 'after-5xx.xlsx'));
+    expect(result.status).toBe('downloaded');
+    expect(served(before, '/book.xlsx').map((r) => r.status)).toEqual([500, 502, 503, 200]);
   });
 
   it('gives up after the retries with a retriable source error naming the URL', async () => {
-    server.fail('/page?token=s3cret', { status: 502, times: 3 });
+    server.fail('/page?token=s3cret', { status: 502, times: 4 });
     const failure = client.getText(`${server.url}/page?token=s3cret`);
     await expect(failure).rejects.toSatisfy((error) => error instanceof SourceError && error.retriable);
     await expect(failure).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/page\?token=REDACTED answered HTTP 502/);
@@ -52,7 +76,9 @@ describe('createHttpClient', () => {
     await expect(client.getText(`${server.url}/missing`)).rejects.toThrow(/answered HTTP 404/);
     expect(server.requests.length - before).toBe(1);
   });
+});
 
+describe('createHttpClient: downloads', () => {
   it('downloads atomically and answers 304 on a conditional request', async () => {
     const target = path.join(dir, 'book.xlsx');
     const first = await client.download(`${server.url}/book.xlsx`, target);
@@ -61,9 +87,25 @@ describe('createHttpClient', () => {
     const second = await client.download(`${server.url}/book.xlsx`, target, { etag: first.etag, lastModified: first.lastModified });
     expect(second).toEqual({ status: 'not-modified' });
     expect(await readFile(target, 'utf8')).toBe('PK\u0003\u0004 workbook bytes');
+    expect(await tempFilesIn(dir)).toEqual([]);
   });
 
-  it('keeps the previous file when verification rejects the new body', async () => {
+  it('sends If-None-Match, and fetches a file whose ETag changed even though its Last-Modified did not', async () => {
+    server.set('/etag.xlsx', { body: 'PK\u0003\u0004 first' });
+    const target = path.join(dir, 'etag.xlsx');
+    const first = await client.download(`${server.url}/etag.xlsx`, target);
+    if (first.status !== 'downloaded') throw new Error('expected a download');
+    server.set('/etag.xlsx', { body: 'PK\u0003\u0004 second' }, { keepLastModified: true });
+    const before = server.requests.length;
+    const second = await client.download(`${server.url}/etag.xlsx`, target, { etag: first.etag, lastModified: first.lastModified });
+    const request = served(before, '/etag.xlsx')[0]!;
+    expect(request.headers['if-none-match']).toBe(first.etag);
+    expect(request.status).toBe(200);
+    expect(second).toMatchObject({ status: 'downloaded', etag: expect.not.stringMatching(first.etag!) });
+    expect(await readFile(target, 'utf8')).toBe('PK\u0003\u0004 second');
+  });
+
+  it('keeps the previous file when verification rejects the new body (an HTML error page with 200)', async () => {
     const target = path.join(dir, 'kept.xlsx');
     await writeFile(target, 'previous good copy');
     const rejectAll = async (): Promise<void> => {
@@ -71,34 +113,141 @@ describe('createHttpClient', () => {
     };
     await expect(client.download(`${server.url}/page`, target, {}, rejectAll)).rejects.toThrow('not a workbook');
     expect(await readFile(target, 'utf8')).toBe('previous good copy');
-    expect((await readdir(dir)).filter((name) => name.startsWith('.etl-tmp-'))).toEqual([]);
+    expect(await tempFilesIn(dir)).toEqual([]);
+  });
+
+  it('follows a redirect on the same host', async () => {
+    server.fail('/moved.xlsx', { status: 301, times: 1, headers: { location: '/book.xlsx' } });
+    const result = await client.download(`${server.url}/moved.xlsx`, path.join(dir, 'moved.xlsx'));
+    expect(result).toMatchObject({ status: 'downloaded' });
+  });
+
+  it('refuses a redirect to another host, once, with a clear error', async () => {
+    const elsewhere = server.url.replace('127.0.0.1', 'localhost');
+    server.fail('/away.xlsx', { status: 302, times: 1, headers: { location: `${elsewhere}/book.xlsx` } });
+    const before = server.requests.length;
+    const failure = client.download(`${server.url}/away.xlsx`, path.join(dir, 'away.xlsx'));
+    await expect(failure).rejects.toThrow(/redirected to another host \(http:\/\/localhost:\d+\); not followed/);
+    expect(server.requests.length - before).toBe(1);
+  });
+
+  it('ends a redirect loop with a clear error, without retrying', async () => {
+    server.fail('/loop-a', { status: 302, times: 10, headers: { location: '/loop-b' } });
+    server.fail('/loop-b', { status: 302, times: 10, headers: { location: '/loop-a' } });
+    const before = server.requests.length;
+    await expect(client.getText(`${server.url}/loop-a`)).rejects.toThrow(/redirect loop \(\/loop-a -> \/loop-b -> \/loop-a\)/);
+    expect(served(before, '/loop-').length).toBe(2);
+    expect(warnings).toEqual([]);
+  });
+
+  it('fails fast on a host name that does not resolve, with a hint about the network', async () => {
+    const failure = client.getText('http://etl-test.invalid/page');
+    await expect(failure).rejects.toThrow(/cannot resolve host etl-test\.invalid \((ENOTFOUND|EAI_AGAIN)\)/);
+    await expect(failure).rejects.toSatisfy((error) => error instanceof SourceError && !error.retriable && /network/.test(error.hint ?? ''));
+    expect(warnings).toEqual([]);
   });
 });
 
-describe('a server that drops the connection mid-body', () => {
-  let raw: Server;
+/** A raw-socket server whose answer to the n-th request (from 1) is up to `respond`. */
+async function startRawServer(respond: (socket: Socket, attempt: number) => void): Promise<{ url: string; attempts: () => number; close: () => Promise<void> }> {
   let attempts = 0;
-
-  beforeAll(async () => {
-    // Promises 1000 bytes and sends 10 before hanging up, twice; then behaves.
-    raw = createServer((socket) => {
-      socket.once('data', () => {
-        attempts++;
-        const full = attempts > 2;
-        const body = 'x'.repeat(full ? 1000 : 10);
-        socket.end(`HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n${body}`);
-      });
-    });
-    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const sockets = new Set<Socket>();
+  const raw: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.once('data', () => respond(socket, ++attempts));
   });
-  afterAll(() => new Promise<void>((resolve) => raw.close(() => resolve())));
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const { port } = raw.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    attempts: () => attempts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        raw.close(() => resolve());
+      }),
+  };
+}
 
-  it('retries and ends with the whole file, never a short one', async () => {
-    const { port } = raw.address() as AddressInfo;
-    const target = path.join(dir, 'dropped.bin');
-    const result = await client.download(`http://127.0.0.1:${port}/file`, target);
+describe('servers that misbehave mid-body', () => {
+  it('retries a body shorter than its Content-Length and ends with the whole file, never a short one', async () => {
+    const raw = await startRawServer((socket, attempt) => {
+      const body = 'x'.repeat(attempt > 2 ? 1000 : 10);
+      socket.end(`HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n${body}`);
+    });
+    const target = path.join(dir, 'short.bin');
+    const result = await client.download(`${raw.url}/file`, target);
     expect(result).toMatchObject({ status: 'downloaded', bytes: 1000 });
     expect((await readFile(target)).length).toBe(1000);
-    expect(attempts).toBe(3);
+    expect(raw.attempts()).toBe(3);
+    await raw.close();
+  });
+
+  it('retries a connection reset mid-body', async () => {
+    const raw = await startRawServer((socket, attempt) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n`);
+      if (attempt === 1) {
+        socket.write('y'.repeat(5000), () => socket.resetAndDestroy());
+        return;
+      }
+      socket.end('y'.repeat(100_000));
+    });
+    const target = path.join(dir, 'reset.bin');
+    await writeFile(target, 'previous');
+    expect(await client.download(`${raw.url}/file`, target)).toMatchObject({ status: 'downloaded', bytes: 100_000 });
+    expect(warnings.join('')).toMatch(/ECONNRESET|other side closed|UND_ERR_SOCKET/);
+    expect(raw.attempts()).toBe(2);
+    await raw.close();
+  });
+
+  it('gives up on a stalled server after --timeout per attempt, retried, previous file intact', async () => {
+    const raw = await startRawServer((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc'));
+    const stallClient = clientWith({ timeoutMs: 200, retries: 1 });
+    const target = path.join(dir, 'stalled.bin');
+    await writeFile(target, 'previous');
+    await expect(stallClient.download(`${raw.url}/file`, target)).rejects.toThrow(/failed: no data for longer than --timeout/);
+    expect(raw.attempts()).toBe(2);
+    expect(await readFile(target, 'utf8')).toBe('previous');
+    expect(await tempFilesIn(dir)).toEqual([]);
+    await stallClient.close();
+    await raw.close();
+  });
+
+  it('bounds a whole download: a trickle that never trips the per-chunk timeout ends at the deadline', async () => {
+    const raw = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n');
+      const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write('z')), 20);
+      socket.on('close', () => clearInterval(drip));
+    });
+    const trickleClient = clientWith({ timeoutMs: 2000, deadlineMs: 500, retries: 3 });
+    const target = path.join(dir, 'trickle.bin');
+    await expect(trickleClient.download(`${raw.url}/file`, target)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/file did not finish within 0\.5 s$/);
+    expect(raw.attempts()).toBe(1);
+    expect(await tempFilesIn(dir)).toEqual([]);
+    await trickleClient.close();
+    await raw.close();
+  });
+});
+
+describe('close-delimited responses (HTTP/1.0, Connection: close, no Content-Length)', () => {
+  // Bodies far larger than the socket buffers, so the client is still draining when the server's FIN
+  // arrives: with undici's own body stream this crashed the process (assert(!this.paused), nodejs/undici#5360).
+  const body = createHash('sha256').update('seed').digest().toString('hex').repeat(120_000); // 7.7 MB
+  const sha256 = createHash('sha256').update(body).digest('hex');
+
+  it.each(['http/1.0', 'connection-close'] as const)('%s: 12 downloads in a row arrive whole', async (style) => {
+    const closing = await startCloseDelimitedServer(style);
+    closing.bodies.set('/big.xlsx', { body: Buffer.from(body) });
+    closing.bodies.set('/page', { body: Buffer.from(`<html>${body}</html>`), contentType: 'text/html' });
+    for (let run = 0; run < 12; run++) {
+      const target = path.join(dir, `closing-${style.replace('/', '')}.xlsx`);
+      const result = await client.download(`${closing.url}/big.xlsx`, target);
+      expect(result).toMatchObject({ status: 'downloaded', bytes: body.length, sha256 });
+    }
+    expect((await client.getText(`${closing.url}/page`)).length).toBe(body.length + 13);
+    expect(closing.requests).toBe(13);
+    await closing.close();
   });
 });

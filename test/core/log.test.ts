@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/core/log.js';
+import { createLogger, escapeControl } from '../../src/core/log.js';
 import { redact } from '../../src/core/redact.js';
 
 function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: string[]; log: ReturnType<typeof createLogger> } {
@@ -38,7 +38,7 @@ describe('createLogger', () => {
     expect(records.map((r) => [r.level, r.msg])).toEqual([
       ['debug', 'detail'],
       ['debug', 'working'],
-      ['info', 'finished'],
+      ['debug', 'finished'],
     ]);
     expect(records[0]).toMatchObject({ file: 'a.xls', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
@@ -49,5 +49,25 @@ describe('createLogger', () => {
     log.progress('work').done('done');
     log.error('broken');
     expect(lines).toEqual(['error: broken\n']);
+  });
+});
+
+describe('text from files in human output', () => {
+  it('shows control characters escaped, so a sheet name cannot forge a log line or drive the terminal', () => {
+    const { lines, log } = capture();
+    log.warn('skipped sheet "Figures\netl: info: all good\u001b[31m\u2028"');
+    expect(lines).toEqual(['warn: skipped sheet "Figures\\netl: info: all good\\x1b[31m\\u2028"\n']);
+  });
+
+  it('keeps line breaks only where a result is several lines by design', () => {
+    expect(escapeControl('a\nb\r\u0007', true)).toBe('a\nb\\r\\x07');
+    expect(escapeControl('tab\there')).toBe('tab\\there');
+  });
+
+  it('leaves JSON lines to JSON.stringify, which escapes them already', () => {
+    const { lines, log } = capture({ json: true });
+    log.warn('sheet "a\nb\u001b"');
+    expect(JSON.parse(lines[0]!).msg).toBe('sheet "a\nb\u001b"');
+    expect(lines[0]!.trimEnd()).not.toMatch(/[\u0000-\u001f]/);
   });
 });

@@ -70,6 +70,8 @@ describe('etl extract + transform against a local ONS copy', () => {
     expect(result.stderr).not.toMatch(/warn|error/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/extract ons monthly-deaths: 3 files, 3 downloaded \(\d+ bytes\), 0 unchanged/);
+    // Servers see the npm package that fetched from them, with the page that says what it is.
+    expect(server.requests[0]!.headers['user-agent']).toMatch(/^etl-parquet\/\d+\.\d+\.\d+ \(\+https:\/\/www\.npmjs\.com\/package\/etl-parquet\)$/);
     const rawDir = path.join(dataDir, 'raw', 'ons', 'monthly-deaths');
     const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(EDITIONS.map(({ shape, file }) => `${shape.year}/${file}`));
@@ -159,6 +161,16 @@ describe('etl extract + transform against a local ONS copy', () => {
     expect(result.code).toBe(0);
     const { rows } = await readParquet(out);
     expect(new Set(rows.map((r) => r.edition))).toEqual(new Set([2019]));
+  });
+
+  it('a range with no edition is a usage error listing the editions there are, from the page and from the raw layer', async () => {
+    const extracted = await extract('--from', '2030');
+    expect(extracted.code).toBe(2);
+    expect(extracted.stderr).toMatch(/^etl: config error: no edition matches --from 2030: the page at http:\/\/127\.0\.0\.1:\d+\S* links editions 2015, 2019, 2021/);
+    expect((await extract()).code).toBe(0);
+    const transformed = await transform(path.join(work, 'none.parquet'), '--to', '2010');
+    expect(transformed.code).toBe(2);
+    expect(transformed.stderr).toMatch(/^etl: config error: no edition matches --to 2010: the raw layer \(.*monthly-deaths\) holds editions 2015, 2019, 2021/);
   });
 });
 

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export interface ServedFile {
   body: Buffer | string;
   contentType?: string;
+  /** Send the body in pieces of this many bytes, `delayMs` apart: a slow server, so a run can be caught mid-file. */
+  pace?: { bytes: number; delayMs: number };
 }
 
 export interface LoggedRequest {
@@ -23,26 +25,30 @@ export interface FailurePlan {
 
 /**
  * A real HTTP server on 127.0.0.1 that serves recorded pages and workbooks the way ONS does: strong
- * ETags, Last-Modified, 304 on conditional requests. Failures can be planned per path.
+ * ETags, Last-Modified, 304 on conditional requests. Failures can be planned per path; plans queue up
+ * and are served in the order given.
  */
 export interface FileServer {
   url: string;
   requests: LoggedRequest[];
-  set(path: string, file: ServedFile): void;
+  /** Serves new content at `path`; `keepLastModified` keeps the old Last-Modified (a refresh whose date did not move). */
+  set(path: string, file: ServedFile, options?: { keepLastModified?: boolean }): void;
   fail(path: string, plan: FailurePlan): void;
   close(): Promise<void>;
 }
 
 export async function startFileServer(files: Record<string, ServedFile> = {}): Promise<FileServer> {
   const served = new Map<string, { file: ServedFile; etag: string; lastModified: string }>();
-  const failures = new Map<string, FailurePlan>();
+  const failures = new Map<string, FailurePlan[]>();
   const requests: LoggedRequest[] = [];
   let clock = Date.UTC(2024, 0, 1);
 
-  const set = (path: string, file: ServedFile): void => {
+  const set = (path: string, file: ServedFile, options: { keepLastModified?: boolean } = {}): void => {
     const body = Buffer.from(file.body);
-    clock += 60_000; // each change is a minute newer, as a refreshed file would be
-    served.set(path, { file: { ...file, body }, etag: `"${createHash('sha1').update(body).digest('hex')}"`, lastModified: new Date(clock).toUTCString() });
+    const previous = served.get(path);
+    if (!(options.keepLastModified && previous)) clock += 60_000; // each change is a minute newer, as a refreshed file would be
+    const lastModified = options.keepLastModified && previous ? previous.lastModified : new Date(clock).toUTCString();
+    served.set(path, { file: { ...file, body }, etag: `"${createHash('sha1').update(body).digest('hex')}"`, lastModified });
   };
   for (const [path, file] of Object.entries(files)) set(path, file);
 
@@ -51,9 +57,9 @@ export async function startFileServer(files: Record<string, ServedFile> = {}): P
     const log = (status: number, bytes: number): void => {
       requests.push({ path, status, bytes, headers: req.headers });
     };
-    const failure = failures.get(path);
-    if (failure && failure.times > 0) {
-      failure.times--;
+    const failure = failures.get(path)?.[0];
+    if (failure) {
+      if (--failure.times <= 0) failures.get(path)!.shift();
       res.writeHead(failure.status, failure.headers ?? {});
       res.end();
       log(failure.status, 0);
@@ -78,8 +84,26 @@ export async function startFileServer(files: Record<string, ServedFile> = {}): P
     }
     const body = entry.file.body as Buffer;
     res.writeHead(200, { ...validators, 'content-type': entry.file.contentType ?? 'application/octet-stream', 'content-length': body.length });
-    res.end(body);
-    log(200, body.length);
+    const pace = entry.file.pace;
+    if (!pace) {
+      res.end(body);
+      log(200, body.length);
+      return;
+    }
+    let sent = 0;
+    const sendNext = (): void => {
+      if (res.destroyed) return;
+      const piece = body.subarray(sent, sent + pace.bytes);
+      sent += piece.length;
+      if (sent < body.length) {
+        res.write(piece);
+        setTimeout(sendNext, pace.delayMs);
+      } else {
+        res.end(piece);
+        log(200, body.length);
+      }
+    };
+    sendNext();
   };
 
   const server = createServer(handle);
@@ -89,7 +113,7 @@ export async function startFileServer(files: Record<string, ServedFile> = {}): P
     url: `http://127.0.0.1:${port}`,
     requests,
     set,
-    fail: (path, plan) => failures.set(path, { ...plan }),
+    fail: (path, plan) => failures.set(path, [...(failures.get(path) ?? []), { ...plan }]),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

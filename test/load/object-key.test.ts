@@ -45,7 +45,9 @@ describe('parseDestination', () => {
     ['s3://my-bucket/lake/deep/', { scheme: 's3', bucket: 'my-bucket', prefix: 'lake/deep/' }],
     ['s3://my-bucket', { scheme: 's3', bucket: 'my-bucket', prefix: '' }],
     ['file:///srv/lake/ons/', { scheme: 'file', bucket: '/srv/lake/ons/', prefix: '' }],
-    ['lake/ons', { scheme: 'file', bucket: path.resolve('lake/ons') + path.sep, prefix: '' }],
+    ['./lake/ons', { scheme: 'file', bucket: path.resolve('lake/ons') + path.sep, prefix: '' }],
+    ['../lake', { scheme: 'file', bucket: path.resolve('../lake') + path.sep, prefix: '' }],
+    ['/srv/lake', { scheme: 'file', bucket: '/srv/lake/', prefix: '' }],
   ])('%j', (flag, expected) => {
     expect(parseDestination(flag)).toEqual(expected);
   });
@@ -53,6 +55,9 @@ describe('parseDestination', () => {
   it.each([
     ['ftp://host/dir/', /unknown scheme ftp:\/\//],
     ['gs:///ons/', /names no bucket/],
+    ['gs:/b/ons/', /looks like a mistyped URL/],
+    ['s3//b/', /looks like a mistyped URL/],
+    ['lake/ons', /neither a bucket URL nor a local path/],
   ])('rejects %j', (flag, message) => {
     expect(() => parseDestination(flag)).toThrow(message);
   });

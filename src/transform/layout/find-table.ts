@@ -104,8 +104,8 @@ export async function findTable(input: WorkbookInput, dataset: WorkbookDataset):
         }
         return foundTable(sheet.name, layout, found, window, rows);
       }
-      // A streamed .xlsx moves on to the next sheet only once this one is read to the end.
-      if (!window.exhausted) while (!(await rows.next()).done);
+      // The header is not in the searched rows: the rest of this sheet (maybe gigabytes) is never needed.
+      if (!window.exhausted) await rows.return?.();
     }
   } catch (error) {
     await workbook.return(undefined);
@@ -152,7 +152,8 @@ async function readWindow(rows: AsyncIterator<SheetRow>, lastRow: number): Promi
     const next = await rows.next();
     if (next.done) return { rows: window, exhausted: true };
     window.push(next.value);
-    if (next.value.rowNumber > lastRow) return { rows: window, exhausted: false };
+    // Rows numbered out of order (a damaged or crafted sheet) must not make the window endless.
+    if (next.value.rowNumber > lastRow || window.length > lastRow) return { rows: window, exhausted: false };
   }
 }
 

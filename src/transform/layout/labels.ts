@@ -1,3 +1,4 @@
+import { columnName } from '../workbook/column-name.js';
 import type { Cell } from '../workbook/workbook.js';
 
 export const MONTH_ABBREVIATIONS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -66,12 +67,7 @@ export function cellRef(columnIndex: number, rowNumber: number): string {
   return `${columnName(columnIndex)}${rowNumber}`;
 }
 
-/** Column letters: index 0 is A, 26 is AA. */
-export function columnName(columnIndex: number): string {
-  let name = '';
-  for (let n = columnIndex + 1; n > 0; n = Math.floor((n - 1) / 26)) name = String.fromCharCode(65 + ((n - 1) % 26)) + name;
-  return name;
-}
+export { columnName };
 
 /** A cell where a figure belongs: a number, a marker for "no figure", blank, or something unexpected. */
 export type Figure = { kind: 'number'; value: number } | { kind: 'marker' } | { kind: 'blank' } | { kind: 'unexpected'; text: string };

@@ -137,15 +137,17 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
     if (figure.kind === 'number' || figure.kind === 'marker') figures++;
     if (figure.kind === 'unexpected') unexpected ??= { column, text: figure.text };
   }
-  // Titles, headings, notes, spacer rows and the "Released:" line carry no figure.
-  if (figures === 0) {
-    const text = idTexts.filter((t) => t !== '').join(' ');
-    return text === '' ? null : { kind: 'label', rowNumber: row.rowNumber, text };
-  }
+  // Checked before the label test: a row whose figure cells all hold an unknown marker (`n/a`) or a
+  // non-finite number (`1e400`) is a row of figures that cannot be read, not a label to drop unseen.
   if (unexpected) {
     throw new DataError(`${where}, cell ${cellRef(unexpected.column, row.rowNumber)}: "${unexpected.text}" is neither a number nor a known marker (${[...rules.markers].join(' ')})`, {
       hint: 'add the marker to value.markers of the dataset declaration if it means "not available"',
     });
+  }
+  // Titles, headings, notes, spacer rows and the "Released:" line carry no figure.
+  if (figures === 0) {
+    const text = idTexts.filter((t) => t !== '').join(' ');
+    return text === '' ? null : { kind: 'label', rowNumber: row.rowNumber, text };
   }
 
   const ids: Record<string, string | null> = {};

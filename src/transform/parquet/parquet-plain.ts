@@ -32,10 +32,12 @@ export type EncodedColumn =
  */
 export class PlainParquetWriter {
   private readonly fd: number;
+  private open = true;
   private offset = 0;
   private rowGroups: RowGroupMeta[] = [];
   private pending: Buffer[][];
   private pendingRows = 0;
+  private pendingBytes = 0;
   private totalRows = 0;
 
   constructor(file: string, private readonly columns: readonly Column[]) {
@@ -45,9 +47,14 @@ export class PlainParquetWriter {
   }
 
   add(batch: ColumnBatch): void {
-    batch.columns.forEach((column, c) => this.pending[c]!.push(dataPage(column, batch.rows, this.columns[c]!.nullable)));
+    batch.columns.forEach((column, c) => {
+      const page = dataPage(column, batch.rows, this.columns[c]!.nullable);
+      this.pending[c]!.push(page);
+      this.pendingBytes += page.length;
+    });
     this.pendingRows += batch.rows;
-    if (this.pendingRows >= ROW_GROUP_ROWS) this.flushRowGroup();
+    // Long texts (a label of thousands of characters, repeated on every period row) fill a row group by bytes first.
+    if (this.pendingRows >= ROW_GROUP_ROWS || this.pendingBytes >= ROW_GROUP_BYTES) this.flushRowGroup();
   }
 
   /** Writes the footer and closes the file. */
@@ -65,8 +72,10 @@ export class PlainParquetWriter {
     }
   }
 
-  /** Closes the file without a footer (the caller deletes it). */
+  /** Closes the file without a footer (the caller deletes it). Safe after a failed close(): a full disk fails the footer write. */
   abandon(): void {
+    if (!this.open) return;
+    this.open = false;
     closeSync(this.fd);
   }
 
@@ -82,6 +91,7 @@ export class PlainParquetWriter {
     this.totalRows += this.pendingRows;
     this.pending = this.columns.map(() => []);
     this.pendingRows = 0;
+    this.pendingBytes = 0;
   }
 
   private write(bytes: Buffer): void {
@@ -92,6 +102,7 @@ export class PlainParquetWriter {
 
 const MAGIC = Buffer.from('PAR1');
 const ROW_GROUP_ROWS = 65_536;
+const ROW_GROUP_BYTES = 32 * 1024 * 1024;
 
 /** Parquet enums (parquet.thrift). */
 const PHYSICAL = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;

@@ -19,7 +19,8 @@ export type WorkerCall =
 
 export type WorkerRequest = WorkerCall & { id: number };
 
-export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; message: string; stack?: string };
+/** `code` is the errno code of a failed write (ENOSPC), so the main thread can tell a full disk from a bug. */
+export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; message: string; stack?: string; code?: string };
 
 /** Sent outside the request queue: stop the running statement now. */
 export const INTERRUPT = 'interrupt';
@@ -111,7 +112,8 @@ async function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): 
         port.postMessage({ id: request.id, ok: true } satisfies WorkerReply);
       } catch (error) {
         const { message, stack } = error instanceof Error ? error : { message: String(error), stack: undefined };
-        port.postMessage({ id: request.id, ok: false, message, stack } satisfies WorkerReply);
+        const code = (error as NodeJS.ErrnoException | undefined)?.code;
+        port.postMessage({ id: request.id, ok: false, message, stack, code: typeof code === 'string' ? code : undefined } satisfies WorkerReply);
       }
       if (request.op === 'close') port.close();
     });

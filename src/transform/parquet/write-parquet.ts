@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DataError } from '../../core/errors.js';
+import { DataError, diskFullError, errorMessage, isDiskFull } from '../../core/errors.js';
 import { tempPathFor, trackTempFile, withAtomicFile } from '../../core/atomic-file.js';
 import type { Column, ColumnType, Row, Table, TablePart, Value } from '../../core/table.js';
 import { NULL_STRING, REPEATED_STRING, type ColumnBatch, type EncodedColumn } from './parquet-plain.js';
@@ -22,8 +22,11 @@ export interface WriteParquetOptions {
 }
 
 const DAY_MS = 86_400_000;
+const WRITER_MEMORY = '64MB';
 /** Rows per message to the worker, and how many such batches may be on their way at once. */
 const BATCH_ROWS = 2048;
+/** A batch is also cut at this many characters of text, so one page stays small however long the labels. */
+const BATCH_CHARS = 4 * 1024 * 1024;
 const BATCHES_IN_FLIGHT = 8;
 
 /**
@@ -45,7 +48,7 @@ export async function writeParquet(table: Table, destination: string, options: W
   const untrack: Array<() => void> = [];
   const columns = table.schema.columns;
   // One DuckDB thread and a small buffer pool keep the final COPY to one row group at a time.
-  const worker = startWorker({ columns, duckdbOptions: { memory_limit: '64MB', threads: '1', preserve_insertion_order: 'true' } }, scratchFiles);
+  const worker = startWorker({ columns, duckdbOptions: { memory_limit: WRITER_MEMORY, threads: '1', preserve_insertion_order: 'true' } }, scratchFiles);
   try {
     const summary: ParquetSummary = { path: path.resolve(destination), rows: 0, parts: [], skipped: [] };
     for await (const part of table.parts) {
@@ -59,7 +62,8 @@ export async function writeParquet(table: Table, destination: string, options: W
         summary.parts.push({ name: part.name, rows });
         summary.rows += rows;
       } catch (error) {
-        await worker.call({ op: 'rollback' });
+        // The part's own error is the one to report, even if removing its file fails too.
+        await worker.call({ op: 'rollback' }).catch(() => undefined);
         if (!(error instanceof DataError) || !options.skipBadParts) throw error;
         summary.skipped.push({ name: part.name, reason: error.message });
         options.onPartSkipped?.(part.name, error);
@@ -75,6 +79,16 @@ export async function writeParquet(table: Table, destination: string, options: W
       return worker.call({ op: 'copy', path: temp });
     });
     return summary;
+  } catch (error) {
+    if (isDiskFull(error)) throw diskFullError(path.resolve(destination), error);
+    // DuckDB's budget (memory_limit above) holds a row group of the final file: only text by the hundred MB fills it.
+    if (/Out of Memory Error/.test(errorMessage(error))) {
+      throw new DataError(`${path.basename(destination)}: the rows hold more text than the parquet writer's memory budget (${WRITER_MEMORY}) can take per row group`, {
+        cause: error,
+        hint: 'some labels in the input are likely thousands of characters long: check the workbooks with etl inspect',
+      });
+    }
+    throw error;
   } finally {
     await worker.close();
     for (const file of scratchFiles) await rm(file, { force: true });
@@ -127,7 +141,7 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
     const entry = waiting.get(reply.id);
     waiting.delete(reply.id);
     if (reply.ok) entry?.resolve();
-    else entry?.reject(Object.assign(new Error(`parquet writer: ${reply.message}`), { stack: reply.stack }));
+    else entry?.reject(Object.assign(new Error(`parquet writer: ${reply.message}`), { stack: reply.stack, code: reply.code }));
   });
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`parquet writer thread exited (code ${code})`)));
@@ -152,11 +166,14 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
 /** Checks and packs a part's rows into column batches, keeping a few batches in flight to the worker. */
 async function appendPart(part: TablePart, columns: readonly Column[], worker: ParquetWorker, tableName: string): Promise<number> {
   const inFlight: Array<Promise<void>> = [];
+  const textColumns = columns.filter((column) => column.type === 'string').map((column) => column.name);
   let batch: Row[] = [];
+  let batchChars = 0;
   let rows = 0;
   const send = async (): Promise<void> => {
     const { message, transfer } = encodeBatch(batch, rows - batch.length + 1, columns, `${part.name}: `, tableName);
     batch = [];
+    batchChars = 0;
     const appended = worker.call({ op: 'append', batch: message }, transfer);
     appended.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     inFlight.push(appended);
@@ -166,7 +183,11 @@ async function appendPart(part: TablePart, columns: readonly Column[], worker: P
     for await (const row of part.rows) {
       rows++;
       batch.push(row);
-      if (batch.length === BATCH_ROWS) await send();
+      for (const name of textColumns) {
+        const value = row[name];
+        if (typeof value === 'string') batchChars += value.length;
+      }
+      if (batch.length === BATCH_ROWS || batchChars >= BATCH_CHARS) await send();
     }
     if (batch.length > 0) await send();
     await Promise.all(inFlight);

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError, errorMessage } from '../../core/errors.js';
+import { WorkbookLimitError, workbookLimits } from './limits.js';
 
 /** A cell as the engine sees it: formulas resolved, rich text flattened, dates as UTC Dates. */
 export type Cell = string | number | boolean | Date | null;
@@ -28,29 +29,36 @@ export type WorkbookFormat = 'xlsx' | 'xls';
  */
 export async function* readWorkbook(file: string): AsyncGenerator<Sheet> {
   const format = await sniffFormat(file);
-  const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file) : (await import('./xls-reader.js')).readXls(file);
+  const limits = workbookLimits();
+  const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file, limits) : (await import('./xls-reader.js')).readXls(file, limits);
   try {
-    for await (const sheet of sheets) yield { name: sheet.name, rows: () => unreadableAsDataError(sheet.rows(), file) };
+    for await (const sheet of sheets) yield { name: sheet.name, rows: () => unreadableAsDataError(sheet.rows(), file, sheet.name) };
   } catch (error) {
     throw asDataError(error, file);
   }
 }
 
-function asDataError(error: unknown, file: string): DataError {
+/**
+ * Whatever a reader throws on a bad file becomes one data error naming the file (and sheet): a crafted
+ * or damaged workbook is the input's fault, never a crash of etl.
+ */
+function asDataError(error: unknown, file: string, sheet?: string): DataError {
+  const where = `${path.basename(file)}${sheet === undefined ? '' : `, sheet "${sheet}"`}`;
+  if (error instanceof WorkbookLimitError) return new DataError(`${where}, ${error.message}`, { hint: error.hint, cause: error });
   if (error instanceof DataError) return error;
-  return new DataError(`${path.basename(file)}: cannot read the workbook (${errorMessage(error)})`, {
+  return new DataError(`${where}: cannot read the ${sheet === undefined ? 'workbook' : 'sheet'} (${errorMessage(error)})`, {
     cause: error,
     hint: 'the file may be truncated or corrupt: delete it and extract again',
   });
 }
 
 /** A sheet can turn out corrupt part-way through its rows: that is a data error too, not a bug. */
-function unreadableAsDataError(rows: AsyncIterable<SheetRow>, file: string): AsyncIterable<SheetRow> {
+function unreadableAsDataError(rows: AsyncIterable<SheetRow>, file: string, sheet: string): AsyncIterable<SheetRow> {
   return {
     [Symbol.asyncIterator]() {
       const iterator = rows[Symbol.asyncIterator]();
       const fail = (error: unknown): never => {
-        throw asDataError(error, file);
+        throw asDataError(error, file, sheet);
       };
       return {
         next: () => iterator.next().catch(fail),

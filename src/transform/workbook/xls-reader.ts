@@ -1,5 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { DataError } from '../../core/errors.js';
+import { columnName } from './column-name.js';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
+import { MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
 import type { Cell, Sheet, SheetRow } from './workbook.js';
 
 /**
@@ -13,17 +17,35 @@ import type { Cell, Sheet, SheetRow } from './workbook.js';
  * booleans, formula results (cached values), dates where the cell's format shows a date; errors and
  * empty strings as null.
  */
-export async function* readXls(file: string): AsyncGenerator<Sheet> {
+export async function* readXls(file: string, limits: WorkbookLimits = workbookLimits()): AsyncGenerator<Sheet> {
+  // The whole file is held (SheetJS reads the container at once): bound it before reading.
+  const { size } = await stat(file);
+  if (size > limits.partBytes) throw new WorkbookLimitError(`the .xls file is ${size} bytes, more than ${limits.partBytes}`, 'partBytes');
   const XLSX = await import('@e965/xlsx');
   const bytes = await readFile(file);
-  const container = (XLSX.CFB as Cfb).read(bytes, { type: 'buffer' });
-  const stream = (XLSX.CFB as Cfb).find(container, 'Workbook');
-  const workbook = stream ? readGlobals(toBuffer(stream.content)) : undefined;
+  const cfb = XLSX.CFB as Cfb;
+  let container: unknown;
+  try {
+    container = cfb.read(bytes, { type: 'buffer' });
+  } catch (error) {
+    // SheetJS's own messages say nothing useful here (`The first argument must be of type string...`).
+    throw new Error('its OLE2 container (the .xls file structure) is cut short or damaged', { cause: error });
+  }
+  // An encrypted .xlsx is an OLE2 file too: the package inside is encrypted.
+  if (cfb.find(container, 'EncryptedPackage') || cfb.find(container, 'EncryptionInfo')) throw encryptedError(file);
+  const stream = cfb.find(container, 'Workbook');
+  const workbook = stream ? readGlobals(toBuffer(stream.content), limits, file) : undefined;
   if (!workbook) {
-    yield* sheetsOf(XLSX, bytes);
+    yield* sheetsOf(XLSX, bytes, file);
     return;
   }
   for (const sheet of workbook.sheets) yield { name: sheet.name, rows: () => sheetRows(workbook, sheet.offset) };
+}
+
+function encryptedError(file: string): DataError {
+  return new DataError(`${path.basename(file)}: the workbook is encrypted (password-protected), so its cells cannot be read`, {
+    hint: 'open it in Excel with the password, remove the protection (File > Info > Protect Workbook) and save a copy to read',
+  });
 }
 
 /** The part of SheetJS's CFB (OLE2 container) API used here. */
@@ -59,6 +81,7 @@ const WORKSHEET_SUBSTREAM = 0x0010;
 
 interface Workbook {
   stream: Buffer;
+  limits: WorkbookLimits;
   date1904: boolean;
   /** By XF index: whether the cell format shows a date. */
   dateStyles: boolean[];
@@ -67,18 +90,18 @@ interface Workbook {
 }
 
 /** The workbook globals (formats, shared strings, sheet list), or undefined when it is not plain BIFF8. */
-function readGlobals(stream: Buffer): Workbook | undefined {
+function readGlobals(stream: Buffer, limits: WorkbookLimits, file: string): Workbook | undefined {
   if (stream.length < 8 || stream.readUInt16LE(0) !== BOF || stream.readUInt16LE(4) !== BIFF8) return undefined;
   const formats = new Map<number, string>();
   const styleFormats: number[] = [];
-  const workbook: Workbook = { stream, date1904: false, dateStyles: [], sharedStrings: [], sheets: [] };
+  const workbook: Workbook = { stream, limits, date1904: false, dateStyles: [], sharedStrings: [], sheets: [] };
   for (let at = 0; at + 4 <= stream.length; ) {
     const type = stream.readUInt16LE(at);
     const length = stream.readUInt16LE(at + 2);
     const body = at + 4;
     switch (type) {
       case FILEPASS:
-        return undefined;
+        throw encryptedError(file);
       case DATEMODE:
         workbook.date1904 = stream.readUInt16LE(body) === 1;
         break;
@@ -89,12 +112,13 @@ function readGlobals(stream: Buffer): Workbook | undefined {
         styleFormats.push(stream.readUInt16LE(body + 2));
         break;
       case SST:
-        workbook.sharedStrings = readSharedStrings(new RecordReader(stream, at, body + 8), stream.readUInt32LE(body + 4));
+        workbook.sharedStrings = readSharedStrings(new RecordReader(stream, at, body + 8), stream.readUInt32LE(body + 4), limits);
         break;
       case BOUNDSHEET: {
         const reader = new RecordReader(stream, at, body + 6);
         // Worksheets only: macro sheets, chart sheets and VB modules hold no cells to read.
         if (stream[body + 5] === 0) workbook.sheets.push({ offset: stream.readUInt32LE(body), name: reader.unicodeString(1) });
+        if (workbook.sheets.length > MAX_SHEETS) throw new WorkbookLimitError(`the workbook lists more than ${MAX_SHEETS} sheets`, 'excel');
         break;
       }
     }
@@ -129,7 +153,7 @@ class RecordReader {
   }
 
   uint8(): number {
-    this.continueIfAtEnd();
+    if (!this.continueIfAtEnd()) throw new Error('a record ends before the data it declares (truncated or corrupt)');
     return this.stream[this.at++]!;
   }
 
@@ -177,14 +201,18 @@ class RecordReader {
 }
 
 /** XLUnicodeRichExtendedString entries: rich-text runs and phonetic (ExtRst) data are skipped. */
-function readSharedStrings(reader: RecordReader, count: number): string[] {
-  const strings: string[] = new Array(count);
+function readSharedStrings(reader: RecordReader, count: number, limits: WorkbookLimits): string[] {
+  if (count > limits.sharedStrings) throw new WorkbookLimitError(`shared strings: the table declares ${count} entries, more than ${limits.sharedStrings}`, 'sharedStrings');
+  const strings: string[] = [];
+  let chars = 0;
   for (let i = 0; i < count; i++) {
     const length = reader.uint16();
     const flags = reader.uint8();
     const runs = flags & 0x08 ? reader.uint16() : 0;
     const extended = flags & 0x04 ? reader.uint32() : 0;
-    strings[i] = reader.characters(length, flags);
+    chars += length;
+    if (chars > limits.sharedStringChars) throw new WorkbookLimitError(`shared strings: more than ${limits.sharedStringChars} characters in all`, 'sharedStringChars');
+    strings.push(reader.characters(length, flags));
     reader.skip(runs * 4 + extended);
   }
   return strings;
@@ -206,7 +234,7 @@ function rkValue(rk: number): number {
 }
 
 async function* sheetRows(workbook: Workbook, offset: number): AsyncGenerator<SheetRow> {
-  const { stream, dateStyles, date1904, sharedStrings } = workbook;
+  const { stream, dateStyles, date1904, sharedStrings, limits } = workbook;
   if (stream.readUInt16LE(offset) !== BOF || stream.readUInt16LE(offset + 6) !== WORKSHEET_SUBSTREAM) return;
   const number = (value: number, xf: number): Cell => (dateStyles[xf] === true ? excelSerialToDate(value, date1904) : value);
   let rowNumber = 0;
@@ -220,6 +248,8 @@ async function* sheetRows(workbook: Workbook, offset: number): AsyncGenerator<Sh
       cells = [];
     }
     if (cell === null || cell === '') return finished;
+    // Rows are padded out to their last value: a lone value far right would cost its row that many cells.
+    if (column >= limits.columns) throw new WorkbookLimitError(`cell ${columnName(column)}${row + 1} lies past column ${columnName(limits.columns - 1)}, the last a row may span`, 'columns');
     while (cells.length < column) cells.push(null);
     cells[column] = cell;
     return finished;
@@ -310,11 +340,17 @@ function endOfSubstream(stream: Buffer, at: number): number {
  * what is not plain BIFF8, and the reference the BIFF8 reader is tested against.
  */
 export async function* readXlsWithSheetJs(file: string): AsyncGenerator<Sheet> {
-  yield* sheetsOf(await import('@e965/xlsx'), await readFile(file));
+  yield* sheetsOf(await import('@e965/xlsx'), await readFile(file), file);
 }
 
-async function* sheetsOf(XLSX: typeof import('@e965/xlsx'), bytes: Buffer): AsyncGenerator<Sheet> {
-  const workbook = XLSX.read(bytes, { dense: true, cellDates: false, cellNF: true, cellHTML: false, cellText: false });
+async function* sheetsOf(XLSX: typeof import('@e965/xlsx'), bytes: Buffer, file: string): AsyncGenerator<Sheet> {
+  let workbook: ReturnType<typeof XLSX.read>;
+  try {
+    workbook = XLSX.read(bytes, { dense: true, cellDates: false, cellNF: true, cellHTML: false, cellText: false });
+  } catch (error) {
+    if (/password|encrypt/i.test(error instanceof Error ? error.message : '')) throw encryptedError(file);
+    throw error;
+  }
   const date1904 = Boolean(workbook.Workbook?.WBProps?.date1904);
   for (const name of workbook.SheetNames) {
     const sheet = workbook.Sheets[name];

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
+import { columnName } from './column-name.js';
+import { EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, MAX_PART_ENTRIES, MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
 import type { Cell, Sheet, SheetRow } from './workbook.js';
-import { XmlScanner, decodeXmlText, type XmlHandler, type XmlTag } from './xml-scanner.js';
+import { XmlScanner, XmlTokenTooLongError, decodeXmlText, type XmlHandler, type XmlTag } from './xml-scanner.js';
 import { openZip, type ZipEntry, type ZipFile } from './zip-file.js';
 
 /**
@@ -16,13 +18,14 @@ import { openZip, type ZipEntry, type ZipFile } from './zip-file.js';
  * booleans; dates where the cell's number format shows a date (or an ISO `t="d"` cell); errors and empty
  * strings as null. Formulas give their cached result.
  */
-export async function* readXlsx(file: string): AsyncGenerator<Sheet> {
-  const zip = await openZip(file);
-  const workbook = await readWorkbookPart(zip);
+export async function* readXlsx(file: string, limits: WorkbookLimits = workbookLimits()): AsyncGenerator<Sheet> {
+  const zip = await openZip(file, limits.partBytes);
+  const workbook = await readWorkbookPart(zip, limits);
   const context: SheetContext = {
+    limits,
     date1904: workbook.date1904,
-    dateStyles: workbook.styles ? await readDateStyles(zip, workbook.styles) : [],
-    sharedStrings: workbook.sharedStrings ? await readSharedStrings(zip, workbook.sharedStrings) : [],
+    dateStyles: workbook.styles ? await readDateStyles(zip, workbook.styles, limits) : [],
+    sharedStrings: workbook.sharedStrings ? await readSharedStrings(zip, workbook.sharedStrings, limits) : [],
   };
   // rows() stays usable after this generator is closed: consumers take a sheet and stop iterating.
   for (const sheet of workbook.sheets) yield { name: sheet.name, rows: () => readSheetRows(zip, sheet.entry, context) };
@@ -36,6 +39,7 @@ interface WorkbookPart {
 }
 
 interface SheetContext {
+  limits: WorkbookLimits;
   date1904: boolean;
   /** By cell style index (`s`): whether its number format shows a date. */
   dateStyles: boolean[];
@@ -43,12 +47,24 @@ interface SheetContext {
 }
 
 /** Streams a whole part through a handler. */
-async function scanPart(zip: ZipFile, entry: ZipEntry, handler: XmlHandler): Promise<void> {
+async function scanPart(zip: ZipFile, entry: ZipEntry, handler: XmlHandler, limits: WorkbookLimits): Promise<void> {
   const stream = await zip.open(entry);
   stream.setEncoding('utf8');
-  const scanner = new XmlScanner(handler);
-  for await (const chunk of stream as AsyncIterable<string>) scanner.feed(chunk);
-  scanner.end();
+  const scanner = new XmlScanner(handler, limits.cellChars);
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) scanner.feed(chunk);
+    scanner.end();
+  } catch (error) {
+    if (error instanceof XmlTokenTooLongError) throw new WorkbookLimitError(`part ${entry.name}: ${error.message}`, 'cellChars');
+    throw error;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Parts whose entries are all held (relationships, sheets, styles) are bounded too: a crafted one can list millions. */
+function countEntry(count: number, entry: ZipEntry, max = MAX_PART_ENTRIES): void {
+  if (count > max) throw new WorkbookLimitError(`part ${entry.name} lists more than ${max} entries`, 'excel');
 }
 
 function requirePart(zip: ZipFile, name: string, what: string): ZipEntry {
@@ -67,7 +83,7 @@ function relsPathOf(part: string): string {
 }
 
 /** Relationship targets by id and by type (the last path segment of the Type URI). */
-async function readRelationships(zip: ZipFile, ownerPart: string): Promise<Array<{ id: string; type: string; target: string }>> {
+async function readRelationships(zip: ZipFile, ownerPart: string, limits: WorkbookLimits): Promise<Array<{ id: string; type: string; target: string }>> {
   const entry = zip.entry(relsPathOf(ownerPart));
   if (!entry) return [];
   const relationships: Array<{ id: string; type: string; target: string }> = [];
@@ -78,20 +94,22 @@ async function readRelationships(zip: ZipFile, ownerPart: string): Promise<Array
       const { Id = '', Type = '', Target = '', TargetMode } = tag.attributes();
       if (TargetMode === 'External') return;
       relationships.push({ id: Id, type: Type.slice(Type.lastIndexOf('/') + 1), target: resolveTarget(ownerPart, Target) });
+      countEntry(relationships.length, entry);
     },
     close() {},
     text() {},
-  });
+  }, limits);
   return relationships;
 }
 
-async function readWorkbookPart(zip: ZipFile): Promise<WorkbookPart> {
-  const root = await readRelationships(zip, '');
+async function readWorkbookPart(zip: ZipFile, limits: WorkbookLimits): Promise<WorkbookPart> {
+  const root = await readRelationships(zip, '', limits);
   const workbookPath = root.find((r) => r.type === 'officeDocument')?.target ?? 'xl/workbook.xml';
-  const rels = await readRelationships(zip, workbookPath);
+  const rels = await readRelationships(zip, workbookPath, limits);
   const declared: Array<{ name: string; relationship: string }> = [];
   let date1904 = false;
-  await scanPart(zip, requirePart(zip, workbookPath, 'workbook'), {
+  const workbookEntry = requirePart(zip, workbookPath, 'workbook');
+  await scanPart(zip, workbookEntry, {
     capturing: false,
     open(name, tag) {
       if (name === 'workbookPr') {
@@ -105,14 +123,18 @@ async function readWorkbookPart(zip: ZipFile): Promise<WorkbookPart> {
           else if (tag.name.endsWith(':id')) relationship = tag.value; // r:id, whatever the prefix
         }
         declared.push({ name: sheetName, relationship });
+        countEntry(declared.length, workbookEntry, MAX_SHEETS);
       }
     },
     close() {},
     text() {},
-  });
+  }, limits);
   const sheets: WorkbookPart['sheets'] = [];
+  // By id, the first of any repeated one (as a search would find it): no search per sheet, which is quadratic.
+  const relsById = new Map<string, (typeof rels)[number]>();
+  for (const rel of rels) if (!relsById.has(rel.id)) relsById.set(rel.id, rel);
   for (const { name, relationship } of declared) {
-    const rel = rels.find((r) => r.id === relationship);
+    const rel = relsById.get(relationship);
     // Chart sheets, dialog and macro sheets hold no cells.
     if (!rel || rel.type !== 'worksheet') continue;
     sheets.push({ name, entry: requirePart(zip, rel.target, `sheet "${name}"`) });
@@ -124,7 +146,7 @@ async function readWorkbookPart(zip: ZipFile): Promise<WorkbookPart> {
   return { sheets, date1904, styles: partOfType('styles'), sharedStrings: partOfType('sharedStrings') };
 }
 
-async function readDateStyles(zip: ZipFile, entry: ZipEntry): Promise<boolean[]> {
+async function readDateStyles(zip: ZipFile, entry: ZipEntry, limits: WorkbookLimits): Promise<boolean[]> {
   const customFormats = new Map<number, string>();
   const styleFormats: number[] = [];
   let inCellXfs = false;
@@ -134,24 +156,33 @@ async function readDateStyles(zip: ZipFile, entry: ZipEntry): Promise<boolean[]>
       if (name === 'numFmt') {
         const { numFmtId, formatCode } = tag.attributes();
         if (numFmtId !== undefined && formatCode !== undefined) customFormats.set(Number(numFmtId), formatCode);
+        countEntry(customFormats.size, entry);
       } else if (name === 'cellXfs') {
         inCellXfs = !selfClosing;
       } else if (name === 'xf' && inCellXfs) {
         styleFormats.push(Number(tag.attributes().numFmtId ?? 0));
+        countEntry(styleFormats.length, entry);
       }
     },
     close(name) {
       if (name === 'cellXfs') inCellXfs = false;
     },
     text() {},
-  });
+  }, limits);
   return styleFormats.map((id) => isDateNumberFormat(id, customFormats.get(id)));
 }
 
-async function readSharedStrings(zip: ZipFile, entry: ZipEntry): Promise<string[]> {
+/** The whole table is held while the workbook is read, so its entries and characters are bounded. */
+async function readSharedStrings(zip: ZipFile, entry: ZipEntry, limits: WorkbookLimits): Promise<string[]> {
   const strings: string[] = [];
-  const handler = new StringItemHandler('si', (text) => strings.push(text));
-  await scanPart(zip, entry, handler);
+  let chars = 0;
+  const handler = new StringItemHandler('si', limits.cellChars, (text) => {
+    chars += text.length;
+    if (strings.length >= limits.sharedStrings) throw new WorkbookLimitError(`shared strings: more than ${limits.sharedStrings} entries`, 'sharedStrings');
+    if (chars > limits.sharedStringChars) throw new WorkbookLimitError(`shared strings: more than ${limits.sharedStringChars} characters in all`, 'sharedStringChars');
+    strings.push(text);
+  });
+  await scanPart(zip, entry, handler, limits);
   return strings;
 }
 
@@ -165,7 +196,7 @@ class StringItemHandler implements XmlHandler {
   private inPhonetic = false;
   private collected = '';
 
-  constructor(private readonly item: string, private readonly onItem: (text: string) => void) {}
+  constructor(private readonly item: string, private readonly maxChars: number, private readonly onItem: (text: string) => void) {}
 
   open(name: string): void {
     if (name === this.item) {
@@ -191,6 +222,8 @@ class StringItemHandler implements XmlHandler {
 
   text(data: string): void {
     this.collected += data;
+    // Many runs of a few characters each add up too.
+    if (this.collected.length > this.maxChars) throw new XmlTokenTooLongError(this.maxChars);
   }
 }
 
@@ -204,10 +237,15 @@ async function* readSheetRows(zip: ZipFile, entry: ZipEntry, context: SheetConte
   const stream = await zip.open(entry);
   stream.setEncoding('utf8');
   const handler = new SheetHandler(context);
-  const scanner = new XmlScanner(handler);
+  const scanner = new XmlScanner(handler, context.limits.cellChars);
   try {
     for await (const chunk of stream as AsyncIterable<string>) {
-      scanner.feed(chunk);
+      try {
+        scanner.feed(chunk);
+      } catch (error) {
+        if (error instanceof XmlTokenTooLongError) throw new WorkbookLimitError(`${handler.position()}: ${error.message}`, 'cellChars');
+        throw error;
+      }
       const rows = handler.takeRows();
       for (let i = 0; i < rows.length; i++) yield rows[i]!;
       // Whatever follows the cells (merges, print settings, drawings) is never needed.
@@ -227,14 +265,17 @@ const CHAR_R = 0x72;
 const CHAR_S = 0x73;
 const CHAR_T = 0x74;
 
-/** Column index (A = 0) from a cell reference like `AB12` in source[start, end), or -1 when it has no letters. */
+/**
+ * Column index (A = 0) from a cell reference like `AB12` in source[start, end), or -1 when it has no
+ * letters. Past XFD it stops counting (the caller refuses the cell), so `ZZZZZZZZ7` is no huge number.
+ */
 function columnOfRef(source: string, start: number, end: number): number {
   let column = 0;
   let i = start;
   for (; i < end; i++) {
     const code = source.charCodeAt(i);
     if (code < CHAR_A || code > CHAR_Z) break;
-    column = column * 26 + (code - CHAR_A + 1);
+    if (column <= EXCEL_MAX_COLUMNS) column = column * 26 + (code - CHAR_A + 1);
   }
   return i === start ? -1 : column - 1;
 }
@@ -272,7 +313,12 @@ class SheetHandler implements XmlHandler {
   private inlineText: string | null = null;
 
   constructor(private readonly context: SheetContext) {
-    this.inline = new StringItemHandler('is', (text) => (this.inlineText = text));
+    this.inline = new StringItemHandler('is', context.limits.cellChars, (text) => (this.inlineText = text));
+  }
+
+  /** Where the scanner is, for errors: the cell being read, else the row. */
+  position(): string {
+    return this.inCell ? `cell ${columnName(this.column)}${this.rowNumber}` : `row ${this.rowNumber}`;
   }
 
   takeRows(): SheetRow[] {
@@ -341,7 +387,7 @@ class SheetHandler implements XmlHandler {
 
   text(data: string): void {
     if (this.inInline) this.inline.text(data);
-    else this.value += data;
+    else if ((this.value += data).length > this.context.limits.cellChars) throw new XmlTokenTooLongError(this.context.limits.cellChars);
   }
 
   private openRow(tag: XmlTag): void {
@@ -353,6 +399,7 @@ class SheetHandler implements XmlHandler {
         break;
       }
     }
+    if (rowNumber > EXCEL_MAX_ROWS) throw new WorkbookLimitError(`row ${rowNumber} lies past Excel's last row ${EXCEL_MAX_ROWS}`, 'excel');
     this.rowNumber = rowNumber;
     this.cells = [];
     this.column = -1;
@@ -363,6 +410,7 @@ class SheetHandler implements XmlHandler {
     let column = this.column + 1;
     let type = '';
     let style = 0;
+    let ref: string | undefined;
     const source = tag.source;
     while (tag.nextAttribute()) {
       if (tag.nameEnd - tag.nameStart !== 1) continue;
@@ -370,6 +418,7 @@ class SheetHandler implements XmlHandler {
         case CHAR_R: {
           const parsed = columnOfRef(source, tag.valueStart, tag.valueEnd);
           if (parsed >= 0) column = parsed;
+          if (parsed >= EXCEL_MAX_COLUMNS) ref = source.slice(tag.valueStart, Math.min(tag.valueEnd, tag.valueStart + 40));
           break;
         }
         case CHAR_T:
@@ -380,6 +429,7 @@ class SheetHandler implements XmlHandler {
           break;
       }
     }
+    if (column >= EXCEL_MAX_COLUMNS) throw new WorkbookLimitError(`cell ${ref ?? `${columnName(column)}${this.rowNumber}`} lies past Excel's last column XFD`, 'excel');
     this.inCell = true;
     this.column = column;
     this.cellType = type;
@@ -408,6 +458,10 @@ class SheetHandler implements XmlHandler {
     if (cell === null) return;
     const cells = this.cells;
     const column = this.column;
+    // Rows are padded out to their last value: a lone value far right would cost its row that many cells.
+    if (column >= this.context.limits.columns) {
+      throw new WorkbookLimitError(`cell ${columnName(column)}${this.rowNumber} lies past column ${columnName(this.context.limits.columns - 1)}, the last a row may span`, 'columns');
+    }
     if (column < cells.length) {
       cells[column] = cell;
     } else {
@@ -452,3 +506,4 @@ function isoDate(text: string): Date {
   if (Number.isNaN(date.getTime())) throw new Error(`date cell holds "${text}"`);
   return date;
 }
+

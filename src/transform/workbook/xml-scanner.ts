@@ -91,14 +91,29 @@ export class XmlTag {
   }
 }
 
+/** Text kept between chunks (a tag, comment or captured text cut by the chunk end) grew past the limit. */
+export class XmlTokenTooLongError extends Error {
+  constructor(readonly maxChars: number) {
+    super(`XML text or markup longer than ${maxChars} characters`);
+  }
+}
+
 export class XmlScanner {
   private pending = '';
   private readonly tag = new XmlTag();
 
-  constructor(private readonly handler: XmlHandler) {}
+  /**
+   * `maxTokenChars` bounds what is held between chunks: without it, a tag or a captured text with no `<`
+   * in sight grows without end, and each chunk rescans it (quadratic time).
+   */
+  constructor(private readonly handler: XmlHandler, private readonly maxTokenChars = Infinity) {}
 
   feed(chunk: string): void {
-    const text = this.pending.length > 0 ? this.pending + chunk : chunk;
+    this.scan(this.pending.length > 0 ? this.pending + chunk : chunk);
+    if (this.pending.length > this.maxTokenChars) throw new XmlTokenTooLongError(this.maxTokenChars);
+  }
+
+  private scan(text: string): void {
     this.pending = '';
     const handler = this.handler;
     const length = text.length;
@@ -232,6 +247,11 @@ export function decodeXmlText(text: string): string {
 function decodeEntities(text: string): string {
   if (text.indexOf('&') === -1) return text;
   return text.replace(ENTITY, (_match, hex: string | undefined, decimal: string | undefined, named: string | undefined) =>
-    named !== undefined ? NAMED_ENTITIES[named]! : String.fromCodePoint(hex !== undefined ? parseInt(hex, 16) : Number(decimal)),
+    named !== undefined ? NAMED_ENTITIES[named]! : codePointText(hex !== undefined ? parseInt(hex, 16) : Number(decimal)),
   );
+}
+
+/** A reference past U+10FFFF names no character (`&#xFFFFFF;` in a damaged file): shown as U+FFFD, like a bad byte. */
+function codePointText(codePoint: number): string {
+  return codePoint <= 0x10ffff ? String.fromCodePoint(codePoint) : '\ufffd';
 }

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
+import { WorkbookLimitError } from './limits.js';
 
 /** One member of a zip archive, as its central directory describes it. */
 export interface ZipEntry {
@@ -15,7 +16,10 @@ export interface ZipEntry {
 export interface ZipFile {
   /** Looks a member up by name, ignoring case (OPC part names are case-insensitive). */
   entry(name: string): ZipEntry | undefined;
-  /** Streams a member's uncompressed bytes; the stream errors if the member is truncated or corrupt. */
+  /**
+   * Streams a member's uncompressed bytes; the stream errors if the member is truncated or corrupt, or
+   * inflates past the limit given to openZip (a few KB of deflate can stand for gigabytes).
+   */
   open(entry: ZipEntry): Promise<Readable>;
 }
 
@@ -36,13 +40,29 @@ const INFLATE_CHUNK = 64 * 1024;
  * order in the archive. Members are inflated as streams: a sheet is never held whole in memory.
  * No file handle stays open between calls, so a member can be opened whenever its reader gets to it.
  */
-export async function openZip(file: string): Promise<ZipFile> {
+export async function openZip(file: string, maxEntryBytes = Infinity): Promise<ZipFile> {
   const entries = await withHandle(file, readCentralDirectory);
   const byName = new Map(entries.map((entry) => [entry.name.toLowerCase(), entry]));
   return {
     entry: (name) => byName.get(name.replace(/^\//, '').toLowerCase()),
-    open: (entry) => openEntry(file, entry),
+    open: async (entry) => limitBytes(await openEntry(file, entry), maxEntryBytes, entry.name),
   };
+}
+
+/** Counts what is read, not what the directory claims: the declared size may be a lie. */
+function limitBytes(stream: Readable, maxBytes: number, name: string): Readable {
+  if (maxBytes === Infinity) return stream;
+  let seen = 0;
+  const limited = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > maxBytes) callback(new WorkbookLimitError(`part ${name} inflates to more than ${maxBytes} bytes`, 'partBytes'));
+      else callback(null, chunk);
+    },
+  });
+  stream.on('error', (error) => limited.destroy(error));
+  limited.on('close', () => stream.destroy());
+  return stream.pipe(limited);
 }
 
 async function withHandle<T>(file: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {

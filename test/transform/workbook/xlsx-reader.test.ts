@@ -11,6 +11,7 @@ import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { readWithExcelJs, type ReadSheet } from '../../helpers/exceljs-reader.js';
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
+import { RELS_NS, craftXlsx, sheetXml, type CraftedParts } from '../../helpers/crafted-xlsx.js';
 import { writeZip } from '../../helpers/zip-writer.js';
 
 let dir: string;
@@ -112,38 +113,8 @@ describe('the .xlsx reader gives exactly the cells exceljs gives', () => {
   });
 });
 
-const RELS_NS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
-const SHEET_TYPE = `${RELS_NS}/worksheet`;
-
-interface CraftedSheet {
-  name: string;
-  xml: string;
-  type?: string;
-}
-
 /** An .xlsx from hand-written XML, for what no library writes but Excel and other tools may. */
-async function crafted(name: string, parts: { sheets: CraftedSheet[]; sharedStrings?: string; styles?: string; workbookPr?: string; zipOrder?: 'reversed' }): Promise<string> {
-  const file = path.join(dir, name);
-  const sheetEntries = parts.sheets.map((sheet, i) => ({ ...sheet, id: `rId${i + 1}`, path: `worksheets/sheet${i + 1}.xml` }));
-  const members: Record<string, string> = {
-    '_rels/.rels': `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${RELS_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
-    'xl/workbook.xml': `<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="${RELS_NS}">${parts.workbookPr ?? ''}<sheets>${sheetEntries
-      .map((sheet, i) => `<sheet name="${sheet.name}" sheetId="${i + 1}" r:id="${sheet.id}"/>`)
-      .join('')}</sheets></workbook>`,
-    'xl/_rels/workbook.xml.rels': `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${sheetEntries
-      .map((sheet) => `<Relationship Id="${sheet.id}" Type="${sheet.type ?? SHEET_TYPE}" Target="${sheet.path}"/>`)
-      .join('')}<Relationship Id="rIdS" Type="${RELS_NS}/sharedStrings" Target="/xl/sharedStrings.xml"/><Relationship Id="rIdY" Type="${RELS_NS}/styles" Target="styles.xml"/></Relationships>`,
-    'xl/sharedStrings.xml': `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">${parts.sharedStrings ?? ''}</sst>`,
-    'xl/styles.xml': `<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">${parts.styles ?? '<cellXfs count="1"><xf numFmtId="0"/></cellXfs>'}</styleSheet>`,
-  };
-  const sheetMembers = sheetEntries.map((sheet) => [`xl/${sheet.path}`, sheet.xml] as const);
-  if (parts.zipOrder === 'reversed') sheetMembers.reverse();
-  await writeZip(file, { ...Object.fromEntries(sheetMembers), ...members });
-  return file;
-}
-
-const sheetXml = (body: string, prefix = ''): string =>
-  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<${prefix}worksheet xmlns${prefix ? `:${prefix.slice(0, -1)}` : ''}="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><${prefix}sheetData>${body}</${prefix}sheetData></${prefix}worksheet>`;
+const crafted = (name: string, parts: CraftedParts): Promise<string> => craftXlsx(path.join(dir, name), parts);
 
 function cellsOf(sheets: ReadSheet[]): Array<[number, Cell[]]> {
   return sheets[0]!.rows.map((row) => [row.rowNumber, row.cells]);
@@ -222,7 +193,7 @@ describe('the .xlsx reader beyond what exceljs handles', () => {
     await expect(readAll(cut)).rejects.toThrow(DataError);
     await expect(readAll(cut)).rejects.toThrow(/cut\.xlsx: cannot read the workbook/);
     const dangling = await crafted('dangling.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="s"><v>7</v></c></row>') }] });
-    await expect(readAll(dangling)).rejects.toThrow(/dangling\.xlsx: cannot read the workbook \(row 1: shared string 7 does not exist\)/);
+    await expect(readAll(dangling)).rejects.toThrow(/dangling\.xlsx, sheet "S": cannot read the sheet \(row 1: shared string 7 does not exist\)/);
   });
 });
 
@@ -240,5 +211,15 @@ describe('date number formats', () => {
     ['@', false],
   ])('%s is a date: %s', (code, isDate) => {
     expect(isDateFormatCode(code)).toBe(isDate);
+  });
+});
+
+describe('the .xlsx reader on a workbook listing sheets by the thousand', () => {
+  it('stops at 10,000 sheets with a data error instead of searching each', async () => {
+    const file = path.join(dir, 'many-sheets.xlsx');
+    await writeZip(file, {
+      'xl/workbook.xml': { head: `<workbook xmlns:r="${RELS_NS}"><sheets>`, unit: '<sheet name="Figures for 2019" sheetId="1" r:id="rId1"/>', times: 10_001, tail: '</sheets></workbook>' },
+    });
+    await expect(readAll(file)).rejects.toThrow(/many-sheets\.xlsx, part xl\/workbook\.xml lists more than 10000 entries/);
   });
 });
