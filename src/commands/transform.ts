@@ -62,7 +62,7 @@ export async function transformToParquet(ctx: CommandContext, source: AnySource,
       progress.fail(`${dataset}: nothing written`);
       throw error;
     });
-    progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} files`);
+    progress.done(`${dataset}: ${summary.rows} rows from ${filesCount(summary.parts.length)}`);
     return summary;
   } finally {
     await io.http.close();
@@ -71,5 +71,7 @@ export async function transformToParquet(ctx: CommandContext, source: AnySource,
 
 export function describeTransform(summary: ParquetSummary): string {
   const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
-  return `transform: ${summary.rows} rows from ${summary.parts.length} files${skipped} -> ${summary.path}`;
+  return `transform: ${summary.rows} rows from ${filesCount(summary.parts.length)}${skipped} -> ${summary.path}`;
 }
+
+const filesCount = (count: number): string => `${count} file${count === 1 ? '' : 's'}`;

@@ -29,7 +29,7 @@ describe('etl extract/transform random-person', () => {
       { results: '5000', seed: 'etl', page: '2', nat: 'gb,br' },
       { results: '2000', seed: 'etl', page: '3', nat: 'gb,br' },
     ]);
-    expect(bed.server.requests[0]!.headers['user-agent']).toMatch(/^etl\/\d+\.\d+\.\d+/);
+    expect(bed.server.requests[0]!.headers['user-agent']).toMatch(/^etl-parquet\/\d+\.\d+\.\d+ /);
 
     const rawDir = path.join(bed.dataDir, 'raw', 'random-person', 'people');
     const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
