@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { monthlySheets } from '../test/fixtures/ons/monthly-workbook.js';
 import { startFileServer } from '../test/helpers/http-server.js';
 import { writeWorkbook } from '../test/helpers/workbook-writer.js';
 import { LOAD_BYTES, TABULAR_ROWS, prepareInputs } from './inputs.js';
+import { writePeopleRawLayer } from './json-inputs.js';
 import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
@@ -17,6 +18,7 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *
  *   npm run bench -- --runs 3          fewer runs
  *   npm run bench -- --only help,transform-xlsx-60k
+ *   npm run bench -- --only json-people-100k         random-person JSON pages -> parquet, 10k and 100k, vs DuckDB
  *   npm run bench -- --only load-s3-256m,load-rerun-s3-256m,load-gcs-256m,load-file-256m
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
@@ -49,7 +51,8 @@ await mkdir(tmp, { recursive: true });
 log(`etl bench: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ${runs} runs each; CLI ${path.relative(repo, etl) || etl}`);
 if (!canMeasureRss) log('  /usr/bin/time (GNU time) not found: peak RSS is not measured');
 log('inputs:');
-const inputs = await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
+// The JSON scenarios make their own inputs; the others' files take minutes to generate the first time.
+const inputs = only?.every((id) => id.startsWith('json-')) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
 
 const pandas = spawnSync('python3', ['-c', 'import pandas, pyarrow, openpyxl'], { encoding: 'utf8' });
 const pandasReason = pandas.error ? 'python3 not found' : pandas.status !== 0 ? `python3 -c "import pandas, pyarrow, openpyxl" failed: ${(pandas.stderr.trim().split('\n').pop() ?? '').trim()}` : null;
@@ -60,11 +63,13 @@ const transform = (input: string, out: string) => () => runProcess(node, [etl, '
 const pandasPeer = (mode: string, input: string, out: string) => () => runProcess('python3', [path.join(repo, 'bench', 'pandas_peer.py'), mode, input, out]);
 const monthlyRowsOut = (areas: number) => areas * 12;
 
-for (const [id, input, areas] of [
-  ['transform-xlsx-60k', inputs.monthly60k, 60_000],
-  ['transform-xlsx-6k', inputs.monthly6k, 6_000],
-  ['transform-xls-60k', inputs.monthly60kXls, 60_000],
-] as const) {
+for (const [id, input, areas] of inputs
+  ? ([
+      ['transform-xlsx-60k', inputs.monthly60k, 60_000],
+      ['transform-xlsx-6k', inputs.monthly6k, 6_000],
+      ['transform-xls-60k', inputs.monthly60kXls, 60_000],
+    ] as const)
+  : []) {
   if (!wanted(id)) continue;
   const out = path.join(tmp, `${id}.parquet`);
   const detail = `etl transform ons --input ${path.basename(input)} (${areas.toLocaleString('en')} areas x 12 months)`;
@@ -77,11 +82,11 @@ for (const [id, input, areas] of [
 
 if (wanted('xlsx-1m-x10')) {
   const detail = `${TABULAR_ROWS.toLocaleString('en')} rows x 10 columns .xlsx -> parquet (reader + writer, no engine)`;
-  results.push(await measure('xlsx-1m-x10', detail, { runs: Math.min(runs, 3), rows: TABULAR_ROWS, megabytes: await megabytes(inputs.tabular1m) }, () =>
-    runProcess(node, [script('tabular'), inputs.tabular1m, path.join(tmp, 'xlsx-1m-x10.parquet')]),
+  results.push(await measure('xlsx-1m-x10', detail, { runs: Math.min(runs, 3), rows: TABULAR_ROWS, megabytes: await megabytes(inputs!.tabular1m) }, () =>
+    runProcess(node, [script('tabular'), inputs!.tabular1m, path.join(tmp, 'xlsx-1m-x10.parquet')]),
   ));
   if (pandasReason !== null) skipped.push({ scenario: 'pandas-xlsx-1m-x10', reason: pandasReason });
-  else results.push(await measure('pandas-xlsx-1m-x10', 'pandas read_excel + to_parquet, same file', { runs: 1, rows: TABULAR_ROWS, megabytes: await megabytes(inputs.tabular1m) }, pandasPeer('tabular', inputs.tabular1m, path.join(tmp, 'pandas-1m.parquet'))));
+  else results.push(await measure('pandas-xlsx-1m-x10', 'pandas read_excel + to_parquet, same file', { runs: 1, rows: TABULAR_ROWS, megabytes: await megabytes(inputs!.tabular1m) }, pandasPeer('tabular', inputs!.tabular1m, path.join(tmp, 'pandas-1m.parquet'))));
 }
 
 if (wanted('write-1m-x10')) {
@@ -103,6 +108,23 @@ if (wanted('write-1m-x10')) {
   copy.mbPerS = round((await megabytes(path.join(tmp, 'copy-peer.parquet'))) / copy.medianWallS, 2);
   copy.mbOf = 'output';
   results.push(rowsOnly, write, copy);
+}
+
+if (wanted('json-people-100k')) {
+  // 10k and 100k people: the second has 10x the records, so its peak RSS shows whether memory grows with them.
+  for (const people of [10_000, 100_000]) {
+    const id = `json-people-${people / 1000}k`;
+    const dataDir = await writePeopleRawLayer(path.join(tmp, id), people);
+    const megabytesIn = (await Promise.all((await readdir(path.join(dataDir, 'raw', 'random-person', 'people'))).map((name) => megabytes(path.join(dataDir, 'raw', 'random-person', 'people', name))))).reduce((a, b) => a + b, 0);
+    results.push(await measure(id, `etl transform random-person: ${people.toLocaleString('en')} people in ${people / 5000} raw JSON pages -> parquet`, { runs: Math.min(runs, 3), warmUp: people === 10_000, rows: people, megabytes: megabytesIn }, () =>
+      runProcess(node, [etl, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)]),
+    ));
+    if (people === 100_000) {
+      results.push(await measure(`duckdb-${id}`, 'DuckDB read_json + unnest + COPY TO parquet, the same pages', { runs: Math.min(runs, 3), rows: people, megabytes: megabytesIn }, () =>
+        runProcess(node, [script('json-peer'), path.join(dataDir, 'raw', 'random-person', 'people'), path.join(tmp, `duckdb-${id}.parquet`)]),
+      ));
+    }
+  }
 }
 
 if (wanted('help')) {
@@ -139,7 +161,7 @@ if (wanted('extract-rerun-19')) {
   }
 }
 
-const load = LOAD_SCENARIOS.some(wanted) ? await benchLoad({ etl, file: inputs.load256MiB, work: tmp, runs, wanted, log }) : undefined;
+const load = LOAD_SCENARIOS.some(wanted) ? await benchLoad({ etl, file: inputs!.load256MiB, work: tmp, runs, wanted, log }) : undefined;
 if (load) {
   results.push(...load.results);
   skipped.push(...load.skipped);
@@ -183,6 +205,17 @@ const copy = find('duckdb-copy-1m-x10');
 if (write && copy) {
   const ratio = write.medianWallS / copy.medianWallS;
   targets.push({ target: "parquet writing within 1.5x of DuckDB's COPY ... TO", measured: `${write.medianWallS.toFixed(2)} vs ${copy.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
+const json100k = find('json-people-100k');
+const json10k = find('json-people-10k');
+const duckJson = find('duckdb-json-people-100k');
+if (json100k && duckJson) {
+  const ratio = json100k.medianWallS / duckJson.medianWallS;
+  targets.push({ target: 'JSON -> parquet (100k people) within 1.5x of DuckDB read_json -> COPY', measured: `${json100k.medianWallS.toFixed(2)} vs ${duckJson.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
+if (json100k?.medianPeakRssMb && json10k?.medianPeakRssMb) {
+  const ratio = json100k.medianPeakRssMb / json10k.medianPeakRssMb;
+  targets.push({ target: 'JSON: 10x the records costs < 1.5x the peak RSS', measured: `${json10k.medianPeakRssMb.toFixed(0)} -> ${json100k.medianPeakRssMb.toFixed(0)} MB = ${ratio.toFixed(2)}x`, met: ratio < 1.5 });
 }
 const help = find('help');
 if (help) targets.push({ target: 'etl --help starts in < 150 ms', measured: `${(help.medianWallS * 1000).toFixed(0)} ms`, met: help.medianWallS < 0.15 });

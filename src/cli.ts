@@ -3,6 +3,7 @@ import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from '.
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
+import { applyDotEnv } from './core/settings.js';
 import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
@@ -52,6 +53,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    applyDotEnv();
     await program.parseAsync(argv as string[]);
     return EXIT_OK;
   } catch (error) {

@@ -93,7 +93,7 @@ describe('--from/--to', () => {
     expect(run.code, run.stderr).toBe(0);
     const editions = new Set((await readParquet(out)).rows.map((row) => row.edition));
     expect([...editions]).toEqual([2021]);
-    expect(run.stdout).toMatch(/from 1 workbooks/);
+    expect(run.stdout).toMatch(/from 1 file -> /);
   });
 
   it('an empty selection is a usage error naming the editions there are', async () => {
@@ -140,7 +140,7 @@ describe('output', () => {
   it('a transform prints its summary once: the result on stdout, nothing on stderr', async () => {
     const run = await runCli(['transform', 'ons', '--input', workbooks, '--out', path.join(work, 'once.parquet')]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^transform: \d+ rows from 2 workbooks -> /)]);
+    expect(run.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^transform: \d+ rows from 2 files -> /)]);
     expect(run.stderr).toBe('');
   });
 

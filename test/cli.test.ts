@@ -28,7 +28,7 @@ describe('etl CLI', () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
     for (const text of ['extract', 'transform', 'run', 'Examples:', 'Exit codes:', '4  data did not look as declared']) expect(result.stdout).toContain(text);
-    const extractHelp = await runCli(['extract', '--help']);
+    const extractHelp = await runCli(['extract', 'ons', '--help']);
     expect(extractHelp.stdout).toContain('--from <year>');
     expect(extractHelp.stdout).toContain('env: ONS_URL');
   });
@@ -36,7 +36,7 @@ describe('etl CLI', () => {
   it.each([
     { args: ['frobnicate'], error: /etl: config error: unknown command 'frobnicate'/ },
     { args: ['extract'], error: /etl: config error: missing required argument 'source'/ },
-    { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons\)/ },
+    { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons, climatempo, random-person, supermetrics\)/ },
     { args: ['extract', 'ons', 'nosuch'], error: /etl: config error: ons has no dataset "nosuch" \(choose one of: monthly-deaths/ },
     { args: ['extract', 'ons', '--from', '15'], error: /etl: config error: .*--from <year>.*expected a four-digit year/ },
   ])('usage error $args exits 2 with one line', async ({ args, error }) => {

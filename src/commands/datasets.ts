@@ -2,23 +2,50 @@ import { Command } from 'commander';
 import type { WorkbookDataset, WorkbookLayout } from '../transform/layout/dataset.js';
 import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
+import { envPrefix, type AnySource } from '../core/source.js';
+import type { Column } from '../core/table.js';
+import { sources } from '../extract/index.js';
 import type { CommandContext } from './context.js';
 import { datasetFileOption } from './options.js';
 
 export function datasetsCommand(context: () => Promise<CommandContext>): Command {
   return new Command('datasets')
-    .description('list the declared workbook datasets: page, layouts and output columns')
+    .description('list every source and dataset: output columns, the environment variables each reads, and for workbooks page and layouts')
     .addOption(datasetFileOption())
     .addHelpText('after', `
 Examples:
-  $ etl datasets                           the built-in ONS datasets
+  $ etl datasets                           every source and dataset
   $ etl --json datasets                    the same as JSON
   $ etl datasets --dataset-file my.json    check a declaration file and show it as the engine reads it`)
     .action(async (flags: { datasetFile?: string }) => {
       const ctx = await context();
-      const datasets = flags.datasetFile ? [await loadDatasetFile(flags.datasetFile)] : onsDatasets;
-      ctx.printResult(datasets.map(describeDataset).join('\n\n'), { command: 'datasets', source: 'ons', datasets });
+      if (flags.datasetFile) {
+        const dataset = await loadDatasetFile(flags.datasetFile);
+        ctx.printResult(describeDataset(dataset), { command: 'datasets', source: 'ons', datasets: [dataset] });
+        return;
+      }
+      const others = sources.filter((source) => source.name !== 'ons');
+      const text = [...onsDatasets.map(describeDataset), ...others.flatMap(describeSourceDatasets)].join('\n\n');
+      ctx.printResult(text, { command: 'datasets', source: 'ons', datasets: onsDatasets, sources: sources.map(sourceJson) });
     });
+}
+
+function envVars(source: AnySource): string[] {
+  return [...source.env.map((v) => v.name + (v.secret ? ' (secret)' : '')), ...(source.baseUrl ? [`${envPrefix(source.name)}_BASE_URL`] : [])];
+}
+
+function describeColumns(columns: readonly Column[]): string {
+  return columns.map((c) => `${c.name} ${c.type.toUpperCase()}${c.nullable ? '?' : ''}`).join(', ');
+}
+
+function describeSourceDatasets(source: AnySource): string[] {
+  return source.datasets.map((dataset) =>
+    [`${source.name} ${dataset.name}: ${dataset.title}`, `  env:      ${envVars(source).join(', ') || '(none)'}`, `  columns:  ${describeColumns(dataset.columns)}`].join('\n'),
+  );
+}
+
+function sourceJson(source: AnySource): Record<string, unknown> {
+  return { name: source.name, description: source.description, env: envVars(source), datasets: source.datasets };
 }
 
 function describeDataset(dataset: WorkbookDataset): string {
@@ -30,7 +57,7 @@ function describeDataset(dataset: WorkbookDataset): string {
     ...dataset.layouts
       .flatMap((layout) => [describeLayout(layout), ...(layout.companions ?? []).map((companion) => describeLayout(companion, layout.name))])
       .map((line, i) => `  ${i === 0 ? 'layouts: ' : '         '} ${line}`),
-    `  columns:  ${dataset.columns.map((c) => `${c.name} ${c.type.toUpperCase()}${c.nullable ? '?' : ''}`).join(', ')}`,
+    `  columns:  ${describeColumns(dataset.columns)}`,
     ...dataset.columns.map((c) => `    ${c.name.padEnd(17)} ${c.description ?? ''}`.trimEnd()),
   ].join('\n');
 }

@@ -1,23 +1,9 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { createHttpClient } from '../core/http.js';
+import type { Logger } from '../core/log.js';
+import type { SourceIO } from '../core/source.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
-
-/** Flags shared by the commands that read or write the data layout and talk to sources. */
-export interface SourceFlags {
-  dataDir: string;
-  url?: string;
-  from?: number;
-  to?: number;
-  concurrency: number;
-  timeout: number;
-  downloadTimeout: number;
-  retries: number;
-  maxLinks: number;
-}
-
-export function parseYear(value: string): number {
-  if (!/^\d{4}$/.test(value)) throw new InvalidArgumentError('expected a four-digit year, e.g. 2015');
-  return Number(value);
-}
+import { PACKAGE_NAME, VERSION } from '../version.js';
 
 /** A whole number of at least 1 (concurrency, seconds, rows to show). */
 export function parsePositiveInt(value: string): number {
@@ -33,41 +19,51 @@ export function parseCount(value: string): number {
   return number;
 }
 
+/** A number of 0 or more, fractions allowed (requests per second). */
+export function parseRate(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new InvalidArgumentError('expected a number of 0 or more, e.g. 2 or 0.5');
+  return number;
+}
+
 export const dataDirOption = (): Option =>
   new Option('--data-dir <dir>', 'root of the data layout (raw files under <dir>/raw/<source>/<dataset>/)').env('ETL_DATA_DIR').default('data');
 
 export const datasetFileOption = (): Option =>
   new Option('--dataset-file <file.json>', 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`');
 
-export const yearRangeOptions = (): Option[] => [
-  new Option('--from <year>', 'first edition year to include').argParser(parseYear),
-  new Option('--to <year>', 'last edition year to include').argParser(parseYear),
-];
-
+/** Flags every source's extract takes; a source's own flags come from its declaration. */
 export const fetchOptions = (): Option[] => [
-  new Option('--url <url>', "another copy of the source's page: a mirror or a local server").env('ONS_URL'),
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
   new Option('--timeout <seconds>', 'give up on a connection silent this long (no headers, or no body bytes)').argParser(parsePositiveInt).default(30),
   new Option('--download-timeout <seconds>', 'give up on one file (or the page) after this long, retries included').argParser(parsePositiveInt).default(300),
   new Option('--retries <n>', 'extra attempts on 429, 5xx and dropped connections, with backoff').argParser(parseCount).default(4),
-  new Option('--max-links <n>', 'refuse a page with more workbook links than this').argParser(parsePositiveInt).default(500),
+  new Option('--rate-limit <per-second>', 'requests per second to any one host (0: no limit)').argParser(parseRate).default(5),
 ];
 
-/** What `transform` accepts; `run` and `plan` accept the same. */
+export function createSourceIO(flags: { timeout: number; retries: number; downloadTimeout?: number }, log: Logger): SourceIO {
+  const http = createHttpClient({
+    timeoutMs: flags.timeout * 1000,
+    deadlineMs: flags.downloadTimeout === undefined ? undefined : flags.downloadTimeout * 1000,
+    retries: flags.retries,
+    retryBaseMs: 1000,
+    maxRetryWaitMs: 60_000,
+    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
+    log,
+  });
+  return { http, log, now: () => new Date() };
+}
+
+/** What `transform` accepts besides a source's own flags; `run` and `plan` accept the same. */
 export interface TransformFlags {
   out?: string;
-  input?: string[];
-  /** A JSON dataset declaration used instead of the built-in dataset. */
-  datasetFile?: string;
   skipBad: boolean;
   partitionBy?: string;
 }
 
 export const transformOptions = (): Option[] => [
   new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'),
-  new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'),
-  datasetFileOption(),
-  new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false),
+  new Option('--skip-bad', 'report and leave out an input file that does not look as declared, instead of failing').default(false),
   new Option('--partition-by <column>', 'write a Hive-partitioned folder (<column>=<value>/part-0.parquet, _manifest.json) instead of one file; only changed partitions are rewritten'),
 ];
 

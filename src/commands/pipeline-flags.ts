@@ -1,13 +1,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
-import { readConfigFile, resolveParams, substitute, type PipelineConfig } from '../run/config.js';
+import { readConfigFile, resolveParams, snakeCase, substitute, type PipelineConfig } from '../run/config.js';
 import type { Shard } from '../core/source.js';
 import type { PipelineRequest } from '../run/pipeline.js';
+import { findSource, sources } from '../extract/index.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
-import { dataDirOption, fetchOptions, loadOptions, parseCount, transformOptions, yearRangeOptions, type LoadFlags, type SourceFlags, type TransformFlags } from './options.js';
+import { dataDirOption, fetchOptions, loadOptions, parseCount, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
+import { flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';
 
 /** `run`, `plan` and `cron` accept every flag of extract, transform and load, plus the pipeline's own. */
-export interface PipelineFlags extends SourceFlags, TransformFlags, LoadFlags {
+export interface PipelineFlags extends FetchFlags, TransformFlags, LoadFlags {
+  /** Each source's own flags (ONS --url, --input; climatempo --city; …): only the pipeline's source may be given any. */
+  [sourceFlag: string]: unknown;
   /** commander's negation of --no-cache. */
   cache: boolean;
   stepRetries: number;
@@ -32,14 +36,24 @@ export function addPipelineOptions(command: Command): Command {
     new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
     new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only the work units (editions) u with u mod n = i; needs --partition-by').argParser(parseShard),
   ];
-  for (const option of [...yearRangeOptions(), ...fetchOptions(), ...transformOptions(), ...loadOptions(), ...own]) command.addOption(option);
+  const seen = new Set<string>();
+  const sourceOptions = sources.flatMap((source) => [...source.extractOptions.flags, ...source.transformOptions.flags]).map(flagOption);
+  const baseUrl = new Option('--base-url <url>', "where the source's API lives (default: <SOURCE>_BASE_URL, else the source's own)");
+  for (const option of [...sourceOptions, baseUrl, ...fetchOptions(), ...transformOptions(), ...loadOptions(), ...own]) {
+    if (seen.has(option.long!)) continue; // a flag several sources declare (--from, --to) is added once
+    seen.add(option.long!);
+    command.addOption(option);
+  }
   return command;
 }
 
+const SOURCE_FLAG_ATTRIBUTES = new Set(sources.flatMap((source) => [...source.extractOptions.flags, ...source.transformOptions.flags]).map((flag) => new Option(flag.flags).attributeName()));
+
 /** Flag attribute for each config field; what the command line gives explicitly wins over the file. */
-const CONFIG_TO_FLAG: Record<string, keyof PipelineFlags> = {
-  url: 'url', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', download_timeout: 'downloadTimeout', retries: 'retries', max_links: 'maxLinks', input: 'input',
+const CONFIG_TO_FLAG: Record<string, string> = {
+  url: 'url', base_url: 'baseUrl', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', download_timeout: 'downloadTimeout', retries: 'retries', max_links: 'maxLinks', input: 'input',
   dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', partition_by: 'partitionBy', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
+  ...Object.fromEntries([...SOURCE_FLAG_ATTRIBUTES].map((attribute) => [snakeCase(attribute), attribute])),
 };
 
 export async function pipelineRequest(first: string | undefined, second: string | undefined, flags: PipelineFlags, command: Command): Promise<PipelineRequest> {
@@ -47,7 +61,7 @@ export async function pipelineRequest(first: string | undefined, second: string 
     if (!first) throw new ConfigError('name a source (e.g. `etl run ons`) or give --config FILE', { hint: 'etl run --help lists both ways' });
     if (flags.param.length > 0) throw new ConfigError('--param needs --config: parameters are declared by a pipeline in a config file');
     const dataset = second ?? defaultDatasetOf(first);
-    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries });
+    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries }, (attribute) => command.getOptionValueSource(attribute) === 'cli');
   }
   if (second !== undefined) throw new ConfigError(`with --config, name one pipeline (got "${first}" and "${second}")`);
   const config = await readConfigFile(flags.config);
@@ -59,12 +73,17 @@ export async function pipelineRequest(first: string | undefined, second: string 
   };
   const fromCommandLine = (attribute: string): boolean => command.getOptionValueSource(attribute) === 'cli';
   const merged: Record<string, unknown> = { ...flags };
-  for (const [field, value] of Object.entries(fromFile)) if (!fromCommandLine(CONFIG_TO_FLAG[field]!)) merged[CONFIG_TO_FLAG[field]!] = value;
+  const fromFileFlags: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(fromFile)) {
+    const attribute = CONFIG_TO_FLAG[field]!;
+    // A source's own flags arrive as text from the command line; its schema parses both alike.
+    if (!fromCommandLine(attribute)) merged[attribute] = fromFileFlags[attribute] = typeof value === 'number' && SOURCE_FLAG_ATTRIBUTES.has(attribute) ? String(value) : value;
+  }
   if (pipeline.dataDir && !fromCommandLine('dataDir')) merged.dataDir = pipeline.dataDir;
   if (pipeline.alert && !fromCommandLine('alertUrl')) Object.assign(merged, { alertUrl: pipeline.alert.url, alertOnSuccess: pipeline.alert.onSuccess || flags.alertOnSuccess });
   const retries = (step: 'extract' | 'transform' | 'load'): number => (fromCommandLine('stepRetries') ? flags.stepRetries : (pipeline.stepRetries[step] ?? flags.stepRetries));
   const dataset = pipeline.dataset ?? defaultDatasetOf(pipeline.source);
-  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') });
+  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') }, (attribute) => fromCommandLine(attribute) || attribute in fromFileFlags);
 }
 
 function pickPipeline(pipelines: PipelineConfig[], name: string | undefined, file: string): PipelineConfig {
@@ -100,24 +119,21 @@ function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
   }
 }
 
-function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries']): PipelineRequest {
+function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries'], fromCommandLine: (attribute: string) => boolean): PipelineRequest {
   const shard = flags.shard ?? shardFromEnvironment(process.env);
   if (shard && !flags.partitionBy) throw new ConfigError('--shard needs --partition-by: shards write disjoint partitions of one dataset', { hint: 'e.g. --partition-by edition' });
-  if (shard && flags.input?.length) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
+  if (shard && Array.isArray(flags.input) && flags.input.length > 0) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
   return {
     name,
     source: {
       source,
       dataset,
       dataDir: flags.dataDir,
-      url: flags.url,
-      fromYear: flags.from,
-      toYear: flags.to,
+      baseUrl: flags.baseUrl,
       concurrency: flags.concurrency,
-      maxLinks: flags.maxLinks,
+      rateLimit: flags.rateLimit,
       shard,
-      inputs: flags.input,
-      datasetFile: flags.datasetFile,
+      flags: ownFlags(source, flags, fromCommandLine),
     },
     http: { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
     transform: { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
@@ -128,4 +144,22 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
     stepRetries,
     alert: flags.alertUrl ? { url: flags.alertUrl, onSuccess: flags.alertOnSuccess } : undefined,
   };
+}
+
+/**
+ * The flags of the pipeline's own source, as its schema will read them. A flag that only other sources
+ * declare, given explicitly, is a usage error naming its owner.
+ */
+function ownFlags(sourceName: string, flags: PipelineFlags, given: (attribute: string) => boolean): Record<string, unknown> {
+  const source = findSource(sourceName);
+  const own = new Map([...source.extractOptions.flags, ...source.transformOptions.flags].map((flag) => [new Option(flag.flags).attributeName(), flag.flags]));
+  for (const other of sources) {
+    for (const flag of [...other.extractOptions.flags, ...other.transformOptions.flags]) {
+      const attribute = new Option(flag.flags).attributeName();
+      if (own.has(attribute) || !given(attribute)) continue;
+      const long = new Option(flag.flags).long!;
+      throw new ConfigError(`unknown option '${long}' for source ${source.name} (it belongs to ${sourceFlagOwners(long).join(', ')})`, { hint: `etl extract ${source.name} --help lists its options` });
+    }
+  }
+  return Object.fromEntries([...own.keys()].filter((attribute) => flags[attribute] !== undefined).map((attribute) => [attribute, flags[attribute]]));
 }

@@ -1,27 +1,24 @@
 import { Command } from 'commander';
 import { onlyExtractedDataset } from '../run/data-dir.js';
-import { defaultDatasetOf } from '../run/source-adapter.js';
 import { describeTransform, transformStep } from '../run/steps.js';
 import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
-import { dataDirOption, transformOptions, yearRangeOptions, type SourceFlags, type TransformFlags } from './options.js';
+import { transformOptions, type TransformFlags } from './options.js';
+import { addSourceSubcommands, checkDataset } from './source-command.js';
 
 export function transformCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('transform')
-    .description('turn the extracted workbooks into one tidy parquet file')
-    .argument('[source]', 'e.g. ons (default: the one dataset the data dir holds extracted)')
-    .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
-    .addOption(dataDirOption());
-  for (const option of [...transformOptions(), ...yearRangeOptions()]) command.addOption(option);
-  return command
+    .description('turn what extract stored into one tidy parquet file (or a partitioned folder)')
     .addHelpText('after', `
+Each source has its own options: etl transform <source> --help. \`etl datasets\` lists every dataset and its columns.
+
 Examples:
   $ etl transform --out deaths.parquet                     what \`etl extract\` left in the data dir
   $ etl transform ons monthly-deaths --from 2019 -o recent.parquet
-  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
   $ etl transform ons --input ~/Downloads/ons-monthly/ -o deaths.parquet   no network needed
   $ etl transform ons weekly-deaths --out weekly.parquet
-  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
+  $ etl transform climatempo forecast-daily --out forecast.parquet
+  $ etl transform random-person people --out people.parquet
 
 With no source named, transform reads the one dataset the data dir holds extracted (several: it
 lists them and asks you to name one). The file written is recorded in the data dir, so a following
@@ -33,19 +30,37 @@ sum one level at a time), deaths INT64?, source_file STRING. Output (weekly-deat
 week_number INT32, week_ended DATE, measure STRING?, sex STRING?, age_band STRING?, area_code STRING?,
 area_name STRING?, label_as_printed STRING, deaths INT64? (counts), deaths_average DOUBLE? (averages),
 source_file STRING. A label the declaration does not know is kept with null canonical fields and
-warned about once. \`etl datasets\` lists every dataset and its columns. zstd-compressed parquet; the file is replaced
-only when every workbook was read; on a data error (exit 4) the previous file is left as it was.`)
-    .addHelpText('after', limitsHelp())
-    .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: TransformFlags & Pick<SourceFlags, 'dataDir' | 'from' | 'to'>) => {
-      const ctx = await context();
-      const { source, dataset } = sourceName
-        ? { source: sourceName, dataset: datasetName ?? defaultDatasetOf(sourceName) }
-        : await onlyExtractedDataset(flags.dataDir);
-      const { summary } = await transformStep(
-        { source, dataset, dataDir: flags.dataDir, fromYear: flags.from, toYear: flags.to, concurrency: 1, inputs: flags.input, datasetFile: flags.datasetFile },
-        { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
-        ctx.log,
-      );
-      ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
-    });
+warned about once. zstd-compressed parquet; the file is replaced only when every input was read; on a
+data error (exit 4) the previous file is left as it was. Transform reads the raw layer only: it never
+calls a source.`)
+    .addHelpText('after', limitsHelp());
+  return addSourceSubcommands(
+    command,
+    'transform',
+    (sourceCommand, source) => {
+      for (const option of transformOptions()) sourceCommand.addOption(option);
+      sourceCommand.action(async (datasetName: string | undefined, flags: TransformFlags & { dataDir: string } & Record<string, unknown>) => {
+        const ctx = await context();
+        const { summary } = await transformStep(
+          { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags },
+          { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
+          ctx.log,
+        );
+        ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
+      });
+    },
+    async (args) => {
+      const { source, dataset } = await onlyExtractedDataset(dataDirIn(args));
+      await command.commands.find((sub) => sub.name() === source)!.parseAsync([dataset, ...args], { from: 'user' });
+    },
+  );
+}
+
+/** --data-dir as given among arguments no command has parsed yet; else ETL_DATA_DIR; else ./data. */
+function dataDirIn(args: readonly string[]): string {
+  for (const [i, arg] of args.entries()) {
+    if (arg === '--data-dir' && args[i + 1] !== undefined) return args[i + 1]!;
+    if (arg.startsWith('--data-dir=')) return arg.slice('--data-dir='.length);
+  }
+  return process.env.ETL_DATA_DIR ?? 'data';
 }

@@ -33,6 +33,18 @@ export type DownloadResult =
   | { status: 'not-modified' }
   | { status: 'downloaded'; bytes: number; sha256: string; etag: string | null; lastModified: string | null; contentType: string | null };
 
+export interface RequestInit {
+  method?: 'GET' | 'PUT' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string | null;
+  body: Buffer;
+}
+
 export interface HttpClient {
   getText(url: string): Promise<string>;
   /**
@@ -40,6 +52,8 @@ export interface HttpClient {
    * complete temp file before it replaces the destination: throw to keep the previous file.
    */
   download(url: string, destination: string, validators?: Validators, verify?: (tempPath: string) => Promise<void>): Promise<DownloadResult>;
+  /** Any method, the body in memory (API answers). 429, 5xx and network failures are retried; other answers are returned for the caller to judge. */
+  request(url: string, init?: RequestInit): Promise<HttpAnswer>;
   close(): Promise<void>;
 }
 
@@ -174,6 +188,27 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       });
     },
 
+    async request(url, init = {}) {
+      return withRetries(url, async (signal) => {
+        const target = new URL(url);
+        const headers = { 'user-agent': options.userAgent, accept: 'application/json', ...basicAuth(target), ...init.headers };
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        // Every status's body is kept: an API explains a refusal in it. Redirects are not followed.
+        const response = await exchange(await connect(), target, headers, signal, () => (chunk) => {
+          bytes += chunk.length;
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${init.method ?? 'GET'} ${redact(url)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+          chunks.push(chunk);
+        }, init);
+        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(url, response.status, header(response.headers, 'retry-after'));
+        const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
+        if (Number.isFinite(expectedLength) && bytes !== expectedLength) {
+          throw new SourceError(`${init.method ?? 'GET'} ${redact(url)}: received ${bytes} bytes, Content-Length said ${expectedLength}`, { retriable: true });
+        }
+        return { status: response.status, contentType: header(response.headers, 'content-type'), body: Buffer.concat(chunks) };
+      });
+    },
+
     close: async () => {
       if (pool) await (await pool).close();
     },
@@ -187,6 +222,7 @@ function exchange(
   headers: Record<string, string>,
   signal: AbortSignal,
   onResponse: (response: Exchange) => BodySink | undefined,
+  init: Pick<RequestInit, 'method' | 'body'> = {},
 ): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
@@ -224,7 +260,7 @@ function exchange(
       onResponseError: (_c, error) => settle(error),
     };
     try {
-      dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'GET', headers }, handler);
+      dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: init.method ?? 'GET', headers, body: init.body }, handler);
     } catch (error) {
       settle(error as Error);
     }

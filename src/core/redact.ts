@@ -9,7 +9,24 @@ const SECRET_JSON = new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")[^"]*`, 'gi');
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi;
 const AUTH_HEADER = /\b(authorization|bearer|x-api-key)(["']?\s*[:=]\s*["']?)(?:bearer\s+)?[^\s"',}]+/gi;
 
+const knownSecrets = new Set<string>();
+
+/** A secret read from the environment: its value is masked wherever it appears, whatever surrounds it. */
+export function registerSecret(value: string): void {
+  if (value.length >= 4) knownSecrets.add(value);
+}
+
+/** The registered secrets' values (as is and URL-encoded) masked; null when the bytes hold none. */
+export function maskKnownSecrets(bytes: Buffer): Buffer | null {
+  const forms = [...knownSecrets].flatMap((secret) => [secret, encodeURIComponent(secret)]);
+  if (!forms.some((form) => bytes.includes(form))) return null;
+  let text = bytes.toString('utf8');
+  for (const form of forms) text = text.split(form).join('REDACTED');
+  return Buffer.from(text, 'utf8');
+}
+
 export function redact(text: string): string {
+  for (const secret of knownSecrets) text = text.split(secret).join('REDACTED').split(encodeURIComponent(secret)).join('REDACTED');
   return text
     .replace(SECRET_PARAM, '$1REDACTED')
     .replace(SECRET_JSON, '$1REDACTED')

@@ -1,6 +1,7 @@
+import type { z } from 'zod';
 import type { HttpClient } from './http.js';
 import type { Logger } from './log.js';
-import type { Table } from './table.js';
+import type { Column, Table } from './table.js';
 
 /** I/O handed to a source, so tests can point it at local servers and a fixed clock. */
 export interface SourceIO {
@@ -22,22 +23,47 @@ export function inShard(unit: number, shard: Shard | undefined): boolean {
   return shard === undefined || ((unit % shard.count) + shard.count) % shard.count === shard.index;
 }
 
-export interface ExtractRequest {
+/** An environment variable a source reads (also read from a `.env` file in the working directory). */
+export interface EnvVar {
+  name: string;
+  description: string;
+  /** Never printed, logged or written anywhere. */
+  secret?: boolean;
+}
+
+/** A command-line flag that belongs to one source; shown in that source's help only. */
+export interface SourceFlag {
+  /** Commander syntax, e.g. `--city <id>` or `--refresh`. */
+  flags: string;
+  description: string;
+  /** Collects repeated and comma-separated values into one list (`--city 1 --city 2,3`). */
+  list?: boolean;
+  /** An environment variable that gives the value when the flag is absent. */
+  env?: string;
+}
+
+/** A source's own flags and the schema that types and validates them, once, before the source runs. */
+export interface SourceOptions<O> {
+  flags: readonly SourceFlag[];
+  schema: z.ZodType<O>;
+}
+
+export interface ExtractRequest<O = unknown> {
   dataset: string;
   /** Root of the data layout; raw files go under <dataDir>/raw/<source>/<dataset>/. */
   dataDir: string;
-  /** Another copy of the source's page or API (a mirror, a local test server). */
-  url?: string;
-  fromYear?: number;
-  toYear?: number;
+  /** From --base-url or <SOURCE>_BASE_URL, else the source's own default. */
+  baseUrl?: string;
   concurrency: number;
-  /** Refuse a page listing more files than this (default 500). */
-  maxLinks?: number;
+  /** Requests per second to any one host. */
+  rateLimit: number;
+  options: O;
   shard?: Shard;
 }
 
 export interface ExtractedFile {
-  edition: number;
+  /** The edition year, for sources published as yearly editions. */
+  edition?: number;
   file: string;
   url: string;
   status: 'downloaded' | 'unchanged' | 'failed';
@@ -53,26 +79,45 @@ export interface ExtractReport {
   files: ExtractedFile[];
 }
 
-export interface TransformRequest {
+export interface TransformRequest<O = unknown> {
   dataset: string;
   dataDir: string;
-  /** Workbooks given directly instead of the raw layer. */
-  inputs?: readonly string[];
-  /** A dataset declaration file (JSON) to use instead of the built-in dataset named by `dataset`. */
-  datasetFile?: string;
-  fromYear?: number;
-  toYear?: number;
+  options: O;
   shard?: Shard;
 }
 
+export interface DatasetInfo {
+  name: string;
+  title: string;
+  /** Output columns, for `etl datasets`. */
+  columns: readonly Column[];
+}
+
 /** The contract a source fulfils: one file in src/extract plus one registry line. */
-export interface Source {
+export interface Source<E = unknown, T = unknown> {
   /** CLI id = file name = fixture folder = env prefix. */
   name: string;
   description: string;
-  datasets: ReadonlyArray<{ name: string; title: string }>;
+  /** Where the API lives; --base-url or <SOURCE>_BASE_URL point elsewhere. Absent: no --base-url flag. */
+  baseUrl?: string;
+  datasets: readonly DatasetInfo[];
   defaultDataset: string;
-  extract(request: ExtractRequest, io: SourceIO): Promise<ExtractReport>;
-  /** The tidy table built from what extract stored (or from request.inputs). */
-  transform(request: TransformRequest, io: SourceIO): Promise<Table>;
+  /** Environment variables the source reads, secrets included. */
+  env: readonly EnvVar[];
+  extractOptions: SourceOptions<E>;
+  transformOptions: SourceOptions<T>;
+  /** Examples and notes for `etl extract <source> --help`. */
+  help: string;
+  extract(request: ExtractRequest<E>, io: SourceIO): Promise<ExtractReport>;
+  /** The tidy table built from what extract stored. */
+  transform(request: TransformRequest<T>, io: SourceIO): Promise<Table>;
+}
+
+/** A registry entry: each source's option types are its own business. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySource = Source<any, any>;
+
+/** CLIMATEMPO, RANDOM_PERSON: the prefix of a source's environment variables. */
+export function envPrefix(sourceName: string): string {
+  return sourceName.toUpperCase().replace(/-/g, '_');
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, LoadError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
 import { redact, stripCredentials } from '../core/redact.js';
+import { z } from 'zod';
 import { inShard, type ExtractReport, type ExtractRequest, type ExtractedFile, type Shard, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
@@ -83,7 +84,7 @@ export function findDataset(name: string): WorkbookDataset {
 
 export const DEFAULT_MAX_LINKS = 500;
 
-async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractReport> {
+async function extractEditions(request: OnsExtractRequest, io: SourceIO): Promise<ExtractReport> {
   const dataset = findDataset(request.dataset);
   const pageUrl = request.url ?? dataset.pageUrl;
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
@@ -206,7 +207,7 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
   }
 }
 
-async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
+async function transformEditions(request: OnsTransformRequest, io: SourceIO): Promise<Table> {
   const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
   const warn = (message: string): void => io.log.warn(message);
   if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn);
@@ -232,7 +233,7 @@ function emptySelection(request: { fromYear?: number; toYear?: number; shard?: S
  * --from/--to apply to --input too. A file's edition is known only from inside it (the sheet name), so with a
  * range each file's table is located first; a file where none is found is kept, for its read to fail clearly.
  */
-async function inputsInYearRange(inputs: WorkbookInput[], dataset: WorkbookDataset, request: TransformRequest, io: SourceIO): Promise<WorkbookInput[]> {
+async function inputsInYearRange(inputs: WorkbookInput[], dataset: WorkbookDataset, request: OnsTransformRequest, io: SourceIO): Promise<WorkbookInput[]> {
   if (request.fromYear === undefined && request.toYear === undefined) return inputs;
   const kept: WorkbookInput[] = [];
   const editions: number[] = [];
@@ -265,7 +266,7 @@ async function expandInputs(inputs: readonly string[]): Promise<WorkbookInput[]>
 }
 
 /** Every extracted file with its edition and release time; the dataset's `releases` rule picks among files of one edition. */
-async function rawReleases(request: TransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
+async function rawReleases(request: OnsTransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
   const manifest = await readManifest(rawDir, io.log);
   if (!manifest || manifest.files.length === 0) {
@@ -280,11 +281,79 @@ function freshness(entry: ManifestEntry): number {
   return Date.parse(entry.last_modified ?? '') || Date.parse(entry.fetched_at) || 0;
 }
 
-export const ons: Source = {
+const year = z.string().regex(/^\d{4}$/, 'expected a four-digit year, e.g. 2015').transform(Number).optional();
+const yearFlags = [
+  { flags: '--from <year>', description: 'first edition year to include' },
+  { flags: '--to <year>', description: 'last edition year to include' },
+];
+
+const extractOptions = z.object({
+  url: z.url().optional(),
+  from: year,
+  to: year,
+  maxLinks: z.coerce.number().int('expected a whole number').min(1, 'expected a whole number of 1 or more').optional(),
+});
+type OnsExtractOptions = z.infer<typeof extractOptions>;
+
+const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year });
+type OnsTransformOptions = z.infer<typeof transformOptions>;
+
+/** What the ONS functions read: the generic request with ONS's own options in place. */
+interface OnsExtractRequest extends Omit<ExtractRequest, 'options'> {
+  url?: string;
+  fromYear?: number;
+  toYear?: number;
+  maxLinks?: number;
+}
+
+interface OnsTransformRequest extends Omit<TransformRequest, 'options'> {
+  inputs?: readonly string[];
+  datasetFile?: string;
+  fromYear?: number;
+  toYear?: number;
+}
+
+export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   name: 'ons',
   description: 'Office for National Statistics dataset pages: one workbook per edition (.xls and .xlsx)',
-  datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title })),
+  datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title, columns: d.columns })),
   defaultDataset: onsDatasets[0]!.name,
-  extract,
-  transform,
+  env: [],
+  extractOptions: {
+    flags: [
+      { flags: '--url <url>', description: "another copy of the dataset page: a mirror or a local server", env: 'ONS_URL' },
+      ...yearFlags,
+      { flags: '--max-links <n>', description: `refuse a page with more workbook links than this (default ${DEFAULT_MAX_LINKS})` },
+    ],
+    schema: extractOptions,
+  },
+  transformOptions: {
+    flags: [
+      { flags: '--input <workbooks...>', description: 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name' },
+      { flags: '--dataset-file <file.json>', description: 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`' },
+      ...yearFlags,
+    ],
+    schema: transformOptions,
+  },
+  help: `
+Examples:
+  $ etl extract ons                               monthly deaths, every edition, into ./data/raw/ons/monthly-deaths/
+  $ etl extract ons monthly-deaths --from 2015    only editions from 2015 on
+  $ etl extract ons --url http://127.0.0.1:8080/page.html   a mirror or local copy of the page
+  $ etl transform ons --out deaths.parquet        every extracted edition, stacked
+  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
+  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
+
+A re-run asks the server for changes only (If-None-Match / If-Modified-Since) and downloads 0 bytes
+when nothing changed; a file on disk that no longer matches its manifest entry is fetched whole again.
+Limits (each a flag): --timeout 30 (seconds a connection may stay silent), --download-timeout 300
+(seconds for one file or the page, retries included), --retries 4 (429, 5xx, dropped connections and
+timeouts; not 4xx, DNS failures, redirect loops), --max-links 500 (workbook links a page may list).
+Redirects are followed on the same host only (at most 5); credentials in --url (user:pass@) are sent
+as Basic auth and never written to the manifest or the output. Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?,
+geo_name STRING, deaths INT64?, source_file STRING; \`etl datasets\` lists every dataset's columns.`,
+  extract: (request, io) =>
+    extractEditions({ ...request, url: request.options.url, fromYear: request.options.from, toYear: request.options.to, maxLinks: request.options.maxLinks }, io),
+  transform: (request, io) =>
+    transformEditions({ ...request, inputs: request.options.input, datasetFile: request.options.datasetFile, fromYear: request.options.from, toYear: request.options.to }, io),
 };

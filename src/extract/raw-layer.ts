@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeWriteError, writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
-import { stripCredentials } from '../core/redact.js';
+import { maskKnownSecrets, stripCredentials } from '../core/redact.js';
 import type { Logger } from '../core/log.js';
+import type { ApiResponse, RecordedRequest } from '../core/api-client.js';
 
 /**
  * The raw layer: files exactly as the source served them, under <dataDir>/raw/<source>/<dataset>/<edition>/,
@@ -40,8 +41,50 @@ export function manifestPath(rawDir: string): string {
   return path.join(rawDir, 'manifest.json');
 }
 
+/** An API answer in the raw layer: the body as received, and the request that fetched it, without secrets. */
+export interface ResponseEntry {
+  /** Relative to the dataset's raw folder, e.g. `3477/hours-72.json`. */
+  path: string;
+  /** What the file stands for (a city, a page, a chunk): a later file with the same key replaces it. */
+  key: string;
+  request: RecordedRequest;
+  status: number;
+  bytes: number;
+  sha256: string;
+  fetched_at: string;
+  /** The API echoed a secret in its answer: it was masked before the body was written. */
+  secrets_masked?: true;
+}
+
+export interface ResponseManifest {
+  source: string;
+  dataset: string;
+  updated_at: string;
+  files: ResponseEntry[];
+}
+
+/**
+ * Writes the body atomically, exactly as received (unless it echoes a secret, which is masked: secrets
+ * never reach the disk), and describes it for the manifest.
+ */
+export async function saveResponse(rawDir: string, relativePath: string, key: string, response: ApiResponse): Promise<ResponseEntry> {
+  const masked = maskKnownSecrets(response.body);
+  const body = masked ?? response.body;
+  await writeFileAtomic(path.join(rawDir, relativePath), body);
+  return {
+    path: relativePath,
+    key,
+    request: response.request,
+    status: response.status,
+    bytes: body.length,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    fetched_at: response.fetchedAt,
+    ...(masked ? { secrets_masked: true as const } : {}),
+  };
+}
+
 /** The manifest, or null when there is none yet. A damaged one is reported and treated as absent. */
-export async function readManifest(rawDir: string, log: Logger): Promise<Manifest | null> {
+export async function readManifest<M extends { files: unknown[] } = Manifest>(rawDir: string, log: Logger): Promise<M | null> {
   const file = manifestPath(rawDir);
   let text: string;
   try {
@@ -50,7 +93,7 @@ export async function readManifest(rawDir: string, log: Logger): Promise<Manifes
     return null;
   }
   try {
-    const manifest = JSON.parse(text) as Manifest;
+    const manifest = JSON.parse(text) as M;
     if (!Array.isArray(manifest.files)) throw new Error('no files list');
     return manifest;
   } catch (error) {
@@ -59,7 +102,7 @@ export async function readManifest(rawDir: string, log: Logger): Promise<Manifes
   }
 }
 
-export async function writeManifest(rawDir: string, manifest: Manifest): Promise<void> {
+export async function writeManifest(rawDir: string, manifest: Manifest | ResponseManifest): Promise<void> {
   const file = manifestPath(rawDir);
   await writeFileAtomic(file, JSON.stringify(manifest, null, 2) + '\n').catch((error: unknown) => {
     throw describeWriteError(error, file);
@@ -128,4 +171,31 @@ async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * Records fresh answers in the manifest: each replaces an earlier entry with the same key, and earlier
+ * entries that `replaces` picks (a whole earlier snapshot, the pages of a re-fetched chunk) go too,
+ * their files removed once the new manifest is in place.
+ */
+export async function recordResponses(
+  rawDir: string,
+  ids: { source: string; dataset: string },
+  fresh: readonly ResponseEntry[],
+  options: { now: Date; log: Logger; replaces: (earlier: ResponseEntry) => boolean },
+): Promise<ResponseManifest> {
+  const previous = await readManifest<ResponseManifest>(rawDir, options.log);
+  const earlier = previous?.files ?? [];
+  const entries = new Map(earlier.filter((entry) => !options.replaces(entry)).map((entry) => [entry.key, entry]));
+  for (const entry of fresh) entries.set(entry.key, entry);
+  const manifest: ResponseManifest = {
+    ...ids,
+    updated_at: options.now.toISOString(),
+    files: [...entries.values()].sort((a, b) => a.path.localeCompare(b.path)),
+  };
+  await writeManifest(rawDir, manifest);
+  // Only once the new manifest is in place, so the manifest never names a file that is gone.
+  const kept = new Set(manifest.files.map((entry) => entry.path));
+  for (const old of earlier) if (!kept.has(old.path)) await rm(path.join(rawDir, old.path), { force: true });
+  return manifest;
 }

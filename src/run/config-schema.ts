@@ -60,6 +60,7 @@ export function configJsonSchema(): Record<string, unknown> {
 
 function jsonType(type: string): Record<string, unknown> {
   if (type === 'year') return { type: 'integer', minimum: 1000, maximum: 9999 };
+  if (type === 'text') return { type: ['string', 'integer'] };
   if (type === 'integer') return { type: 'integer', minimum: 0 };
   if (type === 'string-list') return { type: 'array', items: { type: 'string' } };
   return { type };

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { sources } from '../extract/index.js';
 
 /**
  * Pipelines declared in a file (YAML or JSON), several per file:
@@ -19,7 +21,7 @@ import { ConfigError } from '../core/errors.js';
  * Every field is checked before anything runs; an error names the field's path. The same table of fields
  * produces the published JSON Schema (etl.config.schema.json), so the two cannot drift apart.
  */
-type FieldType = 'string' | 'integer' | 'year' | 'boolean' | 'string-list';
+type FieldType = 'string' | 'integer' | 'year' | 'boolean' | 'string-list' | 'text';
 
 interface FieldSpec {
   type: FieldType;
@@ -28,9 +30,12 @@ interface FieldSpec {
 
 /** Step flags a pipeline may set under `options`, by their snake_case names (`--skip-bad` -> skip_bad). */
 export const OPTION_FIELDS: Record<string, FieldSpec> = {
+  // The general fields below win where a name is shared.
+  ...sourceOptionFields(),
   url: { type: 'string', description: "another copy of the source's page: a mirror or a local server (--url)" },
-  from: { type: 'year', description: 'first edition year to include (--from)' },
-  to: { type: 'year', description: 'last edition year to include (--to)' },
+  from: { type: 'text', description: 'ons: first edition year to include; supermetrics: first day, YYYY-MM-DD (--from)' },
+  to: { type: 'text', description: 'ons: last edition year to include; supermetrics: last day, YYYY-MM-DD (--to)' },
+  base_url: { type: 'string', description: "where the source's API lives (--base-url)" },
   concurrency: { type: 'integer', description: 'downloads and uploads at once (--concurrency)' },
   timeout: { type: 'integer', description: 'seconds before a silent connection is given up (--timeout)' },
   download_timeout: { type: 'integer', description: 'seconds for one file or the page, retries included (--download-timeout)' },
@@ -42,6 +47,23 @@ export const OPTION_FIELDS: Record<string, FieldSpec> = {
   skip_bad: { type: 'boolean', description: 'leave out a workbook that does not look as declared (--skip-bad)' },
   partition_by: { type: 'string', description: 'Hive-partition the output by this column (--partition-by)' },
 };
+
+/** Every source's own flags (climatempo --city, random-person --count, …) by their snake_case names. */
+function sourceOptionFields(): Record<string, FieldSpec> {
+  const fields: Record<string, FieldSpec> = {};
+  for (const source of sources) {
+    for (const flag of [...source.extractOptions.flags, ...source.transformOptions.flags]) {
+      const option = new Option(flag.flags, flag.description);
+      const type: FieldType = flag.list ? 'string-list' : option.isBoolean() ? 'boolean' : 'text';
+      fields[snakeCase(option.attributeName())] ??= { type, description: `${source.name}: ${flag.description} (${option.long})` };
+    }
+  }
+  return fields;
+}
+
+export function snakeCase(attribute: string): string {
+  return attribute.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
 
 export const DESTINATION_FIELDS: Record<string, FieldSpec> = {
   bucket: { type: 'string', description: 'gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path (--bucket)' },
@@ -185,15 +207,16 @@ function fieldsOf(value: unknown, specs: Record<string, FieldSpec>, at: string, 
   return fields;
 }
 
-function check<T extends FieldType>(value: unknown, type: T, at: string, fail: Fail): T extends 'boolean' ? boolean : T extends 'integer' | 'year' ? number : T extends 'string-list' ? string[] : string;
+function check<T extends FieldType>(value: unknown, type: T, at: string, fail: Fail): T extends 'boolean' ? boolean : T extends 'integer' | 'year' ? number : T extends 'string-list' ? string[] : T extends 'text' ? string | number : string;
 function check(value: unknown, type: FieldType, at: string, fail: Fail): unknown {
   const ok =
     type === 'string' ? typeof value === 'string' && value !== '' :
     type === 'boolean' ? typeof value === 'boolean' :
     type === 'integer' ? Number.isInteger(value) && (value as number) >= 0 :
     type === 'year' ? Number.isInteger(value) && (value as number) >= 1000 && (value as number) <= 9999 :
+    type === 'text' ? (typeof value === 'string' && value !== '') || typeof value === 'number' :
     Array.isArray(value) && value.every((item) => typeof item === 'string');
-  const expected = { string: 'a non-empty string', boolean: 'true or false', integer: 'a whole number of 0 or more', year: 'a four-digit year', 'string-list': 'a list of strings' }[type];
+  const expected = { string: 'a non-empty string', boolean: 'true or false', integer: 'a whole number of 0 or more', year: 'a four-digit year', 'string-list': 'a list of strings', text: 'a string or a number' }[type];
   return ok ? value : fail(at, `expected ${expected}, got ${describe(value)}`);
 }
 

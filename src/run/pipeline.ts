@@ -12,7 +12,7 @@ import { sendAlert, type AlertParams } from './alert.js';
 import { fileRecord, outputsIntact, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
 import { acquireLock } from './lock.js';
 import { newRunId, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
-import type { SourceParams } from './source-adapter.js';
+import { datasetFileOf, inputsOf, type SourceParams } from './source-adapter.js';
 import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
 
 /**
@@ -89,7 +89,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
   const cache = await readCacheState(dataDir, slug);
   const step = (name: StepName) => new StepRun(name, request, manifest, log);
 
-  if (request.source.inputs?.length) {
+  if (inputsOf(request.source)) {
     await step('extract').skip('--input given: the workbooks are read where they are');
   } else {
     await step('extract').run(async (record) => {
@@ -211,14 +211,15 @@ export interface StepCheck {
 /** Transform depends on the raw files (or --input files), the declaration, its parameters and the etl version. */
 export async function checkTransform(request: PipelineRequest, cache: CacheState): Promise<StepCheck> {
   const { source } = request;
-  const inputs = source.inputs?.length ? await inputFileRecords(source.inputs) : await rawFileRecords(rawDirOf(source));
+  const given = inputsOf(source);
+  const datasetFile = datasetFileOf(source);
+  const inputs = given ? await inputFileRecords(given) : await rawFileRecords(rawDirOf(source));
   const fingerprint: Fingerprint = {
     inputs: Object.fromEntries(inputs.map((input) => [input.path, input.sha256])),
-    declaration: source.datasetFile ? (await fileRecord(source.datasetFile)).sha256 : 'built-in',
+    declaration: datasetFile ? (await fileRecord(datasetFile)).sha256 : 'built-in',
     params: {
       dataset: source.dataset,
-      from: source.fromYear ?? null,
-      to: source.toYear ?? null,
+      source_flags: sortedFlags(source.flags),
       skip_bad: request.transform.skipBad,
       out: outputOf(request),
       partition_by: request.transform.partitionBy ?? null,
@@ -284,11 +285,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     source: source.source,
     dataset: source.dataset,
     data_dir: source.dataDir,
-    url: source.url ?? null,
-    from: source.fromYear ?? null,
-    to: source.toYear ?? null,
-    input: source.inputs ?? null,
-    dataset_file: source.datasetFile ?? null,
+    source_flags: sortedFlags(source.flags),
     out: transform.out ?? null,
     skip_bad: transform.skipBad,
     partition_by: transform.partitionBy ?? null,
@@ -304,4 +301,9 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
 
 function redactValues(params: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(redact(JSON.stringify(params))) as Record<string, unknown>;
+}
+
+/** A source's flags in name order, so the same flags always give the same fingerprint. */
+function sortedFlags(flags: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }

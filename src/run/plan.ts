@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readCacheState } from './cache.js';
 import { checkLoad, checkTransform, pipelineSlug, rawFileRecords, rawDirOf, type PipelineRequest } from './pipeline.js';
 import type { StepName } from './run-manifest.js';
+import { inputsOf } from './source-adapter.js';
 
 export interface PlannedStep {
   name: StepName;
@@ -21,7 +22,7 @@ export interface Plan {
 export async function planPipeline(request: PipelineRequest): Promise<Plan> {
   const cache = await readCacheState(request.source.dataDir, pipelineSlug(request));
   const steps: PlannedStep[] = [];
-  if (request.source.inputs?.length) {
+  if (inputsOf(request.source)) {
     steps.push({ name: 'extract', action: 'skip', why: '--input given: the workbooks are read where they are' });
   } else {
     const known = (await rawFileRecords(rawDirOf(request.source))).length;

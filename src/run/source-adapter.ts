@@ -1,24 +1,49 @@
-import { findSource } from '../extract/index.js';
-import type { ExtractReport, ExtractRequest, SourceIO, TransformRequest } from '../core/source.js';
+import { parseSourceOptions } from '../commands/source-command.js';
+import { envPrefix, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
+import { findSource } from '../extract/index.js';
 
-/** What a pipeline asks of its source, whichever source it is: both requests' fields, and the source's name. */
-export type SourceParams = { source: string } & ExtractRequest & Pick<TransformRequest, 'inputs' | 'datasetFile'>;
+/** What a pipeline asks of its source, whichever source it is. */
+export interface SourceParams {
+  source: string;
+  dataset: string;
+  dataDir: string;
+  /** --base-url; else <SOURCE>_BASE_URL; else the source's own. */
+  baseUrl?: string;
+  concurrency: number;
+  /** Requests per second to any one host. */
+  rateLimit: number;
+  shard?: Shard;
+  /** The source's own flags as given (e.g. ONS --url, --input; climatempo --city); typed by its schema here. */
+  flags: Record<string, unknown>;
+}
 
 /**
- * The one place etl calls into a source: when the Source contract changes (per-source typed options),
- * only this function follows it.
+ * The one place etl calls into a source: each source's own flags are validated by its schema, once, here.
  */
 export async function callSource(step: 'extract', params: SourceParams, io: SourceIO): Promise<ExtractReport>;
 export async function callSource(step: 'transform', params: SourceParams, io: SourceIO): Promise<Table>;
 export async function callSource(step: 'extract' | 'transform', params: SourceParams, io: SourceIO): Promise<ExtractReport | Table> {
   const source = findSource(params.source);
-  const common = { dataset: params.dataset, dataDir: params.dataDir, fromYear: params.fromYear, toYear: params.toYear, shard: params.shard };
-  if (step === 'extract') return source.extract({ ...common, url: params.url, concurrency: params.concurrency, maxLinks: params.maxLinks }, io);
-  return source.transform({ ...common, inputs: params.inputs, datasetFile: params.datasetFile }, io);
+  const options = parseSourceOptions(source, step, params.flags);
+  const common = { dataset: params.dataset, dataDir: params.dataDir, shard: params.shard, options };
+  if (step === 'transform') return source.transform(common, io);
+  const baseUrl = params.baseUrl ?? process.env[`${envPrefix(source.name)}_BASE_URL`] ?? source.baseUrl;
+  return source.extract({ ...common, baseUrl, concurrency: params.concurrency, rateLimit: params.rateLimit }, io);
 }
 
 /** The dataset a source uses when none is named. */
 export function defaultDatasetOf(sourceName: string): string {
   return findSource(sourceName).defaultDataset;
+}
+
+/** Files given with --input (read where they are: no extract). */
+export function inputsOf(params: SourceParams): string[] | undefined {
+  const input = params.flags.input;
+  return Array.isArray(input) && input.length > 0 ? input.map(String) : undefined;
+}
+
+/** A dataset declaration file given with --dataset-file. */
+export function datasetFileOf(params: SourceParams): string | undefined {
+  return typeof params.flags.datasetFile === 'string' ? params.flags.datasetFile : undefined;
 }

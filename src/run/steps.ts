@@ -120,5 +120,5 @@ export function loadStep(inputs: readonly string[], load: LoadParams, log: Logge
 
 export function describeTransform(summary: ParquetSummary): string {
   const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
-  return `transform: ${summary.rows} rows from ${summary.parts.length} workbooks${skipped} -> ${summary.path}`;
+  return `transform: ${summary.rows} rows from ${summary.parts.length} file${summary.parts.length === 1 ? '' : 's'}${skipped} -> ${summary.path}`;
 }

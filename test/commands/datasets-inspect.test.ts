@@ -45,6 +45,10 @@ describe('etl datasets', () => {
     expect(stdout).toContain('ons monthly-deaths:');
     expect(stdout).toContain('columns:  edition INT32, period DATE, geo_code STRING?, geo_code_extra STRING?, geo_name STRING, geo_level STRING, deaths INT64?, source_file STRING');
     expect(stdout.match(/ {2}version: {2}2\n/g)).toHaveLength(2);
+    // Every source, its datasets, columns and the environment variables it reads.
+    for (const text of ['climatempo forecast-hourly:', 'climatempo forecast-daily:', 'climatempo cities:', 'random-person people:', 'supermetrics query:', 'env:      CLIMATEMPO_TOKEN (secret), CLIMATEMPO_BASE_URL', 'env:      SUPERMETRICS_API_KEY (secret)', 'forecast_at TIMESTAMP', 'uuid STRING, gender STRING?']) {
+      expect(stdout).toContain(text);
+    }
   });
 
   it('--json gives the declarations themselves', async () => {
@@ -52,6 +56,7 @@ describe('etl datasets', () => {
     const result = JSON.parse(stdout);
     expect(result.datasets.map((d: { name: string }) => d.name)).toEqual(['monthly-deaths', 'weekly-deaths']);
     expect(result.datasets[1]).toEqual(JSON.parse(JSON.stringify(weeklyDeaths)));
+    expect(result.sources.map((s: { name: string }) => s.name)).toEqual(['ons', 'climatempo', 'random-person', 'supermetrics']);
   });
 
   it('--dataset-file with a bad declaration exits 2 naming the field', async () => {

@@ -86,7 +86,7 @@ describe('etl extract + transform against a local ONS copy', () => {
     const out = path.join(work, 'deaths.parquet');
     const result = await transform(out);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`transform: ${3 * 7 * 12} rows from 3 workbooks -> ${out}`);
+    expect(result.stdout).toContain(`transform: ${3 * 7 * 12} rows from 3 files -> ${out}`);
     const { columns, rows } = await readParquet(out);
     expect(columns).toEqual([
       { name: 'edition', type: 'INT32', logical: 'INT_32' },

@@ -60,7 +60,7 @@ describe(`the npm package ${manifest.name}`, () => {
     const dir = sharedFile('ons-monthly');
     const workbook = path.join(dir, (await readdir(dir)).filter((name) => /\.xlsx?$/.test(name)).sort()[0]!);
     const installed = await run(installedBin, ['transform', 'ons', '--input', workbook, '--out', 'deaths.parquet'], { cwd: project });
-    expect(installed.stdout).toMatch(/^transform: \d+ rows from 1 workbooks -> /);
+    expect(installed.stdout).toMatch(/^transform: \d+ rows from 1 file -> /);
     const checkoutOut = path.join(work, 'checkout.parquet');
     expect((await runCli(['transform', 'ons', '--input', workbook, '--out', checkoutOut])).code).toBe(0);
     const [fromPackage, fromCheckout] = await Promise.all([readParquet(path.join(project, 'deaths.parquet')), readParquet(checkoutOut)]);

@@ -16,7 +16,7 @@ const pipelineWith = (fields: Record<string, unknown>) => ({ pipelines: { weekly
 describe('pipeline config validation: every error names the field path', () => {
   it.each([
     { config: pipelineWith({ options: { form: 2015 } }), error: /^etl\.yaml: pipelines\.weekly\.options\.form: unknown field \(expected one of: url, from, to,/ },
-    { config: pipelineWith({ options: { from: '20x' } }), error: /pipelines\.weekly\.options\.from: expected a four-digit year, got "20x"/ },
+    { config: pipelineWith({ options: { concurrency: 'x' } }), error: /pipelines\.weekly\.options\.concurrency: expected a whole number of 0 or more, got "x"/ },
     { config: pipelineWith({ destination: { region: 'eu-west-2' } }), error: /pipelines\.weekly\.destination\.bucket: is required/ },
     { config: pipelineWith({ params: { first: { type: 'integer', default: 'x' } } }), error: /pipelines\.weekly\.params\.first\.default: expected an integer, got "x"/ },
     { config: pipelineWith({ params: { first: { type: 'date' } } }), error: /pipelines\.weekly\.params\.first\.type: expected one of string, integer, boolean, list/ },
@@ -30,13 +30,13 @@ describe('pipeline config validation: every error names the field path', () => {
   });
 
   it('parameters: defaults, --param overrides parsed by type, typed substitution', () => {
-    const [pipeline] = validateConfig(pipelineWith({ params: { first: { type: 'integer', default: 2015 }, tag: { type: 'string' } }, options: { from: '${first}', out: 'out/${tag}.parquet' } }), 'etl.yaml');
+    const [pipeline] = validateConfig(pipelineWith({ params: { first: { type: 'integer', default: 2015 }, tag: { type: 'string' } }, options: { from: '${first}', concurrency: '${first}', out: 'out/${tag}.parquet' } }), 'etl.yaml');
     expect(() => resolveParams(pipeline!, [], 'etl.yaml')).toThrow(/parameter tag has no default and no value/);
     expect(() => resolveParams(pipeline!, ['first=soon', 'tag=a'], 'etl.yaml')).toThrow(/--param first=soon: expected a whole number/);
     expect(() => resolveParams(pipeline!, ['city=1'], 'etl.yaml')).toThrow(/declares no such parameter/);
     const values = resolveParams(pipeline!, ['first=2019', 'tag=recent'], 'etl.yaml');
-    expect(substitute(pipeline!.options, values, 'pipelines.weekly.options', 'etl.yaml')).toEqual({ from: 2019, out: 'out/recent.parquet' });
-    expect(() => substitute(pipeline!.options, { ...values, first: 19 }, 'pipelines.weekly.options', 'etl.yaml')).toThrow(/pipelines\.weekly\.options\.from: expected a four-digit year, got 19 \(after parameters were filled in\)/);
+    expect(substitute(pipeline!.options, values, 'pipelines.weekly.options', 'etl.yaml')).toEqual({ from: 2019, concurrency: 2019, out: 'out/recent.parquet' });
+    expect(() => substitute(pipeline!.options, { ...values, first: -1 }, 'pipelines.weekly.options', 'etl.yaml')).toThrow(/pipelines\.weekly\.options\.concurrency: expected a whole number of 0 or more, got -1 \(after parameters were filled in\)/);
   });
 
   it('the published etl.config.schema.json is the schema the validator enforces', async () => {
@@ -94,7 +94,7 @@ pipelines:
     const result = await runCli(['--json', 'run', '--config', config, 'monthly', '--param', 'first=2019']);
     expect(result.code, result.stderr).toBe(0);
     const manifest = JSON.parse(result.stdout);
-    expect(manifest).toMatchObject({ pipeline: 'monthly', params: { from: 2019, data_dir: path.join(work, 'data'), step_retries: { extract: 1, transform: 0, load: 0 } } });
+    expect(manifest).toMatchObject({ pipeline: 'monthly', params: { source_flags: { from: '2019' }, data_dir: path.join(work, 'data'), step_retries: { extract: 1, transform: 0, load: 0 } } });
     const { rows } = await readParquet(path.join(work, 'monthly-from-2019.parquet'));
     expect(new Set(rows.map((r) => r.edition))).toEqual(new Set([2019]));
 

@@ -293,6 +293,13 @@ function fileMetadata(columns: readonly Column[], rows: number, rowGroups: reado
       meta.binary(4, column.name);
       const converted = CONVERTED_TYPES[column.type];
       if (converted !== undefined) meta.i32(6, converted);
+      // Instants: LogicalType TIMESTAMP(isAdjustedToUTC=true, MICROS), which DuckDB carries through as TIMESTAMPTZ.
+      if (column.type === 'timestamp') {
+        meta.structField(10, () => meta.structField(8, () => {
+          meta.bool(1, true);
+          meta.structField(2, () => meta.structField(2, () => {}));
+        }));
+      }
     });
     meta.i64(3, rows);
     meta.list(4, 'struct', rowGroups.length, (g) => {
@@ -352,6 +359,10 @@ class ThriftWriter {
   structField(id: number, fields: () => void): void {
     this.field(id, 12);
     this.struct(fields);
+  }
+
+  bool(id: number, value: boolean): void {
+    this.field(id, value ? 1 : 2);
   }
 
   i32(id: number, value: number): void {

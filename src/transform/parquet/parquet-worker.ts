@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Column } from '../../core/table.js';
 import { PlainParquetWriter, type ColumnBatch } from './parquet-plain.js';
@@ -60,21 +60,22 @@ async function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): 
     const instance = await duck.DuckDBInstance.create(':memory:', setup.duckdbOptions);
     return { instance, connection: await instance.connect() };
   });
-  const parts: string[] = [];
-  let part: { path: string; writer: PlainParquetWriter } | undefined;
+  const parts: Array<{ path: string; rows: number }> = [];
+  let part: { path: string; writer: PlainParquetWriter; rows: number } | undefined;
 
   const handle = async (request: WorkerRequest): Promise<void> => {
     switch (request.op) {
       case 'begin':
         // Each part has a file of its own, so a part that fails half-way leaves no rows behind.
-        part = { path: request.path, writer: new PlainParquetWriter(request.path, setup.columns) };
+        part = { path: request.path, writer: new PlainParquetWriter(request.path, setup.columns), rows: 0 };
         return;
       case 'append':
         part!.writer.add(request.batch);
+        part!.rows += request.batch.rows;
         return;
       case 'commit':
         part!.writer.close();
-        parts.push(part!.path);
+        parts.push({ path: part!.path, rows: part!.rows });
         part = undefined;
         return;
       case 'rollback':
@@ -85,8 +86,8 @@ async function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): 
         part = undefined;
         return;
       case 'copy': {
-        const files = parts.map(sqlString).join(', ');
-        await connection.run(`COPY (SELECT * FROM read_parquet([${files}])) TO ${sqlString(request.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
+        const files = parts.map((p) => sqlString(p.path)).join(', ');
+        await connection.run(`COPY (SELECT * FROM read_parquet([${files}])) TO ${sqlString(request.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroupRows(parts)})`);
         return;
       }
       case 'close':
@@ -118,6 +119,26 @@ async function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): 
     });
   });
   port.postMessage({ id: 0, ok: true } satisfies WorkerReply);
+}
+
+/** DuckDB holds a whole row group while it writes it: its rows must fit well inside memory_limit. */
+const ROW_GROUP_BYTES = 16 * 1024 * 1024;
+const MAX_ROW_GROUP_ROWS = 122_880;
+const MIN_ROW_GROUP_ROWS = 2048;
+
+/**
+ * 122,880 rows (DuckDB's default) for narrow tables; fewer for wide ones (a person with 31 text fields
+ * is ~1 KB), sized from the plain files, which hold the values uncompressed.
+ */
+function rowGroupRows(files: ReadonlyArray<{ path: string; rows: number }>): number {
+  let bytes = 0;
+  let rows = 0;
+  for (const file of files) {
+    bytes += statSync(file.path).size;
+    rows += file.rows;
+  }
+  if (rows === 0) return MAX_ROW_GROUP_ROWS;
+  return Math.max(MIN_ROW_GROUP_ROWS, Math.min(MAX_ROW_GROUP_ROWS, Math.floor(ROW_GROUP_BYTES / (bytes / rows))));
 }
 
 function sqlString(text: string): string {

@@ -67,7 +67,7 @@ async function rawLayer(dataset: string, files: RawFile[]): Promise<string> {
 async function transformRaw(dataset: string, dataDir: string): Promise<Row[]> {
   const io = createSourceIO({ timeoutSeconds: 60, retries: 0 }, createLogger({ quiet: true }));
   try {
-    return await tableRows(await ons.transform({ dataset, dataDir }, io));
+    return await tableRows(await ons.transform({ dataset, dataDir, options: {} }, io));
   } finally {
     await io.http.close();
   }

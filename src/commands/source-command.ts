@@ -1,0 +1,140 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ZodError } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
+import { sources } from '../extract/index.js';
+import { extractStep } from '../run/steps.js';
+import { dataDirOption, fetchOptions } from './options.js';
+
+/**
+ * Each stage (extract, transform, run) has one subcommand per registered source, generated here, so a
+ * source's own flags appear in its help (`etl extract climatempo --help`) and another source refuses
+ * them with a usage error. A source's flags are typed and validated once, by its schema, here.
+ */
+export type Stage = 'extract' | 'transform' | 'run';
+
+/** Flags every source's extract takes. */
+export interface FetchFlags {
+  dataDir: string;
+  baseUrl?: string;
+  concurrency: number;
+  timeout: number;
+  downloadTimeout: number;
+  retries: number;
+  rateLimit: number;
+}
+
+/**
+ * `noSource` is called when the first argument is not a source (none given, or an option): it gets
+ * the arguments as given and may run one of the generated subcommands itself.
+ */
+export function addSourceSubcommands(parent: Command, stage: Stage, configure: (command: Command, source: AnySource) => void, noSource?: (args: string[]) => Promise<void>): Command {
+  parent.usage('<source> [dataset] [options]');
+  for (const source of sources) {
+    const datasets = source.datasets.map((d) => d.name);
+    const command = new Command(source.name)
+      .description(source.description)
+      .argument('[dataset]', `one of: ${datasets.join(', ')} (default: ${source.defaultDataset})`)
+      .exitOverride((error) => refuseUsage(error, stage, source))
+      .configureOutput({ outputError: () => {} });
+    const flags = new Set<string>();
+    const add = (option: Option): void => {
+      if (flags.has(option.long!)) return; // run takes extract's and transform's flags, once each
+      flags.add(option.long!);
+      command.addOption(option);
+    };
+    if (stage !== 'transform') for (const flag of source.extractOptions.flags) add(flagOption(flag));
+    if (stage !== 'extract') for (const flag of source.transformOptions.flags) add(flagOption(flag));
+    configure(command, source);
+    add(dataDirOption());
+    if (stage !== 'transform') {
+      if (source.baseUrl) add(new Option('--base-url <url>', `where the API lives (default: ${source.baseUrl})`).env(`${envPrefix(source.name)}_BASE_URL`));
+      for (const option of fetchOptions()) add(option);
+    }
+    command.addHelpText('after', sourceHelp(source));
+    parent.addCommand(command);
+  }
+  // Reached only when the first argument names no source; its flags are the source's business, not an error here.
+  return parent
+    .argument('<source>', `one of: ${sources.map((s) => s.name).join(', ')}`)
+    .argument('[dataset]')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (...args: unknown[]) => {
+      const given = (args.at(-1) as Command).args;
+      const name = given[0] ?? '-';
+      if (name.startsWith('-') && noSource) return noSource(given);
+      if (name.startsWith('-')) throw new ConfigError("missing required argument 'source'", { hint: `etl ${stage} --help lists the sources` });
+      throw new ConfigError(`unknown source "${name}"`, { hint: `choose one of: ${sources.map((s) => s.name).join(', ')}` });
+    });
+}
+
+/** A usage error names the command whose help lists the options, and the source an option belongs to. */
+function refuseUsage(error: CommanderError, stage: Stage, source: AnySource): never {
+  if (error.exitCode === 0) throw error; // --help
+  const flag = /unknown option '([^']+)'/.exec(error.message)?.[1];
+  const owners = flag ? sourceFlagOwners(flag) : [];
+  const belongs = owners.length > 0 ? ` (it belongs to ${owners.join(', ')})` : '';
+  // Commander's "(Did you mean …?)" goes on a second line; an error is one line, and the owner says more.
+  const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  throw new ConfigError(owners.length > 0 ? message.replace(/ \(Did you mean [^)]*\)/, '') + belongs : message, { hint: `etl ${stage} ${source.name} --help lists its options` });
+}
+
+/** The commands whose source declares this flag, e.g. `etl extract climatempo`. */
+export function sourceFlagOwners(flag: string): string[] {
+  const declares = (flags: readonly SourceFlag[]): boolean => flags.some((f) => f.flags.split(/[ ,]+/).includes(flag));
+  return sources.flatMap((s) => [...(declares(s.extractOptions.flags) ? [`etl extract ${s.name}`] : []), ...(declares(s.transformOptions.flags) ? [`etl transform ${s.name}`] : [])]);
+}
+
+export function flagOption(flag: SourceFlag): Option {
+  const option = new Option(flag.flags, flag.description);
+  if (flag.list) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)]);
+  if (flag.env) option.env(flag.env);
+  return option;
+}
+
+function sourceHelp(source: AnySource): string {
+  const env = [
+    ...source.env.map((v) => `  ${v.name.padEnd(26)} ${v.description}${v.secret ? ' (secret: environment or .env only, never a flag)' : ''}`),
+    ...(source.baseUrl ? [`  ${`${envPrefix(source.name)}_BASE_URL`.padEnd(26)} same as --base-url`] : []),
+  ];
+  return `\n${source.help.trim()}${env.length > 0 ? `\n\nEnvironment (also read from ./.env):\n${env.join('\n')}` : ''}`;
+}
+
+/** Types and validates a source's own flags with its schema; a ConfigError names the flag. */
+export function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'transform', flags: Record<string, unknown>): O {
+  const declared = which === 'extract' ? source.extractOptions : source.transformOptions;
+  const given: Record<string, unknown> = {};
+  for (const flag of declared.flags) {
+    const key = new Option(flag.flags).attributeName();
+    if (flags[key] !== undefined) given[key] = flags[key];
+  }
+  try {
+    return declared.schema.parse(given) as O;
+  } catch (error) {
+    if (!(error instanceof ZodError)) throw error;
+    const issue = error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const flag = declared.flags.find((f) => new Option(f.flags).attributeName() === key);
+    const where = !flag ? `${source.name} options are invalid` : given[key] === undefined ? `option '${flag.flags}' is required` : `option '${flag.flags}' argument ${JSON.stringify(given[key])} is invalid`;
+    throw new ConfigError(`${where}: ${issue.message}`, { hint: `etl ${which} ${source.name} --help lists the options` });
+  }
+}
+
+export function checkDataset(source: AnySource, dataset: string | undefined): string {
+  const name = dataset ?? source.defaultDataset;
+  if (!source.datasets.some((d) => d.name === name)) {
+    throw new ConfigError(`${source.name} has no dataset "${name}"`, { hint: `choose one of: ${source.datasets.map((d) => d.name).join(', ')}` });
+  }
+  return name;
+}
+
+/** The one call that runs any source's extract from its subcommand's flags. */
+export async function extractSource(source: AnySource, dataset: string | undefined, flags: FetchFlags & Record<string, unknown>, log: Logger): Promise<ExtractReport> {
+  return extractStep(
+    { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags },
+    { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
+    log,
+  );
+}

@@ -1,0 +1,161 @@
+import { SourceError } from './errors.js';
+import type { HttpClient } from './http.js';
+import type { Logger } from './log.js';
+import { redact } from './redact.js';
+import { sleep } from './concurrency.js';
+
+/**
+ * JSON APIs on top of the shared HTTP client (which does timeouts, retries with backoff and
+ * Retry-After, the User-Agent): a per-host rate limit, the request as it may be recorded (no
+ * secrets), and answers that will not heal (401, 403, 404) turned into errors that say what to check.
+ */
+export interface ApiCall {
+  method?: 'GET' | 'PUT' | 'POST';
+  /** The URL sent, secrets included; the recorded copy has them stripped. */
+  url: string;
+  /** Sent as application/x-www-form-urlencoded. */
+  form?: ReadonlyArray<[string, string]>;
+  headers?: Record<string, string>;
+  /** Statuses the caller handles itself (e.g. ClimaTempo's "locale not registered"). */
+  allowStatus?: readonly number[];
+}
+
+/** What the raw layer's manifest says about a request: enough to repeat it, never a secret. */
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  body?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  /** Exactly as received. */
+  body: Buffer;
+  request: RecordedRequest;
+  fetchedAt: string;
+}
+
+export interface ApiClientOptions {
+  http: HttpClient;
+  log: Logger;
+  now: () => Date;
+  /** Requests per second to any one host; 0 means no limit. */
+  rateLimit: number;
+  /** The env var named in the hint when the API refuses the credentials. */
+  credentialEnv?: string;
+  /** The env var (or flag) named in the hint on a 404. */
+  baseUrlEnv: string;
+}
+
+export interface ApiClient {
+  send(call: ApiCall): Promise<ApiResponse>;
+}
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const nextSlot = new Map<string, number>();
+  const waitForSlot = async (url: string): Promise<void> => {
+    if (options.rateLimit <= 0) return;
+    const host = new URL(url).host;
+    const now = Date.now();
+    const at = Math.max(now, nextSlot.get(host) ?? 0);
+    nextSlot.set(host, at + 1000 / options.rateLimit);
+    if (at > now) await sleep(at - now);
+  };
+
+  return {
+    async send(call) {
+      const method = call.method ?? 'GET';
+      const body = call.form ? new URLSearchParams(call.form as Array<[string, string]>).toString() : undefined;
+      const request: RecordedRequest = { method, url: recordableUrl(call.url), ...(body === undefined ? {} : { body: redact(body) }) };
+      await waitForSlot(call.url);
+      const answer = await options.http.request(call.url, {
+        method,
+        body,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...call.headers },
+      });
+      const ok = answer.status >= 200 && answer.status < 300;
+      if (!ok && !call.allowStatus?.includes(answer.status)) throw refusal(method, request.url, answer.status, answer.body, options);
+      return { status: answer.status, body: answer.body, request, fetchedAt: options.now().toISOString() };
+    },
+  };
+}
+
+function refusal(method: string, url: string, status: number, body: Buffer, options: ApiClientOptions): SourceError {
+  const detail = body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ').trim();
+  const hint =
+    status === 401 || status === 403
+      ? options.credentialEnv
+        ? `check ${options.credentialEnv} (environment or .env in the working directory)`
+        : 'the API refused the request'
+      : status === 404
+        ? `check the ids asked for, and --base-url / ${options.baseUrlEnv}`
+        : 'the request was refused; see the answer above';
+  return new SourceError(`${method} ${url} answered HTTP ${status}${detail ? `: ${redact(detail)}` : ''}`, { hint });
+}
+
+const SECRET_NAME = /token|key|secret|password|signature|auth/i;
+
+/**
+ * The URL as it may be recorded: query parameters with secret-like names dropped, and secret-like keys
+ * dropped from JSON-valued parameters (Supermetrics sends its whole query, api_key included, as `json=`).
+ */
+export function recordableUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (SECRET_NAME.test(name)) {
+      parsed.searchParams.delete(name);
+      continue;
+    }
+    const value = parsed.searchParams.get(name)!;
+    if (!value.startsWith('{')) continue;
+    try {
+      const object = JSON.parse(value) as Record<string, unknown>;
+      for (const key of Object.keys(object)) if (SECRET_NAME.test(key)) delete object[key];
+      parsed.searchParams.set(name, JSON.stringify(object));
+    } catch {
+      // not JSON after all: kept as it is, and redact() below still masks known secret values
+    }
+  }
+  return redact(parsed.href);
+}
+
+/** Parses a body the API promised as JSON; anything else (an HTML error page, a cut-off body) is a source error. */
+export function parseJsonBody(response: ApiResponse): unknown {
+  try {
+    return JSON.parse(response.body.toString('utf8'));
+  } catch {
+    const start = response.body.subarray(0, 60).toString('utf8').replace(/\s+/g, ' ');
+    throw new SourceError(`${response.request.method} ${response.request.url} did not answer JSON (${response.body.length} bytes starting ${JSON.stringify(start)})`, {
+      retriable: true,
+      hint: 'nothing was written to the raw layer for it; try again later, or check --base-url',
+    });
+  }
+}
+
+/** Page-number pagination: the pages and their sizes for `total` items at most `pageSize` a page. */
+export function pagesFor(total: number, pageSize: number): Array<{ page: number; size: number }> {
+  const pages: Array<{ page: number; size: number }> = [];
+  for (let page = 1, left = total; left > 0; page++, left -= pageSize) pages.push({ page, size: Math.min(pageSize, left) });
+  return pages;
+}
+
+/**
+ * Cursor / next-URL pagination: fetches `first`, then each next URL the answer names, until none.
+ * A next URL seen before, or more than `maxPages`, is an error rather than an endless loop.
+ */
+export async function followNext<T>(first: string, fetchPage: (url: string, index: number) => Promise<{ page: T; next: string | undefined }>, maxPages = 10_000): Promise<T[]> {
+  const pages: T[] = [];
+  const seen = new Set<string>();
+  for (let url: string | undefined = first, index = 0; url !== undefined; index++) {
+    if (seen.has(url) || index >= maxPages) {
+      throw new SourceError(`pagination did not end: ${seen.has(url) ? 'the next page repeats an earlier one' : `more than ${maxPages} pages`} (${recordableUrl(url)})`);
+    }
+    seen.add(url);
+    const { page, next } = await fetchPage(url, index);
+    pages.push(page);
+    url = next;
+  }
+  return pages;
+}

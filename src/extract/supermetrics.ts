@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { followNext } from '../core/api-client.js';
+import { ConfigError, DataError, SourceError } from '../core/errors.js';
+import { readSecret } from '../core/settings.js';
+import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest } from '../core/source.js';
+import type { Table } from '../core/table.js';
+import { answerLayout, queryDeclaration } from '../transform/datasets/supermetrics.js';
+import { LINEAGE_COLUMNS, rawJsonTable } from '../transform/json/json-table.js';
+import { startApiExtraction } from './api-source.js';
+import { fileMatches, rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from './raw-layer.js';
+
+const API_KEY_ENV = 'SUPERMETRICS_API_KEY';
+const DAY_MS = 86_400_000;
+const isoDate = z.iso.date('expected a date YYYY-MM-DD');
+
+const extractOptions = z
+  .object({
+    query: z.string('expected a query file, e.g. --query query.json'),
+    from: isoDate,
+    to: isoDate,
+    chunk: z.string().regex(/^[1-9]\d*d$/, 'expected a number of days, e.g. 15d').default('30d'),
+    refresh: z.boolean().default(false),
+  })
+  .refine((o) => o.from <= o.to, { message: 'expected --from on or before --to', path: ['to'] });
+type SupermetricsExtractOptions = z.infer<typeof extractOptions>;
+
+/** [start, end] pairs (inclusive) of at most `days` days covering from..to. */
+export function chunksOf(from: string, to: string, days: number): Array<{ start: string; end: string }> {
+  const chunks: Array<{ start: string; end: string }> = [];
+  const last = Date.parse(to);
+  for (let start = Date.parse(from); start <= last; start += days * DAY_MS) {
+    chunks.push({ start: isoDay(start), end: isoDay(Math.min(start + (days - 1) * DAY_MS, last)) });
+  }
+  return chunks;
+}
+
+const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+async function readQuery(file: string): Promise<Record<string, unknown>> {
+  let query: unknown;
+  try {
+    query = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`--query ${file}: ${(error as Error).message}`, { hint: 'a JSON object with ds_id, fields, max_rows and settings' });
+  }
+  if (query === null || typeof query !== 'object' || Array.isArray(query) || typeof (query as { ds_id?: unknown }).ds_id !== 'string') {
+    throw new ConfigError(`--query ${file}: expected a JSON object with at least ds_id and fields`);
+  }
+  return query as Record<string, unknown>;
+}
+
+async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: SourceIO): Promise<ExtractReport> {
+  const { from, to, chunk, refresh } = request.options;
+  const query = await readQuery(request.options.query);
+  const apiKey = readSecret(API_KEY_ENV, 'the Supermetrics API key');
+  const run = startApiExtraction('supermetrics', request, io, API_KEY_ENV);
+  const previous = await readManifest<ResponseManifest>(run.rawDir, io.log);
+  const today = isoDay(io.now().getTime());
+  const fresh: ResponseEntry[] = [];
+  const kept: ResponseEntry[] = [];
+  for (const { start, end } of chunksOf(from, to, Number(chunk.slice(0, -1)))) {
+    const id = `${start}_${end}`;
+    const pages = (previous?.files ?? []).filter((entry) => entry.key.startsWith(`${id}/`));
+    // A chunk still open (it reaches today) may still change; a closed one is kept unless --refresh.
+    if (!refresh && end < today && pages.length > 0 && (await allIntact(run.rawDir, pages))) {
+      kept.push(...pages);
+      continue;
+    }
+    const url = new URL('enterprise/v2/query/data/json', request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`);
+    url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: apiKey }));
+    const entries = await followNext(url.href, async (pageUrl, index) => {
+      const { entry, body } = await run.fetchToRaw({ url: pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
+        answerLayout(answer, pageUrl); // the shape transform needs, checked before the file is kept
+      });
+      const next = (body as { meta?: { paginate?: { next?: unknown } } }).meta?.paginate?.next;
+      return { page: entry, next: typeof next === 'string' && next !== '' ? next : undefined };
+    });
+    // Each chunk is recorded as soon as it is complete, so a failed run resumes after it.
+    await run.record(entries, (earlier) => earlier.key.startsWith(`${id}/`));
+    io.log.info(`supermetrics ${start}..${end}: ${entries.length} page${entries.length === 1 ? '' : 's'}`);
+    fresh.push(...entries);
+  }
+  if (kept.length > 0) io.log.info(`supermetrics: ${new Set(kept.map((e) => e.key.split('/')[0])).size} closed chunks already extracted, not fetched again (--refresh fetches them)`);
+  return run.report(fresh, kept);
+}
+
+async function allIntact(rawDir: string, entries: readonly ResponseEntry[]): Promise<boolean> {
+  for (const entry of entries) if (!(await fileMatches(path.join(rawDir, entry.path), entry))) return false;
+  return true;
+}
+
+async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
+  const rawDir = rawDatasetDir(request.dataDir, 'supermetrics', 'query');
+  const manifest = await readManifest<ResponseManifest>(rawDir, io.log);
+  const first = manifest?.files[0];
+  if (!first) {
+    throw new ConfigError(`nothing extracted for supermetrics query in ${rawDir}`, { hint: 'run `etl extract supermetrics query --query … --from … --to …` first (same --data-dir)' });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await readFile(path.join(rawDir, first.path), 'utf8'));
+  } catch (error) {
+    throw new DataError(`${path.join(rawDir, first.path)} is not valid JSON: ${(error as Error).message}`);
+  }
+  return rawJsonTable(queryDeclaration(answerLayout(body, first.path)), { dataDir: request.dataDir, source: 'supermetrics' }, io.log);
+}
+
+export const supermetrics: Source<SupermetricsExtractOptions, Record<string, never>> = {
+  name: 'supermetrics',
+  description: 'Supermetrics query API: marketing data (Google Analytics, ads…) for a query file and a period, in chunks',
+  baseUrl: 'https://api.supermetrics.com',
+  datasets: [{ name: 'query', title: 'Supermetrics query results: columns come from the query (dimensions text or DATE, metrics DOUBLE)', columns: LINEAGE_COLUMNS }],
+  defaultDataset: 'query',
+  env: [{ name: API_KEY_ENV, description: 'the API key, added to each request as api_key', secret: true }],
+  extractOptions: {
+    flags: [
+      { flags: '--query <file.json>', description: 'the query: a JSON object with ds_id, fields, max_rows, settings (etl adds the dates and the key)' },
+      { flags: '--from <date>', description: 'first day, YYYY-MM-DD' },
+      { flags: '--to <date>', description: 'last day, YYYY-MM-DD' },
+      { flags: '--chunk <days>', description: 'split the period into chunks of this many days, one request each, e.g. 15d (default: 30d)' },
+      { flags: '--refresh', description: 'fetch closed chunks again even when the raw layer has them' },
+    ],
+    schema: extractOptions,
+  },
+  transformOptions: { flags: [], schema: z.object({}) },
+  help: `
+Examples:
+  $ etl extract supermetrics query --query query.json --from 2024-01-01 --to 2024-03-31 --chunk 15d
+  $ etl transform supermetrics query --out marketing.parquet
+
+Each chunk is fetched with start_date/end_date set, following meta.paginate.next until it is absent;
+every page is one raw file. A re-run resumes: chunks already in the raw layer are not fetched again
+unless --refresh; the last chunk, still open (it reaches today), is always fetched again.
+Output (query): one column per field in snake_case ("M-site_TOTAL: Bounces Landing" becomes
+m_site_total_bounces_landing; with a column split, data[0] is the header of pivoted columns);
+dimensions as text (DATE when named date), metrics DOUBLE; rows of overlapping or re-fetched
+periods are kept once (same dimensions: the newest extraction wins); then extracted_at, source_file.`,
+  extract,
+  transform,
+};
