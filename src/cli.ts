@@ -34,6 +34,7 @@ Exit codes:
 
 /** The only place errors become exit codes and a single line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
+  ignoreClosedPipes();
   const program = buildProgram();
   const onSignal = (signal: NodeJS.Signals): void => {
     removeLiveTempFiles();
@@ -50,6 +51,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+let closedPipesIgnored = false;
+
+/**
+ * A reader that went away (`etl --help | head -3`, a log pipe that died) is not a failure of the job: Node reports it
+ * as an EPIPE 'error' event, which unhandled crashes the process with a stack. Drop the output and finish the work.
+ */
+function ignoreClosedPipes(): void {
+  if (closedPipesIgnored) return;
+  closedPipesIgnored = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
   }
 }
 

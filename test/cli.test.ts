@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/run-cli.js';
+import { runCli, startCli } from './helpers/run-cli.js';
 
 let work: string;
 beforeAll(async () => {
@@ -73,5 +73,14 @@ describe('etl CLI', () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('a reader that closed the pipe early (etl --help | head -1) ends the command quietly, not with an EPIPE stack', async () => {
+    const { child, done } = startCli(['--help']);
+    // Closed before the child has loaded, so every write of the help meets a pipe with no reader.
+    child.stdout!.destroy();
+    const result = await done;
+    expect(result.stderr).not.toContain('EPIPE');
+    expect(result.code).toBe(0);
   });
 });
