@@ -93,7 +93,10 @@ ${EXIT_CODES_HELP}`);
 
   const context = (): Promise<CommandContext> => createCommandContext(program.opts<GlobalOptions>());
   for (const command of commandFactories.map((create) => create(context))) {
-    command.exitOverride();
+    // Remember whose flags were wrong, so the hint names the help that lists them.
+    command.exitOverride((error) => {
+      throw Object.assign(error, { commandName: command.name() });
+    });
     command.configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }
@@ -117,7 +120,8 @@ function reportError(error: unknown, global: Partial<GlobalOptions>): number {
     if (error.exitCode === 0 || error.code === 'commander.help') return EXIT_OK;
     // commander puts "(Did you mean …?)" on a line of its own; an error is one line.
     const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-    return printError(new ConfigError(message, { hint: 'run etl --help for usage' }), global);
+    const commandName = (error as CommanderError & { commandName?: string }).commandName;
+    return printError(new ConfigError(message, { hint: `run etl ${commandName ? `${commandName} ` : ''}--help for usage` }), global);
   }
   return printError(error, global);
 }

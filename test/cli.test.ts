@@ -46,6 +46,17 @@ describe('etl CLI', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it.each([
+    { args: ['load', 'deaths.parquet'], help: 'etl load --help' },
+    { args: ['inspect'], help: 'etl inspect --help' },
+    { args: ['transform', 'ons', '--frm', '2019'], help: 'etl transform --help' },
+    { args: ['frobnicate'], help: 'etl --help' },
+  ])('a usage error in $args points at the help that lists the flags: $help', async ({ args, help }) => {
+    const result = await runCli(args, { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(new RegExp(`\\(run ${help} for usage\\)$`));
+  });
+
   it('transform before extract says what to run first (exit 2)', async () => {
     const result = await runCli(['transform', 'ons', '--data-dir', path.join(work, 'empty')]);
     expect(result.code).toBe(2);
