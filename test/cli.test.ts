@@ -39,6 +39,8 @@ describe('etl CLI', () => {
     { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons\)/ },
     { args: ['extract', 'ons', 'nosuch'], error: /etl: config error: ons has no dataset "nosuch" \(choose one of: monthly-deaths/ },
     { args: ['extract', 'ons', '--from', '15'], error: /etl: config error: .*--from <year>.*expected a four-digit year/ },
+    { args: ['extract', 'ons', '--url', '127.0.0.1:8080/page'], error: /etl: config error: cannot GET 127\.0\.0\.1:8080\/page: not an http:\/\/ or https:\/\/ URL \(write it with its scheme, e\.g\. http:\/\/127\.0\.0\.1:8080\/page\)/ },
+    { args: ['extract', 'ons', '--url', 'ftp://127.0.0.1/page'], error: /etl: config error: cannot GET ftp:\/\/127\.0\.0\.1\/page: not an http:\/\/ or https:\/\/ URL \(etl downloads over http:\/\/ and https:\/\/ only\)/ },
   ])('usage error $args exits 2 with one line', async ({ args, error }) => {
     const result = await runCli([...args, '--data-dir', work]);
     expect(result.code).toBe(2);
