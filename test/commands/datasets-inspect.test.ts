@@ -107,4 +107,13 @@ describe('etl inspect', () => {
     expect(lines[10]).toMatch(/^ {2}edition +week_number +week_ended +section +measure +area +value +source_file$/);
     expect(lines[11]).toMatch(new RegExp(`^ {2}2019 +1 +2019-01-04 +Total deaths, all ages +England and Wales +${weeklyTotal(2019, 1)} +weekly-2019\\.xls$`));
   });
+
+  it('a damaged parquet file is a data error giving DuckDB\'s reason, without the SQL etl ran', async () => {
+    const damaged = path.join(dir, 'cut-short.parquet');
+    await writeFile(damaged, Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(996, 7)]));
+    const { code, stderr } = await etl('inspect', damaged);
+    expect(code).toBe(4);
+    expect(stderr).toMatch(/^etl: data error: .*cut-short\.parquet: cannot read it as parquet \([^)]*magic bytes[^)]*\) \(is it a parquet file\?/);
+    expect(stderr).not.toMatch(/LINE 1|read_parquet|\\n/);
+  });
 });
