@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The default summary, then why whole suites were skipped (e.g. no GCS emulator installed).
+    reporters: ['default', './test/helpers/skip-reasons-reporter.ts'],
   },
 });

@@ -82,6 +82,15 @@ describe('etl CLI', () => {
     expect(record).toMatchObject({ level: 'error', kind: 'source error', exit_code: 3, msg: expect.stringContaining('ECONNREFUSED') });
   });
 
+  it('--json error lines, stack included, carry no credentials from what the user typed', async () => {
+    const secret = 'pw-typed-on-the-command-line';
+    const run = await runCli(['--json', '--debug', 'transform', 'ons', '--input', `https://etl:${secret}@host/x.xls?token=${secret}`, '--out', path.join(work, 'x.parquet')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toContain(secret);
+    const records = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.at(-1)).toMatchObject({ level: 'error', kind: 'config error', msg: expect.stringContaining('https://REDACTED@host/'), stack: expect.stringContaining('REDACTED') });
+  });
+
   it('prints the version from package.json', async () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);

@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepDeadTempFiles, tempPathFor, withAtomicFile } from '../../src/core/atomic-file.js';
+import { isTempFile, removeLiveTempFiles, sweepDeadTempFiles, TEMP_PREFIX, tempPathFor, trackTempFile, withAtomicFile, writeFileAtomic } from '../../src/core/atomic-file.js';
+import { mapWithLimit } from '../../src/core/concurrency.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -47,5 +48,89 @@ describe('sweepDeadTempFiles', () => {
     const leftover = tempPathFor(destination); // same PID, but no live write: left by an earlier run with this PID
     await writeFile(leftover, 'x');
     expect(await sweepDeadTempFiles(path.dirname(destination))).toEqual([leftover]);
+  });
+});
+
+describe('withAtomicFile', () => {
+  it('writes beside the destination under a temp name, then renames it into place (creating folders)', async () => {
+    const destination = path.join(dir, 'new', 'deep', 'out.parquet');
+    const result = await withAtomicFile(destination, async (temp) => {
+      expect(path.dirname(temp)).toBe(path.dirname(destination));
+      expect(path.basename(temp)).toMatch(new RegExp(`^\\${TEMP_PREFIX}${process.pid}-[0-9a-f]{12}-out\\.parquet$`));
+      await writeFile(temp, 'new bytes');
+      return 42;
+    });
+    expect(result).toBe(42);
+    expect(await readFile(destination, 'utf8')).toBe('new bytes');
+    expect(await readdir(path.dirname(destination))).toEqual(['out.parquet']);
+  });
+
+  it('a failed write keeps the previous file byte for byte and leaves no temp file', async () => {
+    const destination = path.join(dir, 'kept.csv');
+    await writeFileAtomic(destination, 'previous good output');
+    await expect(withAtomicFile(destination, async (temp) => {
+      await writeFile(temp, 'half');
+      throw new Error('disk on fire');
+    })).rejects.toThrow('disk on fire');
+    expect(await readFile(destination, 'utf8')).toBe('previous good output');
+    expect(await readdir(dir)).not.toContainEqual(expect.stringMatching(/^\.etl-tmp-/));
+  });
+
+  it('a signal mid-write removes the temp files still in flight, tracked ones too', async () => {
+    const destination = path.join(dir, 'signalled.csv');
+    const scratch = path.join(dir, `${TEMP_PREFIX}scratch.duckdb`);
+    await writeFile(scratch, 'scratch');
+    trackTempFile(scratch);
+    const untracked = path.join(dir, `${TEMP_PREFIX}untracked`);
+    await writeFile(untracked, 'not ours to remove');
+    await withAtomicFile(destination, async (temp) => {
+      await writeFile(temp, 'partial');
+      removeLiveTempFiles();
+      expect(await readdir(dir)).not.toContain(path.basename(temp));
+      await writeFile(temp, 'rewritten after the sweep');
+    });
+    expect(await readdir(dir)).not.toContain(path.basename(scratch));
+    expect(await readdir(dir)).toContain(path.basename(untracked));
+  });
+
+  it('a tracked file that was released is not removed on a signal', async () => {
+    const scratch = path.join(dir, `${TEMP_PREFIX}released`);
+    await writeFile(scratch, 'kept');
+    trackTempFile(scratch)();
+    removeLiveTempFiles();
+    expect(await readFile(scratch, 'utf8')).toBe('kept');
+  });
+
+  it.each([
+    ['.etl-tmp-0a1b2c-out.parquet', true],
+    ['/data/raw/.etl-tmp-0a1b2c-x.xls', true],
+    ['out.parquet', false],
+    ['/data/.etl-tmp-dir/out.parquet', false],
+    ['my.etl-tmp-out.parquet', false],
+  ])('isTempFile(%s) is %s', (name, expected) => {
+    expect(isTempFile(name)).toBe(expected);
+  });
+});
+
+describe('mapWithLimit', () => {
+  it('keeps input order, never exceeds the limit, and uses it fully', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const results = await mapWithLimit([5, 1, 4, 2, 3], 2, async (item, index) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return `${index}:${item * 10}`;
+    });
+    expect(results).toEqual(['0:50', '1:10', '2:40', '3:20', '4:30']);
+    expect(most).toBe(2);
+  });
+
+  it('runs one at a time for a limit below 1, and nothing for no items', async () => {
+    const seen: number[] = [];
+    expect(await mapWithLimit([1, 2, 3], 0, async (item) => { seen.push(item); return item; })).toEqual([1, 2, 3]);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(await mapWithLimit([], 4, async () => { throw new Error('never called'); })).toEqual([]);
   });
 });

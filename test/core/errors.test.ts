@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoadError, diskFullError, isDiskFull } from '../../src/core/errors.js';
+import { ConfigError, DataError, diskFullError, errorMessage, isDiskFull, isEtlError, LoadError, SourceError } from '../../src/core/errors.js';
 
 describe('a full disk', () => {
   it('is recognised from an errno code, or from the message where DuckDB gives no code', () => {
@@ -14,5 +14,30 @@ describe('a full disk', () => {
     const error = diskFullError('/srv/out/deaths.parquet', new Error('ENOSPC'));
     expect(error).toBeInstanceOf(LoadError);
     expect(error.message).toBe('no space left on the device holding /srv/out (writing deaths.parquet)');
+  });
+});
+
+describe('the error family', () => {
+  it('each kind has its own exit code and name; hint and cause are kept', () => {
+    const cause = new Error('ENOENT');
+    const errors = [new ConfigError('c', { hint: 'fix the flag' }), new SourceError('s'), new DataError('d'), new LoadError('l', { cause })];
+    expect(errors.map((error) => [error.name, error.exitCode])).toEqual([['ConfigError', 2], ['SourceError', 3], ['DataError', 4], ['LoadError', 5]]);
+    expect(errors[0]!.hint).toBe('fix the flag');
+    expect(errors[1]!.hint).toBeUndefined();
+    expect(errors[3]!.cause).toBe(cause);
+    expect('cause' in errors[0]!).toBe(false);
+    expect(errors.every(isEtlError)).toBe(true);
+    expect(isEtlError(new Error('x'))).toBe(false);
+  });
+
+  it('a source error is not retriable unless said so', () => {
+    expect(new SourceError('404').retriable).toBe(false);
+    expect(new SourceError('503', { retriable: true }).retriable).toBe(true);
+  });
+
+  it('errorMessage takes the message of an Error and the text of anything else', () => {
+    expect(errorMessage(new Error('boom'))).toBe('boom');
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage(404)).toBe('404');
   });
 });

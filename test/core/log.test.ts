@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, escapeControl } from '../../src/core/log.js';
+import { createLogger, escapeControl, loadSpinner } from '../../src/core/log.js';
 import { redact } from '../../src/core/redact.js';
 
 function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: string[]; log: ReturnType<typeof createLogger> } {
@@ -41,6 +41,64 @@ describe('createLogger', () => {
       ['debug', 'finished'],
     ]);
     expect(records[0]).toMatchObject({ file: 'a.xls', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+  });
+
+  it('redacts secrets at every level of plain lines, in progress lines and in --debug fields', () => {
+    const { lines, log } = capture({ debug: true });
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) log[level](`${level} GET https://etl:hunter2@host/p?token=tok-${level}`);
+    log.info('request', { url: 'https://host/p?api_key=key-in-fields', headers: { authorization: 'Bearer bearer-in-fields' } });
+    log.progress('fetching https://host/p?token=tok-progress').done('fetched https://etl:hunter2@host/p');
+    const text = lines.join('');
+    for (const secret of ['hunter2', 'tok-', 'key-in-fields', 'bearer-in-fields']) expect(text).not.toContain(secret);
+    expect(lines).toHaveLength(7);
+    expect(lines[2]).toBe('warn: warn GET https://REDACTED@host/p?token=REDACTED\n');
+  });
+
+  it('redacts secrets in --json lines, in the message and in every field, and keeps each line valid JSON', () => {
+    const { lines, log } = capture({ json: true, debug: true });
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) log[level](`${level} GET https://etl:hunter2@host/p?token=tok-${level}`);
+    log.info('request', { url: 'https://host/p?api_key=key-in-fields', api_key: 'bare-key', nested: { authorization: 'Bearer bearer-in-fields' } });
+    log.progress('fetching https://host/p?token=tok-progress').done('fetched https://etl:hunter2@host/p');
+    const text = lines.join('');
+    for (const secret of ['hunter2', 'tok-', 'key-in-fields', 'bare-key', 'bearer-in-fields']) expect(text).not.toContain(secret);
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.map((record) => record.level)).toEqual(['debug', 'info', 'warn', 'error', 'info', 'debug', 'debug']);
+    expect(records[2]).toMatchObject({ msg: 'warn GET https://REDACTED@host/p?token=REDACTED' });
+    expect(records[4]).toMatchObject({ msg: 'request', url: 'https://host/p?api_key=REDACTED', api_key: 'REDACTED' });
+  });
+
+  it('shows fields on plain lines only under --debug', () => {
+    const plain = capture();
+    plain.log.warn('slow', { seconds: 3 });
+    plain.log.info('no fields', {});
+    expect(plain.lines).toEqual(['warn: slow\n', 'no fields\n']);
+    const debug = capture({ debug: true });
+    debug.log.warn('slow', { seconds: 3 });
+    debug.log.info('no fields', {});
+    expect(debug.lines).toEqual(['warn: slow {"seconds":3}\n', 'no fields\n']);
+  });
+
+  it('off a TTY a failed progress says nothing above debug (the error line follows)', () => {
+    const { lines, log } = capture({ debug: true });
+    log.progress('uploading').fail('2 failed');
+    expect(lines).toEqual(['debug: uploading\n', 'debug: 2 failed\n']);
+  });
+
+  it('on a terminal a spinner shows progress, redacted, and log lines interrupt it without losing it', async () => {
+    await loadSpinner();
+    const lines: string[] = [];
+    const stream = { write: (text: string) => { lines.push(text); return true; }, isTTY: false } as unknown as NodeJS.WritableStream;
+    const log = createLogger({ stream, interactive: true, debug: true });
+    const progress = log.progress('fetching https://host/p?token=tok-start');
+    progress.update('fetching https://host/p?token=tok-update');
+    log.warn('a warning mid-way');
+    progress.done('fetched https://etl:hunter2@host/p');
+    log.progress('second').fail('failed https://host/p?token=tok-fail');
+    const text = lines.join('');
+    for (const secret of ['tok-', 'hunter2']) expect(text).not.toContain(secret);
+    expect(text).toContain('warn: a warning mid-way\n');
+    expect(text).toMatch(/fetched https:\/\/REDACTED@host\/p/);
+    expect(text).toMatch(/failed https:\/\/host\/p\?token=REDACTED/);
   });
 
   it('keeps quiet under --quiet except for warnings and errors', () => {

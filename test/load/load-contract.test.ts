@@ -78,7 +78,7 @@ for (const factory of DESTINATIONS) {
       }
     });
 
-    it('a re-run skips every file and sends no bytes; one changed file is uploaded again', async () => {
+    it('a re-run skips every file and sends no bytes; a changed file is uploaded again, also at the same size', async () => {
       const { dir, prefix } = await freshCase({ 'a.csv': 'one', 'sub/b.csv': 'two', 'sub/c.csv': 'three' });
       const bucket = destination.bucket(prefix);
       expect((await load([dir, '--bucket', bucket])).code).toBe(0);
@@ -91,6 +91,13 @@ for (const factory of DESTINATIONS) {
       expect(destination.proxy?.requests.slice(requestsBefore).filter((request) => request.method !== 'GET' && request.method !== 'HEAD') ?? []).toEqual([]);
       const plain = await runCli(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
       expect(plain.stdout).toMatch(/^0 uploaded, 3 skipped \(already there\), 0 failed; 0 B to /);
+
+      // Same size, different bytes: only the sha256 can tell them apart.
+      await writeFile(path.join(dir, 'sub/b.csv'), 'TWO');
+      const sameSize = loadResultOf(await load([dir, '--bucket', bucket]));
+      expect(sameSize).toMatchObject({ uploaded: 1, skipped: 2, failed: 0, bytes_uploaded: 3 });
+      expect(sameSize.files.find((file) => file.action === 'uploaded')).toMatchObject({ path: path.join(dir, 'sub/b.csv'), reason: 'content changed' });
+      expect((await destination.read(prefix, 'sub/b.csv'))?.body.toString()).toBe('TWO');
 
       await writeFile(path.join(dir, 'sub/b.csv'), 'two, edited');
       const changed = loadResultOf(await load([dir, '--bucket', bucket]));

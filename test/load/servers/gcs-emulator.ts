@@ -14,8 +14,11 @@ function findRepoRoot(from: string): string {
   }
 }
 const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
-/** Installed by `npm run install-gcs-emulator` (and .ci/run): kept out of the main dependency tree. */
-export const GCS_EMULATOR_DIR = path.join(repoRoot, '.ci', 'cache', 'gcs-emulator');
+/**
+ * Installed by `npm run install-gcs-emulator` (and .ci/run): kept out of the main dependency tree. ETL_GCS_EMULATOR_DIR
+ * points elsewhere: `npm run test:mutation` runs the tests in a sandbox copy that leaves nested node_modules out.
+ */
+export const GCS_EMULATOR_DIR = process.env.ETL_GCS_EMULATOR_DIR ?? path.join(repoRoot, '.ci', 'cache', 'gcs-emulator');
 /** Plain JavaScript, so it stays in the source tree (tsc does not copy it into a build). */
 const EMULATOR_SCRIPT = path.join(repoRoot, 'test', 'load', 'servers', 'gcs-emulator.mjs');
 

@@ -8,10 +8,11 @@ import { createLogger } from '../../../src/core/log.js';
 import type { Row, Table } from '../../../src/core/table.js';
 import { ons } from '../../../src/extract/ons.js';
 import type { Manifest } from '../../../src/extract/raw-layer.js';
+import { monthlyDeaths } from '../../../src/transform/datasets/monthly-deaths.js';
 import { weeklyDeaths } from '../../../src/transform/datasets/weekly-deaths.js';
 import { workbookTable } from '../../../src/transform/layout/workbook-table.js';
 import { writeParquet } from '../../../src/transform/parquet/write-parquet.js';
-import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
+import { monthlyAreas, monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { accessibleSheets, weeklyFiguresSheets, weeklyTotal } from '../../fixtures/ons/weekly-workbook.js';
 import { readParquet } from '../../helpers/parquet.js';
 import { writeWorkbook, type FixtureSheet } from '../../helpers/workbook-writer.js';
@@ -139,5 +140,19 @@ describe('weekly deaths to parquet', () => {
     ]);
     expect((totals[0]!.week_ended as Date).toISOString().slice(0, 10)).toBe('2021-01-08');
     expect(rows.find((r) => r.area === 'North East')).toMatchObject({ section: 'Deaths by Region of usual residence', measure: 'Deaths by Region of usual residence', value: 501 });
+  });
+});
+
+describe('monthly deaths to parquet', () => {
+  it('stores deaths as INT64 counts, null where not yet published (read back with hyparquet)', async () => {
+    const workbook = path.join(dir, 'annual2021.xlsx');
+    await writeWorkbook(workbook, monthlySheets({ year: 2021, publishedMonths: 9 }));
+    const out = path.join(dir, 'monthly.parquet');
+    await writeParquet(workbookTable(monthlyDeaths, [{ file: workbook }]), out);
+
+    const { columns, rows } = await readParquet(out);
+    expect(columns.find((column) => column.name === 'deaths')).toEqual({ name: 'deaths', type: 'INT64', logical: 'INT_64' });
+    const englandAndWales = rows.filter((row) => row.geo_name === 'ENGLAND AND WALES').map((row) => row.deaths);
+    expect(englandAndWales).toEqual(monthlyAreas(2021)[1]!.deaths.map((deaths, month) => (month < 9 ? BigInt(deaths) : null)));
   });
 });
