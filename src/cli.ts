@@ -3,12 +3,16 @@ import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from '.
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
-import { createCommandContext, type CommandContext, type GlobalOptions } from './commands/context.js';
+import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { extractCommand } from './commands/extract.js';
 import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
+import { cronCommand } from './commands/cron.js';
+import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
+import { schemaCommand } from './commands/schema.js';
 import { transformCommand } from './commands/transform.js';
 import { parseDestination } from './load/index.js';
 import { VERSION } from './version.js';
@@ -19,6 +23,10 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   transformCommand,
   loadCommand,
   runCommand,
+  planCommand,
+  runsCommand,
+  cronCommand,
+  schemaCommand,
   datasetsCommand,
   inspectCommand,
 ];
@@ -30,7 +38,8 @@ Exit codes:
   2  usage or configuration error
   3  source or network error (extract)
   4  data did not look as declared (transform)
-  5  load error (upload or verification)`;
+  5  load error (upload or verification)
+  75 another run of the same pipeline is in progress (etl run): try again later`;
 
 /** The only place errors become exit codes and a single line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -77,6 +86,7 @@ function buildProgram(): Command {
     .option('--debug', 'show debug lines and stack traces', false)
     .option('--json', 'machine-readable output: JSON log lines on stderr, a JSON result on stdout', false)
     .option('-q, --quiet', 'only warnings and errors on stderr', false)
+    .option('--log-file <file>', 'also append JSON log lines, the result and any error to this file (for cron)')
     .addHelpText('after', `
 Examples:
   $ etl extract ons                                  download every edition of ONS monthly deaths to ./data/raw
@@ -131,8 +141,15 @@ function printError(error: unknown, global: Partial<GlobalOptions>): number {
   const exitCode = known ? error.exitCode : EXIT_INTERNAL;
   const kind = known ? error.name.replace(/Error$/, '').toLowerCase() + ' error' : 'internal error';
   const hint = known ? error.hint : 'this is a bug in etl: run again with --debug and report the output';
+  const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
+  if (global.logFile) {
+    try {
+      logFileStream(global.logFile).write(redact(JSON.stringify(record)) + '\n');
+    } catch (logError) {
+      process.stderr.write(`etl: could not write to --log-file ${global.logFile}: ${errorMessage(logError)}\n`);
+    }
+  }
   if (global.json) {
-    const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
     process.stderr.write(redact(JSON.stringify(record)) + '\n');
   } else {
     const message = errorMessage(error);

@@ -1,10 +1,15 @@
-import { createLogger, escapeControl, loadSpinner, type Logger } from '../core/log.js';
+import { appendFileSync } from 'node:fs';
+import { createLogger, escapeControl, loadSpinner, teeLogger, type Logger } from '../core/log.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 
 /** Flags every command accepts, set on the root program. */
 export interface GlobalOptions {
   debug: boolean;
   json: boolean;
   quiet: boolean;
+  /** Also append JSON lines (logs, the result, an error) to this file. */
+  logFile?: string;
 }
 
 export interface CommandContext {
@@ -18,12 +23,25 @@ export async function createCommandContext(global: GlobalOptions, stdout: NodeJS
   // A terminal with no width (some pseudo-terminals) cannot redraw a spinner line.
   const interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !global.json && !process.env.CI;
   if (interactive) await loadSpinner();
-  const log = createLogger({ json: global.json, debug: global.debug, quiet: global.quiet, interactive });
+  const terminal = createLogger({ json: global.json, debug: global.debug, quiet: global.quiet, interactive });
+  const logFile = global.logFile ? logFileStream(global.logFile) : undefined;
+  const log = logFile ? teeLogger(terminal, createLogger({ json: true, debug: global.debug, quiet: global.quiet, stream: logFile, interactive: false })) : terminal;
   return {
     log,
     global,
     printResult(text, json) {
       stdout.write(global.json ? JSON.stringify(json) + '\n' : escapeControl(text, true) + '\n');
+      logFile?.write(redact(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: text.split('\n')[0], result: json })) + '\n');
     },
   };
+}
+
+/** Appended synchronously, line by line, so lines stay whole and in order even when the process exits on an error. */
+export function logFileStream(file: string): NodeJS.WritableStream {
+  try {
+    appendFileSync(file, '');
+  } catch (error) {
+    throw new ConfigError(`--log-file ${file}: cannot append to it (${errorMessage(error)})`, { hint: 'create its directory, or make it writable by this user' });
+  }
+  return { write: (text: string) => (appendFileSync(file, text), true) } as unknown as NodeJS.WritableStream;
 }

@@ -24,15 +24,20 @@ Examples:
 function describeDataset(dataset: WorkbookDataset): string {
   return [
     `ons ${dataset.name}: ${dataset.title}`,
+    `  version:  ${dataset.version ?? 1}`,
     `  page:     ${dataset.pageUrl}`,
     `  releases: ${dataset.releases}`,
-    ...dataset.layouts.map((layout, i) => `  ${i === 0 ? 'layouts: ' : '         '} ${describeLayout(layout)}`),
+    ...dataset.layouts
+      .flatMap((layout) => [describeLayout(layout), ...(layout.companions ?? []).map((companion) => describeLayout(companion, layout.name))])
+      .map((line, i) => `  ${i === 0 ? 'layouts: ' : '         '} ${line}`),
     `  columns:  ${dataset.columns.map((c) => `${c.name} ${c.type.toUpperCase()}${c.nullable ? '?' : ''}`).join(', ')}`,
+    ...dataset.columns.map((c) => `    ${c.name.padEnd(17)} ${c.description ?? ''}`.trimEnd()),
   ].join('\n');
 }
 
-function describeLayout(layout: WorkbookLayout): string {
+function describeLayout(layout: WorkbookLayout, companionOf?: string): string {
   const periods = layout.periods.map((p) => `${p.field} (${p.parse})`).join(', ');
   const axis = layout.periodAxis === 'columns' ? `periods across columns: ${periods}` : `periods down rows: ${periods}; ${layout.values.length} value columns`;
-  return `"${layout.name}": sheet /${layout.sheet.namePattern}/i, header in rows 1-${layout.header.searchRows}, ${axis}`;
+  const also = companionOf === undefined ? '' : ` (also read with "${companionOf}")`;
+  return `"${layout.name}"${also}: sheet /${layout.sheet.namePattern}/i, header in rows 1-${layout.header.searchRows}, ${axis}`;
 }

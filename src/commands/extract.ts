@@ -1,8 +1,9 @@
 import { Command } from 'commander';
-import { findSource } from '../extract/index.js';
 import type { ExtractReport } from '../core/source.js';
+import { defaultDatasetOf } from '../run/source-adapter.js';
+import { extractStep } from '../run/steps.js';
 import type { CommandContext } from './context.js';
-import { createSourceIO, dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
+import { dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
 
 export function extractCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('extract')
@@ -31,17 +32,12 @@ Redirects are followed on the same host only (at most 5); credentials in --url (
 as Basic auth and never written to the manifest or the output.`)
     .action(async (sourceName: string, datasetName: string | undefined, flags: SourceFlags) => {
       const ctx = await context();
-      const source = findSource(sourceName);
-      const io = createSourceIO(flags, ctx.log);
-      try {
-        const report = await source.extract(
-          { dataset: datasetName ?? source.defaultDataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks },
-          io,
-        );
-        ctx.printResult(describeExtract(report), { command: 'extract', ...summariseExtract(report) });
-      } finally {
-        await io.http.close();
-      }
+      const report = await extractStep(
+        { source: sourceName, dataset: datasetName ?? defaultDatasetOf(sourceName), dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks },
+        { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
+        ctx.log,
+      );
+      ctx.printResult(describeExtract(report), { command: 'extract', ...summariseExtract(report) });
     });
 }
 

@@ -8,7 +8,7 @@ import { onsDatasets } from '../transform/datasets/index.js';
 import { findDataset } from '../extract/ons.js';
 import { NoTableError, type LayoutAttempt } from '../transform/layout/find-table.js';
 import { describeParquet, type ParquetDescription } from '../transform/parquet/inspect-parquet.js';
-import { detectTableLayout, type TableLayout } from '../transform/layout/read-workbook-table.js';
+import { describeRowRules, detectTableLayout, type RowRulesSummary, type TableLayout } from '../transform/layout/read-workbook-table.js';
 import { listSheets } from '../transform/workbook/workbook.js';
 import type { CommandContext } from './context.js';
 import { datasetFileOption, parsePositiveInt } from './options.js';
@@ -19,7 +19,7 @@ interface InspectFlags {
   rows: number;
 }
 
-type Detection = { dataset: string; table: TableLayout } | { dataset: string; failed: string; attempts: readonly LayoutAttempt[] };
+type Detection = { dataset: string; table: TableLayout; rows: RowRulesSummary } | { dataset: string; failed: string; attempts: readonly LayoutAttempt[] };
 
 export function inspectCommand(context: () => Promise<CommandContext>): Command {
   return new Command('inspect')
@@ -35,7 +35,9 @@ Examples:
   $ etl inspect data/processed/ons/weekly-deaths.parquet --rows 5
 
 For a workbook, every layout tried is listed with the rule it failed, so an edition that moved
-its table shows what to change in the declaration. Exits 4 when no dataset finds a table.`)
+its table shows what to change in the declaration; then each row label with the canonical values
+it maps to (weekly: measure, sex, age_band, area), and how many rows each geo_level has (monthly).
+Exits 4 when no dataset finds a table.`)
     .action(async (file: string, flags: InspectFlags) => {
       const ctx = await context();
       if (await isParquet(file)) {
@@ -56,7 +58,8 @@ its table shows what to change in the declaration. Exits 4 when no dataset finds
 
 async function detect(file: string, dataset: WorkbookDataset): Promise<Detection> {
   try {
-    return { dataset: dataset.name, table: await detectTableLayout({ file }, dataset) };
+    const table = await detectTableLayout({ file }, dataset);
+    return { dataset: dataset.name, table, rows: await describeRowRules({ file }, dataset) };
   } catch (error) {
     if (error instanceof NoTableError) return { dataset: dataset.name, failed: 'no layout matches', attempts: error.attempts };
     if (error instanceof DataError) return { dataset: dataset.name, failed: errorMessage(error), attempts: [] };
@@ -102,6 +105,15 @@ function formatWorkbook(file: string, sheets: readonly string[], detections: rea
       lines.push(...table.valueColumns.map((v) => `    ${v.cell} "${v.label}" -> ${Object.entries(v.fields).map(([k, t]) => `${k}=${t}`).join(', ')}`));
     }
     lines.push(...table.rejected.map(formatAttempt));
+    for (const [field, counts] of Object.entries(detection.rows.classified)) {
+      lines.push(`  ${field} (rows of the first period): ${Object.entries(counts).map(([value, n]) => `${value} ${n}`).join(', ')}`);
+    }
+    if (detection.rows.labels.length > 0) lines.push('  row labels -> canonical values:');
+    for (const { cell, printed, canonical } of detection.rows.labels) {
+      const known = Object.values(canonical).some((value) => value !== null);
+      const values = known ? Object.entries(canonical).map(([field, value]) => `${field}=${value === null ? '-' : String(value)}`).join(' ') : 'not in the declaration (canonical fields null)';
+      lines.push(`    ${cell.padEnd(5)} "${printed}" -> ${values}`);
+    }
   }
   return lines.join('\n');
 }

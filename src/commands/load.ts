@@ -1,21 +1,12 @@
 import { Command, Option } from 'commander';
 import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
-import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
+import { lastTransform } from '../run/data-dir.js';
 import type { CommandContext } from './context.js';
-import { parsePositiveInt } from './options.js';
-
-interface LoadFlags {
-  bucket: string;
-  key: string;
-  endpoint?: string;
-  region?: string;
-  concurrency: number;
-  dryRun: boolean;
-  force: boolean;
-}
+import { dataDirOption, loadOptions, parsePositiveInt, type LoadFlags } from './options.js';
 
 const HELP = `
 Examples:
+  $ etl load --bucket gs://my-bucket/ons/                       what the last \`etl transform\` wrote (recorded in the data dir)
   $ etl load deaths.parquet --bucket gs://my-bucket/ons/        object gs://my-bucket/ons/deaths.parquet
   $ etl load data/processed/ --bucket s3://my-bucket/lake/      every file below; keys keep relative paths
   $ etl load deaths.parquet --bucket file:///srv/lake/ons/      a local directory, same semantics
@@ -48,21 +39,18 @@ Emulators and S3-compatible stores:
 Exit code 5 if any file failed; files that made it stay uploaded and are listed.`;
 
 export function loadCommand(context: () => Promise<CommandContext>): Command {
-  return new Command('load')
+  const command = new Command('load')
     .description('upload files or directories to Google Cloud Storage, S3 or a local directory, verified and idempotent')
-    .argument('<paths...>', 'files or directories to upload')
-    .requiredOption('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a path starting with /, ./ or ../')
-    .option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}', DEFAULT_KEY_TEMPLATE)
-    .option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint')
-    .option('--region <name>', 'S3 region (default: AWS_REGION or the profile)')
+    .argument('[paths...]', 'files or directories to upload (default: what the last `etl transform` wrote)')
+    .addOption(dataDirOption())
+    .addHelpText('after', HELP);
+  for (const option of loadOptions()) command.addOption(option.long === '--bucket' ? option.makeOptionMandatory() : option);
+  return command
     .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
-    .option('--dry-run', 'say what would be uploaded where, and send nothing: a bucket is not contacted; a local directory is compared (skip when the same)', false)
-    .option('--force', 'upload even when the destination already holds the same content', false)
-    .addHelpText('after', HELP)
-    .action(async (paths: string[], flags: LoadFlags) => {
+    .action(async (paths: string[], flags: LoadFlags & { bucket: string; concurrency: number; dataDir: string }) => {
       const ctx = await context();
       const summary = await loadFiles({
-        inputs: paths,
+        inputs: paths.length > 0 ? paths : (await lastTransform(flags.dataDir)).outputs,
         bucket: flags.bucket,
         keyTemplate: flags.key,
         sink: { endpoint: flags.endpoint, region: flags.region },

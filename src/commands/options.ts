@@ -1,8 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { createHttpClient } from '../core/http.js';
-import type { Logger } from '../core/log.js';
-import type { SourceIO } from '../core/source.js';
-import { PACKAGE_NAME, VERSION } from '../version.js';
+import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 
 /** Flags shared by the commands that read or write the data layout and talk to sources. */
 export interface SourceFlags {
@@ -56,15 +53,39 @@ export const fetchOptions = (): Option[] => [
   new Option('--max-links <n>', 'refuse a page with more workbook links than this').argParser(parsePositiveInt).default(500),
 ];
 
-export function createSourceIO(flags: Pick<SourceFlags, 'timeout' | 'retries'> & Partial<Pick<SourceFlags, 'downloadTimeout'>>, log: Logger): SourceIO {
-  const http = createHttpClient({
-    timeoutMs: flags.timeout * 1000,
-    deadlineMs: flags.downloadTimeout === undefined ? undefined : flags.downloadTimeout * 1000,
-    retries: flags.retries,
-    retryBaseMs: 1000,
-    maxRetryWaitMs: 60_000,
-    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
-    log,
-  });
-  return { http, log, now: () => new Date() };
+/** What `transform` accepts; `run` and `plan` accept the same. */
+export interface TransformFlags {
+  out?: string;
+  input?: string[];
+  /** A JSON dataset declaration used instead of the built-in dataset. */
+  datasetFile?: string;
+  skipBad: boolean;
+  partitionBy?: string;
 }
+
+export const transformOptions = (): Option[] => [
+  new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'),
+  new Option('--input <workbooks...>', 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name'),
+  datasetFileOption(),
+  new Option('--skip-bad', 'report and leave out a workbook that does not look as declared, instead of failing').default(false),
+  new Option('--partition-by <column>', 'write a Hive-partitioned folder (<column>=<value>/part-0.parquet, _manifest.json) instead of one file; only changed partitions are rewritten'),
+];
+
+/** What `load` accepts besides the files; `run` and `plan` accept the same (--bucket optional there). */
+export interface LoadFlags {
+  bucket?: string;
+  key: string;
+  endpoint?: string;
+  region?: string;
+  dryRun: boolean;
+  force: boolean;
+}
+
+export const loadOptions = (): Option[] => [
+  new Option('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a path starting with /, ./ or ../'),
+  new Option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}').default(DEFAULT_KEY_TEMPLATE),
+  new Option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint'),
+  new Option('--region <name>', 'S3 region (default: AWS_REGION or the profile)'),
+  new Option('--dry-run', 'say what would be uploaded where, and send nothing: a bucket is not contacted; a local directory is compared (skip when the same)').default(false),
+  new Option('--force', 'upload even when the destination already holds the same content').default(false),
+];

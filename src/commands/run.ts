@@ -1,68 +1,57 @@
-import { Command, Option } from 'commander';
-import { findSource } from '../extract/index.js';
-import { describeSummary, failIfAnyFailed, loadFiles } from '../load/load-files.js';
-import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
+import { Command } from 'commander';
+import type { PipelineResult } from '../run/pipeline.js';
+import { runPipeline } from '../run/pipeline.js';
+import { describePlan, planPipeline } from '../run/plan.js';
 import type { CommandContext } from './context.js';
-import { describeExtract, summariseExtract } from './extract.js';
-import { loadSummaryJson } from './load.js';
-import { createSourceIO, dataDirOption, fetchOptions, yearRangeOptions, type SourceFlags } from './options.js';
-import { describeTransform, transformToParquet } from './transform.js';
+import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 
-interface RunFlags extends SourceFlags {
-  out?: string;
-  skipBad: boolean;
-  bucket?: string;
-  endpoint?: string;
-}
+export const PIPELINE_EXIT_CODES = `
+Exit codes (the step that failed):
+  0   success (steps may have been cached)
+  2   usage or configuration error, before anything ran
+  3   extract failed (source unreachable or answered wrongly)
+  4   transform failed (data did not look as declared)
+  5   load failed (upload or verification)
+  75  another run of this pipeline holds the lock: nothing done, try again later`;
 
 export function runCommand(context: () => Promise<CommandContext>): Command {
-  const command = new Command('run')
-    .description('extract, transform and (with --bucket) load in one go: the command for a crontab line')
-    .argument('<source>', 'e.g. ons')
-    .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
-    .addOption(new Option('-o, --out <file>', 'parquet file to write (default: <data-dir>/processed/<source>/<dataset>.parquet)'))
-    .addOption(new Option('--skip-bad', 'report and leave out a workbook that does not look as declared').default(false))
-    .addOption(new Option('--bucket <uri>', 'also upload the parquet file: gs://bucket/prefix/, s3://bucket/prefix/ or file:///dir/ (default: keep it in <data-dir>/processed/)'))
-    .addOption(new Option('--endpoint <url>', 'with --bucket: an emulator or S3-compatible server'))
-    .addOption(dataDirOption());
-  for (const option of [...yearRangeOptions(), ...fetchOptions()]) command.addOption(option);
-  return command
+  return addPipelineOptions(new Command('run'))
+    .description('extract, transform and (with --bucket) load in one go, skipping steps whose inputs are unchanged: the command for a crontab line')
     .addHelpText('after', `
-Without --bucket the parquet file stays in the local data directory. With --bucket it is uploaded as
-\`etl load\` does: verified, and skipped when the bucket already holds the same content.
+Examples:
+  $ etl run ons                                   into <data-dir>/processed/ons/monthly-deaths.parquet
+  $ etl run ons weekly-deaths --bucket s3://lake/ons/ --region eu-west-2
+  $ etl run ons --input ~/Downloads/ons-monthly/  offline: no extract
+  $ etl run ons --bucket gs://lake/ons/ --dry-run  the same as \`etl plan\`: nothing fetched, written or uploaded
 
-Example crontab line (06:15 every day; logs as JSON lines, exit code tells cron what happened). Use the
-installed bin's absolute path (\`command -v etl\`), not npx: see "Install on a VM" in the README.
-  15 6 * * *  ETL_DATA_DIR=/var/lib/etl /usr/local/bin/etl --json run ons --bucket gs://my-bucket/ons/ >>/var/log/etl.jsonl 2>&1`)
-    .action(async (sourceName: string, datasetName: string | undefined, flags: RunFlags) => {
+A step whose inputs (raw files' sha256, dataset declaration, parameters, etl version) are unchanged
+since its last successful run is skipped and reported as cached; --no-cache runs everything. Extract
+always asks the source, with conditional GETs, so an unchanged source costs 0 bytes.
+
+One run per pipeline at a time (a lock in <data-dir>/locks/); each run is recorded in
+<data-dir>/runs/<run-id>.json (see \`etl runs\`). \`etl cron\` prints a crontab line.
+${PIPELINE_EXIT_CODES}`)
+    .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: PipelineFlags, command: Command) => {
       const ctx = await context();
-      const source = findSource(sourceName);
-      const dataset = datasetName ?? source.defaultDataset;
-      const io = createSourceIO(flags, ctx.log);
-      let extractReport;
-      try {
-        extractReport = await source.extract({ dataset, dataDir: flags.dataDir, url: flags.url, fromYear: flags.from, toYear: flags.to, concurrency: flags.concurrency, maxLinks: flags.maxLinks }, io);
-      } finally {
-        await io.http.close();
-      }
-      if (!ctx.global.json) ctx.log.info(describeExtract(extractReport));
-      const summary = await transformToParquet(ctx, source.name, dataset, flags);
-      if (!flags.bucket) {
-        ctx.printResult(describeTransform(summary), { command: 'run', extract: summariseExtract(extractReport), transform: summary });
+      const request = await pipelineRequest(sourceName, datasetName, flags, command);
+      if (flags.dryRun) {
+        const plan = await planPipeline(request);
+        ctx.printResult(describePlan(plan), { command: 'run', dry_run: true, ...plan });
         return;
       }
-      if (!ctx.global.json) ctx.log.info(describeTransform(summary));
-      const loaded = await loadFiles({
-        inputs: [summary.path],
-        bucket: flags.bucket,
-        keyTemplate: DEFAULT_KEY_TEMPLATE,
-        sink: { endpoint: flags.endpoint, region: undefined },
-        concurrency: 1,
-        dryRun: false,
-        force: false,
-        log: ctx.log,
-      });
-      ctx.printResult(describeSummary(loaded), { command: 'run', extract: summariseExtract(extractReport), transform: summary, load: loadSummaryJson(loaded) });
-      failIfAnyFailed(loaded);
+      const result = await runPipeline(request, ctx.log);
+      ctx.printResult(describeRun(result), { command: 'run', ...result.manifest });
     });
+}
+
+/** The one line a successful run prints, also under cron. */
+function describeRun({ manifest }: PipelineResult): string {
+  const steps = manifest.steps.map((step) => `${step.name} ${step.status}${stepDetail(step.summary)}`).join(', ');
+  return `run ${manifest.run_id}: ${steps}`;
+}
+
+function stepDetail(summary: Record<string, unknown> | undefined): string {
+  if (!summary) return '';
+  const parts = Object.entries(summary).filter(([key]) => key !== 'url' && key !== 'skipped').map(([key, value]) => `${String(value)} ${key.replace(/_/g, ' ')}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }

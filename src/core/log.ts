@@ -121,3 +121,25 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
 }
 
+
+/** Every line goes to both loggers: human lines on stderr and JSON lines in a --log-file, say. */
+export function teeLogger(first: Logger, second: Logger): Logger {
+  const both = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields): void => {
+    first[level](message, fields);
+    second[level](message, fields);
+  };
+  return {
+    debug: both('debug'),
+    info: both('info'),
+    warn: both('warn'),
+    error: both('error'),
+    progress(text) {
+      const progresses = [first.progress(text), second.progress(text)];
+      return {
+        update: (next) => progresses.forEach((p) => p.update(next)),
+        done: (line) => progresses.forEach((p) => p.done(line)),
+        fail: (line) => progresses.forEach((p) => p.fail(line)),
+      };
+    },
+  };
+}

@@ -9,6 +9,19 @@ export interface SourceIO {
   now: () => Date;
 }
 
+/**
+ * One of `count` machines splitting a pipeline's work units (ONS: editions) between them: this one takes the
+ * units u with u mod count = index (0-based). The same units always go to the same shard.
+ */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export function inShard(unit: number, shard: Shard | undefined): boolean {
+  return shard === undefined || ((unit % shard.count) + shard.count) % shard.count === shard.index;
+}
+
 export interface ExtractRequest {
   dataset: string;
   /** Root of the data layout; raw files go under <dataDir>/raw/<source>/<dataset>/. */
@@ -20,6 +33,7 @@ export interface ExtractRequest {
   concurrency: number;
   /** Refuse a page listing more files than this (default 500). */
   maxLinks?: number;
+  shard?: Shard;
 }
 
 export interface ExtractedFile {
@@ -48,6 +62,7 @@ export interface TransformRequest {
   datasetFile?: string;
   fromYear?: number;
   toYear?: number;
+  shard?: Shard;
 }
 
 /** The contract a source fulfils: one file in src/extract plus one registry line. */

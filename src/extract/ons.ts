@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ConfigError, LoadError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
 import { redact, stripCredentials } from '../core/redact.js';
-import type { ExtractReport, ExtractRequest, ExtractedFile, Source, SourceIO, TransformRequest } from '../core/source.js';
+import { inShard, type ExtractReport, type ExtractRequest, type ExtractedFile, type Shard, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
 import { loadDatasetFile } from '../transform/layout/dataset-file.js';
@@ -104,7 +104,13 @@ async function extract(request: ExtractRequest, io: SourceIO): Promise<ExtractRe
   }
   const inRange = onPage.filter((link) => inYearRange(request, link.edition));
   if (inRange.length === 0) throw emptySelection(request, `the page at ${redact(pageUrl)} links`, onPage.map((link) => link.edition));
-  const links = distinctFileNames(inRange, (m) => io.log.warn(m));
+  const mine = inRange.filter((link) => inShard(link.edition, request.shard));
+  if (mine.length === 0) {
+    // More shards than editions: this one has nothing to do, which is not an error.
+    io.log.info(`shard ${request.shard!.index}/${request.shard!.count}: none of the ${inRange.length} editions is this shard's`);
+    return { source: 'ons', dataset: dataset.name, url: pageUrl, rawDir, files: [] };
+  }
+  const links = distinctFileNames(mine, (m) => io.log.warn(m));
 
   const manifest = await openManifest(rawDir, { source: 'ons', dataset: dataset.name, page_url: pageUrl }, io.log, io.now);
   const progress = io.log.progress(`${dataset.name}: 0/${links.length} editions`);
@@ -202,11 +208,12 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
   const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
-  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io));
+  const warn = (message: string): void => io.log.warn(message);
+  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn);
   const releases = await rawReleases(request, dataset, io);
-  const selected = releases.filter((release) => inYearRange(request, release.edition!));
+  const selected = releases.filter((release) => inYearRange(request, release.edition!) && inShard(release.edition!, request.shard));
   if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition!));
-  return workbookTable(dataset, selected);
+  return workbookTable(dataset, selected, warn);
 }
 
 function inYearRange(request: { fromYear?: number; toYear?: number }, edition: number): boolean {
@@ -214,8 +221,9 @@ function inYearRange(request: { fromYear?: number; toYear?: number }, edition: n
 }
 
 /** Asking for years that are not there is a usage error that says which years are. */
-function emptySelection(request: { fromYear?: number; toYear?: number }, where: string, editions: readonly number[]): ConfigError {
-  const range = [request.fromYear && `--from ${request.fromYear}`, request.toYear && `--to ${request.toYear}`].filter(Boolean).join(' ');
+function emptySelection(request: { fromYear?: number; toYear?: number; shard?: Shard }, where: string, editions: readonly number[]): ConfigError {
+  const shard = request.shard && `--shard ${request.shard.index}/${request.shard.count}`;
+  const range = [request.fromYear && `--from ${request.fromYear}`, request.toYear && `--to ${request.toYear}`, shard].filter(Boolean).join(' ');
   const held = [...new Set(editions)].sort((a, b) => a - b);
   return new ConfigError(`no edition matches ${range}: ${where} ${held.length === 1 ? 'edition' : 'editions'} ${held.join(', ')}`, { hint: 'change --from/--to' });
 }

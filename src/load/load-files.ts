@@ -26,6 +26,8 @@ export interface LoadRequest {
   force: boolean;
   log: Logger;
   now?: Date;
+  /** A file (by its name below a directory input) uploaded only after every other file made it, e.g. a manifest. */
+  last?: string;
 }
 
 export type FileAction = 'uploaded' | 'skipped' | 'failed' | 'would-upload' | 'would-skip';
@@ -86,7 +88,7 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
   /** Set by a failure no other file can escape (credentials, missing bucket): files not yet started are not tried. */
   let stopReason: UploadError | undefined;
 
-  const files = await mapWithLimit(planned, request.concurrency, async (plan): Promise<FileOutcome> => {
+  const loadAll = (plans: PlannedUpload[]): Promise<FileOutcome[]> => mapWithLimit(plans, request.concurrency, async (plan): Promise<FileOutcome> => {
     const outcome = await (stopReason
       ? { path: plan.input.path, key: plan.key, uri: plan.uri, action: 'failed' as const, reason: NOT_TRIED, bytes: 0, error: stopReason }
       : loadOneFile(plan, sink, request, notCompared, (bytes) => {
@@ -98,6 +100,14 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
     showProgress();
     return outcome;
   });
+  const isLast = (plan: PlannedUpload): boolean => request.last !== undefined && plan.input.name === request.last;
+  const files = await loadAll(planned.filter((plan) => !isLast(plan)));
+  const final = planned.filter(isLast);
+  if (files.some((file) => file.action === 'failed')) {
+    files.push(...final.map((plan) => ({ path: plan.input.path, key: plan.key, uri: plan.uri, action: 'failed' as const, reason: 'not uploaded: it goes last, after every other file, and one failed', bytes: 0 })));
+  } else {
+    files.push(...(await loadAll(final)));
+  }
 
   const count = (...actions: FileAction[]): number => files.filter((file) => actions.includes(file.action)).length;
   const summary: LoadSummary = {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
 import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
+import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { accessibleSheets, weeklyFiguresSheets, weeklyTotal } from '../fixtures/ons/weekly-workbook.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
 
@@ -37,8 +38,13 @@ describe('etl datasets', () => {
     expect(stdout).toContain(`  page:     ${weeklyDeaths.pageUrl}`);
     expect(stdout).toContain('"weeks across (2010-2021)": sheet /^\\s*Weekly figures \\d{4}\\s*$/i, header in rows 1-20, periods across columns: week_number (week-number), week_ended (date)');
     expect(stdout).toContain('"weeks down (2022 on)": sheet /^\\s*1\\s*$/i');
-    expect(stdout).toContain('columns:  edition INT32, week_number INT32, week_ended DATE, section STRING?, measure STRING, area STRING, value DOUBLE?, source_file STRING');
+    expect(stdout).toContain(
+      'columns:  edition INT32, week_number INT32, week_ended DATE, measure STRING?, sex STRING?, age_band STRING?, area_code STRING?, area_name STRING?, label_as_printed STRING, deaths INT64?, deaths_average DOUBLE?, source_file STRING',
+    );
+    expect(stdout).toContain('    deaths_average    average measures (deaths_5y_average); else null');
     expect(stdout).toContain('ons monthly-deaths:');
+    expect(stdout).toContain('columns:  edition INT32, period DATE, geo_code STRING?, geo_code_extra STRING?, geo_name STRING, geo_level STRING, deaths INT64?, source_file STRING');
+    expect(stdout.match(/ {2}version: {2}2\n/g)).toHaveLength(2);
   });
 
   it('--json gives the declarations themselves', async () => {
@@ -60,22 +66,40 @@ describe('etl datasets', () => {
 describe('etl inspect', () => {
   it('a workbook: its sheets, the table each dataset finds, and the layouts that did not match', async () => {
     const file = path.join(dir, 'publicationfileweek522022.xlsx');
-    await writeWorkbook(file, accessibleSheets({ year: 2022 }));
+    await writeWorkbook(file, accessibleSheets({ year: 2022, companions: false }));
     const { code, stdout } = await etl('inspect', file);
     expect(code).toBe(0);
     expect(stdout.split('\n')).toEqual([
-      'publicationfileweek522022.xlsx: 5 sheets: "Cover sheet", "Contents", "Notes", "1", "2"',
+      'publicationfileweek522022.xlsx: 4 sheets: "Cover sheet", "Contents", "Notes", "1"',
       'monthly-deaths: no layout matches',
       '  layout "areas down, months across" did not match: no sheet name matches /^\\s*Figures for \\d{4}\\s*$/i',
       'weekly-deaths: table on sheet "1" (layout "weeks down (2022 on)"), edition 2022, header row 6',
       '  one row per period; period columns A, B; value columns:',
-      '    C6 "Total deaths, England and Wales (2022)" -> measure=Total deaths, all ages, area=England and Wales',
-      '    F6 "Total deaths, England (2022)" -> measure=Total deaths, all ages, area=England',
-      '    G6 "Total deaths, Wales (2022)" -> measure=Total deaths, all ages, area=Wales',
-      '    E6 "Total deaths, England and Wales, five-year average (2016 to 2021)" -> measure=Total deaths: five-year average for the corresponding week, area=England and Wales',
+      '    C6 "Total deaths, England and Wales (2022)" -> label=Total deaths, England and Wales (2022)',
+      '    F6 "Total deaths, England (2022)" -> label=Total deaths, England (2022)',
+      '    G6 "Total deaths, Wales (2022)" -> label=Total deaths, Wales (2022)',
+      '    E6 "Total deaths, England and Wales, five-year average (2016 to 2021)" -> label=Total deaths, England and Wales, five-year average (2016 to 2021)',
       '  layout "weeks across (2010-2021)" did not match: no sheet name matches /^\\s*Weekly figures \\d{4}\\s*$/i',
+      '  row labels -> canonical values:',
+      '    C6    "Total deaths, England and Wales (2022)" -> measure=deaths sex=all age_band=- area_code=K04000001 area_name=England and Wales',
+      '    F6    "Total deaths, England (2022)" -> measure=deaths sex=all age_band=- area_code=E92000001 area_name=England',
+      '    G6    "Total deaths, Wales (2022)" -> measure=deaths sex=all age_band=- area_code=W92000004 area_name=Wales',
+      '    E6    "Total deaths, England and Wales, five-year average (2016 to 2021)" -> measure=deaths_5y_average sex=all age_band=- area_code=K04000001 area_name=England and Wales',
       '',
     ]);
+  });
+
+  it('a workbook: each row label with its cell and canonical values, unknown labels said so; monthly geo_level counts', async () => {
+    const weekly = path.join(dir, 'weekly-unknown.xls');
+    await writeWorkbook(weekly, weeklyFiguresSheets({ year: 2019, labelColumns: 2, unknownLabel: 'Deaths at sea' }));
+    const { stdout } = await etl('inspect', weekly, '--dataset', 'weekly-deaths');
+    expect(stdout).toContain('    B14   "Deaths by underlying cause / Deaths at sea" -> not in the declaration (canonical fields null)\n');
+    expect(stdout).toMatch(/ {4}B\d+ +"Deaths by age group, Males \/ 1-14" -> measure=deaths sex=male age_band=1-14 area_code=K04000001 area_name=England and Wales\n/);
+    expect(stdout).toContain('"Deaths by Region of usual residence / London" -> measure=deaths sex=all age_band=- area_code=E12000007 area_name=London\n');
+    const monthly = path.join(dir, 'monthly-2019.xls');
+    await writeWorkbook(monthly, monthlySheets({ year: 2019 }));
+    const inspected = await etl('inspect', monthly, '--dataset', 'monthly-deaths');
+    expect(inspected.stdout).toContain('  geo_level (rows of the first period): total 2, country 2, region 1, local_authority 1, non_resident 1\n');
   });
 
   it('a workbook no layout matches: every rule that failed, where, and exit 4', async () => {
@@ -102,10 +126,10 @@ describe('etl inspect', () => {
     const { code, stdout } = await etl('inspect', out, '--rows', '2');
     expect(code).toBe(0);
     const lines = stdout.split('\n');
-    expect(lines.slice(0, 4)).toEqual(['deaths-by-week.parquet: 54 rows, 8 columns', '  edition      INTEGER  INT32 INT_32', '  week_number  INTEGER  INT32 INT_32', '  week_ended   DATE     INT32 DATE']);
-    expect(lines[9]).toBe('first 2 rows:');
-    expect(lines[10]).toMatch(/^ {2}edition +week_number +week_ended +section +measure +area +value +source_file$/);
-    expect(lines[11]).toMatch(new RegExp(`^ {2}2019 +1 +2019-01-04 +Total deaths, all ages +England and Wales +${weeklyTotal(2019, 1)} +weekly-2019\\.xls$`));
+    expect(lines.slice(0, 4)).toEqual(['deaths-by-week.parquet: 54 rows, 12 columns', '  edition           INTEGER  INT32 INT_32', '  week_number       INTEGER  INT32 INT_32', '  week_ended        DATE     INT32 DATE']);
+    expect(lines[13]).toBe('first 2 rows:');
+    expect(lines[14]).toMatch(/^ {2}edition +week_number +week_ended +measure +sex +age_band +area_code +area_name +label_as_printed +deaths +deaths_average +source_file$/);
+    expect(lines[15]).toMatch(new RegExp(`^ {2}2019 +1 +2019-01-04 +deaths +all +K04000001 +England and Wales +Total deaths, all ages +${weeklyTotal(2019, 1)} +weekly-2019\\.xls$`));
   });
 
   it('a damaged parquet file is a data error giving DuckDB\'s reason, without the SQL etl ran', async () => {

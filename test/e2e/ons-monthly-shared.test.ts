@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
+import { monthlyDeaths } from '../../src/transform/datasets/monthly-deaths.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
 import { readParquet, type ParquetContents } from '../helpers/parquet.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -101,9 +102,33 @@ describe.skipIf(!hasSharedData)('real ONS monthly workbooks, end to end', () => 
     expect(names).toContain('ENGLAND, WALES AND ELSEWHERE');
     expect(names).toContain('Non-residents of England & Wales');
     expect([...names].filter((n) => /\d$|^\s|\s$|Footnote|Source/.test(n))).toEqual([]);
+    // The combined cell `K04000001, J99000001` is split: the first code, the rest in geo_code_extra.
     const codes = new Set(parquet.rows.map((r) => r.geo_code));
-    expect(codes).toContain('K04000001, J99000001');
-    expect([...codes].filter((c) => c !== null && !/^[A-Z]\d{8}(, [A-Z]\d{8})?$/.test(c as string))).toEqual([]);
+    expect([...codes].filter((c) => c !== null && !/^[A-Z]\d{8}$/.test(c as string))).toEqual([]);
+    const combined = parquet.rows.filter((r) => r.geo_code_extra !== null);
+    expect(new Set(combined.map((r) => `${r.geo_code} + ${r.geo_code_extra}: ${r.geo_name}`))).toEqual(new Set(['K04000001 + J99000001: ENGLAND, WALES AND ELSEWHERE']));
+  });
+
+  it('geo_level: countries sum to England and Wales for every edition and month, no duplicates, every level from the vocabulary', () => {
+    const levels = monthlyDeaths.rowRules!.classify![0]!.values;
+    expect(new Set(parquet.rows.map((r) => r.geo_level))).toEqual(new Set(levels));
+    let months = 0;
+    for (const { edition, file } of workbooks) {
+      for (let month = 0; month < 12; month++) {
+        const rows = parquet.rows.filter((r) => r.edition === edition && (r.period as Date).getUTCMonth() === month);
+        const englandAndWales = rows.find((r) => r.geo_name === 'ENGLAND AND WALES')!.deaths;
+        const countries = rows.filter((r) => r.geo_level === 'country');
+        expect(countries.map((r) => r.geo_name).sort(), file).toEqual(['ENGLAND', 'WALES']);
+        const sum = countries.some((r) => r.deaths === null) ? null : countries.reduce((total, r) => total + BigInt(r.deaths as bigint), 0n);
+        expect(sum, `${file} month ${month + 1}`).toEqual(englandAndWales === null ? null : BigInt(englandAndWales as bigint));
+        if (sum !== null) months++;
+      }
+    }
+    expect(months).toBe(12 * 3 + 2); // 2020 is the February release
+    const keys = parquet.rows.map((r) => [r.edition, (r.period as Date).toISOString(), r.geo_code, r.geo_name, r.geo_level].join('|'));
+    expect(new Set(keys).size).toBe(keys.length);
+    // Regions with a GSS code are E12; the counts a reader sums per level are those the codes say.
+    expect(parquet.rows.filter((r) => r.geo_level === 'region').every((r) => String(r.geo_code).startsWith('E12'))).toBe(true);
   });
 
   it('reads a directory of workbooks with no network (--input DIR) to the same rows', async () => {

@@ -92,7 +92,9 @@ describe('etl extract + transform against a local ONS copy', () => {
       { name: 'edition', type: 'INT32', logical: 'INT_32' },
       { name: 'period', type: 'INT32', logical: 'DATE' },
       { name: 'geo_code', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'geo_code_extra', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'geo_level', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'deaths', type: 'INT64', logical: 'INT_64' },
       { name: 'source_file', type: 'BYTE_ARRAY', logical: 'UTF8' },
     ]);
@@ -175,18 +177,20 @@ describe('etl extract + transform against a local ONS copy', () => {
 });
 
 describe('etl run: extract, transform and load for a crontab line', () => {
-  it('uploads the fresh parquet to a local bucket, and a re-run uploads nothing', async () => {
+  it('uploads the fresh parquet to a local bucket, and a re-run is cached', async () => {
     const lake = path.join(work, 'lake');
     const args = ['run', 'ons', '--url', pageUrl, '--data-dir', dataDir, '--bucket', `file://${lake}/ons/`];
     const first = await runCli(args);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^1 uploaded, 0 skipped \(already there\), 0 failed; .* to file:\/\/.*\/lake\/ons\//);
+    expect(first.stdout).toMatch(/^run \S+-ons-monthly-deaths-\w+: extract succeeded .*, transform succeeded .*, load succeeded \(1 uploaded, 0 failed/);
     const processed = path.join(dataDir, 'processed', 'ons', 'monthly-deaths.parquet');
     expect(await readFile(path.join(lake, 'ons', 'monthly-deaths.parquet'))).toEqual(await readFile(processed));
 
     const again = await runCli(['--json', ...args]);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ command: 'run', extract: { downloaded: 0 }, load: { uploaded: 0, skipped: 1, failed: 0 } });
+    const steps = JSON.parse(again.stdout).steps as Array<{ name: string; status: string; summary?: Record<string, unknown> }>;
+    expect(steps.map((step) => [step.name, step.status])).toEqual([['extract', 'succeeded'], ['transform', 'cached'], ['load', 'cached']]);
+    expect(steps[0]!.summary).toMatchObject({ downloaded: 0 });
   });
 });
 

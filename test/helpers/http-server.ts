@@ -34,10 +34,18 @@ export interface FileServer {
   /** Serves new content at `path`; `keepLastModified` keeps the old Last-Modified (a refresh whose date did not move). */
   set(path: string, file: ServedFile, options?: { keepLastModified?: boolean }): void;
   fail(path: string, plan: FailurePlan): void;
+  /** Requests to `path` wait until the returned function is called (to catch a client mid-run). */
+  hold(path: string): () => void;
   close(): Promise<void>;
 }
 
-export async function startFileServer(files: Record<string, ServedFile> = {}): Promise<FileServer> {
+export interface FileServerOptions {
+  /** Answer with `Connection: close` and close the socket after each response, as many real servers do. */
+  closeAfterResponse?: boolean;
+}
+
+export async function startFileServer(files: Record<string, ServedFile> = {}, options: FileServerOptions = {}): Promise<FileServer> {
+  const held = new Map<string, Promise<void>>();
   const served = new Map<string, { file: ServedFile; etag: string; lastModified: string }>();
   const failures = new Map<string, FailurePlan[]>();
   const requests: LoggedRequest[] = [];
@@ -52,8 +60,10 @@ export async function startFileServer(files: Record<string, ServedFile> = {}): P
   };
   for (const [path, file] of Object.entries(files)) set(path, file);
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = req.url ?? '/';
+    await held.get(path);
+    if (options.closeAfterResponse) res.setHeader('connection', 'close');
     const log = (status: number, bytes: number): void => {
       requests.push({ path, status, bytes, headers: req.headers });
     };
@@ -106,7 +116,7 @@ export async function startFileServer(files: Record<string, ServedFile> = {}): P
     sendNext();
   };
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -114,6 +124,14 @@ export async function startFileServer(files: Record<string, ServedFile> = {}): P
     requests,
     set,
     fail: (path, plan) => failures.set(path, [...(failures.get(path) ?? []), { ...plan }]),
+    hold(path) {
+      let release!: () => void;
+      held.set(path, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        held.delete(path);
+        release();
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,7 +1,13 @@
 import type { WorkbookDataset } from '../layout/dataset.js';
 
+const GEO_LEVELS = ['total', 'country', 'region', 'county', 'local_authority', 'non_resident'];
+/** Normalised (lower case, `&` = and); `east` is printed `East` or `East of England`. */
+const ENGLISH_REGIONS = ['north east', 'north west', 'yorkshire and (the )?humber', 'east midlands', 'west midlands', 'east( of england)?', 'london', 'south east', 'south west'];
+
 export const monthlyDeaths: WorkbookDataset = {
   name: 'monthly-deaths',
+  // 2: geo_level added, a combined code cell split into geo_code and geo_code_extra.
+  version: 2,
   title: 'Monthly figures on deaths registered by area of usual residence, England and Wales',
   pageUrl: 'https://www.ons.gov.uk/peoplepopulationandcommunity/birthsdeathsandmarriages/deaths/datasets/monthlyfiguresondeathsregisteredbyareaofusualresidence',
   // A refreshed annual workbook replaces the earlier one whole.
@@ -17,7 +23,7 @@ export const monthlyDeaths: WorkbookDataset = {
         // GSS codes (E09000001, `K04000001, J99000001`) and older ONS codes (00AA, 15UB): no spaces, at least one digit.
         { field: 'geo_code', pattern: '^(?=[A-Z0-9]*\\d)[A-Z0-9]{2,10}(\\s*,\\s*[A-Z0-9]{2,10})*$', optional: true, clean: false },
         // The name: the first remaining cell with two letters or more (2006-2010 spread names over three level columns).
-        { field: 'geo_name', pattern: '[A-Za-z].*[A-Za-z]', optional: false, clean: true },
+        { field: 'geo_name', pattern: '[A-Za-z].*[A-Za-z]', optional: false, clean: true, depthField: 'name_depth' },
       ],
       value: { field: 'deaths', markers: [':', '..', '-', 'x', 'z', '*', '[x]', '[z]', '[c]'] },
       stopAt: '^(Footnotes?|Notes?|Source)\\b',
@@ -26,9 +32,40 @@ export const monthlyDeaths: WorkbookDataset = {
   columns: [
     { name: 'edition', type: 'int32', nullable: false, description: 'year of the edition' },
     { name: 'period', type: 'date', nullable: false, description: 'first day of the month' },
-    { name: 'geo_code', type: 'string', nullable: true, description: 'area code as printed (GSS or older codes)' },
+    { name: 'geo_code', type: 'string', nullable: true, description: 'area code as printed (GSS or older codes); the first one where a cell prints several' },
+    { name: 'geo_code_extra', type: 'string', nullable: true, description: 'the other codes of a cell that prints several (K04000001, J99000001 -> J99000001), else null' },
     { name: 'geo_name', type: 'string', nullable: false, description: 'area name, footnote markers removed' },
+    { name: 'geo_level', type: 'string', nullable: false, description: `${GEO_LEVELS.join(', ')}: sum one level at a time` },
     { name: 'deaths', type: 'int64', nullable: true, description: 'deaths registered; null where blank or not yet published' },
     { name: 'source_file', type: 'string', nullable: false, description: 'workbook file name' },
   ],
+  rowRules: {
+    split: [{ field: 'geo_code', separator: ',', rest: 'geo_code_extra' }],
+    classify: [
+      {
+        field: 'geo_level',
+        values: GEO_LEVELS,
+        // The GSS code prefix when there is one; else the level column the name is printed in (2006-2010);
+        // else the name itself (editions with no code column). Names are compared normalised (lower case, `&` = and).
+        when: [
+          { value: 'total', match: { geo_code: '^k04' } },
+          { value: 'country', match: { geo_code: '^(e92|w92)' } },
+          { value: 'region', match: { geo_code: '^e12' } },
+          { value: 'county', match: { geo_code: '^(e10|e11|e13)' } },
+          { value: 'local_authority', match: { geo_code: '^(e06|e07|e08|e09|w06)' } },
+          { value: 'non_resident', match: { geo_code: '^j99' } },
+          { value: 'total', match: { geo_name: '^england,? wales and elsewhere$|^england and wales$' } },
+          { value: 'non_resident', match: { geo_name: 'non-?residents?' } },
+          { value: 'country', match: { geo_name: '^(england|wales)$', name_depth: '^0$' } },
+          { value: 'region', match: { name_depth: '^1$' } },
+          { value: 'local_authority', match: { name_depth: '^[2-9]$' } },
+          { value: 'region', match: { geo_name: `^(${ENGLISH_REGIONS.join('|')})$` } },
+          { value: 'county', match: { geo_name: '\\(met(ropolitan)? county\\)$|\\bcounty$' } },
+        ],
+        otherwise: 'local_authority',
+        // Some editions print WALES twice, as a country and again among the regions (once per sheet row).
+        repeated: { key: ['geo_name'], from: 'country', to: 'region' },
+      },
+    ],
+  },
 };

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { Column, ColumnType } from '../../core/table.js';
-import { PERIOD_PARSERS, RELEASE_POLICIES, type HeadingRules, type PeriodsAcrossLayout, type PeriodsDownLayout, type WorkbookDataset, type WorkbookLayout } from './dataset.js';
+import { PERIOD_PARSERS, RELEASE_POLICIES, type HeadingRules, type RowRules, type VocabularyEntry, type PeriodsAcrossLayout, type PeriodsDownLayout, type WorkbookDataset, type WorkbookLayout } from './dataset.js';
 
 /** Every column type, so a declaration file can be checked against the union at run time. */
 const COLUMN_TYPES: Record<ColumnType, true> = { string: true, int32: true, int64: true, double: true, boolean: true, date: true, timestamp: true };
@@ -28,16 +28,18 @@ export async function loadDatasetFile(file: string): Promise<WorkbookDataset> {
 /** Checks a declaration and returns it typed; a ConfigError names the first bad field by its path, e.g. `layouts[0].sheet.namePattern`. */
 export function parseDataset(value: unknown, source: string): WorkbookDataset {
   const check = new Checker(source);
-  const root = check.object(value, '', ['name', 'title', 'pageUrl', 'releases', 'layouts', 'columns']);
+  const root = check.object(value, '', ['name', 'version', 'title', 'pageUrl', 'releases', 'layouts', 'columns', 'rowRules']);
   const dataset: WorkbookDataset = {
     name: check.matching(root.name, 'name', /^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes (it names folders and files)'),
+    ...(root.version === undefined ? {} : { version: check.count(root.version, 'version', 1) }),
     title: check.text(root.title, 'title'),
     pageUrl: check.matching(root.pageUrl, 'pageUrl', /^https?:\/\/\S+$/, 'an http(s) URL'),
     releases: check.oneOf(root.releases, 'releases', RELEASE_POLICIES),
     layouts: check.list(root.layouts, 'layouts', (layout, path) => parseLayout(check, layout, path)),
     columns: check.list(root.columns, 'columns', (column, path) => parseColumn(check, column, path)),
+    ...(root.rowRules === undefined ? {} : { rowRules: parseRowRules(check, root.rowRules, 'rowRules') }),
   };
-  const filled = dataset.layouts.flatMap((layout, i) => checkFieldsAgainstColumns(check, layout, `layouts[${i}]`, dataset.columns));
+  const filled = dataset.layouts.flatMap((layout, i) => checkFieldsAgainstColumns(check, layout, `layouts[${i}]`, dataset.columns, dataset.rowRules));
   dataset.columns.forEach((column, i) => {
     if (!filled.includes(column.name)) check.fail(`columns[${i}]`, `no layout fills "${column.name}"`);
   });
@@ -54,10 +56,101 @@ function parseColumn(check: Checker, value: unknown, path: string): Column {
   };
 }
 
+function parseRowRules(check: Checker, value: unknown, path: string): RowRules {
+  const rules = check.object(value, path, ['split', 'labels', 'classify', 'values', 'unique']);
+  const fields = (v: unknown, p: string): string[] => check.list(v, p, (f, fp) => check.text(f, fp));
+  const patterns = (v: unknown, p: string): Record<string, string> => {
+    const object = check.object(v, p);
+    return Object.fromEntries(Object.keys(object).map((field) => [field, check.regex(object[field], `${p}.${field}`)]));
+  };
+  const out: RowRules = {};
+  if (rules.split !== undefined) {
+    out.split = check.list(rules.split, `${path}.split`, (v, p) => {
+      const split = check.object(v, p, ['field', 'separator', 'rest']);
+      return { field: check.text(split.field, `${p}.field`), separator: check.regex(split.separator, `${p}.separator`), rest: check.text(split.rest, `${p}.rest`) };
+    });
+  }
+  if (rules.labels !== undefined) {
+    const p = `${path}.labels`;
+    const labels = check.object(rules.labels, p, ['printed', 'from', 'required', 'canonical', 'rules', 'vocabularies']);
+    const vocabularies = check.object(labels.vocabularies, `${p}.vocabularies`);
+    out.labels = {
+      printed: check.text(labels.printed, `${p}.printed`),
+      from: fields(labels.from, `${p}.from`),
+      required: check.text(labels.required, `${p}.required`),
+      canonical: fields(labels.canonical, `${p}.canonical`),
+      rules: check.list(labels.rules, `${p}.rules`, (v, rp) => {
+        const rule = check.object(v, rp, ['match', 'set', 'lookup']);
+        const lookup = rule.lookup === undefined ? undefined : check.object(rule.lookup, `${rp}.lookup`);
+        return {
+          match: patterns(rule.match, `${rp}.match`),
+          ...(rule.set === undefined ? {} : { set: check.textsOrNull(rule.set, `${rp}.set`) }),
+          ...(lookup === undefined
+            ? {}
+            : {
+                lookup: Object.fromEntries(
+                  Object.keys(lookup).map((field) => {
+                    const entry = check.object(lookup[field], `${rp}.lookup.${field}`, ['from', 'vocabulary']);
+                    const vocabulary = check.text(entry.vocabulary, `${rp}.lookup.${field}.vocabulary`);
+                    if (!(vocabulary in vocabularies)) check.fail(`${rp}.lookup.${field}.vocabulary`, `"${vocabulary}" is not one of labels.vocabularies`);
+                    return [field, { from: check.text(entry.from, `${rp}.lookup.${field}.from`), vocabulary }];
+                  }),
+                ),
+              }),
+        };
+      }),
+      vocabularies: Object.fromEntries(
+        Object.keys(vocabularies).map((name) => [
+          name,
+          check.list(vocabularies[name], `${p}.vocabularies.${name}`, (v, vp): VocabularyEntry => {
+            const entry = check.object(v, vp, ['value', 'printed', 'set']);
+            return {
+              value: entry.value === null ? null : check.text(entry.value, `${vp}.value`),
+              printed: check.list(entry.printed, `${vp}.printed`, (t, tp) => check.text(t, tp), { allowEmpty: true }),
+              ...(entry.set === undefined ? {} : { set: check.texts(entry.set, `${vp}.set`) }),
+            };
+          }),
+        ]),
+      ),
+    };
+  }
+  if (rules.classify !== undefined) {
+    out.classify = check.list(rules.classify, `${path}.classify`, (v, p) => {
+      const rule = check.object(v, p, ['field', 'values', 'when', 'otherwise', 'repeated']);
+      const values = fields(rule.values, `${p}.values`);
+      const level = (l: unknown, lp: string): string => check.oneOf(l, lp, values);
+      const repeated = rule.repeated === undefined ? undefined : check.object(rule.repeated, `${p}.repeated`, ['key', 'from', 'to']);
+      return {
+        field: check.text(rule.field, `${p}.field`),
+        values,
+        when: check.list(rule.when, `${p}.when`, (w, wp) => {
+          const when = check.object(w, wp, ['value', 'match']);
+          return { value: level(when.value, `${wp}.value`), match: patterns(when.match, `${wp}.match`) };
+        }),
+        otherwise: level(rule.otherwise, `${p}.otherwise`),
+        ...(repeated === undefined ? {} : { repeated: { key: fields(repeated.key, `${p}.repeated.key`), from: level(repeated.from, `${p}.repeated.from`), to: level(repeated.to, `${p}.repeated.to`) } }),
+      };
+    });
+  }
+  if (rules.values !== undefined) {
+    const p = `${path}.values`;
+    const routing = check.object(rules.values, p, ['from', 'measure', 'averages', 'count', 'average']);
+    out.values = {
+      from: check.text(routing.from, `${p}.from`),
+      measure: check.text(routing.measure, `${p}.measure`),
+      averages: check.list(routing.averages, `${p}.averages`, (t, tp) => check.text(t, tp), { allowEmpty: true }),
+      count: check.text(routing.count, `${p}.count`),
+      average: check.text(routing.average, `${p}.average`),
+    };
+  }
+  if (rules.unique !== undefined) out.unique = fields(rules.unique, `${path}.unique`);
+  return out;
+}
+
 function parseLayout(check: Checker, value: unknown, path: string): WorkbookLayout {
   const axis = check.oneOf(check.object(value, path).periodAxis, `${path}.periodAxis`, ['columns', 'rows'] as const);
-  const shared = ['name', 'periodAxis', 'sheet', 'header', 'periods', 'value', 'stopAt', 'set'];
-  const layout = check.object(value, path, [...shared, ...(axis === 'columns' ? ['ids', 'headings'] : ['values'])]);
+  const shared = ['name', 'periodAxis', 'sheet', 'header', 'periods', 'value', 'stopAt', 'set', 'companions'];
+  const layout = check.object(value, path, [...shared, ...(axis === 'columns' ? ['ids', 'headings'] : ['values', 'blocks'])]);
   const sheet = check.object(layout.sheet, `${path}.sheet`, ['namePattern']);
   const valueRule = check.object(layout.value, `${path}.value`, ['field', 'markers']);
   const rules = {
@@ -66,6 +159,7 @@ function parseLayout(check: Checker, value: unknown, path: string): WorkbookLayo
     value: { field: check.text(valueRule.field, `${path}.value.field`), markers: check.list(valueRule.markers, `${path}.value.markers`, (m, p) => check.text(m, p), { allowEmpty: true }) },
     stopAt: check.regex(layout.stopAt, `${path}.stopAt`),
     ...(layout.set === undefined ? {} : { set: check.texts(layout.set, `${path}.set`) }),
+    ...(layout.companions === undefined ? {} : { companions: check.list(layout.companions, `${path}.companions`, (c, p) => parseLayout(check, c, p)) }),
   };
   return axis === 'columns' ? { ...rules, ...parseAcross(check, layout, path) } : { ...rules, ...parseDown(check, layout, path) };
 }
@@ -73,19 +167,26 @@ function parseLayout(check: Checker, value: unknown, path: string): WorkbookLayo
 function parseAcross(check: Checker, layout: Record<string, unknown>, path: string): Pick<PeriodsAcrossLayout, 'periodAxis' | 'header' | 'periods' | 'ids' | 'headings'> {
   const header = check.object(layout.header, `${path}.header`, ['searchRows', 'minPeriods']);
   const periods = check.list(layout.periods, `${path}.periods`, (value, p) => {
-    const period = check.object(value, p, ['field', 'parse', 'offset', 'label', 'mustBeInEditionYear']);
+    const period = check.object(value, p, ['field', 'parse', 'offset', 'label', 'mustBeInEditionYear', 'placeholders']);
     return {
       field: check.text(period.field, `${p}.field`),
       parse: check.oneOf(period.parse, `${p}.parse`, PERIOD_PARSERS),
       offset: check.count(period.offset, `${p}.offset`, 0),
       ...(period.label === undefined ? {} : { label: check.regex(period.label, `${p}.label`) }),
       ...(period.mustBeInEditionYear === undefined ? {} : { mustBeInEditionYear: check.flag(period.mustBeInEditionYear, `${p}.mustBeInEditionYear`) }),
+      ...(period.placeholders === undefined ? {} : { placeholders: check.oneOf(period.placeholders, `${p}.placeholders`, ['trailing'] as const) }),
     };
   });
   if (periods[0]!.offset !== 0) check.fail(`${path}.periods[0].offset`, 'must be 0: the first period row is the header row');
   const ids = check.list(layout.ids, `${path}.ids`, (value, p) => {
-    const id = check.object(value, p, ['field', 'pattern', 'optional', 'clean']);
-    return { field: check.text(id.field, `${p}.field`), pattern: check.regex(id.pattern, `${p}.pattern`), optional: check.flag(id.optional, `${p}.optional`), clean: check.flag(id.clean, `${p}.clean`) };
+    const id = check.object(value, p, ['field', 'pattern', 'optional', 'clean', 'depthField']);
+    return {
+      field: check.text(id.field, `${p}.field`),
+      pattern: check.regex(id.pattern, `${p}.pattern`),
+      optional: check.flag(id.optional, `${p}.optional`),
+      clean: check.flag(id.clean, `${p}.clean`),
+      ...(id.depthField === undefined ? {} : { depthField: check.text(id.depthField, `${p}.depthField`) }),
+    };
   });
   return {
     periodAxis: 'columns',
@@ -110,11 +211,16 @@ function parseHeadings(check: Checker, value: unknown, path: string, ids: Period
   };
 }
 
-function parseDown(check: Checker, layout: Record<string, unknown>, path: string): Pick<PeriodsDownLayout, 'periodAxis' | 'header' | 'periods' | 'values'> {
-  const header = check.object(layout.header, `${path}.header`, ['searchRows']);
+function parseDown(check: Checker, layout: Record<string, unknown>, path: string): Pick<PeriodsDownLayout, 'periodAxis' | 'header' | 'periods' | 'values' | 'blocks'> {
+  const header = check.object(layout.header, `${path}.header`, ['searchRows', 'requires']);
+  const blocks = layout.blocks === undefined ? undefined : check.object(layout.blocks, `${path}.blocks`, ['title', 'field']);
   return {
     periodAxis: 'rows',
-    header: { searchRows: check.count(header.searchRows, `${path}.header.searchRows`, 1) },
+    header: {
+      searchRows: check.count(header.searchRows, `${path}.header.searchRows`, 1),
+      ...(header.requires === undefined ? {} : { requires: check.list(header.requires, `${path}.header.requires`, (r, p) => check.regex(r, p)) }),
+    },
+    ...(blocks === undefined ? {} : { blocks: { title: check.regex(blocks.title, `${path}.blocks.title`), field: check.text(blocks.field, `${path}.blocks.field`) } }),
     periods: check.list(layout.periods, `${path}.periods`, (value, p) => {
       const period = check.object(value, p, ['field', 'header', 'parse']);
       return { field: check.text(period.field, `${p}.field`), header: check.regex(period.header, `${p}.header`), parse: check.oneOf(period.parse, `${p}.parse`, PERIOD_PARSERS) };
@@ -127,21 +233,35 @@ function parseDown(check: Checker, layout: Record<string, unknown>, path: string
 }
 
 /** Every field a layout fills must be a column, and it must fill every non-nullable column on every row. Returns the fields it fills. */
-function checkFieldsAgainstColumns(check: Checker, layout: WorkbookLayout, path: string, columns: readonly Column[]): string[] {
+function checkFieldsAgainstColumns(check: Checker, layout: WorkbookLayout, path: string, columns: readonly Column[], rules: RowRules | undefined): string[] {
   const always = new Set([...ENGINE_FIELDS, layout.value.field, ...layout.periods.map((p) => p.field), ...Object.keys(layout.set ?? {})]);
   const sometimes = new Set<string>();
+  // Fields the row rules read and do not write out.
+  const consumed = new Set([...(rules?.labels?.from ?? []), ...(rules?.values ? [rules.values.from] : [])]);
   if (layout.periodAxis === 'columns') {
-    for (const id of layout.ids) (id.optional ? sometimes : always).add(id.field);
+    for (const id of layout.ids) {
+      (id.optional ? sometimes : always).add(id.field);
+      if (id.depthField !== undefined) consumed.add(id.depthField);
+    }
     if (layout.headings) sometimes.add(layout.headings.field);
     if (layout.headings?.areas) sometimes.add(layout.headings.areas.field);
   } else {
     const sets = layout.values.map((value) => new Set(Object.keys(value.set)));
     for (const field of new Set(sets.flatMap((set) => [...set]))) (sets.every((set) => set.has(field)) ? always : sometimes).add(field);
+    if (layout.blocks) sometimes.add(layout.blocks.field);
   }
+  for (const split of rules?.split ?? []) sometimes.add(split.rest);
+  for (const classify of rules?.classify ?? []) always.add(classify.field);
+  if (rules?.labels) {
+    always.add(rules.labels.printed);
+    for (const field of rules.labels.canonical) sometimes.add(field);
+  }
+  if (rules?.values) sometimes.add(rules.values.count).add(rules.values.average);
   const names = new Set(columns.map((column) => column.name));
   for (const field of [...always, ...sometimes]) {
-    if (!names.has(field) && !ENGINE_FIELDS.includes(field)) check.fail(path, `fills "${field}", which is not in columns (${[...names].join(', ')})`);
+    if (!names.has(field) && !ENGINE_FIELDS.includes(field) && !consumed.has(field)) check.fail(path, `fills "${field}", which is not in columns (${[...names].join(', ')})`);
   }
+  for (const [i, companion] of (layout.companions ?? []).entries()) checkFieldsAgainstColumns(check, companion, `${path}.companions[${i}]`, columns, rules);
   for (const column of columns) {
     if (!column.nullable && !always.has(column.name)) check.fail(path, `does not fill non-nullable column "${column.name}" on every row`);
   }
@@ -205,6 +325,11 @@ class Checker {
     if (!Array.isArray(value)) this.fail(path, `expected a list, got ${describe(value)}`);
     if (value.length === 0 && !allowEmpty) this.fail(path, 'expected at least one entry');
     return value.map((entry, i) => item(entry, `${path}[${i}]`));
+  }
+
+  textsOrNull(value: unknown, path: string): Record<string, string | null> {
+    const object = this.object(value, path);
+    return Object.fromEntries(Object.entries(object).map(([key, text]) => [key, text === null ? null : this.text(text, `${path}.${key}`)]));
   }
 
   texts(value: unknown, path: string): Record<string, string> {

@@ -33,6 +33,8 @@ export interface AcrossHeader {
   lastRowNumber: number;
   firstPeriodColumn: number;
   periods: PeriodColumn[];
+  /** Columns left out as placeholders (see `placeholders` in dataset.ts), one message each. */
+  placeholders: string[];
 }
 
 export interface DownHeader {
@@ -40,6 +42,8 @@ export interface DownHeader {
   lastRowNumber: number;
   /** Header text of every non-empty cell, by column. */
   labels: Map<number, string>;
+  /** With `blocks`: the title of the first table, the nearest title row above the header. */
+  title?: string;
   periods: Array<{ field: string; column: number; parse: PeriodParserName }>;
 }
 
@@ -199,37 +203,54 @@ function findAcrossHeader(window: SheetRow[], layout: PeriodsAcrossLayout, where
       }
     });
     const periods = columns.map((column) => ({ column, label: cellText(row.cells[column] ?? null), fields: { [first!.field]: parser.parse(row.cells[column] ?? null)! } }));
-    for (const periodRow of below) readPeriodRow(window, row.rowNumber, periodRow, periods, where);
-    return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber + Math.max(0, ...below.map((p) => p.offset)), firstPeriodColumn, periods };
+    const placeholders: string[] = [];
+    for (const periodRow of below) readPeriodRow(window, row.rowNumber, periodRow, periods, where, placeholders);
+    return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber + Math.max(0, ...below.map((p) => p.offset)), firstPeriodColumn, periods, placeholders };
   }
   const labelled = label ? ` labelled /${first!.label}/i` : '';
   return `no header row${labelled} with at least ${layout.header.minPeriods} ${parser.noun}${layout.header.minPeriods === 1 ? '' : 's'} (like "${parser.example}") in rows 1-${layout.header.searchRows}`;
+}
+
+export function firstText(row: SheetRow): string {
+  for (const cell of row.cells) {
+    const text = cellText(cell);
+    if (text !== '') return text;
+  }
+  return '';
 }
 
 function hasLabel(row: SheetRow, beforeColumn: number, label: RegExp): boolean {
   return row.cells.slice(0, beforeColumn).some((cell) => label.test(cellText(cell)));
 }
 
-function readPeriodRow(window: SheetRow[], headerRow: number, spec: PeriodsAcrossLayout['periods'][number], periods: PeriodColumn[], where: string): void {
+function readPeriodRow(window: SheetRow[], headerRow: number, spec: PeriodsAcrossLayout['periods'][number], periods: PeriodColumn[], where: string, placeholders: string[]): void {
   const rowNumber = headerRow + spec.offset;
   const row = window.find((r) => r.rowNumber === rowNumber);
   const parser = periodParsers[spec.parse];
   if (spec.label !== undefined && !(row && hasLabel(row, periods[0]!.column, new RegExp(spec.label, 'i')))) {
     throw new DataError(`${where}, row ${rowNumber}: expected the ${spec.field} row labelled /${spec.label}/i ${spec.offset} below the header`, { hint: HINT_INSPECT });
   }
-  for (const period of periods) {
+  const values = periods.map((period) => parser.parse(row?.cells[period.column] ?? null));
+  // Placeholders can only trail the run of readable periods: the first unreadable cell after the last readable one.
+  const runEnd = spec.placeholders === 'trailing' ? values.findLastIndex((value) => value !== null) + 1 : periods.length;
+  for (const [i, period] of periods.entries()) {
     const cell = row?.cells[period.column] ?? null;
-    const value = parser.parse(cell);
-    if (value === null) {
+    if (i >= runEnd) {
+      placeholders.push(`${where}, cell ${cellRef(period.column, rowNumber)}: column "${period.label}" is not a period of this edition (${spec.field} "${cellText(cell)}" is not a ${parser.noun}); left out`);
+      continue;
+    }
+    const value = values[i];
+    if (value === null || value === undefined) {
       throw new DataError(`${where}, cell ${cellRef(period.column, rowNumber)}: "${cellText(cell)}" is not a ${parser.noun} like "${parser.example}" (${spec.field} below header "${period.label}")`, { hint: HINT_INSPECT });
     }
     period.fields[spec.field] = value;
   }
+  periods.splice(runEnd);
 }
 
 /** The header row: the first whose cells match every period column's header pattern. */
 function findDownHeader(window: SheetRow[], layout: PeriodsDownLayout): DownHeader | string {
-  const patterns = layout.periods.map((period) => new RegExp(period.header, 'i'));
+  const patterns = [...layout.periods.map((period) => period.header), ...(layout.header.requires ?? [])].map((pattern) => new RegExp(pattern, 'i'));
   for (const row of window) {
     if (row.rowNumber > layout.header.searchRows) break;
     const labels = new Map<number, string>();
@@ -240,7 +261,9 @@ function findDownHeader(window: SheetRow[], layout: PeriodsDownLayout): DownHead
     const columns = patterns.map((pattern) => [...labels].find(([, text]) => pattern.test(text))?.[0]);
     if (columns.some((column) => column === undefined)) continue;
     const periods = layout.periods.map((period, i) => ({ field: period.field, column: columns[i]!, parse: period.parse }));
-    return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber, labels, periods };
+    const titlePattern = layout.blocks && new RegExp(layout.blocks.title, 'i');
+    const title = titlePattern && window.filter((r) => r.rowNumber < row.rowNumber).map((r) => firstText(r)).findLast((text) => titlePattern.test(text));
+    return { rowNumber: row.rowNumber, lastRowNumber: row.rowNumber, labels, periods, ...(title ? { title } : {}) };
   }
   return `no header row with columns matching ${patterns.map(String).join(' and ')} in rows 1-${layout.header.searchRows}`;
 }

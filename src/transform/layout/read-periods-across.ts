@@ -4,12 +4,13 @@ import type { HeadingRules } from './dataset.js';
 import { HINT_INSPECT, resolveEdition, type AcrossHeader, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, cleanLabel, columnName, readFigure } from './labels.js';
 import { periodKey, periodParsers, periodYear } from './period-parsers.js';
+import { LABEL_CELL, type RowHooks } from './row-rules.js';
 import type { SheetRow } from '../workbook/workbook.js';
 
 export type AcrossTable = Extract<FoundTable, { periodAxis: 'columns' }>;
 
 /** A body row with figures, or a row with only a label (a heading, or the wrapped half of a label). */
-type BodyRow = { kind: 'figures'; rowNumber: number; ids: Record<string, string | null>; values: Array<number | null> } | { kind: 'label'; rowNumber: number; text: string };
+type BodyRow = { kind: 'figures'; rowNumber: number; ids: Record<string, string | number | null>; values: Array<number | null> } | { kind: 'label'; rowNumber: number; text: string };
 
 export function acrossEdition(table: AcrossTable, input: WorkbookInput): number {
   const edition = resolveEdition(input, table.sheet, table.header.periods[0]?.fields);
@@ -20,13 +21,17 @@ export function acrossEdition(table: AcrossTable, input: WorkbookInput): number 
   return edition;
 }
 
-/** Streams one output row per (body row with a figure, period column); holds at most one body row back, to join wrapped labels. */
-export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput): AsyncGenerator<Row> {
+/**
+ * Streams one output row per (body row with a figure, period column); holds at most one body row back, to
+ * join wrapped labels. `hooks` apply the dataset's row rules: once per body row, then per output row.
+ */
+export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput, hooks?: RowHooks): AsyncGenerator<Row> {
   const { layout, header, where } = table;
   const edition = acrossEdition(table, input);
   const stopAt = new RegExp(layout.stopAt, 'i');
   const markers = new Set(layout.value.markers.map((marker) => marker.toLowerCase()));
-  const ids = layout.ids.map((id) => ({ ...id, pattern: new RegExp(id.pattern) }));
+  const ids = layout.ids.map((id) => ({ ...id, pattern: new RegExp(id.pattern), leftmost: Infinity }));
+  const labelId = layout.headings?.labelField ?? layout.ids.findLast((id) => !id.optional)?.field;
   const headings = layout.headings ? new Headings(layout.headings) : undefined;
   const continuation = layout.headings?.continuation === undefined ? undefined : new RegExp(layout.headings.continuation);
   const labelField = layout.headings?.labelField;
@@ -39,6 +44,7 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput):
       return;
     }
     const fields: Record<string, Value> = { ...layout.set, ...body.ids, ...headings?.figuresRow(body.ids) };
+    hooks?.sheetRow(fields);
     // The hot loop of a large sheet (12 rows per area row): plain assignments, no object spreads.
     for (let i = 0; i < header.periods.length; i++) {
       const row: Record<string, Value> = { edition };
@@ -46,13 +52,14 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput):
       for (const field in fields) row[field] = fields[field]!;
       row[valueField] = body.values[i] ?? null;
       row.source_file = table.sourceFile;
-      yield row;
+      const out = hooks ? hooks.row(row) : row;
+      if (out) yield out;
     }
   };
 
   let pending: BodyRow | undefined;
   for await (const row of table.rows) {
-    const body = readBodyRow(row, header, { stopAt, markers, ids }, where);
+    const body = readBodyRow(row, header, { stopAt, markers, ids, labelId }, where);
     if (body === 'stop') break;
     if (!body) continue;
     // A label wrapped over two rows: ONS puts the figures on its first line in some editions, on its second in others.
@@ -73,11 +80,11 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput):
 }
 
 function labelOf(body: BodyRow, labelField: string): string {
-  return body.kind === 'label' ? body.text : (body.ids[labelField] ?? '');
+  return body.kind === 'label' ? body.text : String(body.ids[labelField] ?? '');
 }
 
-function joinLabels(first: string | null | undefined, second: string | null | undefined): string {
-  return `${cleanLabel(first ?? '')} ${cleanLabel(second ?? '')}`.trim();
+function joinLabels(first: string | number | null | undefined, second: string | number | null | undefined): string {
+  return `${cleanLabel(String(first ?? ''))} ${cleanLabel(String(second ?? ''))}`.trim();
 }
 
 /**
@@ -104,10 +111,10 @@ class Headings {
   }
 
   /** The fields a row with figures gets under the current headings; the next heading starts a new stack. */
-  figuresRow(ids: Record<string, string | null>): Record<string, string | null> {
+  figuresRow(ids: Record<string, string | number | null>): Record<string, string | number | null> {
     this.closed = true;
     const innermost = this.stack.at(-1);
-    const fields: Record<string, string | null> = { [this.rules.field]: innermost === undefined ? null : this.stack.toReversed().join(', ') };
+    const fields: Record<string, string | number | null> = { [this.rules.field]: innermost === undefined ? null : this.stack.toReversed().join(', ') };
     if (this.rules.areas && innermost !== undefined && this.areaHeading!.test(innermost)) {
       fields[this.rules.areas.field] = ids[this.rules.labelField] ?? null;
       fields[this.rules.labelField] = innermost;
@@ -119,7 +126,10 @@ class Headings {
 interface BodyRules {
   stopAt: RegExp;
   markers: ReadonlySet<string>;
-  ids: Array<{ field: string; pattern: RegExp; optional: boolean; clean: boolean }>;
+  /** `leftmost`: the leftmost column the id has matched so far, for `depthField`. */
+  ids: Array<{ field: string; pattern: RegExp; optional: boolean; clean: boolean; depthField?: string; leftmost: number }>;
+  /** The id whose cell is the row's label, for reports. */
+  labelId: string | undefined;
 }
 
 function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, where: string): BodyRow | 'stop' | null {
@@ -150,7 +160,7 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
     return text === '' ? null : { kind: 'label', rowNumber: row.rowNumber, text };
   }
 
-  const ids: Record<string, string | null> = {};
+  const ids: Record<string, string | number | null> = {};
   const taken = new Set<number>();
   for (const id of rules.ids) {
     const index = idTexts.findIndex((text, i) => !taken.has(i) && text !== '' && id.pattern.test(text));
@@ -163,6 +173,11 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
     }
     taken.add(index);
     ids[id.field] = id.clean ? cleanLabel(idTexts[index]!) : idTexts[index]!;
+    if (id.depthField !== undefined) {
+      id.leftmost = Math.min(id.leftmost, index);
+      ids[id.depthField] = index - id.leftmost;
+    }
+    if (id.field === rules.labelId) ids[LABEL_CELL] = cellRef(index, row.rowNumber);
   }
   return { kind: 'figures', rowNumber: row.rowNumber, ids, values };
 }

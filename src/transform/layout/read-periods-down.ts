@@ -1,7 +1,8 @@
 import { DataError } from '../../core/errors.js';
-import type { Row } from '../../core/table.js';
-import { HINT_INSPECT, resolveEdition, type FoundTable, type WorkbookInput } from './find-table.js';
-import { cellRef, cellText, readFigure } from './labels.js';
+import type { Row, Value } from '../../core/table.js';
+import { HINT_INSPECT, firstText, resolveEdition, type FoundTable, type WorkbookInput } from './find-table.js';
+import { cellRef, cellText, readFigure, stripNotes } from './labels.js';
+import { LABEL_CELL, type RowHooks } from './row-rules.js';
 import { periodKey, periodParsers, type PeriodValue } from './period-parsers.js';
 import type { Cell } from '../workbook/workbook.js';
 
@@ -10,6 +11,8 @@ export type DownTable = Extract<FoundTable, { periodAxis: 'rows' }>;
 export interface ValueColumn {
   column: number;
   label: string;
+  /** The header cell, e.g. `C6`. */
+  cell: string;
   set: Readonly<Record<string, string>>;
 }
 
@@ -18,6 +21,8 @@ interface PeriodRow {
   rowNumber: number;
   cells: readonly Cell[];
   fields: Record<string, PeriodValue>;
+  /** The title of the stacked table the row is in (with `blocks`). */
+  block: string | undefined;
 }
 
 /**
@@ -40,15 +45,16 @@ export async function openDownBody(table: DownTable, input: WorkbookInput): Prom
 }
 
 /** Streams one output row per (period row, value column): the unpivot of a weeks-down table. */
-export async function* readDownRows(table: DownTable, input: WorkbookInput): AsyncGenerator<Row> {
+export async function* readDownRows(table: DownTable, input: WorkbookInput, hooks?: RowHooks): AsyncGenerator<Row> {
   const { edition, valueColumns, periodRows } = await openDownBody(table, input);
   const markers = new Set(table.layout.value.markers.map((marker) => marker.toLowerCase()));
   const seen = new Set<string>();
-  for await (const { rowNumber, cells, fields } of periodRows) {
-    const key = periodKey(Object.values(fields));
-    if (seen.has(key)) throw new DataError(`${table.where}, row ${rowNumber}: period ${key} repeats an earlier row`, { hint: HINT_INSPECT });
+  for await (const { rowNumber, cells, fields, block } of periodRows) {
+    const key = periodKey([block, ...Object.values(fields)]);
+    if (seen.has(key)) throw new DataError(`${table.where}, row ${rowNumber}: period ${periodKey(Object.values(fields))} repeats an earlier row`, { hint: HINT_INSPECT });
     seen.add(key);
-    for (const { column, set } of valueColumns) {
+    const blockField = table.layout.blocks ? { [table.layout.blocks.field]: block ?? null } : {};
+    for (const { column, set, cell } of valueColumns) {
       const figure = readFigure(cells[column] ?? null, markers);
       if (figure.kind === 'unexpected') {
         throw new DataError(`${table.where}, cell ${cellRef(column, rowNumber)}: "${figure.text}" is neither a number nor a known marker (${[...markers].join(' ')})`, {
@@ -56,18 +62,37 @@ export async function* readDownRows(table: DownTable, input: WorkbookInput): Asy
         });
       }
       const value = figure.kind === 'number' ? figure.value : null;
-      yield { edition, ...fields, ...table.layout.set, ...set, [table.layout.value.field]: value, source_file: table.sourceFile };
+      const row: Record<string, Value> = { edition, ...fields, ...table.layout.set, ...blockField, ...set, [table.layout.value.field]: value, source_file: table.sourceFile, [LABEL_CELL]: cell };
+      if (!hooks) {
+        delete row[LABEL_CELL];
+        yield row;
+        continue;
+      }
+      hooks.sheetRow(row);
+      const out = hooks.row(row);
+      if (out) yield out;
     }
   }
 }
 
-/** Body rows with a period; blank rows are skipped, and rows from `stopAt` on are notes. */
+/**
+ * Body rows with a period; blank rows are skipped, and rows from `stopAt` on are notes. With `blocks`, a
+ * title row starts the next stacked table and its repeated header row is skipped.
+ */
 async function* readPeriodRows(table: DownTable): AsyncGenerator<PeriodRow> {
   const stopAt = new RegExp(table.layout.stopAt, 'i');
+  const title = table.layout.blocks && new RegExp(table.layout.blocks.title, 'i');
+  const isHeader = (cells: readonly Cell[]): boolean => [...table.header.labels].every(([column, label]) => stripNotes(cellText(cells[column] ?? null)) === label);
+  let block = table.header.title;
   for await (const row of table.rows) {
-    const firstText = row.cells.map(cellText).find((text) => text !== '') ?? '';
-    if (firstText === '') continue;
-    if (stopAt.test(firstText)) break;
+    const text = firstText(row);
+    if (text === '') continue;
+    if (title?.test(text)) {
+      block = text;
+      continue;
+    }
+    if (title && isHeader(row.cells)) continue;
+    if (stopAt.test(text)) break;
     const fields: Record<string, PeriodValue> = {};
     for (const { field, column, parse } of table.header.periods) {
       const cell = row.cells[column] ?? null;
@@ -77,20 +102,24 @@ async function* readPeriodRows(table: DownTable): AsyncGenerator<PeriodRow> {
       }
       fields[field] = value;
     }
-    yield { rowNumber: row.rowNumber, cells: row.cells, fields };
+    yield { rowNumber: row.rowNumber, cells: row.cells, fields, block };
   }
 }
 
 function findValueColumns(table: DownTable, edition: number): ValueColumn[] {
   const { header, layout, where } = table;
   const columns: ValueColumn[] = [];
+  const taken = new Set(header.periods.map((period) => period.column));
   for (const value of layout.values) {
     const source = value.header.replaceAll('{edition}', String(edition));
     const pattern = new RegExp(source, 'i');
-    const found = [...header.labels].find(([, label]) => pattern.test(label));
-    if (found) {
-      columns.push({ column: found[0], label: found[1], set: value.set });
-    } else if (!value.optional) {
+    const found = [...header.labels].filter(([column, label]) => !taken.has(column) && pattern.test(label));
+    for (const [column, label] of found) {
+      taken.add(column);
+      const set = Object.fromEntries(Object.entries(value.set).map(([field, text]) => [field, text.replaceAll('{header}', label)]));
+      columns.push({ column, label, cell: cellRef(column, header.rowNumber), set });
+    }
+    if (found.length === 0 && !value.optional) {
       throw new DataError(`${where}, row ${header.rowNumber}: no column header matches /${source}/i (headers: ${[...header.labels.values()].map((l) => `"${l}"`).join(', ')})`, { hint: HINT_INSPECT });
     }
   }

@@ -1,8 +1,10 @@
-import type { Row } from '../../core/table.js';
+import { DataError } from '../../core/errors.js';
+import type { Row, Value } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
-import { findTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
+import { NoTableError, findTable, type FoundTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
+import { LABEL_CELL, createRowRules, createRunReport, type RunReport } from './row-rules.js';
 import { cellRef, columnName } from './labels.js';
-import { periodParsers } from './period-parsers.js';
+import { periodKey, periodParsers } from './period-parsers.js';
 import { acrossEdition, readAcrossRows } from './read-periods-across.js';
 import { openDownBody, readDownRows } from './read-periods-down.js';
 
@@ -29,14 +31,97 @@ export interface TableLayout {
   rejected: LayoutAttempt[];
 }
 
-/** Streams the tidy rows of one workbook, whichever declared layout it has. */
-export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset): AsyncGenerator<Row> {
+export interface ReadOptions {
+  /** Where the run's warnings go (placeholder columns, unknown labels), each said once. */
+  report?: RunReport;
+  /** Keep each row's label cell (`LABEL_CELL`), for `etl inspect`. */
+  keepLabelCell?: boolean;
+}
+
+/**
+ * Streams the tidy rows of one workbook, whichever declared layout it has, then those of the layout's
+ * companions (other sheets of the same workbook), every row through the dataset's row rules.
+ */
+export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row> {
+  const report = options.report ?? createRunReport();
   const table = await findTable(input, dataset);
+  const hooksFor = createRowRules(dataset.rowRules, report, options.keepLabelCell);
+  const read = (found: FoundTable, from: WorkbookInput): AsyncGenerator<Row> =>
+    found.periodAxis === 'columns' ? readAcrossRows(found, from, hooksFor(found.where)) : readDownRows(found, from, hooksFor(found.where));
+  let edition: number | undefined;
   try {
-    yield* table.periodAxis === 'columns' ? readAcrossRows(table, input) : readDownRows(table, input);
+    if (table.periodAxis === 'columns') for (const placeholder of table.header.placeholders) report.warn(placeholder, placeholder);
+    if (table.periodAxis === 'columns') {
+      yield* read(table, input);
+    } else {
+      for await (const row of read(table, input)) {
+        edition ??= row.edition as number;
+        yield row;
+      }
+    }
   } finally {
     await table.close();
   }
+  // Companions belong to weeks-down layouts (small tables): the edition comes from the main table's rows.
+  for (const companion of table.layout.companions ?? []) {
+    const from = { ...input, edition: edition ?? input.edition };
+    const other = await findTable(from, { ...dataset, layouts: [companion] }).catch((error: unknown) => {
+      if (!(error instanceof NoTableError)) throw error;
+      report.warn(`companion ${table.sourceFile} ${companion.name}`, `${table.sourceFile}: no sheet for "${companion.name}" (${error.message}); its rows are missing from this edition`);
+      return undefined;
+    });
+    if (!other) continue;
+    // A companion lands whole or not at all: a sheet that does not read as declared costs its rows and a
+    // warning, not the edition's main table. These tables are small (weeks x columns), so they are held.
+    const rows: Row[] = [];
+    try {
+      for await (const row of read(other, from)) rows.push(row);
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      report.warn(`companion ${other.where}`, `${other.where} ("${companion.name}") left out: ${error.message}`);
+      continue;
+    } finally {
+      await other.close();
+    }
+    yield* rows;
+  }
+}
+
+/**
+ * What the row rules make of a workbook, for `etl inspect`: each distinct printed label with its cell and
+ * the canonical values it maps to (null fields when unknown), and how many rows of the first period each
+ * derived value (e.g. each geo_level) has.
+ */
+export async function describeRowRules(input: WorkbookInput, dataset: WorkbookDataset): Promise<RowRulesSummary> {
+  const labels = dataset.rowRules?.labels;
+  const classified = (dataset.rowRules?.classify ?? []).map((rule) => rule.field);
+  const summary: RowRulesSummary = { labels: [], classified: Object.fromEntries(classified.map((field) => [field, {}])) };
+  if (!labels && classified.length === 0) return summary;
+  const periodFields = dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field));
+  const found = new Set<string>();
+  let firstPeriod: string | undefined;
+  for await (const row of readWorkbookTable(input, dataset, { keepLabelCell: true })) {
+    const period = periodKey(periodFields.map((field) => row[field]));
+    firstPeriod ??= period;
+    if (period === firstPeriod) for (const field of classified) summary.classified[field]![String(row[field])] = (summary.classified[field]![String(row[field])] ?? 0) + 1;
+    const printed = labels ? String(row[labels.printed] ?? '') : '';
+    if (!labels || found.has(printed)) continue;
+    found.add(printed);
+    summary.labels.push({ cell: String(row[LABEL_CELL] ?? ''), printed, canonical: Object.fromEntries(labels.canonical.map((field) => [field, row[field] ?? null])) });
+  }
+  return summary;
+}
+
+export interface RowRulesSummary {
+  labels: LabelMapping[];
+  /** Derived field -> value -> rows of the first period. */
+  classified: Record<string, Record<string, number>>;
+}
+
+export interface LabelMapping {
+  cell: string;
+  printed: string;
+  canonical: Record<string, Value>;
 }
 
 /** Detects the table without reading the body (beyond one row, for a weeks-down table): what `etl inspect` shows. */
@@ -65,7 +150,7 @@ export async function detectTableLayout(input: WorkbookInput, dataset: WorkbookD
       periodAxis: 'rows',
       idColumns: down.header.periods.map((p) => columnName(p.column)),
       periodColumns: [],
-      valueColumns: valueColumns.map((v) => ({ cell: cellRef(v.column, down.header.rowNumber), label: v.label, fields: v.set })),
+      valueColumns: valueColumns.map((v) => ({ cell: v.cell, label: v.label, fields: v.set })),
     };
   } finally {
     await table.close();

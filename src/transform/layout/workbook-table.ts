@@ -5,6 +5,7 @@ import type { WorkbookDataset } from './dataset.js';
 import type { WorkbookInput } from './find-table.js';
 import { periodKey } from './period-parsers.js';
 import { readWorkbookTable } from './read-workbook-table.js';
+import { createRunReport, type RunReport } from './row-rules.js';
 
 /**
  * The dataset's table over a set of workbooks, one part per workbook read. Files of one edition are
@@ -12,19 +13,19 @@ import { readWorkbookTable } from './read-workbook-table.js';
  * the newest release with a figure for it (a week's release replaces the last, and only the last for the
  * weeks it covers). Workbooks with no known edition are read as they are.
  */
-export function workbookTable(dataset: WorkbookDataset, inputs: readonly WorkbookInput[]): Table {
-  return { schema: { name: dataset.name, columns: dataset.columns }, parts: workbookParts(dataset, inputs) };
+export function workbookTable(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], warn?: (message: string) => void): Table {
+  return { schema: { name: dataset.name, columns: dataset.columns }, parts: workbookParts(dataset, inputs, createRunReport(warn)) };
 }
 
-async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[]): AsyncGenerator<TablePart> {
+async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], report: RunReport): AsyncGenerator<TablePart> {
   for (const releases of groupReleases(inputs)) {
     if (dataset.releases === 'newest-file' || releases.length === 1) {
-      yield part(releases[0]!, readWorkbookTable(releases[0]!, dataset));
+      yield part(releases[0]!, readWorkbookTable(releases[0]!, dataset, { report }));
       continue;
     }
-    const owners = await periodOwners(releases, dataset);
+    const owners = await periodOwners(releases, dataset, report);
     for (const [index, release] of releases.entries()) {
-      yield part(release, ownedRows(readWorkbookTable(release, dataset), periodFieldsOf(dataset), (key) => owners.get(key) === index));
+      yield part(release, ownedRows(readWorkbookTable(release, dataset, { report }), periodFieldsOf(dataset), (key) => owners.get(key) === index));
     }
   }
 }
@@ -55,14 +56,15 @@ function groupReleases(inputs: readonly WorkbookInput[]): WorkbookInput[][] {
  * newest that lists it. Reads each release once beforehand and keeps only the period keys, not rows. A
  * release that cannot be read owns nothing; its own part then fails with the same error.
  */
-async function periodOwners(releases: readonly WorkbookInput[], dataset: WorkbookDataset): Promise<Map<string, number>> {
+async function periodOwners(releases: readonly WorkbookInput[], dataset: WorkbookDataset, report: RunReport): Promise<Map<string, number>> {
   const periodFields = periodFieldsOf(dataset);
-  const valueFields = [...new Set(dataset.layouts.map((layout) => layout.value.field))];
+  const routing = dataset.rowRules?.values;
+  const valueFields = routing ? [routing.count, routing.average] : [...new Set(dataset.layouts.map((layout) => layout.value.field))];
   const withFigures = new Map<string, number>();
   const listed = new Map<string, number>();
   for (const [index, release] of releases.entries()) {
     try {
-      for await (const row of readWorkbookTable(release, dataset)) {
+      for await (const row of readWorkbookTable(release, dataset, { report })) {
         const key = periodKey(periodFields.map((field) => row[field]));
         if (!listed.has(key)) listed.set(key, index);
         if (!withFigures.has(key) && valueFields.some((field) => row[field] !== null && row[field] !== undefined)) withFigures.set(key, index);

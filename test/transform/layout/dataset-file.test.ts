@@ -65,8 +65,10 @@ describe('a bad declaration fails with a ConfigError naming the field', () => {
     { name: 'an unknown release rule', dataset: broken((d) => (d.releases = 'newest')), error: 'd.json: releases: expected one of "newest-file", "newest-per-period", got "newest"' },
     { name: 'a name that is not a safe file name', dataset: broken((d) => (d.name = '../weekly')), error: 'd.json: name: "../weekly" is not lower-case letters, digits and dashes (it names folders and files)' },
     { name: 'a field that is not a column', dataset: broken((d) => (d.layouts[0].headings.field = 'heading')), error: 'd.json: layouts[0]: fills "heading", which is not in columns' },
-    { name: 'a non-nullable column left empty', dataset: broken((d) => delete d.layouts[0].set), error: 'd.json: layouts[0]: does not fill non-nullable column "area" on every row' },
-    { name: 'headings that name a label field no id fills', dataset: broken((d) => (d.layouts[0].headings.labelField = 'label')), error: 'd.json: layouts[0].headings.labelField: "label" is not one of the ids\' fields (measure)' },
+    { name: 'a non-nullable column left empty', dataset: { ...asJson(onsDatasets[0]), rowRules: { split: asJson(onsDatasets[0]).rowRules.split } }, error: 'd.json: layouts[0]: does not fill non-nullable column "geo_level" on every row' },
+    { name: 'headings that name a label field no id fills', dataset: broken((d) => (d.layouts[0].headings.labelField = 'measure')), error: 'd.json: layouts[0].headings.labelField: "measure" is not one of the ids\' fields (label, area_code)' },
+    { name: 'a lookup in a vocabulary not declared', dataset: broken((d) => (d.rowRules.labels.rules[9].lookup.age_band.vocabulary = 'ages')), error: 'd.json: rowRules.labels.rules[9].lookup.age_band.vocabulary: "ages" is not one of labels.vocabularies' },
+    { name: 'a derived value outside its vocabulary', dataset: { ...asJson(onsDatasets[0]), rowRules: { classify: [{ ...asJson(onsDatasets[0]).rowRules.classify[0], otherwise: 'district' }] } }, error: 'd.json: rowRules.classify[0].otherwise: expected one of "total", "country", "region", "county", "local_authority", "non_resident", got "district"' },
     { name: 'a first period row that is not the header row', dataset: broken((d) => (d.layouts[0].periods[0].offset = 1)), error: 'd.json: layouts[0].periods[0].offset: must be 0: the first period row is the header row' },
   ];
   it.each(cases)('$name', ({ dataset, error }) => {

@@ -53,8 +53,29 @@ describe.each(['xls', 'xlsx'])('readWorkbookTable over .%s', (extension) => {
     expect(new Set(rows.map((r) => r.source_file))).toEqual(new Set([path.basename(file)]));
     const names = [...new Set(rows.map((r) => r.geo_name))];
     expect(names).toEqual(['ENGLAND, WALES AND ELSEWHERE', 'ENGLAND AND WALES', 'ENGLAND', 'NORTH EAST', 'County Durham', 'WALES', 'Non-residents of England & Wales']);
-    const codesSeen = [...new Set(rows.map((r) => r.geo_code))];
-    expect(codesSeen).toEqual(codes ? areas.map((a) => a.code) : [null]);
+    // The combined cell `K04000001, J99000001` is split: the first code, then the rest.
+    const codesSeen = [...new Set(rows.map((r) => `${r.geo_code} ${r.geo_code_extra}`))];
+    expect(codesSeen).toEqual(codes ? areas.map((a) => (a.code.includes(',') ? 'K04000001 J99000001' : `${a.code} null`)) : ['null null']);
+    // From the code prefix, the level column or the name, whichever the edition prints.
+    expect([...new Set(rows.map((r) => `${r.geo_name}: ${r.geo_level}`))]).toEqual(areas.map((a, i) => `${names[i]}: ${a.geoLevel}`));
+  });
+});
+
+describe('geo_level in editions with no code column', () => {
+  it.each([
+    { name: 'names over three level columns', shape: { year: 2008, codes: false, nameLevels: 3, walesAmongRegions: true } },
+    { name: 'one name column', shape: { year: 2012, codes: false, walesAmongRegions: true } },
+    { name: 'codes, WALES printed again among the regions', shape: { year: 2016, walesAmongRegions: true } },
+  ])('$name: WALES once as a country, once as a region; countries sum to England and Wales', async ({ shape }) => {
+    const rows = await collect(await workbook(`levels-${shape.year}.xls`, monthlySheets(shape)));
+    const wales = rows.filter((r) => r.geo_name === 'WALES' && (r.period as Date).getUTCMonth() === 0);
+    // Without a level column nothing tells which of the two is the country: one is, and the other a region.
+    expect(wales.map((r) => r.geo_level).sort()).toEqual(['country', 'region']);
+    for (let month = 0; month < 12; month++) {
+      const inMonth = rows.filter((r) => (r.period as Date).getUTCMonth() === month);
+      const countries = inMonth.filter((r) => r.geo_level === 'country').reduce((sum, r) => sum + (r.deaths as number), 0);
+      expect(countries).toBe(inMonth.find((r) => r.geo_name === 'ENGLAND AND WALES')!.deaths);
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSourceIO } from '../../../src/commands/options.js';
+import { createSourceIO } from '../../../src/run/steps.js';
 import { createLogger } from '../../../src/core/log.js';
 import type { Row, Table } from '../../../src/core/table.js';
 import { ons } from '../../../src/extract/ons.js';
@@ -13,7 +13,7 @@ import { weeklyDeaths } from '../../../src/transform/datasets/weekly-deaths.js';
 import { workbookTable } from '../../../src/transform/layout/workbook-table.js';
 import { writeParquet } from '../../../src/transform/parquet/write-parquet.js';
 import { monthlyAreas, monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
-import { accessibleSheets, weeklyFiguresSheets, weeklyTotal } from '../../fixtures/ons/weekly-workbook.js';
+import { accessibleSheets, isWeeklyTotal, weeklyFiguresSheets, weeklyTotal } from '../../fixtures/ons/weekly-workbook.js';
 import { readParquet } from '../../helpers/parquet.js';
 import { writeWorkbook, type FixtureSheet } from '../../helpers/workbook-writer.js';
 
@@ -65,7 +65,7 @@ async function rawLayer(dataset: string, files: RawFile[]): Promise<string> {
 }
 
 async function transformRaw(dataset: string, dataDir: string): Promise<Row[]> {
-  const io = createSourceIO({ timeout: 60, retries: 0 }, createLogger({ quiet: true }));
+  const io = createSourceIO({ timeoutSeconds: 60, retries: 0 }, createLogger({ quiet: true }));
   try {
     return await tableRows(await ons.transform({ dataset, dataDir }, io));
   } finally {
@@ -74,7 +74,7 @@ async function transformRaw(dataset: string, dataDir: string): Promise<Row[]> {
 }
 
 const totalsBySource = (rows: readonly Row[], edition: number): Array<[number, number | null, string]> =>
-  rows.filter((r) => r.edition === edition && r.measure === 'Total deaths, all ages' && r.area === 'England and Wales').map((r) => [r.week_number as number, r.value as number | null, r.source_file as string]);
+  rows.filter((r) => r.edition === edition && isWeeklyTotal(r)).map((r) => [r.week_number as number, r.deaths as number | null, r.source_file as string]);
 
 describe('several releases of one edition in the raw layer', () => {
   const week4 = (lastModified: string): RawFile => ({ edition: 2021, name: 'publishedweek042021.xlsx', sheets: weeklyFiguresSheets({ year: 2021, headerRow: 5, publishedWeeks: 4 }), lastModified });
@@ -126,20 +126,25 @@ describe('weekly deaths to parquet', () => {
       { name: 'edition', type: 'INT32', logical: 'INT_32' },
       { name: 'week_number', type: 'INT32', logical: 'INT_32' },
       { name: 'week_ended', type: 'INT32', logical: 'DATE' },
-      { name: 'section', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'measure', type: 'BYTE_ARRAY', logical: 'UTF8' },
-      { name: 'area', type: 'BYTE_ARRAY', logical: 'UTF8' },
-      { name: 'value', type: 'DOUBLE', logical: undefined },
+      { name: 'sex', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'age_band', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'area_code', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'area_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'label_as_printed', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'deaths', type: 'INT64', logical: 'INT_64' },
+      { name: 'deaths_average', type: 'DOUBLE', logical: undefined },
       { name: 'source_file', type: 'BYTE_ARRAY', logical: 'UTF8' },
     ]);
     expect(rows).toHaveLength(summary.rows);
-    const totals = rows.filter((r) => r.measure === 'Total deaths, all ages' && r.area === 'England and Wales');
-    expect(totals.map((r) => [r.edition, r.week_number, r.value])).toEqual([
+    const totals = rows.filter(isWeeklyTotal);
+    expect(totals.map((r) => [r.edition, r.week_number, Number(r.deaths)])).toEqual([
       ...Array.from({ length: 52 }, (_, i) => [2021, i + 1, weeklyTotal(2021, i + 1)]),
       ...Array.from({ length: 52 }, (_, i) => [2022, i + 1, weeklyTotal(2022, i + 1)]),
     ]);
     expect((totals[0]!.week_ended as Date).toISOString().slice(0, 10)).toBe('2021-01-08');
-    expect(rows.find((r) => r.area === 'North East')).toMatchObject({ section: 'Deaths by Region of usual residence', measure: 'Deaths by Region of usual residence', value: 501 });
+    expect(rows.find((r) => r.area_name === 'North East')).toMatchObject({ label_as_printed: 'Deaths by Region of usual residence / North East', measure: 'deaths', area_code: 'E12000001', deaths: 501n });
+    expect(rows.filter((r) => r.measure === 'deaths_5y_average').every((r) => r.deaths === null && typeof r.deaths_average === 'number')).toBe(true);
   });
 });
 

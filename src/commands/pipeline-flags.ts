@@ -1,0 +1,131 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../core/errors.js';
+import { readConfigFile, resolveParams, substitute, type PipelineConfig } from '../run/config.js';
+import type { Shard } from '../core/source.js';
+import type { PipelineRequest } from '../run/pipeline.js';
+import { defaultDatasetOf } from '../run/source-adapter.js';
+import { dataDirOption, fetchOptions, loadOptions, parseCount, transformOptions, yearRangeOptions, type LoadFlags, type SourceFlags, type TransformFlags } from './options.js';
+
+/** `run`, `plan` and `cron` accept every flag of extract, transform and load, plus the pipeline's own. */
+export interface PipelineFlags extends SourceFlags, TransformFlags, LoadFlags {
+  /** commander's negation of --no-cache. */
+  cache: boolean;
+  stepRetries: number;
+  alertUrl?: string;
+  alertOnSuccess: boolean;
+  config?: string;
+  param: string[];
+  shard?: Shard;
+}
+
+export function addPipelineOptions(command: Command): Command {
+  command
+    .argument('[source]', 'e.g. ons; with --config, the pipeline name (default: the only one in the file)')
+    .argument('[dataset]', 'e.g. monthly-deaths (the default for ons)')
+    .addOption(new Option('--config <file>', 'pipelines declared in a YAML or JSON file (schema: etl.config.schema.json, or `etl schema`)'))
+    .addOption(new Option('--param <name=value>', 'with --config: a parameter of the pipeline (repeatable)').argParser((value: string, previous: string[]) => [...previous, value]).default([]))
+    .addOption(dataDirOption());
+  const own = [
+    new Option('--no-cache', 'run every step even when its inputs are unchanged since its last successful run'),
+    new Option('--step-retries <n>', 'extra attempts of a whole step after a failure that may pass next time (network, store)').argParser(parseCount).default(0),
+    new Option('--alert-url <url>', 'POST a JSON summary here when the run fails').env('ETL_ALERT_URL'),
+    new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
+    new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only the work units (editions) u with u mod n = i; needs --partition-by').argParser(parseShard),
+  ];
+  for (const option of [...yearRangeOptions(), ...fetchOptions(), ...transformOptions(), ...loadOptions(), ...own]) command.addOption(option);
+  return command;
+}
+
+/** Flag attribute for each config field; what the command line gives explicitly wins over the file. */
+const CONFIG_TO_FLAG: Record<string, keyof PipelineFlags> = {
+  url: 'url', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', download_timeout: 'downloadTimeout', retries: 'retries', max_links: 'maxLinks', input: 'input',
+  dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', partition_by: 'partitionBy', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
+};
+
+export async function pipelineRequest(first: string | undefined, second: string | undefined, flags: PipelineFlags, command: Command): Promise<PipelineRequest> {
+  if (!flags.config) {
+    if (!first) throw new ConfigError('name a source (e.g. `etl run ons`) or give --config FILE', { hint: 'etl run --help lists both ways' });
+    if (flags.param.length > 0) throw new ConfigError('--param needs --config: parameters are declared by a pipeline in a config file');
+    const dataset = second ?? defaultDatasetOf(first);
+    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries });
+  }
+  if (second !== undefined) throw new ConfigError(`with --config, name one pipeline (got "${first}" and "${second}")`);
+  const config = await readConfigFile(flags.config);
+  const pipeline = pickPipeline(config.pipelines, first, flags.config);
+  const values = resolveParams(pipeline, flags.param, flags.config);
+  const fromFile = {
+    ...substitute(pipeline.options, values, `pipelines.${pipeline.name}.options`, flags.config),
+    ...(pipeline.destination ? substitute(pipeline.destination, values, `pipelines.${pipeline.name}.destination`, flags.config) : {}),
+  };
+  const fromCommandLine = (attribute: string): boolean => command.getOptionValueSource(attribute) === 'cli';
+  const merged: Record<string, unknown> = { ...flags };
+  for (const [field, value] of Object.entries(fromFile)) if (!fromCommandLine(CONFIG_TO_FLAG[field]!)) merged[CONFIG_TO_FLAG[field]!] = value;
+  if (pipeline.dataDir && !fromCommandLine('dataDir')) merged.dataDir = pipeline.dataDir;
+  if (pipeline.alert && !fromCommandLine('alertUrl')) Object.assign(merged, { alertUrl: pipeline.alert.url, alertOnSuccess: pipeline.alert.onSuccess || flags.alertOnSuccess });
+  const retries = (step: 'extract' | 'transform' | 'load'): number => (fromCommandLine('stepRetries') ? flags.stepRetries : (pipeline.stepRetries[step] ?? flags.stepRetries));
+  const dataset = pipeline.dataset ?? defaultDatasetOf(pipeline.source);
+  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') });
+}
+
+function pickPipeline(pipelines: PipelineConfig[], name: string | undefined, file: string): PipelineConfig {
+  const names = pipelines.map((p) => p.name).join(', ');
+  if (name === undefined) {
+    if (pipelines.length === 1) return pipelines[0]!;
+    throw new ConfigError(`${file} declares several pipelines: ${names}`, { hint: `name one, e.g. \`etl run --config ${file} ${pipelines[0]!.name}\`` });
+  }
+  const found = pipelines.find((p) => p.name === name);
+  if (!found) throw new ConfigError(`${file} declares no pipeline "${name}"`, { hint: `choose one of: ${names}` });
+  return found;
+}
+
+function parseShard(value: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const [index, count] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  if (!(count >= 1 && index < count)) throw new InvalidArgumentError('expected i/n with 0 <= i < n, e.g. 0/3');
+  return { index, count };
+}
+
+/** Cloud Run jobs set CLOUD_RUN_TASK_INDEX/COUNT; a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX (the count is ours to give). */
+function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
+  const [index, count, from] = env.CLOUD_RUN_TASK_INDEX !== undefined
+    ? [env.CLOUD_RUN_TASK_INDEX, env.CLOUD_RUN_TASK_COUNT, 'CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT']
+    : env.JOB_COMPLETION_INDEX !== undefined ? [env.JOB_COMPLETION_INDEX, env.ETL_SHARD_COUNT, 'JOB_COMPLETION_INDEX/ETL_SHARD_COUNT'] : [];
+  if (index === undefined) return undefined;
+  try {
+    const shard = parseShard(`${index}/${count}`);
+    // One task is no split at all.
+    return shard.count > 1 ? shard : undefined;
+  } catch {
+    throw new ConfigError(`${from} = ${index}/${count ?? '(unset)'} is not a shard`, { hint: 'set both, with 0 <= index < count (or pass --shard i/n)' });
+  }
+}
+
+function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries']): PipelineRequest {
+  const shard = flags.shard ?? shardFromEnvironment(process.env);
+  if (shard && !flags.partitionBy) throw new ConfigError('--shard needs --partition-by: shards write disjoint partitions of one dataset', { hint: 'e.g. --partition-by edition' });
+  if (shard && flags.input?.length) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
+  return {
+    name,
+    source: {
+      source,
+      dataset,
+      dataDir: flags.dataDir,
+      url: flags.url,
+      fromYear: flags.from,
+      toYear: flags.to,
+      concurrency: flags.concurrency,
+      maxLinks: flags.maxLinks,
+      shard,
+      inputs: flags.input,
+      datasetFile: flags.datasetFile,
+    },
+    http: { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
+    transform: { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
+    load: flags.bucket
+      ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force }
+      : undefined,
+    noCache: !flags.cache,
+    stepRetries,
+    alert: flags.alertUrl ? { url: flags.alertUrl, onSuccess: flags.alertOnSuccess } : undefined,
+  };
+}

@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../core/atomic-file.js';
+import { hashLocalFile } from '../load/input-files.js';
+import { stateDir } from './data-dir.js';
+import type { FileRecord } from './run-manifest.js';
+
+/**
+ * What a step's result depends on. Two equal fingerprints mean the step would produce the same output,
+ * so a step whose fingerprint matches its last successful run (and whose outputs are still intact) is
+ * skipped and reported as cached.
+ */
+export interface Fingerprint {
+  /** Input file (or object) -> sha256. */
+  inputs: Record<string, string>;
+  /** The dataset declaration: "built-in" (it changes only with the etl version) or a declaration file's sha256. */
+  declaration: string;
+  params: Record<string, unknown>;
+  etl_version: string;
+}
+
+interface CachedStep {
+  fingerprint: Fingerprint;
+  outputs: FileRecord[];
+}
+
+export interface CacheState {
+  transform?: CachedStep;
+  load?: CachedStep;
+}
+
+function cacheFile(dataDir: string, pipelineSlug: string): string {
+  return path.join(stateDir(dataDir), `${pipelineSlug}.cache.json`);
+}
+
+export async function readCacheState(dataDir: string, pipelineSlug: string): Promise<CacheState> {
+  const text = await readFile(cacheFile(dataDir, pipelineSlug), 'utf8').catch(() => null);
+  if (text === null) return {};
+  try {
+    return JSON.parse(text) as CacheState;
+  } catch {
+    // A damaged cache only costs a full run.
+    return {};
+  }
+}
+
+export async function writeCacheState(dataDir: string, pipelineSlug: string, state: CacheState): Promise<void> {
+  await writeFileAtomic(cacheFile(dataDir, pipelineSlug), JSON.stringify(state, null, 2) + '\n');
+}
+
+/** Null when nothing changed; otherwise the first difference, in words, for the run manifest and `etl plan`. */
+export function whatChanged(previous: Fingerprint | undefined, current: Fingerprint): string | null {
+  if (!previous) return 'no earlier successful run';
+  if (previous.etl_version !== current.etl_version) return `etl version ${previous.etl_version} -> ${current.etl_version}`;
+  if (previous.declaration !== current.declaration) return 'dataset declaration changed';
+  for (const key of new Set([...Object.keys(previous.params), ...Object.keys(current.params)])) {
+    if (JSON.stringify(previous.params[key]) !== JSON.stringify(current.params[key])) return `parameter ${key} changed`;
+  }
+  const changed = Object.keys(current.inputs).filter((file) => previous.inputs[file] !== current.inputs[file]);
+  const removed = Object.keys(previous.inputs).filter((file) => !(file in current.inputs));
+  if (changed.length > 0) return `${changed.length === 1 ? 'input' : `${changed.length} inputs`} changed: ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}`;
+  if (removed.length > 0) return `input removed: ${removed[0]}`;
+  return null;
+}
+
+/** A cached step's local outputs must still be the bytes it wrote; a file replaced or deleted since means running again. */
+export async function outputsIntact(outputs: readonly FileRecord[]): Promise<boolean> {
+  for (const output of outputs) {
+    const now = await hashLocalFile(output.path).catch(() => null);
+    if (!now || now.sha256 !== output.sha256) return false;
+  }
+  return true;
+}
+
+export async function fileRecord(file: string, rows?: number): Promise<FileRecord> {
+  const { sha256, size } = await hashLocalFile(file);
+  return { path: file, sha256, bytes: size, ...(rows === undefined ? {} : { rows }) };
+}

@@ -1,0 +1,263 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../core/errors.js';
+
+/**
+ * Pipelines declared in a file (YAML or JSON), several per file:
+ *
+ *   data_dir: /srv/etl/data
+ *   alert: { url: https://hooks.example/T0/B0/x, on_success: false }
+ *   pipelines:
+ *     weekly:
+ *       source: ons
+ *       dataset: weekly-deaths
+ *       params: { first_year: { type: integer, default: 2015 } }
+ *       options: { from: "${first_year}", skip_bad: true }
+ *       destination: { bucket: s3://lake/ons/, region: eu-west-2 }
+ *       steps: { extract: { retries: 2 } }
+ *
+ * Every field is checked before anything runs; an error names the field's path. The same table of fields
+ * produces the published JSON Schema (etl.config.schema.json), so the two cannot drift apart.
+ */
+type FieldType = 'string' | 'integer' | 'year' | 'boolean' | 'string-list';
+
+interface FieldSpec {
+  type: FieldType;
+  description: string;
+}
+
+/** Step flags a pipeline may set under `options`, by their snake_case names (`--skip-bad` -> skip_bad). */
+export const OPTION_FIELDS: Record<string, FieldSpec> = {
+  url: { type: 'string', description: "another copy of the source's page: a mirror or a local server (--url)" },
+  from: { type: 'year', description: 'first edition year to include (--from)' },
+  to: { type: 'year', description: 'last edition year to include (--to)' },
+  concurrency: { type: 'integer', description: 'downloads and uploads at once (--concurrency)' },
+  timeout: { type: 'integer', description: 'seconds before a silent connection is given up (--timeout)' },
+  download_timeout: { type: 'integer', description: 'seconds for one file or the page, retries included (--download-timeout)' },
+  retries: { type: 'integer', description: 'extra attempts per request on 429, 5xx and network errors (--retries)' },
+  max_links: { type: 'integer', description: 'refuse a page with more workbook links than this (--max-links)' },
+  input: { type: 'string-list', description: 'workbooks or directories to read instead of extracting (--input)' },
+  dataset_file: { type: 'string', description: 'a dataset declaration (JSON) instead of the built-in dataset (--dataset-file)' },
+  out: { type: 'string', description: 'parquet file to write (--out)' },
+  skip_bad: { type: 'boolean', description: 'leave out a workbook that does not look as declared (--skip-bad)' },
+  partition_by: { type: 'string', description: 'Hive-partition the output by this column (--partition-by)' },
+};
+
+export const DESTINATION_FIELDS: Record<string, FieldSpec> = {
+  bucket: { type: 'string', description: 'gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a directory path (--bucket)' },
+  key: { type: 'string', description: 'object key below the prefix; placeholders {name}, {date}, {edition} (--key)' },
+  endpoint: { type: 'string', description: 'an emulator or S3-compatible server (--endpoint)' },
+  region: { type: 'string', description: 'S3 region (--region)' },
+};
+
+export const STEP_FIELDS: Record<string, FieldSpec> = {
+  retries: { type: 'integer', description: 'extra attempts of the whole step after a failure that may pass next time' },
+};
+
+export const ALERT_FIELDS: Record<string, FieldSpec> = {
+  url: { type: 'string', description: 'webhook that receives a JSON POST (or ETL_ALERT_URL)' },
+  on_success: { type: 'boolean', description: 'also alert when the run succeeds' },
+};
+
+export const PARAM_TYPES = ['string', 'integer', 'boolean', 'list'] as const;
+export type ParamType = (typeof PARAM_TYPES)[number];
+export type ParamValue = string | number | boolean | string[];
+export const STEP_NAMES = ['extract', 'transform', 'load'] as const;
+
+export interface ParamSpec {
+  type: ParamType;
+  default?: ParamValue;
+  description?: string;
+}
+
+export interface PipelineConfig {
+  name: string;
+  source: string;
+  dataset?: string;
+  dataDir?: string;
+  params: Record<string, ParamSpec>;
+  options: Record<string, unknown>;
+  destination?: Record<string, unknown>;
+  stepRetries: Partial<Record<(typeof STEP_NAMES)[number], number>>;
+  alert?: { url: string; onSuccess: boolean };
+}
+
+export interface ConfigFile {
+  file: string;
+  pipelines: PipelineConfig[];
+}
+
+export async function readConfigFile(file: string): Promise<ConfigFile> {
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new ConfigError(`--config ${file}: no such file`, { hint: 'give the path of a YAML or JSON pipeline file' });
+  });
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`, { hint: 'fix the syntax at the position given' });
+  }
+  return { file, pipelines: validateConfig(data, path.basename(file)) };
+}
+
+/** The pipelines of a parsed config, or a ConfigError naming the first bad field by its path. */
+export function validateConfig(data: unknown, file: string): PipelineConfig[] {
+  const fail = (at: string, problem: string): never => {
+    throw new ConfigError(`${file}: ${at}: ${problem}`, { hint: 'see etl.config.schema.json for every field' });
+  };
+  const root = object(data, 'the top level', fail);
+  onlyKeys(root, ['$schema', 'data_dir', 'alert', 'pipelines'], '', fail);
+  const dataDir = root.data_dir === undefined ? undefined : check(root.data_dir, 'string', 'data_dir', fail);
+  const alert = root.alert === undefined ? undefined : alertOf(root.alert, 'alert', fail);
+  const pipelines = object(root.pipelines, 'pipelines', fail);
+  if (Object.keys(pipelines).length === 0) fail('pipelines', 'declares no pipeline');
+  return Object.entries(pipelines).map(([name, value]) => {
+    const at = `pipelines.${name}`;
+    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) fail(at, 'a pipeline name is letters, digits, - and _');
+    const pipeline = object(value, at, fail);
+    onlyKeys(pipeline, ['source', 'dataset', 'data_dir', 'params', 'options', 'destination', 'steps', 'alert'], at, fail);
+    const params = paramsOf(pipeline.params, `${at}.params`, fail);
+    const options = fieldsOf(pipeline.options, OPTION_FIELDS, `${at}.options`, fail, params);
+    const destination = pipeline.destination === undefined ? undefined : fieldsOf(pipeline.destination, DESTINATION_FIELDS, `${at}.destination`, fail, params);
+    if (destination && destination.bucket === undefined) fail(`${at}.destination.bucket`, 'is required');
+    const steps = pipeline.steps === undefined ? {} : object(pipeline.steps, `${at}.steps`, fail);
+    onlyKeys(steps, STEP_NAMES, `${at}.steps`, fail);
+    const stepRetries: PipelineConfig['stepRetries'] = {};
+    for (const step of STEP_NAMES) {
+      if (steps[step] === undefined) continue;
+      const fields = fieldsOf(steps[step], STEP_FIELDS, `${at}.steps.${step}`, fail, {});
+      if (typeof fields.retries === 'number') stepRetries[step] = fields.retries;
+    }
+    return {
+      name,
+      source: check(pipeline.source, 'string', `${at}.source`, fail),
+      dataset: pipeline.dataset === undefined ? undefined : check(pipeline.dataset, 'string', `${at}.dataset`, fail),
+      dataDir: pipeline.data_dir === undefined ? dataDir : check(pipeline.data_dir, 'string', `${at}.data_dir`, fail),
+      params,
+      options,
+      destination,
+      stepRetries,
+      alert: pipeline.alert === undefined ? alert : alertOf(pipeline.alert, `${at}.alert`, fail),
+    };
+  });
+}
+
+type Fail = (at: string, problem: string) => never;
+
+function object(value: unknown, at: string, fail: Fail): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(at, `expected a mapping, got ${describe(value)}`);
+  return value as Record<string, unknown>;
+}
+
+function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], at: string, fail: Fail): void {
+  const unknown = Object.keys(value).find((key) => !allowed.includes(key));
+  if (unknown !== undefined) fail(at ? `${at}.${unknown}` : unknown, `unknown field (expected one of: ${allowed.filter((k) => k !== '$schema').join(', ')})`);
+}
+
+function alertOf(value: unknown, at: string, fail: Fail): { url: string; onSuccess: boolean } {
+  const fields = fieldsOf(value, ALERT_FIELDS, at, fail, {});
+  if (typeof fields.url !== 'string') return fail(`${at}.url`, 'is required');
+  return { url: fields.url, onSuccess: fields.on_success === true };
+}
+
+function paramsOf(value: unknown, at: string, fail: Fail): Record<string, ParamSpec> {
+  if (value === undefined) return {};
+  const params: Record<string, ParamSpec> = {};
+  for (const [name, raw] of Object.entries(object(value, at, fail))) {
+    const spec = object(raw, `${at}.${name}`, fail);
+    onlyKeys(spec, ['type', 'default', 'description'], `${at}.${name}`, fail);
+    const type = spec.type as ParamType;
+    if (!PARAM_TYPES.includes(type)) fail(`${at}.${name}.type`, `expected one of ${PARAM_TYPES.join(', ')}, got ${describe(spec.type)}`);
+    if (spec.default !== undefined && !hasParamType(spec.default, type)) fail(`${at}.${name}.default`, `expected ${type === 'integer' ? 'an' : 'a'} ${type}, got ${describe(spec.default)}`);
+    params[name] = { type, ...(spec.default === undefined ? {} : { default: spec.default as ParamValue }) };
+  }
+  return params;
+}
+
+/** Checks each field against its spec; a string that is exactly `${param}` is checked when the parameter is resolved. */
+function fieldsOf(value: unknown, specs: Record<string, FieldSpec>, at: string, fail: Fail, params: Record<string, ParamSpec>): Record<string, unknown> {
+  const fields = object(value ?? {}, at, fail);
+  onlyKeys(fields, Object.keys(specs), at, fail);
+  for (const [key, field] of Object.entries(fields)) {
+    for (const reference of references(field)) if (!(reference in params)) fail(`${at}.${key}`, `refers to \${${reference}}, which is not declared under params`);
+    if (!isWholeReference(field)) check(field, specs[key]!.type, `${at}.${key}`, fail);
+  }
+  return fields;
+}
+
+function check<T extends FieldType>(value: unknown, type: T, at: string, fail: Fail): T extends 'boolean' ? boolean : T extends 'integer' | 'year' ? number : T extends 'string-list' ? string[] : string;
+function check(value: unknown, type: FieldType, at: string, fail: Fail): unknown {
+  const ok =
+    type === 'string' ? typeof value === 'string' && value !== '' :
+    type === 'boolean' ? typeof value === 'boolean' :
+    type === 'integer' ? Number.isInteger(value) && (value as number) >= 0 :
+    type === 'year' ? Number.isInteger(value) && (value as number) >= 1000 && (value as number) <= 9999 :
+    Array.isArray(value) && value.every((item) => typeof item === 'string');
+  const expected = { string: 'a non-empty string', boolean: 'true or false', integer: 'a whole number of 0 or more', year: 'a four-digit year', 'string-list': 'a list of strings' }[type];
+  return ok ? value : fail(at, `expected ${expected}, got ${describe(value)}`);
+}
+
+function hasParamType(value: unknown, type: ParamType): boolean {
+  if (type === 'list') return Array.isArray(value) && value.every((item) => typeof item === 'string');
+  if (type === 'integer') return Number.isInteger(value);
+  return typeof value === type;
+}
+
+const REFERENCE = /\$\{([A-Za-z_][\w-]*)\}/g;
+
+function references(value: unknown): string[] {
+  const strings = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  return strings.flatMap((s) => [...s.matchAll(REFERENCE)].map((m) => m[1]!));
+}
+
+function isWholeReference(value: unknown): boolean {
+  return typeof value === 'string' && /^\$\{[A-Za-z_][\w-]*\}$/.test(value);
+}
+
+function describe(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value);
+}
+
+/** The parameters' values: defaults, overridden by `--param name=value` (parsed by the declared type). */
+export function resolveParams(pipeline: PipelineConfig, overrides: readonly string[], file: string): Record<string, ParamValue> {
+  const values: Record<string, ParamValue> = {};
+  for (const [name, spec] of Object.entries(pipeline.params)) if (spec.default !== undefined) values[name] = spec.default;
+  for (const override of overrides) {
+    const match = /^([^=]+)=(.*)$/s.exec(override);
+    if (!match) throw new ConfigError(`--param ${override}: expected name=value`, { hint: 'e.g. --param city=3477,5959' });
+    const [, name, raw] = match as unknown as [string, string, string];
+    const spec = pipeline.params[name];
+    if (!spec) throw new ConfigError(`--param ${name}: pipeline ${pipeline.name} declares no such parameter`, { hint: `declared: ${Object.keys(pipeline.params).join(', ') || 'none'} (in ${file})` });
+    values[name] = parseParam(name, raw, spec.type);
+  }
+  const missing = Object.keys(pipeline.params).find((name) => !(name in values));
+  if (missing) throw new ConfigError(`pipeline ${pipeline.name}: parameter ${missing} has no default and no value`, { hint: `pass --param ${missing}=…` });
+  return values;
+}
+
+function parseParam(name: string, raw: string, type: ParamType): ParamValue {
+  if (type === 'string') return raw;
+  if (type === 'list') return raw.split(',').map((item) => item.trim()).filter(Boolean);
+  if (type === 'boolean') {
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+  } else if (/^-?\d+$/.test(raw)) {
+    return Number(raw);
+  }
+  throw new ConfigError(`--param ${name}=${raw}: expected ${type === 'boolean' ? 'true or false' : 'a whole number'}`, { hint: `${name} is declared as ${type}` });
+}
+
+/** Replaces `${param}` in the fields: a whole-string reference keeps the value's type, others are interpolated. */
+export function substitute(fields: Record<string, unknown>, values: Record<string, ParamValue>, at: string, file: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(fields)) {
+    const one = (text: string): unknown => (isWholeReference(text) ? values[text.slice(2, -1)] : text.replace(REFERENCE, (_, name: string) => String(values[name])));
+    out[key] = typeof field === 'string' ? one(field) : Array.isArray(field) ? field.flatMap((item) => (typeof item === 'string' ? one(item) : item)) : field;
+  }
+  const spec = { ...OPTION_FIELDS, ...DESTINATION_FIELDS };
+  for (const [key, value] of Object.entries(out)) {
+    check(value, spec[key]!.type, `${at}.${key}`, (where, problem) => {
+      throw new ConfigError(`${file}: ${where}: ${problem} (after parameters were filled in)`, { hint: 'check the parameter values and types' });
+    });
+  }
+  return out;
+}

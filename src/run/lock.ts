@@ -1,0 +1,90 @@
+import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { EtlError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+
+/** Exit code 75 (EX_TEMPFAIL): cron's convention for "try again later". */
+export class PipelineBusyError extends EtlError {
+  readonly exitCode = 75;
+}
+
+interface LockHolder {
+  pid: number;
+  started_at: string;
+  run_id: string;
+}
+
+export interface PipelineLock {
+  release(): Promise<void>;
+}
+
+/**
+ * One run per pipeline at a time: <data-dir>/locks/<pipeline>.lock, created exclusively. A lock whose
+ * process is gone, or is no longer etl (the PID was reused), is stale and taken over with a warning.
+ */
+export async function acquireLock(dataDir: string, pipelineSlug: string, runId: string, log: Logger, now: Date): Promise<PipelineLock> {
+  const file = path.join(dataDir, 'locks', `${pipelineSlug}.lock`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  const mine: LockHolder = { pid: process.pid, started_at: now.toISOString(), run_id: runId };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // Written whole beside it, then linked into place: the lock never exists without its holder.
+    const draft = `${file}.${process.pid}`;
+    await writeFile(draft, JSON.stringify(mine) + '\n');
+    try {
+      await link(draft, file);
+      return { release: () => releaseIfMine(file, runId) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      await rm(draft, { force: true });
+    }
+    const holder = await readHolder(file);
+    if (holder && isLiveEtlProcess(holder.pid)) {
+      throw new PipelineBusyError(`pipeline ${pipelineSlug} is already running: PID ${holder.pid}, started ${holder.started_at}`, {
+        hint: 'this run did nothing; cron will try again at the next slot',
+      });
+    }
+    // Renamed aside rather than deleted, so of two runs taking over at once only one removes it.
+    const aside = `${file}.stale-${process.pid}`;
+    try {
+      await rename(file, aside);
+    } catch {
+      continue;
+    }
+    await rm(aside, { force: true });
+    log.warn(holder ? `took over the lock of pipeline ${pipelineSlug} from PID ${holder.pid} (started ${holder.started_at}), which is no longer running` : `took over a damaged lock file ${file}`);
+  }
+  throw new PipelineBusyError(`pipeline ${pipelineSlug}: could not take the lock ${file}`, { hint: 'another run is starting at the same moment; try again' });
+}
+
+async function readHolder(file: string): Promise<LockHolder | null> {
+  try {
+    const holder = JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+    return Number.isInteger(holder.pid) ? holder : null;
+  } catch {
+    // Removed meanwhile, or not written by etl.
+    return null;
+  }
+}
+
+async function releaseIfMine(file: string, runId: string): Promise<void> {
+  const holder = await readHolder(file);
+  if (holder?.run_id === runId) await rm(file, { force: true });
+}
+
+/** Alive and running etl: on Linux an argument of its command line is etl or etl.js; elsewhere a live PID counts. */
+function isLiveEtlProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => /^etl(\.js)?$/.test(path.basename(arg)));
+  } catch {
+    // Gone between the two checks.
+    return false;
+  }
+}

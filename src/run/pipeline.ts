@@ -1,0 +1,307 @@
+import path from 'node:path';
+import { sweepDeadTempFiles } from '../core/atomic-file.js';
+import { EXIT_INTERNAL, LoadError, errorMessage, isEtlError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { redact } from '../core/redact.js';
+import type { ExtractReport } from '../core/source.js';
+import { listInputFiles } from '../load/input-files.js';
+import { failIfAnyFailed, type LoadSummary } from '../load/load-files.js';
+import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
+import { VERSION } from '../version.js';
+import { sendAlert, type AlertParams } from './alert.js';
+import { fileRecord, outputsIntact, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
+import { acquireLock } from './lock.js';
+import { newRunId, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
+import type { SourceParams } from './source-adapter.js';
+import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
+
+/**
+ * The one place the stages meet: a pipeline is extract -> transform -> (load), run under a lock, each step
+ * skipped when its inputs are unchanged since its last successful run, and recorded in a run manifest.
+ */
+export interface PipelineRequest {
+  /** `<source>/<dataset>` for a built-in pipeline, the declared name for one from a config file. */
+  name: string;
+  source: SourceParams;
+  http: HttpParams;
+  transform: TransformParams;
+  /** Undefined: the parquet stays in the data dir. */
+  load: LoadParams | undefined;
+  /** Run every step even when its inputs are unchanged. */
+  noCache: boolean;
+  /** Extra attempts of a whole step after a failure that may pass next time (network, store). */
+  stepRetries: Record<StepName, number>;
+  alert: AlertParams | undefined;
+}
+
+export interface PipelineResult {
+  manifest: RunManifest;
+  extract?: ExtractReport;
+  transform?: ParquetSummary;
+  load?: LoadSummary;
+}
+
+/** Names the pipeline's lock, cache state and run ids. */
+export function pipelineSlug(request: PipelineRequest): string {
+  const shard = request.source.shard;
+  return request.name.replace(/[^A-Za-z0-9_-]+/g, '-') + (shard ? `-shard-${shard.index}-of-${shard.count}` : '');
+}
+
+export async function runPipeline(request: PipelineRequest, log: Logger): Promise<PipelineResult> {
+  const { dataDir } = request.source;
+  const slug = pipelineSlug(request);
+  const started = new Date();
+  const manifest: RunManifest = {
+    run_id: newRunId(slug, started),
+    pipeline: request.name,
+    params: describeParams(request),
+    etl_version: VERSION,
+    pid: process.pid,
+    status: 'running',
+    started_at: started.toISOString(),
+    ended_at: null,
+    steps: [],
+  };
+  const lock = await acquireLock(dataDir, slug, manifest.run_id, log, started);
+  const result: PipelineResult = { manifest };
+  try {
+    await sweepLeftoverTemps(request, log);
+    await writeRunManifest(dataDir, manifest);
+    await runSteps(request, manifest, result, log);
+    manifest.status = 'succeeded';
+  } catch (error) {
+    manifest.status = 'failed';
+    const failed = manifest.steps.find((step) => step.status === 'failed');
+    manifest.error = { step: failed?.name ?? null, message: redact(errorMessage(error)), exit_code: isEtlError(error) ? error.exitCode : EXIT_INTERNAL };
+    throw error;
+  } finally {
+    manifest.ended_at = new Date().toISOString();
+    await writeRunManifest(dataDir, manifest);
+    await lock.release();
+    if (request.alert && (manifest.status === 'failed' || request.alert.onSuccess)) await sendAlert(request.alert, manifest, log);
+  }
+  return result;
+}
+
+async function runSteps(request: PipelineRequest, manifest: RunManifest, result: PipelineResult, log: Logger): Promise<void> {
+  const { dataDir } = request.source;
+  const slug = pipelineSlug(request);
+  const cache = await readCacheState(dataDir, slug);
+  const step = (name: StepName) => new StepRun(name, request, manifest, log);
+
+  if (request.source.inputs?.length) {
+    await step('extract').skip('--input given: the workbooks are read where they are');
+  } else {
+    await step('extract').run(async (record) => {
+      // Extract always asks: conditional GETs make an unchanged file cost 0 bytes.
+      record.cache = 'always asks the source (conditional GETs)';
+      const report = await extractStep(request.source, request.http, log);
+      result.extract = report;
+      record.outputs = await rawFileRecords(report.rawDir);
+      record.summary = { url: redact(report.url), downloaded: report.files.filter((f) => f.status === 'downloaded').length, unchanged: report.files.filter((f) => f.status === 'unchanged').length };
+    });
+  }
+
+  if (request.source.shard && result.extract?.files.length === 0) {
+    await step('transform').skip('this shard has no work units (more shards than editions)');
+    if (request.load) await step('load').skip('nothing to upload from this shard');
+    return;
+  }
+  const transformCheck = await checkTransform(request, cache);
+  let outputs: FileRecord[] = [];
+  await step('transform').run(async (record) => {
+    record.inputs = transformCheck.inputs;
+    if (transformCheck.cached) {
+      record.cache = 'cached: inputs, declaration, parameters and etl version unchanged';
+      record.outputs = outputs = transformCheck.cached.outputs;
+      return 'cached';
+    }
+    record.cache = transformCheck.why;
+    const { summary, files, partitions } = await transformStep(request.source, request.transform, log);
+    result.transform = summary;
+    record.outputs = outputs = await Promise.all(files.map((file) => fileRecord(file.path, file.rows)));
+    record.summary = {
+      rows: summary.rows,
+      parts: summary.parts.length,
+      skipped: summary.skipped.map((s) => s.name),
+      ...(partitions ? { partitions_rewritten: partitions.written.length, partitions_removed: partitions.removed.length } : {}),
+    };
+    cache.transform = { fingerprint: transformCheck.fingerprint, outputs };
+    await writeCacheState(dataDir, slug, cache);
+    return 'succeeded';
+  });
+
+  const load = request.load;
+  if (!load) return;
+  await step('load').run(async (record) => {
+    const check = checkLoad(load, outputs, cache, request.noCache);
+    record.inputs = outputs;
+    if (check.cached) {
+      record.cache = 'cached: the same files were uploaded to the same destination by an earlier run';
+      record.outputs = check.cached.outputs;
+      return 'cached';
+    }
+    record.cache = check.why;
+    const summary = await loadStep(outputs.map((o) => o.path), load, log, request.transform.partitionBy ? outputOf(request) : undefined, request.source.shard);
+    result.load = summary;
+    record.summary = { uploaded: summary.uploaded, skipped: summary.skipped, failed: summary.failed, bytes_uploaded: summary.bytesUploaded };
+    record.outputs = summary.files.map((file) => ({ path: file.uri, sha256: outputs.find((o) => o.path === path.resolve(file.path))?.sha256 ?? '', bytes: file.bytes }));
+    failIfAnyFailed(summary);
+    if (!load.dryRun) {
+      cache.load = { fingerprint: check.fingerprint, outputs: record.outputs };
+      await writeCacheState(dataDir, slug, cache);
+    }
+    return 'succeeded';
+  });
+}
+
+/** One step's entry in the run manifest: timed, retried when worth it, written as it starts and at its end whatever happened. */
+class StepRun {
+  private readonly record: StepRecord;
+
+  constructor(name: StepName, private readonly request: PipelineRequest, private readonly manifest: RunManifest, private readonly log: Logger) {
+    this.record = { name, status: 'running', started_at: new Date().toISOString(), duration_s: 0, attempts: 0, cache: '', inputs: [], outputs: [] };
+    manifest.steps.push(this.record);
+  }
+
+  async skip(why: string): Promise<void> {
+    Object.assign(this.record, { status: 'skipped', cache: why });
+    await writeRunManifest(this.request.source.dataDir, this.manifest);
+  }
+
+  async run(body: (record: StepRecord) => Promise<'succeeded' | 'cached' | void>): Promise<void> {
+    const started = performance.now();
+    await writeRunManifest(this.request.source.dataDir, this.manifest);
+    try {
+      for (;;) {
+        this.record.attempts++;
+        try {
+          this.record.status = (await body(this.record)) ?? 'succeeded';
+          return;
+        } catch (error) {
+          const retries = this.request.stepRetries[this.record.name];
+          if (this.record.attempts > retries || !mayPassNextTime(error)) throw error;
+          this.log.warn(`${this.record.name} failed (${errorMessage(error)}); attempt ${this.record.attempts + 1} of ${retries + 1}`);
+        }
+      }
+    } catch (error) {
+      this.record.status = 'failed';
+      this.record.error = redact(errorMessage(error));
+      throw error;
+    } finally {
+      this.record.duration_s = Number(((performance.now() - started) / 1000).toFixed(3));
+      await writeRunManifest(this.request.source.dataDir, this.manifest);
+    }
+  }
+}
+
+function mayPassNextTime(error: unknown): boolean {
+  return error instanceof LoadError || (isEtlError(error) && 'retriable' in error && error.retriable === true);
+}
+
+export interface StepCheck {
+  fingerprint: Fingerprint;
+  inputs: FileRecord[];
+  /** Set when the step can be skipped: what the last successful run recorded. */
+  cached: { outputs: FileRecord[] } | undefined;
+  /** Why the step has to run. */
+  why: string;
+}
+
+/** Transform depends on the raw files (or --input files), the declaration, its parameters and the etl version. */
+export async function checkTransform(request: PipelineRequest, cache: CacheState): Promise<StepCheck> {
+  const { source } = request;
+  const inputs = source.inputs?.length ? await inputFileRecords(source.inputs) : await rawFileRecords(rawDirOf(source));
+  const fingerprint: Fingerprint = {
+    inputs: Object.fromEntries(inputs.map((input) => [input.path, input.sha256])),
+    declaration: source.datasetFile ? (await fileRecord(source.datasetFile)).sha256 : 'built-in',
+    params: {
+      dataset: source.dataset,
+      from: source.fromYear ?? null,
+      to: source.toYear ?? null,
+      skip_bad: request.transform.skipBad,
+      out: outputOf(request),
+      partition_by: request.transform.partitionBy ?? null,
+      shard: source.shard ? `${source.shard.index}/${source.shard.count}` : null,
+    },
+    etl_version: VERSION,
+  };
+  const previous = cache.transform;
+  const why = request.noCache ? '--no-cache' : whatChanged(previous?.fingerprint, fingerprint);
+  if (why !== null || !previous) return { fingerprint, inputs, cached: undefined, why: why ?? 'no earlier successful run' };
+  if (!(await outputsIntact(previous.outputs))) return { fingerprint, inputs, cached: undefined, why: 'the output file was changed or removed since' };
+  return { fingerprint, inputs, cached: { outputs: previous.outputs }, why: '' };
+}
+
+/** Load depends on the files' sha256s and where they go. */
+export function checkLoad(load: LoadParams, outputs: FileRecord[], cache: CacheState, noCache: boolean): StepCheck {
+  const fingerprint: Fingerprint = {
+    inputs: Object.fromEntries(outputs.map((output) => [output.path, output.sha256])),
+    declaration: 'none',
+    params: { bucket: load.bucket, key: load.keyTemplate, endpoint: load.sink.endpoint ?? null, region: load.sink.region ?? null },
+    etl_version: VERSION,
+  };
+  const previous = cache.load;
+  const why = noCache ? '--no-cache' : load.force ? '--force' : whatChanged(previous?.fingerprint, fingerprint);
+  if (why !== null || !previous) return { fingerprint, inputs: outputs, cached: undefined, why: why ?? 'no earlier successful run' };
+  return { fingerprint, inputs: outputs, cached: { outputs: previous.outputs }, why: '' };
+}
+
+/** The parquet file, or with --partition-by the folder, that transform writes. */
+export function outputOf(request: PipelineRequest): string {
+  const { source, transform } = request;
+  return path.resolve(transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset, transform.partitionBy !== undefined));
+}
+
+export function rawDirOf(source: SourceParams): string {
+  return path.resolve(source.dataDir, 'raw', source.source, source.dataset);
+}
+
+/** Every file of the dataset's raw layer except its manifest (which changes with fetch times, not content). */
+export async function rawFileRecords(rawDir: string): Promise<FileRecord[]> {
+  const files = await listInputFiles([path.resolve(rawDir)]).catch(() => []);
+  return Promise.all(files.filter((file) => file.name !== 'manifest.json').map((file) => fileRecord(file.path)));
+}
+
+async function inputFileRecords(inputs: readonly string[]): Promise<FileRecord[]> {
+  return Promise.all((await listInputFiles(inputs)).map((file) => fileRecord(path.resolve(file.path))));
+}
+
+/** Temp files a killed run of this pipeline left in its raw folder, beside its output and in a partitioned output. */
+async function sweepLeftoverTemps(request: PipelineRequest, log: Logger): Promise<void> {
+  const out = outputOf(request);
+  const leftovers = [
+    ...(await sweepDeadTempFiles(rawDirOf(request.source), { recursive: true })),
+    ...(await sweepDeadTempFiles(path.dirname(out))),
+    ...(request.transform.partitionBy ? await sweepDeadTempFiles(out, { recursive: true }) : []),
+  ];
+  if (leftovers.length > 0) log.warn(`removed ${leftovers.length} temp file${leftovers.length === 1 ? '' : 's'} left by an interrupted run`);
+}
+
+function describeParams(request: PipelineRequest): Record<string, unknown> {
+  const { source, transform, load } = request;
+  return redactValues({
+    source: source.source,
+    dataset: source.dataset,
+    data_dir: source.dataDir,
+    url: source.url ?? null,
+    from: source.fromYear ?? null,
+    to: source.toYear ?? null,
+    input: source.inputs ?? null,
+    dataset_file: source.datasetFile ?? null,
+    out: transform.out ?? null,
+    skip_bad: transform.skipBad,
+    partition_by: transform.partitionBy ?? null,
+    shard: source.shard ? `${source.shard.index}/${source.shard.count}` : null,
+    bucket: load?.bucket ?? null,
+    key: load?.keyTemplate ?? null,
+    endpoint: load?.sink.endpoint ?? null,
+    region: load?.sink.region ?? null,
+    no_cache: request.noCache,
+    step_retries: request.stepRetries,
+  });
+}
+
+function redactValues(params: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(redact(JSON.stringify(params))) as Record<string, unknown>;
+}

@@ -1,0 +1,124 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { sweepDeadTempFiles, tempPathFor, trackTempFile } from '../core/atomic-file.js';
+import { createHttpClient } from '../core/http.js';
+import type { Logger } from '../core/log.js';
+import type { ExtractReport, Shard, SourceIO } from '../core/source.js';
+import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
+import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
+import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
+import { PACKAGE_NAME, VERSION } from '../version.js';
+import { recordTransform } from './data-dir.js';
+import { callSource, type SourceParams } from './source-adapter.js';
+
+/** The three steps, each usable alone (etl extract/transform/load) or chained by the pipeline. */
+export interface HttpParams {
+  /** A connection silent this long is given up. */
+  timeoutSeconds: number;
+  /** One file (or the page) is given up after this long, retries included; none when undefined. */
+  downloadTimeoutSeconds?: number;
+  retries: number;
+}
+
+export interface TransformParams {
+  /** Parquet file to write (a folder with partitionBy); default <data-dir>/processed/<source>/<dataset>.parquet (or /<dataset>/). */
+  out?: string;
+  skipBad: boolean;
+  /** Hive-partition the output by this column: <out>/<column>=<value>/part-0.parquet and <out>/_manifest.json. */
+  partitionBy?: string;
+}
+
+export interface TransformOutput {
+  summary: ParquetSummary;
+  /** Every file written, with its rows (the partition manifest last, without rows). */
+  files: Array<{ path: string; rows?: number }>;
+  /** With partitionBy: which partitions were rewritten and which removed; the others were left as they were. */
+  partitions?: { dir: string; written: string[]; removed: string[] };
+}
+
+/** Where and how `load` uploads: LoadRequest without the files and the logger. */
+export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force'>;
+
+export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
+  const client = createHttpClient({
+    timeoutMs: http.timeoutSeconds * 1000,
+    deadlineMs: http.downloadTimeoutSeconds === undefined ? undefined : http.downloadTimeoutSeconds * 1000,
+    retries: http.retries,
+    retryBaseMs: 1000,
+    maxRetryWaitMs: 60_000,
+    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
+    log,
+  });
+  return { http: client, log, now: () => new Date() };
+}
+
+export async function extractStep(params: SourceParams, http: HttpParams, log: Logger): Promise<ExtractReport> {
+  const io = createSourceIO(http, log);
+  try {
+    return await callSource('extract', params, io);
+  } finally {
+    await io.http.close();
+  }
+}
+
+export function defaultOutput(dataDir: string, source: string, dataset: string, partitioned = false): string {
+  return path.join(dataDir, 'processed', source, partitioned ? dataset : `${dataset}.parquet`);
+}
+
+/** Reads the source's table and writes it as one parquet file (or a partitioned folder); the data dir records it for `etl load`. */
+export async function transformStep(params: SourceParams, transform: TransformParams, log: Logger): Promise<TransformOutput> {
+  // Transform reads local files only; the client is there because the Source contract hands one over.
+  const io = createSourceIO({ timeoutSeconds: 60, retries: 0 }, log);
+  try {
+    const table = await callSource('transform', params, io);
+    // Named after the table, so a declaration file's own name counts.
+    const dataset = table.schema.name;
+    const out = path.resolve(transform.out ?? defaultOutput(params.dataDir, params.source, dataset, transform.partitionBy !== undefined));
+    // Partitioned: the whole table goes to a temp file beside the folder first, then is split.
+    const target = transform.partitionBy ? tempPathFor(`${out}.parquet`) : out;
+    const untrack = transform.partitionBy ? trackTempFile(target) : () => false;
+    const swept = await sweepDeadTempFiles(path.dirname(out));
+    if (swept.length > 0) log.info(`removed ${swept.length} temp file(s) an interrupted run left beside ${out}`);
+    const progress = log.progress(`${dataset}: writing ${out}`);
+    const summary = await writeParquet(table, target, {
+      skipBadParts: transform.skipBad,
+      onPartSkipped: (name, error) => log.warn(`skipped ${name}: ${error.message}`),
+    }).catch((error: unknown) => {
+      progress.fail(`${dataset}: nothing written`);
+      throw error;
+    });
+    progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} workbooks`);
+    const output = transform.partitionBy
+      ? await partition(summary, transform.partitionBy, out, log, params.shard).finally(async () => {
+          await rm(target, { force: true });
+          untrack();
+        })
+      : { summary, files: [{ path: out, rows: summary.rows }] };
+    await recordTransform(params.dataDir, { source: params.source, dataset, outputs: [output.partitions?.dir ?? out], written_at: new Date().toISOString() });
+    return output;
+  } finally {
+    await io.http.close();
+  }
+}
+
+async function partition(summary: ParquetSummary, column: string, dir: string, log: Logger, shard: Shard | undefined): Promise<TransformOutput> {
+  const { manifest, written, removed } = await partitionParquet(summary.path, column, dir, shard);
+  log.info(`partitioned by ${column}: ${manifest.files.length} partitions, ${written.length} rewritten${removed.length > 0 ? `, ${removed.length} removed` : ''} -> ${dir}`);
+  return {
+    summary: { ...summary, path: dir },
+    files: [...manifest.files.map((file) => ({ path: path.join(dir, file.path), rows: file.rows })), { path: path.join(dir, partitionManifestName(shard)) }],
+    partitions: { dir, written, removed },
+  };
+}
+
+/** Uploads files, or a partitioned folder under <prefix><folder name>/ with its manifest last. */
+export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger, partitionedDir?: string, shard?: Shard): Promise<LoadSummary> {
+  const common = { bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, log };
+  if (!partitionedDir) return loadFiles({ ...common, inputs, keyTemplate: load.keyTemplate });
+  return loadFiles({ ...common, inputs: [partitionedDir], keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`, last: partitionManifestName(shard) });
+}
+
+export function describeTransform(summary: ParquetSummary): string {
+  const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
+  return `transform: ${summary.rows} rows from ${summary.parts.length} workbooks${skipped} -> ${summary.path}`;
+}

@@ -1,0 +1,185 @@
+import { DataError } from '../../core/errors.js';
+import type { Row, Value } from '../../core/table.js';
+import type { ClassifyRule, LabelRules, RowRules, VocabularyEntry } from './dataset.js';
+import { cleanLabel, stripNotes } from './labels.js';
+
+/** Set by the layout readers on each row: where the row's label was printed, for reports. Never written out. */
+export const LABEL_CELL = '__label_cell';
+
+/** Warnings of one run, each said once however many rows or releases repeat it. */
+export interface RunReport {
+  warn(key: string, message: string): void;
+}
+
+export function createRunReport(warn: (message: string) => void = () => {}): RunReport {
+  const said = new Set<string>();
+  return {
+    warn(key, message) {
+      if (said.has(key)) return;
+      said.add(key);
+      warn(message);
+    },
+  };
+}
+
+/**
+ * Lower case, notes and glued footnote digits removed, dashes and spaces unified, `&` as `and`, leading
+ * zeros dropped (`01-14` = `1-14`): how printed labels are compared with a declaration's patterns.
+ */
+export function normaliseLabel(text: string): string {
+  return cleanLabel(stripNotes(text))
+    .toLowerCase()
+    .replace(/[\u2012-\u2015\u2212]/g, '-')
+    .replace(/\s*-\s*/g, '-')
+    .replace(/&/g, 'and')
+    .replace(/\b0+(\d)/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+type Fields = Record<string, Value>;
+
+/** What a printed label maps to under the label rules, or null when the declaration does not know it. */
+export function mapLabel(rules: LabelRules, raw: Readonly<Fields>): Record<string, Value> | null {
+  const texts = new Map<string, string>();
+  const normalised = (field: string): string => {
+    let text = texts.get(field);
+    if (text === undefined) texts.set(field, (text = normaliseLabel(raw[field] === null || raw[field] === undefined ? '' : String(raw[field]))));
+    return text;
+  };
+  const out: Fields = {};
+  const has = (field: string): boolean => field in out || (raw[field] !== null && raw[field] !== undefined && !rules.from.includes(field));
+  for (const rule of rules.rules) {
+    if (!Object.entries(rule.match).every(([field, pattern]) => new RegExp(pattern, 'i').test(normalised(field)))) continue;
+    for (const [field, { from, vocabulary }] of Object.entries(rule.lookup ?? {})) {
+      if (has(field)) continue;
+      const entry = lookUp(rules.vocabularies[vocabulary] ?? [], normalised(from));
+      if (!entry) return null;
+      out[field] = entry.value;
+      for (const [extra, value] of Object.entries(entry.set ?? {})) if (!has(extra)) out[extra] = value;
+    }
+    for (const [field, value] of Object.entries(rule.set ?? {})) if (!has(field)) out[field] = value;
+  }
+  return rules.required in out || has(rules.required) ? out : null;
+}
+
+function lookUp(entries: readonly VocabularyEntry[], text: string): VocabularyEntry | undefined {
+  return entries.find((entry) => entry.printed.some((printed) => normaliseLabel(printed) === text) || (entry.value !== null && normaliseLabel(entry.value) === text));
+}
+
+/** The label as printed: the `from` fields joined outer first. */
+export function printedLabel(rules: LabelRules, raw: Readonly<Fields>): string {
+  return rules.from
+    .map((field) => raw[field])
+    .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
+    .map((value) => value.replace(/\s+/g, ' ').trim())
+    .join(' / ');
+}
+
+/** Hooks a layout reader calls: `sheetRow` once per sheet row, then `row` for each output row it gives. */
+export interface RowHooks {
+  /**
+   * The rules that depend only on the sheet row (split, labels, classify), applied once to the fields a
+   * sheet row gives all its periods (areas across 12 months are classified once, not 12 times).
+   */
+  sheetRow(fields: Fields): void;
+  /** The rules that depend on the figure (values, unique); null leaves out a row repeating one already read. */
+  row(row: Fields): Fields | null;
+}
+
+/**
+ * Applies a dataset's row rules to the rows of one workbook (`where` names its file and sheet). Keeps
+ * per-workbook state (repeated names, rows already seen); warnings go to the run's report.
+ */
+export function createRowRules(rules: RowRules | undefined, report: RunReport, keepLabelCell = false): (where: string) => RowHooks {
+  const classifiers = (rules?.classify ?? []).map((rule) => classifier(rule));
+  const splits = (rules?.split ?? []).map((split) => ({ ...split, separator: new RegExp(split.separator) }));
+  const seen = new Map<string, Value>();
+  return (where) => {
+    // The label cell of the sheet row being read; its output rows follow its sheetRow call.
+    let cell: Value | undefined;
+    return {
+      sheetRow(fields) {
+        cell = fields[LABEL_CELL];
+        if (!keepLabelCell) delete fields[LABEL_CELL];
+        for (const split of splits) splitCodes(fields, split.field, split.separator, split.rest);
+        if (rules?.labels) applyLabels(rules.labels, fields, cell, where, report);
+        for (const classify of classifiers) classify(fields);
+      },
+      row(row) {
+        if (rules?.values) routeValue(rules.values, row, cell, where);
+        if (!rules?.unique) return row;
+        const { measure } = rules.values ?? {};
+        if (measure !== undefined && row[measure] === null) return row;
+        const key = JSON.stringify(rules.unique.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : (row[field] ?? null))));
+        const figure = rules.values ? (row[rules.values.count] ?? row[rules.values.average] ?? null) : null;
+        if (seen.has(key)) {
+          if (seen.get(key) === figure) return null;
+          report.warn(`conflict ${where} ${key}`, `${where}: ${String(row[rules.labels?.printed ?? ''] ?? key)} prints ${String(figure)} where another table of the workbook printed ${String(seen.get(key))}; both rows kept`);
+          return row;
+        }
+        seen.set(key, figure);
+        return row;
+      },
+    };
+  };
+}
+
+function splitCodes(row: Fields, field: string, separator: RegExp, rest: string): void {
+  const text = row[field];
+  if (typeof text !== 'string' || !separator.test(text)) {
+    row[rest] = null;
+    return;
+  }
+  const [first, ...others] = text.split(separator).map((part) => part.trim()).filter((part) => part !== '');
+  row[field] = first ?? null;
+  row[rest] = others.length > 0 ? others.join(', ') : null;
+}
+
+function applyLabels(rules: LabelRules, row: Fields, cell: Value | undefined, where: string, report: RunReport): void {
+  const printed = printedLabel(rules, row);
+  const mapped = mapLabel(rules, row);
+  for (const field of rules.from) if (field !== rules.printed && !rules.canonical.includes(field)) delete row[field];
+  row[rules.printed] = printed;
+  if (mapped === null) {
+    for (const field of rules.canonical) row[field] = null;
+    report.warn(`label ${printed}`, `${where}${cell ? `, cell ${String(cell)}` : ''}: label "${printed}" is not in the declaration; kept with ${rules.canonical.join(', ')} left null`);
+    return;
+  }
+  for (const field of rules.canonical) if (row[field] === undefined || row[field] === null) row[field] = mapped[field] ?? null;
+}
+
+function classifier(rule: ClassifyRule): (row: Fields) => void {
+  const when = rule.when.map(({ value, match }) => ({ value, match: Object.entries(match).map(([field, pattern]) => [field, new RegExp(pattern, 'i')] as const) }));
+  const seen = new Set<string>();
+  return (row) => {
+    // Normalised only when a rule reaches the field: most rows are decided by their code.
+    const texts = new Map<string, string>();
+    const normalised = (field: string): string => texts.get(field) ?? texts.set(field, fieldText(row, field)).get(field)!;
+    let value = when.find(({ match }) => match.every(([field, pattern]) => row[field] !== null && row[field] !== undefined && pattern.test(normalised(field))))?.value ?? rule.otherwise;
+    if (rule.repeated && value === rule.repeated.from) {
+      const key = JSON.stringify(rule.repeated.key.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(field))));
+      if (seen.has(key)) value = rule.repeated.to;
+      else seen.add(key);
+    }
+    row[rule.field] = value;
+  };
+}
+
+function fieldText(row: Fields, field: string): string {
+  return normaliseLabel(row[field] === null || row[field] === undefined ? '' : String(row[field]));
+}
+
+function routeValue(routing: NonNullable<RowRules['values']>, row: Fields, cell: Value | undefined, where: string): void {
+  const figure = row[routing.from] ?? null;
+  if (routing.from !== routing.count && routing.from !== routing.average) delete row[routing.from];
+  const measure = row[routing.measure];
+  const average = typeof measure === 'string' ? routing.averages.includes(measure) : typeof figure === 'number' && !Number.isInteger(figure);
+  if (!average && typeof figure === 'number' && !Number.isInteger(figure)) {
+    throw new DataError(`${where}${cell ? `, row of ${String(cell)}` : ''}: ${String(measure)} is a count but prints ${figure}`, {
+      hint: `list the measure under rowRules.values.averages of the dataset declaration if it is an average`,
+    });
+  }
+  row[routing.count] = average ? null : figure;
+  row[routing.average] = average ? figure : null;
+}
