@@ -103,14 +103,19 @@ ${EXIT_CODES_HELP}`);
 
   const context = (): Promise<CommandContext> => createCommandContext(program.opts<GlobalOptions>());
   for (const command of commandFactories.map((create) => create(context))) {
-    // Remember whose flags were wrong, so the hint names the help that lists them.
-    command.exitOverride((error) => {
-      throw Object.assign(error, { commandName: command.name() });
-    });
+    nameUsageErrors(command, command.name());
     command.configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }
   return program;
+}
+
+/** Remember whose flags were wrong (`runs show` too), so the hint names the help that lists them. */
+function nameUsageErrors(command: Command, commandName: string): void {
+  command.exitOverride((error) => {
+    throw Object.assign(error, { commandName });
+  });
+  for (const subcommand of command.commands) nameUsageErrors(subcommand, `${commandName} ${subcommand.name()}`);
 }
 
 /**

@@ -51,6 +51,7 @@ describe('etl CLI', () => {
   it.each([
     { args: ['load', 'deaths.parquet'], help: 'etl load --help' },
     { args: ['inspect'], help: 'etl inspect --help' },
+    { args: ['runs', 'show'], help: 'etl runs show --help' },
     { args: ['transform', 'ons', '--frm', '2019'], help: 'etl transform --help' },
     { args: ['frobnicate'], help: 'etl --help' },
   ])('a usage error in $args points at the help that lists the flags: $help', async ({ args, help }) => {
