@@ -44,6 +44,7 @@ Exit codes:
 
 /** The only place errors become exit codes and a single line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
+  ignoreClosedPipes();
   const program = buildProgram();
   const onSignal = (signal: NodeJS.Signals): void => {
     removeLiveTempFiles();
@@ -61,6 +62,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+let closedPipesIgnored = false;
+
+/**
+ * A reader that went away (`etl --help | head -3`, a log pipe that died) is not a failure of the job: Node reports it
+ * as an EPIPE 'error' event, which unhandled crashes the process with a stack. Drop the output and finish the work.
+ */
+function ignoreClosedPipes(): void {
+  if (closedPipesIgnored) return;
+  closedPipesIgnored = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
   }
 }
 
@@ -88,11 +105,19 @@ ${EXIT_CODES_HELP}`);
 
   const context = (): Promise<CommandContext> => createCommandContext(program.opts<GlobalOptions>());
   for (const command of commandFactories.map((create) => create(context))) {
-    command.exitOverride();
+    nameUsageErrors(command, command.name());
     command.configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }
   return program;
+}
+
+/** Remember whose flags were wrong (`runs show` too), so the hint names the help that lists them. */
+function nameUsageErrors(command: Command, commandName: string): void {
+  command.exitOverride((error) => {
+    throw Object.assign(error, { commandName });
+  });
+  for (const subcommand of command.commands) nameUsageErrors(subcommand, `${commandName} ${subcommand.name()}`);
 }
 
 /**
@@ -112,7 +137,8 @@ function reportError(error: unknown, global: Partial<GlobalOptions>): number {
     if (error.exitCode === 0 || error.code === 'commander.help') return EXIT_OK;
     // commander puts "(Did you mean …?)" on a line of its own; an error is one line.
     const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-    return printError(new ConfigError(message, { hint: 'run etl --help for usage' }), global);
+    const commandName = (error as CommanderError & { commandName?: string }).commandName;
+    return printError(new ConfigError(message, { hint: `run etl ${commandName ? `${commandName} ` : ''}--help for usage` }), global);
   }
   return printError(error, global);
 }

@@ -165,6 +165,7 @@ describe('output', () => {
 describe('the same mistake, the same exit code', () => {
   it.each([
     [['inspect', '{work}/nosuch.xls'], /nosuch\.xls: cannot open/],
+    [['inspect', '{work}'], /^etl: config error: .* is a directory \(give one workbook/],
     [['transform', 'ons', '--input', '{work}/nosuch.xls'], /--input .*nosuch\.xls: no such file or directory/],
     [['load', '{work}/nosuch.parquet', '--bucket', './lake/'], /nosuch\.parquet does not exist/],
     [['transform', 'ons', '--dataset-file', '{work}/nosuch.json', '--input', '{work}/workbooks'], /nosuch\.json: cannot read it/],

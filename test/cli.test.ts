@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/run-cli.js';
+import { runCli, startCli } from './helpers/run-cli.js';
 
 let work: string;
 beforeAll(async () => {
@@ -39,11 +39,25 @@ describe('etl CLI', () => {
     { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons, climatempo, random-person, supermetrics\)/ },
     { args: ['extract', 'ons', 'nosuch'], error: /etl: config error: ons has no dataset "nosuch" \(choose one of: monthly-deaths/ },
     { args: ['extract', 'ons', '--from', '15'], error: /etl: config error: .*--from <year>.*expected a four-digit year/ },
+    { args: ['extract', 'ons', '--url', '127.0.0.1:8080/page'], error: /etl: config error: cannot GET 127\.0\.0\.1:8080\/page: not an http:\/\/ or https:\/\/ URL \(write it with its scheme, e\.g\. http:\/\/127\.0\.0\.1:8080\/page\)/ },
+    { args: ['extract', 'ons', '--url', 'ftp://127.0.0.1/page'], error: /etl: config error: cannot GET ftp:\/\/127\.0\.0\.1\/page: not an http:\/\/ or https:\/\/ URL \(etl downloads over http:\/\/ and https:\/\/ only\)/ },
   ])('usage error $args exits 2 with one line', async ({ args, error }) => {
     const result = await runCli([...args, '--data-dir', work]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(error);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    { args: ['load', 'deaths.parquet'], help: 'etl load --help' },
+    { args: ['inspect'], help: 'etl inspect --help' },
+    { args: ['runs', 'show'], help: 'etl runs show --help' },
+    { args: ['transform', 'ons', '--frm', '2019'], help: 'etl transform --help' },
+    { args: ['frobnicate'], help: 'etl --help' },
+  ])('a usage error in $args points at the help that lists the flags: $help', async ({ args, help }) => {
+    const result = await runCli(args, { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(new RegExp(`\\(run ${help} for usage\\)$`));
   });
 
   it('transform before extract says what to run first (exit 2)', async () => {
@@ -82,5 +96,14 @@ describe('etl CLI', () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('a reader that closed the pipe early (etl --help | head -1) ends the command quietly, not with an EPIPE stack', async () => {
+    const { child, done } = startCli(['--help']);
+    // Closed before the child has loaded, so every write of the help meets a pipe with no reader.
+    child.stdout!.destroy();
+    const result = await done;
+    expect(result.stderr).not.toContain('EPIPE');
+    expect(result.code).toBe(0);
   });
 });

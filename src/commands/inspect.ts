@@ -76,6 +76,9 @@ async function isParquet(file: string): Promise<boolean> {
     throw new ConfigError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path' });
   });
   try {
+    if ((await handle.stat()).isDirectory()) {
+      throw new ConfigError(`${file} is a directory`, { hint: 'give one workbook (.xls/.xlsx) or .parquet file; `etl transform --input` takes directories' });
+    }
     const head = Buffer.alloc(4);
     const { bytesRead } = await handle.read(head, 0, 4, 0);
     return bytesRead === 4 && head.toString('latin1') === 'PAR1';

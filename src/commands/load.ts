@@ -12,11 +12,14 @@ Examples:
   $ etl load deaths.parquet --bucket file:///srv/lake/ons/      a local directory, same semantics
   $ etl load deaths.parquet --bucket ./lake/ons/                also a local directory: a path starting with /, ./ or ../
   $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded, and where; sends nothing
+  $ etl load out/ --bucket s3://b/ons/ --key '{date}/{name}'    dated keys: s3://b/ons/2024-05-01/...
+
+--key placeholders: {name} the file name, or its path below a directory given (required); {date} the run date,
+UTC, YYYY-MM-DD; {edition} the first year in the file's path (a file without one is refused).
 
 A destination without gs://, s3:// or file:// must be written as a path (/srv/lake, ./lake, ../lake): a bare
 name such as my-bucket/ons, or a mistyped scheme such as gs:/b/ or s3//b/, is refused (exit 2) rather than
 taken for a local folder.
-  $ etl load out/ --bucket s3://b/ons/ --key '{date}/{name}'    dated keys: s3://b/ons/2024-05-01/...
 
 Each object gets content-type and metadata sha256, source and etl_version. An object whose sha256 already
 matches is skipped, so a re-run uploads nothing; --force uploads anyway. After each upload the store's own

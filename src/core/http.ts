@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { EtlError, SourceError, errorMessage } from './errors.js';
+import { ConfigError, EtlError, SourceError, errorMessage } from './errors.js';
 import { describeWriteError, withAtomicFile } from './atomic-file.js';
 import { sleep } from './concurrency.js';
 import { redact } from './redact.js';
@@ -91,6 +91,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
     ));
 
   async function withRetries<T>(url: string, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    requireHttpUrl(url);
     const deadline = AbortSignal.timeout(deadlineMs);
     const giveUpAt = Date.now() + deadlineMs;
     for (let tryNumber = 0; ; tryNumber++) {
@@ -307,6 +308,20 @@ function deadlineError(url: string, deadlineMs: number, last?: EtlError): Source
   return new SourceError(`GET ${redact(url)} did not finish within ${deadlineMs / 1000} s${last ? ` (last attempt: ${last.message})` : ''}`, {
     retriable: true,
     hint: 'the server is too slow or stalls: try again later, or raise --download-timeout',
+  });
+}
+
+/** A URL that can never be fetched (`127.0.0.1:8080/page`, `ftp://…`) is the user's to fix (exit 2), not a network fault to retry. */
+function requireHttpUrl(url: string): void {
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Not a URL at all: reported below like any other scheme.
+  }
+  if (protocol === 'http:' || protocol === 'https:') return;
+  throw new ConfigError(`cannot GET ${redact(url)}: not an http:// or https:// URL`, {
+    hint: /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? 'etl downloads over http:// and https:// only' : `write it with its scheme, e.g. http://${url}`,
   });
 }
 

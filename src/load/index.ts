@@ -46,8 +46,26 @@ export function parseDestination(bucketFlag: string): Destination {
   }
   const [bucket = '', ...rest] = match[2]!.split('/');
   if (!bucket) throw new ConfigError(`--bucket ${bucketFlag} names no bucket`, { hint: `write it as ${scheme}://bucket/prefix/` });
+  checkBucketName(scheme, bucket, bucketFlag);
   const prefix = rest.filter((part) => part !== '').join('/');
   return { scheme, bucket, prefix: prefix ? prefix + '/' : '' };
+}
+
+/**
+ * A name no store accepts (a space, `@`, `:`; capitals on GCS) would otherwise cost every retry of every file
+ * before failing as a load error. Only characters are checked: S3's legacy buckets and S3-compatible stores allow
+ * capitals, underscores and short names.
+ */
+function checkBucketName(scheme: 'gs' | 's3', bucket: string, bucketFlag: string): void {
+  const invalid = /[^A-Za-z0-9._-]/.exec(bucket);
+  if (invalid) {
+    throw new ConfigError(`--bucket ${bucketFlag}: ${JSON.stringify(invalid[0])} cannot be part of a bucket name ("${bucket}")`, {
+      hint: `bucket names hold letters, digits, '.', '-' and '_' only; write it as ${scheme}://bucket/prefix/`,
+    });
+  }
+  if (scheme === 'gs' && bucket !== bucket.toLowerCase()) {
+    throw new ConfigError(`--bucket ${bucketFlag}: Cloud Storage bucket names are lower case ("${bucket}")`, { hint: `did you mean ${bucketFlag.replace(bucket, bucket.toLowerCase())}?` });
+  }
 }
 
 /** A local directory must look like a path; `gs:/b`, `s3//b` and a bare `my-bucket/ons` are refused with the likely fix. */

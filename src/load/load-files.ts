@@ -138,7 +138,7 @@ async function planUploads(request: LoadRequest, destination: Destination): Prom
   const seen = new Map<string, string>();
   for (const { input, uri } of planned) {
     const other = seen.get(uri);
-    if (other) throw new ConfigError(`${other} and ${input.path} would both be uploaded to ${uri}`, { hint: 'use {name} in --key, or load them separately' });
+    if (other) throw new ConfigError(`${other} and ${input.path} would both be uploaded to ${uri}`, { hint: 'rename one, or load them in separate runs to different --bucket prefixes' });
     seen.set(uri, input.path);
   }
   return planned;

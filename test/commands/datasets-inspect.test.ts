@@ -136,4 +136,13 @@ describe('etl inspect', () => {
     expect(lines[14]).toMatch(/^ {2}edition +week_number +week_ended +measure +sex +age_band +area_code +area_name +label_as_printed +deaths +deaths_average +source_file$/);
     expect(lines[15]).toMatch(new RegExp(`^ {2}2019 +1 +2019-01-04 +deaths +all +K04000001 +England and Wales +Total deaths, all ages +${weeklyTotal(2019, 1)} +weekly-2019\\.xls$`));
   });
+
+  it('a damaged parquet file is a data error giving DuckDB\'s reason, without the SQL etl ran', async () => {
+    const damaged = path.join(dir, 'cut-short.parquet');
+    await writeFile(damaged, Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(996, 7)]));
+    const { code, stderr } = await etl('inspect', damaged);
+    expect(code).toBe(4);
+    expect(stderr).toMatch(/^etl: data error: .*cut-short\.parquet: cannot read it as parquet \([^)]*magic bytes[^)]*\) \(is it a parquet file\?/);
+    expect(stderr).not.toMatch(/LINE 1|read_parquet|\\n/);
+  });
 });

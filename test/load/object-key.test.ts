@@ -44,6 +44,7 @@ describe('parseDestination', () => {
     ['gs://my-bucket/ons', { scheme: 'gs', bucket: 'my-bucket', prefix: 'ons/' }],
     ['s3://my-bucket/lake/deep/', { scheme: 's3', bucket: 'my-bucket', prefix: 'lake/deep/' }],
     ['s3://my-bucket', { scheme: 's3', bucket: 'my-bucket', prefix: '' }],
+    ['s3://Legacy_Bucket.1/x/', { scheme: 's3', bucket: 'Legacy_Bucket.1', prefix: 'x/' }],
     ['file:///srv/lake/ons/', { scheme: 'file', bucket: '/srv/lake/ons/', prefix: '' }],
     ['./lake/ons', { scheme: 'file', bucket: path.resolve('lake/ons') + path.sep, prefix: '' }],
     ['../lake', { scheme: 'file', bucket: path.resolve('../lake') + path.sep, prefix: '' }],
@@ -58,6 +59,9 @@ describe('parseDestination', () => {
     ['gs:/b/ons/', /looks like a mistyped URL/],
     ['s3//b/', /looks like a mistyped URL/],
     ['lake/ons', /neither a bucket URL nor a local path/],
+    ['gs://Bad_Bucket Name/ons/', /" " cannot be part of a bucket name \("Bad_Bucket Name"\)/],
+    ['s3://user@bucket/', /"@" cannot be part of a bucket name/],
+    ['gs://My-Bucket/ons/', /Cloud Storage bucket names are lower case \("My-Bucket"\)/],
   ])('rejects %j', (flag, message) => {
     expect(() => parseDestination(flag)).toThrow(message);
   });

@@ -29,7 +29,9 @@ export async function describeParquet(file: string, headRows: number): Promise<P
       head: head.getRowObjectsJson(),
     };
   } catch (error) {
-    throw new DataError(`${file}: cannot read it as parquet (${errorMessage(error)})`, { hint: 'is it a parquet file? `etl inspect` reads .parquet files and workbooks', cause: error });
+    // DuckDB appends the SQL it ran, with a caret, on further lines: the first line is the reason.
+    const reason = errorMessage(error).split('\n')[0]!.trim();
+    throw new DataError(`${file}: cannot read it as parquet (${reason})`, { hint: 'is it a parquet file? `etl inspect` reads .parquet files and workbooks', cause: error });
   } finally {
     instance.closeSync();
   }
