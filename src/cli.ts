@@ -6,6 +6,7 @@ import { redact } from './core/redact.js';
 import { applyDotEnv } from './core/settings.js';
 import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
 import { datasetsCommand } from './commands/datasets.js';
+import { commandsWithOwnUsageErrors } from './commands/source-command.js';
 import { extractCommand } from './commands/extract.js';
 import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
@@ -114,9 +115,11 @@ ${EXIT_CODES_HELP}`);
 
 /** Remember whose flags were wrong (`runs show` too), so the hint names the help that lists them. */
 function nameUsageErrors(command: Command, commandName: string): void {
-  command.exitOverride((error) => {
-    throw Object.assign(error, { commandName });
-  });
+  if (!commandsWithOwnUsageErrors.has(command)) {
+    command.exitOverride((error) => {
+      throw Object.assign(error, { commandName });
+    });
+  }
   for (const subcommand of command.commands) nameUsageErrors(subcommand, `${commandName} ${subcommand.name()}`);
 }
 

@@ -14,6 +14,9 @@ import { dataDirOption, fetchOptions } from './options.js';
  */
 export type Stage = 'extract' | 'transform' | 'run';
 
+/** Generated source subcommands name their own help and the source a foreign flag belongs to; the CLI leaves them be. */
+export const commandsWithOwnUsageErrors = new WeakSet<Command>();
+
 /** Flags every source's extract takes. */
 export interface FetchFlags {
   dataDir: string;
@@ -53,6 +56,7 @@ export function addSourceSubcommands(parent: Command, stage: Stage, configure: (
       for (const option of fetchOptions()) add(option);
     }
     command.addHelpText('after', sourceHelp(source));
+    commandsWithOwnUsageErrors.add(command);
     parent.addCommand(command);
   }
   // Reached only when the first argument names no source; its flags are the source's business, not an error here.
@@ -78,7 +82,7 @@ function refuseUsage(error: CommanderError, stage: Stage, source: AnySource): ne
   const belongs = owners.length > 0 ? ` (it belongs to ${owners.join(', ')})` : '';
   // Commander's "(Did you mean …?)" goes on a second line; an error is one line, and the owner says more.
   const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-  throw new ConfigError(owners.length > 0 ? message.replace(/ \(Did you mean [^)]*\)/, '') + belongs : message, { hint: `etl ${stage} ${source.name} --help lists its options` });
+  throw new ConfigError(owners.length > 0 ? message.replace(/ \(Did you mean [^)]*\)/, '') + belongs : message, { hint: `run etl ${stage} ${source.name} --help for usage` });
 }
 
 /** The commands whose source declares this flag, e.g. `etl extract climatempo`. */

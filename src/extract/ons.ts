@@ -287,8 +287,19 @@ const yearFlags = [
   { flags: '--to <year>', description: 'last edition year to include' },
 ];
 
+function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 const extractOptions = z.object({
-  url: z.url().optional(),
+  url: z
+    .string()
+    .refine(isHttpUrl, 'not an http:// or https:// URL: write it with its scheme, e.g. http://127.0.0.1:8080/page')
+    .optional(),
   from: year,
   to: year,
   maxLinks: z.coerce.number().int('expected a whole number').min(1, 'expected a whole number of 1 or more').optional(),
