@@ -45,9 +45,9 @@ export function runsDir(dataDir: string): string {
   return path.join(dataDir, 'runs');
 }
 
-/** Sorts by time: 20261201T061500Z-ons-monthly-deaths-3f9a. */
+/** Sorts by time, to the millisecond: 20261201T061500123Z-ons-monthly-deaths-3f9a. */
 export function newRunId(pipelineSlug: string, now: Date): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${pipelineSlug}-${randomBytes(2).toString('hex')}`;
+  return `${now.toISOString().replace(/[-:.]/g, '')}-${pipelineSlug}-${randomBytes(2).toString('hex')}`;
 }
 
 /** Written whole at the start and at each step's end, so a killed run leaves a manifest that says where it stopped. */
