@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { EXIT_INTERNAL, EXIT_OK, ConfigError, isEtlError, errorMessage } from './core/errors.js';
+import { EXIT_INTERNAL, EXIT_OK, StepTimeoutError, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
@@ -59,7 +59,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv as string[]);
     return EXIT_OK;
   } catch (error) {
-    return reportError(error, program.opts<GlobalOptions>());
+    const exitCode = reportError(error, program.opts<GlobalOptions>());
+    // The step that ran out of time is still running, and nothing can stop it but the end of the process.
+    if (error instanceof StepTimeoutError) {
+      removeLiveTempFiles();
+      process.exit(exitCode);
+    }
+    return exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

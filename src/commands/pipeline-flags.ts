@@ -5,7 +5,7 @@ import type { Shard } from '../core/source.js';
 import type { PipelineRequest } from '../run/pipeline.js';
 import { findSource, sources } from '../extract/index.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
-import { dataDirOption, fetchOptions, loadOptions, parseCount, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
+import { dataDirOption, fetchOptions, loadOptions, parseCount, parsePositiveInt, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
 import { flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';
 
 /** `run`, `plan` and `cron` accept every flag of extract, transform and load, plus the pipeline's own. */
@@ -15,6 +15,7 @@ export interface PipelineFlags extends FetchFlags, TransformFlags, LoadFlags {
   /** commander's negation of --no-cache. */
   cache: boolean;
   stepRetries: number;
+  stepTimeout?: number;
   alertUrl?: string;
   alertOnSuccess: boolean;
   config?: string;
@@ -32,6 +33,7 @@ export function addPipelineOptions(command: Command): Command {
   const own = [
     new Option('--no-cache', 'run every step even when its inputs are unchanged since its last successful run'),
     new Option('--step-retries <n>', 'extra attempts of a whole step after a failure that may pass next time (network, store)').argParser(parseCount).default(0),
+    new Option('--step-timeout <seconds>', "stop the run when a step takes longer than this, retries included; it exits with that step's code").argParser(parsePositiveInt),
     new Option('--alert-url <url>', 'POST a JSON summary here when the run fails').env('ETL_ALERT_URL'),
     new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
     new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only the work units (editions) u with u mod n = i; needs --partition-by').argParser(parseShard),
@@ -61,7 +63,7 @@ export async function pipelineRequest(first: string | undefined, second: string 
     if (!first) throw new ConfigError('name a source (e.g. `etl run ons`) or give --config FILE', { hint: 'etl run --help lists both ways' });
     if (flags.param.length > 0) throw new ConfigError('--param needs --config: parameters are declared by a pipeline in a config file');
     const dataset = second ?? defaultDatasetOf(first);
-    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries }, (attribute) => command.getOptionValueSource(attribute) === 'cli');
+    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries }, { extract: flags.stepTimeout, transform: flags.stepTimeout, load: flags.stepTimeout }, (attribute) => command.getOptionValueSource(attribute) === 'cli');
   }
   if (second !== undefined) throw new ConfigError(`with --config, name one pipeline (got "${first}" and "${second}")`);
   const config = await readConfigFile(flags.config);
@@ -82,8 +84,9 @@ export async function pipelineRequest(first: string | undefined, second: string 
   if (pipeline.dataDir && !fromCommandLine('dataDir')) merged.dataDir = pipeline.dataDir;
   if (pipeline.alert && !fromCommandLine('alertUrl')) Object.assign(merged, { alertUrl: pipeline.alert.url, alertOnSuccess: pipeline.alert.onSuccess || flags.alertOnSuccess });
   const retries = (step: 'extract' | 'transform' | 'load'): number => (fromCommandLine('stepRetries') ? flags.stepRetries : (pipeline.stepRetries[step] ?? flags.stepRetries));
+  const timeout = (step: 'extract' | 'transform' | 'load'): number | undefined => (fromCommandLine('stepTimeout') ? flags.stepTimeout : (pipeline.stepTimeouts[step] ?? flags.stepTimeout));
   const dataset = pipeline.dataset ?? defaultDatasetOf(pipeline.source);
-  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') }, (attribute) => fromCommandLine(attribute) || attribute in fromFileFlags);
+  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') }, { extract: timeout('extract'), transform: timeout('transform'), load: timeout('load') }, (attribute) => fromCommandLine(attribute) || attribute in fromFileFlags);
 }
 
 function pickPipeline(pipelines: PipelineConfig[], name: string | undefined, file: string): PipelineConfig {
@@ -119,7 +122,7 @@ function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
   }
 }
 
-function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries'], fromCommandLine: (attribute: string) => boolean): PipelineRequest {
+function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries'], stepTimeouts: PipelineRequest['stepTimeouts'], fromCommandLine: (attribute: string) => boolean): PipelineRequest {
   const shard = flags.shard ?? shardFromEnvironment(process.env);
   if (shard && !flags.partitionBy) throw new ConfigError('--shard needs --partition-by: shards write disjoint partitions of one dataset', { hint: 'e.g. --partition-by edition' });
   if (shard && Array.isArray(flags.input) && flags.input.length > 0) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
@@ -142,6 +145,7 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
       : undefined,
     noCache: !flags.cache,
     stepRetries,
+    stepTimeouts,
     alert: flags.alertUrl ? { url: flags.alertUrl, onSuccess: flags.alertOnSuccess } : undefined,
   };
 }

@@ -48,6 +48,21 @@ export class LoadError extends EtlError {
   readonly exitCode = 5;
 }
 
+/**
+ * A pipeline step ran past its timeout (`--step-timeout`, `steps.<step>.timeout`). It exits with the code of
+ * the step that ran out of time (extract 3, transform 4, load 5), and the process ends at once: the step's
+ * work is abandoned, its temp files removed.
+ */
+export class StepTimeoutError extends EtlError {
+  readonly exitCode: number;
+
+  constructor(step: 'extract' | 'transform' | 'load', seconds: number) {
+    super(`${step} ran past its timeout of ${seconds} s and was stopped`, { hint: `raise --step-timeout (or steps.${step}.timeout in the config), or find what made it slow with --debug` });
+    this.name = 'TimeoutError';
+    this.exitCode = { extract: 3, transform: 4, load: 5 }[step];
+  }
+}
+
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 /** DuckDB reports a full disk in its message only (`IO Error: ... No space left on device`). */
 const DISK_FULL_MESSAGE = /no space left on device|disk quota exceeded|file too large/i;

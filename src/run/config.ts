@@ -74,6 +74,7 @@ export const DESTINATION_FIELDS: Record<string, FieldSpec> = {
 
 export const STEP_FIELDS: Record<string, FieldSpec> = {
   retries: { type: 'integer', description: 'extra attempts of the whole step after a failure that may pass next time' },
+  timeout: { type: 'integer', description: 'seconds the step may take, retries included; past it the run stops with the step\'s exit code (--step-timeout)' },
 };
 
 export const ALERT_FIELDS: Record<string, FieldSpec> = {
@@ -101,6 +102,7 @@ export interface PipelineConfig {
   options: Record<string, unknown>;
   destination?: Record<string, unknown>;
   stepRetries: Partial<Record<(typeof STEP_NAMES)[number], number>>;
+  stepTimeouts: Partial<Record<(typeof STEP_NAMES)[number], number>>;
   alert?: { url: string; onSuccess: boolean };
 }
 
@@ -145,10 +147,15 @@ export function validateConfig(data: unknown, file: string): PipelineConfig[] {
     const steps = pipeline.steps === undefined ? {} : object(pipeline.steps, `${at}.steps`, fail);
     onlyKeys(steps, STEP_NAMES, `${at}.steps`, fail);
     const stepRetries: PipelineConfig['stepRetries'] = {};
+    const stepTimeouts: PipelineConfig['stepTimeouts'] = {};
     for (const step of STEP_NAMES) {
       if (steps[step] === undefined) continue;
       const fields = fieldsOf(steps[step], STEP_FIELDS, `${at}.steps.${step}`, fail, {});
       if (typeof fields.retries === 'number') stepRetries[step] = fields.retries;
+      if (typeof fields.timeout === 'number') {
+        if (fields.timeout < 1) fail(`${at}.steps.${step}.timeout`, 'expected a whole number of 1 or more');
+        stepTimeouts[step] = fields.timeout;
+      }
     }
     return {
       name,
@@ -159,6 +166,7 @@ export function validateConfig(data: unknown, file: string): PipelineConfig[] {
       options,
       destination,
       stepRetries,
+      stepTimeouts,
       alert: pipeline.alert === undefined ? alert : alertOf(pipeline.alert, `${at}.alert`, fail),
     };
   });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
-import { EXIT_INTERNAL, LoadError, errorMessage, isEtlError } from '../core/errors.js';
+import { EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { redact } from '../core/redact.js';
 import type { ExtractReport } from '../core/source.js';
@@ -31,6 +31,8 @@ export interface PipelineRequest {
   noCache: boolean;
   /** Extra attempts of a whole step after a failure that may pass next time (network, store). */
   stepRetries: Record<StepName, number>;
+  /** Seconds a step may take, retries included; undefined: no limit. */
+  stepTimeouts: Record<StepName, number | undefined>;
   alert: AlertParams | undefined;
 }
 
@@ -169,21 +171,25 @@ class StepRun {
     await writeRunManifest(this.request.source.dataDir, this.manifest);
   }
 
+  /** Runs the body, again after a failure that may pass next time, as often as the step's retries allow. */
+  private async attempts(body: (record: StepRecord) => Promise<'succeeded' | 'cached' | void>): Promise<StepRecord['status']> {
+    for (;;) {
+      this.record.attempts++;
+      try {
+        return (await body(this.record)) ?? 'succeeded';
+      } catch (error) {
+        const retries = this.request.stepRetries[this.record.name];
+        if (this.record.attempts > retries || !mayPassNextTime(error)) throw error;
+        this.log.warn(`${this.record.name} failed (${errorMessage(error)}); attempt ${this.record.attempts + 1} of ${retries + 1}`);
+      }
+    }
+  }
+
   async run(body: (record: StepRecord) => Promise<'succeeded' | 'cached' | void>): Promise<void> {
     const started = performance.now();
     await writeRunManifest(this.request.source.dataDir, this.manifest);
     try {
-      for (;;) {
-        this.record.attempts++;
-        try {
-          this.record.status = (await body(this.record)) ?? 'succeeded';
-          return;
-        } catch (error) {
-          const retries = this.request.stepRetries[this.record.name];
-          if (this.record.attempts > retries || !mayPassNextTime(error)) throw error;
-          this.log.warn(`${this.record.name} failed (${errorMessage(error)}); attempt ${this.record.attempts + 1} of ${retries + 1}`);
-        }
-      }
+      this.record.status = await withTimeout(this.attempts(body), this.record.name, this.request.stepTimeouts[this.record.name]);
     } catch (error) {
       this.record.status = 'failed';
       this.record.error = redact(errorMessage(error));
@@ -192,6 +198,20 @@ class StepRun {
       this.record.duration_s = Number(((performance.now() - started) / 1000).toFixed(3));
       await writeRunManifest(this.request.source.dataDir, this.manifest);
     }
+  }
+}
+
+/** The step's body, or a StepTimeoutError once `seconds` have passed (the body is abandoned: the CLI ends the process). */
+async function withTimeout<T>(work: Promise<T>, step: StepName, seconds: number | undefined): Promise<T> {
+  if (seconds === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StepTimeoutError(step, seconds)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -296,6 +316,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     region: load?.sink.region ?? null,
     no_cache: request.noCache,
     step_retries: request.stepRetries,
+    step_timeouts: request.stepTimeouts,
   });
 }
 

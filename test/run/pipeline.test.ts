@@ -218,6 +218,25 @@ describe('one run per pipeline at a time', () => {
     expect(won.code, won.stderr).toBe(0);
   });
 
+  it("a step past --step-timeout stops the run with that step's exit code, is recorded, and frees the lock", async () => {
+    const dataDir = path.join(work, 'step-timeout');
+    const release = server.hold(PAGE);
+    let result: CliResult;
+    try {
+      result = await runCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--step-timeout', '1']);
+    } finally {
+      release();
+    }
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^etl: timeout error: extract ran past its timeout of 1 s and was stopped \(raise --step-timeout/)]);
+    const [manifestName] = await readdir(path.join(dataDir, 'runs'));
+    const manifest = JSON.parse(await readFile(path.join(dataDir, 'runs', manifestName!), 'utf8'));
+    expect(manifest).toMatchObject({ status: 'failed', error: { step: 'extract', exit_code: 3 }, steps: [{ name: 'extract', status: 'failed' }] });
+    expect(await readdir(path.join(dataDir, 'locks'))).toEqual([]);
+    const again = await runCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--step-timeout', '60']);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   it('a lock held by a process that is not etl is stale and taken over with a warning', async () => {
     const dataDir = path.join(work, 'foreign-lock');
     await mkdir(path.join(dataDir, 'locks'), { recursive: true });
