@@ -36,7 +36,7 @@ export function addPipelineOptions(command: Command): Command {
     new Option('--step-timeout <seconds>', "stop the run when a step takes longer than this, retries included; it exits with that step's code").argParser(parsePositiveInt),
     new Option('--alert-url <url>', 'POST a JSON summary here when the run fails').env('ETL_ALERT_URL'),
     new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
-    new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only the work units (editions) u with u mod n = i; needs --partition-by').argParser(parseShard),
+    new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only its work units (ONS editions, ClimaTempo cities, Supermetrics chunks); needs --partition-by').argParser(parseShard),
   ];
   const seen = new Set<string>();
   const sourceOptions = sources.flatMap((source) => [...source.extractOptions.flags, ...source.transformOptions.flags]).map(flagOption);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { mapWithLimit } from '../core/concurrency.js';
 import { ConfigError } from '../core/errors.js';
 import { readSecret } from '../core/settings.js';
-import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest } from '../core/source.js';
+import { inShard, type ExtractReport, type ExtractRequest, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { citiesDeclaration, dailyDeclaration, hourlyDeclaration } from '../transform/datasets/climatempo.js';
 import { jsonColumns, rawJsonTable } from '../transform/json/json-table.js';
@@ -46,7 +46,13 @@ async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: So
   const base = request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`;
   if (request.dataset === 'cities') return extractCities(run, base, token, request.options, io);
 
-  const cities = [...new Set(request.options.city ?? [])];
+  const asked = [...new Set(request.options.city ?? [])];
+  // A shard takes the cities whose id mod n is its index: the same city always goes to the same shard.
+  const cities = asked.filter((city) => inShard(Number(city), request.shard));
+  if (asked.length > 0 && cities.length === 0) {
+    io.log.info(`shard ${request.shard!.index}/${request.shard!.count}: none of the ${asked.length} cities is this shard's`);
+    return run.report([]);
+  }
   if (cities.length === 0) throw new ConfigError(`climatempo ${request.dataset} needs --city`, { hint: 'e.g. --city 3477 (São Paulo); `etl extract climatempo cities --state SP` lists the ids' });
   const endpoint = FORECAST_PATHS[request.dataset]!;
   const progress = io.log.progress(`${request.dataset}: 0/${cities.length} cities`);
@@ -93,7 +99,8 @@ async function extractCities(run: ApiExtraction, base: string, token: string, op
 
 async function transform(request: TransformRequest<ClimatempoTransformOptions>, io: SourceIO): Promise<Table> {
   const declaration = request.dataset === 'forecast-hourly' ? hourlyDeclaration(request.options.timezone) : request.dataset === 'forecast-daily' ? dailyDeclaration : citiesDeclaration;
-  return rawJsonTable(declaration, { dataDir: request.dataDir, source: 'climatempo' }, io.log);
+  const keep = request.dataset === 'cities' ? undefined : (entry: ResponseEntry) => inShard(Number(entry.key), request.shard);
+  return rawJsonTable(declaration, { dataDir: request.dataDir, source: 'climatempo', keep }, io.log);
 }
 
 export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOptions> = {

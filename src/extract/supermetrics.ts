@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { followNext } from '../core/api-client.js';
 import { ConfigError, DataError, SourceError } from '../core/errors.js';
 import { readSecret } from '../core/settings.js';
-import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest } from '../core/source.js';
+import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { answerLayout, queryDeclaration } from '../transform/datasets/supermetrics.js';
 import { LINEAGE_COLUMNS, rawJsonTable } from '../transform/json/json-table.js';
@@ -62,6 +62,7 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
   const kept: ResponseEntry[] = [];
   for (const { start, end } of chunksOf(from, to, Number(chunk.slice(0, -1)))) {
     const id = `${start}_${end}`;
+    if (!chunkInShard(id, request.shard)) continue;
     const pages = (previous?.files ?? []).filter((entry) => entry.key.startsWith(`${id}/`));
     // A chunk still open (it reaches today) may still change; a closed one is kept unless --refresh.
     if (!refresh && end < today && pages.length > 0 && (await allIntact(run.rawDir, pages))) {
@@ -91,6 +92,16 @@ async function allIntact(rawDir: string, entries: readonly ResponseEntry[]): Pro
   return true;
 }
 
+/**
+ * A shard takes the chunks whose id (`2024-01-01_2024-01-15`) hashes to its index: the same chunk always
+ * goes to the same shard, whatever --from/--to cut around it.
+ */
+function chunkInShard(id: string, shard: Shard | undefined): boolean {
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return inShard(hash, shard);
+}
+
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
   const rawDir = rawDatasetDir(request.dataDir, 'supermetrics', 'query');
   const manifest = await readManifest<ResponseManifest>(rawDir, io.log);
@@ -104,7 +115,8 @@ async function transform(request: TransformRequest, io: SourceIO): Promise<Table
   } catch (error) {
     throw new DataError(`${path.join(rawDir, first.path)} is not valid JSON: ${(error as Error).message}`);
   }
-  return rawJsonTable(queryDeclaration(answerLayout(body, first.path)), { dataDir: request.dataDir, source: 'supermetrics' }, io.log);
+  const keep = (entry: ResponseEntry): boolean => chunkInShard(entry.key.split('/')[0]!, request.shard);
+  return rawJsonTable(queryDeclaration(answerLayout(body, first.path)), { dataDir: request.dataDir, source: 'supermetrics', keep }, io.log);
 }
 
 export const supermetrics: Source<SupermetricsExtractOptions, Record<string, never>> = {

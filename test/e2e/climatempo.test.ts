@@ -136,6 +136,25 @@ describe('etl extract/transform climatempo', () => {
     });
   });
 
+  it('etl run --shard i/3 splits the cities: each shard fetches only its own, and together they write every row once', async () => {
+    registered.add('5959');
+    const lake = path.join(bed.dataDir, 'lake');
+    const fetched: string[][] = [];
+    for (const index of [0, 1, 2]) {
+      bed.server.requests.length = 0;
+      const args = ['run', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', bed.server.url, '--rate-limit', '0'];
+      const result = await cli([...args, '--data-dir', path.join(bed.dataDir, `shard-${index}`), '--partition-by', 'city_id', '--out', lake, '--shard', `${index}/3`]);
+      expect(result.code, result.stderr).toBe(0);
+      fetched.push(bed.server.requests.map((request) => /locale\/(\d+)\//.exec(request.path)?.[1] ?? '').filter(Boolean));
+    }
+    // 3477 mod 3 = 0, 5959 mod 3 = 1; shard 2 has no city and skips transform and load.
+    expect(fetched).toEqual([['3477'], ['5959'], []]);
+    const partitions = (await readdir(lake)).filter((name) => name.startsWith('city_id=')).sort();
+    expect(partitions).toEqual(['city_id=3477', 'city_id=5959']);
+    const rows = (await Promise.all(partitions.map(async (name) => (await readParquet(path.join(lake, name, 'part-0.parquet'))).rows))).flat();
+    expect(rows).toHaveLength(2 * 7);
+  });
+
   it('cities, and --help documents every option and the token', async () => {
     expect((await extract('cities', '--state', 'sp')).code).toBe(0);
     expect(bed.server.requests[0]!.url.searchParams.get('state')).toBe('SP');

@@ -48,7 +48,8 @@ export function jsonColumns(declaration: JsonTableDeclaration): Column[] {
 }
 
 /** The table of every response the manifest of <dataDir>/raw/<source>/<dataset>/ lists. */
-export async function rawJsonTable(declaration: JsonTableDeclaration, where: { dataDir: string; source: string }, log: Logger): Promise<Table> {
+/** `keep` picks which raw answers to read (a shard reads only its own work units). */
+export async function rawJsonTable(declaration: JsonTableDeclaration, where: { dataDir: string; source: string; keep?: (entry: ResponseEntry) => boolean }, log: Logger): Promise<Table> {
   const rawDir = rawDatasetDir(where.dataDir, where.source, declaration.name);
   const manifest = await readManifest<ResponseManifest>(rawDir, log);
   if (!manifest) {
@@ -56,7 +57,7 @@ export async function rawJsonTable(declaration: JsonTableDeclaration, where: { d
       hint: `run \`etl extract ${where.source} ${declaration.name}\` first (same --data-dir)`,
     });
   }
-  const files = manifest.files.map((entry) => ({ entry, file: path.join(rawDir, entry.path), name: path.relative(where.dataDir, path.join(rawDir, entry.path)).split(path.sep).join('/') }));
+  const files = manifest.files.filter((entry) => where.keep?.(entry) ?? true).map((entry) => ({ entry, file: path.join(rawDir, entry.path), name: path.relative(where.dataDir, path.join(rawDir, entry.path)).split(path.sep).join('/') }));
   // Newest first when deduplicating, so the newest extraction of a row is the one kept.
   if (declaration.dedupeOn) files.sort((a, b) => b.entry.fetched_at.localeCompare(a.entry.fetched_at));
   return jsonTable(declaration, files, log);
