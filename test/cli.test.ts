@@ -39,6 +39,7 @@ describe('etl CLI', () => {
     { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons, climatempo, random-person, supermetrics\)/ },
     { args: ['extract', 'ons', 'nosuch'], error: /etl: config error: ons has no dataset "nosuch" \(choose one of: monthly-deaths/ },
     { args: ['extract', 'ons', '--from', '15'], error: /etl: config error: .*--from <year>.*expected a four-digit year/ },
+    { args: ['run', 'random-person', '--shard', '0/2', '--partition-by', 'uuid'], error: /etl: config error: random-person cannot be sharded: it has no work units to split between machines/ },
     { args: ['extract', 'ons', '--url', '127.0.0.1:8080/page'], error: /etl: config error: option '--url <url>' argument "127\.0\.0\.1:8080\/page" is invalid: not an http:\/\/ or https:\/\/ URL: write it with its scheme, e\.g\. http:\/\/127\.0\.0\.1:8080\/page/ },
     { args: ['extract', 'ons', '--url', 'ftp://127.0.0.1/page'], error: /etl: config error: option '--url <url>' argument "ftp:\/\/127\.0\.0\.1\/page" is invalid: not an http:\/\/ or https:\/\/ URL/ },
   ])('usage error $args exits 2 with one line', async ({ args, error }) => {

@@ -124,6 +124,8 @@ function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
 
 function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries'], stepTimeouts: PipelineRequest['stepTimeouts'], fromCommandLine: (attribute: string) => boolean): PipelineRequest {
   const shard = flags.shard ?? shardFromEnvironment(process.env);
+  const shardsBy = findSource(source).shardsBy;
+  if (shard && !shardsBy) throw new ConfigError(`${source} cannot be sharded: it has no work units to split between machines`, { hint: 'run it on one machine, without --shard (and without CLOUD_RUN_TASK_INDEX / JOB_COMPLETION_INDEX)' });
   if (shard && !flags.partitionBy) throw new ConfigError('--shard needs --partition-by: shards write disjoint partitions of one dataset', { hint: 'e.g. --partition-by edition' });
   if (shard && Array.isArray(flags.input) && flags.input.length > 0) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
   return {

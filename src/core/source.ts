@@ -102,6 +102,8 @@ export interface Source<E = unknown, T = unknown> {
   baseUrl?: string;
   datasets: readonly DatasetInfo[];
   defaultDataset: string;
+  /** What `--shard i/n` splits between machines (e.g. `editions`); absent: the source cannot be sharded. */
+  shardsBy?: string;
   /** Environment variables the source reads, secrets included. */
   env: readonly EnvVar[];
   extractOptions: SourceOptions<E>;

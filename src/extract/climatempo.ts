@@ -109,6 +109,7 @@ export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOpt
   baseUrl: 'http://apiadvisor.climatempo.com.br',
   datasets: [hourlyDeclaration(), dailyDeclaration, citiesDeclaration].map((d) => ({ name: d.name, title: d.title, columns: jsonColumns(d) })),
   defaultDataset: 'forecast-hourly',
+  shardsBy: 'cities',
   env: [{ name: TOKEN_ENV, description: 'the API Advisor token, sent as the token query parameter', secret: true }],
   extractOptions: {
     flags: [

@@ -329,6 +329,7 @@ export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   description: 'Office for National Statistics dataset pages: one workbook per edition (.xls and .xlsx)',
   datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title, columns: d.columns })),
   defaultDataset: onsDatasets[0]!.name,
+  shardsBy: 'editions',
   env: [],
   extractOptions: {
     flags: [

@@ -125,6 +125,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
   baseUrl: 'https://api.supermetrics.com',
   datasets: [{ name: 'query', title: 'Supermetrics query results: columns come from the query (dimensions text or DATE, metrics DOUBLE)', columns: LINEAGE_COLUMNS }],
   defaultDataset: 'query',
+  shardsBy: 'chunks',
   env: [{ name: API_KEY_ENV, description: 'the API key, added to each request as api_key', secret: true }],
   extractOptions: {
     flags: [
