@@ -1,9 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { createHttpClient } from '../core/http.js';
-import type { Logger } from '../core/log.js';
-import type { SourceIO } from '../core/source.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
-import { PACKAGE_NAME, VERSION } from '../version.js';
 
 /** A whole number of at least 1 (concurrency, seconds, rows to show). */
 export function parsePositiveInt(value: string): number {
@@ -40,19 +36,6 @@ export const fetchOptions = (): Option[] => [
   new Option('--retries <n>', 'extra attempts on 429, 5xx and dropped connections, with backoff').argParser(parseCount).default(4),
   new Option('--rate-limit <per-second>', 'requests per second to any one host (0: no limit)').argParser(parseRate).default(5),
 ];
-
-export function createSourceIO(flags: { timeout: number; retries: number; downloadTimeout?: number }, log: Logger): SourceIO {
-  const http = createHttpClient({
-    timeoutMs: flags.timeout * 1000,
-    deadlineMs: flags.downloadTimeout === undefined ? undefined : flags.downloadTimeout * 1000,
-    retries: flags.retries,
-    retryBaseMs: 1000,
-    maxRetryWaitMs: 60_000,
-    userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
-    log,
-  });
-  return { http, log, now: () => new Date() };
-}
 
 /** What `transform` accepts besides a source's own flags; `run` and `plan` accept the same. */
 export interface TransformFlags {
