@@ -164,7 +164,7 @@ function ownFlags(sourceName: string, flags: PipelineFlags, given: (attribute: s
       const attribute = new Option(flag.flags).attributeName();
       if (own.has(attribute) || !given(attribute)) continue;
       const long = new Option(flag.flags).long!;
-      throw new ConfigError(`unknown option '${long}' for source ${source.name} (it belongs to ${sourceFlagOwners(long).join(', ')})`, { hint: `etl extract ${source.name} --help lists its options` });
+      throw new ConfigError(`unknown option '${long}' for source ${source.name} (it belongs to ${sourceFlagOwners(long).join(', ')})`, { hint: `run etl extract ${source.name} --help for usage` });
     }
   }
   return Object.fromEntries([...own.keys()].filter((attribute) => flags[attribute] !== undefined).map((attribute) => [attribute, flags[attribute]]));

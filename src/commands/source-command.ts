@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ZodError } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
@@ -104,26 +103,6 @@ function sourceHelp(source: AnySource): string {
     ...(source.baseUrl ? [`  ${`${envPrefix(source.name)}_BASE_URL`.padEnd(26)} same as --base-url`] : []),
   ];
   return `\n${source.help.trim()}${env.length > 0 ? `\n\nEnvironment (also read from ./.env):\n${env.join('\n')}` : ''}`;
-}
-
-/** Types and validates a source's own flags with its schema; a ConfigError names the flag. */
-export function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'transform', flags: Record<string, unknown>): O {
-  const declared = which === 'extract' ? source.extractOptions : source.transformOptions;
-  const given: Record<string, unknown> = {};
-  for (const flag of declared.flags) {
-    const key = new Option(flag.flags).attributeName();
-    if (flags[key] !== undefined) given[key] = flags[key];
-  }
-  try {
-    return declared.schema.parse(given) as O;
-  } catch (error) {
-    if (!(error instanceof ZodError)) throw error;
-    const issue = error.issues[0]!;
-    const key = String(issue.path[0] ?? '');
-    const flag = declared.flags.find((f) => new Option(f.flags).attributeName() === key);
-    const where = !flag ? `${source.name} options are invalid` : given[key] === undefined ? `option '${flag.flags}' is required` : `option '${flag.flags}' argument ${JSON.stringify(given[key])} is invalid`;
-    throw new ConfigError(`${where}: ${issue.message}`, { hint: `etl ${which} ${source.name} --help lists the options` });
-  }
 }
 
 export function checkDataset(source: AnySource, dataset: string | undefined): string {

@@ -1,5 +1,7 @@
-import { parseSourceOptions } from '../commands/source-command.js';
-import { envPrefix, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
+import { Option } from 'commander';
+import { ZodError } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { findSource } from '../extract/index.js';
 
@@ -30,6 +32,26 @@ export async function callSource(step: 'extract' | 'transform', params: SourcePa
   if (step === 'transform') return source.transform(common, io);
   const baseUrl = params.baseUrl ?? process.env[`${envPrefix(source.name)}_BASE_URL`] ?? source.baseUrl;
   return source.extract({ ...common, baseUrl, concurrency: params.concurrency, rateLimit: params.rateLimit }, io);
+}
+
+/** Types and validates a source's own flags with its schema; a ConfigError names the flag. */
+export function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'transform', flags: Record<string, unknown>): O {
+  const declared = which === 'extract' ? source.extractOptions : source.transformOptions;
+  const given: Record<string, unknown> = {};
+  for (const flag of declared.flags) {
+    const key = new Option(flag.flags).attributeName();
+    if (flags[key] !== undefined) given[key] = flags[key];
+  }
+  try {
+    return declared.schema.parse(given) as O;
+  } catch (error) {
+    if (!(error instanceof ZodError)) throw error;
+    const issue = error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const flag = declared.flags.find((f) => new Option(f.flags).attributeName() === key);
+    const where = !flag ? `${source.name} options are invalid` : given[key] === undefined ? `option '${flag.flags}' is required` : `option '${flag.flags}' argument ${JSON.stringify(given[key])} is invalid`;
+    throw new ConfigError(`${where}: ${issue.message}`, { hint: `run etl ${which} ${source.name} --help for usage` });
+  }
 }
 
 /** The dataset a source uses when none is named. */
