@@ -9,7 +9,7 @@ export class PipelineBusyError extends EtlError {
   readonly exitCode = 75;
 }
 
-interface LockHolder {
+export interface LockHolder {
   pid: number;
   started_at: string;
   run_id: string;
@@ -17,6 +17,8 @@ interface LockHolder {
 
 export interface PipelineLock {
   release(): Promise<void>;
+  /** The run whose stale lock this one took over (it was killed part-way). */
+  tookOverFrom?: LockHolder;
 }
 
 /**
@@ -27,13 +29,14 @@ export async function acquireLock(dataDir: string, pipelineSlug: string, runId: 
   const file = path.join(dataDir, 'locks', `${pipelineSlug}.lock`);
   mkdirSync(path.dirname(file), { recursive: true });
   const mine: LockHolder = { pid: process.pid, started_at: now.toISOString(), run_id: runId };
+  let tookOverFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     // Written whole beside it, then linked into place: the lock never exists without its holder.
     const draft = `${file}.${process.pid}`;
     await writeFile(draft, JSON.stringify(mine) + '\n');
     try {
       await link(draft, file);
-      return { release: () => releaseIfMine(file, runId) };
+      return { release: () => releaseIfMine(file, runId), tookOverFrom };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     } finally {
@@ -53,6 +56,7 @@ export async function acquireLock(dataDir: string, pipelineSlug: string, runId: 
       continue;
     }
     await rm(aside, { force: true });
+    tookOverFrom = holder ?? undefined;
     log.warn(holder ? `took over the lock of pipeline ${pipelineSlug} from PID ${holder.pid} (started ${holder.started_at}), which is no longer running` : `took over a damaged lock file ${file}`);
   }
   throw new PipelineBusyError(`pipeline ${pipelineSlug}: could not take the lock ${file}`, { hint: 'another run is starting at the same moment; try again' });

@@ -11,7 +11,7 @@ import { VERSION } from '../version.js';
 import { sendAlert, type AlertParams } from './alert.js';
 import { fileRecord, outputsIntact, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
 import { acquireLock } from './lock.js';
-import { newRunId, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
+import { newRunId, readRun, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
 import { datasetFileOf, inputsOf, type SourceParams } from './source-adapter.js';
 import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
 
@@ -65,6 +65,7 @@ export async function runPipeline(request: PipelineRequest, log: Logger): Promis
     steps: [],
   };
   const lock = await acquireLock(dataDir, slug, manifest.run_id, log, started);
+  if (lock.tookOverFrom) await markInterrupted(dataDir, lock.tookOverFrom.run_id);
   const result: PipelineResult = { manifest };
   try {
     await sweepLeftoverTemps(request, log);
@@ -213,6 +214,12 @@ async function withTimeout<T>(work: Promise<T>, step: StepName, seconds: number 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A killed run's manifest says `running` forever; the run that takes over its lock says what became of it. */
+async function markInterrupted(dataDir: string, runId: string): Promise<void> {
+  const dead = await readRun(dataDir, runId).catch(() => null);
+  if (dead?.status === 'running') await writeRunManifest(dataDir, { ...dead, status: 'interrupted' });
 }
 
 function mayPassNextTime(error: unknown): boolean {

@@ -34,7 +34,8 @@ export interface RunManifest {
   params: Record<string, unknown>;
   etl_version: string;
   pid: number;
-  status: 'running' | 'succeeded' | 'failed';
+  /** interrupted: the process died part-way (found by the next run, which took over its lock). */
+  status: 'running' | 'succeeded' | 'failed' | 'interrupted';
   started_at: string;
   ended_at: string | null;
   steps: StepRecord[];

@@ -299,9 +299,10 @@ describe('kill -9 part-way, then a new run', () => {
     expect(next.stderr).toContain(`took over the lock of pipeline ons-monthly-deaths from PID ${killed.child.pid}`);
     expect(await tempFilesBelow(dataDir)).toEqual([]);
     expect(await readParquet(path.join(dataDir, 'processed', 'ons', 'monthly-deaths.parquet'))).toEqual(reference);
-    // The killed run's manifest still says where it stopped.
+    // The killed run's manifest still says where it stopped, and the run that took over its lock marked it interrupted.
     const manifests = await Promise.all((await readdir(runs)).map(async (name) => JSON.parse(await readFile(path.join(runs, name), 'utf8'))));
-    expect(manifests.map((m) => m.status).sort()).toEqual(['running', 'succeeded']);
+    expect(manifests.map((m) => m.status).sort()).toEqual(['interrupted', 'succeeded']);
+    expect(manifests.find((m) => m.status === 'interrupted').steps.some((step: { status: string }) => step.status === 'running')).toBe(true);
   });
 });
 
