@@ -17,12 +17,24 @@ describe('renderObjectKey', () => {
     expect(renderObjectKey(prefix, template, { path: name, name }, now)).toBe(key);
   });
 
-  it('refuses {edition} when the path has no year, naming the file', () => {
-    expect(() => renderObjectKey('', '{edition}/{name}', { path: 'deaths.parquet', name: 'deaths.parquet' }, now)).toThrow(/deaths\.parquet has no year/);
+  it('takes the edition from a path that starts with the year', () => {
+    expect(renderObjectKey('', '{edition}/{name}', { path: '2019/deaths.parquet', name: '2019/deaths.parquet' }, now)).toBe('2019/2019/deaths.parquet');
   });
 
-  it('refuses keys that climb out of the prefix', () => {
-    expect(() => renderObjectKey('ons/', '../{name}', { path: 'a', name: 'a' }, now)).toThrow(ConfigError);
+  it('refuses {edition} when the path has no year, naming the file', () => {
+    expect(() => renderObjectKey('', '{edition}/{name}', { path: 'deaths.parquet', name: 'deaths.parquet' }, now)).toThrow(
+      expect.objectContaining({ message: '--key uses {edition} but deaths.parquet has no year in its path', hint: 'rename the file or drop {edition} from --key' }),
+    );
+  });
+
+  it.each([
+    ['ons/', '../{name}', 'ons/../a'],
+    ['ons/', './{name}', 'ons/./a'],
+    ['', '/{name}', '/a'],
+  ])('refuses keys that climb out of the prefix: %j + %j', (prefix, template, key) => {
+    expect(() => renderObjectKey(prefix, template, { path: 'a', name: 'a' }, now)).toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: `object key ${JSON.stringify(key)} would escape the destination prefix`, hint: 'remove "." and ".." from --key' }),
+    );
   });
 });
 
@@ -35,6 +47,7 @@ describe('checkKeyTemplate', () => {
     ['{month}/{name}', /unknown placeholder \{month\}/],
   ])('rejects %j', (template, message) => {
     expect(() => checkKeyTemplate(template)).toThrow(message);
+    expect(() => checkKeyTemplate(template)).toThrow(expect.objectContaining({ hint: expect.stringMatching(/^placeholders: \{name\} .*, \{date\} .*, \{edition\} /) }));
   });
 });
 
