@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../src/core/log.js';
 import type { LocalFile } from '../../src/core/sink.js';
+import { LoadError } from '../../src/core/errors.js';
 import { createSink, parseDestination } from '../../src/load/index.js';
 import { contentTypeOf, hashLocalFile, listInputFiles } from '../../src/load/input-files.js';
 import { describeSummary, failIfAnyFailed, loadFiles, type LoadRequest, type LoadSummary } from '../../src/load/load-files.js';
@@ -140,6 +141,10 @@ for (const factory of DESTINATIONS) {
       expect(summary).toMatchObject({ uploaded: 0, skipped: 0, failed: 3 });
       expect(summary.files.map((file) => file.reason.startsWith('not tried'))).toEqual([false, true, true]);
       expect(() => failIfAnyFailed(summary)).toThrow(/^3 of 3 files failed to upload to .*; 2 not tried after that$/);
+      // The hint is the one for what stopped the run (create the bucket, check the directory), not the generic one.
+      const stoppedBy = summary.files[0]!.error as UploadError;
+      expect(stoppedBy.hint).toMatch(/create it|writable directory/);
+      expect(() => failIfAnyFailed(summary)).toThrow(expect.objectContaining({ hint: stoppedBy.hint }));
     });
 
     it.skipIf(factory.name === 'local')('throttling that outlasts the SDK\'s own retries is retried whole and said so; a rejected file is not retried', async () => {
@@ -200,6 +205,78 @@ describe('what loadFiles reads and says', () => {
     const files = await listInputFiles([dir, path.join(dir, '.hidden')]);
     expect(files.map((file) => file.name)).toEqual(['.hidden', 'b.csv', 'sub/a.parquet']);
     expect(files.find((file) => file.name === 'sub/a.parquet')?.path).toBe(path.join(dir, 'sub', 'a.parquet'));
+  });
+
+  it('follows a link to a file (a "latest" link, say) but not a link to a folder; a missing input is a usage error', async () => {
+    const { dir } = await freshCase({ 'data/2024.csv': '2024', 'elsewhere/x.csv': 'x' });
+    await symlink(path.join(dir, 'data', '2024.csv'), path.join(dir, 'data', 'latest.csv'));
+    await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'data', 'linked-folder'));
+    expect((await listInputFiles([path.join(dir, 'data')])).map((file) => file.name)).toEqual(['2024.csv', 'latest.csv']);
+    const missing = path.join(dir, 'nosuch.parquet');
+    await expect(listInputFiles([missing])).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `${missing} does not exist`, hint: 'give files or directories to upload' }));
+  });
+
+  /** loadFiles into a fresh local directory, as `etl load --bucket ./lake/` does. */
+  async function loadLocally(inputs: string[], lake: string, options: Partial<LoadRequest> = {}): Promise<{ summary: LoadSummary; lines: string[] }> {
+    const { lines, log } = captureLog();
+    const summary = await loadFiles({ inputs, bucket: lake, keyTemplate: DEFAULT_KEY_TEMPLATE, sink: { endpoint: undefined, region: undefined }, concurrency: 2, dryRun: false, force: false, log, ...options });
+    return { summary, lines };
+  }
+  const outcomes = (summary: LoadSummary) => summary.files.map((file) => `${path.basename(file.path)}: ${file.action}: ${file.reason}`);
+
+  it('a file marked last (a partition manifest) goes after every other file, and not at all when one of them failed', async () => {
+    const { dir } = await freshCase({ 'a.parquet': 'a', 'b.parquet': 'b', 'c.parquet': 'c', 'manifest.json': '{}' });
+    const lake = path.join(workDir, `lake-${caseNumber}`) + path.sep;
+    const { summary } = await loadLocally([dir], lake, { last: 'manifest.json' });
+    expect(summary.files.map((file) => path.basename(file.path))).toEqual(['a.parquet', 'b.parquet', 'c.parquet', 'manifest.json']);
+    expect(summary).toMatchObject({ uploaded: 4, failed: 0, bytesUploaded: 5 });
+
+    // A folder where b.parquet should land fails that file alone; the manifest must not claim a partition that is not all there.
+    const { dir: changed } = await freshCase({ 'a.parquet': 'A', 'b.parquet': 'B', 'c.parquet': 'C', 'manifest.json': '{"v":2}' });
+    await rm(path.join(lake, 'b.parquet'));
+    await mkdir(path.join(lake, 'b.parquet', 'blocker'), { recursive: true });
+    const again = await loadLocally([changed], lake, { last: 'manifest.json' });
+    expect(outcomes(again.summary)).toEqual([
+      'a.parquet: uploaded: content changed',
+      expect.stringMatching(/^b\.parquet: failed: cannot write .*b\.parquet: /),
+      'c.parquet: uploaded: content changed',
+      'manifest.json: failed: not uploaded: it goes last, after every other file, and one failed',
+    ]);
+    expect(again.summary).toMatchObject({ uploaded: 2, failed: 2, bytesUploaded: 2 });
+    expect(await readFile(path.join(lake, 'manifest.json'), 'utf8')).toBe('{}');
+  });
+
+  it('the error line names the failed files: one alone, the first three and how many more, and carries the first failure\'s hint', async () => {
+    const lake = path.join(workDir, `lake-blocked-${caseNumber}`);
+    const names = ['a', 'b', 'c', 'd', 'e'].map((name) => `${name}.csv`);
+    for (const name of names) await mkdir(path.join(lake, name, 'blocker'), { recursive: true });
+    const { dir } = await freshCase(Object.fromEntries(names.map((name) => [name, name])));
+
+    const one = await loadLocally([path.join(dir, 'a.csv')], lake + path.sep);
+    expect(() => failIfAnyFailed(one.summary)).toThrow(new RegExp(`^${dir}/a\\.csv: cannot write ${lake}/a\\.csv: `));
+
+    const all = await loadLocally([dir], lake + path.sep);
+    expect(all.summary).toMatchObject({ uploaded: 0, failed: 5 });
+    const error = (() => {
+      try {
+        failIfAnyFailed(all.summary);
+      } catch (caught) {
+        return caught as LoadError;
+      }
+    })();
+    expect(error).toBeInstanceOf(LoadError);
+    expect(error!.message).toMatch(new RegExp(`^5 of 5 files failed to upload to file://${lake}/: ${dir}/a\\.csv: cannot write .*; ${dir}/b\\.csv: .*; ${dir}/c\\.csv: .*; 2 more failed$`));
+    expect(error!.hint).toBe('uploaded files are kept and skipped next time; --json lists every file');
+    expect(() => failIfAnyFailed({ ...all.summary, files: all.summary.files.filter((file) => file.action !== 'failed') })).not.toThrow();
+  });
+
+  it('refuses, before sending anything, inputs with no file to upload and two files bound for one key', async () => {
+    const { dir } = await freshCase({ 'only/.hidden': 'x', 'one/deaths.parquet': '1', 'two/deaths.parquet': '2' });
+    const lake = path.join(workDir, `lake-refused-${caseNumber}`) + path.sep;
+    await expect(loadLocally([path.join(dir, 'only')], lake)).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `no files to upload in ${path.join(dir, 'only')}`, hint: 'dot files and etl temp files are skipped' }));
+    const clash = loadLocally([path.join(dir, 'one'), path.join(dir, 'two')], lake);
+    await expect(clash).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `${path.join(dir, 'one', 'deaths.parquet')} and ${path.join(dir, 'two', 'deaths.parquet')} would both be uploaded to file://${lake}deaths.parquet` }));
+    await expect(readdir(lake)).rejects.toThrow(/ENOENT/);
   });
 
   it.each([
