@@ -151,7 +151,8 @@ for (const factory of DESTINATIONS) {
       const { dir, prefix } = await freshCase({ 'deaths.parquet': 'x'.repeat(64 * 1024) });
       const bucket = destination.bucket(prefix);
       // Enough 503s to use up the SDK's own attempts (S3: 3; GCS does not retry an unconditional upload): etl's second attempt goes through.
-      const remove = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'respond', status: 503, body: '' }, times: factory.name === 's3' ? 3 : 1 });
+      // S3 throttles with 503 SlowDown, Cloud Storage with 429.
+      const remove = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'respond', status: factory.name === 's3' ? 503 : 429, body: '' }, times: factory.name === 's3' ? 3 : 1 });
       try {
         const { summary, lines } = await load([dir], bucket);
         expect(summary).toMatchObject({ uploaded: 1, failed: 0 });
@@ -169,6 +170,49 @@ for (const factory of DESTINATIONS) {
         expect(destination.proxy!.requests.filter(isRefused).length - uploadsBefore).toBe(1);
       } finally {
         refuse();
+      }
+    });
+
+    it.skipIf(factory.name === 'local')('a connection dropped more often than the SDK retries is retried whole, and the object arrives whole', async () => {
+      const content = 'z'.repeat(64 * 1024);
+      const { dir, prefix } = await freshCase({ 'deaths.parquet': content });
+      const remove = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'drop' }, times: factory.name === 's3' ? 3 : 1 });
+      try {
+        const { summary, lines } = await load([dir], destination.bucket(prefix));
+        expect(summary).toMatchObject({ uploaded: 1, failed: 0 });
+        expect(lines.join('')).toMatch(/warn: upload to \S+deaths\.parquet failed: .*; attempt 2\/3 in \d+\.\d s/);
+      } finally {
+        remove();
+      }
+      expect((await destination.read(prefix, 'deaths.parquet'))?.body.toString()).toBe(content);
+    });
+
+    it.skipIf(factory.name === 'local')('rejected or expired credentials stop the run: the first file fails naming what to check, the others are not tried', async () => {
+      const { dir, prefix } = await freshCase({ 'a.csv': 'a', 'b.csv': 'b' });
+      const { env, faults } = destination.rejectedCredentials!;
+      // S3 answers a HEAD without a body: unknown keys arrive as a bare 403, an expired session token as a bare 400.
+      const expired = factory.name === 's3' ? [{ matches: () => true, action: { kind: 'respond' as const, status: 400, body: '' }, times: Infinity }] : [];
+      for (const [what, cases] of [['rejected', faults], ['expired', expired]] as const) {
+        if (what === 'expired' && cases.length === 0) continue;
+        const removals = cases.map((fault) => destination.proxy!.addFault(fault));
+        const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+        if (what === 'rejected') Object.assign(process.env, env);
+        try {
+          const { summary } = await load([dir], destination.bucket(prefix), { concurrency: 1 });
+          expect(summary).toMatchObject({ uploaded: 0, failed: 2 });
+          const [first, second] = summary.files;
+          const message = factory.name === 'gcs' ? /^credentials rejected by gs:\/\/etl-test: / : what === 'rejected' ? /^access denied to s3:\/\/etl-test\/files-\d+\/a\.csv \(\w+\): the credentials were rejected or lack permission$/ : /a\.csv: HTTP 400 without detail, as S3 answers a HEAD request when the session token has expired$/;
+          expect(first!.reason).toMatch(message);
+          expect(first!.error).toMatchObject({ recovery: 'destination', hint: expect.stringMatching(factory.name === 's3' ? /check AWS_PROFILE or AWS_ACCESS_KEY_ID/ : /^check GOOGLE_APPLICATION_CREDENTIALS/) });
+          expect(second!.reason).toMatch(/^not tried/);
+          for (const secret of Object.values(env)) expect(JSON.stringify(summary.files.map((file) => [file.reason, file.error?.hint]))).not.toContain(secret);
+        } finally {
+          for (const remove of removals) remove();
+          for (const [name, value] of Object.entries(saved)) {
+            if (value === undefined) delete process.env[name];
+            else process.env[name] = value;
+          }
+        }
       }
     });
 
