@@ -205,7 +205,7 @@ for (const factory of DESTINATIONS) {
           expect(first!.reason).toMatch(message);
           expect(first!.error).toMatchObject({ recovery: 'destination', hint: expect.stringMatching(factory.name === 's3' ? /check AWS_PROFILE or AWS_ACCESS_KEY_ID/ : /^check GOOGLE_APPLICATION_CREDENTIALS/) });
           expect(second!.reason).toMatch(/^not tried/);
-          for (const secret of Object.values(env)) expect(JSON.stringify(summary.files.map((file) => [file.reason, file.error?.hint]))).not.toContain(secret);
+          for (const secret of Object.values(env)) expect(JSON.stringify(summary.files.map((file) => [file.reason, (file.error as UploadError | undefined)?.hint]))).not.toContain(secret);
         } finally {
           for (const remove of removals) remove();
           for (const [name, value] of Object.entries(saved)) {
