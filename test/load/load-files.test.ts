@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { DEFAULT_KEY_TEMPLATE } from '../../src/load/object-key.js';
 import { UploadError } from '../../src/load/upload-error.js';
 import { gcsDestination, localDestination, s3Destination, type DestinationFactory, type DestinationUnderTest } from './destinations.js';
 import { isUploadBody } from './servers/fault-proxy.js';
+import { mountTmpfs, unmount } from '../helpers/tmpfs.js';
 
 /**
  * The load orchestrator and each sink called in-process (as `etl load` calls them), against the same real local
@@ -103,6 +105,8 @@ for (const factory of DESTINATIONS) {
       const first = await load([dir], bucket);
       expect(reasons(first.summary)).toEqual({ 'a.csv': 'uploaded: new', 'b.csv': 'uploaded: new' });
       expect(first.summary).toMatchObject({ uploaded: 2, skipped: 0, failed: 0, bytesUploaded: 6 });
+      const receipt = { local: 'file-copy, verified by sha256 (re-read)', s3: 'single-request, verified by md5 ETag (store)', gcs: 'single-request, verified by md5 (store)' }[factory.name];
+      expect(first.lines.join('')).toContain(`sub/b.csv (3 B, ${receipt})`);
       expect(first.lines.join('')).toMatch(/uploaded .*b\.csv -> \S+sub\/b\.csv \(3 B, /);
 
       const again = await load([dir], bucket);
@@ -229,6 +233,12 @@ for (const factory of DESTINATIONS) {
       const error = await upload(damaged).then(() => undefined, (caught: unknown) => caught);
       expect(error).toBeInstanceOf(UploadError);
       expect((error as UploadError).recovery).toBe(factory.name === 'local' ? 'file' : 'retry');
+      if (factory.name === 'local') {
+        expect(error).toMatchObject({
+          message: expect.stringMatching(new RegExp(`^copy of ${dir}/deaths\\.parquet to \\S+/deaths\\.parquet has sha256 ${local.sha256}, expected ${damaged.sha256}$`)),
+          hint: 'the source file changed while copying, or the disk is failing: run again',
+        });
+      }
       expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
 
       if (factory.name !== 'local') {
@@ -321,6 +331,60 @@ describe('what loadFiles reads and says', () => {
     const clash = loadLocally([path.join(dir, 'one'), path.join(dir, 'two')], lake);
     await expect(clash).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `${path.join(dir, 'one', 'deaths.parquet')} and ${path.join(dir, 'two', 'deaths.parquet')} would both be uploaded to file://${lake}deaths.parquet` }));
     await expect(readdir(lake)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("clears temp files a dead run left in a folder it writes to, and leaves a live run's alone", async () => {
+    const lake = path.join(workDir, `lake-swept-${caseNumber}`);
+    const child = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
+    const dead = `.etl-tmp-${deadPid}-0a1b2c-a.csv`;
+    const live = `.etl-tmp-${process.ppid}-0a1b2c-a.csv`;
+    await mkdir(path.join(lake, 'ons'), { recursive: true });
+    for (const name of [dead, live]) await writeFile(path.join(lake, 'ons', name), 'partial');
+    const { dir } = await freshCase({ 'a.csv': 'a' });
+    const { summary } = await loadLocally([dir], lake + '/ons/');
+    expect(summary).toMatchObject({ uploaded: 1, failed: 0 });
+    expect((await readdir(path.join(lake, 'ons'))).sort()).toEqual([live, 'a.csv'].sort());
+  });
+
+  describe('to a disk that is full or read-only', () => {
+    let disk: string;
+    let unavailable: string | undefined;
+    beforeAll(async () => {
+      disk = path.join(workDir, 'disks');
+      await mkdir(path.join(disk, 'small'), { recursive: true });
+      await mkdir(path.join(disk, 'read-only'), { recursive: true });
+      unavailable = mountTmpfs(path.join(disk, 'small'), 'size=1m') ?? mountTmpfs(path.join(disk, 'read-only'), 'ro,size=1m');
+      if (unavailable) console.warn(`[skip] full and read-only disks: ${unavailable}`);
+    });
+    afterAll(() => {
+      if (unavailable) return;
+      unmount(path.join(disk, 'small'));
+      unmount(path.join(disk, 'read-only'));
+    });
+
+    it('stops the run at the first file, saying what is wrong with the destination, and keeps the previous copy', async (context) => {
+      if (unavailable) context.skip();
+      const { dir } = await freshCase({ 'a.parquet': 'previous good copy', 'b.parquet': 'b' });
+      const lake = path.join(disk, 'small', 'lake') + path.sep;
+      expect((await loadLocally([path.join(dir, 'a.parquet')], lake)).summary).toMatchObject({ uploaded: 1 });
+      await writeFile(path.join(dir, 'a.parquet'), randomBytes(2 * 1024 * 1024));
+
+      const full = await loadLocally([dir], lake, { concurrency: 1 });
+      expect(outcomes(full.summary)).toEqual([
+        `a.parquet: failed: no space left on the device holding ${lake} (writing ${lake}a.parquet; the partial copy was removed)`,
+        'b.parquet: failed: not tried: an earlier file showed the destination cannot be written',
+      ]);
+      expect(full.summary.files[0]!.error).toMatchObject({ recovery: 'destination', hint: 'check that the destination is a writable directory with space left' });
+      expect(await readdir(lake)).toEqual(['a.parquet']);
+      expect(await readFile(path.join(lake, 'a.parquet'), 'utf8')).toBe('previous good copy');
+
+      const readOnly = await loadLocally([dir], path.join(disk, 'read-only') + path.sep, { concurrency: 1 });
+      expect(outcomes(readOnly.summary)).toEqual([
+        expect.stringMatching(/^a\.parquet: failed: cannot write .*read-only\/a\.parquet: EROFS: /),
+        'b.parquet: failed: not tried: an earlier file showed the destination cannot be written',
+      ]);
+    });
   });
 
   it.each([
