@@ -50,6 +50,25 @@ function captureLog(): { lines: string[]; log: Logger } {
 
 const isRefused = (request: { fault?: string }): boolean => request.fault === 'respond';
 
+/** Runs `use` with these variables set (undefined: unset), then puts the environment back. */
+async function withEnv<T>(env: Record<string, string | undefined>, use: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>): void => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(env);
+  try {
+    return await use();
+  } finally {
+    apply(saved);
+  }
+}
+
+const outcomes = (summary: LoadSummary) => summary.files.map((file) => `${path.basename(file.path)}: ${file.action}: ${file.reason}`);
+
 const flipped = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
 
 for (const factory of DESTINATIONS) {
@@ -199,10 +218,8 @@ for (const factory of DESTINATIONS) {
       for (const [what, cases] of [['rejected', faults], ['expired', expired]] as const) {
         if (what === 'expired' && cases.length === 0) continue;
         const removals = cases.map((fault) => destination.proxy!.addFault(fault));
-        const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
-        if (what === 'rejected') Object.assign(process.env, env);
         try {
-          const { summary } = await load([dir], destination.bucket(prefix), { concurrency: 1 });
+          const { summary } = await withEnv(what === 'rejected' ? env : {}, () => load([dir], destination.bucket(prefix), { concurrency: 1 }));
           expect(summary).toMatchObject({ uploaded: 0, failed: 2 });
           const [first, second] = summary.files;
           const message = factory.name === 'gcs' ? /^credentials rejected by gs:\/\/etl-test: / : what === 'rejected' ? /^access denied to s3:\/\/etl-test\/files-\d+\/a\.csv \(\w+\): the credentials were rejected or lack permission$/ : /a\.csv: HTTP 400 without detail, as S3 answers a HEAD request when the session token has expired$/;
@@ -212,12 +229,27 @@ for (const factory of DESTINATIONS) {
           for (const secret of Object.values(env)) expect(JSON.stringify(summary.files.map((file) => [file.reason, (file.error as UploadError | undefined)?.hint]))).not.toContain(secret);
         } finally {
           for (const remove of removals) remove();
-          for (const [name, value] of Object.entries(saved)) {
-            if (value === undefined) delete process.env[name];
-            else process.env[name] = value;
-          }
         }
       }
+    });
+
+    it.skipIf(factory.name !== 's3')('S3 with no credentials or no region anywhere (a cron job without its profile) says which is missing', async () => {
+      const { dir, prefix } = await freshCase({ 'a.csv': 'a', 'b.csv': 'b' });
+      const nowhere = path.join(workDir, 'no-such-aws-file');
+      const bare = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_SHARED_CREDENTIALS_FILE: nowhere, AWS_CONFIG_FILE: nowhere };
+      await withEnv(bare, async () => {
+        const { summary } = await load([dir], destination.bucket(prefix), { concurrency: 1 });
+        expect(outcomes(summary)).toEqual([
+          `a.csv: failed: no AWS credentials found for s3://etl-test/${prefix}a.csv`,
+          'b.csv: failed: not tried: an earlier file showed the destination cannot be written',
+        ]);
+        expect(summary.files[0]!.error).toMatchObject({ recovery: 'destination', hint: expect.stringMatching(/^check AWS_PROFILE or AWS_ACCESS_KEY_ID/) });
+      });
+      await withEnv({ ...bare, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_S3: undefined }, async () => {
+        await expect(createSink(parseDestination('s3://etl-test/ons/'), { endpoint: undefined, region: undefined })).rejects.toThrow(
+          expect.objectContaining({ name: 'ConfigError', message: 'no AWS region set for s3://etl-test/', hint: 'pass --region, set AWS_REGION, or set region in the AWS profile' }),
+        );
+      });
     });
 
     it('upload checks what the store holds against the local digests: a mismatch is an error and leaves no object', async () => {
@@ -276,7 +308,6 @@ describe('what loadFiles reads and says', () => {
     const summary = await loadFiles({ inputs, bucket: lake, keyTemplate: DEFAULT_KEY_TEMPLATE, sink: { endpoint: undefined, region: undefined }, concurrency: 2, dryRun: false, force: false, log, ...options });
     return { summary, lines };
   }
-  const outcomes = (summary: LoadSummary) => summary.files.map((file) => `${path.basename(file.path)}: ${file.action}: ${file.reason}`);
 
   it('a file marked last (a partition manifest) goes after every other file, and not at all when one of them failed', async () => {
     const { dir } = await freshCase({ 'a.parquet': 'a', 'b.parquet': 'b', 'c.parquet': 'c', 'manifest.json': '{}' });
