@@ -14,6 +14,7 @@ import { DEFAULT_KEY_TEMPLATE } from '../../src/load/object-key.js';
 import { UploadError } from '../../src/load/upload-error.js';
 import { gcsDestination, localDestination, s3Destination, type DestinationFactory, type DestinationUnderTest } from './destinations.js';
 import { isUploadBody } from './servers/fault-proxy.js';
+import { withEnv } from '../helpers/env.js';
 import { mountTmpfs, unmount } from '../helpers/tmpfs.js';
 
 /**
@@ -49,23 +50,6 @@ function captureLog(): { lines: string[]; log: Logger } {
 }
 
 const isRefused = (request: { fault?: string }): boolean => request.fault === 'respond';
-
-/** Runs `use` with these variables set (undefined: unset), then puts the environment back. */
-async function withEnv<T>(env: Record<string, string | undefined>, use: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
-  const apply = (values: Record<string, string | undefined>): void => {
-    for (const [name, value] of Object.entries(values)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  apply(env);
-  try {
-    return await use();
-  } finally {
-    apply(saved);
-  }
-}
 
 const outcomes = (summary: LoadSummary) => summary.files.map((file) => `${path.basename(file.path)}: ${file.action}: ${file.reason}`);
 

@@ -8,6 +8,7 @@ import { limitsHelp, workbookLimits } from '../../../src/transform/workbook/limi
 import { readWorkbook, type Cell } from '../../../src/transform/workbook/workbook.js';
 import { craftXlsx, sheetXml } from '../../helpers/crafted-xlsx.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
+import { withEnv } from '../../helpers/env.js';
 
 /**
  * Each workbook limit enforced at its edge, in-process (the hostile-workbook e2e suite covers the same limits at
@@ -22,19 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function withEnv<T>(env: Record<string, string>, use: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, env);
-  try {
-    return await use();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-}
 
 /** Every row of the first sheet, as [rowNumber, cells]; the error, if reading fails. */
 async function firstSheet(file: string, env: Record<string, string> = {}): Promise<Array<[number, Cell[]]> | DataError> {
