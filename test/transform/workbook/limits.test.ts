@@ -9,6 +9,7 @@ import { readWorkbook, type Cell } from '../../../src/transform/workbook/workboo
 import { craftXlsx, sheetXml } from '../../helpers/crafted-xlsx.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
 import { withEnv } from '../../helpers/env.js';
+import { rewriteBiff, toSharedStrings } from '../../helpers/biff.js';
 
 /**
  * Each workbook limit enforced at its edge, in-process (the hostile-workbook e2e suite covers the same limits at
@@ -113,46 +114,9 @@ describe('limits on an .xls', () => {
     expectDataError(await firstSheet(file, { ETL_WORKBOOK_MAX_PART_BYTES: String(length - 1) }), new RegExp(`^size\\.xls, the \\.xls file is ${length} bytes, more than ${length - 1}$`), /ETL_WORKBOOK_MAX_PART_BYTES/);
   });
 
-  /**
-   * SheetJS writes text as LABEL records; Excel keeps it in the shared-string table (SST) and points at it with
-   * LABELSST. Rewritten here into Excel's form.
-   */
-  async function withSharedStrings(file: string): Promise<string> {
-    const container = XLSX.CFB.read(await readFile(file), { type: 'buffer' });
-    const stream = Buffer.from(XLSX.CFB.find(container, 'Workbook')!.content as Uint8Array);
-    const record = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type & 0xff, type >> 8, body.length & 0xff, body.length >> 8]), body]);
-    const strings: string[] = [];
-    const labels: Buffer[] = [];
-    for (let at = 0; at + 4 <= stream.length; at += 4 + stream.readUInt16LE(at + 2)) {
-      if (stream.readUInt16LE(at) !== 0x0204) continue;
-      const wide = (stream[at + 12]! & 0x01) !== 0;
-      const text = stream.toString(wide ? 'utf16le' : 'latin1', at + 13, at + 13 + stream.readUInt16LE(at + 10) * (wide ? 2 : 1));
-      const body = Buffer.alloc(10);
-      stream.copy(body, 0, at + 4, at + 10); // row, column, XF
-      body.writeUInt32LE(strings.push(text) - 1, 6);
-      labels.push(record(0x00fd, body));
-    }
-    const sst = Buffer.concat([Buffer.from(new Uint32Array([strings.length, strings.length]).buffer), ...strings.map((text) => Buffer.concat([Buffer.from([text.length & 0xff, text.length >> 8, 0]), Buffer.from(text, 'latin1')]))]);
-    const rewritten: Buffer[] = [];
-    let sheetMoves = 0;
-    for (let at = 0; at + 4 <= stream.length; at += 4 + stream.readUInt16LE(at + 2)) {
-      if (stream.readUInt16LE(at) === 0x00fc) sheetMoves = sst.length - stream.readUInt16LE(at + 2);
-    }
-    for (let at = 0; at + 4 <= stream.length; at += 4 + stream.readUInt16LE(at + 2)) {
-      const type = stream.readUInt16LE(at);
-      const current = Buffer.from(stream.subarray(at, at + 4 + stream.readUInt16LE(at + 2)));
-      // The sheet's BOUNDSHEET holds its stream offset, which the larger SST in the globals moves (one sheet: its LABELs move nothing).
-      if (type === 0x0085) current.writeUInt32LE(current.readUInt32LE(4) + sheetMoves, 4);
-      rewritten.push(type === 0x00fc ? record(0x00fc, sst) : type === 0x0204 ? labels.shift()! : current);
-    }
-    XLSX.CFB.utils.cfb_del(container, '/Workbook');
-    XLSX.CFB.utils.cfb_add(container, '/Workbook', Buffer.concat(rewritten));
-    await writeFile(file, XLSX.CFB.write(container, { type: 'buffer' }) as Buffer);
-    return file;
-  }
-
   it('columns, shared-string entries and characters are bounded as in an .xlsx', async () => {
-    const file = await withSharedStrings(await xls('strings.xls', [['abcd', 'efg', null, 'hij']]));
+    const file = await xls('strings.xls', [['abcd', 'efg', null, 'hij']]);
+    await rewriteBiff(file, toSharedStrings);
     expect(await firstSheet(file, { ETL_WORKBOOK_MAX_COLUMNS: '4', ETL_WORKBOOK_MAX_SHARED_STRINGS: '3', ETL_WORKBOOK_MAX_SHARED_STRING_CHARS: '10' })).toEqual([[1, ['abcd', 'efg', null, 'hij']]]);
     expectDataError(await firstSheet(file, { ETL_WORKBOOK_MAX_COLUMNS: '3' }), /^strings\.xls, sheet "Figures", cell D1 lies past column C, the last a row may span$/, /ETL_WORKBOOK_MAX_COLUMNS/);
     expectDataError(await firstSheet(file, { ETL_WORKBOOK_MAX_SHARED_STRINGS: '2' }), /^strings\.xls, shared strings: the table declares 3 entries, more than 2$/, /ETL_WORKBOOK_MAX_SHARED_STRINGS /);
