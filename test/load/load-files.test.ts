@@ -11,6 +11,7 @@ import { createSink, parseDestination } from '../../src/load/index.js';
 import { contentTypeOf, hashLocalFile, listInputFiles } from '../../src/load/input-files.js';
 import { describeSummary, failIfAnyFailed, loadFiles, type LoadRequest, type LoadSummary } from '../../src/load/load-files.js';
 import { DEFAULT_KEY_TEMPLATE } from '../../src/load/object-key.js';
+import { VERSION } from '../../src/version.js';
 import { UploadError } from '../../src/load/upload-error.js';
 import { gcsDestination, localDestination, s3Destination, type DestinationFactory, type DestinationUnderTest } from './destinations.js';
 import { isUploadBody } from './servers/fault-proxy.js';
@@ -46,7 +47,7 @@ async function freshCase(files: Record<string, string>): Promise<{ dir: string; 
 function captureLog(): { lines: string[]; log: Logger } {
   const lines: string[] = [];
   const stream = { write: (text: string) => lines.push(text) } as unknown as NodeJS.WritableStream;
-  return { lines, log: createLogger({ stream, interactive: false }) };
+  return { lines, log: createLogger({ stream, interactive: false, debug: true }) };
 }
 
 const isRefused = (request: { fault?: string }): boolean => request.fault === 'respond';
@@ -112,8 +113,16 @@ for (const factory of DESTINATIONS) {
       expect(first.lines.join('')).toContain(`sub/b.csv (3 B, ${receipt})`);
       expect(first.lines.join('')).toMatch(/uploaded .*b\.csv -> \S+sub\/b\.csv \(3 B, /);
 
+      const uri = first.summary.destination;
+      expect(first.lines).toEqual(expect.arrayContaining([`debug: uploading 2 files to ${uri}\n`, `debug: 2 files in ${uri}\n`]));
+      if (factory.name !== 'local') {
+        const local = await hashLocalFile(path.join(dir, 'sub/b.csv'));
+        expect((await destination.read(prefix, 'sub/b.csv'))?.metadata).toEqual({ sha256: local.sha256, source: encodeURI(path.join(dir, 'sub/b.csv')), etl_version: VERSION });
+      }
+
       const again = await load([dir], bucket);
       expect(reasons(again.summary)).toEqual({ 'a.csv': 'skipped: same sha256', 'b.csv': 'skipped: same sha256' });
+      expect(again.lines).toContain(`debug: skipped ${path.join(dir, 'a.csv')}: ${uri}a.csv already has sha256 ${createHash('sha256').update('one').digest('hex')}\n`);
       expect(again.summary).toMatchObject({ uploaded: 0, skipped: 2, bytesUploaded: 0 });
 
       await writeFile(path.join(dir, 'sub/b.csv'), 'TWO');
@@ -123,6 +132,12 @@ for (const factory of DESTINATIONS) {
 
       const forced = await load([dir], bucket, { force: true });
       expect(reasons(forced.summary)).toEqual({ 'a.csv': 'uploaded: --force', 'b.csv': 'uploaded: --force' });
+
+      // Written by another tool: a store keeps no sha256 for it, so it is uploaded again (a directory hashes what is there).
+      await destination.put(prefix, 'a.csv', 'one');
+      const foreign = await load([path.join(dir, 'a.csv')], bucket);
+      expect(reasons(foreign.summary)).toEqual({ 'a.csv': factory.name === 'local' ? 'skipped: same sha256' : 'uploaded: no sha256 recorded' });
+      expect(foreign.lines).toContain(factory.name === 'local' ? `debug: 1 file in ${uri}\n` : `debug: uploading 1 file to ${uri}\n`);
     });
 
     it('a dry run names what would happen and writes nothing (a bucket is not even asked)', async () => {
@@ -130,7 +145,9 @@ for (const factory of DESTINATIONS) {
       const bucket = destination.bucket(prefix);
       await load([path.join(dir, 'same.csv')], bucket);
 
-      const { summary } = await load([dir], bucket, { dryRun: true });
+      const { summary, lines } = await load([dir], bucket, { dryRun: true });
+      expect(lines).toEqual(expect.arrayContaining([`debug: checking 2 files to ${summary.destination}\n`, `debug: 2 files checked against ${summary.destination}\n`]));
+      expect(describeSummary(summary)).toMatch(factory.name === 'local' ? /^dry run: 1 would upload \(4 B\), 1 would skip, 0 failed; / : /^dry run: 2 would upload \(8 B\), 0 would skip, 0 failed; /);
       if (factory.name === 'local') {
         expect(reasons(summary)).toEqual({ 'new.csv': 'would-upload: new', 'same.csv': 'would-skip: same sha256' });
         expect(summary).toMatchObject({ dryRun: true, uploaded: 1, skipped: 1, failed: 0, bytesUploaded: 0 });
@@ -147,7 +164,7 @@ for (const factory of DESTINATIONS) {
       const { summary } = await load([dir], destination.missingBucket, { concurrency: 1 });
       expect(summary).toMatchObject({ uploaded: 0, skipped: 0, failed: 3 });
       expect(summary.files.map((file) => file.reason.startsWith('not tried'))).toEqual([false, true, true]);
-      expect(() => failIfAnyFailed(summary)).toThrow(/^3 of 3 files failed to upload to .*; 2 not tried after that$/);
+      expect(() => failIfAnyFailed(summary)).toThrow(/^3 of 3 files failed to upload to \S+: [^;]+; 2 not tried after that$/);
       // The hint is the one for what stopped the run (create the bucket, check the directory), not the generic one.
       const stoppedBy = summary.files[0]!.error as UploadError;
       expect(stoppedBy.hint).toMatch(/create it|writable directory/);
@@ -177,6 +194,23 @@ for (const factory of DESTINATIONS) {
         expect(destination.proxy!.requests.filter(isRefused).length - uploadsBefore).toBe(1);
       } finally {
         refuse();
+      }
+    });
+
+    it.skipIf(factory.name === 'local')('a failure that does not heal is tried three times in all, waiting longer each time, then fails the file', async () => {
+      const { dir, prefix } = await freshCase({ 'deaths.parquet': 'w'.repeat(64 * 1024) });
+      const before = destination.proxy!.requests.filter(isRefused).length;
+      const remove = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'respond', status: factory.name === 's3' ? 503 : 429, body: '' }, times: Infinity });
+      try {
+        const { summary, lines } = await load([dir], destination.bucket(prefix));
+        expect(summary).toMatchObject({ uploaded: 0, failed: 1 });
+        const warnings = lines.filter((line) => line.startsWith('warn: '));
+        // Backoff with jitter: 0.25-0.5 s before the second attempt, 0.5-1 s before the third.
+        expect(warnings).toEqual([expect.stringMatching(/; attempt 2\/3 in 0\.[2-5] s\n$/), expect.stringMatching(/; attempt 3\/3 in (0\.[5-9]|1\.0) s\n$/)]);
+        // Cloud Storage does not retry an unconditional upload itself: each of etl's attempts is one request.
+        if (factory.name === 'gcs') expect(destination.proxy!.requests.filter(isRefused).length - before).toBe(3);
+      } finally {
+        remove();
       }
     });
 
@@ -299,6 +333,7 @@ describe('what loadFiles reads and says', () => {
     const { summary } = await loadLocally([dir], lake, { last: 'manifest.json' });
     expect(summary.files.map((file) => path.basename(file.path))).toEqual(['a.parquet', 'b.parquet', 'c.parquet', 'manifest.json']);
     expect(summary).toMatchObject({ uploaded: 4, failed: 0, bytesUploaded: 5 });
+    expect(() => failIfAnyFailed(summary)).not.toThrow();
 
     // A folder where b.parquet should land fails that file alone; the manifest must not claim a partition that is not all there.
     const { dir: changed } = await freshCase({ 'a.parquet': 'A', 'b.parquet': 'B', 'c.parquet': 'C', 'manifest.json': '{"v":2}' });
@@ -312,6 +347,7 @@ describe('what loadFiles reads and says', () => {
       'manifest.json: failed: not uploaded: it goes last, after every other file, and one failed',
     ]);
     expect(again.summary).toMatchObject({ uploaded: 2, failed: 2, bytesUploaded: 2 });
+    expect(again.lines).toContain('debug: 2 of 4 files failed\n');
     expect(await readFile(path.join(lake, 'manifest.json'), 'utf8')).toBe('{}');
   });
 
@@ -342,10 +378,26 @@ describe('what loadFiles reads and says', () => {
   it('refuses, before sending anything, inputs with no file to upload and two files bound for one key', async () => {
     const { dir } = await freshCase({ 'only/.hidden': 'x', 'one/deaths.parquet': '1', 'two/deaths.parquet': '2' });
     const lake = path.join(workDir, `lake-refused-${caseNumber}`) + path.sep;
-    await expect(loadLocally([path.join(dir, 'only')], lake)).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `no files to upload in ${path.join(dir, 'only')}`, hint: 'dot files and etl temp files are skipped' }));
+    const only = path.join(dir, 'only');
+    await expect(loadLocally([only, only], lake)).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `no files to upload in ${only}, ${only}`, hint: 'dot files and etl temp files are skipped' }));
     const clash = loadLocally([path.join(dir, 'one'), path.join(dir, 'two')], lake);
-    await expect(clash).rejects.toThrow(expect.objectContaining({ name: 'ConfigError', message: `${path.join(dir, 'one', 'deaths.parquet')} and ${path.join(dir, 'two', 'deaths.parquet')} would both be uploaded to file://${lake}deaths.parquet` }));
+    await expect(clash).rejects.toThrow(expect.objectContaining({
+      name: 'ConfigError',
+      message: `${path.join(dir, 'one', 'deaths.parquet')} and ${path.join(dir, 'two', 'deaths.parquet')} would both be uploaded to file://${lake}deaths.parquet`,
+      hint: 'rename one, or load them in separate runs to different --bucket prefixes',
+    }));
     await expect(readdir(lake)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('renders keys with the run\'s date, and reports how long the run took', async () => {
+    const { dir } = await freshCase({ 'a.csv': 'a' });
+    const lake = path.join(workDir, `lake-dated-${caseNumber}`);
+    const started = performance.now();
+    const { summary } = await loadLocally([dir], lake + path.sep, { keyTemplate: '{date}/{name}', now: new Date('2024-05-01T23:30:00Z') });
+    const elapsed = (performance.now() - started) / 1000;
+    expect(await readFile(path.join(lake, '2024-05-01', 'a.csv'), 'utf8')).toBe('a');
+    expect(summary.seconds).toBeGreaterThanOrEqual(0);
+    expect(summary.seconds).toBeLessThanOrEqual(elapsed);
   });
 
   it("clears temp files a dead run left in a folder it writes to, and leaves a live run's alone", async () => {
@@ -418,6 +470,8 @@ describe('what loadFiles reads and says', () => {
     expect(describeSummary(summary({ uploaded: 2, skipped: 1, bytesUploaded: 1023 }))).toBe('2 uploaded, 1 skipped (already there), 0 failed; 1023 B to s3://b/ons/ in 1.3 s');
     expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 1024 }))).toBe('1 uploaded, 0 skipped (already there), 0 failed; 1.0 KiB to s3://b/ons/ in 1.3 s');
     expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 5 * 1024 ** 3 + 1 }))).toMatch(/; 5\.0 GiB to /);
+    expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 1024 ** 2 }))).toMatch(/; 1\.0 MiB to /);
+    expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 1024 ** 2 - 1 }))).toMatch(/; 1024\.0 KiB to /);
     expect(describeSummary(summary({ uploaded: 1, bytesUploaded: 3 * 1024 ** 5 }))).toMatch(/; 3072\.0 TiB to /);
     const files = [{ path: 'a', key: 'a', uri: 's3://b/ons/a', action: 'would-upload' as const, reason: 'new', bytes: 1536 }];
     expect(describeSummary(summary({ dryRun: true, files, uploaded: 1, skipped: 2 }))).toBe('dry run: 1 would upload (1.5 KiB), 2 would skip, 0 failed; nothing sent to s3://b/ons/ in 1.3 s');
