@@ -164,6 +164,7 @@ for (const factory of DESTINATIONS) {
       const { summary } = await load([dir], destination.missingBucket, { concurrency: 1 });
       expect(summary).toMatchObject({ uploaded: 0, skipped: 0, failed: 3 });
       expect(summary.files.map((file) => file.reason.startsWith('not tried'))).toEqual([false, true, true]);
+      if (factory.name !== 'local') expect(summary.files[0]!.reason).toBe(`bucket ${factory.name === 's3' ? 's3' : 'gs'}://etl-no-such-bucket does not exist`);
       expect(() => failIfAnyFailed(summary)).toThrow(/^3 of 3 files failed to upload to \S+: [^;]+; 2 not tried after that$/);
       // The hint is the one for what stopped the run (create the bucket, check the directory), not the generic one.
       const stoppedBy = summary.files[0]!.error as UploadError;
@@ -185,11 +186,16 @@ for (const factory of DESTINATIONS) {
         remove();
       }
       const uploadsBefore = destination.proxy!.requests.filter(isRefused).length;
-      const refuse = destination.proxy!.addFault({ matches: isUploadBody, action: { kind: 'respond', status: 400, body: '' }, times: Infinity });
+      const rejection = factory.name === 's3'
+        ? { kind: 'respond' as const, status: 400, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>Invalid argument.</Message></Error>', headers: { 'content-type': 'application/xml' } }
+        : { kind: 'respond' as const, status: 400, body: JSON.stringify({ error: { code: 400, message: 'Invalid argument.', errors: [{ message: 'Invalid argument.' }] } }) };
+      const refuse = destination.proxy!.addFault({ matches: isUploadBody, action: rejection, times: Infinity });
       try {
         await writeFile(path.join(dir, 'deaths.parquet'), 'y'.repeat(64 * 1024));
         const { summary, lines } = await load([dir], bucket);
         expect(summary).toMatchObject({ uploaded: 0, failed: 1 });
+        expect(summary.files[0]!.reason).toBe(`upload to ${summary.files[0]!.uri} failed: ${factory.name === 's3' ? 'InvalidArgument: ' : ''}Invalid argument.`);
+        expect(summary.files[0]!.error).toMatchObject({ recovery: 'file' });
         expect(lines.join('')).not.toMatch(/attempt 2\/3/);
         expect(destination.proxy!.requests.filter(isRefused).length - uploadsBefore).toBe(1);
       } finally {
@@ -209,6 +215,8 @@ for (const factory of DESTINATIONS) {
         expect(warnings).toEqual([expect.stringMatching(/; attempt 2\/3 in 0\.[2-5] s\n$/), expect.stringMatching(/; attempt 3\/3 in (0\.[5-9]|1\.0) s\n$/)]);
         // Cloud Storage does not retry an unconditional upload itself: each of etl's attempts is one request.
         if (factory.name === 'gcs') expect(destination.proxy!.requests.filter(isRefused).length - before).toBe(3);
+        expect(summary.files[0]!.reason).toMatch(new RegExp(`^upload to ${summary.files[0]!.uri} failed: HTTP ${factory.name === 's3' ? 503 : 429} `));
+        expect(summary.files[0]!.error).toMatchObject({ recovery: 'retry', hint: 'check the network or --endpoint, then run again: finished files are skipped' });
       } finally {
         remove();
       }
@@ -221,7 +229,7 @@ for (const factory of DESTINATIONS) {
       try {
         const { summary, lines } = await load([dir], destination.bucket(prefix));
         expect(summary).toMatchObject({ uploaded: 1, failed: 0 });
-        expect(lines.join('')).toMatch(/warn: upload to \S+deaths\.parquet failed: .*; attempt 2\/3 in \d+\.\d s/);
+        expect(lines.join('')).toMatch(/warn: upload to \S+deaths\.parquet failed: (?!HTTP ).*; attempt 2\/3 in \d+\.\d s/);
       } finally {
         remove();
       }
@@ -245,10 +253,35 @@ for (const factory of DESTINATIONS) {
           expect(first!.error).toMatchObject({ recovery: 'destination', hint: expect.stringMatching(factory.name === 's3' ? /check AWS_PROFILE or AWS_ACCESS_KEY_ID/ : /^check GOOGLE_APPLICATION_CREDENTIALS/) });
           expect(second!.reason).toMatch(/^not tried/);
           for (const secret of Object.values(env)) expect(JSON.stringify(summary.files.map((file) => [file.reason, (file.error as UploadError | undefined)?.hint]))).not.toContain(secret);
+          if (factory.name === 's3') {
+            // With --force nothing is asked first: the upload itself is refused, and its error names the cause.
+            const forced = await withEnv(what === 'rejected' ? env : {}, () => load([dir], destination.bucket(prefix), { concurrency: 1, force: true }));
+            expect(forced.summary.files[0]!.reason).toMatch(what === 'rejected' ? /^credentials rejected by s3:\/\/etl-test: InvalidAccessKeyId$/ : message);
+          }
         } finally {
           for (const remove of removals) remove();
         }
       }
+    });
+
+    it.skipIf(factory.name !== 's3')('a file above one part goes to S3 in parts, verified against the ETag the store gives', async () => {
+      const content = randomBytes(8 * 1024 * 1024 + 7);
+      const { dir, prefix } = await freshCase({});
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'large.bin'), content);
+      const { summary, lines } = await load([dir], destination.bucket(prefix));
+      // s3rver gives a multipart object the md5 of its whole body, as some S3-compatible stores do (AWS: md5 of the parts' md5s, -N).
+      expect(summary.files[0]!.receipt).toEqual({ method: 'multipart', parts: 2, verifiedWith: 'md5 ETag (store)' });
+      expect(lines.join('')).toMatch(/large\.bin \(8\.0 MiB, multipart in 2 parts, verified by /);
+      expect((await destination.read(prefix, 'large.bin'))?.body.equals(content)).toBe(true);
+    });
+
+    it.skipIf(factory.name !== 's3')('an S3 endpoint that is not a URL is refused before any request, naming where it was set', async () => {
+      const destinationOf = parseDestination('s3://etl-test/ons/');
+      await expect(createSink(destinationOf, { endpoint: 'minio:9000', region: undefined })).rejects.toThrow('--endpoint minio:9000 is not an http:// or https:// URL');
+      await withEnv({ AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: 'minio:9000' }, async () => {
+        await expect(createSink(destinationOf, { endpoint: undefined, region: undefined })).rejects.toThrow('AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL minio:9000 is not an http:// or https:// URL');
+      });
     });
 
     it.skipIf(factory.name !== 's3')('S3 with no credentials or no region anywhere (a cron job without its profile) says which is missing', async () => {
