@@ -148,7 +148,9 @@ describe('the limits in force', () => {
 
   it.each(['0', 'lots', '1.5M', '-1', '16T', '16 M B', '9007199254740993'])('ETL_WORKBOOK_MAX_CELL_CHARS=%j is a usage error naming the variable', (raw) => {
     expect(() => workbookLimits({ ETL_WORKBOOK_MAX_CELL_CHARS: raw })).toThrow(ConfigError);
-    expect(() => workbookLimits({ ETL_WORKBOOK_MAX_CELL_CHARS: raw })).toThrow(`ETL_WORKBOOK_MAX_CELL_CHARS=${JSON.stringify(raw)} is not a limit`);
+    expect(() => workbookLimits({ ETL_WORKBOOK_MAX_CELL_CHARS: raw })).toThrow(
+      expect.objectContaining({ message: `ETL_WORKBOOK_MAX_CELL_CHARS=${JSON.stringify(raw)} is not a limit`, hint: 'give a whole number of 1 or more, optionally with K, M or G (e.g. 256M)' }),
+    );
   });
 
   it("a row never spans more than Excel's 16,384 columns, whatever the variable says", () => {
@@ -159,6 +161,7 @@ describe('the limits in force', () => {
 
   it('--help lists every variable with its default in readable units', () => {
     const help = limitsHelp();
+    expect(help.split('\n').filter((line) => line.startsWith('  ETL_WORKBOOK_MAX_'))).toHaveLength(5);
     expect(help).toMatch(/ETL_WORKBOOK_MAX_PART_BYTES +uncompressed bytes .*\(default 256M\)/);
     expect(help).toMatch(/ETL_WORKBOOK_MAX_CELL_CHARS +characters .*\(default 64K\)/);
     expect(help).toMatch(/ETL_WORKBOOK_MAX_COLUMNS +columns one row may span \(at most 16384, Excel's XFD\) \(default 4K\)/);
