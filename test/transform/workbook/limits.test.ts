@@ -5,10 +5,11 @@ import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../../../src/core/errors.js';
 import { limitsHelp, workbookLimits } from '../../../src/transform/workbook/limits.js';
-import { readWorkbook, type Cell } from '../../../src/transform/workbook/workbook.js';
+import { listSheets, readWorkbook, type Cell } from '../../../src/transform/workbook/workbook.js';
 import { craftXlsx, sheetXml } from '../../helpers/crafted-xlsx.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
 import { withEnv } from '../../helpers/env.js';
+import { hostileWorkbooks } from '../../fixtures/ons/hostile-workbooks.js';
 import { rewriteBiff, toSharedStrings } from '../../helpers/biff.js';
 
 /**
@@ -24,6 +25,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Every row of every sheet; the data error, if reading fails. */
+async function readEverySheet(file: string, env: Record<string, string> = {}): Promise<number | DataError> {
+  return withEnv(env, async () => {
+    let rows = 0;
+    try {
+      for await (const sheet of readWorkbook(file)) for await (const row of sheet.rows()) rows += row.cells.length > 0 ? 1 : 0;
+      return rows;
+    } catch (error) {
+      if (error instanceof DataError) return error;
+      throw error;
+    }
+  });
+}
 
 /** Every row of the first sheet, as [rowNumber, cells]; the error, if reading fails. */
 async function firstSheet(file: string, env: Record<string, string> = {}): Promise<Array<[number, Cell[]]> | DataError> {
@@ -170,6 +185,27 @@ describe('the limits in force', () => {
   });
 });
 
+describe('the hostile workbooks of the e2e suite, read in-process', () => {
+  // The ones a reader itself refuses, and quickly; the rest need the table layout, or seconds of reading.
+  const READER_LEVEL = ['past-xfd.xlsx', 'past-last-row.xlsx', 'wide-row.xlsx', 'digits-1g.xlsx', 'long-name.xlsx', 'long-shared-name.xlsx', 'big-part.xlsx', 'cut.xls', 'locked.xls', 'locked.xlsx', 'wide.xls'];
+  /** The file a case writes, as its expected message starts: `past-xfd\.xlsx, sheet ...`. */
+  const fileOf = (hostile: (typeof hostileWorkbooks)[number]): string => hostile.message.source.split(/[,:]/)[0]!.replaceAll('\\.', '.');
+  const cases = hostileWorkbooks.filter((hostile) => READER_LEVEL.includes(fileOf(hostile)));
+
+  it('covers each reader-level case', () => {
+    expect(cases.map(fileOf).sort()).toEqual([...READER_LEVEL].sort());
+  });
+
+
+  it.each(cases.map((hostile) => [hostile.name, hostile] as const))('%s', async (_name, hostile) => {
+    const file = await hostile.write(dir);
+    const outcome = await readEverySheet(file, hostile.env);
+    expect(outcome).toBeInstanceOf(DataError);
+    expect((outcome as DataError).message).toMatch(new RegExp(hostile.message.source.replace(/ \.\*ETL_WORKBOOK_\w+$/, '')));
+    await rm(file);
+  });
+});
+
 describe('what is not a workbook', () => {
   it('an HTML page saved under a workbook name, other bytes, an empty file and a missing one are data errors that say which', async () => {
     const html = path.join(dir, 'error-page.xlsx');
@@ -181,8 +217,37 @@ describe('what is not a workbook', () => {
     const zipHead = path.join(dir, 'three-bytes.xlsx');
     await writeFile(zipHead, Buffer.from([0x50, 0x4b, 0x03]));
     expectDataError(await firstSheet(zipHead), /^three-bytes\.xlsx: not an Excel workbook \(starts with "PK\."\)$/, /expected/);
+    const csv = path.join(dir, 'export.xlsx');
+    await writeFile(csv, 'Area,Deaths <5\nENGLAND,12\n');
+    expectDataError(await firstSheet(csv), /^export\.xlsx: not an Excel workbook \(starts with "Area,Deaths <5\.E"\)$/, /^expected \.xlsx \(zip\) or \.xls \(OLE2\) content$/);
+    // The bare signatures are enough to be taken for a workbook, whose reader then says what is missing.
+    const zipSignature = path.join(dir, 'signature.xlsx');
+    await writeFile(zipSignature, Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+    expectDataError(await firstSheet(zipSignature), /^signature\.xlsx: cannot read the workbook \(no zip end-of-central-directory record \(truncated\?\)\)$/, /^the file may be truncated or corrupt: delete it and extract again$/);
+    const oleSignature = path.join(dir, 'signature.xls');
+    await writeFile(oleSignature, Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]));
+    expectDataError(await firstSheet(oleSignature), /^signature\.xls: cannot read the workbook \(its OLE2 container/, /truncated or corrupt/);
     const missing = path.join(dir, 'missing.xlsx');
     expectDataError(await firstSheet(missing), new RegExp(`^${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot open \\(.*ENOENT`), /check the path/);
+  });
+
+  it('a reader that stops early (a header found) can read the sheet again; the sheet names come in workbook order', async () => {
+    const file = await craftXlsx(path.join(dir, 'two-sheets.xlsx'), {
+      sheets: [
+        { name: 'Contents', xml: sheetXml('<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2"><v>2</v></c></row>') },
+        { name: 'Figures', xml: sheetXml('<row r="1"><c r="A1"><v>3</v></c></row>') },
+      ],
+    });
+    expect(await listSheets(file)).toEqual(['Contents', 'Figures']);
+    for await (const sheet of readWorkbook(file)) {
+      for await (const row of sheet.rows()) {
+        expect(row.rowNumber).toBe(1);
+        break;
+      }
+      const again: number[] = [];
+      for await (const row of sheet.rows()) again.push(row.rowNumber);
+      expect(again).toEqual(sheet.name === 'Contents' ? [1, 2] : [1]);
+    }
   });
 
   it('an .xls whose content is SheetJS-readable but not BIFF8 is read through SheetJS', async () => {
