@@ -15,6 +15,7 @@ describe('isNetworkFailure', () => {
     ['a refused connection', systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9000')],
     ['an unknown host', systemError('ENOTFOUND', 'getaddrinfo ENOTFOUND minio.internal')],
     ["undici's closed socket", systemError('UND_ERR_SOCKET', 'other side closed')],
+    ['a code the message does not repeat (an error an SDK built)', systemError('ETIMEDOUT', 'Socket timed out')],
     ['a reset four causes deep', wrapped(systemError('ECONNRESET'), 4)],
     ['"socket hang up" without a code', new Error('socket hang up')],
     ['a premature close', new Error('Premature close')],
