@@ -26,16 +26,18 @@ interface Member {
   name: string;
   data: string;
   method?: 0 | 8 | 12;
-  /** Sizes and offset as 0xffffffff in the central record, the real ones in a zip64 extra field. */
-  zip64?: boolean;
+  /** Sizes and offset (or the offset alone) as 0xffffffff in the central record, the real ones in a zip64 extra field. */
+  zip64?: boolean | 'offset';
   /** What the central directory claims the member inflates to (a crafted file may lie). */
   declaredSize?: number;
 }
 
 interface ArchiveOptions {
   comment?: string;
-  /** zip64 end records (and 0xffff / 0xffffffff in the classic one). */
-  zip64End?: boolean | 'no locator' | 'bad record';
+  /** zip64 end records (and 0xffff / 0xffffffff in the classic one, or only in the field that overflowed). */
+  zip64End?: boolean | 'no locator' | 'bad record' | 'count' | 'size' | 'offset';
+  /** Members the end record claims (a damaged directory). */
+  claimedCount?: number;
   /** Bytes in front of every local header offset (a damaged directory). */
   offsetShift?: number;
   centralSignature?: number;
@@ -56,21 +58,22 @@ function archive(members: Member[], options: ArchiveOptions = {}): Buffer {
     local.writeUInt32LE(stored.length, 18);
     local.writeUInt32LE(raw.length, 22);
     local.writeUInt16LE(name.length, 26);
-    const extra = member.zip64 ? Buffer.alloc(28) : Buffer.alloc(0);
-    if (member.zip64) {
+    // Only the fields that overflowed follow, in this order: size, compressed size, offset.
+    const wide = member.zip64 === 'offset' ? [BigInt(offset)] : member.zip64 ? [BigInt(member.declaredSize ?? raw.length), BigInt(stored.length), BigInt(offset)] : [];
+    const extra = Buffer.alloc(wide.length > 0 ? 4 + 8 * wide.length : 0);
+    if (wide.length > 0) {
       extra.writeUInt16LE(0x0001, 0);
-      extra.writeUInt16LE(24, 2);
-      extra.writeBigUInt64LE(BigInt(member.declaredSize ?? raw.length), 4);
-      extra.writeBigUInt64LE(BigInt(stored.length), 12);
-      extra.writeBigUInt64LE(BigInt(offset), 20);
+      extra.writeUInt16LE(8 * wide.length, 2);
+      wide.forEach((value, i) => extra.writeBigUInt64LE(value, 4 + 8 * i));
     }
+    const allWide = member.zip64 === true;
     // An unrelated extra field first, as writers add timestamps (0x5455) before zip64 data.
     const timestamp = Buffer.from([0x55, 0x54, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00]);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(options.centralSignature ?? 0x02014b50, 0);
     central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(member.zip64 ? 0xffffffff : stored.length, 20);
-    central.writeUInt32LE(member.zip64 ? 0xffffffff : member.declaredSize ?? raw.length, 24);
+    central.writeUInt32LE(allWide ? 0xffffffff : stored.length, 20);
+    central.writeUInt32LE(allWide ? 0xffffffff : member.declaredSize ?? raw.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt16LE(timestamp.length + extra.length, 30);
     central.writeUInt16LE(member.name.endsWith('.rels') ? 7 : 0, 32);
@@ -84,10 +87,11 @@ function archive(members: Member[], options: ArchiveOptions = {}): Buffer {
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
   const zip64 = options.zip64End !== undefined && options.zip64End !== false;
-  end.writeUInt16LE(zip64 ? 0xffff : members.length, 8);
-  end.writeUInt16LE(zip64 ? 0xffff : members.length, 10);
-  end.writeUInt32LE(zip64 ? 0xffffffff : directory.length, 12);
-  end.writeUInt32LE(zip64 ? 0xffffffff : offset, 16);
+  const marked = (field: 'count' | 'size' | 'offset'): boolean => zip64 && (typeof options.zip64End !== 'string' || !['count', 'size', 'offset'].includes(options.zip64End) || options.zip64End === field);
+  end.writeUInt16LE(marked('count') ? 0xffff : options.claimedCount ?? members.length, 8);
+  end.writeUInt16LE(marked('count') ? 0xffff : options.claimedCount ?? members.length, 10);
+  end.writeUInt32LE(marked('size') ? 0xffffffff : directory.length, 12);
+  end.writeUInt32LE(marked('offset') ? 0xffffffff : offset, 16);
   end.writeUInt16LE(comment.length, 20);
   const records: Buffer[] = [];
   if (zip64) {
@@ -115,7 +119,7 @@ async function save(name: string, bytes: Buffer): Promise<string> {
 const MEMBERS: Member[] = [
   { name: 'xl/worksheets/sheet1.xml', data: '<worksheet>stored</worksheet>', method: 0 },
   { name: 'xl/_rels/workbook.xml.rels', data: '<Relationships/>' },
-  { name: 'xl/empty.xml', data: '' },
+  { name: 'xl/empty.xml', data: '', method: 0 },
 ];
 
 async function contents(file: string, maxEntryBytes?: number): Promise<Record<string, string>> {
@@ -137,9 +141,19 @@ describe('openZip', () => {
     expect((await openZip(file)).entry('xl/workbook.xml')).toBeUndefined();
   });
 
-  it('reads zip64 end records and zip64 sizes and offsets', async () => {
-    const file = await save('zip64.zip', archive(MEMBERS.map((member) => ({ ...member, zip64: true })), { zip64End: true }));
+  it.each([
+    ['every field', true, true],
+    ['the member count alone', 'count', 'offset'],
+    ['the directory size alone', 'size', true],
+    ['the directory offset alone', 'offset', 'offset'],
+  ] as const)('reads zip64 end records and zip64 sizes and offsets (%s marked as overflowed)', async (_what, zip64End, zip64) => {
+    const file = await save('zip64.zip', archive(MEMBERS.map((member) => ({ ...member, zip64 })), { zip64End }));
     expect(await contents(file)).toEqual(EXPECTED);
+  });
+
+  it('an archive with no members has none', async () => {
+    const zip = await openZip(await save('empty.zip', archive([])));
+    expect(zip.entry('xl/workbook.xml')).toBeUndefined();
   });
 
   it('refuses a member that inflates past the limit, counting what it reads rather than what the directory claims', async () => {
@@ -157,6 +171,8 @@ describe('openZip', () => {
     ['zip64 without its locator', () => archive(MEMBERS, { zip64End: 'no locator' }), 'zip64 archive without its locator'],
     ['a damaged zip64 record', () => archive(MEMBERS, { zip64End: 'bad record' }), 'bad zip64 end-of-central-directory record'],
     ['a damaged directory entry', () => archive(MEMBERS, { centralSignature: 0x02014b51 }), 'corrupt zip central directory'],
+    ['a directory that lists more members than it holds', () => archive(MEMBERS, { claimedCount: 4 }), 'corrupt zip central directory'],
+    ['zip64 marks with nothing before them', () => archive([], { zip64End: 'count' }).subarray(76), 'zip64 archive without its locator'],
   ])('refuses %s', async (_what, bytes, message) => {
     await expect(openZip(await save('damaged.zip', bytes()))).rejects.toThrow(message);
   });
@@ -166,6 +182,8 @@ describe('openZip', () => {
     await expect(bzip2.open(bzip2.entry('xl/workbook.xml')!)).rejects.toThrow('xl/workbook.xml: unsupported zip compression method 12');
     const shifted = await openZip(await save('shifted.zip', archive(MEMBERS, { offsetShift: 3 })));
     await expect(shifted.open(shifted.entry('xl/empty.xml')!)).rejects.toThrow('xl/empty.xml: bad zip local header');
+    const pastTheEnd = await openZip(await save('past-end.zip', archive(MEMBERS, { offsetShift: 100_000 })));
+    await expect(pastTheEnd.open(pastTheEnd.entry('xl/empty.xml')!)).rejects.toThrow('unexpected end of the zip file (truncated?)');
   });
 });
 
