@@ -331,8 +331,15 @@ for (const factory of DESTINATIONS) {
       expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
 
       if (factory.name !== 'local') {
+        expect(error).toMatchObject({ message: expect.stringMatching(/ does not match .*deaths\.parquet after upload \(store: \d+ bytes, .*; the object was deleted$/), hint: 'the bytes were damaged on the way: run again' });
         const wrongSize = await upload({ ...local, size: local.size + 1 }).then(() => undefined, (caught: unknown) => caught);
         expect((wrongSize as UploadError).message).toMatch(/does not match .* after upload/);
+        expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
+      }
+      if (factory.name === 's3') {
+        // S3 also compares the sha256 metadata it kept with the digest taken before the upload.
+        const otherDigest = await upload({ ...local, sha256: flipped(local.sha256) }).then(() => undefined, (caught: unknown) => caught);
+        expect(otherDigest).toBeInstanceOf(UploadError);
         expect(await destination.read(prefix, 'deaths.parquet')).toBeNull();
       }
 
