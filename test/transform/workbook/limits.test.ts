@@ -186,8 +186,9 @@ describe('the limits in force', () => {
 });
 
 describe('the hostile workbooks of the e2e suite, read in-process', () => {
-  // The ones a reader itself refuses, and quickly; the rest need the table layout, or seconds of reading.
-  const READER_LEVEL = ['past-xfd.xlsx', 'past-last-row.xlsx', 'wide-row.xlsx', 'digits-1g.xlsx', 'long-name.xlsx', 'long-shared-name.xlsx', 'big-part.xlsx', 'cut.xls', 'locked.xls', 'locked.xlsx', 'wide.xls'];
+  // The ones a reader itself refuses, and quickly; the rest need the table layout, or seconds of reading (big-part.xlsx
+  // scans 16 MB: a minute under mutation testing's coverage counters; the part limit is tested at its edge above).
+  const READER_LEVEL = ['past-xfd.xlsx', 'past-last-row.xlsx', 'wide-row.xlsx', 'digits-1g.xlsx', 'long-name.xlsx', 'long-shared-name.xlsx', 'cut.xls', 'locked.xls', 'locked.xlsx', 'wide.xls'];
   /** The file a case writes, as its expected message starts: `past-xfd\.xlsx, sheet ...`. */
   const fileOf = (hostile: (typeof hostileWorkbooks)[number]): string => hostile.message.source.split(/[,:]/)[0]!.replaceAll('\\.', '.');
   const cases = hostileWorkbooks.filter((hostile) => READER_LEVEL.includes(fileOf(hostile)));
