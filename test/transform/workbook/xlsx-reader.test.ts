@@ -157,6 +157,12 @@ describe('the .xlsx reader beyond what exceljs handles', () => {
     ]);
   });
 
+  it('joins the runs of an indented shared-string table, text after a phonetic guide included', async () => {
+    const sharedStrings = '\n  <si>\n    <r><t>漢</t></r>\n    <rPh sb="0" eb="1"><t>かん</t></rPh>\n    <r><t>字</t></r>\n  </si>\n  <si><t>plain</t></si>\n';
+    const file = await crafted('indented.xlsx', { sharedStrings, sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>') }] });
+    expect(cellsOf(await readAll(file))).toEqual([[1, ['漢字', 'plain']]]);
+  });
+
   it('joins rich-text runs of inline strings, leaves phonetic guides out, decodes _xHHHH_ escapes and normalises line ends', async () => {
     const file = await crafted('strings.xlsx', {
       sharedStrings: '<si><t>漢字</t><rPh sb="0" eb="2"><t>かんじ</t></rPh></si><si><t>line_x000D_\nbreak, literal _x005F_x0041_</t></si><si><t/></si><si><t>a\r\nb&#13;c</t></si>',
@@ -288,7 +294,8 @@ describe('the .xlsx reader on how packages are put together', () => {
     const sheets = await zipped('elsewhere.xlsx', {
       '_rels/.rels': rels(rel('rId1', 'officeDocument', '/book/main.xml')),
       'book/_rels/main.xml.rels': rels(rel('rId9', 'worksheet', 'sheets/one.xml') + rel('rId9', 'worksheet', 'sheets/missing.xml') + rel('rIdH', 'hyperlink', 'https://www.ons.gov.uk/', ' TargetMode="External"') + rel('rIdS', 'sharedStrings', '../book/strings.xml') + rel('rIdY', 'styles', 'styles.xml')),
-      'book/main.xml': `<workbook xmlns:rel="${RELS_NS}"><workbookPr date1904="true"/><sheets><sheet name="One" sheetId="1" rel:id="rId9"/><sheet name="Link" sheetId="2" rel:id="rIdH"/></sheets></workbook>`,
+      // Attributes in any order: r:id before sheetId and state.
+      'book/main.xml': `<workbook xmlns:rel="${RELS_NS}"><workbookPr date1904="true"/><sheets><sheet name="One" rel:id="rId9" sheetId="1" state="visible"/><sheet name="Link" sheetId="2" rel:id="rIdH"/></sheets></workbook>`,
       'book/sheets/one.xml': SHEET.replace('</row>', '<c r="C1" s="1"><v>1</v></c></row>'),
       'book/strings.xml': SST,
       'book/styles.xml': '<styleSheet><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>',
@@ -305,6 +312,14 @@ describe('the .xlsx reader on how packages are put together', () => {
       'xl/sharedStrings.xml': SST,
     });
     expect(sheets).toEqual([{ name: 'S', rows: [{ rowNumber: 1, cells: ['shared', 1] }] }]);
+  });
+
+  it('a shared-string cell in a workbook without a shared-string table is an error naming the row', async () => {
+    await expect(zipped('no-strings.xlsx', {
+      'xl/_rels/workbook.xml.rels': rels(rel('rId1', 'worksheet', 'worksheets/sheet1.xml')),
+      'xl/workbook.xml': `<workbook xmlns:r="${RELS_NS}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+      'xl/worksheets/sheet1.xml': SHEET,
+    })).rejects.toThrow('no-strings.xlsx, sheet "S": cannot read the sheet (row 1: shared string 0 does not exist)');
   });
 
   it('names the part that is missing: the workbook, or a sheet it lists', async () => {
