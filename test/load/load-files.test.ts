@@ -240,7 +240,9 @@ for (const factory of DESTINATIONS) {
       const { dir, prefix } = await freshCase({ 'a.csv': 'a', 'b.csv': 'b' });
       const { env, faults } = destination.rejectedCredentials!;
       // S3 answers a HEAD without a body: unknown keys arrive as a bare 403, an expired session token as a bare 400.
-      const expired = factory.name === 's3' ? [{ matches: () => true, action: { kind: 'respond' as const, status: 400, body: '' }, times: Infinity }] : [];
+      // The body names the code (ExpiredToken) for a PUT; a HEAD carries none.
+      const expiredBody = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>';
+      const expired = factory.name === 's3' ? [{ matches: () => true, action: { kind: 'respond' as const, status: 400, body: expiredBody, headers: { 'content-type': 'application/xml' } }, times: Infinity }] : [];
       const denied = factory.name === 'gcs' ? [{ matches: () => true, action: { kind: 'respond' as const, status: 403, body: JSON.stringify({ error: { code: 403, message: 'etl@p.iam.gserviceaccount.com does not have storage.objects.get access' } }) }, times: Infinity }] : [];
       for (const [what, cases] of [['rejected', faults], ['expired', expired], ['denied', denied]] as const) {
         if (what !== 'rejected' && cases.length === 0) continue;
@@ -258,7 +260,8 @@ for (const factory of DESTINATIONS) {
           if (factory.name === 's3') {
             // With --force nothing is asked first: the upload itself is refused, and its error names the cause.
             const forced = await withEnv(what === 'rejected' ? env : {}, () => load([dir], destination.bucket(prefix), { concurrency: 1, force: true }));
-            expect(forced.summary.files[0]!.reason).toMatch(what === 'rejected' ? /^credentials rejected by s3:\/\/etl-test: InvalidAccessKeyId$/ : message);
+            expect(forced.summary.files[0]!.reason).toBe(`credentials rejected by s3://etl-test: ${what === 'rejected' ? 'InvalidAccessKeyId' : 'ExpiredToken'}`);
+            expect(forced.summary.files[0]!.error).toMatchObject({ recovery: 'destination', hint: expect.stringMatching(/^check AWS_PROFILE or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY/) });
           }
         } finally {
           for (const remove of removals) remove();
