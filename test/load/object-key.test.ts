@@ -99,6 +99,7 @@ describe('parseDestination', () => {
     ['file://srv/lake/', '--bucket file://srv/lake/ is not a local file URL', 'write file:///absolute/dir/ (three slashes), or a path such as ./dir/'],
     ['gcs:/bucket/', '--bucket gcs:/bucket/ looks like a mistyped URL', FORMS],
     ['my-bucket/ons/', '--bucket my-bucket/ons/ is neither a bucket URL nor a local path', 'for a bucket write gs://my-bucket/ons/ or s3://my-bucket/ons/; for a local folder write ./my-bucket/ons/'],
+    ['my-bucket//ons', '--bucket my-bucket//ons is neither a bucket URL nor a local path', 'for a bucket write gs://my-bucket//ons or s3://my-bucket//ons; for a local folder write ./my-bucket//ons'],
     ['lake/./ons', '--bucket lake/./ons is neither a bucket URL nor a local path', 'for a bucket write gs://lake/./ons or s3://lake/./ons; for a local folder write ./lake/./ons'],
     ['s3://user@bucket/', '--bucket s3://user@bucket/: "@" cannot be part of a bucket name ("user@bucket")', "bucket names hold letters, digits, '.', '-' and '_' only; write it as s3://bucket/prefix/"],
     ['gs://My-Bucket/ons/', '--bucket gs://My-Bucket/ons/: Cloud Storage bucket names are lower case ("My-Bucket")', 'did you mean gs://my-bucket/ons/?'],
