@@ -24,10 +24,10 @@ export interface WriteParquetOptions {
 const DAY_MS = 86_400_000;
 const WRITER_MEMORY = '64MB';
 /** Rows per message to the worker, and how many such batches may be on their way at once. */
-const BATCH_ROWS = 2048;
+const BATCH_ROWS = 8192;
 /** A batch is also cut at this many characters of text, so one page stays small however long the labels. */
 const BATCH_CHARS = 4 * 1024 * 1024;
-const BATCHES_IN_FLIGHT = 8;
+const BATCHES_IN_FLIGHT = 4;
 
 /**
  * Streams a Table into one zstd parquet file. This thread checks each value against its column and
