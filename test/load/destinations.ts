@@ -1,8 +1,8 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Storage } from '@google-cloud/storage';
 import { startFaultProxy, type Fault, type FaultProxy } from './servers/fault-proxy.js';
 import { S3RVER_CREDENTIALS, startS3Server } from './servers/s3-server.js';
@@ -19,6 +19,8 @@ export interface DestinationUnderTest {
   proxy: FaultProxy | undefined;
   /** Reads an object back with the store's own client, not with etl's code. */
   read(prefix: string, key: string): Promise<StoredCopy | null>;
+  /** Writes an object with the store's own client, as another tool would: no etl metadata. */
+  put(prefix: string, key: string, body: string): Promise<void>;
   /** A `--bucket` that cannot be written: a bucket that does not exist, or a path below a plain file. */
   missingBucket: string;
   /** How this store is made to reject credentials, or undefined where there are none (local). */
@@ -58,6 +60,10 @@ export const localDestination: DestinationFactory = {
         const body = await readFile(path.join(root, prefix, key)).catch(() => null);
         return body && { body, metadata: {}, contentType: undefined };
       },
+      async put(prefix, key, body) {
+        await mkdir(path.dirname(path.join(root, prefix, key)), { recursive: true });
+        await writeFile(path.join(root, prefix, key), body);
+      },
       missingBucket: pathToFileURL(path.join(plainFile, 'lake')).href + '/',
       rejectedCredentials: undefined,
       stop: () => rm(root, { recursive: true, force: true }),
@@ -86,6 +92,9 @@ export const s3Destination: DestinationFactory = {
           if ((error as { name?: string }).name === 'NoSuchKey') return null;
           throw error;
         }
+      },
+      async put(prefix, key, body) {
+        await reader.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
       },
       missingBucket: 's3://etl-no-such-bucket/ons/',
       // s3rver rejects unknown access key ids as AWS does (InvalidAccessKeyId, 403).
@@ -122,6 +131,9 @@ export const gcsDestination: DestinationFactory = {
         if (!exists) return null;
         const [[body], [metadata]] = await Promise.all([file.download(), file.getMetadata()]);
         return { body, metadata: (metadata.metadata ?? {}) as Record<string, string>, contentType: metadata.contentType };
+      },
+      async put(prefix, key, body) {
+        await reader.file(prefix + key).save(body);
       },
       missingBucket: 'gs://etl-no-such-bucket/ons/',
       rejectedCredentials: { env: {}, faults: [{ matches: () => true, action: gcsError(401, 'Invalid Credentials'), times: Infinity }] },

@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/run-cli.js';
+import { mountTmpfs, unmount } from '../helpers/tmpfs.js';
 
 /**
  * `etl load` to a local directory killed with SIGKILL at several points, then run again as cron would: the
@@ -77,27 +77,17 @@ describe('etl load killed with SIGKILL, then run again', () => {
   });
 });
 
-/** A small tmpfs as the destination disk: needs root (mount); skipped with a message elsewhere. */
-function mountSmallDisk(dir: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (error) {
-    return `cannot mount a tmpfs here (${String((error as Error).message).split('\n')[0]})`;
-  }
-}
-
 describe('etl load to a full disk', () => {
   let disk: string;
   let unavailable: string | undefined;
   beforeAll(async () => {
     disk = path.join(work, 'small-disk');
     await mkdir(disk);
-    unavailable = mountSmallDisk(disk);
+    unavailable = mountTmpfs(disk, 'size=4m');
     if (unavailable) console.warn(`[skip] disk-full test: ${unavailable}`);
   });
   afterAll(() => {
-    if (!unavailable) execFileSync('umount', [disk]);
+    if (!unavailable) unmount(disk);
   });
 
   it('says "no space left", keeps the previous copy and leaves no partial or temp file', async (context) => {

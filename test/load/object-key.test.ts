@@ -17,12 +17,24 @@ describe('renderObjectKey', () => {
     expect(renderObjectKey(prefix, template, { path: name, name }, now)).toBe(key);
   });
 
-  it('refuses {edition} when the path has no year, naming the file', () => {
-    expect(() => renderObjectKey('', '{edition}/{name}', { path: 'deaths.parquet', name: 'deaths.parquet' }, now)).toThrow(/deaths\.parquet has no year/);
+  it('takes the edition from a path that starts with the year', () => {
+    expect(renderObjectKey('', '{edition}/{name}', { path: '2019/deaths.parquet', name: '2019/deaths.parquet' }, now)).toBe('2019/2019/deaths.parquet');
   });
 
-  it('refuses keys that climb out of the prefix', () => {
-    expect(() => renderObjectKey('ons/', '../{name}', { path: 'a', name: 'a' }, now)).toThrow(ConfigError);
+  it('refuses {edition} when the path has no year, naming the file', () => {
+    expect(() => renderObjectKey('', '{edition}/{name}', { path: 'deaths.parquet', name: 'deaths.parquet' }, now)).toThrow(
+      expect.objectContaining({ message: '--key uses {edition} but deaths.parquet has no year in its path', hint: 'rename the file or drop {edition} from --key' }),
+    );
+  });
+
+  it.each([
+    ['ons/', '../{name}', 'ons/../a'],
+    ['ons/', './{name}', 'ons/./a'],
+    ['', '/{name}', '/a'],
+  ])('refuses keys that climb out of the prefix: %j + %j', (prefix, template, key) => {
+    expect(() => renderObjectKey(prefix, template, { path: 'a', name: 'a' }, now)).toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: `object key ${JSON.stringify(key)} would escape the destination prefix`, hint: 'remove "." and ".." from --key' }),
+    );
   });
 });
 
@@ -35,6 +47,7 @@ describe('checkKeyTemplate', () => {
     ['{month}/{name}', /unknown placeholder \{month\}/],
   ])('rejects %j', (template, message) => {
     expect(() => checkKeyTemplate(template)).toThrow(message);
+    expect(() => checkKeyTemplate(template)).toThrow(expect.objectContaining({ hint: expect.stringMatching(/^placeholders: \{name\} .*, \{date\} .*, \{edition\} /) }));
   });
 });
 
@@ -66,6 +79,34 @@ describe('parseDestination', () => {
     expect(() => parseDestination(flag)).toThrow(message);
   });
 
+  it.each([
+    ['.', path.resolve('.') + path.sep],
+    ['..', path.resolve('..') + path.sep],
+    ['./exports/odd://name', path.resolve('exports/odd:/name') + path.sep],
+  ])('%j is a local directory', (flag, directory) => {
+    expect(parseDestination(flag)).toEqual({ scheme: 'file', bucket: directory, prefix: '' });
+  });
+
+  const FORMS = 'use gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/, or a local path that starts with /, ./ or ../';
+  it.each([
+    ['ftp://host/dir/', '--bucket ftp://host/dir/: unknown scheme ftp://', FORMS],
+    ['gs:///ons/', '--bucket gs:///ons/ names no bucket', 'write it as gs://bucket/prefix/'],
+    ['gs:/b/ons/', '--bucket gs:/b/ons/ looks like a mistyped URL', 'did you mean gs://b/ons/?'],
+    ['S3:/bucket/', '--bucket S3:/bucket/ looks like a mistyped URL', 'did you mean s3://bucket/?'],
+    ['s3//b/', '--bucket s3//b/ looks like a mistyped URL', 'did you mean s3://b/?'],
+    ['gs:bucket/ons', '--bucket gs:bucket/ons looks like a mistyped URL', 'did you mean gs://bucket/ons?'],
+    ['file:/srv/lake', '--bucket file:/srv/lake looks like a mistyped URL', 'did you mean file:///srv/lake?'],
+    ['file://srv/lake/', '--bucket file://srv/lake/ is not a local file URL', 'write file:///absolute/dir/ (three slashes), or a path such as ./dir/'],
+    ['gcs:/bucket/', '--bucket gcs:/bucket/ looks like a mistyped URL', FORMS],
+    ['my-bucket/ons/', '--bucket my-bucket/ons/ is neither a bucket URL nor a local path', 'for a bucket write gs://my-bucket/ons/ or s3://my-bucket/ons/; for a local folder write ./my-bucket/ons/'],
+    ['my-bucket//ons', '--bucket my-bucket//ons is neither a bucket URL nor a local path', 'for a bucket write gs://my-bucket//ons or s3://my-bucket//ons; for a local folder write ./my-bucket//ons'],
+    ['lake/./ons', '--bucket lake/./ons is neither a bucket URL nor a local path', 'for a bucket write gs://lake/./ons or s3://lake/./ons; for a local folder write ./lake/./ons'],
+    ['s3://user@bucket/', '--bucket s3://user@bucket/: "@" cannot be part of a bucket name ("user@bucket")', "bucket names hold letters, digits, '.', '-' and '_' only; write it as s3://bucket/prefix/"],
+    ['gs://My-Bucket/ons/', '--bucket gs://My-Bucket/ons/: Cloud Storage bucket names are lower case ("My-Bucket")', 'did you mean gs://my-bucket/ons/?'],
+  ])('refuses %j with the likely fix', (flag, message, hint) => {
+    expect(() => parseDestination(flag)).toThrow(expect.objectContaining({ name: 'ConfigError', message, hint }));
+  });
+
   it('gives the URI a user would type', () => {
     expect(objectUri(parseDestination('gs://b/ons/'), 'ons/x.parquet')).toBe('gs://b/ons/x.parquet');
     expect(objectUri(parseDestination('file:///srv/lake/'), 'a b/x.csv')).toBe('file:///srv/lake/a%20b/x.csv');
@@ -77,5 +118,9 @@ describe('checkEndpointUrl', () => {
     expect(() => checkEndpointUrl('http://127.0.0.1:9000', '--endpoint')).not.toThrow();
     expect(() => checkEndpointUrl(undefined, '--endpoint')).not.toThrow();
     expect(() => checkEndpointUrl('localhost:9199', 'STORAGE_EMULATOR_HOST')).toThrow(expect.objectContaining({ hint: expect.stringContaining('http://localhost:9199') }));
+    expect(() => checkEndpointUrl('HTTPS://minio.internal', '--endpoint')).not.toThrow();
+    expect(() => checkEndpointUrl('hhttp://127.0.0.1:9000', '--endpoint')).toThrow(/^--endpoint hhttp:\/\/127\.0\.0\.1:9000 is not an http:\/\/ or https:\/\/ URL$/);
+    expect(() => checkEndpointUrl('http:///bucket', '--endpoint')).toThrow(ConfigError);
+    expect(() => checkEndpointUrl('tcp://127.0.0.1:9000', '--endpoint')).toThrow(expect.objectContaining({ hint: 'write it as http://127.0.0.1:9000 (emulators and local stores usually speak plain http)' }));
   });
 });

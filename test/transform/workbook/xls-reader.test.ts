@@ -8,6 +8,7 @@ import type { Cell, Sheet } from '../../../src/transform/workbook/workbook.js';
 import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
+import { rewriteBiff, toSharedStrings } from '../../helpers/biff.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -124,5 +125,57 @@ describe('the .xls reader gives exactly the cells SheetJS gives', () => {
     await sheetJsWorkbook(file, 'biff5', [['old', 1.5], [null, 'format']]);
     const [cells] = await readAll(readXls(file));
     expect(cells).toEqual({ name: 'Cells', rows: [{ rowNumber: 1, cells: ['old', 1.5] }, { rowNumber: 2, cells: [null, 'format'] }] });
+  });
+});
+
+describe('the .xls reader on what Excel writes beyond SheetJS', () => {
+  const NUMBER = 0x0203;
+  const BOF = 0x0809;
+  const EOF = 0x000a;
+  const BOUNDSHEET = 0x0085;
+
+  async function sheetJs(name: string, sheets: Array<[string, XLSX.WorkSheet]>, date1904 = false): Promise<string> {
+    const workbook = XLSX.utils.book_new();
+    for (const [sheetName, sheet] of sheets) XLSX.utils.book_append_sheet(workbook, sheet, sheetName);
+    if (date1904) workbook.Workbook = { WBProps: { date1904: true } };
+    const file = path.join(dir, name);
+    await writeFile(file, XLSX.write(workbook, { type: 'buffer', bookType: 'biff8' }) as Buffer);
+    return file;
+  }
+
+  it('reads dates of a 1904 workbook, booleans, and an error cell as null', async () => {
+    const sheet = XLSX.utils.aoa_to_sheet([[new Date(Date.UTC(2020, 0, 31)), true, false]], { cellDates: true });
+    sheet['D1'] = { t: 'e', v: 0x07 };
+    sheet['!ref'] = 'A1:D1';
+    const file = await sheetJs('dates-1904.xls', [['Figures', sheet]], true);
+    const expected = [{ name: 'Figures', rows: [{ rowNumber: 1, cells: [new Date(Date.UTC(2020, 0, 31)), true, false] }] }];
+    expect(await readAll(readXls(file))).toEqual(expected);
+    expect(await readAll(readXlsWithSheetJs(file))).toEqual(expected);
+  });
+
+  it('lists worksheets only (a chart sheet holds no cells), and skips an embedded chart inside a sheet', async () => {
+    const file = await sheetJs('charts.xls', [['Figures', XLSX.utils.aoa_to_sheet([[1, 2]])], ['Chart', XLSX.utils.aoa_to_sheet([['x']])]]);
+    const chartBof = Buffer.from([0x00, 0x06, 0x20, 0x00, 0x62, 0x72, 0xcd, 0x07, 0xc9, 0x00, 0x01, 0x00, 0x06, 0x07, 0x00, 0x00]);
+    // A NUMBER record inside the chart's substream: a series value, not a cell of the sheet.
+    const seriesValue = Buffer.alloc(14);
+    seriesValue.writeUInt16LE(0, 0);
+    seriesValue.writeUInt16LE(5, 2);
+    seriesValue.writeDoubleLE(99, 6);
+    let boundSheets = 0;
+    let bofs = 0;
+    await rewriteBiff(file, (records) => records.flatMap((record) => {
+      if (record.type === BOUNDSHEET && ++boundSheets === 2) record.body[5] = 0x02; // the second sheet becomes a chart sheet
+      if (record.type === BOF && ++bofs === 2) return [record, { type: BOF, body: chartBof }, { type: BOF, body: chartBof }, { type: NUMBER, body: seriesValue }, { type: EOF, body: Buffer.alloc(0) }, { type: EOF, body: Buffer.alloc(0) }];
+      return [record];
+    }));
+    expect(await readAll(readXls(file))).toEqual([{ name: 'Figures', rows: [{ rowNumber: 1, cells: [1, 2] }] }]);
+  });
+
+  it('reads shared strings (LABELSST), and names the row of one pointing past the table', async () => {
+    const file = await sheetJs('sst.xls', [['Figures', XLSX.utils.aoa_to_sheet([['Area', 'Deaths'], ['ENGLAND', 40000]])]]);
+    await rewriteBiff(file, toSharedStrings);
+    expect(await readAll(readXls(file))).toEqual([{ name: 'Figures', rows: [{ rowNumber: 1, cells: ['Area', 'Deaths'] }, { rowNumber: 2, cells: ['ENGLAND', 40000] }] }]);
+    await rewriteBiff(file, (records) => records.map((record) => (record.type === 0x00fd && record.body.readUInt16LE(0) === 1 ? { ...record, body: Buffer.concat([record.body.subarray(0, 6), Buffer.from([9, 0, 0, 0])]) } : record)));
+    await expect(readAll(readXls(file))).rejects.toThrow('row 2: shared string 9 does not exist');
   });
 });

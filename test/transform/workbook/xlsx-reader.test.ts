@@ -157,6 +157,12 @@ describe('the .xlsx reader beyond what exceljs handles', () => {
     ]);
   });
 
+  it('joins the runs of an indented shared-string table, text after a phonetic guide included', async () => {
+    const sharedStrings = '\n  <si>\n    <r><t>漢</t></r>\n    <rPh sb="0" eb="1"><t>かん</t></rPh>\n    <r><t>字</t></r>\n  </si>\n  <si><t>plain</t></si>\n';
+    const file = await crafted('indented.xlsx', { sharedStrings, sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>') }] });
+    expect(cellsOf(await readAll(file))).toEqual([[1, ['漢字', 'plain']]]);
+  });
+
   it('joins rich-text runs of inline strings, leaves phonetic guides out, decodes _xHHHH_ escapes and normalises line ends', async () => {
     const file = await crafted('strings.xlsx', {
       sharedStrings: '<si><t>漢字</t><rPh sb="0" eb="2"><t>かんじ</t></rPh></si><si><t>line_x000D_\nbreak, literal _x005F_x0041_</t></si><si><t/></si><si><t>a\r\nb&#13;c</t></si>',
@@ -221,5 +227,106 @@ describe('the .xlsx reader on a workbook listing sheets by the thousand', () => 
       'xl/workbook.xml': { head: `<workbook xmlns:r="${RELS_NS}"><sheets>`, unit: '<sheet name="Figures for 2019" sheetId="1" r:id="rId1"/>', times: 10_001, tail: '</sheets></workbook>' },
     });
     await expect(readAll(file)).rejects.toThrow(/many-sheets\.xlsx, part xl\/workbook\.xml lists more than 10000 entries/);
+  });
+});
+
+describe('the .xlsx reader on cells other writers write', () => {
+  it('places cells by reference in any order, follows the previous cell or row where a reference is missing or unusable', async () => {
+    const body =
+      '<row r="2"><c r="C2"><v>3</v></c><c r="A2"><v>1</v></c><c><v>2</v></c></row>' +
+      '<row r="0"><c r="b3" s="x"><v>4</v></c></row>' +
+      '<row><c r="A4"><f>1+1</f><v>2</v></c><c r="B4"><v>5</v><extLst/></c></row>';
+    expect(cellsOf(await readAll(await crafted('references.xlsx', { sheets: [{ name: 'S', xml: sheetXml(body) }] })))).toEqual([
+      [2, [1, 2, 3]],
+      [3, [4]],
+      [4, [2, 5]],
+    ]);
+  });
+
+  it('reads empty values of every type as null, and ISO date cells with or without a zone', async () => {
+    const body =
+      '<row r="1"><c r="A1" t="b"><v></v></c><c r="B1" t="str"><v></v></c><c r="C1" t="s"><v></v></c><c r="D1" t="inlineStr"><is><t/></is></c><c r="E1"><v></v></c><c r="F1" t="d"/><c r="G1" t="e"><v>#REF!</v></c><c r="H1" t="b"><v>1</v></c></row>' +
+      '<row r="2"><c r="A2" t="d"><v>2020-01-31</v></c><c r="B2" t="d"><v>2020-01-31T12:00:00+02:00</v></c><c r="C2" t="d"><v>2020-01-31T12:00:00Z</v></c><c r="D2" t="d"><v>2020-01-31T12:00:00-0330</v></c></row>';
+    expect(cellsOf(await readAll(await crafted('empty-kinds.xlsx', { sheets: [{ name: 'S', xml: sheetXml(body) }] })))).toEqual([
+      [1, [null, null, null, null, null, null, null, true]],
+      [2, [new Date(Date.UTC(2020, 0, 31)), new Date(Date.UTC(2020, 0, 31, 10)), new Date(Date.UTC(2020, 0, 31, 12)), new Date(Date.UTC(2020, 0, 31, 15, 30))]],
+    ]);
+  });
+
+  it('refuses a number cell or a date cell holding text, naming the sheet and row', async () => {
+    const number = await crafted('bad-number.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="3"><c r="B3"><v>12,5</v></c></row>') }] });
+    await expect(readAll(number)).rejects.toThrow('bad-number.xlsx, sheet "S": cannot read the sheet (row 3: number cell holds "12,5")');
+    const date = await crafted('bad-date.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="3"><c r="B3" t="d"><v>31/01/2020</v></c></row>') }] });
+    await expect(readAll(date)).rejects.toThrow('bad-date.xlsx, sheet "S": cannot read the sheet (date cell holds "31/01/2020")');
+  });
+
+  it('stops at the end of the cells: what follows them is never read, even when cut off', async () => {
+    const xml = sheetXml('<row r="1"><c r="A1"><v>1</v></c></row>').replace('</worksheet>', '<mergeCells><mergeCell ref="A1:B1"/></mergeCells><pageSetup paperSize="9"');
+    expect(cellsOf(await readAll(await crafted('tail.xlsx', { sheets: [{ name: 'S', xml }] })))).toEqual([[1, [1]]]);
+    // Cut off inside the cells, it is a damaged file.
+    const cut = sheetXml('<row r="1"><c r="A1"><v>1</v></c></row>').replace('</sheetData></worksheet>', '<row r="2"><c r="A2"');
+    await expect(readAll(await crafted('cut-sheet.xlsx', { sheets: [{ name: 'S', xml: cut }] }))).rejects.toThrow('cut-sheet.xlsx, sheet "S": cannot read the sheet (the XML ends inside a tag (truncated?))');
+  });
+
+  it('ignores number formats without a code, and styles outside cellXfs or without a format', async () => {
+    const styles = '<numFmts><numFmt numFmtId="164"/><numFmt formatCode="yyyy"/></numFmts><cellStyleXfs><xf numFmtId="14"/></cellStyleXfs><cellXfs><xf/><xf numFmtId="164"/><xf numFmtId="22"/></cellXfs><dxfs><xf numFmtId="14"/></dxfs>';
+    const row = '<row r="1"><c r="A1" s="0"><v>43831</v></c><c r="B1" s="1"><v>43831</v></c><c r="C1" s="2"><v>43831.25</v></c><c r="D1" s="3"><v>43831</v></c></row>';
+    expect(cellsOf(await readAll(await crafted('styles.xlsx', { styles, sheets: [{ name: 'S', xml: sheetXml(row) }] })))).toEqual([[1, [43831, 43831, new Date(Date.UTC(2020, 0, 1, 6)), 43831]]]);
+    const none = '<cellXfs count="0"/><xf numFmtId="14"/>';
+    expect(cellsOf(await readAll(await crafted('no-xfs.xlsx', { styles: none, sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" s="0"><v>43831</v></c></row>') }] })))).toEqual([[1, [43831]]]);
+  });
+});
+
+describe('the .xlsx reader on how packages are put together', () => {
+  const PACKAGE_RELS = 'http://schemas.openxmlformats.org/package/2006/relationships';
+  const rels = (items: string): string => `<Relationships xmlns="${PACKAGE_RELS}">${items}</Relationships>`;
+  const rel = (id: string, type: string, target: string, extra = ''): string => `<Relationship Id="${id}" Type="${RELS_NS}/${type}" Target="${target}"${extra}/>`;
+  const SHEET = sheetXml('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>1</v></c></row>');
+  const SST = '<sst><si><t>shared</t></si></sst>';
+
+  async function zipped(name: string, members: Record<string, string>): Promise<ReadSheet[]> {
+    const file = path.join(dir, name);
+    await writeZip(file, members);
+    return readAll(file);
+  }
+
+  it('finds the workbook where the package relationships point, its parts relative to it, whatever the r:id prefix', async () => {
+    const sheets = await zipped('elsewhere.xlsx', {
+      '_rels/.rels': rels(rel('rId1', 'officeDocument', '/book/main.xml')),
+      'book/_rels/main.xml.rels': rels(rel('rId9', 'worksheet', 'sheets/one.xml') + rel('rId9', 'worksheet', 'sheets/missing.xml') + rel('rIdH', 'hyperlink', 'https://www.ons.gov.uk/', ' TargetMode="External"') + rel('rIdS', 'sharedStrings', '../book/strings.xml') + rel('rIdY', 'styles', 'styles.xml')),
+      // Attributes in any order: r:id before sheetId and state.
+      'book/main.xml': `<workbook xmlns:rel="${RELS_NS}"><workbookPr date1904="true"/><sheets><sheet name="One" rel:id="rId9" sheetId="1" state="visible"/><sheet name="Link" sheetId="2" rel:id="rIdH"/></sheets></workbook>`,
+      'book/sheets/one.xml': SHEET.replace('</row>', '<c r="C1" s="1"><v>1</v></c></row>'),
+      'book/strings.xml': SST,
+      'book/styles.xml': '<styleSheet><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>',
+    });
+    // date1904="true": serial 1 is 2 January 1904.
+    expect(sheets).toEqual([{ name: 'One', rows: [{ rowNumber: 1, cells: ['shared', 1, new Date(Date.UTC(1904, 0, 2))] }] }]);
+  });
+
+  it('without package relationships, takes xl/workbook.xml', async () => {
+    const sheets = await zipped('no-root-rels.xlsx', {
+      'xl/_rels/workbook.xml.rels': rels(rel('rId1', 'worksheet', 'worksheets/sheet1.xml') + rel('rId2', 'sharedStrings', 'sharedStrings.xml')),
+      'xl/workbook.xml': `<workbook xmlns:r="${RELS_NS}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+      'xl/worksheets/sheet1.xml': SHEET,
+      'xl/sharedStrings.xml': SST,
+    });
+    expect(sheets).toEqual([{ name: 'S', rows: [{ rowNumber: 1, cells: ['shared', 1] }] }]);
+  });
+
+  it('a shared-string cell in a workbook without a shared-string table is an error naming the row', async () => {
+    await expect(zipped('no-strings.xlsx', {
+      'xl/_rels/workbook.xml.rels': rels(rel('rId1', 'worksheet', 'worksheets/sheet1.xml')),
+      'xl/workbook.xml': `<workbook xmlns:r="${RELS_NS}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+      'xl/worksheets/sheet1.xml': SHEET,
+    })).rejects.toThrow('no-strings.xlsx, sheet "S": cannot read the sheet (row 1: shared string 0 does not exist)');
+  });
+
+  it('names the part that is missing: the workbook, or a sheet it lists', async () => {
+    await expect(zipped('no-workbook.xlsx', { '_rels/.rels': rels(rel('rId1', 'officeDocument', 'xl/book.xml')) })).rejects.toThrow('no-workbook.xlsx: cannot read the workbook (the workbook part xl/book.xml is missing from the archive)');
+    await expect(zipped('no-sheet.xlsx', {
+      'xl/_rels/workbook.xml.rels': rels(rel('rId1', 'worksheet', 'worksheets/sheet1.xml')),
+      'xl/workbook.xml': `<workbook xmlns:r="${RELS_NS}"><sheets><sheet name="Figures" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+    })).rejects.toThrow('no-sheet.xlsx: cannot read the workbook (the sheet "Figures" part xl/worksheets/sheet1.xml is missing from the archive)');
   });
 });
