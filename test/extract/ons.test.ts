@@ -1,7 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as cheerio from 'cheerio';
-import { describe, expect, it } from 'vitest';
-import { sanitizeFileName, scrapeEditionLinks } from '../../src/extract/ons.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, LoadError, SourceError } from '../../src/core/errors.js';
+import { ons, sanitizeFileName, scrapeEditionLinks } from '../../src/extract/ons.js';
+import { startFileServer, type FileServer } from '../helpers/http-server.js';
+import { FIXED_NOW, capturedIO, type CapturedIO } from '../helpers/source-io.js';
 import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
 
@@ -76,3 +82,198 @@ describe('scrapeEditionLinks', () => {
     for (const link of links) expect(new URL(link.url).host).toBe('www.ons.gov.uk');
   });
 });
+
+/** Bytes that pass extract's workbook sniff (zip magic), distinct per name. */
+const workbookBytes = (name: string): Buffer => Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.from(`workbook ${name}`)]);
+const linksPage = (hrefs: string[]): string => `<html><body>${hrefs.map((href) => `<a href="${href}">download</a>`).join('\n')}</body></html>`;
+const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
+
+const EDITION_FILES = { 2015: '/data/2015/a2015.xlsx', 2018: '/data/2018/b2018.xlsx', 2021: '/data/2021/c2021.xlsx' } as const;
+
+describe('ons.extract, in-process against a local ONS look-alike', () => {
+  let work: string;
+  let site: FileServer;
+  let io: CapturedIO;
+  let dataDir: string;
+  let runs = 0;
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'etl-ons-extract-'));
+    site = await startFileServer({ '/page': { contentType: 'text/html', body: linksPage(Object.values(EDITION_FILES)) } });
+  });
+  beforeEach(() => {
+    for (const href of Object.values(EDITION_FILES)) site.set(href, { body: workbookBytes(href) });
+    dataDir = path.join(work, `run-${++runs}`);
+    io = capturedIO();
+  });
+  afterEach(async () => {
+    await io.close();
+  });
+  afterAll(async () => {
+    await site.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const rawDir = (): string => path.join(dataDir, 'raw', 'ons', 'monthly-deaths');
+  const extract = (options: Record<string, unknown> = {}, shard?: { index: number; count: number }) =>
+    ons.extract({ dataset: 'monthly-deaths', dataDir, concurrency: 1, rateLimit: 0, options: { url: `${site.url}/page`, ...options }, shard }, io);
+  const manifestOf = async (): Promise<{ page_url: string; updated_at: string; files: Array<Record<string, unknown>> }> => JSON.parse(await readFile(path.join(rawDir(), 'manifest.json'), 'utf8'));
+  const requestsSince = (since: number) => site.requests.slice(since);
+
+  it('downloads every edition into <data-dir>/raw/ons/<dataset>/<edition>/ and lists each, hashed, in the manifest', async () => {
+    const report = await extract({ maxLinks: 3 });
+    expect(report).toEqual({
+      source: 'ons',
+      dataset: 'monthly-deaths',
+      url: `${site.url}/page`,
+      rawDir: rawDir(),
+      files: Object.entries(EDITION_FILES).map(([edition, href]) => ({
+        edition: Number(edition),
+        file: path.join(edition, path.basename(href)),
+        url: `${site.url}${href}`,
+        status: 'downloaded',
+        bytes: workbookBytes(href).length,
+      })),
+    });
+    for (const [edition, href] of Object.entries(EDITION_FILES)) expect(await readFile(path.join(rawDir(), edition, path.basename(href)))).toEqual(workbookBytes(href));
+    const manifest = await manifestOf();
+    expect(manifest).toMatchObject({ source: 'ons', dataset: 'monthly-deaths', page_url: `${site.url}/page`, updated_at: FIXED_NOW.toISOString() });
+    expect(manifest.files).toEqual(
+      Object.entries(EDITION_FILES).map(([edition, href]) => ({
+        url: `${site.url}${href}`,
+        edition: Number(edition),
+        path: `${edition}/${path.basename(href)}`,
+        bytes: workbookBytes(href).length,
+        sha256: sha256(workbookBytes(href)),
+        etag: expect.stringMatching(/^"[0-9a-f]{40}"$/),
+        last_modified: expect.stringMatching(/GMT$/),
+        content_type: 'application/octet-stream',
+        fetched_at: FIXED_NOW.toISOString(),
+      })),
+    );
+    expect(io.lines).toContain(`downloaded 2018/b2018.xlsx (${workbookBytes(EDITION_FILES[2018]).length} bytes)`);
+  });
+
+  it('a re-run asks with If-None-Match and If-Modified-Since and downloads 0 bytes; a file corrupted on disk at the same size is fetched whole', async () => {
+    await extract();
+    const entries = (await manifestOf()).files;
+    const before = site.requests.length;
+    const again = await extract();
+    expect(again.files.map((f) => [f.status, f.bytes])).toEqual([['unchanged', 0], ['unchanged', 0], ['unchanged', 0]]);
+    const conditional = requestsSince(before).filter((r) => r.path !== '/page');
+    expect(conditional.map((r) => [r.path, r.status, r.headers['if-none-match'], r.headers['if-modified-since']])).toEqual(
+      entries.map((entry) => [new URL(entry.url as string).pathname, 304, entry.etag, entry.last_modified]),
+    );
+
+    const damaged = path.join(rawDir(), '2018', 'b2018.xlsx');
+    const good = await readFile(damaged);
+    await writeFile(damaged, Buffer.from(good.toString('latin1').toUpperCase(), 'latin1'));
+    const since = site.requests.length;
+    const third = await extract();
+    expect(third.files.map((f) => f.status)).toEqual(['unchanged', 'downloaded', 'unchanged']);
+    const refetch = requestsSince(since).find((r) => r.path === EDITION_FILES[2018])!;
+    expect(refetch.status).toBe(200);
+    expect(refetch.headers['if-none-match']).toBeUndefined();
+    expect(refetch.headers['if-modified-since']).toBeUndefined();
+    expect(await readFile(damaged)).toEqual(good);
+    expect((await manifestOf()).files.find((f) => f.path === '2018/b2018.xlsx')).toMatchObject({ sha256: sha256(good), bytes: good.length });
+  });
+
+  it('--from/--to pick editions; a range with none says which editions the page has, as a usage error', async () => {
+    const before = site.requests.length;
+    const report = await extract({ from: 2016, to: 2021 });
+    expect(report.files.map((f) => f.edition)).toEqual([2018, 2021]);
+    expect((await extract({ from: 2015, to: 2015 })).files.map((f) => f.edition)).toEqual([2015]);
+    expect(requestsSince(before).map((r) => r.path).filter((p) => p !== '/page')).toEqual([EDITION_FILES[2018], EDITION_FILES[2021], EDITION_FILES[2015]]);
+
+    const none = extract({ from: 2022 });
+    await expect(none).rejects.toBeInstanceOf(ConfigError);
+    await expect(none).rejects.toThrow(`no edition matches --from 2022: the page at ${site.url}/page links editions 2015, 2018, 2021`);
+    await expect(extract({ to: 2014 })).rejects.toThrow(/^no edition matches --to 2014: /);
+    await expect(extract({ from: 2019, to: 2020 })).rejects.toSatisfy((error: ConfigError) => error.message.startsWith('no edition matches --from 2019 --to 2020:') && error.hint === 'change --from/--to');
+  });
+
+  it('--shard i/n takes the editions whose year mod n is i; a shard with none of them does nothing and says so', async () => {
+    expect((await extract({}, { index: 0, count: 2 })).files.map((f) => f.edition)).toEqual([2018]);
+    expect((await extract({}, { index: 1, count: 2 })).files.map((f) => f.edition)).toEqual([2015, 2021]);
+    const before = site.requests.length;
+    const idle = await extract({}, { index: 4, count: 5 });
+    expect(idle).toEqual({ source: 'ons', dataset: 'monthly-deaths', url: `${site.url}/page`, rawDir: rawDir(), files: [] });
+    expect(requestsSince(before).map((r) => r.path)).toEqual(['/page']);
+    expect(io.lines).toContain("shard 4/5: none of the 3 editions is this shard's");
+    await expect(extract({ from: 2016, to: 2017 }, { index: 0, count: 2 })).rejects.toThrow(/^no edition matches --from 2016 --to 2017 --shard 0\/2: /);
+  });
+
+  it('refuses a page with more workbook links than --max-links, or with none, before downloading anything', async () => {
+    const before = site.requests.length;
+    const tooMany = extract({ maxLinks: 2 });
+    await expect(tooMany).rejects.toBeInstanceOf(SourceError);
+    await expect(tooMany).rejects.toThrow(`${site.url}/page lists 3 workbook links, more than --max-links 2`);
+    site.set('/empty', { contentType: 'text/html', body: linksPage(['/methodology/deaths.pdf']) });
+    await expect(extract({ url: `${site.url}/empty` })).rejects.toThrow(`${site.url}/empty: no .xls/.xlsx links on the page`);
+    expect(requestsSince(before).map((r) => r.path)).toEqual(['/page', '/empty']);
+  });
+
+  it('an error page served with 200 fails that edition, keeps its previous copy, and still downloads the others', async () => {
+    await extract();
+    const previous = await manifestOf();
+    site.set(EDITION_FILES[2021], { body: '<html>Service unavailable</html>' });
+    site.set(EDITION_FILES[2015], { body: workbookBytes('2015 revised') });
+    const failure = extract();
+    await expect(failure).rejects.toSatisfy((error: SourceError) => error instanceof SourceError && error.retriable && /run extract again/.test(error.hint ?? ''));
+    await expect(failure).rejects.toThrow(/^1 of 3 downloads failed, first: http:\/\/127\.0\.0\.1:\d+\/data\/2021\/c2021\.xlsx did not serve a workbook: not an Excel workbook \(starts with "<html>Service un"\)$/);
+    expect(await readFile(path.join(rawDir(), '2021', 'c2021.xlsx'))).toEqual(workbookBytes(EDITION_FILES[2021]));
+    expect(await readFile(path.join(rawDir(), '2015', 'a2015.xlsx'))).toEqual(workbookBytes('2015 revised'));
+    const files = (await manifestOf()).files;
+    expect(files.find((f) => f.edition === 2021)).toEqual(previous.files.find((f) => f.edition === 2021));
+    expect(files.find((f) => f.edition === 2015)).toMatchObject({ sha256: sha256(workbookBytes('2015 revised')) });
+    expect(await tempFilesBelow(rawDir())).toEqual([]);
+  });
+
+  it('a raw folder that cannot be written stops the run with a LoadError (exit 5) and does not try the rest', async () => {
+    await mkdir(rawDir(), { recursive: true });
+    await writeFile(path.join(rawDir(), '2018'), 'a file where the edition folder goes');
+    const before = site.requests.length;
+    const failure = extract();
+    await expect(failure).rejects.toSatisfy((error: LoadError) => error instanceof LoadError && error.exitCode === 5);
+    await expect(failure).rejects.toThrow(/^cannot write .*2018\/b2018\.xlsx: /);
+    expect(requestsSince(before).map((r) => r.path)).toEqual(['/page', EDITION_FILES[2015]]);
+    expect((await manifestOf()).files.map((f) => f.path)).toEqual(['2015/a2015.xlsx']);
+  });
+
+  it('credentials in --url go as Basic auth and never into the manifest, the report or the log', async () => {
+    const withCredentials = `${site.url.replace('://', '://reader:pa55word@')}/page`;
+    const before = site.requests.length;
+    const report = await extract({ url: withCredentials });
+    const basic = `Basic ${Buffer.from('reader:pa55word').toString('base64')}`;
+    expect(requestsSince(before).map((r) => r.headers.authorization)).toEqual([basic, basic, basic, basic]);
+    expect(report.url).toBe(`${site.url}/page`);
+    expect(report.files.map((f) => f.url)).toEqual(Object.values(EDITION_FILES).map((href) => `${site.url}${href}`));
+    const manifest = await readFile(path.join(rawDir(), 'manifest.json'), 'utf8');
+    expect(manifest).not.toContain('pa55word');
+    expect(JSON.parse(manifest).page_url).toBe(`${site.url}/page`);
+    expect(io.lines.join('\n')).not.toContain('pa55word');
+  });
+
+  it('removes temp files a killed run left, and saves same-named links of one edition under distinct names', async () => {
+    const leftover = path.join(rawDir(), '2018', '.etl-tmp-999999999-0a0b0c-b2018.xlsx');
+    await mkdir(path.dirname(leftover), { recursive: true });
+    await writeFile(leftover, 'partial');
+    const twins = ['/a/2019/same.xlsx', '/b/2019/same.xlsx'];
+    for (const href of twins) site.set(href, { body: workbookBytes(href) });
+    site.set('/twins', { contentType: 'text/html', body: linksPage([EDITION_FILES[2018], ...twins]) });
+    const report = await extract({ url: `${site.url}/twins` });
+    expect(io.lines).toContain(`removed 1 temp file(s) an interrupted run left in ${rawDir()}`);
+    expect(await tempFilesBelow(rawDir())).toEqual([]);
+    const names = twins.map((href) => `same-${sha256(`${site.url}${href}`).slice(0, 8)}.xlsx`);
+    expect(report.files.map((f) => f.file)).toEqual([path.join('2018', 'b2018.xlsx'), ...names.map((name) => path.join('2019', name))]);
+    for (const [i, name] of names.entries()) expect(await readFile(path.join(rawDir(), '2019', name))).toEqual(workbookBytes(twins[i]!));
+    expect(io.lines.filter((line) => line.includes('links on the page are named'))).toEqual([
+      `warn: 2 links on the page are named 2019/same.xlsx; each is saved under its own name with a hash of its URL (${twins.map((href) => `${site.url}${href}`).join(', ')})`,
+    ]);
+  });
+});
+
+async function tempFilesBelow(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).filter((name) => path.basename(name).startsWith('.etl-tmp-'));
+}
