@@ -1,0 +1,131 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, SourceError } from '../../src/core/errors.js';
+import { chunksOf, supermetrics } from '../../src/extract/supermetrics.js';
+import { pivotedAnswer, pivotedRows } from '../fixtures/supermetrics/answers.js';
+import { json } from '../helpers/api-server.js';
+import { useApiTestbed } from '../helpers/api-testbed.js';
+import { capturedIO, type CapturedIO } from '../helpers/source-io.js';
+
+/** supermetrics' extract in-process (Stryker sees it) against the look-alike of test/e2e/supermetrics.test.ts; "today" is 2024-03-01. */
+const API_KEY = 'sm-unit-key-61c0a9';
+const ROWS_PER_PAGE = 10;
+
+const bed = useApiTestbed('supermetrics-unit', (request) => {
+  if (!request.path.startsWith('/enterprise/v2/query/data/json')) return json(404, { error: 'not found' });
+  const query = JSON.parse(request.url.searchParams.get('json')!);
+  if (query.api_key !== API_KEY) return json(401, { error: { message: 'invalid api key' } });
+  const page = Number(request.url.searchParams.get('page') ?? 1);
+  const rows = pivotedRows(query.start_date, query.end_date, 0);
+  const next = page * ROWS_PER_PAGE < rows.length ? `${bed.server.url}${request.url.pathname}?json=${encodeURIComponent(JSON.stringify(query))}&page=${page + 1}` : undefined;
+  return json(200, pivotedAnswer(rows.slice((page - 1) * ROWS_PER_PAGE, page * ROWS_PER_PAGE), next));
+});
+let io: CapturedIO;
+let queryFile: string;
+beforeAll(async () => {
+  queryFile = path.join(bed.work, 'query.json');
+  await writeFile(queryFile, JSON.stringify({ ds_id: 'GA', fields: ['Date', 'profile', 'segment', 'Sessions'], max_rows: 1000 }));
+});
+beforeEach(() => {
+  vi.stubEnv('SUPERMETRICS_API_KEY', API_KEY);
+  io = capturedIO({ retries: 0 });
+});
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  await io.close();
+});
+
+type Options = { from: string; to: string; chunk?: string; refresh?: boolean; query?: string };
+const extract = (options: Options, shard?: { index: number; count: number }) =>
+  supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl: bed.server.url, concurrency: 1, rateLimit: 0, options: { query: queryFile, chunk: '30d', refresh: false, ...options }, shard }, io);
+const rawDir = () => path.join(bed.dataDir, 'raw', 'supermetrics', 'query');
+const asked = () => bed.server.requests.map((r) => ({ ...JSON.parse(r.url.searchParams.get('json')!), page: r.url.searchParams.get('page') }));
+
+describe('chunksOf', () => {
+  it('covers from..to with chunks of at most n days, the last one cut at to', () => {
+    expect(chunksOf('2024-01-01', '2024-01-31', 15)).toEqual([
+      { start: '2024-01-01', end: '2024-01-15' },
+      { start: '2024-01-16', end: '2024-01-30' },
+      { start: '2024-01-31', end: '2024-01-31' },
+    ]);
+    expect(chunksOf('2024-02-28', '2024-03-01', 1).map((c) => c.start)).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']);
+    expect(chunksOf('2024-01-01', '2024-01-10', 10)).toEqual([{ start: '2024-01-01', end: '2024-01-10' }]);
+  });
+});
+
+describe('supermetrics.extract', () => {
+  it('fetches each chunk with its dates and the key, follows paginate.next, and records pages per chunk without the key', async () => {
+    const report = await extract({ from: '2024-01-01', to: '2024-01-09', chunk: '6d' });
+    expect(asked().map((q) => [q.start_date, q.end_date, q.page, q.api_key, q.ds_id])).toEqual([
+      ['2024-01-01', '2024-01-06', null, API_KEY, 'GA'],
+      ['2024-01-01', '2024-01-06', '2', API_KEY, 'GA'],
+      ['2024-01-07', '2024-01-09', null, API_KEY, 'GA'],
+    ]);
+    expect(report.files.map((f) => [f.file, f.status])).toEqual([
+      ['2024-01-01_2024-01-06/page-0001.json', 'downloaded'],
+      ['2024-01-01_2024-01-06/page-0002.json', 'downloaded'],
+      ['2024-01-07_2024-01-09/page-0001.json', 'downloaded'],
+    ]);
+    const manifest = await readFile(path.join(rawDir(), 'manifest.json'), 'utf8');
+    expect(JSON.parse(manifest).files.map((f: { key: string }) => f.key)).toEqual(['2024-01-01_2024-01-06/1', '2024-01-01_2024-01-06/2', '2024-01-07_2024-01-09/1']);
+    expect(manifest).not.toContain(API_KEY);
+    expect(io.lines).toContain('supermetrics 2024-01-01..2024-01-06: 2 pages');
+    expect(io.lines).toContain('supermetrics 2024-01-07..2024-01-09: 1 page');
+  });
+
+  it('resumes: closed chunks whose files are intact are kept; a damaged one, the open chunk and --refresh are fetched again', async () => {
+    await extract({ from: '2024-02-20', to: '2024-03-01', chunk: '4d' });
+    bed.server.requests.length = 0;
+    const again = await extract({ from: '2024-02-20', to: '2024-03-01', chunk: '4d' });
+    expect(asked().map((q) => q.start_date)).toEqual(['2024-02-28']);
+    expect(again.files.map((f) => [f.file.split('/')[0], f.status, f.bytes === 0])).toEqual([
+      ['2024-02-28_2024-03-01', 'downloaded', false],
+      ['2024-02-20_2024-02-23', 'unchanged', true],
+      ['2024-02-24_2024-02-27', 'unchanged', true],
+    ]);
+    expect(io.lines).toContain('supermetrics: 2 closed chunks already extracted, not fetched again (--refresh fetches them)');
+
+    const damaged = path.join(rawDir(), '2024-02-24_2024-02-27', 'page-0001.json');
+    await writeFile(damaged, (await readFile(damaged, 'utf8')).replace('www', 'WWW'));
+    bed.server.requests.length = 0;
+    await extract({ from: '2024-02-20', to: '2024-03-01', chunk: '4d' });
+    expect(asked().map((q) => [q.start_date, q.page])).toEqual([['2024-02-24', null], ['2024-02-28', null]]);
+
+    bed.server.requests.length = 0;
+    await extract({ from: '2024-02-20', to: '2024-02-27', chunk: '4d', refresh: true });
+    expect(asked().map((q) => q.start_date)).toEqual(['2024-02-20', '2024-02-24']);
+  });
+
+  it('--shard i/n: every chunk goes to exactly one shard, whatever the shard count', async () => {
+    const all = chunksOf('2024-01-01', '2024-01-20', 2).map((c) => c.start);
+    for (const count of [2, 3]) {
+      const starts: string[] = [];
+      for (let index = 0; index < count; index++) {
+        bed.server.requests.length = 0;
+        await extract({ from: '2024-01-01', to: '2024-01-20', chunk: '2d', refresh: true }, { index, count });
+        starts.push(...new Set(asked().map((q) => q.start_date as string)));
+      }
+      expect(starts.sort()).toEqual(all);
+      expect(starts.length).toBe(all.length);
+    }
+  });
+
+  it('a query file that is missing, not JSON or without ds_id is a usage error; so is a missing key; a page in another shape is a source error', async () => {
+    await expect(extract({ from: '2024-01-01', to: '2024-01-01', query: path.join(bed.work, 'absent.json') })).rejects.toThrow(/^--query .*absent\.json: ENOENT/);
+    const notJson = path.join(bed.work, 'broken.json');
+    await writeFile(notJson, '{ds_id');
+    await expect(extract({ from: '2024-01-01', to: '2024-01-01', query: notJson })).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && /ds_id, fields, max_rows/.test(error.hint ?? ''));
+    for (const body of ['[]', 'null', '{"fields":[]}', '{"ds_id":7}']) {
+      await writeFile(notJson, body);
+      await expect(extract({ from: '2024-01-01', to: '2024-01-01', query: notJson })).rejects.toThrow(`--query ${notJson}: expected a JSON object with at least ds_id and fields`);
+    }
+    vi.stubEnv('SUPERMETRICS_API_KEY', '');
+    await expect(extract({ from: '2024-01-01', to: '2024-01-01' })).rejects.toThrow('SUPERMETRICS_API_KEY is not set: it holds the Supermetrics API key');
+    expect(bed.server.requests).toEqual([]);
+
+    vi.stubEnv('SUPERMETRICS_API_KEY', API_KEY);
+    bed.server.queue('/enterprise/', json(200, { meta: {}, rows: [] }));
+    await expect(extract({ from: '2024-01-01', to: '2024-01-01' })).rejects.toBeInstanceOf(SourceError);
+  });
+});
