@@ -6,7 +6,9 @@ import * as cheerio from 'cheerio';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, LoadError, SourceError } from '../../src/core/errors.js';
 import { ons, sanitizeFileName, scrapeEditionLinks } from '../../src/extract/ons.js';
+import type { Table } from '../../src/core/table.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
+import { EDITIONS, PAGE as SITE_PAGE, buildOnsSite } from '../run/ons-site.js';
 import { FIXED_NOW, capturedIO, type CapturedIO } from '../helpers/source-io.js';
 import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
@@ -277,3 +279,69 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
 async function tempFilesBelow(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).filter((name) => path.basename(name).startsWith('.etl-tmp-'));
 }
+
+describe('ons.transform, in-process: which workbooks make the table', () => {
+  let work: string;
+  let site: FileServer;
+  let io: CapturedIO;
+  let dataDir: string;
+  let inputs: string;
+  const names = EDITIONS.map((e) => e.file);
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'etl-ons-transform-'));
+    const { files } = await buildOnsSite(work);
+    site = await startFileServer(files);
+    io = capturedIO();
+    dataDir = path.join(work, 'data');
+    await ons.extract({ dataset: 'monthly-deaths', dataDir, concurrency: 2, rateLimit: 0, options: { url: `${site.url}${SITE_PAGE}` } }, io);
+    inputs = path.join(work, 'inputs');
+    await mkdir(inputs);
+    // Name order differs from edition order; a temp file and a CSV are not workbooks to read.
+    for (const [i, { file }] of EDITIONS.entries()) await writeFile(path.join(inputs, `${3 - i}-${file}`), await readFile(path.join(work, 'build', file)));
+    await writeFile(path.join(inputs, '.etl-tmp-1-ab-0.xlsx'), 'partial');
+    await writeFile(path.join(inputs, 'notes.csv'), 'a,b');
+  });
+  afterAll(async () => {
+    await io.close();
+    await site.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const transform = (options: Record<string, unknown> = {}, shard?: { index: number; count: number }, dir = dataDir) => ons.transform({ dataset: 'monthly-deaths', dataDir: dir, options, shard }, io);
+  const partNames = async (table: Promise<Table>): Promise<string[]> => {
+    const found: string[] = [];
+    for await (const part of (await table).parts) found.push(part.name);
+    return found;
+  };
+
+  it('reads every extracted edition in edition order; --from/--to and --shard pick among them', async () => {
+    expect(await partNames(transform())).toEqual(names);
+    expect(await partNames(transform({ from: 2016 }))).toEqual(names.slice(1));
+    expect(await partNames(transform({ to: 2019 }))).toEqual(names.slice(0, 2));
+    expect(await partNames(transform({}, { index: 0, count: 3 }))).toEqual([names[1]]);
+    const none = transform({ from: 2022 });
+    await expect(none).rejects.toBeInstanceOf(ConfigError);
+    await expect(none).rejects.toThrow(`no edition matches --from 2022: the raw layer (${path.join(dataDir, 'raw', 'ons', 'monthly-deaths')}) holds editions 2015, 2019, 2021`);
+  });
+
+  it('without an extract first, says to run it (a usage error)', async () => {
+    const empty = transform({}, undefined, path.join(work, 'nothing-here'));
+    await expect(empty).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && error.hint === 'run `etl extract ons monthly-deaths` first (same --data-dir), or pass workbooks with --input');
+    await expect(empty).rejects.toThrow(`no extracted workbooks for ons monthly-deaths in ${path.join(work, 'nothing-here', 'raw', 'ons', 'monthly-deaths')}`);
+  });
+
+  it('--input takes files as given and a directory as its workbooks in name order; --from/--to apply to them too', async () => {
+    expect(await partNames(transform({ input: [inputs] }))).toEqual(['1-deaths2021.xlsx', '2-annual2019publishedoutputrefresh.xls', '3-publishedoutput2015final.xls']);
+    expect(await partNames(transform({ input: [path.join(inputs, '3-publishedoutput2015final.xls'), path.join(inputs, '1-deaths2021.xlsx')] }))).toEqual(['3-publishedoutput2015final.xls', '1-deaths2021.xlsx']);
+    expect(await partNames(transform({ input: [inputs], from: 2016, to: 2019 }))).toEqual(['2-annual2019publishedoutputrefresh.xls']);
+    expect(io.lines).toContain('debug: 1-deaths2021.xlsx: edition 2021 is outside the range, left out');
+    await expect(transform({ input: [inputs], from: 2030 })).rejects.toThrow('no edition matches --from 2030: --input holds editions 2015, 2019, 2021');
+    await expect(transform({ input: [inputs], from: 2030, to: 2031 }, { index: 1, count: 2 })).rejects.toThrow(/^no edition matches --from 2030 --to 2031 --shard 1\/2: --input holds editions 2015, 2019, 2021$/);
+    await expect(transform({ input: [path.join(inputs, 'missing.xls')] })).rejects.toThrow(`--input ${path.join(inputs, 'missing.xls')}: no such file or directory`);
+    const empty = path.join(work, 'empty-dir');
+    await mkdir(empty);
+    await writeFile(path.join(empty, 'readme.txt'), 'no workbooks');
+    await expect(transform({ input: [empty] })).rejects.toThrow(`--input ${empty}: the directory holds no .xls or .xlsx workbooks`);
+  });
+});
