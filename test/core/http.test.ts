@@ -300,7 +300,7 @@ describe('what the client refuses, and how it says so', () => {
 
   it('credentials in the URL are sent as Basic auth, never in the message of a failure', async () => {
     const before = server.requests.length;
-    const failure = (await client.getText(`${server.url.replace("://", "://me:pa%3Ass@")}/locked`).catch((error: unknown) => error)) as SourceError;
+    const failure = (await client.getText(`${server.url.replace('://', '://me:pa%3Ass@')}/locked`).catch((error: unknown) => error)) as SourceError;
     expect(server.requests[before]!.headers.authorization).toBe(`Basic ${Buffer.from('me:pa:ss').toString('base64')}`);
     expect(failure.message).not.toContain('pa%3Ass');
   });
