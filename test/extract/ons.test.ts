@@ -8,7 +8,7 @@ import { ConfigError, LoadError, SourceError } from '../../src/core/errors.js';
 import { ons, sanitizeFileName, scrapeEditionLinks } from '../../src/extract/ons.js';
 import type { Table } from '../../src/core/table.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
-import { EDITIONS, PAGE as SITE_PAGE, buildOnsSite } from '../run/ons-site.js';
+import { EDITIONS, buildOnsSite, fileHref } from '../run/ons-site.js';
 import { FIXED_NOW, capturedIO, type CapturedIO } from '../helpers/source-io.js';
 import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
@@ -216,6 +216,14 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
     expect(requestsSince(before).map((r) => r.path)).toEqual(['/page', '/empty']);
   });
 
+  it('an unknown dataset is a usage error listing the datasets, before any request', async () => {
+    const before = site.requests.length;
+    const unknown = ons.extract({ dataset: 'births', dataDir, concurrency: 1, rateLimit: 0, options: { url: `${site.url}/page` } }, io);
+    await expect(unknown).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && error.hint === 'choose one of: monthly-deaths, weekly-deaths');
+    await expect(unknown).rejects.toThrow('ons has no dataset "births"');
+    expect(site.requests.length).toBe(before);
+  });
+
   it('an error page served with 200 fails that edition, keeps its previous copy, and still downloads the others', async () => {
     await extract();
     const previous = await manifestOf();
@@ -286,15 +294,18 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
   let io: CapturedIO;
   let dataDir: string;
   let inputs: string;
-  const names = EDITIONS.map((e) => e.file);
+  // 2019 twice: the file republished later (a newer Last-Modified) is the one read, though its name sorts last.
+  const names = [EDITIONS[0]!.file, 'zz-republished2019.xls', EDITIONS[2]!.file];
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'etl-ons-transform-'));
-    const { files } = await buildOnsSite(work);
+    const { files, refreshed } = await buildOnsSite(work);
     site = await startFileServer(files);
+    site.set('/data/2019/zz-republished2019.xls', refreshed);
+    site.set('/both', { contentType: 'text/html', body: linksPage([...EDITIONS.map(({ shape, file }) => fileHref(shape.year, file)), '/data/2019/zz-republished2019.xls']) });
     io = capturedIO();
     dataDir = path.join(work, 'data');
-    await ons.extract({ dataset: 'monthly-deaths', dataDir, concurrency: 2, rateLimit: 0, options: { url: `${site.url}${SITE_PAGE}` } }, io);
+    await ons.extract({ dataset: 'monthly-deaths', dataDir, concurrency: 2, rateLimit: 0, options: { url: `${site.url}/both` } }, io);
     inputs = path.join(work, 'inputs');
     await mkdir(inputs);
     // Name order differs from edition order; a temp file and a CSV are not workbooks to read.
