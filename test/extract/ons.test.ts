@@ -66,6 +66,24 @@ describe('scrapeEditionLinks', () => {
     expect(sanitizeFileName('report.pdf')).toBe('');
   });
 
+  it('reads the year at the start of the folder, else from the heading; a link with neither year nor file name is ignored with a warning', () => {
+    const html = datasetPage('Deaths', [
+      { heading: 'revised', href: '/file?uri=/a/2020revised/r.xlsx' },
+      { heading: '2018', href: '/file?uri=/a/v2019/v.xlsx' },
+      { heading: '2017', href: '/file?uri=/a/2017//double.xlsx' },
+      { heading: 'latest', href: '/file?uri=/a/current/nothing.xlsx' },
+      { heading: '2016', href: '/file?uri=/a/2016/.xlsx' },
+    ]);
+    const { links, warnings } = scrape(html);
+    expect(links.map((l) => [l.edition, l.fileName])).toEqual([[2020, 'r.xlsx'], [2018, 'v.xlsx'], [2017, 'double.xlsx']]);
+    expect(warnings).toEqual([
+      'ignoring a workbook link with no edition year or file name: https://www.ons.gov.uk/file?uri=/a/current/nothing.xlsx',
+      'ignoring a workbook link with no edition year or file name: https://www.ons.gov.uk/file?uri=/a/2016/.xlsx',
+    ]);
+    expect(sanitizeFileName('folder\\book.xlsx')).toBe('book.xlsx');
+    expect(sanitizeFileName('..hidden.xlsx')).toBe('hidden.xlsx');
+  });
+
   it('takes the year from the edition heading when the folder is `current`', () => {
     const html = datasetPage('Deaths', [{ heading: '2024', href: onsFileHref(MONTHLY_DATASET_PATH, 'current', 'monthly2024.xlsx') }]);
     expect(scrape(html).links.map((l) => l.edition)).toEqual([2024]);
@@ -154,6 +172,8 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
       })),
     );
     expect(io.lines).toContain(`downloaded 2018/b2018.xlsx (${workbookBytes(EDITION_FILES[2018]).length} bytes)`);
+    expect(io.lines).toContain('debug: monthly-deaths: 3 editions, 3 downloaded');
+    expect(io.lines.filter((line) => line.includes('temp file'))).toEqual([]);
   });
 
   it('a re-run asks with If-None-Match and If-Modified-Since and downloads 0 bytes; a file corrupted on disk at the same size is fetched whole', async () => {
@@ -162,6 +182,7 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
     const before = site.requests.length;
     const again = await extract();
     expect(again.files.map((f) => [f.status, f.bytes])).toEqual([['unchanged', 0], ['unchanged', 0], ['unchanged', 0]]);
+    expect(io.lines).toContain('debug: monthly-deaths: 3 editions, 0 downloaded');
     const conditional = requestsSince(before).filter((r) => r.path !== '/page');
     expect(conditional.map((r) => [r.path, r.status, r.headers['if-none-match'], r.headers['if-modified-since']])).toEqual(
       entries.map((entry) => [new URL(entry.url as string).pathname, 304, entry.etag, entry.last_modified]),
@@ -192,6 +213,8 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
     await expect(none).rejects.toBeInstanceOf(ConfigError);
     await expect(none).rejects.toThrow(`no edition matches --from 2022: the page at ${site.url}/page links editions 2015, 2018, 2021`);
     await expect(extract({ to: 2014 })).rejects.toThrow(/^no edition matches --to 2014: /);
+    site.set('/single', { contentType: 'text/html', body: linksPage([EDITION_FILES[2015]]) });
+    await expect(extract({ url: `${site.url}/single`, from: 2016 })).rejects.toThrow(`no edition matches --from 2016: the page at ${site.url}/single links edition 2015`);
     await expect(extract({ from: 2019, to: 2020 })).rejects.toSatisfy((error: ConfigError) => error.message.startsWith('no edition matches --from 2019 --to 2020:') && error.hint === 'change --from/--to');
   });
 
@@ -211,8 +234,11 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
     const tooMany = extract({ maxLinks: 2 });
     await expect(tooMany).rejects.toBeInstanceOf(SourceError);
     await expect(tooMany).rejects.toThrow(`${site.url}/page lists 3 workbook links, more than --max-links 2`);
+    await expect(tooMany).rejects.toHaveProperty('hint', 'check --url points at one dataset page; if the page is right, raise --max-links');
     site.set('/empty', { contentType: 'text/html', body: linksPage(['/methodology/deaths.pdf']) });
-    await expect(extract({ url: `${site.url}/empty` })).rejects.toThrow(`${site.url}/empty: no .xls/.xlsx links on the page`);
+    const empty = extract({ url: `${site.url}/empty` });
+    await expect(empty).rejects.toThrow(`${site.url}/empty: no .xls/.xlsx links on the page`);
+    await expect(empty).rejects.toHaveProperty('hint', 'check --url points at the ONS dataset page');
     expect(requestsSince(before).map((r) => r.path)).toEqual(['/page', '/empty']);
   });
 
@@ -229,9 +255,14 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
     const previous = await manifestOf();
     site.set(EDITION_FILES[2021], { body: '<html>Service unavailable</html>' });
     site.set(EDITION_FILES[2015], { body: workbookBytes('2015 revised') });
+    const before = site.requests.length;
     const failure = extract();
     await expect(failure).rejects.toSatisfy((error: SourceError) => error instanceof SourceError && error.retriable && /run extract again/.test(error.hint ?? ''));
     await expect(failure).rejects.toThrow(/^1 of 3 downloads failed, first: http:\/\/127\.0\.0\.1:\d+\/data\/2021\/c2021\.xlsx did not serve a workbook: not an Excel workbook \(starts with "<html>Service un"\)$/);
+    expect(io.lines).toContain('debug: monthly-deaths: 1 of 3 downloads failed');
+    expect(io.lines.filter((line) => line.startsWith('warn: c2021.xlsx: '))).toHaveLength(1);
+    // Served with 200, it may be a passing fault: retried like a 503 (2 retries here) before that edition fails.
+    expect(requestsSince(before).filter((r) => r.path === EDITION_FILES[2021]).length).toBe(3);
     expect(await readFile(path.join(rawDir(), '2021', 'c2021.xlsx'))).toEqual(workbookBytes(EDITION_FILES[2021]));
     expect(await readFile(path.join(rawDir(), '2015', 'a2015.xlsx'))).toEqual(workbookBytes('2015 revised'));
     const files = (await manifestOf()).files;
@@ -266,20 +297,29 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
   });
 
   it('removes temp files a killed run left, and saves same-named links of one edition under distinct names', async () => {
+    const twins = ['/a/2019/same.v2.xlsx', '/b/2019/same.v2.xlsx', '/c/2019/same.v2.xlsx'];
+    for (const href of twins) site.set(href, { body: workbookBytes(href) });
+    // First the page links one of them: it is saved under its plain name.
+    site.set('/one', { contentType: 'text/html', body: linksPage([twins[0]!]) });
+    await extract({ url: `${site.url}/one` });
+    expect(io.lines.filter((line) => line.includes('temp file'))).toEqual([]);
+
     const leftover = path.join(rawDir(), '2018', '.etl-tmp-999999999-0a0b0c-b2018.xlsx');
     await mkdir(path.dirname(leftover), { recursive: true });
     await writeFile(leftover, 'partial');
-    const twins = ['/a/2019/same.xlsx', '/b/2019/same.xlsx'];
-    for (const href of twins) site.set(href, { body: workbookBytes(href) });
-    site.set('/twins', { contentType: 'text/html', body: linksPage([EDITION_FILES[2018], ...twins]) });
+    site.set('/twins', { contentType: 'text/html', body: linksPage([EDITION_FILES[2018], ...twins, 'http://elsewhere.test/data/2019/x.xlsx']) });
+    const before = site.requests.length;
     const report = await extract({ url: `${site.url}/twins` });
     expect(io.lines).toContain(`removed 1 temp file(s) an interrupted run left in ${rawDir()}`);
+    expect(io.lines).toContain('warn: ignoring a workbook link to another host: http://elsewhere.test/data/2019/x.xlsx');
     expect(await tempFilesBelow(rawDir())).toEqual([]);
-    const names = twins.map((href) => `same-${sha256(`${site.url}${href}`).slice(0, 8)}.xlsx`);
-    expect(report.files.map((f) => f.file)).toEqual([path.join('2018', 'b2018.xlsx'), ...names.map((name) => path.join('2019', name))]);
+    const names = twins.map((href) => `same.v2-${sha256(`${site.url}${href}`).slice(0, 8)}.xlsx`);
+    expect(report.files.map((f) => [f.file, f.status])).toEqual([[path.join('2018', 'b2018.xlsx'), 'downloaded'], ...names.map((name) => [path.join('2019', name), 'downloaded'])]);
     for (const [i, name] of names.entries()) expect(await readFile(path.join(rawDir(), '2019', name))).toEqual(workbookBytes(twins[i]!));
+    // The first twin is now saved under another name: fetched whole, not asked "changed since?" for a file not there.
+    expect(requestsSince(before).find((r) => r.path === twins[0])!.headers['if-none-match']).toBeUndefined();
     expect(io.lines.filter((line) => line.includes('links on the page are named'))).toEqual([
-      `warn: 2 links on the page are named 2019/same.xlsx; each is saved under its own name with a hash of its URL (${twins.map((href) => `${site.url}${href}`).join(', ')})`,
+      `warn: 3 links on the page are named 2019/same.v2.xlsx; each is saved under its own name with a hash of its URL (${twins.map((href) => `${site.url}${href}`).join(', ')})`,
     ]);
   });
 });
