@@ -330,3 +330,24 @@ describe('request (API answers)', () => {
     await raw.close();
   });
 });
+
+describe('limits', () => {
+  it('a retry that would end past the deadline is not waited for: the deadline error says what the last attempt met', async () => {
+    const patient = clientWith({ deadlineMs: 500, maxRetryWaitMs: 5000 });
+    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '2' } });
+    const before = server.requests.length;
+    const failure = await patient.getText(`${server.url}/page`).catch((error: unknown) => error as SourceError);
+    expect(failure).toBeInstanceOf(SourceError);
+    expect(failure).toMatchObject({ retriable: true, hint: 'the server is too slow or stalls: try again later, or raise --download-timeout' });
+    expect(failure.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/page did not finish within 0\.5 s \(last attempt: GET http:\/\/127\.0\.0\.1:\d+\/page answered HTTP 503\)$/);
+    expect(served(before, '/page').length).toBe(1);
+    await patient.close();
+  });
+
+  it('a page or an API answer larger than 32 MiB is refused, not held in memory', async () => {
+    server.set('/huge', { body: Buffer.alloc(32 * 1024 * 1024 + 1, 'a'), contentType: 'text/html' });
+    await expect(client.getText(`${server.url}/huge`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/huge: the page is larger than 32 MiB$/);
+    await expect(client.request(`${server.url}/huge`, { method: 'PUT' })).rejects.toThrow(/^PUT http:\/\/127\.0\.0\.1:\d+\/huge: the answer is larger than 32 MiB$/);
+    server.set('/huge', { body: 'small now' });
+  });
+});
