@@ -336,7 +336,7 @@ describe('limits', () => {
     const patient = clientWith({ deadlineMs: 500, maxRetryWaitMs: 5000 });
     server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '2' } });
     const before = server.requests.length;
-    const failure = await patient.getText(`${server.url}/page`).catch((error: unknown) => error as SourceError);
+    const failure = (await patient.getText(`${server.url}/page`).catch((error: unknown) => error)) as SourceError;
     expect(failure).toBeInstanceOf(SourceError);
     expect(failure).toMatchObject({ retriable: true, hint: 'the server is too slow or stalls: try again later, or raise --download-timeout' });
     expect(failure.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/page did not finish within 0\.5 s \(last attempt: GET http:\/\/127\.0\.0\.1:\d+\/page answered HTTP 503\)$/);
