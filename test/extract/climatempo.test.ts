@@ -7,6 +7,7 @@ import { dailyAnswer, hourlyAnswer, type City } from '../fixtures/climatempo/for
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { capturedIO, type CapturedIO } from '../helpers/source-io.js';
+import { tableRows } from '../helpers/table-rows.js';
 
 /** climatempo's extract in-process (Stryker sees it) against an API Advisor look-alike, as in test/e2e/climatempo.test.ts. */
 const TOKEN = 'ct-unit-token-5d1e';
@@ -125,5 +126,28 @@ describe('climatempo.extract', () => {
     expect((await manifestOf('cities')).files.map((f: { request: { url: string } }) => f.request.url)).toEqual([`${bed.server.url}/api/v1/locale/city?country=BR`]);
     bed.server.queue('/api/v1/locale/city', json(200, { error: 'not a list' }));
     await expect(extract('cities', {})).rejects.toThrow(/expected a list of cities/);
+  });
+});
+
+describe('climatempo.transform', () => {
+  const transform = (dataset: string, options: { timezone?: string } = {}, shard?: { index: number; count: number }) =>
+    climatempo.transform({ dataset, dataDir: bed.dataDir, options, shard }, io);
+
+  it("reads each dataset's own files; local times in the zone of the city's state unless --timezone; --shard keeps its cities' rows", async () => {
+    await extract('forecast-hourly', { city: ['3477', '3478'] });
+    await extract('forecast-daily', { city: ['3477'] });
+    await extract('cities', {});
+    const hourly = await tableRows(transform('forecast-hourly'));
+    expect(hourly.map(({ part }) => part)).toEqual([...Array(3).fill('raw/climatempo/forecast-hourly/3477.json'), ...Array(3).fill('raw/climatempo/forecast-hourly/3478.json')]);
+    // 00:00 in São Paulo (UTC-3 in 2024) is 03:00Z; read as UTC it stays 00:00Z.
+    expect((hourly[0]!.row.forecast_at as Date).toISOString()).toBe('2024-02-02T03:00:00.000Z');
+    expect(((await tableRows(transform('forecast-hourly', { timezone: 'UTC' })))[0]!.row.forecast_at as Date).toISOString()).toBe('2024-02-02T00:00:00.000Z');
+    expect(new Set((await tableRows(transform('forecast-hourly', {}, { index: 0, count: 2 }))).map(({ row }) => row.city_id))).toEqual(new Set([3478]));
+
+    const daily = await transform('forecast-daily');
+    expect(daily.schema.name).toBe('forecast-daily');
+    expect((await tableRows(daily)).map(({ row }) => (row.date as Date).toISOString().slice(0, 10))).toEqual(['2024-02-02', '2024-02-03']);
+    const cities = await tableRows(transform('cities', {}, { index: 1, count: 2 }));
+    expect(cities.map(({ row }) => row.city_id)).toEqual([3477, 5959, 3478]);
   });
 });

@@ -7,6 +7,7 @@ import { peoplePage } from '../fixtures/random-person/people.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { FIXED_NOW, capturedIO, type CapturedIO } from '../helpers/source-io.js';
+import { tableRows } from '../helpers/table-rows.js';
 
 /** random-person's extract in-process (Stryker sees it) against the randomuser.me look-alike the e2e test uses. */
 const bed = useApiTestbed('random-person-unit', (request) => {
@@ -88,5 +89,17 @@ describe('randomPerson.extract', () => {
     bed.server.queue('/api/', { status: 200, body: peoplePage({ results: 2, seed: 's', page: 1 }) });
     await extract({ count: 3, seed: 's' });
     expect(io.lines).toContain('warn: page 1: asked for 3 people, got 2');
+  });
+});
+
+describe('randomPerson.transform', () => {
+  it('drops the credential-like fields unless --with-credentials', async () => {
+    await extract({ count: 2, seed: 't' });
+    const transform = (withCredentials: boolean) => tableRows(randomPerson.transform({ dataset: 'people', dataDir: bed.dataDir, options: { withCredentials } }, io));
+    const plain = await transform(false);
+    expect(plain).toHaveLength(2);
+    expect(Object.keys(plain[0]!.row).filter((name) => /password|salt|md5|sha/.test(name))).toEqual([]);
+    const person = JSON.parse(peoplePage({ results: 2, seed: 't', page: 1 })).results[1];
+    expect((await transform(true))[1]!.row).toMatchObject({ uuid: person.login.uuid, login_password: person.login.password, login_sha256: person.login.sha256 });
   });
 });

@@ -1,12 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, SourceError } from '../../src/core/errors.js';
+import { ConfigError, DataError, SourceError } from '../../src/core/errors.js';
 import { chunksOf, supermetrics } from '../../src/extract/supermetrics.js';
 import { pivotedAnswer, pivotedRows } from '../fixtures/supermetrics/answers.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { capturedIO, type CapturedIO } from '../helpers/source-io.js';
+import { tableRows } from '../helpers/table-rows.js';
 
 /** supermetrics' extract in-process (Stryker sees it) against the look-alike of test/e2e/supermetrics.test.ts; "today" is 2024-03-01. */
 const API_KEY = 'sm-unit-key-61c0a9';
@@ -127,5 +128,28 @@ describe('supermetrics.extract', () => {
     vi.stubEnv('SUPERMETRICS_API_KEY', API_KEY);
     bed.server.queue('/enterprise/', json(200, { meta: {}, rows: [] }));
     await expect(extract({ from: '2024-01-01', to: '2024-01-01' })).rejects.toBeInstanceOf(SourceError);
+  });
+});
+
+describe('supermetrics.transform', () => {
+  const transform = (shard?: { index: number; count: number }) => supermetrics.transform({ dataset: 'query', dataDir: bed.dataDir, options: {}, shard }, io);
+
+  it('reads the columns the first page declares; --shard keeps its chunks; nothing extracted or a damaged page is said clearly', async () => {
+    const missing = transform();
+    await expect(missing).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && error.hint === 'run `etl extract supermetrics query --query … --from … --to …` first (same --data-dir)');
+    await expect(missing).rejects.toThrow(`nothing extracted for supermetrics query in ${rawDir()}`);
+
+    await extract({ from: '2024-01-01', to: '2024-01-04', chunk: '2d' });
+    const rows = await tableRows(transform());
+    expect(rows).toHaveLength(4 * 2);
+    expect(Object.keys(rows[0]!.row)).toEqual(['date', 'view', 'm_site_total_bounces_landing', 'm_site_total_click_to_edsp', 'extracted_at', 'source_file']);
+    const shards = [0, 1].map(async (index) => new Set((await tableRows(transform({ index, count: 2 }))).map(({ part }) => part.split('/')[3])));
+    const [first, second] = await Promise.all(shards);
+    expect([...first!, ...second!].sort()).toEqual(['2024-01-01_2024-01-02', '2024-01-03_2024-01-04']);
+
+    await writeFile(path.join(rawDir(), '2024-01-01_2024-01-02', 'page-0001.json'), '{"meta": ');
+    const damaged = transform();
+    await expect(damaged).rejects.toBeInstanceOf(DataError);
+    await expect(damaged).rejects.toThrow(`${path.join(rawDir(), '2024-01-01_2024-01-02', 'page-0001.json')} is not valid JSON: `);
   });
 });
