@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, DataError, SourceError } from '../../src/core/errors.js';
@@ -14,7 +14,7 @@ const API_KEY = 'sm-unit-key-61c0a9';
 const ROWS_PER_PAGE = 10;
 
 const bed = useApiTestbed('supermetrics-unit', (request) => {
-  if (!request.path.startsWith('/enterprise/v2/query/data/json')) return json(404, { error: 'not found' });
+  if (!/^(\/mirror)?\/enterprise\/v2\/query\/data\/json/.test(request.path)) return json(404, { error: 'not found' });
   const query = JSON.parse(request.url.searchParams.get('json')!);
   if (query.api_key !== API_KEY) return json(401, { error: { message: 'invalid api key' } });
   const page = Number(request.url.searchParams.get('page') ?? 1);
@@ -73,6 +73,11 @@ describe('supermetrics.extract', () => {
     expect(manifest).not.toContain(API_KEY);
     expect(io.lines).toContain('supermetrics 2024-01-01..2024-01-06: 2 pages');
     expect(io.lines).toContain('supermetrics 2024-01-07..2024-01-09: 1 page');
+    expect(io.lines.filter((line) => line.includes('closed chunks'))).toEqual([]);
+
+    bed.server.requests.length = 0;
+    await extract({ from: '2024-01-10', to: '2024-01-29', chunk: '10d' });
+    expect(asked().filter((q) => q.page === null).map((q) => [q.start_date, q.end_date])).toEqual([['2024-01-10', '2024-01-19'], ['2024-01-20', '2024-01-29']]);
   });
 
   it('resumes: closed chunks whose files are intact are kept; a damaged one, the open chunk and --refresh are fetched again', async () => {
@@ -98,17 +103,21 @@ describe('supermetrics.extract', () => {
     expect(asked().map((q) => q.start_date)).toEqual(['2024-02-20', '2024-02-24']);
   });
 
-  it('--shard i/n: every chunk goes to exactly one shard, whatever the shard count', async () => {
-    const all = chunksOf('2024-01-01', '2024-01-20', 2).map((c) => c.start);
-    for (const count of [2, 3]) {
+  it('--shard i/n: every chunk goes to exactly one shard, and every shard gets a share, whatever the chunk size', async () => {
+    for (const [chunk, count] of [['2d', 2], ['2d', 3], ['1d', 2]] as const) {
+      const all = chunksOf('2024-01-01', '2024-01-20', Number(chunk[0])).map((c) => c.start);
       const starts: string[] = [];
+      const shares: number[] = [];
       for (let index = 0; index < count; index++) {
         bed.server.requests.length = 0;
-        await extract({ from: '2024-01-01', to: '2024-01-20', chunk: '2d', refresh: true }, { index, count });
-        starts.push(...new Set(asked().map((q) => q.start_date as string)));
+        await extract({ from: '2024-01-01', to: '2024-01-20', chunk, refresh: true }, { index, count });
+        const mine = [...new Set(asked().map((q) => q.start_date as string))];
+        starts.push(...mine);
+        shares.push(mine.length);
       }
       expect(starts.sort()).toEqual(all);
       expect(starts.length).toBe(all.length);
+      expect(shares.every((share) => share > 0)).toBe(true);
     }
   });
 
@@ -128,6 +137,38 @@ describe('supermetrics.extract', () => {
     vi.stubEnv('SUPERMETRICS_API_KEY', API_KEY);
     bed.server.queue('/enterprise/', json(200, { meta: {}, rows: [] }));
     await expect(extract({ from: '2024-01-01', to: '2024-01-01' })).rejects.toBeInstanceOf(SourceError);
+  });
+});
+
+describe('supermetrics pagination and re-fetches', () => {
+  it('stops at an empty or missing next; a re-fetched chunk with fewer pages leaves none of its old pages behind', async () => {
+    const page = (next: unknown) => json(200, { ...(pivotedAnswer(pivotedRows('2024-01-01', '2024-01-01', 0)) as object), meta: { ...(pivotedAnswer([]) as { meta: object }).meta, paginate: { next } } });
+    bed.server.queue('/enterprise/', page(`${bed.server.url}/enterprise/v2/query/data/json?page=2`), page(''));
+    await extract({ from: '2024-01-01', to: '2024-01-01' });
+    expect(bed.server.requests).toHaveLength(2);
+    const chunk = path.join(rawDir(), '2024-01-01_2024-01-01');
+    expect((await readdir(chunk)).sort()).toEqual(['page-0001.json', 'page-0002.json']);
+
+    bed.server.queue('/enterprise/', page(null));
+    await extract({ from: '2024-01-01', to: '2024-01-01', refresh: true });
+    expect(bed.server.requests).toHaveLength(3);
+    expect(await readdir(chunk)).toEqual(['page-0001.json']);
+    const manifest = JSON.parse(await readFile(path.join(rawDir(), 'manifest.json'), 'utf8'));
+    expect(manifest.files.map((f: { key: string }) => f.key)).toEqual(['2024-01-01_2024-01-01/1']);
+  });
+
+  it('follows a --base-url with a path, with or without its trailing slash', async () => {
+    for (const baseUrl of [`${bed.server.url}/mirror`, `${bed.server.url}/mirror/`]) {
+      await supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl, concurrency: 1, rateLimit: 0, options: { query: queryFile, from: '2024-01-01', to: '2024-01-01', chunk: '1d', refresh: true } }, io);
+    }
+    expect(bed.server.requests.map((r) => r.url.pathname)).toEqual(['/mirror/enterprise/v2/query/data/json', '/mirror/enterprise/v2/query/data/json']);
+  });
+
+  it('--from must not be after --to', () => {
+    const parse = (from: string, to: string) => supermetrics.extractOptions.schema.safeParse({ query: 'q.json', from, to });
+    expect(parse('2024-01-02', '2024-01-02').success).toBe(true);
+    const reversed = parse('2024-01-03', '2024-01-02');
+    expect(reversed.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([['to', 'expected --from on or before --to']]);
   });
 });
 
