@@ -18,7 +18,9 @@ const CITIES = new Map<string, City>([
 ]);
 let registered: Set<string>;
 
-const bed = useApiTestbed('climatempo-unit', (request) => {
+const bed = useApiTestbed('climatempo-unit', (raw) => {
+  // A copy of the API may live under a path (--base-url http://host/mirror).
+  const request = { ...raw, url: new URL(raw.url.href.replace('/mirror/', '/')), path: raw.path.replace(/^\/mirror\//, '/') };
   if (request.url.searchParams.get('token') !== TOKEN && !request.path.startsWith('/api-manager/')) return json(401, { error: true, detail: 'Invalid token' });
   const registration = /^\/api-manager\/user-token\/([^/]+)\/locales$/.exec(request.url.pathname);
   if (registration && request.method === 'PUT') {
@@ -63,6 +65,8 @@ describe('climatempo.extract', () => {
     ]);
     expect(new URLSearchParams(bed.server.requests[2]!.body).getAll('localeId[]')).toEqual(['5959']);
     expect(io.lines).toContain('climatempo: city 5959 is not registered to this token; registering it and trying once more');
+    expect(io.lines).toContain('debug: forecast-hourly: 0/2 cities');
+    expect(io.lines).toContain('debug: forecast-hourly: 2 cities');
     expect(report.files.map((f) => [f.file, f.url, f.status])).toEqual([
       ['3477.json', `${bed.server.url}/api/v1/forecast/locale/3477/hours/72`, 'downloaded'],
       ['5959.json', `${bed.server.url}/api/v1/forecast/locale/5959/hours/72`, 'downloaded'],
@@ -91,6 +95,7 @@ describe('climatempo.extract', () => {
     const missing = extract('forecast-hourly', {});
     await expect(missing).rejects.toBeInstanceOf(ConfigError);
     await expect(missing).rejects.toThrow('climatempo forecast-hourly needs --city');
+    await expect(missing).rejects.toHaveProperty('hint', 'e.g. --city 3477 (São Paulo); `etl extract climatempo cities --state SP` lists the ids');
   });
 
   it('a missing token is a usage error naming the variable; a refusal that is about the token names it in the hint', async () => {
@@ -105,6 +110,28 @@ describe('climatempo.extract', () => {
     await expect(refused).rejects.toSatisfy((error: SourceError) => error instanceof SourceError && error.hint === 'check CLIMATEMPO_TOKEN (environment or .env in the working directory)');
     await expect(refused).rejects.toThrow(/answered HTTP 403: \{"error":true,"detail":"token expired for this locale"\}$/);
     expect(bed.server.requests.filter((r) => r.method === 'PUT')).toEqual([]);
+  });
+
+  it('"not registered" comes as 400 or 403; an answer that only mentions a locale is not one; an unknown city says what to check', async () => {
+    registered.delete('3477');
+    bed.server.queue('/api/v1/forecast', json(403, { error: true, detail: 'Access forbidden, no access for this locale' }));
+    await extract('forecast-daily', { city: ['3477'] });
+    expect(sent()).toEqual(['GET /api/v1/forecast/locale/3477/days/15', `PUT /api-manager/user-token/${TOKEN}/locales`, 'GET /api/v1/forecast/locale/3477/days/15']);
+
+    bed.server.requests.length = 0;
+    bed.server.queue('/api/v1/forecast', json(200, { id: 3477, name: 'localidade 3477', data: [] }));
+    await extract('forecast-daily', { city: ['3477'] });
+    expect(sent()).toEqual(['GET /api/v1/forecast/locale/3477/days/15']);
+
+    bed.server.queue('/api/v1/forecast', json(404, { error: true, detail: 'Not found' }));
+    await expect(extract('forecast-daily', { city: ['9999'] })).rejects.toHaveProperty('hint', 'check the ids asked for, and --base-url / CLIMATEMPO_BASE_URL');
+  });
+
+  it('follows a --base-url with a path, with or without its trailing slash', async () => {
+    for (const base of [`${bed.server.url}/mirror`, `${bed.server.url}/mirror/`]) {
+      await climatempo.extract({ dataset: 'forecast-daily', dataDir: bed.dataDir, baseUrl: base, concurrency: 1, rateLimit: 0, options: { city: ['3477'] } }, io);
+    }
+    expect(bed.server.requests.map((r) => r.url.pathname)).toEqual(['/mirror/api/v1/forecast/locale/3477/days/15', '/mirror/api/v1/forecast/locale/3477/days/15']);
   });
 
   it('an answer without a data list is a source error and no file is written for it', async () => {
@@ -123,7 +150,8 @@ describe('climatempo.extract', () => {
     const asked = bed.server.requests.map((r) => Object.fromEntries([...r.url.searchParams].filter(([name]) => name !== 'token')));
     expect(asked).toEqual([{ name: 'Santos' }, { state: 'SP' }, { country: 'AR' }, { country: 'BR' }]);
     expect(report.files.map((f) => f.file)).toEqual(['cities.json']);
-    expect((await manifestOf('cities')).files.map((f: { request: { url: string } }) => f.request.url)).toEqual([`${bed.server.url}/api/v1/locale/city?country=BR`]);
+    expect((await manifestOf('cities')).files.map((f: { key: string; request: { url: string } }) => [f.key, f.request.url])).toEqual([['cities', `${bed.server.url}/api/v1/locale/city?country=BR`]]);
+    expect(io.lines).toContain(`climatempo cities: ${Buffer.byteLength(JSON.stringify([...CITIES.values()]))} bytes`);
     bed.server.queue('/api/v1/locale/city', json(200, { error: 'not a list' }));
     await expect(extract('cities', {})).rejects.toThrow(/expected a list of cities/);
   });
@@ -149,5 +177,15 @@ describe('climatempo.transform', () => {
     expect((await tableRows(daily)).map(({ row }) => (row.date as Date).toISOString().slice(0, 10))).toEqual(['2024-02-02', '2024-02-03']);
     const cities = await tableRows(transform('cities', {}, { index: 1, count: 2 }));
     expect(cities.map(({ row }) => row.city_id)).toEqual([3477, 5959, 3478]);
+  });
+});
+
+describe('climatempo options', () => {
+  it('--timezone must be an IANA zone', () => {
+    const schema = climatempo.transformOptions.schema;
+    expect(schema.safeParse({ timezone: 'America/Manaus' }).success).toBe(true);
+    const bad = schema.safeParse({ timezone: 'Mars/Olympus' });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.message).toBe('expected an IANA time zone, e.g. America/Manaus');
   });
 });
