@@ -70,7 +70,7 @@ describe('scrapeEditionLinks', () => {
     const html = datasetPage('Deaths', [
       { heading: 'revised', href: '/file?uri=/a/2020revised/r.xlsx' },
       { heading: '2018', href: '/file?uri=/a/v2019/v.xlsx' },
-      { heading: '2017', href: '/file?uri=/a/2017//double.xlsx' },
+      { heading: 'double slash', href: '/file?uri=/a/2017//double.xlsx' },
       { heading: 'latest', href: '/file?uri=/a/current/nothing.xlsx' },
       { heading: '2016', href: '/file?uri=/a/2016/.xlsx' },
     ]);
@@ -172,6 +172,7 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
       })),
     );
     expect(io.lines).toContain(`downloaded 2018/b2018.xlsx (${workbookBytes(EDITION_FILES[2018]).length} bytes)`);
+    expect(io.lines).toContain('debug: monthly-deaths: 0/3 editions');
     expect(io.lines).toContain('debug: monthly-deaths: 3 editions, 3 downloaded');
     expect(io.lines.filter((line) => line.includes('temp file'))).toEqual([]);
   });
@@ -280,6 +281,7 @@ describe('ons.extract, in-process against a local ONS look-alike', () => {
     await expect(failure).rejects.toThrow(/^cannot write .*2018\/b2018\.xlsx: /);
     expect(requestsSince(before).map((r) => r.path)).toEqual(['/page', EDITION_FILES[2015]]);
     expect((await manifestOf()).files.map((f) => f.path)).toEqual(['2015/a2015.xlsx']);
+    expect(io.lines).toContain('debug: monthly-deaths: stopped');
   });
 
   it('credentials in --url go as Basic auth and never into the manifest, the report or the log', async () => {
@@ -352,6 +354,7 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
     for (const [i, { file }] of EDITIONS.entries()) await writeFile(path.join(inputs, `${3 - i}-${file}`), await readFile(path.join(work, 'build', file)));
     await writeFile(path.join(inputs, '.etl-tmp-1-ab-0.xlsx'), 'partial');
     await writeFile(path.join(inputs, 'notes.csv'), 'a,b');
+    await writeFile(path.join(inputs, 'old.xls.bak'), 'a backup');
   });
   afterAll(async () => {
     await io.close();
@@ -376,7 +379,11 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
     await expect(none).rejects.toThrow(`no edition matches --from 2022: the raw layer (${path.join(dataDir, 'raw', 'ons', 'monthly-deaths')}) holds editions 2015, 2019, 2021`);
   });
 
-  it('without an extract first, says to run it (a usage error)', async () => {
+  it('without an extract first (or after one that kept nothing), says to run it (a usage error)', async () => {
+    const emptyRaw = path.join(work, 'empty-raw');
+    await mkdir(path.join(emptyRaw, 'raw', 'ons', 'monthly-deaths'), { recursive: true });
+    await writeFile(path.join(emptyRaw, 'raw', 'ons', 'monthly-deaths', 'manifest.json'), JSON.stringify({ source: 'ons', dataset: 'monthly-deaths', page_url: 'http://x', updated_at: 'x', files: [] }));
+    await expect(transform({}, undefined, emptyRaw)).rejects.toThrow(/^no extracted workbooks for ons monthly-deaths in /);
     const empty = transform({}, undefined, path.join(work, 'nothing-here'));
     await expect(empty).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && error.hint === 'run `etl extract ons monthly-deaths` first (same --data-dir), or pass workbooks with --input');
     await expect(empty).rejects.toThrow(`no extracted workbooks for ons monthly-deaths in ${path.join(work, 'nothing-here', 'raw', 'ons', 'monthly-deaths')}`);
@@ -386,6 +393,11 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
     expect(await partNames(transform({ input: [inputs] }))).toEqual(['1-deaths2021.xlsx', '2-annual2019publishedoutputrefresh.xls', '3-publishedoutput2015final.xls']);
     expect(await partNames(transform({ input: [path.join(inputs, '3-publishedoutput2015final.xls'), path.join(inputs, '1-deaths2021.xlsx')] }))).toEqual(['3-publishedoutput2015final.xls', '1-deaths2021.xlsx']);
     expect(await partNames(transform({ input: [inputs], from: 2016, to: 2019 }))).toEqual(['2-annual2019publishedoutputrefresh.xls']);
+    expect(await partNames(transform({ input: [inputs], to: 2015 }))).toEqual(['3-publishedoutput2015final.xls']);
+    // A file whose table cannot be located is kept, so that its read fails and says why.
+    const notAWorkbook = path.join(work, 'not-a-workbook.xlsx');
+    await writeFile(notAWorkbook, '<html>error page</html>');
+    expect(await partNames(transform({ input: [notAWorkbook, path.join(inputs, '1-deaths2021.xlsx')], to: 2019 }))).toEqual(['not-a-workbook.xlsx']);
     expect(io.lines).toContain('debug: 1-deaths2021.xlsx: edition 2021 is outside the range, left out');
     await expect(transform({ input: [inputs], from: 2030 })).rejects.toThrow('no edition matches --from 2030: --input holds editions 2015, 2019, 2021');
     await expect(transform({ input: [inputs], from: 2030, to: 2031 }, { index: 1, count: 2 })).rejects.toThrow(/^no edition matches --from 2030 --to 2031 --shard 1\/2: --input holds editions 2015, 2019, 2021$/);
@@ -394,5 +406,16 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
     await mkdir(empty);
     await writeFile(path.join(empty, 'readme.txt'), 'no workbooks');
     await expect(transform({ input: [empty] })).rejects.toThrow(`--input ${empty}: the directory holds no .xls or .xlsx workbooks`);
+  });
+});
+
+describe('ons options', () => {
+  it('--url must be an http(s) URL, written with its scheme', () => {
+    const parse = (url: string) => ons.extractOptions.schema.safeParse({ url });
+    expect(parse('https://www.ons.gov.uk/x').success).toBe(true);
+    expect(parse('http://127.0.0.1:8080/page').success).toBe(true);
+    for (const url of ['127.0.0.1:8080/page', 'ftp://127.0.0.1/page']) {
+      expect(parse(url).error?.issues[0]?.message).toBe('not an http:// or https:// URL: write it with its scheme, e.g. http://127.0.0.1:8080/page');
+    }
   });
 });

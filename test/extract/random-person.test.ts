@@ -52,6 +52,8 @@ describe('randomPerson.extract', () => {
     expect(manifest).toMatchObject({ source: 'random-person', dataset: 'people', updated_at: FIXED_NOW.toISOString() });
     expect(manifest.files.map((f: { key: string; path: string }) => [f.key, f.path])).toEqual([['page-1', 'page-00001.json'], ['page-2', 'page-00002.json']]);
     expect(io.lines.filter((line) => /^(warn|error):/.test(line))).toEqual([]);
+    expect(io.lines).toContain('debug: people: 0/2 pages');
+    expect(io.lines).toContain('debug: people: 2 pages, 5003 people asked for');
     expect(io.lines).toContain(`debug: GET ${url(2, 3)}: ${Buffer.byteLength(page2)} bytes -> ${path.join(rawDir(), 'page-00002.json')}`);
   });
 

@@ -138,5 +138,12 @@ describe('saveResponse and recordResponses (API answers)', () => {
     expect(manifest).toEqual({ ...ids, updated_at: '2024-03-01T12:00:01.000Z', files: [first[2], renamedB] });
     expect(await readJson(path.join(rawDir, 'manifest.json'))).toEqual(manifest);
     expect((await readdir(rawDir)).sort()).toEqual(['a.json', 'b2.json', 'manifest.json']);
+    expect(await readFile(path.join(rawDir, 'manifest.json'), 'utf8')).toMatch(/\n}\n$/);
+
+    // A replaced file someone already removed by hand is no reason to fail.
+    await rm(path.join(rawDir, 'b2.json'));
+    const fresh = await saveResponse(rawDir, 'a.json', 'a', answer('5'));
+    await expect(recordResponses(rawDir, ids, [fresh], { now: NOW, log, replaces: () => true })).resolves.toMatchObject({ files: [fresh] });
+    expect((await readdir(rawDir)).sort()).toEqual(['a.json', 'manifest.json']);
   });
 });
