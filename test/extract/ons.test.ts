@@ -38,6 +38,11 @@ describe('scrapeEditionLinks', () => {
     expect(links[0]!.url).toBe(`https://www.ons.gov.uk/file?uri=%2fpeoplepopulationandcommunity%2fbirthsdeathsandmarriages%2fdeaths%2fdatasets%2fmonthlyfiguresondeathsregisteredbyareaofusualresidence%2f2019/annual2019publishedoutputrefresh.xls`);
   });
 
+  it('skips an href that is not a URL at all', () => {
+    const html = `<a href="http://[broken/2019/x.xlsx">bad</a>${datasetPage('Deaths', [{ heading: '2019', href: '/file?uri=/a/2019/ok.xlsx' }])}`;
+    expect(scrape(html).links.map((l) => l.fileName)).toEqual(['ok.xlsx']);
+  });
+
   it('ignores off-host links with a warning, other file types silently, and duplicates', () => {
     const good = onsFileHref(MONTHLY_DATASET_PATH, '2018', 'publishedannual2018.xls');
     const html = datasetPage('Monthly figures on deaths', [

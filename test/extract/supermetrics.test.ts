@@ -180,17 +180,22 @@ describe('supermetrics.transform', () => {
     await expect(missing).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && error.hint === 'run `etl extract supermetrics query --query … --from … --to …` first (same --data-dir)');
     await expect(missing).rejects.toThrow(`nothing extracted for supermetrics query in ${rawDir()}`);
 
-    await extract({ from: '2024-01-01', to: '2024-01-04', chunk: '2d' });
+    await extract({ from: '2024-01-01', to: '2024-01-04', chunk: '1d' });
     const rows = await tableRows(transform());
     expect(rows).toHaveLength(4 * 2);
     expect(Object.keys(rows[0]!.row)).toEqual(['date', 'view', 'm_site_total_bounces_landing', 'm_site_total_click_to_edsp', 'extracted_at', 'source_file']);
-    const shards = [0, 1].map(async (index) => new Set((await tableRows(transform({ index, count: 2 }))).map(({ part }) => part.split('/')[3])));
-    const [first, second] = await Promise.all(shards);
-    expect([...first!, ...second!].sort()).toEqual(['2024-01-01_2024-01-02', '2024-01-03_2024-01-04']);
+    // Shard i's transform reads exactly the chunks shard i's extract fetches.
+    for (const index of [0, 1]) {
+      bed.server.requests.length = 0;
+      await extract({ from: '2024-01-01', to: '2024-01-04', chunk: '1d', refresh: true }, { index, count: 2 });
+      const fetched = new Set(asked().map((q) => `${q.start_date}_${q.end_date}`));
+      const read = new Set((await tableRows(transform({ index, count: 2 }))).map(({ part }) => part.split('/')[3]));
+      expect(read).toEqual(fetched);
+    }
 
-    await writeFile(path.join(rawDir(), '2024-01-01_2024-01-02', 'page-0001.json'), '{"meta": ');
+    await writeFile(path.join(rawDir(), '2024-01-01_2024-01-01', 'page-0001.json'), '{"meta": ');
     const damaged = transform();
     await expect(damaged).rejects.toBeInstanceOf(DataError);
-    await expect(damaged).rejects.toThrow(`${path.join(rawDir(), '2024-01-01_2024-01-02', 'page-0001.json')} is not valid JSON: `);
+    await expect(damaged).rejects.toThrow(`${path.join(rawDir(), '2024-01-01_2024-01-01', 'page-0001.json')} is not valid JSON: `);
   });
 });
