@@ -14,6 +14,7 @@ describe('a full disk', () => {
     const error = diskFullError('/srv/out/deaths.parquet', new Error('ENOSPC'));
     expect(error).toBeInstanceOf(LoadError);
     expect(error.message).toBe('no space left on the device holding /srv/out (writing deaths.parquet)');
+    expect(error.hint).toBe('free some space or point --data-dir/--out elsewhere, then run again; files already there are kept');
   });
 });
 

@@ -282,6 +282,9 @@ describe('what the client refuses, and how it says so', () => {
     await closed.close();
     await expect(client.getText(`${closed.url}/page`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/page failed: ECONNREFUSED \(/);
     expect(warnings.filter((line) => line.includes('ECONNREFUSED'))).toHaveLength(3);
+    await expect(client.getText(`${closed.url}/page`)).rejects.toHaveProperty('hint', 'check the network and the URL, then run again; finished downloads are kept');
+    // https is fetched (and fails here on the network), not refused as a scheme.
+    await expect(clientWith({ retries: 0 }).getText(`${closed.url.replace('http:', 'https:')}/page`)).rejects.toBeInstanceOf(SourceError);
   });
 
   it('Retry-After as an HTTP date is honoured, and any wait is capped at the longest wait allowed', async () => {
@@ -294,7 +297,9 @@ describe('what the client refuses, and how it says so', () => {
   it('ends a chain of more than 5 redirects', async () => {
     for (let i = 0; i < 7; i++) server.fail(`/hop-${i}`, { status: 302, times: 1, headers: { location: `/hop-${i + 1}` } });
     const before = server.requests.length;
-    await expect(client.getText(`${server.url}/hop-0`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/hop-0: more than 5 redirects$/);
+    const chain = client.getText(`${server.url}/hop-0`);
+    await expect(chain).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/hop-0: more than 5 redirects$/);
+    await expect(chain).rejects.toHaveProperty('hint', 'pass the final address with --url');
     expect(served(before, '/hop-').length).toBe(6);
   });
 
@@ -302,6 +307,10 @@ describe('what the client refuses, and how it says so', () => {
     const before = server.requests.length;
     const failure = (await client.getText(`${server.url.replace('://', '://me:pa%3Ass@')}/locked`).catch((error: unknown) => error)) as SourceError;
     expect(server.requests[before]!.headers.authorization).toBe(`Basic ${Buffer.from('me:pa:ss').toString('base64')}`);
+    await client.getText(`${server.url.replace('://', '://t0ken@')}/page`);
+    await client.getText(`${server.url}/page`);
+    expect(server.requests.slice(-2).map((r) => r.headers.authorization)).toEqual([`Basic ${Buffer.from('t0ken:').toString('base64')}`, undefined]);
+    expect(server.requests.at(-1)!.headers.accept).toBe('*/*');
     expect(failure.message).not.toContain('pa%3Ass');
   });
 });
@@ -309,11 +318,16 @@ describe('what the client refuses, and how it says so', () => {
 describe('request (API answers)', () => {
   it('returns any 2xx or 4xx with its body and content type; retries 5xx; never follows a redirect', async () => {
     server.set('/api.json', { body: '{"ok":true}', contentType: 'application/json' });
-    server.fail('/api.json', { status: 502, times: 1 });
+    for (const status of [429, 500]) server.fail('/api.json', { status, times: 1 });
     const before = server.requests.length;
     const answer = await client.request(`${server.url}/api.json`);
     expect(answer).toEqual({ status: 200, contentType: 'application/json', body: Buffer.from('{"ok":true}') });
-    expect(served(before, '/api.json').map((r) => [r.status, r.headers.accept])).toEqual([[502, 'application/json'], [200, 'application/json']]);
+    expect(served(before, '/api.json').map((r) => [r.status, r.headers.accept])).toEqual([[429, 'application/json'], [500, 'application/json'], [200, 'application/json']]);
+    // Any other 5xx is the server's fault too: an error, not an answer, and not retried.
+    server.fail('/api.json', { status: 501, times: 1 });
+    const since = server.requests.length;
+    await expect(client.request(`${server.url}/api.json`)).rejects.toThrow(/answered HTTP 501$/);
+    expect(served(since, '/api.json')).toHaveLength(1);
     expect(await client.request(`${server.url}/missing.json`)).toMatchObject({ status: 404, body: Buffer.from('not found') });
     server.fail('/api.json', { status: 301, times: 1, headers: { location: '/elsewhere' } });
     expect((await client.request(`${server.url}/api.json`)).status).toBe(301);
@@ -346,7 +360,9 @@ describe('limits', () => {
 
   it('a page or an API answer larger than 32 MiB is refused, not held in memory', async () => {
     server.set('/huge', { body: Buffer.alloc(32 * 1024 * 1024 + 1, 'a'), contentType: 'text/html' });
-    await expect(client.getText(`${server.url}/huge`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/huge: the page is larger than 32 MiB$/);
+    const page = client.getText(`${server.url}/huge`);
+    await expect(page).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/huge: the page is larger than 32 MiB$/);
+    await expect(page).rejects.toHaveProperty('hint', 'check --url points at the dataset page');
     await expect(client.request(`${server.url}/huge`, { method: 'PUT' })).rejects.toThrow(/^PUT http:\/\/127\.0\.0\.1:\d+\/huge: the answer is larger than 32 MiB$/);
     server.set('/huge', { body: 'small now' });
   });

@@ -32,6 +32,8 @@ describe('createLogger', () => {
 
   it('writes one JSON object per line with --json', () => {
     const { lines, log } = capture({ json: true, debug: true });
+    log.info('first');
+    expect(lines.pop()).toMatch(/^\{.*"msg":"first"\}\n$/);
     log.debug('detail', { file: 'a.xls' });
     log.progress('working').done('finished');
     const records = lines.map((line) => JSON.parse(line));
@@ -112,6 +114,7 @@ describe('createLogger', () => {
 
 describe('text from files in human output', () => {
   it('shows control characters escaped, so a sheet name cannot forge a log line or drive the terminal', () => {
+    expect(escapeControl('a\u0001b\u009bc\u2028d')).toBe('a\\x01b\\x9bc\\u2028d');
     const { lines, log } = capture();
     log.warn('skipped sheet "Figures\netl: info: all good\u001b[31m\u2028"');
     expect(lines).toEqual(['warn: skipped sheet "Figures\\netl: info: all good\\x1b[31m\\u2028"\n']);
