@@ -2,14 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../../src/core/errors.js';
-import { redact } from '../../src/core/redact.js';
+import type { ConfigError } from '../../src/core/errors.js';
 
-/**
- * Each test loads settings.ts afresh (it reads ./.env once per process), as its own module instance: the
- * query suffix gives a new copy of settings.ts only, so redact() and the error classes stay the shared ones.
- */
-let loads = 0;
+/** Each test loads settings.ts afresh: it reads ./.env once per process. */
 let work: string;
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-settings-'));
@@ -24,16 +19,17 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function settingsIn(dir: string): Promise<typeof import('../../src/core/settings.js')> {
+async function settingsIn(dir: string) {
   vi.spyOn(process, 'cwd').mockReturnValue(dir);
-  return import(/* @vite-ignore */ `../../src/core/settings.js?load=${++loads}`);
+  vi.resetModules();
+  return { settings: await import('../../src/core/settings.js'), redact: (await import('../../src/core/redact.js')).redact };
 }
 
 describe('settings', () => {
   it('come from the environment first, then from ./.env; an empty value is unset', async () => {
     vi.stubEnv('SETTINGS_BOTH', 'env');
     vi.stubEnv('SETTINGS_BLANK', '');
-    const settings = await settingsIn(work);
+    const { settings } = await settingsIn(work);
     expect(settings.readSetting('SETTINGS_FROM_FILE')).toBe('file-value');
     expect(settings.readSetting('SETTINGS_BOTH')).toBe('env');
     expect(settings.readSetting('SETTINGS_EMPTY')).toBeUndefined();
@@ -46,7 +42,7 @@ describe('settings', () => {
 
   it('a secret is masked in everything printed once read; a missing one is a usage error saying where to set it', async () => {
     vi.stubEnv('SETTINGS_TOKEN', 'settings-secret-4471');
-    const settings = await settingsIn(path.join(work, 'elsewhere'));
+    const { settings, redact } = await settingsIn(path.join(work, 'elsewhere'));
     expect(settings.readSecret('SETTINGS_TOKEN', 'the demo token')).toBe('settings-secret-4471');
     expect(redact('sent settings-secret-4471 as x')).toBe('sent REDACTED as x');
     let thrown: unknown;
@@ -55,7 +51,8 @@ describe('settings', () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(ConfigError);
+    // A fresh module graph: its own ConfigError class, so the name and exit code are what count.
+    expect(thrown).toMatchObject({ name: 'ConfigError', exitCode: 2 });
     expect((thrown as ConfigError).message).toBe('SETTINGS_FROM_FILE is not set: it holds the demo key');
     expect((thrown as ConfigError).hint).toBe(`export SETTINGS_FROM_FILE=… or add a line SETTINGS_FROM_FILE=… to ${path.join(work, 'elsewhere', '.env')}; it is never read from a flag`);
   });
