@@ -75,9 +75,19 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   const drift = new Map<string, unknown>();
   const seenKeys = declaration.dedupeOn ? new Set<string>() : undefined;
   const known = knownPaths(declaration);
-  const getters = declaration.columns.map((column) => ({ column, get: pathGetter(column.path.replace(/^\$\./, '')), fromRoot: column.path.startsWith('$.') }));
   const getRecords = typeof declaration.records === 'string' ? pathGetter(declaration.records) : declaration.records;
   const recordsPath = typeof declaration.records === 'string' ? `$.${declaration.records}` : '$';
+  const recordPath = (index: number): string => `${recordsPath}[${index}]`;
+  const recordsOfAll = `${recordsPath}[*]`;
+  // JSON paths are spelled out only for a message: building one per value costs more than reading the value.
+  const getters: ColumnGetter[] = declaration.columns.map((column) => {
+    const fromRoot = column.path.startsWith('$.');
+    return { column, fromRoot, get: pathGetter(fromRoot ? column.path.slice(2) : column.path), jsonPath: (index) => (fromRoot ? column.path : `${recordPath(index)}.${column.path}`) };
+  });
+
+  // Every row starts as a copy of one object with all columns, so rows share one shape and filling
+  // them in overwrites fields rather than adding properties one by one (which is several times slower).
+  const rowShape: Record<string, Value> = Object.fromEntries([...declaration.columns.map((column) => column.name), 'extracted_at', 'source_file'].map((name) => [name, null]));
 
   async function* rowsOf(raw: RawJsonFile): AsyncGenerator<Row> {
     let body: unknown;
@@ -86,22 +96,21 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
     } catch (error) {
       throw new DataError(`${raw.name} is not valid JSON: ${(error as Error).message}`, { hint: 'extract again to replace the raw file' });
     }
-    noteDrift(body, '$', known.root, drift, typeof declaration.records === 'string' ? declaration.records : undefined);
+    noteDrift(body, known.root, drift, '$', []);
     const records = getRecords(body);
     if (!Array.isArray(records)) throw new DataError(`${raw.name}: ${recordsPath} is not a list of records`);
     const extractedAt = new Date(raw.entry.fetched_at);
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as unknown;
-      const where = `${recordsPath}[${index}]`;
-      noteDrift(record, where, known.record, drift);
-      const row: Record<string, Value> = {};
-      for (const { column, get, fromRoot } of getters) {
-        const jsonPath = fromRoot ? column.path : `${where}.${column.path}`;
-        const value = get(fromRoot ? body : record);
-        row[column.name] = value === undefined || value === null ? null : convertValue(value, body, column, raw.name, jsonPath);
-        if (row[column.name] === null && column.required) {
-          throw new DataError(`${raw.name}: ${jsonPath} is missing (column ${column.name} may not be empty)`, { hint: 'the API answered without a field the dataset requires' });
+      noteDrift(record, known.record, drift, recordsOfAll, []);
+      const row: Record<string, Value> = { ...rowShape };
+      for (const getter of getters) {
+        const value = getter.get(getter.fromRoot ? body : record);
+        const converted = value === undefined || value === null ? null : convertValue(value, body, getter, raw.name, index);
+        if (converted === null && getter.column.required) {
+          throw new DataError(`${raw.name}: ${getter.jsonPath(index)} is missing (column ${getter.column.name} may not be empty)`, { hint: 'the API answered without a field the dataset requires' });
         }
+        row[getter.column.name] = converted;
       }
       if (seenKeys) {
         const key = JSON.stringify(declaration.dedupeOn!.map((name) => valueKey(row[name] ?? null)));
@@ -125,6 +134,15 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   return { schema: { name: declaration.name, columns: jsonColumns(declaration) }, parts: parts() };
 }
 
+interface ColumnGetter {
+  column: JsonColumn;
+  /** Read from the response root (`$.id`) rather than the record. */
+  fromRoot: boolean;
+  get: (value: unknown) => unknown;
+  /** The JSON path of this column in record `index`, for messages. */
+  jsonPath: (index: number) => string;
+}
+
 function valueKey(value: Value): string | number | boolean | null {
   return value instanceof Date ? value.toISOString() : typeof value === 'bigint' ? String(value) : value;
 }
@@ -142,37 +160,65 @@ function pathGetter(dotted: string): (value: unknown) => unknown {
   };
 }
 
+/** Known paths as a tree of keys; `null` marks a path covered whole (a column or an ignored path). */
+type KnownTree = Map<string, KnownTree | null>;
+
 interface KnownPaths {
-  record: Set<string>;
-  root: Set<string>;
+  record: KnownTree;
+  root: KnownTree;
 }
 
 function knownPaths(declaration: JsonTableDeclaration): KnownPaths {
-  const record = new Set<string>();
-  const root = new Set<string>();
+  const record: KnownTree = new Map();
+  const root: KnownTree = new Map();
+  const cover = (tree: KnownTree, keys: readonly string[]): void => {
+    let node = tree;
+    for (const [depth, key] of keys.entries()) {
+      if (depth === keys.length - 1) {
+        node.set(key, null);
+        return;
+      }
+      const next = node.get(key);
+      if (next === null) return; // already covered whole
+      if (next === undefined) node.set(key, (node = new Map()));
+      else node = next;
+    }
+  };
   for (const p of [...declaration.columns.map((c) => c.path), ...(declaration.ignore ?? [])]) {
-    if (p.startsWith('$.')) root.add(p.slice(2));
-    else record.add(p);
+    if (p.startsWith('$.')) cover(root, p.slice(2).split('.'));
+    else cover(record, p.split('.'));
   }
+  if (typeof declaration.records === 'string') cover(root, declaration.records.split('.'));
   return { record, root };
 }
 
 const MAX_DRIFT_REPORTED = 50;
+const NOTHING_KNOWN: KnownTree = new Map();
 
-/** Leaf fields not covered by a known path, each recorded once with a first example. */
-function noteDrift(value: unknown, where: string, known: Set<string>, drift: Map<string, unknown>, skip?: string, prefix = ''): void {
+/**
+ * Leaf fields not covered by a known path, each recorded once with a first example. It walks every
+ * record, so it builds no strings until it finds an unknown field (`keys` is the path down to `value`).
+ */
+function noteDrift(value: unknown, known: KnownTree, drift: Map<string, unknown>, where: string, keys: string[]): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
-  for (const key of Object.keys(value)) {
-    const dotted = prefix ? `${prefix}.${key}` : key;
-    if (dotted === skip || known.has(dotted)) continue;
+  for (const key in value) {
+    const below = known.get(key);
+    if (below === null) continue;
     const child = (value as Record<string, unknown>)[key];
-    if (child !== null && typeof child === 'object' && !Array.isArray(child) && Object.keys(child).length > 0) {
-      noteDrift(child, where, known, drift, skip, dotted);
-      continue;
+    keys.push(key);
+    if (child !== null && typeof child === 'object' && !Array.isArray(child) && hasKeys(child)) {
+      noteDrift(child, below ?? NOTHING_KNOWN, drift, where, keys);
+    } else if (below === undefined && drift.size < MAX_DRIFT_REPORTED) {
+      const jsonPath = `${where}.${keys.join('.')}`;
+      if (!drift.has(jsonPath)) drift.set(jsonPath, child);
     }
-    const jsonPath = `${where.replace(/\[\d+\]$/, '[*]')}.${dotted}`;
-    if (!drift.has(jsonPath) && drift.size < MAX_DRIFT_REPORTED) drift.set(jsonPath, child);
+    keys.pop();
   }
+}
+
+function hasKeys(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
 }
 
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -180,46 +226,48 @@ const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** An instant must say its zone (Z or ±hh:mm); a local time needs a declared convert(). */
 const INSTANT_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-function convertValue(value: unknown, response: unknown, column: JsonColumn, file: string, jsonPath: string): Value {
-  const fail = (expected: string): never => {
-    throw new DataError(`${file}: ${jsonPath} is ${JSON.stringify(value)}, expected ${expected} for column ${column.name}`);
-  };
+function unexpectedValue(value: unknown, expected: string, getter: ColumnGetter, file: string, index: number): never {
+  throw new DataError(`${file}: ${getter.jsonPath(index)} is ${JSON.stringify(value)}, expected ${expected} for column ${getter.column.name}`);
+}
+
+function convertValue(value: unknown, response: unknown, getter: ColumnGetter, file: string, index: number): Value {
+  const { column } = getter;
   if (column.convert) {
     try {
       return column.convert(value, response);
     } catch (error) {
-      return fail((error as Error).message);
+      return unexpectedValue(value, (error as Error).message, getter, file, index);
     }
   }
   switch (column.type) {
     case 'string':
       if (typeof value === 'string') return value;
       if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-      return fail('text');
+      return unexpectedValue(value, 'text', getter, file, index);
     case 'int32':
     case 'int64': {
       const number = typeof value === 'string' && NUMBER_TEXT.test(value.trim()) ? Number(value) : value;
       if (typeof number === 'number' && Number.isSafeInteger(number)) return number;
-      return fail('a whole number');
+      return unexpectedValue(value, 'a whole number', getter, file, index);
     }
     case 'double': {
       if (typeof value === 'number') return value;
       if (typeof value === 'string' && value.trim() === '') return null;
       if (typeof value === 'string' && NUMBER_TEXT.test(value.trim())) return Number(value);
-      return fail('a number');
+      return unexpectedValue(value, 'a number', getter, file, index);
     }
     case 'boolean':
       if (typeof value === 'boolean') return value;
-      return fail('true or false');
+      return unexpectedValue(value, 'true or false', getter, file, index);
     case 'date': {
       const match = typeof value === 'string' ? DATE_TEXT.exec(value) : null;
-      if (!match) return fail('a date YYYY-MM-DD');
+      if (!match) return unexpectedValue(value, 'a date YYYY-MM-DD', getter, file, index);
       return new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
     }
     case 'timestamp': {
-      if (typeof value !== 'string' || !INSTANT_TEXT.test(value)) return fail('an ISO-8601 instant with a zone');
+      if (typeof value !== 'string' || !INSTANT_TEXT.test(value)) return unexpectedValue(value, 'an ISO-8601 instant with a zone', getter, file, index);
       const date = new Date(value as string);
-      return Number.isNaN(date.getTime()) ? fail('an ISO-8601 instant') : date;
+      return Number.isNaN(date.getTime()) ? unexpectedValue(value, 'an ISO-8601 instant', getter, file, index) : date;
     }
   }
 }

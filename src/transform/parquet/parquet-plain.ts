@@ -24,43 +24,41 @@ export type EncodedColumn =
   | { type: Exclude<ColumnType, 'string'>; values: Int32Array | BigInt64Array | Float64Array | Uint8Array; nulls: Uint8Array | null };
 
 /**
- * Writes column batches as a plain, uncompressed parquet file: PLAIN values, one data page per batch
- * and column, row groups of about ROW_GROUP_ROWS rows. It is the hand-over to DuckDB, which reads it
- * natively and writes the real file (zstd, statistics, its own row groups): copying typed arrays into
- * pages here costs a fraction of handing DuckDB one value at a time.
+ * Writes column batches as a plain, uncompressed parquet file: PLAIN values, one row group per batch
+ * with one data page per column. It is the hand-over to DuckDB, which reads it natively and writes the
+ * real file (zstd, statistics, its own row groups): copying typed arrays into pages here costs a
+ * fraction of handing DuckDB one value at a time.
  * Only what that needs is written: flat schema, DATA_PAGE v1, no statistics, no dictionary.
+ *
+ * Each batch's pages are written at once rather than held for a bigger row group: held pages outlive
+ * V8's young generation, and their buffers then wait for a full collection, so memory grew with the
+ * input (50 MB more at 100,000 people than at 10,000); written at once they are freed young.
  */
 export class PlainParquetWriter {
   private readonly fd: number;
   private open = true;
   private offset = 0;
   private rowGroups: RowGroupMeta[] = [];
-  private pending: Buffer[][];
-  private pendingRows = 0;
-  private pendingBytes = 0;
   private totalRows = 0;
 
   constructor(file: string, private readonly columns: readonly Column[]) {
     this.fd = openSync(file, 'w');
-    this.pending = columns.map(() => []);
     this.write(MAGIC);
   }
 
   add(batch: ColumnBatch): void {
-    batch.columns.forEach((column, c) => {
-      const page = dataPage(column, batch.rows, this.columns[c]!.nullable);
-      this.pending[c]!.push(page);
-      this.pendingBytes += page.length;
+    const chunks = batch.columns.map((column, c): ColumnChunkMeta => {
+      const start = this.offset;
+      this.write(dataPage(column, batch.rows, this.columns[c]!.nullable));
+      return { column: this.columns[c]!, offset: start, size: this.offset - start, values: batch.rows };
     });
-    this.pendingRows += batch.rows;
-    // Long texts (a label of thousands of characters, repeated on every period row) fill a row group by bytes first.
-    if (this.pendingRows >= ROW_GROUP_ROWS || this.pendingBytes >= ROW_GROUP_BYTES) this.flushRowGroup();
+    this.rowGroups.push({ chunks, rows: batch.rows, size: chunks.reduce((sum, chunk) => sum + chunk.size, 0) });
+    this.totalRows += batch.rows;
   }
 
   /** Writes the footer and closes the file. */
   close(): void {
     try {
-      this.flushRowGroup();
       const footer = fileMetadata(this.columns, this.totalRows, this.rowGroups);
       const length = Buffer.alloc(4);
       length.writeUInt32LE(footer.length);
@@ -79,21 +77,6 @@ export class PlainParquetWriter {
     closeSync(this.fd);
   }
 
-  private flushRowGroup(): void {
-    if (this.pendingRows === 0) return;
-    const chunks: ColumnChunkMeta[] = [];
-    this.pending.forEach((pages, c) => {
-      const start = this.offset;
-      for (const page of pages) this.write(page);
-      chunks.push({ column: this.columns[c]!, offset: start, size: this.offset - start, values: this.pendingRows });
-    });
-    this.rowGroups.push({ chunks, rows: this.pendingRows, size: chunks.reduce((sum, chunk) => sum + chunk.size, 0) });
-    this.totalRows += this.pendingRows;
-    this.pending = this.columns.map(() => []);
-    this.pendingRows = 0;
-    this.pendingBytes = 0;
-  }
-
   private write(bytes: Buffer): void {
     for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, this.offset + done);
     this.offset += bytes.length;
@@ -101,8 +84,6 @@ export class PlainParquetWriter {
 }
 
 const MAGIC = Buffer.from('PAR1');
-const ROW_GROUP_ROWS = 65_536;
-const ROW_GROUP_BYTES = 32 * 1024 * 1024;
 
 /** Parquet enums (parquet.thrift). */
 const PHYSICAL = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;

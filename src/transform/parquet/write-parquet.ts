@@ -122,7 +122,7 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
     Atomics.store(state, STOPPING, 1);
     worker.postMessage(INTERRUPT);
     const deadline = Date.now() + 5000;
-    while (Atomics.load(state, BUSY) === 1 && Date.now() < deadline) Atomics.wait(state, BUSY, 1, 50);
+    for (let busy = Atomics.load(state, BUSY); busy > 0 && Date.now() < deadline; busy = Atomics.load(state, BUSY)) Atomics.wait(state, BUSY, busy, 50);
     for (const file of files) rmSync(file, { force: true });
   };
   process.on('exit', onExit);
@@ -134,9 +134,6 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
     for (const { reject } of waiting.values()) reject(error);
     waiting.clear();
   };
-  // Request 0 is the worker's start-up (opening DuckDB).
-  const started = new Promise<void>((resolve, reject) => waiting.set(0, { resolve, reject }));
-  started.catch(() => undefined); // surfaces through call(); not an unhandled rejection before the first one
   worker.on('message', (reply: WorkerReply) => {
     const entry = waiting.get(reply.id);
     waiting.delete(reply.id);
@@ -146,7 +143,6 @@ function startWorker(options: Omit<WorkerSetup, 'state'>, files: readonly string
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`parquet writer thread exited (code ${code})`)));
   const call = async (request: WorkerCall, transfer: ArrayBuffer[] = []): Promise<void> => {
-    await started;
     if (failure) throw failure;
     const id = nextId++;
     const done = new Promise<void>((resolve, reject) => waiting.set(id, { resolve, reject }));
