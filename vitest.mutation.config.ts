@@ -14,6 +14,6 @@ const CLI_TESTS = [
 ];
 
 /** Stryker's vitest runner forces worker threads, and DuckDB's native addon (the parquet writer) ends the thread. */
-const DUCKDB_TESTS = ['test/commands/datasets-inspect.test.ts', 'test/transform/layout/workbook-table.test.ts'];
+const DUCKDB_TESTS = ['test/commands/datasets-inspect.test.ts', 'test/transform/layout/workbook-table.test.ts', 'test/transform/parquet/write-parquet.test.ts'];
 
 export default mergeConfig(base, defineConfig({ test: { exclude: [...CLI_TESTS, ...DUCKDB_TESTS, 'node_modules/**'] } }));

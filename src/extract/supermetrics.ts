@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -94,12 +95,11 @@ async function allIntact(rawDir: string, entries: readonly ResponseEntry[]): Pro
 
 /**
  * A shard takes the chunks whose id (`2024-01-01_2024-01-15`) hashes to its index: the same chunk always
- * goes to the same shard, whatever --from/--to cut around it.
+ * goes to the same shard, whatever --from/--to cut around it. sha256, not a short hash like FNV-1a, whose
+ * low bits follow the digits' parity (every one-day chunk went to shard 0 of 2).
  */
 function chunkInShard(id: string, shard: Shard | undefined): boolean {
-  let hash = 0x811c9dc5; // FNV-1a, 32 bits
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193) >>> 0;
-  return inShard(hash, shard);
+  return inShard(createHash('sha256').update(id).digest().readUInt32BE(0), shard);
 }
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {

@@ -3,8 +3,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTempFile, removeLiveTempFiles, sweepDeadTempFiles, TEMP_PREFIX, tempPathFor, trackTempFile, withAtomicFile, writeFileAtomic } from '../../src/core/atomic-file.js';
+import { describeWriteError, isTempFile, removeLiveTempFiles, sweepDeadTempFiles, TEMP_PREFIX, tempPathFor, trackTempFile, withAtomicFile, writeFileAtomic } from '../../src/core/atomic-file.js';
 import { mapWithLimit } from '../../src/core/concurrency.js';
+import { LoadError } from '../../src/core/errors.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -132,5 +133,21 @@ describe('mapWithLimit', () => {
     expect(await mapWithLimit([1, 2, 3], 0, async (item) => { seen.push(item); return item; })).toEqual([1, 2, 3]);
     expect(seen).toEqual([1, 2, 3]);
     expect(await mapWithLimit([], 4, async () => { throw new Error('never called'); })).toEqual([]);
+  });
+});
+
+describe('describeWriteError', () => {
+  const fsError = (code: string, syscall: string) => Object.assign(new Error(`${code}: failed, ${syscall}`), { code, syscall });
+
+  it('a failed local write is a load error naming the target (a full disk says so); anything else is left as it is', () => {
+    const denied = describeWriteError(fsError('EACCES', 'open'), '/srv/raw/manifest.json');
+    expect(denied).toBeInstanceOf(LoadError);
+    expect(denied).toMatchObject({ exitCode: 5, hint: 'check the directory exists and is writable' });
+    expect((denied as LoadError).message).toBe('cannot write /srv/raw/manifest.json: EACCES: failed, open');
+    const full = describeWriteError(fsError('ENOSPC', 'write'), '/srv/raw/2019/a.xls');
+    expect((full as LoadError).message).toBe('no space left on the device holding /srv/raw/2019 (writing a.xls)');
+    for (const other of [fsError('ECONNRESET', 'read'), new Error('no code'), Object.assign(new Error('x'), { syscall: 'open' }), 'a string']) {
+      expect(describeWriteError(other, '/srv/x')).toBe(other);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DataError, diskFullError, errorMessage, isDiskFull, isEtlError, LoadError, SourceError } from '../../src/core/errors.js';
+import { ConfigError, DataError, diskFullError, errorMessage, isDiskFull, isEtlError, LoadError, SourceError, StepTimeoutError } from '../../src/core/errors.js';
 
 describe('a full disk', () => {
   it('is recognised from an errno code, or from the message where DuckDB gives no code', () => {
@@ -14,6 +14,7 @@ describe('a full disk', () => {
     const error = diskFullError('/srv/out/deaths.parquet', new Error('ENOSPC'));
     expect(error).toBeInstanceOf(LoadError);
     expect(error.message).toBe('no space left on the device holding /srv/out (writing deaths.parquet)');
+    expect(error.hint).toBe('free some space or point --data-dir/--out elsewhere, then run again; files already there are kept');
   });
 });
 
@@ -39,5 +40,13 @@ describe('the error family', () => {
     expect(errorMessage(new Error('boom'))).toBe('boom');
     expect(errorMessage('plain')).toBe('plain');
     expect(errorMessage(404)).toBe('404');
+  });
+
+  it('a step that ran past its timeout exits with the code of that step, and says which setting raises it', () => {
+    const [extract, transform, load] = (['extract', 'transform', 'load'] as const).map((step) => new StepTimeoutError(step, 90));
+    expect([extract, transform, load].map((error) => error!.exitCode)).toEqual([3, 4, 5]);
+    expect(transform!.name).toBe('TimeoutError');
+    expect(transform!.message).toBe('transform ran past its timeout of 90 s and was stopped');
+    expect(transform!.hint).toBe('raise --step-timeout (or steps.transform.timeout in the config), or find what made it slow with --debug');
   });
 });

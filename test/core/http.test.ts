@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SourceError } from '../../src/core/errors.js';
+import { ConfigError, SourceError } from '../../src/core/errors.js';
 import { createHttpClient, type HttpClient, type HttpOptions } from '../../src/core/http.js';
 import { createLogger } from '../../src/core/log.js';
 import { startCloseDelimitedServer } from '../helpers/close-delimited-server.js';
@@ -249,5 +249,121 @@ describe('close-delimited responses (HTTP/1.0, Connection: close, no Content-Len
     expect((await client.getText(`${closing.url}/page`)).length).toBe(body.length + 13);
     expect(closing.requests).toBe(13);
     await closing.close();
+  });
+});
+
+describe('what the client refuses, and how it says so', () => {
+  it('a URL without an http(s) scheme is a usage error (exit 2) that suggests the fix, and nothing is retried', async () => {
+    const noScheme = await client.getText('127.0.0.1:8080/page').catch((error: unknown) => error as ConfigError);
+    expect(noScheme).toBeInstanceOf(ConfigError);
+    expect(noScheme).toMatchObject({ exitCode: 2, hint: 'write it with its scheme, e.g. http://127.0.0.1:8080/page' });
+    expect((noScheme as ConfigError).message).toBe('cannot GET 127.0.0.1:8080/page: not an http:// or https:// URL');
+    const ftp = await client.download('ftp://127.0.0.1/book.xlsx', path.join(dir, 'ftp.xlsx')).catch((error: unknown) => error as ConfigError);
+    expect(ftp).toMatchObject({ exitCode: 2, hint: 'etl downloads over http:// and https:// only' });
+    await expect(client.request('not a url')).rejects.toThrow('cannot GET not a url: not an http:// or https:// URL');
+    expect(warnings).toEqual([]);
+  });
+
+  it('hints by status: 404 says the file moved, 401/403 the credentials, others to try later', async () => {
+    const noRetry = clientWith({ retries: 0 });
+    const statusOf = async (status: number) => {
+      server.fail('/hinted', { status, times: 1 });
+      return (await noRetry.getText(`${server.url}/hinted`).catch((error: unknown) => error)) as SourceError;
+    };
+    expect((await client.getText(`${server.url}/nowhere`).catch((error: unknown) => error)) as SourceError).toMatchObject({ retriable: false, hint: 'the page or file has moved: check --url' });
+    for (const status of [401, 403]) expect(await statusOf(status)).toMatchObject({ retriable: false, hint: 'check the credentials for this source' });
+    expect(await statusOf(410)).toMatchObject({ retriable: false, hint: 'try again later' });
+    for (const status of [408, 425, 500, 502, 503, 504]) expect(await statusOf(status)).toMatchObject({ retriable: true });
+    await noRetry.close();
+  });
+
+  it('a refused connection is retried, then reported with its code', async () => {
+    const closed = await startRawServer(() => undefined);
+    await closed.close();
+    await expect(client.getText(`${closed.url}/page`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/page failed: ECONNREFUSED \(/);
+    expect(warnings.filter((line) => line.includes('ECONNREFUSED'))).toHaveLength(3);
+    await expect(client.getText(`${closed.url}/page`)).rejects.toHaveProperty('hint', 'check the network and the URL, then run again; finished downloads are kept');
+    // https is fetched (and fails here on the network), not refused as a scheme.
+    await expect(clientWith({ retries: 0 }).getText(`${closed.url.replace('http:', 'https:')}/page`)).rejects.toBeInstanceOf(SourceError);
+  });
+
+  it('Retry-After as an HTTP date is honoured, and any wait is capped at the longest wait allowed', async () => {
+    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': new Date(Date.now() - 5000).toUTCString() } });
+    server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': '3600' } });
+    expect(await client.getText(`${server.url}/page`)).toBe('<html>page</html>');
+    expect(warnings.join('')).toMatch(/HTTP 503; retry 1\/3 in 0\.0 s[\s\S]*HTTP 429; retry 2\/3 in 0\.1 s/);
+  });
+
+  it('ends a chain of more than 5 redirects', async () => {
+    for (let i = 0; i < 7; i++) server.fail(`/hop-${i}`, { status: 302, times: 1, headers: { location: `/hop-${i + 1}` } });
+    const before = server.requests.length;
+    const chain = client.getText(`${server.url}/hop-0`);
+    await expect(chain).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/hop-0: more than 5 redirects$/);
+    await expect(chain).rejects.toHaveProperty('hint', 'pass the final address with --url');
+    expect(served(before, '/hop-').length).toBe(6);
+  });
+
+  it('credentials in the URL are sent as Basic auth, never in the message of a failure', async () => {
+    const before = server.requests.length;
+    const failure = (await client.getText(`${server.url.replace('://', '://me:pa%3Ass@')}/locked`).catch((error: unknown) => error)) as SourceError;
+    expect(server.requests[before]!.headers.authorization).toBe(`Basic ${Buffer.from('me:pa:ss').toString('base64')}`);
+    await client.getText(`${server.url.replace('://', '://t0ken@')}/page`);
+    await client.getText(`${server.url}/page`);
+    expect(server.requests.slice(-2).map((r) => r.headers.authorization)).toEqual([`Basic ${Buffer.from('t0ken:').toString('base64')}`, undefined]);
+    expect(server.requests.at(-1)!.headers.accept).toBe('*/*');
+    expect(failure.message).not.toContain('pa%3Ass');
+  });
+});
+
+describe('request (API answers)', () => {
+  it('returns any 2xx or 4xx with its body and content type; retries 5xx; never follows a redirect', async () => {
+    server.set('/api.json', { body: '{"ok":true}', contentType: 'application/json' });
+    for (const status of [429, 500]) server.fail('/api.json', { status, times: 1 });
+    const before = server.requests.length;
+    const answer = await client.request(`${server.url}/api.json`);
+    expect(answer).toEqual({ status: 200, contentType: 'application/json', body: Buffer.from('{"ok":true}') });
+    expect(served(before, '/api.json').map((r) => [r.status, r.headers.accept])).toEqual([[429, 'application/json'], [500, 'application/json'], [200, 'application/json']]);
+    // Any other 5xx is the server's fault too: an error, not an answer, and not retried.
+    server.fail('/api.json', { status: 501, times: 1 });
+    const since = server.requests.length;
+    await expect(client.request(`${server.url}/api.json`)).rejects.toThrow(/answered HTTP 501$/);
+    expect(served(since, '/api.json')).toHaveLength(1);
+    expect(await client.request(`${server.url}/missing.json`)).toMatchObject({ status: 404, body: Buffer.from('not found') });
+    server.fail('/api.json', { status: 301, times: 1, headers: { location: '/elsewhere' } });
+    expect((await client.request(`${server.url}/api.json`)).status).toBe(301);
+  });
+
+  it('retries a body shorter than its Content-Length', async () => {
+    const raw = await startRawServer((socket, attempt) => {
+      const body = attempt === 1 ? '{"a"' : '{"a":1}';
+      socket.end(`HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\n${body}`);
+    });
+    expect((await client.request(`${raw.url}/short`, { method: 'POST', body: 'x=1' })).body.toString()).toBe('{"a":1}');
+    // undici itself notices the short body (UND_ERR_RES_CONTENT_LENGTH_MISMATCH); either way it is retried.
+    expect(warnings.join('')).toMatch(/127\.0\.0\.1:\d+\/short.*(Content-Length said 7|CONTENT_LENGTH_MISMATCH).*; retry 1\/3/);
+    await raw.close();
+  });
+});
+
+describe('limits', () => {
+  it('a retry that would end past the deadline is not waited for: the deadline error says what the last attempt met', async () => {
+    const patient = clientWith({ deadlineMs: 500, maxRetryWaitMs: 5000 });
+    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '2' } });
+    const before = server.requests.length;
+    const failure = (await patient.getText(`${server.url}/page`).catch((error: unknown) => error)) as SourceError;
+    expect(failure).toBeInstanceOf(SourceError);
+    expect(failure).toMatchObject({ retriable: true, hint: 'the server is too slow or stalls: try again later, or raise --download-timeout' });
+    expect(failure.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/page did not finish within 0\.5 s \(last attempt: GET http:\/\/127\.0\.0\.1:\d+\/page answered HTTP 503\)$/);
+    expect(served(before, '/page').length).toBe(1);
+    await patient.close();
+  });
+
+  it('a page or an API answer larger than 32 MiB is refused, not held in memory', async () => {
+    server.set('/huge', { body: Buffer.alloc(32 * 1024 * 1024 + 1, 'a'), contentType: 'text/html' });
+    const page = client.getText(`${server.url}/huge`);
+    await expect(page).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/huge: the page is larger than 32 MiB$/);
+    await expect(page).rejects.toHaveProperty('hint', 'check --url points at the dataset page');
+    await expect(client.request(`${server.url}/huge`, { method: 'PUT' })).rejects.toThrow(/^PUT http:\/\/127\.0\.0\.1:\d+\/huge: the answer is larger than 32 MiB$/);
+    server.set('/huge', { body: 'small now' });
   });
 });

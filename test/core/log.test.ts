@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, escapeControl, loadSpinner } from '../../src/core/log.js';
+import { createLogger, escapeControl, loadSpinner, teeLogger } from '../../src/core/log.js';
 import { redact } from '../../src/core/redact.js';
 
 function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: string[]; log: ReturnType<typeof createLogger> } {
@@ -32,6 +32,8 @@ describe('createLogger', () => {
 
   it('writes one JSON object per line with --json', () => {
     const { lines, log } = capture({ json: true, debug: true });
+    log.info('first');
+    expect(lines.pop()).toMatch(/^\{.*"msg":"first"\}\n$/);
     log.debug('detail', { file: 'a.xls' });
     log.progress('working').done('finished');
     const records = lines.map((line) => JSON.parse(line));
@@ -112,6 +114,7 @@ describe('createLogger', () => {
 
 describe('text from files in human output', () => {
   it('shows control characters escaped, so a sheet name cannot forge a log line or drive the terminal', () => {
+    expect(escapeControl('a\u0001b\u009bc\u2028d')).toBe('a\\x01b\\x9bc\\u2028d');
     const { lines, log } = capture();
     log.warn('skipped sheet "Figures\netl: info: all good\u001b[31m\u2028"');
     expect(lines).toEqual(['warn: skipped sheet "Figures\\netl: info: all good\\x1b[31m\\u2028"\n']);
@@ -127,5 +130,26 @@ describe('text from files in human output', () => {
     log.warn('sheet "a\nb\u001b"');
     expect(JSON.parse(lines[0]!).msg).toBe('sheet "a\nb\u001b"');
     expect(lines[0]!.trimEnd()).not.toMatch(/[\u0000-\u001f]/);
+  });
+});
+
+describe('teeLogger', () => {
+  it('sends every line and every progress step to both loggers (the terminal and a --log-file)', () => {
+    const human = capture({ debug: true });
+    const json = capture({ json: true, debug: true });
+    const log = teeLogger(human.log, json.log);
+    log.debug('d');
+    log.info('i', { n: 1 });
+    log.warn('w');
+    log.error('e');
+    const progress = log.progress('start');
+    progress.update('half');
+    progress.done('finished');
+    log.progress('again').fail('failed');
+    expect(human.lines).toEqual(['debug: d\n', 'i {"n":1}\n', 'warn: w\n', 'error: e\n', 'debug: start\n', 'debug: finished\n', 'debug: again\n', 'debug: failed\n']);
+    expect(json.lines.map((line) => JSON.parse(line)).map(({ level, msg, n }) => [level, msg, n])).toEqual([
+      ['debug', 'd', undefined], ['info', 'i', 1], ['warn', 'w', undefined], ['error', 'e', undefined],
+      ['debug', 'start', undefined], ['debug', 'finished', undefined], ['debug', 'again', undefined], ['debug', 'failed', undefined],
+    ]);
   });
 });
