@@ -375,9 +375,8 @@ async function* sheetsOf(XLSX: typeof import('@e965/xlsx'), bytes: Buffer, file:
 
 function sheetJsCell(cell: { v?: unknown; t?: string; z?: string | number }, date1904: boolean, isDateFormat: (format: string | number) => boolean): Cell {
   const value = cell.v;
-  if (value === undefined || value === null || value === '' || cell.t === 'e' || cell.t === 'z') return null;
-  if (cell.t === 'n' && typeof value === 'number' && cell.z !== undefined && isDateFormat(cell.z)) return excelSerialToDate(value, date1904);
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (value instanceof Date) return value;
-  return String(value);
+  // Read without cellDates or sheetStubs, SheetJS gives strings, numbers (dates among them) and booleans.
+  if (value === undefined || value === null || value === '' || cell.t === 'e') return null;
+  if (typeof value === 'number' && cell.z !== undefined && isDateFormat(cell.z)) return excelSerialToDate(value, date1904);
+  return typeof value === 'number' || typeof value === 'boolean' ? value : String(value);
 }
