@@ -389,10 +389,14 @@ describe('the .xls reader on records SheetJS does not write, and on damaged file
     expect((damaged as Error).cause).toBeInstanceOf(Error);
   });
 
-  it('reads Excel 5 dates through SheetJS, also from a stream named Workbook (as Excel 97 names it)', async () => {
+  it('reads Excel 5 dates through SheetJS (text in a date format stays text), also from a stream named Workbook (as Excel 97 names it)', async () => {
     const file = path.join(dir, 'biff5-dates.xls');
-    await sheetJsWorkbook(file, 'biff5', [['old', new Date(Date.UTC(2020, 0, 31))]]);
-    const expected = [{ rowNumber: 1, cells: ['old', new Date(Date.UTC(2020, 0, 31))] }];
+    const sheet = XLSX.utils.aoa_to_sheet([['old', new Date(Date.UTC(2020, 0, 31)), 'n/a']], { cellDates: true });
+    sheet['C1']!.z = 'yyyy-mm-dd';
+    const workbook = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(workbook, sheet, 'Figures');
+    await writeFile(file, XLSX.write(workbook, { type: 'buffer', bookType: 'biff5' }) as Buffer);
+    const expected = [{ rowNumber: 1, cells: ['old', new Date(Date.UTC(2020, 0, 31)), 'n/a'] }];
     expect((await rowsOf(file))[0]).toEqual(expected);
     const container = XLSX.CFB.read(await readFile(file), { type: 'buffer' });
     const book = XLSX.CFB.find(container, 'Book')!.content;
