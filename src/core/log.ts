@@ -48,7 +48,8 @@ const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' 
 export function escapeControl(text: string, keepLineBreaks = false): string {
   return text.replace(keepLineBreaks ? CONTROL : CONTROL_OR_LINE_BREAK, (char) => {
     const code = char.charCodeAt(0);
-    return ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+    // Those above U+00FF (U+2028 and up) have four hex digits already.
+    return ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
   });
 }
 
@@ -59,7 +60,6 @@ let spinnerFactory: SpinnerFactory | undefined;
 
 /** ora is loaded only when a TTY will show it, to keep start-up fast under cron. */
 export async function loadSpinner(): Promise<void> {
-  if (spinnerFactory) return;
   const { default: ora } = await import('ora');
   // Leave stdin alone: a cron job or a pipe may own it.
   spinnerFactory = (options) => ora({ ...options, discardStdin: false }) as unknown as Spinner;
