@@ -14,6 +14,9 @@ describe('redact', () => {
     ['PUT https://storage.googleapis.com/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=ADPycdu', 'PUT https://storage.googleapis.com/upload/storage/v1/b/b/o?uploadType=resumable&upload_id=REDACTED'],
     ['https://user:hunter2@host/path', 'https://REDACTED@host/path'],
     ['authorization: Bearer eyJhbGciOi.x.y', 'authorization: REDACTED'],
+    ['authorization: Basic dXNlcjpwYXNz', 'authorization: REDACTED'],
+    ['{"Authorization":"Token t0k3n-value"}', '{"Authorization":"REDACTED"}'],
+    ['https://t0k3n@host/path', 'https://REDACTED@host/path'],
     ['s3 https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA123', 's3 https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED'],
     ['{"api_key":"k-123","private_key":"-----BEGIN"} and ?api_key=k-123', '{"api_key":"REDACTED","private_key":"REDACTED"} and ?api_key=REDACTED'],
   ])('%s', (input, expected) => {
