@@ -17,6 +17,7 @@ describe('redact', () => {
     ['authorization: Basic dXNlcjpwYXNz', 'authorization: REDACTED'],
     ['{"Authorization":"Token t0k3n-value"}', '{"Authorization":"REDACTED"}'],
     ['https://t0k3n@host/path', 'https://REDACTED@host/path'],
+    ['x-api-key: k3y-value', 'x-api-key: REDACTED'],
     ['s3 https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA123', 's3 https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED'],
     ['{"api_key":"k-123","private_key":"-----BEGIN"} and ?api_key=k-123', '{"api_key":"REDACTED","private_key":"REDACTED"} and ?api_key=REDACTED'],
   ])('%s', (input, expected) => {
