@@ -73,7 +73,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (level === 'debug' && !options.debug) return;
     if (options.quiet && (level === 'info' || level === 'debug')) return;
-    const spinnerText = activeSpinner?.text;
+    // The line goes above the spinner: stop it, write, start it again (its text is kept).
     activeSpinner?.stop();
     if (options.json) {
       const record = { time: new Date().toISOString(), level, msg: message, ...fields };
@@ -83,10 +83,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       const extra = fields && Object.keys(fields).length > 0 && options.debug ? ' ' + JSON.stringify(fields) : '';
       stream.write(redact(escapeControl(prefix + message + extra)) + '\n');
     }
-    if (activeSpinner && spinnerText !== undefined) {
-      activeSpinner.text = spinnerText;
-      activeSpinner.start();
-    }
+    activeSpinner?.start();
   };
 
   const progress = (text: string): Progress => {
