@@ -5,7 +5,13 @@ import { redact } from '../../src/core/redact.js';
 function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: string[]; log: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
   const stream = { write: (text: string) => lines.push(text) } as unknown as NodeJS.WritableStream;
-  return { lines, log: createLogger({ ...options, stream, interactive: false }) };
+  return { lines, log: createLogger({ interactive: false, ...options, stream }) };
+}
+
+/** A logger that shows spinners, on a stream that is not a TTY: ora draws no frames there, and writes each start() as one "- text" line. */
+async function spinnerCapture(options: Parameters<typeof createLogger>[0] = {}): Promise<ReturnType<typeof capture>> {
+  await loadSpinner();
+  return capture({ ...options, interactive: true });
 }
 
 describe('redact', () => {
@@ -91,11 +97,7 @@ describe('createLogger', () => {
   });
 
   it('on a terminal a spinner shows progress, redacted, and log lines interrupt it without losing it', async () => {
-    await loadSpinner();
-    const lines: string[] = [];
-    // ora draws no frames on a stream that is not a TTY: each start() of the spinner is one "- text" line.
-    const stream = { write: (text: string) => { lines.push(text); return true; }, isTTY: false } as unknown as NodeJS.WritableStream;
-    const log = createLogger({ stream, interactive: true, debug: true });
+    const { lines, log } = await spinnerCapture({ debug: true });
     const progress = log.progress('fetching https://host/p?token=tok-start');
     progress.update('fetching page 2 https://host/p?token=tok-update');
     log.warn('a warning mid-way');
@@ -114,10 +116,7 @@ describe('createLogger', () => {
   });
 
   it('two progresses at once: the one still running comes back after a log line when the other ends', async () => {
-    await loadSpinner();
-    const lines: string[] = [];
-    const stream = { write: (text: string) => { lines.push(text); return true; }, isTTY: false } as unknown as NodeJS.WritableStream;
-    const log = createLogger({ stream, interactive: true, debug: true });
+    const { lines, log } = await spinnerCapture({ debug: true });
     const outer = log.progress('all editions');
     const inner = log.progress('edition 2024');
     outer.done('outer done');
@@ -132,14 +131,11 @@ describe('createLogger', () => {
     log.progress('work').done('done');
     log.error('broken');
     expect(lines).toEqual(['error: broken\n']);
-    await loadSpinner();
-    const both: string[] = [];
-    const stream = { write: (text: string) => both.push(text), isTTY: false } as unknown as NodeJS.WritableStream;
-    const quietDebug = createLogger({ stream, interactive: true, quiet: true, debug: true });
-    quietDebug.debug('detail');
-    quietDebug.progress('work').done('done');
-    quietDebug.warn('careful');
-    expect(both).toEqual(['warn: careful\n']);
+    const quietDebug = await spinnerCapture({ quiet: true, debug: true });
+    quietDebug.log.debug('detail');
+    quietDebug.log.progress('work').done('done');
+    quietDebug.log.warn('careful');
+    expect(quietDebug.lines).toEqual(['warn: careful\n']);
   });
 });
 
@@ -199,15 +195,13 @@ describe('text from files in human output', () => {
 
 describe('teeLogger', () => {
   it('passes progress updates on to a spinner', async () => {
-    await loadSpinner();
-    const lines: string[] = [];
-    const stream = { write: (text: string) => lines.push(text), isTTY: false } as unknown as NodeJS.WritableStream;
-    const log = teeLogger(createLogger({ stream, interactive: true }), capture().log);
+    const terminal = await spinnerCapture();
+    const log = teeLogger(terminal.log, capture().log);
     const progress = log.progress('start');
     progress.update('half');
     log.warn('mid-way');
     progress.done('finished');
-    expect(lines).toEqual(['- start\n', 'warn: mid-way\n', '- half\n']);
+    expect(terminal.lines).toEqual(['- start\n', 'warn: mid-way\n', '- half\n']);
   });
 
   it('sends every line and every progress step to both loggers (the terminal and a --log-file)', () => {
