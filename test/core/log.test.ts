@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, escapeControl, loadSpinner, teeLogger } from '../../src/core/log.js';
-import { redact } from '../../src/core/redact.js';
+import { redact, registerSecret } from '../../src/core/redact.js';
 
 function capture(options: Parameters<typeof createLogger>[0] = {}): { lines: string[]; log: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
@@ -28,6 +28,11 @@ describe('redact', () => {
     ['{"api_key":"k-123","private_key":"-----BEGIN"} and ?api_key=k-123', '{"api_key":"REDACTED","private_key":"REDACTED"} and ?api_key=REDACTED'],
   ])('%s', (input, expected) => {
     expect(redact(input)).toBe(expected);
+  });
+
+  it('masks a registered secret as it is and URL-encoded', () => {
+    registerSecret('log-test/p@ss+1');
+    expect(redact('key log-test/p@ss+1 sent as ?k=log-test%2Fp%40ss%2B1')).toBe('key REDACTED sent as ?k=REDACTED');
   });
 });
 
