@@ -34,6 +34,12 @@ describe('redact', () => {
     registerSecret('log-test/p@ss+1');
     expect(redact('key log-test/p@ss+1 sent as ?k=log-test%2Fp%40ss%2B1')).toBe('key REDACTED sent as ?k=REDACTED');
   });
+
+  it('registers secrets of 4 characters or more: a shorter value would mask that text everywhere', () => {
+    registerSecret('q7#');
+    registerSecret('q7#z');
+    expect(redact('q7# and q7#z')).toBe('q7# and REDACTED');
+  });
 });
 
 describe('createLogger', () => {
