@@ -81,7 +81,8 @@ function localDirectory(flag: string): string {
     }
   }
   throw new ConfigError(`--bucket ${flag} is neither a bucket URL nor a local path`, {
-    hint: `for a bucket write gs://${flag.replace(/^\/+/, '')} or s3://${flag.replace(/^\/+/, '')}; for a local folder write ./${flag}`,
+    // An absolute path never gets here, so the flag does not start with a slash.
+    hint: `for a bucket write gs://${flag} or s3://${flag}; for a local folder write ./${flag}`,
   });
 }
 

@@ -96,6 +96,9 @@ describe('parseDestination', () => {
     ['s3//b/', '--bucket s3//b/ looks like a mistyped URL', 'did you mean s3://b/?'],
     ['gs:bucket/ons', '--bucket gs:bucket/ons looks like a mistyped URL', 'did you mean gs://bucket/ons?'],
     ['file:/srv/lake', '--bucket file:/srv/lake looks like a mistyped URL', 'did you mean file:///srv/lake?'],
+    // A colon left out before the slashes: the fix keeps neither a stray slash nor drops the path.
+    ['gs///b/ons/', '--bucket gs///b/ons/ looks like a mistyped URL', 'did you mean gs://b/ons/?'],
+    ['file///srv/lake', '--bucket file///srv/lake looks like a mistyped URL', 'did you mean file:///srv/lake?'],
     ['file://srv/lake/', '--bucket file://srv/lake/ is not a local file URL', 'write file:///absolute/dir/ (three slashes), or a path such as ./dir/'],
     ['gcs:/bucket/', '--bucket gcs:/bucket/ looks like a mistyped URL', FORMS],
     ['my-bucket/ons/', '--bucket my-bucket/ons/ is neither a bucket URL nor a local path', 'for a bucket write gs://my-bucket/ons/ or s3://my-bucket/ons/; for a local folder write ./my-bucket/ons/'],

@@ -126,10 +126,6 @@ export class XmlScanner {
         return;
       }
       if (lt > pos && handler.capturing) handler.text(decodeXmlText(text.slice(pos, lt)));
-      if (lt + 1 >= length) {
-        this.pending = text.slice(lt);
-        return;
-      }
       const next = text.charCodeAt(lt + 1);
       if (next === SLASH) {
         const gt = text.indexOf('>', lt + 2);
@@ -147,7 +143,8 @@ export class XmlScanner {
         }
         pos = after;
       } else {
-        // The name (its local part after any prefix), then the tag's end.
+        // The name (its local part after any prefix), then the tag's end. A `<` that ends the text lands here too:
+        // no tag end is found, so it waits in `pending` for the next chunk.
         let nameStart = lt + 1;
         let nameEnd = nameStart;
         for (let code = text.charCodeAt(nameEnd); nameEnd < length && code !== GT && code !== SLASH && !isSpace(code); code = text.charCodeAt(++nameEnd)) {
@@ -174,7 +171,7 @@ export class XmlScanner {
 
   /** Call after the last chunk: markup cut off part-way means the part itself was cut off. */
   end(): void {
-    if (this.pending.trim() !== '' && this.pending.includes('<')) throw new Error('the XML ends inside a tag (truncated?)');
+    if (this.pending.includes('<')) throw new Error('the XML ends inside a tag (truncated?)');
   }
 
   /** Comments, CDATA, processing instructions and doctype; returns the position after them, or -1 if incomplete. */
@@ -193,7 +190,6 @@ export class XmlScanner {
       const end = text.indexOf('?>', lt + 2);
       return end === -1 ? -1 : end + 2;
     }
-    if (lt + 9 > text.length) return -1; // too short yet to tell `<!DOCTYPE` from `<!--` or `<![CDATA[`
     const end = text.indexOf('>', lt + 2);
     return end === -1 ? -1 : end + 1;
   }

@@ -14,7 +14,11 @@ function recorder(options: { capturing?: boolean; resumeAfter?: string } = {}): 
     capturing: options.capturing ?? true,
     open(name: string, tag: XmlTag, selfClosing: boolean): number | void {
       events.push(`<${name} ${JSON.stringify(tag.attributes())}${selfClosing ? '/' : ''}>`);
-      if (name === options.resumeAfter && !selfClosing) return tag.source.indexOf(`</${name}>`, tag.contentStart) + name.length + 3;
+      if (name === options.resumeAfter && !selfClosing) {
+        const endTag = tag.source.indexOf(`</${name}>`, tag.contentStart);
+        events.push(`read itself ${JSON.stringify(tag.source.slice(tag.contentStart, endTag))}`);
+        return endTag + name.length + 3;
+      }
     },
     close(name) {
       events.push(`</${name}>`);
@@ -58,6 +62,30 @@ const SHEET_EVENTS = [
   '</worksheet>',
 ];
 
+/** Markup that touches other markup, or holds the characters that end markup, as real writers produce it. */
+const TOUCHING =
+  `<?xml version="1.0"?><!DOCTYPE x><?pi a > b?><?pi2?><root\r\nr='1>2'><a b><c d="1"/></a>` +
+  `<t>x--><!-- c --></t><t><![CDATA[a]]]]><![CDATA[>b]]></t><t>a</t>:&#x10FFFF;</root><?last?>`;
+
+const TOUCHING_EVENTS = [
+  '<root {"r":"1>2"}>',
+  '<a {}>',
+  '<c {"d":"1"}/>',
+  '</c>',
+  '</a>',
+  '<t {}>',
+  '"x-->"',
+  '</t>',
+  '<t {}>',
+  '"a]]>b"',
+  '</t>',
+  '<t {}>',
+  '"a"',
+  '</t>',
+  JSON.stringify(':\u{10FFFF}'),
+  '</root>',
+];
+
 describe('the XML scanner', () => {
   it('reports elements without prefixes, attributes in either quotes, decoded text and CDATA, and skips the rest', () => {
     expect(scan([SHEET])).toEqual(SHEET_EVENTS);
@@ -66,6 +94,13 @@ describe('the XML scanner', () => {
   it('reports the same wherever the input is cut into two chunks (an entity, a tag, a comment or CDATA split)', () => {
     for (let cut = 1; cut < SHEET.length; cut++) {
       expect({ cut, events: scan([SHEET.slice(0, cut), SHEET.slice(cut)]) }).toEqual({ cut, events: SHEET_EVENTS });
+    }
+  });
+
+  it('keeps the bounds of markup that touches other markup or holds ">", "-->", "]]>" or "?>" look-alikes, whole or cut anywhere', () => {
+    expect(scan([TOUCHING])).toEqual(TOUCHING_EVENTS);
+    for (let cut = 1; cut < TOUCHING.length; cut++) {
+      expect({ cut, events: scan([TOUCHING.slice(0, cut), TOUCHING.slice(cut)]) }).toEqual({ cut, events: TOUCHING_EVENTS });
     }
   });
 
@@ -78,7 +113,7 @@ describe('the XML scanner', () => {
   });
 
   it('resumes where a handler that read an element itself says, with no close for that element', () => {
-    expect(scan(['<row><c r="A1"><v>1</v></c><c r="B1"/></row>'], { resumeAfter: 'c' })).toEqual(['<row {}>', '<c {"r":"A1"}>', '<c {"r":"B1"}/>', '</c>', '</row>']);
+    expect(scan(['<row><c r="A1"><v>1</v></c><c r="B1"/></row>'], { resumeAfter: 'c' })).toEqual(['<row {}>', '<c {"r":"A1"}>', 'read itself "<v>1</v>"', '<c {"r":"B1"}/>', '</c>', '</row>']);
   });
 
   it('tells a part cut off inside a tag from one that merely ends with text', () => {
