@@ -271,18 +271,16 @@ const CHAR_T = 0x74;
  */
 function columnOfRef(source: string, start: number, end: number): number {
   let column = 0;
-  let i = start;
-  for (; i < end; i++) {
+  for (let i = start; i < end; i++) {
     const code = source.charCodeAt(i);
     if (code < CHAR_A || code > CHAR_Z) break;
     if (column <= EXCEL_MAX_COLUMNS) column = column * 26 + (code - CHAR_A + 1);
   }
-  return i === start ? -1 : column - 1;
+  return column - 1; // -1 when no letter was read
 }
 
-/** A whole number written in source[start, end), or -1 when it is anything else. */
+/** A whole number written in source[start, end) (0 when empty), or -1 when it holds anything but digits. */
 function wholeNumber(source: string, start: number, end: number): number {
-  if (start === end) return -1;
   let value = 0;
   for (let i = start; i < end; i++) {
     const code = source.charCodeAt(i);

@@ -99,6 +99,8 @@ describe('limits on an .xlsx', () => {
     expect(Array.isArray(last) && last.map(([row, cells]) => [row, cells.length, cells.at(-1)])).toEqual([[1_048_576, 16_384, 1]]);
     const crafted$ = /corrupt or crafted/;
     expectDataError(await firstSheet(await crafted('past-xfd.xlsx', '<row r="7"><c r="XFE7"><v>1</v></c></row>'), raised), /^past-xfd\.xlsx, sheet "Figures", cell XFE7 lies past Excel's last column XFD$/, crafted$);
+    // One letter past XFD: the column must not stop counting at XFD itself.
+    expectDataError(await firstSheet(await crafted('xfd-and-one.xlsx', '<row r="7"><c r="XFDA7"><v>1</v></c></row>'), raised), /cell XFDA7 lies past Excel's last column XFD$/, crafted$);
     expectDataError(await firstSheet(await crafted('far-past-xfd.xlsx', '<row r="7"><c r="ZZZZZZZZ7"><v>1</v></c></row>')), /cell ZZZZZZZZ7 lies past Excel's last column XFD$/, crafted$);
     expectDataError(await firstSheet(await crafted('past-last-row.xlsx', '<row r="1048577"><c r="A1048577"><v>1</v></c></row>')), /^past-last-row\.xlsx, sheet "Figures", row 1048577 lies past Excel's last row 1048576$/, crafted$);
     // A cell without a reference follows the previous one: after XFD there is no column left.

@@ -245,11 +245,38 @@ describe('the .xlsx reader on cells other writers write', () => {
 
   it('reads empty values of every type as null, and ISO date cells with or without a zone', async () => {
     const body =
-      '<row r="1"><c r="A1" t="b"><v></v></c><c r="B1" t="str"><v></v></c><c r="C1" t="s"><v></v></c><c r="D1" t="inlineStr"><is><t/></is></c><c r="E1"><v></v></c><c r="F1" t="d"/><c r="G1" t="e"><v>#REF!</v></c><c r="H1" t="b"><v>1</v></c></row>' +
+      '<row r="1"><c r="A1" t="b"><v></v></c><c r="B1" t="str"><v></v></c><c r="C1" t="s"><v></v></c><c r="D1" t="inlineStr"><is><t/></is></c><c r="E1"><v></v></c><c r="F1" t="d"/><c r="G1" t="e"><v>#REF!</v></c><c r="H1" t="b"><v>1</v></c>' +
+      // Typed cells with no value at all (styled empty cells), and an empty date.
+      '<c r="I1" t="s" s="0"/><c r="J1" t="str"/><c r="K1" t="b"/><c r="L1" t="d"><v></v></c><c r="M1" t="s"><v>0</v></c></row>' +
       '<row r="2"><c r="A2" t="d"><v>2020-01-31</v></c><c r="B2" t="d"><v>2020-01-31T12:00:00+02:00</v></c><c r="C2" t="d"><v>2020-01-31T12:00:00Z</v></c><c r="D2" t="d"><v>2020-01-31T12:00:00-0330</v></c></row>';
-    expect(cellsOf(await readAll(await crafted('empty-kinds.xlsx', { sheets: [{ name: 'S', xml: sheetXml(body) }] })))).toEqual([
-      [1, [null, null, null, null, null, null, null, true]],
+    expect(cellsOf(await readAll(await crafted('empty-kinds.xlsx', { sharedStrings: '<si><t>first</t></si>', sheets: [{ name: 'S', xml: sheetXml(body) }] })))).toEqual([
+      [1, [null, null, null, null, null, null, null, true, null, null, null, null, 'first']],
       [2, [new Date(Date.UTC(2020, 0, 31)), new Date(Date.UTC(2020, 0, 31, 10)), new Date(Date.UTC(2020, 0, 31, 12)), new Date(Date.UTC(2020, 0, 31, 15, 30))]],
+    ]);
+  });
+
+  it('reads a date cell without a zone as wall-clock time, whatever time zone etl runs in', async () => {
+    const file = await crafted('wall-clock.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="d"><v>2020-01-31T12:00:00</v></c><c r="B1" t="d"><v>2020-01-31</v></c></row>') }] });
+    const savedZone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(cellsOf(await readAll(file))).toEqual([[1, [new Date(Date.UTC(2020, 0, 31, 12)), new Date(Date.UTC(2020, 0, 31))]]]);
+    } finally {
+      if (savedZone === undefined) delete process.env.TZ;
+      else process.env.TZ = savedZone;
+    }
+  });
+
+  it('reads rows and cells however the XML lays them out: indented, attributes in any order, unknown attributes, unusable row numbers', async () => {
+    const body =
+      '<row spans="1:2" s="3" customFormat="1" r="5" x14ac:dyDescent="0.25">\n  <c r="A5" t="str">\n    <v>text</v>\n  </c>\n' +
+      '  <c tx="s" rr="D5" r="B5" sz="3"><v>2</v></c>\n</row>' +
+      '<row r="x"><c r="A6"><v>6</v></c></row><row r="7.0"><c r="A7"><v>7</v></c></row><row r="+9"><c r="A8"><v>8</v></c></row>';
+    expect(cellsOf(await readAll(await crafted('layout.xlsx', { sheets: [{ name: 'S', xml: sheetXml(body) }] })))).toEqual([
+      [5, ['text', 2]],
+      [6, [6]],
+      [7, [7]],
+      [8, [8]],
     ]);
   });
 
