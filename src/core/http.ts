@@ -33,8 +33,10 @@ export type DownloadResult =
   | { status: 'not-modified' }
   | { status: 'downloaded'; bytes: number; sha256: string; etag: string | null; lastModified: string | null; contentType: string | null };
 
+type Method = 'GET' | 'PUT' | 'POST';
+
 export interface RequestInit {
-  method?: 'GET' | 'PUT' | 'POST';
+  method?: Method;
   headers?: Record<string, string>;
   body?: string;
 }
@@ -90,8 +92,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       ({ Agent }) => new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }),
     ));
 
-  async function withRetries<T>(url: string, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    requireHttpUrl(url);
+  async function withRetries<T>(url: string, method: Method, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    requireHttpUrl(method, url);
     const deadline = AbortSignal.timeout(deadlineMs);
     const giveUpAt = Date.now() + deadlineMs;
     for (let tryNumber = 0; ; tryNumber++) {
@@ -99,13 +101,13 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       try {
         return await attempt(deadline);
       } catch (error) {
-        if (deadline.aborted) throw deadlineError(url, deadlineMs, error instanceof EtlError ? error : undefined);
-        failure = error instanceof EtlError ? error : classifyNetworkError(url, error);
+        if (deadline.aborted) throw deadlineError(method, url, deadlineMs, error instanceof EtlError ? error : undefined);
+        failure = error instanceof EtlError ? error : classifyNetworkError(method, url, error);
       }
       const retriable = failure instanceof SourceError && failure.retriable;
       const wait = retryWait(failure, tryNumber, options);
       if (!retriable || tryNumber >= options.retries) throw failure;
-      if (Date.now() + wait >= giveUpAt) throw deadlineError(url, deadlineMs, failure);
+      if (Date.now() + wait >= giveUpAt) throw deadlineError(method, url, deadlineMs, failure);
       options.log.warn(`${failure.message}; retry ${tryNumber + 1}/${options.retries} in ${(wait / 1000).toFixed(1)} s`);
       await sleep(wait);
     }
@@ -125,13 +127,13 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         continue;
       }
       if (response.status === 304 || (response.status >= 200 && response.status < 300)) return response;
-      throw new HttpStatusError(url, response.status, header(response.headers, 'retry-after'));
+      throw new HttpStatusError('GET', url, response.status, header(response.headers, 'retry-after'));
     }
   }
 
   return {
     async getText(url) {
-      return withRetries(url, async (signal) => {
+      return withRetries(url, 'GET', async (signal) => {
         const chunks: Buffer[] = [];
         let bytes = 0;
         await get(url, signal, {}, () => (chunk) => {
@@ -144,7 +146,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
     },
 
     async download(url, destination, validators = {}, verify) {
-      return withRetries(url, async (signal) => {
+      return withRetries(url, 'GET', async (signal) => {
         const conditional: Record<string, string> = {};
         if (validators.etag) conditional['if-none-match'] = validators.etag;
         if (validators.lastModified) conditional['if-modified-since'] = validators.lastModified;
@@ -168,11 +170,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
             file.destroy();
             throw fileError ?? error;
           }
+          // A body shorter than its Content-Length is undici's error (UND_ERR_RES_CONTENT_LENGTH_MISMATCH), retried.
           if (response.status === 304) return null;
-          const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
-          if (Number.isFinite(expectedLength) && bytes !== expectedLength) {
-            throw new SourceError(`GET ${redact(url)}: received ${bytes} bytes, Content-Length said ${expectedLength}`, { retriable: true });
-          }
           await verify?.(temp);
           return { bytes, sha256: hash.digest('hex') };
         }, { keep: (result) => result !== null }).catch((error: unknown) => {
@@ -190,7 +189,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
     },
 
     async request(url, init = {}) {
-      return withRetries(url, async (signal) => {
+      const method = init.method ?? 'GET';
+      return withRetries(url, method, async (signal) => {
         const target = new URL(url);
         const headers = { 'user-agent': options.userAgent, accept: 'application/json', ...basicAuth(target), ...init.headers };
         const chunks: Buffer[] = [];
@@ -198,14 +198,10 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         // Every status's body is kept: an API explains a refusal in it. Redirects are not followed.
         const response = await exchange(await connect(), target, headers, signal, () => (chunk) => {
           bytes += chunk.length;
-          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${init.method ?? 'GET'} ${redact(url)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${method} ${redact(url)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
           chunks.push(chunk);
         }, init);
-        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(url, response.status, header(response.headers, 'retry-after'));
-        const expectedLength = Number(header(response.headers, 'content-length') ?? NaN);
-        if (Number.isFinite(expectedLength) && bytes !== expectedLength) {
-          throw new SourceError(`${init.method ?? 'GET'} ${redact(url)}: received ${bytes} bytes, Content-Length said ${expectedLength}`, { retriable: true });
-        }
+        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, url, response.status, header(response.headers, 'retry-after'));
         return { status: response.status, contentType: header(response.headers, 'content-type'), body: Buffer.concat(chunks) };
       });
     },
@@ -241,14 +237,10 @@ function exchange(
         controller = c;
         if (signal.aborted) c.abort(signal.reason as Error);
       },
-      onResponseStart(c, status, responseHeaders) {
-        if (status < 200) return;
+      // A 1xx (103 Early Hints) comes here too; the final answer replaces it.
+      onResponseStart(_c, status, responseHeaders) {
         response = { status, headers: responseHeaders };
-        try {
-          sink = onResponse(response);
-        } catch (error) {
-          c.abort(error as Error);
-        }
+        sink = onResponse(response);
       },
       onResponseData(c, chunk) {
         try {
@@ -260,11 +252,8 @@ function exchange(
       onResponseEnd: () => settle(),
       onResponseError: (_c, error) => settle(error),
     };
-    try {
-      dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: init.method ?? 'GET', headers, body: init.body }, handler);
-    } catch (error) {
-      settle(error as Error);
-    }
+    // undici reports a failure to start (a closed pool, a bad header) through the handler, not by throwing.
+    dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: init.method ?? 'GET', headers, body: init.body }, handler);
   });
 }
 
@@ -278,7 +267,7 @@ function basicAuth(url: URL): Record<string, string> {
 /** Links to other hosts are refused, so redirects to them are too; loops and long chains end with a clear error. */
 function followRedirect(original: string, start: URL, current: URL, location: string, visited: string[]): URL {
   const next = new URL(location, current);
-  if (next.host !== start.host || !/^https?:$/.test(next.protocol)) {
+  if (next.host !== start.host || !isHttp(next.protocol)) {
     throw new SourceError(`GET ${redact(original)} redirected to another host (${redact(next.origin)}); not followed`, {
       hint: 'etl only follows redirects on the host it was given: pass the final address with --url if you trust it',
     });
@@ -296,47 +285,44 @@ function followRedirect(original: string, start: URL, current: URL, location: st
 }
 
 class HttpStatusError extends SourceError {
-  constructor(readonly url: string, readonly status: number, readonly retryAfter: string | null) {
-    super(`GET ${redact(url)} answered HTTP ${status}`, {
+  constructor(method: Method, readonly url: string, readonly status: number, readonly retryAfter: string | null) {
+    super(`${method} ${redact(url)} answered HTTP ${status}`, {
       retriable: RETRIABLE_STATUS.has(status),
       hint: status === 404 ? 'the page or file has moved: check --url' : status === 401 || status === 403 ? 'check the credentials for this source' : 'try again later',
     });
   }
 }
 
-function deadlineError(url: string, deadlineMs: number, last?: EtlError): SourceError {
-  return new SourceError(`GET ${redact(url)} did not finish within ${deadlineMs / 1000} s${last ? ` (last attempt: ${last.message})` : ''}`, {
+function deadlineError(method: Method, url: string, deadlineMs: number, last?: EtlError): SourceError {
+  return new SourceError(`${method} ${redact(url)} did not finish within ${deadlineMs / 1000} s${last ? ` (last attempt: ${last.message})` : ''}`, {
     retriable: true,
     hint: 'the server is too slow or stalls: try again later, or raise --download-timeout',
   });
 }
 
 /** A URL that can never be fetched (`127.0.0.1:8080/page`, `ftp://…`) is the user's to fix (exit 2), not a network fault to retry. */
-function requireHttpUrl(url: string): void {
-  let protocol = '';
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    // Not a URL at all: reported below like any other scheme.
-  }
-  if (protocol === 'http:' || protocol === 'https:') return;
-  throw new ConfigError(`cannot GET ${redact(url)}: not an http:// or https:// URL`, {
+function requireHttpUrl(method: Method, url: string): void {
+  if (URL.canParse(url) && isHttp(new URL(url).protocol)) return;
+  throw new ConfigError(`cannot ${method} ${redact(url)}: not an http:// or https:// URL`, {
     hint: /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? 'etl downloads over http:// and https:// only' : `write it with its scheme, e.g. http://${url}`,
   });
 }
 
+const isHttp = (protocol: string): boolean => protocol === 'http:' || protocol === 'https:';
+
 /** DNS failures end at once (retrying offline only delays the message); other network failures may be retried. */
-function classifyNetworkError(url: string, error: unknown): SourceError {
+function classifyNetworkError(method: Method, url: string, error: unknown): SourceError {
   const code = (error as { code?: string } | undefined)?.code ?? '';
   if (DNS_CODES.has(code)) {
-    return new SourceError(`GET ${redact(url)}: cannot resolve host ${new URL(url).hostname} (${code})`, {
+    return new SourceError(`${method} ${redact(url)}: cannot resolve host ${new URL(url).hostname} (${code})`, {
       cause: error,
       hint: 'check the network (DNS, proxy, offline?) and the host name in --url',
     });
   }
-  const retriable = RETRIABLE_NETWORK_CODES.has(code) || code.startsWith('UND_ERR') || (error instanceof Error && error.name === 'TimeoutError');
-  const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (error instanceof Error && error.name === 'TimeoutError');
-  return new SourceError(`GET ${redact(url)} failed: ${timedOut ? 'no data for longer than --timeout' : code ? `${code} (${errorMessage(error)})` : errorMessage(error)}`, {
+  // The whole-URL deadline (an AbortSignal's TimeoutError) never comes here: withRetries reports it first.
+  const retriable = RETRIABLE_NETWORK_CODES.has(code) || code.startsWith('UND_ERR');
+  const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  return new SourceError(`${method} ${redact(url)} failed: ${timedOut ? 'no data for longer than --timeout' : code ? `${code} (${errorMessage(error)})` : errorMessage(error)}`, {
     retriable,
     cause: error,
     hint: 'check the network and the URL, then run again; finished downloads are kept',

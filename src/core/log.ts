@@ -48,7 +48,8 @@ const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' 
 export function escapeControl(text: string, keepLineBreaks = false): string {
   return text.replace(keepLineBreaks ? CONTROL : CONTROL_OR_LINE_BREAK, (char) => {
     const code = char.charCodeAt(0);
-    return ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+    // Those above U+00FF (U+2028 and up) have four hex digits already.
+    return ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
   });
 }
 
@@ -59,7 +60,6 @@ let spinnerFactory: SpinnerFactory | undefined;
 
 /** ora is loaded only when a TTY will show it, to keep start-up fast under cron. */
 export async function loadSpinner(): Promise<void> {
-  if (spinnerFactory) return;
   const { default: ora } = await import('ora');
   // Leave stdin alone: a cron job or a pipe may own it.
   spinnerFactory = (options) => ora({ ...options, discardStdin: false }) as unknown as Spinner;
@@ -73,7 +73,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (level === 'debug' && !options.debug) return;
     if (options.quiet && (level === 'info' || level === 'debug')) return;
-    const spinnerText = activeSpinner?.text;
+    // The line goes above the spinner: stop it, write, start it again (its text is kept).
     activeSpinner?.stop();
     if (options.json) {
       const record = { time: new Date().toISOString(), level, msg: message, ...fields };
@@ -83,10 +83,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       const extra = fields && Object.keys(fields).length > 0 && options.debug ? ' ' + JSON.stringify(fields) : '';
       stream.write(redact(escapeControl(prefix + message + extra)) + '\n');
     }
-    if (activeSpinner && spinnerText !== undefined) {
-      activeSpinner.text = spinnerText;
-      activeSpinner.start();
-    }
+    activeSpinner?.start();
   };
 
   const progress = (text: string): Progress => {

@@ -7,7 +7,8 @@ const SECRET_NAMES = 'upload_id|token|key|api[_-]?key|access[_-]?token|client[_-
 const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_NAMES})=)[^&#\\s"']+`, 'gi');
 const SECRET_JSON = new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")[^"]*`, 'gi');
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi;
-const AUTH_HEADER = /\b(authorization|bearer|x-api-key)(["']?\s*[:=]\s*["']?)(?:bearer\s+)?[^\s"',}]+/gi;
+// The value after any scheme word (Bearer, Basic, Token, …): a Basic value is the user and password.
+const AUTH_HEADER = /\b(authorization|bearer|x-api-key)(["']?\s*[:=]\s*["']?)(?:[a-z][\w-]*\s+)?[^\s"',}]+/gi;
 
 const knownSecrets = new Set<string>();
 

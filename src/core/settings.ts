@@ -20,11 +20,8 @@ function readDotEnv(): Record<string, string> {
   } catch {
     return (dotEnv = {});
   }
-  try {
-    return (dotEnv = parseEnv(text) as Record<string, string>);
-  } catch (error) {
-    throw new ConfigError(`${file} could not be read as KEY=value lines`, { cause: error });
-  }
+  // Node's parser takes any text: lines that are not KEY=value are skipped.
+  return (dotEnv = parseEnv(text) as Record<string, string>);
 }
 
 /** Settings the environment leaves unset are taken from ./.env, so flags with an env fallback see them too. */
@@ -34,7 +31,7 @@ export function applyDotEnv(): void {
 
 export function readSetting(name: string): string | undefined {
   const value = process.env[name] ?? readDotEnv()[name];
-  return value === undefined || value === '' ? undefined : value;
+  return value || undefined; // an empty value is unset
 }
 
 export function readSecret(name: string, purpose: string): string {

@@ -10,8 +10,9 @@ import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { VERSION } from '../version.js';
 import { sendAlert, type AlertParams } from './alert.js';
 import { fileRecord, outputsIntact, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
+import { stateDir } from './data-dir.js';
 import { acquireLock } from './lock.js';
-import { newRunId, readRun, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
+import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
 import { datasetFileOf, inputsOf, type SourceParams } from './source-adapter.js';
 import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
 
@@ -295,10 +296,12 @@ async function inputFileRecords(inputs: readonly string[]): Promise<FileRecord[]
   return Promise.all((await listInputFiles(inputs)).map((file) => fileRecord(path.resolve(file.path))));
 }
 
-/** Temp files a killed run of this pipeline left in its raw folder, beside its output and in a partitioned output. */
+/** Temp files a killed run left in its raw folder, beside its output, in a partitioned output, and in runs/ and state/. */
 async function sweepLeftoverTemps(request: PipelineRequest, log: Logger): Promise<void> {
   const out = outputOf(request);
   const leftovers = [
+    ...(await sweepDeadTempFiles(runsDir(request.source.dataDir))),
+    ...(await sweepDeadTempFiles(stateDir(request.source.dataDir))),
     ...(await sweepDeadTempFiles(rawDirOf(request.source), { recursive: true })),
     ...(await sweepDeadTempFiles(path.dirname(out))),
     ...(request.transform.partitionBy ? await sweepDeadTempFiles(out, { recursive: true }) : []),

@@ -32,7 +32,7 @@ describe('createApiClient', () => {
   });
 
   it('turns a refusal into a source error whose hint says what to check: the credential on 401/403, the ids and base URL on 404', async () => {
-    server.queue('/r', json(401, { error: 'invalid\n  token' }), { status: 403, body: '' }, json(404, { error: 'no city' }), json(400, { error: 'bad' }), json(403, {}));
+    server.queue('/r', json(401, { error: 'invalid\n  token' }), { status: 403, body: '' }, json(404, { error: 'no city' }), json(400, { error: 'bad' }), json(403, {}), { status: 300, body: 'pick one\r\n' });
     const withKey = client({ credentialEnv: 'DEMO_TOKEN' });
     const refused = async (c: ApiClient) => c.send({ url: `${server.url}/r?key=k3y-value` }).then(() => undefined, (error: unknown) => error as SourceError);
 
@@ -46,6 +46,8 @@ describe('createApiClient', () => {
     expect((await refused(withKey))!.hint).toBe('check the ids asked for, and --base-url / DEMO_BASE_URL');
     expect((await refused(withKey))!.hint).toBe('the request was refused; see the answer above');
     expect((await refused(client()))!.hint).toBe('the API refused the request');
+    // 300 is not an answer either (redirects are not followed); the body's trailing line break is not part of the message.
+    expect((await refused(client()))!.message).toBe(`GET ${server.url}/r answered HTTP 300: pick one`);
   });
 
   it('returns a status the caller said it handles itself', async () => {
@@ -71,6 +73,8 @@ describe('recordableUrl', () => {
       `https://api.test/q?json=${encodeURIComponent(JSON.stringify({ ds_id: 'GA', start_date: '2024-01-01' })).replace(/%20/g, '+')}&page=2`,
     );
     expect(recordableUrl('https://api.test/q?filter={not json&signature=s')).toBe('https://api.test/q?filter=%7Bnot+json');
+    // Only values that look like a JSON object are rewritten: a version or a list stays as it was written.
+    expect(recordableUrl('https://api.test/q?v=1.0&ids=[1, 2]&n=1e3')).toBe('https://api.test/q?v=1.0&ids=[1,%202]&n=1e3');
   });
 });
 

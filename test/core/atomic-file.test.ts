@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWriteError, isTempFile, removeLiveTempFiles, sweepDeadTempFiles, TEMP_PREFIX, tempPathFor, trackTempFile, withAtomicFile, writeFileAtomic } from '../../src/core/atomic-file.js';
-import { mapWithLimit } from '../../src/core/concurrency.js';
+import { mapWithLimit, sleep } from '../../src/core/concurrency.js';
 import { LoadError } from '../../src/core/errors.js';
 
 let dir: string;
@@ -26,12 +26,14 @@ describe('sweepDeadTempFiles', () => {
       deadScratch: path.join(folder, `.etl-tmp-${deadPid}-a1b2c3d4e5f6-deaths.parquet.0.parquet`),
       deadBelow: path.join(folder, '2019', `.etl-tmp-${deadPid}-0a0b0c0d0e0f-book.xlsx`),
       olderEtl: path.join(folder, '.etl-tmp-a1b2c3d4e5f6-deaths.parquet'),
+      // PID 0 names no writer (process.kill(0, 0) would answer for this process group).
+      pidZero: path.join(folder, '.etl-tmp-0-a1b2c3d4e5f6-deaths.parquet'),
       live: path.join(folder, `.etl-tmp-${live.pid}-a1b2c3d4e5f6-deaths.parquet`),
       output: path.join(folder, 'deaths.parquet'),
     };
     for (const file of Object.values(files)) await writeFile(file, 'x');
     try {
-      expect((await sweepDeadTempFiles(folder)).sort()).toEqual([files.dead, files.deadScratch, files.olderEtl].sort());
+      expect((await sweepDeadTempFiles(folder)).sort()).toEqual([files.dead, files.deadScratch, files.olderEtl, files.pidZero].sort());
       expect(await sweepDeadTempFiles(folder, { recursive: true })).toEqual([files.deadBelow]);
       expect((await readdir(folder)).sort()).toEqual([path.basename(files.live), '2019', 'deaths.parquet'].sort());
     } finally {
@@ -49,6 +51,18 @@ describe('sweepDeadTempFiles', () => {
     const leftover = tempPathFor(destination); // same PID, but no live write: left by an earlier run with this PID
     await writeFile(leftover, 'x');
     expect(await sweepDeadTempFiles(path.dirname(destination))).toEqual([leftover]);
+  });
+
+  it("keeps this process's live scratch files and the files a database writes beside them", async () => {
+    const folder = path.join(dir, 'scratch');
+    await mkdir(folder);
+    const scratch = tempPathFor(path.join(folder, 'deaths.duckdb'));
+    const beside = [scratch, `${scratch}.wal`, `${scratch}.tmp`];
+    for (const file of beside) await writeFile(file, 'x');
+    const untrack = trackTempFile(scratch);
+    expect(await sweepDeadTempFiles(folder)).toEqual([]);
+    untrack();
+    expect((await sweepDeadTempFiles(folder)).sort()).toEqual([...beside].sort());
   });
 });
 
@@ -94,6 +108,16 @@ describe('withAtomicFile', () => {
     expect(await readdir(dir)).toContain(path.basename(untracked));
   });
 
+  it('a signal before a tracked temp file was created removes the others all the same', async () => {
+    const notYet = path.join(dir, `${TEMP_PREFIX}not-yet-created`);
+    const created = path.join(dir, `${TEMP_PREFIX}created`);
+    await writeFile(created, 'x');
+    trackTempFile(notYet);
+    trackTempFile(created);
+    expect(() => removeLiveTempFiles()).not.toThrow();
+    expect(await readdir(dir)).not.toContain(path.basename(created));
+  });
+
   it('a tracked file that was released is not removed on a signal', async () => {
     const scratch = path.join(dir, `${TEMP_PREFIX}released`);
     await writeFile(scratch, 'kept');
@@ -133,6 +157,16 @@ describe('mapWithLimit', () => {
     expect(await mapWithLimit([1, 2, 3], 0, async (item) => { seen.push(item); return item; })).toEqual([1, 2, 3]);
     expect(seen).toEqual([1, 2, 3]);
     expect(await mapWithLimit([], 4, async () => { throw new Error('never called'); })).toEqual([]);
+  });
+});
+
+describe('sleep', () => {
+  it('resolves after the timers due before it, not at once', async () => {
+    const order: string[] = [];
+    setTimeout(() => order.push('timer due in 1 ms'), 1);
+    await sleep(20);
+    order.push('slept 20 ms');
+    expect(order).toEqual(['timer due in 1 ms', 'slept 20 ms']);
   });
 });
 

@@ -8,6 +8,8 @@ describe('a full disk', () => {
     expect(isDiskFull(new Error('parquet writer: IO Error: Could not write file "/d/.etl-tmp-1-ab-deaths.parquet": No space left on device'))).toBe(true);
     expect(isDiskFull(Object.assign(new Error('EBADF: bad file descriptor, close'), { code: 'EBADF' }))).toBe(false);
     expect(isDiskFull('a string')).toBe(false);
+    // Anything can be thrown: a null must not become a TypeError here.
+    expect(isDiskFull(null)).toBe(false);
   });
 
   it('becomes a load error naming the device and the file', () => {

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, SourceError } from '../../src/core/errors.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConfigError, LoadError, SourceError } from '../../src/core/errors.js';
 import { createHttpClient, type HttpClient, type HttpOptions } from '../../src/core/http.js';
 import { createLogger } from '../../src/core/log.js';
 import { startCloseDelimitedServer } from '../helpers/close-delimited-server.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
+import { mountTmpfs, unmount } from '../helpers/tmpfs.js';
 
 let dir: string;
 let server: FileServer;
@@ -116,10 +117,24 @@ describe('createHttpClient: downloads', () => {
     expect(await tempFilesIn(dir)).toEqual([]);
   });
 
-  it('follows a redirect on the same host', async () => {
-    server.fail('/moved.xlsx', { status: 301, times: 1, headers: { location: '/book.xlsx' } });
-    const result = await client.download(`${server.url}/moved.xlsx`, path.join(dir, 'moved.xlsx'));
-    expect(result).toMatchObject({ status: 'downloaded' });
+  it('follows a redirect on the same host; the body of the redirect is not part of the file', async () => {
+    server.fail('/moved.xlsx', { status: 301, times: 1, headers: { location: '/book.xlsx' }, body: '<html>Moved Permanently</html>' });
+    const target = path.join(dir, 'moved.xlsx');
+    const result = await client.download(`${server.url}/moved.xlsx`, target);
+    const book = 'PK\u0003\u0004 workbook bytes';
+    expect(result).toMatchObject({ status: 'downloaded', bytes: book.length, sha256: createHash('sha256').update(book).digest('hex') });
+    expect(await readFile(target, 'utf8')).toBe(book);
+  });
+
+  it('follows a redirect from http to https on the same host, but not to another scheme', async () => {
+    const noRetry = clientWith({ retries: 0 });
+    server.fail('/tls.xlsx', { status: 301, times: 1, headers: { location: `${server.url.replace('http:', 'https:')}/book.xlsx` } });
+    // Followed: this test server speaks plain HTTP, so the TLS handshake fails; a TLS failure is not retried.
+    await expect(client.download(`${server.url}/tls.xlsx`, path.join(dir, 'tls.xlsx'))).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/tls\.xlsx failed: ERR_SSL_/);
+    expect(warnings).toEqual([]);
+    server.fail('/ftp.xlsx', { status: 301, times: 1, headers: { location: `${server.url.replace('http:', 'ftp:')}/book.xlsx` } });
+    await expect(noRetry.download(`${server.url}/ftp.xlsx`, path.join(dir, 'ftp.xlsx'))).rejects.toThrow(/redirected to another host \(ftp:\/\/127\.0\.0\.1:\d+\); not followed/);
+    await noRetry.close();
   });
 
   it('refuses a redirect to another host, once, with a clear error', async () => {
@@ -128,6 +143,7 @@ describe('createHttpClient: downloads', () => {
     const before = server.requests.length;
     const failure = client.download(`${server.url}/away.xlsx`, path.join(dir, 'away.xlsx'));
     await expect(failure).rejects.toThrow(/redirected to another host \(http:\/\/localhost:\d+\); not followed/);
+    await expect(failure).rejects.toHaveProperty('hint', 'etl only follows redirects on the host it was given: pass the final address with --url if you trust it');
     expect(server.requests.length - before).toBe(1);
   });
 
@@ -135,7 +151,9 @@ describe('createHttpClient: downloads', () => {
     server.fail('/loop-a', { status: 302, times: 10, headers: { location: '/loop-b' } });
     server.fail('/loop-b', { status: 302, times: 10, headers: { location: '/loop-a' } });
     const before = server.requests.length;
-    await expect(client.getText(`${server.url}/loop-a`)).rejects.toThrow(/redirect loop \(\/loop-a -> \/loop-b -> \/loop-a\)/);
+    const loop = client.getText(`${server.url}/loop-a`);
+    await expect(loop).rejects.toThrow(/redirect loop \(\/loop-a -> \/loop-b -> \/loop-a\)/);
+    await expect(loop).rejects.toHaveProperty('hint', 'the server redirects in a circle: check --url, or tell the site owner');
     expect(served(before, '/loop-').length).toBe(2);
     expect(warnings).toEqual([]);
   });
@@ -215,6 +233,15 @@ describe('servers that misbehave mid-body', () => {
     await raw.close();
   });
 
+  it('gives up on a server that accepts the connection and never answers, after --timeout per attempt', async () => {
+    const silent = await startRawServer(() => undefined);
+    const quick = clientWith({ timeoutMs: 200, retries: 1 });
+    await expect(quick.getText(`${silent.url}/page`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/page failed: no data for longer than --timeout$/);
+    expect(silent.attempts()).toBe(2);
+    await quick.close();
+    await silent.close();
+  });
+
   it('bounds a whole download: a trickle that never trips the per-chunk timeout ends at the deadline', async () => {
     const raw = await startRawServer((socket) => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n');
@@ -261,6 +288,9 @@ describe('what the client refuses, and how it says so', () => {
     const ftp = await client.download('ftp://127.0.0.1/book.xlsx', path.join(dir, 'ftp.xlsx')).catch((error: unknown) => error as ConfigError);
     expect(ftp).toMatchObject({ exitCode: 2, hint: 'etl downloads over http:// and https:// only' });
     await expect(client.request('not a url')).rejects.toThrow('cannot GET not a url: not an http:// or https:// URL');
+    await expect(client.request('ftp://127.0.0.1/api', { method: 'PUT' })).rejects.toThrow('cannot PUT ftp://127.0.0.1/api: not an http:// or https:// URL');
+    // A scheme further on (a query that carries a URL) does not make the address itself one.
+    await expect(client.getText('example.com/go?to=http://example.org/')).rejects.toHaveProperty('hint', 'write it with its scheme, e.g. http://example.com/go?to=http://example.org/');
     expect(warnings).toEqual([]);
   });
 
@@ -273,6 +303,8 @@ describe('what the client refuses, and how it says so', () => {
     expect((await client.getText(`${server.url}/nowhere`).catch((error: unknown) => error)) as SourceError).toMatchObject({ retriable: false, hint: 'the page or file has moved: check --url' });
     for (const status of [401, 403]) expect(await statusOf(status)).toMatchObject({ retriable: false, hint: 'check the credentials for this source' });
     expect(await statusOf(410)).toMatchObject({ retriable: false, hint: 'try again later' });
+    // 300 is not a redirect we follow, nor is a redirect status without a Location: errors, not empty pages.
+    for (const status of [300, 302]) expect(await statusOf(status)).toMatchObject({ message: expect.stringMatching(new RegExp(`answered HTTP ${status}$`)), retriable: false });
     for (const status of [408, 425, 500, 502, 503, 504]) expect(await statusOf(status)).toMatchObject({ retriable: true });
     await noRetry.close();
   });
@@ -283,6 +315,8 @@ describe('what the client refuses, and how it says so', () => {
     await expect(client.getText(`${closed.url}/page`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/page failed: ECONNREFUSED \(/);
     expect(warnings.filter((line) => line.includes('ECONNREFUSED'))).toHaveLength(3);
     await expect(client.getText(`${closed.url}/page`)).rejects.toHaveProperty('hint', 'check the network and the URL, then run again; finished downloads are kept');
+    // The message names the method that failed.
+    await expect(clientWith({ retries: 0 }).request(`${closed.url}/api`, { method: 'POST', body: 'x=1' })).rejects.toThrow(/^POST http:\/\/127\.0\.0\.1:\d+\/api failed: ECONNREFUSED \(/);
     // https is fetched (and fails here on the network), not refused as a scheme.
     await expect(clientWith({ retries: 0 }).getText(`${closed.url.replace('http:', 'https:')}/page`)).rejects.toBeInstanceOf(SourceError);
   });
@@ -326,7 +360,7 @@ describe('request (API answers)', () => {
     // Any other 5xx is the server's fault too: an error, not an answer, and not retried.
     server.fail('/api.json', { status: 501, times: 1 });
     const since = server.requests.length;
-    await expect(client.request(`${server.url}/api.json`)).rejects.toThrow(/answered HTTP 501$/);
+    await expect(client.request(`${server.url}/api.json`, { method: 'PUT', body: '{}' })).rejects.toThrow(/^PUT http:\/\/127\.0\.0\.1:\d+\/api\.json answered HTTP 501$/);
     expect(served(since, '/api.json')).toHaveLength(1);
     expect(await client.request(`${server.url}/missing.json`)).toMatchObject({ status: 404, body: Buffer.from('not found') });
     server.fail('/api.json', { status: 301, times: 1, headers: { location: '/elsewhere' } });
@@ -358,12 +392,106 @@ describe('limits', () => {
     await patient.close();
   });
 
-  it('a page or an API answer larger than 32 MiB is refused, not held in memory', async () => {
+  it('a page or an API answer larger than 32 MiB is refused, not held in memory; 32 MiB itself is read', async () => {
+    server.set('/huge', { body: Buffer.alloc(32 * 1024 * 1024, 'a'), contentType: 'text/html' });
+    expect((await client.getText(`${server.url}/huge`)).length).toBe(32 * 1024 * 1024);
+    expect((await client.request(`${server.url}/huge`)).body.length).toBe(32 * 1024 * 1024);
     server.set('/huge', { body: Buffer.alloc(32 * 1024 * 1024 + 1, 'a'), contentType: 'text/html' });
     const page = client.getText(`${server.url}/huge`);
     await expect(page).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/huge: the page is larger than 32 MiB$/);
     await expect(page).rejects.toHaveProperty('hint', 'check --url points at the dataset page');
+    await expect(client.request(`${server.url}/huge`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/huge: the answer is larger than 32 MiB$/);
     await expect(client.request(`${server.url}/huge`, { method: 'PUT' })).rejects.toThrow(/^PUT http:\/\/127\.0\.0\.1:\d+\/huge: the answer is larger than 32 MiB$/);
     server.set('/huge', { body: 'small now' });
+  });
+});
+
+describe('what else servers send', () => {
+  it('sends no conditional header for a validator the last answer did not carry', async () => {
+    const target = path.join(dir, 'validators.xlsx');
+    const first = await client.download(`${server.url}/book.xlsx`, target);
+    if (first.status !== 'downloaded') throw new Error('expected a download');
+    const before = server.requests.length;
+    expect(await client.download(`${server.url}/book.xlsx`, target, { etag: null, lastModified: first.lastModified })).toEqual({ status: 'not-modified' });
+    expect(await client.download(`${server.url}/book.xlsx`, target, { etag: first.etag, lastModified: null })).toEqual({ status: 'not-modified' });
+    const [byDate, byTag] = served(before, '/book.xlsx').map((r) => r.headers);
+    expect(byDate).toHaveProperty('if-modified-since', first.lastModified);
+    expect(byDate).not.toHaveProperty('if-none-match');
+    expect(byTag).toHaveProperty('if-none-match', first.etag);
+    expect(byTag).not.toHaveProperty('if-modified-since');
+  });
+
+  it('keeps the first of a repeated header', async () => {
+    const raw = await startRawServer((socket) => socket.end('HTTP/1.1 200 OK\r\netag: "one"\r\netag: "two"\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'));
+    expect(await client.download(`${raw.url}/file`, path.join(dir, 'twice.bin'))).toMatchObject({ status: 'downloaded', etag: '"one"' });
+    await raw.close();
+  });
+
+  it('passes over a 103 Early Hints before the answer', async () => {
+    const hinted = '<html>page</html>';
+    const raw = await startRawServer((socket) =>
+      socket.end(`HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: ${hinted.length}\r\nconnection: close\r\n\r\n${hinted}`),
+    );
+    expect(await client.getText(`${raw.url}/page`)).toBe(hinted);
+    expect(await client.request(`${raw.url}/page`)).toEqual({ status: 200, contentType: 'text/html', body: Buffer.from(hinted) });
+    await raw.close();
+  });
+
+  it('without Retry-After, waits half to all of a base that doubles each retry; Retry-After: 0 means no wait', async () => {
+    // The jitter pinned at its midpoint: three quarters of 400 ms, then of 800 ms.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const patient = clientWith({ retryBaseMs: 400, maxRetryWaitMs: 10_000 });
+    try {
+      server.set('/backoff.json', { body: '{}', contentType: 'application/json' });
+      server.fail('/backoff.json', { status: 503, times: 2 });
+      server.fail('/backoff.json', { status: 429, times: 1, headers: { 'retry-after': '0' } });
+      expect((await patient.request(`${server.url}/backoff.json`)).status).toBe(200);
+      expect(warnings.join('').match(/retry \d\/3 in [\d.]+ s/g)).toEqual(['retry 1/3 in 0.3 s', 'retry 2/3 in 0.6 s', 'retry 3/3 in 0.0 s']);
+    } finally {
+      random.mockRestore();
+      await patient.close();
+    }
+  });
+
+  it('close() ends the pool: a closed client fetches nothing more', async () => {
+    const own = clientWith({ retries: 0 });
+    const before = server.requests.length;
+    expect(await own.getText(`${server.url}/page`)).toBe('<html>page</html>');
+    await own.close();
+    await expect(own.getText(`${server.url}/page`)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/page failed: UND_ERR_(CLOSED|DESTROYED) /);
+    expect(server.requests.length - before).toBe(1);
+  });
+});
+
+describe('a full disk', () => {
+  let disk: string;
+  let unavailable: string | undefined;
+  beforeAll(async () => {
+    disk = path.join(dir, 'small-disk');
+    await mkdir(disk);
+    unavailable = mountTmpfs(disk, 'size=256k');
+    if (unavailable) console.warn(`[skip] a full disk: ${unavailable}`);
+  });
+  afterAll(() => {
+    if (!unavailable) unmount(disk);
+  });
+
+  it('stops a download at the first write that fails, without reading the rest of the body', async (context) => {
+    if (unavailable) context.skip();
+    // A body with no end: only the failed write can stop it before the deadline.
+    const endless = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\r\n');
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = setInterval(() => (socket.destroyed ? clearInterval(pump) : socket.write(chunk)), 2);
+      socket.on('close', () => clearInterval(pump));
+    });
+    const bounded = clientWith({ deadlineMs: 5000 });
+    const failure = (await bounded.download(`${endless.url}/endless.bin`, path.join(disk, 'endless.bin')).catch((error: unknown) => error)) as LoadError;
+    expect(failure).toBeInstanceOf(LoadError);
+    expect(failure.message).toBe(`no space left on the device holding ${disk} (writing endless.bin)`);
+    expect(endless.attempts()).toBe(1);
+    expect(await readdir(disk)).toEqual([]);
+    await bounded.close();
+    await endless.close();
   });
 });

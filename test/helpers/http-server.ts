@@ -21,6 +21,8 @@ export interface FailurePlan {
   status: number;
   times: number;
   headers?: Record<string, string>;
+  /** Sent with the status, as real servers send a short HTML page with a redirect or an error. */
+  body?: string;
 }
 
 /**
@@ -71,7 +73,7 @@ export async function startFileServer(files: Record<string, ServedFile> = {}, op
     if (failure) {
       if (--failure.times <= 0) failures.get(path)!.shift();
       res.writeHead(failure.status, failure.headers ?? {});
-      res.end();
+      res.end(failure.body);
       log(failure.status, 0);
       return;
     }

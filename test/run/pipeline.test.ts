@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
@@ -293,6 +294,10 @@ describe('kill -9 part-way, then a new run', () => {
     const result = await killed.done;
     release();
     expect(result.signal).toBe('SIGKILL');
+    // The kill can land while the run manifest or the cache state is being rewritten: such leftovers are planted.
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await mkdir(path.join(dataDir, 'state'), { recursive: true });
+    for (const folder of ['runs', 'state']) await writeFile(path.join(dataDir, folder, `.etl-tmp-${deadPid}-a1b2c3d4e5f6-cut.json`), '{"cut');
 
     const next = await runCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]);
     expect(next.code, next.stderr).toBe(0);
