@@ -255,11 +255,13 @@ describe('the .xlsx reader on cells other writers write', () => {
     ]);
   });
 
-  it('reads a date cell without a zone as wall-clock time, whatever time zone etl runs in', async () => {
+  it('reads a date cell without a zone as wall-clock time, whatever time zone etl runs in', async (context) => {
     const file = await crafted('wall-clock.xlsx', { sheets: [{ name: 'S', xml: sheetXml('<row r="1"><c r="A1" t="d"><v>2020-01-31T12:00:00</v></c><c r="B1" t="d"><v>2020-01-31</v></c></row>') }] });
     const savedZone = process.env.TZ;
     process.env.TZ = 'America/New_York';
     try {
+      // A worker thread (Stryker's vitest runner uses them) keeps the process's zone: the test would prove nothing.
+      if (new Date(2020, 0, 31).getTimezoneOffset() === 0) context.skip('the time zone cannot be changed in this worker thread');
       expect(cellsOf(await readAll(file))).toEqual([[1, [new Date(Date.UTC(2020, 0, 31, 12)), new Date(Date.UTC(2020, 0, 31))]]]);
     } finally {
       if (savedZone === undefined) delete process.env.TZ;
