@@ -52,9 +52,10 @@ export async function createGcsSink(destination: Destination, options: SinkOptio
       } catch (error) {
         throw describeGcsError(error, uri);
       }
-      // GCS computes md5Hash for every object uploaded in one piece, which is how etl uploads.
+      // GCS computes md5Hash for every object uploaded in one piece, which is how etl uploads. The sha256 it keeps
+      // must be the digest taken before the upload: the next run's skip decision rests on it.
       const md5 = Buffer.from(file.md5, 'hex').toString('base64');
-      if (Number(stored.size) !== file.size || stored.md5Hash !== md5) {
+      if (Number(stored.size) !== file.size || stored.md5Hash !== md5 || metadataValue(stored.metadata, 'sha256') !== file.sha256) {
         await bucket.file(key).delete({ ignoreNotFound: true }).catch(() => undefined);
         throw new UploadError(`${uri} does not match ${file.path} after upload (store: ${stored.size} bytes, md5 ${stored.md5Hash ?? 'none'}; local: ${file.size} bytes, md5 ${md5}); the object was deleted`, {
           recovery: 'retry',
