@@ -295,22 +295,6 @@ for (const factory of DESTINATIONS) {
       expect((await destination.read(prefix, 'large.bin'))?.body.equals(content)).toBe(true);
     });
 
-    it.skipIf(factory.name !== 's3')('an S3 endpoint that is not a URL is refused before any request, naming where it was set', async () => {
-      const destinationOf = parseDestination('s3://etl-test/ons/');
-      await expect(createSink(destinationOf, { endpoint: 'minio:9000', region: undefined })).rejects.toThrow('--endpoint minio:9000 is not an http:// or https:// URL');
-      await withEnv({ AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: 'minio:9000' }, async () => {
-        await expect(createSink(destinationOf, { endpoint: undefined, region: undefined })).rejects.toThrow('AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL minio:9000 is not an http:// or https:// URL');
-      });
-    });
-
-    it.skipIf(factory.name !== 'gcs')('a Cloud Storage endpoint that is not a URL is refused before any request, naming where it was set', async () => {
-      const destinationOf = parseDestination('gs://etl-test/ons/');
-      await expect(createSink(destinationOf, { endpoint: 'localhost:4443', region: undefined })).rejects.toThrow('--endpoint localhost:4443 is not an http:// or https:// URL');
-      await withEnv({ STORAGE_EMULATOR_HOST: 'localhost:4443' }, async () => {
-        await expect(createSink(destinationOf, { endpoint: undefined, region: undefined })).rejects.toThrow('STORAGE_EMULATOR_HOST localhost:4443 is not an http:// or https:// URL');
-      });
-    });
-
     it.skipIf(factory.name !== 's3')('S3 with no credentials or no region anywhere (a cron job without its profile) says which is missing', async () => {
       const { dir, prefix } = await freshCase({ 'a.csv': 'a', 'b.csv': 'b' });
       const nowhere = path.join(workDir, 'no-such-aws-file');
@@ -530,6 +514,19 @@ describe('what loadFiles reads and says', () => {
     ['x.unknown', 'application/octet-stream'],
   ])('content type of %s is %s', (name, expected) => {
     expect(contentTypeOf(name)).toBe(expected);
+  });
+
+  it('a sink refuses an endpoint that is not a URL before any request, naming where it was set', async () => {
+    const s3 = parseDestination('s3://etl-test/ons/');
+    await expect(createSink(s3, { endpoint: 'minio:9000', region: undefined })).rejects.toThrow('--endpoint minio:9000 is not an http:// or https:// URL');
+    await withEnv({ AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: 'minio:9000' }, async () => {
+      await expect(createSink(s3, { endpoint: undefined, region: undefined })).rejects.toThrow('AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL minio:9000 is not an http:// or https:// URL');
+    });
+    const gcs = parseDestination('gs://etl-test/ons/');
+    await expect(createSink(gcs, { endpoint: 'localhost:4443', region: undefined })).rejects.toThrow('--endpoint localhost:4443 is not an http:// or https:// URL');
+    await withEnv({ STORAGE_EMULATOR_HOST: 'localhost:4443' }, async () => {
+      await expect(createSink(gcs, { endpoint: undefined, region: undefined })).rejects.toThrow('STORAGE_EMULATOR_HOST localhost:4443 is not an http:// or https:// URL');
+    });
   });
 
   it('the one summary line counts files and bytes in readable units', () => {
