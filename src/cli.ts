@@ -16,7 +16,7 @@ import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { schemaCommand } from './commands/schema.js';
 import { transformCommand } from './commands/transform.js';
-import { parseDestination } from './load/index.js';
+import { parseDestination } from './load/destination.js';
 import { VERSION } from './version.js';
 
 /** One line per subcommand; each factory builds a commander Command whose action throws on failure. */

@@ -4,7 +4,7 @@ import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
 import { envPrefix, type AnySource } from '../core/source.js';
 import type { Column } from '../core/table.js';
-import { sources } from '../extract/index.js';
+import { sources } from '../sources/index.js';
 import type { CommandContext } from './context.js';
 import { datasetFileOption } from './options.js';
 

@@ -5,7 +5,7 @@ import { ConfigError, DataError, errorMessage } from '../core/errors.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
 import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import { findDataset } from '../extract/ons.js';
+import { findDataset } from '../sources/ons.js';
 import { NoTableError, type LayoutAttempt } from '../transform/layout/find-table.js';
 import { describeParquet, type ParquetDescription } from '../transform/parquet/inspect-parquet.js';
 import { describeRowRules, detectTableLayout, type RowRulesSummary, type TableLayout } from '../transform/layout/read-workbook-table.js';

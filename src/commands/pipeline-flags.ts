@@ -3,7 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { readConfigFile, resolveParams, snakeCase, substitute, type PipelineConfig } from '../run/config.js';
 import type { Shard } from '../core/source.js';
 import type { PipelineRequest } from '../run/pipeline.js';
-import { findSource, sources } from '../extract/index.js';
+import { findSource, sources } from '../sources/index.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { dataDirOption, fetchOptions, loadOptions, parseCount, parsePositiveInt, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
 import { flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';

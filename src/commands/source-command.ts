@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
-import { sources } from '../extract/index.js';
+import { sources } from '../sources/index.js';
 import { extractStep } from '../run/steps.js';
 import { dataDirOption, fetchOptions } from './options.js';
 

@@ -93,7 +93,7 @@ export interface DatasetInfo {
   columns: readonly Column[];
 }
 
-/** The contract a source fulfils: one file in src/extract plus one registry line. */
+/** The contract a source fulfils: one file in src/sources plus one registry line. */
 export interface Source<E = unknown, T = unknown> {
   /** CLI id = file name = fixture folder = env prefix. */
   name: string;

@@ -1,7 +1,7 @@
 import type { FileMetadata } from '@google-cloud/storage';
 import type { Sink, UploadRequest } from '../core/sink.js';
 import { errorMessage } from '../core/errors.js';
-import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './index.js';
+import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './destination.js';
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
 /** Above this, a resumable upload session, as Google advises for large files; below, one request. */

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { sweepDeadTempFiles, withAtomicFile } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
 import type { Sink } from '../core/sink.js';
-import type { Destination } from './index.js';
+import type { Destination } from './destination.js';
 import { hashLocalFile } from './input-files.js';
 import { UploadError } from './upload-error.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Sink, UploadRequest, LocalFile } from '../core/sink.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './index.js';
+import { checkEndpointUrl, objectUri, type Destination, type SinkOptions } from './destination.js';
 import { UploadError, isNetworkFailure, isRetriableStatus } from './upload-error.js';
 
 /** Files above one part go multipart; parts are retried one by one and at most QUEUE_SIZE are in memory. */

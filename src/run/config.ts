@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
-import { sources } from '../extract/index.js';
+import { sources } from '../sources/index.js';
 
 /**
  * Pipelines declared in a file (YAML or JSON), several per file:

@@ -3,7 +3,7 @@ import { ZodError } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
-import { findSource } from '../extract/index.js';
+import { findSource } from '../sources/index.js';
 
 /** What a pipeline asks of its source, whichever source it is. */
 export interface SourceParams {

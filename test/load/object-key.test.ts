@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
-import { checkEndpointUrl, objectUri, parseDestination } from '../../src/load/index.js';
+import { checkEndpointUrl, objectUri, parseDestination } from '../../src/load/destination.js';
 import { checkKeyTemplate, renderObjectKey } from '../../src/load/object-key.js';
 
 const now = new Date('2024-05-01T23:30:00Z');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ConfigError, DataError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Column, ColumnType, Row, Table, TablePart, Value } from '../../core/table.js';
-import { rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from '../../extract/raw-layer.js';
+import { rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from '../../core/raw-layer.js';
 
 /**
  * A JSON dataset is declared, not coded: where the records are in a response, and for each column

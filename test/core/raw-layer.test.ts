@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoadError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
 import { registerSecret } from '../../src/core/redact.js';
-import { fileMatches, openManifest, readManifest, recordResponses, saveResponse, writeManifest, type ManifestEntry, type ResponseEntry } from '../../src/extract/raw-layer.js';
+import { fileMatches, openManifest, readManifest, recordResponses, saveResponse, writeManifest, type ManifestEntry, type ResponseEntry } from '../../src/core/raw-layer.js';
 
 const sha256 = (bytes: string | Buffer): string => createHash('sha256').update(bytes).digest('hex');
 const NOW = new Date('2024-03-01T12:00:00.000Z');

@@ -3,7 +3,7 @@ import { createApiClient, parseJsonBody, type ApiCall, type ApiClient, type ApiR
 import { SourceError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { envPrefix, type ExtractReport, type ExtractRequest, type SourceIO } from '../core/source.js';
-import { rawDatasetDir, recordResponses, saveResponse, type ResponseEntry } from './raw-layer.js';
+import { rawDatasetDir, recordResponses, saveResponse, type ResponseEntry } from '../core/raw-layer.js';
 
 /**
  * What every JSON API source does the same way: an API client set up from the request, and each

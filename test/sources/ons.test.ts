@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as cheerio from 'cheerio';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, LoadError, SourceError } from '../../src/core/errors.js';
-import { ons, sanitizeFileName, scrapeEditionLinks } from '../../src/extract/ons.js';
+import { ons, sanitizeFileName, scrapeEditionLinks } from '../../src/sources/ons.js';
 import type { Table } from '../../src/core/table.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
 import { EDITIONS, buildOnsSite, fileHref } from '../run/ons-site.js';

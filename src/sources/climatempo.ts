@@ -7,7 +7,7 @@ import type { Table } from '../core/table.js';
 import { citiesDeclaration, dailyDeclaration, hourlyDeclaration } from '../transform/datasets/climatempo.js';
 import { jsonColumns, rawJsonTable } from '../transform/json/json-table.js';
 import { startApiExtraction, type ApiExtraction } from './api-source.js';
-import type { ResponseEntry } from './raw-layer.js';
+import type { ResponseEntry } from '../core/raw-layer.js';
 
 const TOKEN_ENV = 'CLIMATEMPO_TOKEN';
 const FORECAST_PATHS: Record<string, (city: string) => string> = {

@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, SourceError } from '../../src/core/errors.js';
-import { climatempo } from '../../src/extract/climatempo.js';
+import { climatempo } from '../../src/sources/climatempo.js';
 import { dailyAnswer, hourlyAnswer, type City } from '../fixtures/climatempo/forecasts.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';

@@ -2,7 +2,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, DataError, SourceError } from '../../src/core/errors.js';
-import { chunksOf, supermetrics } from '../../src/extract/supermetrics.js';
+import { chunksOf, supermetrics } from '../../src/sources/supermetrics.js';
 import { pivotedAnswer, pivotedRows } from '../fixtures/supermetrics/answers.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';

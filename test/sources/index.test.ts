@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { envPrefix } from '../../src/core/source.js';
-import { findSource, sources } from '../../src/extract/index.js';
+import { findSource, sources } from '../../src/sources/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -24,7 +24,7 @@ describe('the source registry', () => {
 
   it("a source's name is its file, its fixture folder and its env prefix; its default dataset is one of its datasets", () => {
     for (const source of sources) {
-      expect(existsSync(path.join(root, 'src', 'extract', `${source.name}.ts`))).toBe(true);
+      expect(existsSync(path.join(root, 'src', 'sources', `${source.name}.ts`))).toBe(true);
       expect(existsSync(path.join(root, 'test', 'fixtures', source.name))).toBe(true);
       for (const variable of source.env) expect(variable.name.startsWith(`${envPrefix(source.name)}_`)).toBe(true);
       expect(source.datasets.map((d) => d.name)).toContain(source.defaultDataset);

@@ -14,7 +14,7 @@ import { onsDatasets } from '../transform/datasets/index.js';
 import { detectTableLayout, type WorkbookInput } from '../transform/layout/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook/workbook.js';
 import { workbookTable } from '../transform/layout/workbook-table.js';
-import { openManifest, rawDatasetDir, readManifest, type ManifestEntry } from './raw-layer.js';
+import { openManifest, rawDatasetDir, readManifest, type ManifestEntry } from '../core/raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
 

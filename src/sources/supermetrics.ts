@@ -10,7 +10,7 @@ import type { Table } from '../core/table.js';
 import { answerLayout, queryDeclaration } from '../transform/datasets/supermetrics.js';
 import { LINEAGE_COLUMNS, rawJsonTable } from '../transform/json/json-table.js';
 import { startApiExtraction } from './api-source.js';
-import { fileMatches, rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from './raw-layer.js';
+import { fileMatches, rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from '../core/raw-layer.js';
 
 const API_KEY_ENV = 'SUPERMETRICS_API_KEY';
 const DAY_MS = 86_400_000;

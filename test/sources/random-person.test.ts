@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/core/errors.js';
-import { randomPerson } from '../../src/extract/random-person.js';
+import { randomPerson } from '../../src/sources/random-person.js';
 import { peoplePage } from '../fixtures/random-person/people.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';

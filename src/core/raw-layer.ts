@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { describeWriteError, writeFileAtomic } from '../core/atomic-file.js';
-import { errorMessage } from '../core/errors.js';
-import { maskKnownSecrets, stripCredentials } from '../core/redact.js';
-import type { Logger } from '../core/log.js';
-import type { ApiResponse, RecordedRequest } from '../core/api-client.js';
+import { describeWriteError, writeFileAtomic } from './atomic-file.js';
+import { errorMessage } from './errors.js';
+import { maskKnownSecrets, stripCredentials } from './redact.js';
+import type { Logger } from './log.js';
+import type { ApiResponse, RecordedRequest } from './api-client.js';
 
 /**
  * The raw layer: files exactly as the source served them, under <dataDir>/raw/<source>/<dataset>/<edition>/,
