@@ -57,11 +57,12 @@ async function releaseOpen(fifo: string, missingEnd: 'reader' | 'writer'): Promi
   await handle?.close();
 }
 
-/** Both sides' outcome; the first failure wins, the other side's consequent broken pipe is not the story. */
+/** Both sides' outcome: a failure of the preferred side wins, unless it is only the broken pipe the other side's failure caused. */
 async function settleBoth(first: Promise<unknown>, second: Promise<unknown>, prefer: 'first' | 'second'): Promise<void> {
   const [a, b] = await Promise.allSettled([first, second]);
-  const failures = prefer === 'first' ? [a, b] : [b, a];
-  for (const outcome of failures) if (outcome.status === 'rejected') throw outcome.reason;
+  const failures = (prefer === 'first' ? [a, b] : [b, a]).flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+  const brokenPipe = (error: unknown): boolean => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'].includes((error as { code?: string }).code ?? '');
+  if (failures.length > 0) throw failures.find((error) => !brokenPipe(error)) ?? failures[0];
 }
 
 /**
