@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One PostgreSQL cluster for the run; each test file makes its own database in it.
+    globalSetup: ['./test/helpers/postgres-global-setup.ts'],
     // vitest's default on two cores is one worker; most files wait on child processes and sockets, not the CPU.
     maxWorkers: 2,
     // The default summary, then why whole suites were skipped (e.g. no GCS emulator installed).

@@ -10,6 +10,7 @@ import { writeWorkbook } from '../test/helpers/workbook-writer.js';
 import { LOAD_BYTES, TABULAR_ROWS, prepareInputs } from './inputs.js';
 import { writePeopleRawLayer } from './json-inputs.js';
 import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
+import { POSTGRES_SCENARIOS, benchPostgres } from './postgres.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
 /**
@@ -20,6 +21,8 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *   npm run bench -- --only help,transform-xlsx-60k
  *   npm run bench -- --only json-people-100k         random-person JSON pages -> parquet, 10k and 100k, vs DuckDB
  *   npm run bench -- --only load-s3-256m,load-rerun-s3-256m,load-gcs-256m,load-file-256m
+ *   npm run bench -- --only pg-load-1m,pg-load-100k,psql-copy-in-1m,pg-extract-1m,psql-copy-out-1m
+ *                                      Postgres: etl load / extract against psql \copy, on a throwaway cluster
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
  *                                      time another build's CLI (e.g. the seed) on the same inputs
@@ -52,7 +55,7 @@ log(`etl bench: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.tot
 if (!canMeasureRss) log('  /usr/bin/time (GNU time) not found: peak RSS is not measured');
 log('inputs:');
 // The JSON scenarios make their own inputs; the others' files take minutes to generate the first time.
-const inputs = only?.every((id) => id.startsWith('json-')) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
+const inputs = only?.every((id) => id.startsWith('json-') || (POSTGRES_SCENARIOS as readonly string[]).includes(id)) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
 
 const pandas = spawnSync('python3', ['-c', 'import pandas, pyarrow, openpyxl'], { encoding: 'utf8' });
 const pandasReason = pandas.error ? 'python3 not found' : pandas.status !== 0 ? `python3 -c "import pandas, pyarrow, openpyxl" failed: ${(pandas.stderr.trim().split('\n').pop() ?? '').trim()}` : null;
@@ -168,6 +171,12 @@ if (load) {
   skipped.push(...load.skipped);
 }
 
+const postgres = POSTGRES_SCENARIOS.some(wanted) ? await benchPostgres({ etl, writeRows: script('write-rows'), work: tmp, runs, wanted, log }) : undefined;
+if (postgres) {
+  results.push(...postgres.results);
+  skipped.push(...postgres.skipped);
+}
+
 const show = (value: number | null, digits = 0): string => (value === null ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 log('');
 log(
@@ -241,6 +250,23 @@ if (parts.length > 0) {
 }
 const loadRerun = find('load-rerun-s3-256m');
 if (loadRerun) targets.push({ target: 'load re-run, nothing changed: skipped, 0 bytes', measured: `${loadRerun.medianWallS.toFixed(2)} s, 0 bytes sent (checked on every run)`, met: true });
+const pgLoad = find('pg-load-1m');
+const psqlIn = find('psql-copy-in-1m');
+if (pgLoad && psqlIn) {
+  const ratio = pgLoad.medianWallS / psqlIn.medianWallS;
+  targets.push({ target: 'Postgres load (1M x 10 parquet) within 1.5x of psql \\copy from CSV', measured: `${pgLoad.medianWallS.toFixed(2)} vs ${psqlIn.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
+const pgLoad100k = find('pg-load-100k');
+if (pgLoad?.medianPeakRssMb && pgLoad100k?.medianPeakRssMb) {
+  const ratio = pgLoad.medianPeakRssMb / pgLoad100k.medianPeakRssMb;
+  targets.push({ target: 'Postgres load: 10x the rows costs < 1.5x the peak RSS', measured: `${pgLoad100k.medianPeakRssMb.toFixed(0)} -> ${pgLoad.medianPeakRssMb.toFixed(0)} MB = ${ratio.toFixed(2)}x`, met: ratio < 1.5 });
+}
+const pgExtract = find('pg-extract-1m');
+const psqlOut = find('psql-copy-out-1m');
+if (pgExtract && psqlOut) {
+  const ratio = pgExtract.medianWallS / psqlOut.medianWallS;
+  targets.push({ target: 'Postgres extract (1M rows -> raw parquet) within 1.5x of psql \\copy to CSV', measured: `${pgExtract.medianWallS.toFixed(2)} vs ${psqlOut.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
 log('');
 log(table(['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'])));
 

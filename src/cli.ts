@@ -16,7 +16,7 @@ import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { schemaCommand } from './commands/schema.js';
 import { transformCommand } from './commands/transform.js';
-import { parseDestination } from './load/destination.js';
+import { checkDestinationFlags, splitToFlag, type DestinationFlags } from './load/destination.js';
 import { VERSION } from './version.js';
 
 /** One line per subcommand; each factory builds a commander Command whose action throws on failure. */
@@ -133,10 +133,11 @@ function nameUsageErrors(command: Command, commandName: string): void {
  * Flags several commands share, checked before any work starts: a mistyped --bucket must not cost a whole
  * extract and transform first, and an inverted range would select nothing.
  */
-function checkSharedFlags(flags: { bucket?: unknown; from?: unknown; to?: unknown }): void {
-  if (typeof flags.bucket === 'string') parseDestination(flags.bucket);
-  if (flags.from !== undefined && flags.to !== undefined && (flags.from as number) > (flags.to as number)) {
-    throw new ConfigError(`--from ${String(flags.from)} is after --to ${String(flags.to)}: the range selects nothing`, { hint: 'swap them, or give one of them alone' });
+function checkSharedFlags(flags: DestinationFlags & { from?: unknown }): void {
+  checkDestinationFlags(flags);
+  const { rangeEnd } = splitToFlag(flags.to);
+  if (flags.from !== undefined && rangeEnd !== undefined && (flags.from as string) > rangeEnd) {
+    throw new ConfigError(`--from ${String(flags.from)} is after --to ${rangeEnd}: the range selects nothing`, { hint: 'swap them, or give one of them alone' });
   }
 }
 

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { ConfigError } from '../core/errors.js';
 import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
 import { lastTransform } from '../run/data-dir.js';
 import type { CommandContext } from './context.js';
@@ -13,6 +14,20 @@ Examples:
   $ etl load deaths.parquet --bucket ./lake/ons/                also a local directory: a path starting with /, ./ or ../
   $ etl load deaths.parquet --bucket gs://b/p/ --dry-run        what would be uploaded, and where; sends nothing
   $ etl load out/ --bucket s3://b/ons/ --key '{date}/{name}'    dated keys: s3://b/ons/2024-05-01/...
+  $ etl load deaths.parquet --to postgres://etl@db:5432/lake --table ons.monthly_deaths
+  $ etl load deaths.parquet --to postgres://etl@db/lake --table ons.monthly_deaths --mode merge --key edition,period,geo_code,geo_name,geo_level
+
+--to takes everything --bucket takes, and postgres://user@host:port/database with --table schema.table:
+  --mode replace  (default) the new rows are built in a staging table and swapped in in one transaction:
+                  a reader sees the old rows or the new ones, never a mix or an empty table
+  --mode append   the rows are added; the same file (sha256) is never appended twice
+  --mode merge    rows are upserted on --key (default: the table's primary key); a key twice in one file
+                  is a data error naming it
+A partitioned folder (transform --partition-by) replaces only the partitions whose file changed. The table is
+created when absent; a new column is added; a changed type is an error naming the column. Each load is one
+transaction, recorded in <schema>._etl_loads: a re-run with the same file sends nothing (--force sends it).
+Postgres password: PGPASSWORD, or ~/.pgpass (PGPASSFILE); never in the URL (refused) or a flag. PGHOST, PGPORT,
+PGUSER, PGDATABASE and PGSSLMODE are read as libpq reads them.
 
 --key placeholders: {name} the file name, or its path below a directory given (required); {date} the run date,
 UTC, YYYY-MM-DD; {edition} the first year in the file's path (a file without one is refused).
@@ -40,18 +55,23 @@ Exit code 5 if any file failed; files that made it stay uploaded and are listed.
 
 export function loadCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('load')
-    .description('upload files or directories to Google Cloud Storage, S3 or a local directory, verified and idempotent')
+    .description('upload files or directories to Google Cloud Storage, S3 or a local directory, or load parquet into a Postgres table; verified and idempotent')
     .argument('[paths...]', 'files or directories to upload (default: what the last `etl transform` wrote)')
     .addOption(dataDirOption())
     .addHelpText('after', HELP);
-  for (const option of loadOptions()) command.addOption(option.long === '--bucket' ? option.makeOptionMandatory() : option);
+  for (const option of loadOptions()) command.addOption(option);
   return command
     .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
-    .action(async (paths: string[], flags: LoadFlags & { bucket: string; concurrency: number; dataDir: string }) => {
+    .action(async (paths: string[], flags: LoadFlags & { concurrency: number; dataDir: string }) => {
+      const destination = flags.to ?? flags.bucket;
+      if (destination === undefined) throw new ConfigError('name a destination: --to (or --bucket)', { hint: 'e.g. --to gs://my-bucket/ons/, or --to postgres://etl@db/lake --table ons.monthly_deaths' });
       const ctx = await context();
       const summary = await loadFiles({
         inputs: paths.length > 0 ? paths : (await lastTransform(flags.dataDir)).outputs,
-        bucket: flags.bucket,
+        bucket: destination,
+        table: flags.table,
+        mode: flags.mode,
+        mergeKey: flags.key,
         keyTemplate: flags.key,
         sink: { endpoint: flags.endpoint, region: flags.region },
         concurrency: flags.concurrency,

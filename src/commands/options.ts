@@ -53,6 +53,10 @@ export const transformOptions = (): Option[] => [
 /** What `load` accepts besides the files; `run` and `plan` accept the same (--bucket optional there). */
 export interface LoadFlags {
   bucket?: string;
+  /** The general destination flag: what --bucket takes, or postgres://user@host/db (with --table). */
+  to?: string;
+  table?: string;
+  mode?: string;
   key: string;
   endpoint?: string;
   region?: string;
@@ -62,7 +66,10 @@ export interface LoadFlags {
 
 export const loadOptions = (): Option[] => [
   new Option('--bucket <uri>', 'destination: gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/ or a path starting with /, ./ or ../'),
-  new Option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}').default(DEFAULT_KEY_TEMPLATE),
+  new Option('--to <destination>', 'destination: what --bucket takes, or a Postgres table: postgres://user@host:5432/db with --table'),
+  new Option('--table <schema.table>', 'with --to postgres://…: the table to load (created when absent)'),
+  new Option('--mode <mode>', 'with --to postgres://…: replace (default: swapped in whole), append, or merge (on --key)'),
+  new Option('--key <template>', 'object key below the prefix; placeholders {name}, {date}, {edition}. With --mode merge: the key columns, comma-separated').default(DEFAULT_KEY_TEMPLATE),
   new Option('--endpoint <url>', 'an emulator or S3-compatible server instead of the cloud endpoint'),
   new Option('--region <name>', 'S3 region (default: AWS_REGION or the profile)'),
   new Option('--dry-run', 'say what would be uploaded where, and send nothing: a bucket is not contacted; a local directory is compared (skip when the same)').default(false),

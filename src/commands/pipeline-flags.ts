@@ -3,6 +3,8 @@ import { ConfigError } from '../core/errors.js';
 import { readConfigFile, resolveParams, snakeCase, substitute, type PipelineConfig } from '../run/config.js';
 import type { Shard } from '../core/source.js';
 import type { PipelineRequest } from '../run/pipeline.js';
+import { isPostgresUrl } from '../core/postgres.js';
+import { mergeKeyFlag, splitToFlag } from '../load/destination.js';
 import { findSource, sources } from '../sources/index.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { dataDirOption, fetchOptions, loadOptions, parseCount, parsePositiveInt, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
@@ -38,7 +40,9 @@ export function addPipelineOptions(command: Command): Command {
     new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
     new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only its work units (ONS editions, ClimaTempo cities, Supermetrics chunks); needs --partition-by').argParser(parseShard),
   ];
-  const seen = new Set<string>();
+  // Before the sources' own --to (a range's end), so this one, which takes both, is the one added.
+  const seen = new Set<string>(['--to']);
+  command.addOption(new Option('--to <destination|end>', 'the destination (what --bucket takes, or postgres://user@host/db with --table); ons, supermetrics: also the end of the range').argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]));
   const sourceOptions = sources.flatMap((source) => [...source.extractOptions.flags, ...source.transformOptions.flags]).map(flagOption);
   const baseUrl = new Option('--base-url <url>', "where the source's API lives (default: <SOURCE>_BASE_URL, else the source's own)");
   for (const option of [...sourceOptions, baseUrl, ...fetchOptions(), ...transformOptions(), ...loadOptions(), ...own]) {
@@ -58,7 +62,11 @@ const CONFIG_TO_FLAG: Record<string, string> = {
   ...Object.fromEntries([...SOURCE_FLAG_ATTRIBUTES].map((attribute) => [snakeCase(attribute), attribute])),
 };
 
-export async function pipelineRequest(first: string | undefined, second: string | undefined, flags: PipelineFlags, command: Command): Promise<PipelineRequest> {
+export async function pipelineRequest(first: string | undefined, second: string | undefined, givenFlags: PipelineFlags, givenCommand: Command): Promise<PipelineRequest> {
+  // --to arrives as a list: a destination and/or the end of a source's range (see splitToFlag).
+  const { destination, rangeEnd } = splitToFlag(givenFlags.to);
+  const flags: PipelineFlags = { ...givenFlags, to: rangeEnd, bucket: destination ?? givenFlags.bucket };
+  const command = { getOptionValueSource: (attribute: string) => (attribute === 'to' && rangeEnd === undefined ? undefined : givenCommand.getOptionValueSource(attribute)) } as Command;
   if (!flags.config) {
     if (!first) throw new ConfigError('name a source (e.g. `etl run ons`) or give --config FILE', { hint: 'etl run --help lists both ways' });
     if (flags.param.length > 0) throw new ConfigError('--param needs --config: parameters are declared by a pipeline in a config file');
@@ -143,7 +151,7 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
     http: { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
     transform: { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
     load: flags.bucket
-      ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force }
+      ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force, ...tableFlags(flags) }
       : undefined,
     noCache: !flags.cache,
     stepRetries,
@@ -151,6 +159,15 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
     alert: flags.alertUrl ? { url: flags.alertUrl, onSuccess: flags.alertOnSuccess } : undefined,
   };
 }
+
+/** --table, --mode and the merge --key of a Postgres destination (from the Postgres source, --table names both tables). */
+function tableFlags(flags: PipelineFlags): Pick<PipelineRequest['load'] & object, 'table' | 'mode' | 'mergeKey'> {
+  if (!flags.bucket || !isPostgresUrl(flags.bucket)) return {};
+  return { table: flags.table, mode: flags.mode, mergeKey: mergeKeyFlag(flags.key) };
+}
+
+/** Load flags that a source also takes (--table): given for the destination, they are no foreign source flag. --to here is a range's end only. */
+const LOAD_ATTRIBUTES = new Set(loadOptions().map((option) => option.attributeName()).filter((attribute) => attribute !== 'to'));
 
 /**
  * The flags of the pipeline's own source, as its schema will read them. A flag that only other sources
@@ -162,7 +179,7 @@ function ownFlags(sourceName: string, flags: PipelineFlags, given: (attribute: s
   for (const other of sources) {
     for (const flag of [...other.extractOptions.flags, ...other.transformOptions.flags]) {
       const attribute = new Option(flag.flags).attributeName();
-      if (own.has(attribute) || !given(attribute)) continue;
+      if (own.has(attribute) || LOAD_ATTRIBUTES.has(attribute) || !given(attribute)) continue;
       const long = new Option(flag.flags).long!;
       throw new ConfigError(`unknown option '${long}' for source ${source.name} (it belongs to ${sourceFlagOwners(long).join(', ')})`, { hint: `run etl extract ${source.name} --help for usage` });
     }

@@ -36,7 +36,7 @@ export interface UploadRequest {
 
 /** How an upload went, for the summary and --json. */
 export interface UploadReceipt {
-  method: 'single-request' | 'multipart' | 'resumable' | 'file-copy';
+  method: 'single-request' | 'multipart' | 'resumable' | 'file-copy' | 'copy';
   /** Requests or parts the bytes went in (multipart: the part count). */
   parts: number;
   /** What was compared with the local file, e.g. "md5 (store)". */

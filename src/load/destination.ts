@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
+import { checkPostgresUrl, isPostgresUrl } from '../core/postgres.js';
+import { DEFAULT_KEY_TEMPLATE } from './object-key.js';
+import { postgresTarget } from './postgres-target.js';
 
 /** Where `--bucket` points: a bucket (or directory) and a key prefix ending in `/` (or empty). */
 export interface Destination {
@@ -30,7 +33,9 @@ export function parseDestination(bucketFlag: string): Destination {
   const scheme = match[1]!.toLowerCase();
   if (scheme === 'file') return { scheme: 'file', bucket: fileUrlDirectory(bucketFlag), prefix: '' };
   if (scheme !== 'gs' && scheme !== 's3') {
-    throw new ConfigError(`--bucket ${bucketFlag}: unknown scheme ${scheme}://`, { hint: `use ${DESTINATION_FORMS}` });
+    // Never echo a postgres URL: it may hold a password.
+    if (isPostgresUrl(bucketFlag)) throw new ConfigError('--bucket takes object stores and folders; a Postgres table goes with --to', { hint: 'write --to postgres://user@host/db --table schema.table' });
+    throw new ConfigError(`--bucket ${bucketFlag}: unknown scheme ${scheme}://`, { hint: `use ${DESTINATION_FORMS}, or --to postgres://… for a table` });
   }
   const [bucket = '', ...rest] = match[2]!.split('/');
   if (!bucket) throw new ConfigError(`--bucket ${bucketFlag} names no bucket`, { hint: `write it as ${scheme}://bucket/prefix/` });
@@ -93,4 +98,59 @@ export function checkEndpointUrl(endpoint: string | undefined, setBy: string): v
   if (endpoint !== undefined && !/^https?:\/\/[^/]/i.test(endpoint)) {
     throw new ConfigError(`${setBy} ${endpoint} is not an http:// or https:// URL`, { hint: `write it as http://${endpoint.replace(/^[a-z]+:\/\//i, '')} (emulators and local stores usually speak plain http)` });
   }
+}
+
+/**
+ * `--to` is the destination in `etl load` and the pipeline commands, where ONS and Supermetrics also take `--to`
+ * as the end of their range: a value written as a URL or a path is the destination, anything else (a year, a
+ * date) the range's end.
+ */
+export function splitToFlag(values: unknown): { destination?: string; rangeEnd?: string } {
+  const given = (Array.isArray(values) ? values : values === undefined ? [] : [values]).map(String);
+  const looksLikeDestination = (value: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(value) || /^(\/|\.\.?([/\\]|$))/.test(value);
+  const destinations = given.filter(looksLikeDestination);
+  const ends = given.filter((value) => !looksLikeDestination(value));
+  if (destinations.length > 1) throw new ConfigError('--to names two destinations', { hint: 'give one --to destination (and at most one --to for the end of a range)' });
+  if (ends.length > 1) throw new ConfigError(`--to ${ends.join(' and --to ')}: two ends of one range`, { hint: 'give one' });
+  return { destination: destinations[0], rangeEnd: ends[0] };
+}
+
+export interface DestinationFlags {
+  bucket?: unknown;
+  to?: unknown;
+  table?: unknown;
+  mode?: unknown;
+  key?: unknown;
+  partitionBy?: unknown;
+  url?: unknown;
+}
+
+/**
+ * Every destination flag checked before any work starts (a mistyped destination must not cost a whole extract
+ * first), and a Postgres URL holding a password refused before anything is printed or recorded.
+ */
+export function checkDestinationFlags(flags: DestinationFlags): void {
+  if (typeof flags.url === 'string' && isPostgresUrl(flags.url)) checkPostgresUrl(flags.url, '--url');
+  const { destination } = splitToFlag(flags.to);
+  if (destination !== undefined && typeof flags.bucket === 'string') throw new ConfigError('--to and --bucket both name a destination', { hint: 'give one of them' });
+  const where = destination ?? (typeof flags.bucket === 'string' ? flags.bucket : undefined);
+  if (where === undefined) return;
+  if (!isPostgresUrl(where)) {
+    parseDestination(where);
+    // --table alone may be the Postgres source's own flag; --mode belongs to a table destination only.
+    if (typeof flags.mode === 'string') throw new ConfigError('--mode goes with --to postgres://…', { hint: 'drop --mode, or load into a table with --to postgres://user@host/db --table schema.table' });
+    return;
+  }
+  checkPostgresUrl(where, '--to');
+  const key = mergeKeyFlag(typeof flags.key === 'string' ? flags.key : undefined);
+  const mode = typeof flags.mode === 'string' ? flags.mode : undefined;
+  if (flags.partitionBy !== undefined && mode !== undefined && mode !== 'replace') {
+    throw new ConfigError(`--partition-by loads partition by partition (replacing those that changed): --mode ${mode} does not apply`, { hint: 'drop --mode, or drop --partition-by' });
+  }
+  postgresTarget(where, typeof flags.table === 'string' ? flags.table : undefined, mode, key);
+}
+
+/** The merge key from --key: its default is the object-key template, which means "not given" for a table. */
+export function mergeKeyFlag(key: string | undefined): string | undefined {
+  return key === undefined || key === DEFAULT_KEY_TEMPLATE ? undefined : key;
 }

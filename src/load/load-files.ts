@@ -3,9 +3,11 @@ import { ConfigError, LoadError, errorMessage } from '../core/errors.js';
 import { mapWithLimit, sleep } from '../core/concurrency.js';
 import type { Logger } from '../core/log.js';
 import type { LocalFile, Sink, UploadReceipt } from '../core/sink.js';
+import { isPostgresUrl } from '../core/postgres.js';
 import { VERSION } from '../version.js';
 import { createSink } from './index.js';
-import { objectUri, parseDestination, type Destination, type SinkOptions } from './destination.js';
+import { mergeKeyFlag, objectUri, parseDestination, type Destination, type SinkOptions } from './destination.js';
+import { postgresTarget } from './postgres-target.js';
 import { contentTypeOf, hashLocalFile, listInputFiles, type InputFile } from './input-files.js';
 import { checkKeyTemplate, renderObjectKey } from './object-key.js';
 import { UploadError } from './upload-error.js';
@@ -13,7 +15,7 @@ import { UploadError } from './upload-error.js';
 export interface LoadRequest {
   /** Files and directories, as given on the command line. */
   inputs: readonly string[];
-  /** `--bucket` as typed: gs://, s3://, file:// or a directory path. */
+  /** `--to` or `--bucket` as typed: gs://, s3://, file://, a directory path, or postgres:// (a table). */
   bucket: string;
   keyTemplate: string;
   sink: SinkOptions;
@@ -29,6 +31,10 @@ export interface LoadRequest {
   now?: Date;
   /** A file (by its name below a directory input) uploaded only after every other file made it, e.g. a manifest. */
   last?: string;
+  /** With a postgres:// destination: --table, --mode and --key (the merge key; the key template's default means none), as given. */
+  table?: string;
+  mode?: string;
+  mergeKey?: string;
 }
 
 export type FileAction = 'uploaded' | 'skipped' | 'failed' | 'would-upload' | 'would-skip';
@@ -70,6 +76,11 @@ interface PlannedUpload {
 
 /** Uploads every input file, skipping those the destination already holds, and reports each file's fate. */
 export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
+  if (isPostgresUrl(request.bucket)) {
+    const { loadToPostgres } = await import('./postgres.js');
+    const target = postgresTarget(request.bucket, request.table, request.mode, mergeKeyFlag(request.mergeKey));
+    return loadToPostgres({ inputs: request.inputs, target, dryRun: request.dryRun, force: request.force, log: request.log });
+  }
   const started = performance.now();
   const { log } = request;
   const destination = parseDestination(request.bucket);

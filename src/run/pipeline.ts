@@ -2,6 +2,7 @@ import path from 'node:path';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { isPostgresUrl } from '../core/postgres.js';
 import { redact } from '../core/redact.js';
 import type { ExtractReport } from '../core/source.js';
 import { listInputFiles } from '../load/input-files.js';
@@ -267,13 +268,18 @@ export function checkLoad(load: LoadParams, outputs: FileRecord[], cache: CacheS
   const fingerprint: Fingerprint = {
     inputs: Object.fromEntries(outputs.map((output) => [output.path, output.sha256])),
     declaration: 'none',
-    params: { bucket: load.bucket, key: load.keyTemplate, endpoint: load.sink.endpoint ?? null, region: load.sink.region ?? null },
+    params: { bucket: load.bucket, key: load.keyTemplate, endpoint: load.sink.endpoint ?? null, region: load.sink.region ?? null, ...tableParams(load) },
     etl_version: VERSION,
   };
   const previous = cache.load;
   const why = noCache ? '--no-cache' : load.force ? '--force' : whatChanged(previous?.fingerprint, fingerprint);
   if (why !== null || !previous) return { fingerprint, inputs: outputs, cached: undefined, why: why ?? 'no earlier successful run' };
   return { fingerprint, inputs: outputs, cached: { outputs: previous.outputs }, why: '' };
+}
+
+/** A table destination's own flags; absent for object stores, so their fingerprints stay as they were. */
+function tableParams(load: LoadParams): Record<string, string> {
+  return Object.fromEntries(Object.entries({ table: load.table, mode: load.mode, merge_key: load.mergeKey }).filter((entry): entry is [string, string] => entry[1] !== undefined && isPostgresUrl(load.bucket)));
 }
 
 /** The parquet file, or with --partition-by the folder, that transform writes. */
@@ -324,6 +330,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     key: load?.keyTemplate ?? null,
     endpoint: load?.sink.endpoint ?? null,
     region: load?.sink.region ?? null,
+    ...(load ? tableParams(load) : {}),
     no_cache: request.noCache,
     step_retries: request.stepRetries,
     step_timeouts: request.stepTimeouts,

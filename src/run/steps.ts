@@ -37,7 +37,7 @@ export interface TransformOutput {
 }
 
 /** Where and how `load` uploads: LoadRequest without the files and the logger. */
-export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force'>;
+export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force' | 'table' | 'mode' | 'mergeKey'>;
 
 export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
   const client = createHttpClient({
@@ -113,7 +113,7 @@ async function partition(summary: ParquetSummary, column: string, dir: string, l
 
 /** Uploads files, or a partitioned folder under <prefix><folder name>/ with its manifest last. */
 export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger, partitionedDir?: string, shard?: Shard): Promise<LoadSummary> {
-  const common = { bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, log };
+  const common = { bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, table: load.table, mode: load.mode, mergeKey: load.mergeKey, log };
   if (!partitionedDir) return loadFiles({ ...common, inputs, keyTemplate: load.keyTemplate });
   return loadFiles({ ...common, inputs: [partitionedDir], keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`, last: partitionManifestName(shard) });
 }

@@ -4,9 +4,10 @@ import { ons } from './ons.js';
 import { randomPerson } from './random-person.js';
 import { climatempo } from './climatempo.js';
 import { supermetrics } from './supermetrics.js';
+import { postgres } from './postgres.js';
 
 /** Every source, one line each. */
-export const sources: readonly AnySource[] = [ons, climatempo, randomPerson, supermetrics];
+export const sources: readonly AnySource[] = [ons, climatempo, randomPerson, supermetrics, postgres];
 
 export function findSource(name: string): AnySource {
   const source = sources.find((s) => s.name === name);

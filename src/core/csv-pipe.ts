@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+/**
+ * Parquet <-> Postgres COPY through a named pipe: DuckDB writes (or reads) CSV in native code on one end, the COPY
+ * stream carries the bytes on the other, and neither side ever holds more than a pipe buffer. Measured on 1M rows
+ * x 10 columns, this took 3.7 s where encoding DuckDB's chunks to CSV in JavaScript took 13.6 s (README, Choices).
+ */
+
+/** A DuckDB connection with one thread and a small budget, no extensions fetched: enough to stream CSV and parquet. */
+export async function openDuckDb(threads = 1): Promise<{ connection: DuckDBConnection; close(): void }> {
+  const duck = await import('@duckdb/node-api');
+  const instance = await duck.DuckDBInstance.create(':memory:', {
+    threads: String(threads),
+    memory_limit: '256MB',
+    preserve_insertion_order: 'true',
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  return {
+    connection,
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Runs `body` with a fresh named pipe in a private temp folder, removed afterwards. */
+async function withFifo<T>(body: (fifo: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'etl-pipe-'));
+  const fifo = path.join(dir, 'rows.csv');
+  try {
+    await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
+    return await body(fifo);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A side that failed before opening the pipe leaves the other blocked in open(): opening the missing end
+ * without blocking, and closing it, lets the other side see end-of-file (or a broken pipe) and finish.
+ */
+async function releaseOpen(fifo: string, missingEnd: 'reader' | 'writer'): Promise<void> {
+  const flags = (missingEnd === 'writer' ? constants.O_WRONLY : constants.O_RDONLY) | constants.O_NONBLOCK;
+  const handle = await open(fifo, flags).catch(() => null);
+  await handle?.close();
+}
+
+/** Both sides' outcome: a failure of the preferred side wins, unless it is only the broken pipe the other side's failure caused. */
+async function settleBoth(first: Promise<unknown>, second: Promise<unknown>, prefer: 'first' | 'second'): Promise<void> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  const failures = (prefer === 'first' ? [a, b] : [b, a]).flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+  const brokenPipe = (error: unknown): boolean => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'].includes((error as { code?: string }).code ?? '');
+  if (failures.length > 0) throw failures.find((error) => !brokenPipe(error)) ?? failures[0];
+}
+
+/**
+ * DuckDB writes `select` as CSV (no header; NULL unquoted-empty, '' quoted: what COPY … CSV reads) into `into`.
+ * A failure on either side rejects; the caller's transaction decides what is kept.
+ */
+export async function streamQueryAsCsv(duck: DuckDBConnection, select: string, into: Writable): Promise<void> {
+  await withFifo(async (fifo) => {
+    const writer = duck.run(`COPY (${select}) TO '${fifo.replace(/'/g, "''")}' (FORMAT csv, HEADER false)`).catch(async (error: unknown) => {
+      await releaseOpen(fifo, 'writer');
+      throw error;
+    });
+    const carried = pipeline(createReadStream(fifo, { highWaterMark: 1 << 20 }), into);
+    // The server's refusal (a value that does not fit) is the story; DuckDB's broken pipe follows from it.
+    await settleBoth(writer, carried, 'second');
+  });
+}
+
+/**
+ * DuckDB reads CSV (as COPY … TO STDOUT CSV writes it) from `from` with the given column types and writes it to
+ * `parquetFile` (zstd). Returns the rows written.
+ */
+export async function writeCsvAsParquet(duck: DuckDBConnection, from: Readable, columns: ReadonlyArray<{ name: string; duckType: string }>, parquetFile: string): Promise<number> {
+  return withFifo(async (fifo) => {
+    const types = `{${columns.map((c) => `'${c.name.replace(/'/g, "''")}': '${c.duckType}'`).join(', ')}}`;
+    const read = `read_csv('${fifo.replace(/'/g, "''")}', columns = ${types}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, strict_mode = true)`;
+    let rows = 0;
+    const reader = duck
+      .run(`COPY (SELECT * FROM ${read}) TO '${parquetFile.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`)
+      .then((result) => {
+        rows = Number(result.rowsChanged);
+      })
+      .catch(async (error: unknown) => {
+        await releaseOpen(fifo, 'reader');
+        throw error;
+      });
+    const carried = pipeline(from, createWriteStream(fifo, { highWaterMark: 1 << 20 }));
+    // The server going away is the story; a parquet file from a stream cut short is discarded by the caller.
+    await settleBoth(carried, reader, 'first');
+    return rows;
+  });
+}

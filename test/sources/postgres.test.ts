@@ -1,0 +1,116 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readParquet } from '../helpers/parquet.js';
+import { describePostgres } from '../helpers/postgres.js';
+import { runCli } from '../helpers/run-cli.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+/** `etl extract postgres table` and `etl transform postgres table`, the built CLI against a real server. */
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'etl-pg-source-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+interface TableManifest {
+  cursor_value: string;
+  primary_key: string[];
+  chunks: Array<{ path: string; rows: number; kind: string }>;
+}
+
+describePostgres('etl extract postgres table', (database) => {
+  const dataDir = (name: string): string => path.join(work, name);
+  const tableDir = (data: string, table: string): string => path.join(data, 'raw', 'postgres', 'table', table);
+  const manifestOf = async (data: string, table: string): Promise<TableManifest> => JSON.parse(await readFile(path.join(tableDir(data, table), 'manifest.json'), 'utf8')) as TableManifest;
+  const extract = (data: string, table: string, flags: string[] = [], url = database().url()) =>
+    runCli(['extract', 'postgres', 'table', '--url', url, '--table', table, '--data-dir', data, ...flags], { env: database().env });
+
+  beforeAll(async () => {
+    await database().query(`CREATE SCHEMA app;
+      CREATE TABLE app.orders (id bigint PRIMARY KEY, customer text, amount numeric(10,2), status text, placed date, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+      INSERT INTO app.orders SELECT i, 'customer ' || (i % 997), (i % 10000) / 100.0, CASE WHEN i % 5 = 0 THEN NULL ELSE 'new' END, DATE '2015-01-01' + (i % 3000)::int,
+        timestamptz '2010-01-01 00:00:00+00' + i * interval '1 hour', timestamptz '2010-01-01 00:00:00+00' + i * interval '1 hour' FROM generate_series(1, 100000) i`);
+  });
+
+  it('reads the whole table, then exactly the rows changed since; transform keeps every row once at its newest version', async () => {
+    const data = dataDir('orders');
+    const first = await extract(data, 'app.orders', ['--cursor', 'updated_at', '--lag', '5m']);
+    expect(first.code, first.stderr).toBe(0);
+    const after1 = await manifestOf(data, 'app.orders');
+    expect(after1).toMatchObject({ primary_key: ['id'], cursor_value: '2021-05-29 16:00:00+00', chunks: [{ rows: 100000, kind: 'full' }] });
+
+    await database().query(`UPDATE app.orders SET status = 'shipped', amount = amount + 1, updated_at = now() WHERE id % 100 = 0;
+      INSERT INTO app.orders SELECT i, 'late ' || i, 1.5, 'new', NULL, now(), now() FROM generate_series(100001, 101000) i`);
+    const second = await extract(data, 'app.orders', ['--cursor', 'updated_at', '--lag', '5m']);
+    expect(second.code, second.stderr).toBe(0);
+    const after2 = await manifestOf(data, 'app.orders');
+    expect(after2.chunks.map((c) => [c.kind, c.rows])).toEqual([['full', 100000], ['incremental', 2000]]);
+    // The changed rows and nothing else: no row but id 100000 (updated anyway) lies within 5 minutes of the first cursor.
+    const changes = await readParquet(path.join(tableDir(data, 'app.orders'), after2.chunks[1]!.path));
+    const ids = changes.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+    expect(ids).toEqual([...Array.from({ length: 1000 }, (_, i) => (i + 1) * 100), ...Array.from({ length: 1000 }, (_, i) => 100001 + i)]);
+    expect(changes.rows.find((row) => Number(row.id) === 500)).toMatchObject({ status: 'shipped', customer: 'customer 500' });
+
+    const third = await extract(data, 'app.orders', ['--cursor', 'updated_at', '--lag', '5m']);
+    expect(third.code, third.stderr).toBe(0);
+    // Within the lag: the newest rows are read again, and deduplicated below.
+    const after3 = await manifestOf(data, 'app.orders');
+    expect(after3.chunks.length).toBeLessThanOrEqual(3);
+
+    const out = path.join(work, 'orders.parquet');
+    const transform = await runCli(['transform', 'postgres', 'table', '--data-dir', data, '--out', out]);
+    expect(transform.code, transform.stderr).toBe(0);
+    const { rows, columns } = await readParquet(out);
+    expect(columns.map((c) => c.name)).toEqual(['id', 'customer', 'amount', 'status', 'placed', 'created_at', 'updated_at', '_etl_op', 'extracted_at', 'source_file']);
+    expect(rows).toHaveLength(101000);
+    expect(new Set(rows.map((row) => Number(row.id))).size).toBe(101000);
+    const byId = new Map(rows.map((row) => [Number(row.id), row]));
+    expect(byId.get(500)).toMatchObject({ status: 'shipped', amount: 6, _etl_op: 'update' });
+    expect(byId.get(501)).toMatchObject({ status: 'new', amount: 5.01, _etl_op: 'insert', customer: 'customer 501' });
+    expect(byId.get(100500)).toMatchObject({ customer: 'late 100500', _etl_op: 'insert', placed: null });
+    expect(String(byId.get(501)!.source_file)).toMatch(/^raw\/postgres\/table\/app\.orders\/chunk-.*\.parquet$/);
+    const expected = await database().query<{ n: string; shipped: string; total: string }>(`SELECT count(*) AS n, count(*) FILTER (WHERE status = 'shipped') AS shipped, sum(amount)::text AS total FROM app.orders`);
+    expect(String(rows.filter((row) => row.status === 'shipped').length)).toBe(expected[0]!.shipped);
+    expect(rows.reduce((sum, row) => sum + Math.round(Number(row.amount) * 100), 0) / 100).toBeCloseTo(Number(expected[0]!.total), 2);
+  });
+
+  it('the server going away during the extract fails it (exit 3) without advancing the cursor; the next run reads the same rows', async () => {
+    const data = dataDir('cut');
+    expect((await extract(data, 'app.orders', ['--cursor', 'updated_at'])).code).toBe(0);
+    const before = await readFile(path.join(tableDir(data, 'app.orders'), 'manifest.json'), 'utf8');
+    await database().query(`UPDATE app.orders SET updated_at = now(), status = 'cut' WHERE id <= 20000`);
+    const proxy = await startTcpProxy(database().port);
+    try {
+      proxy.cutAfter('down', 200_000);
+      const cut = await extract(data, 'app.orders', ['--cursor', 'updated_at'], database().url('postgres', proxy.port));
+      expect(cut.code, cut.stderr).toBe(3);
+      expect(cut.stderr).toMatch(/the server went away during the extract .*; the cursor was not advanced \(run again/);
+      expect(proxy.cuts).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+    expect(await readFile(path.join(tableDir(data, 'app.orders'), 'manifest.json'), 'utf8')).toBe(before);
+    expect((await readdir(tableDir(data, 'app.orders'))).filter((name) => name !== 'manifest.json')).toHaveLength(1);
+    const again = await extract(data, 'app.orders', ['--cursor', 'updated_at']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await manifestOf(data, 'app.orders')).chunks.map((c) => c.rows)).toEqual([expect.any(Number), 20000]);
+  });
+
+  it('refuses a URL with a password, a cursor the table lacks, and --lag on a number cursor', async () => {
+    const data = dataDir('refused');
+    const withPassword = await extract(data, 'app.orders', [], database().url().replace('postgres@', 'postgres:s3cret-pw@'));
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.stderr).not.toContain('s3cret-pw');
+    expect(await readdir(data).catch(() => [])).toEqual([]);
+    const noColumn = await extract(data, 'app.orders', ['--cursor', 'modified']);
+    expect(noColumn.code).toBe(2);
+    expect(noColumn.stderr).toMatch(/--cursor modified: app\.orders has no such column \(its columns: id, customer, amount/);
+    const lag = await extract(data, 'app.orders', ['--cursor', 'id', '--lag', '5m']);
+    expect(lag.code).toBe(2);
+    expect(lag.stderr).toMatch(/--lag applies to a time cursor; id is bigint/);
+  });
+});
