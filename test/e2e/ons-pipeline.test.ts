@@ -94,6 +94,7 @@ describe('etl extract + transform against a local ONS copy', () => {
       { name: 'geo_code', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_code_extra', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'area_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_level', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'deaths', type: 'INT64', logical: 'INT_64' },
       { name: 'source_file', type: 'BYTE_ARRAY', logical: 'UTF8' },
