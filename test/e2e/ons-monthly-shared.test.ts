@@ -166,6 +166,17 @@ describe.skipIf(!hasSharedData)('real ONS monthly workbooks, end to end', () => 
     expect(parquet.rows.filter((r) => ['county', 'local_authority'].includes(r.geo_level as string) && r.area_name !== r.geo_name)).toEqual([]);
   });
 
+  it('--drop-unpublished leaves out the months not yet published (2020, a February release) and nothing else', async () => {
+    const out = path.join(work, 'published.parquet');
+    const result = await runCli(['transform', 'ons', '--input', sharedFile('ons-monthly', 'Monthly2020Mortality.xls'), '--drop-unpublished', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const published = await readParquet(out);
+    const all = parquet.rows.filter((r) => r.edition === 2020);
+    expect(published.rows.length).toBeLessThan(all.length);
+    expect(published.rows).toEqual(all.filter((r) => r.deaths !== null));
+    expect(new Set(published.rows.map((r) => (r.period as Date).getUTCMonth()))).toEqual(new Set([0, 1]));
+  });
+
   it('reads a directory of workbooks with no network (--input DIR) to the same rows', async () => {
     const out = path.join(work, 'offline.parquet');
     const result = await runCli(['transform', 'ons', '--input', sharedFile('ons-monthly'), '--out', out]);
