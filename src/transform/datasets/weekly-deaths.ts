@@ -137,7 +137,7 @@ export const weeklyDeaths: WorkbookDataset = {
     { name: 'sex', type: 'string', nullable: true, description: 'all, male, female' },
     { name: 'age_band', type: 'string', nullable: true, description: 'null for all ages, else <1, 1-4 … 85-89, 90+ (from 2020) or <1, 1-14, 15-44, 45-64, 65-74, 75-84, 85+ (earlier)' },
     { name: 'area_code', type: 'string', nullable: true, description: 'GSS code: K04000001 England and Wales, E92/W92 countries, E12 regions' },
-    { name: 'area_name', type: 'string', nullable: true, description: 'England and Wales, England, Wales or an English region (East of England, printed East or EAST); the names monthly-deaths gives area_name' },
+    { name: 'area_name', type: 'string', nullable: true, description: 'England and Wales, England, Wales or an English region (East of England, printed East or not): the same names as area_name of monthly-deaths' },
     { name: 'label_as_printed', type: 'string', nullable: false, description: 'headings and label (or table title and column header) as printed, joined with " / "' },
     { name: 'deaths', type: 'int64', nullable: true, description: 'count measures; null for markers, blanks and averages' },
     { name: 'deaths_average', type: 'double', nullable: true, description: 'average measures (deaths_5y_average); else null' },

@@ -40,7 +40,7 @@ export function normaliseLabel(text: string): string {
 type Fields = Record<string, Value>;
 
 /** What the label rules make of a row's printed label. */
-export type LabelOutcome = { kind: 'known'; fields: Fields } | { kind: 'unknown' } | { kind: 'dropped'; reason: string };
+type LabelOutcome = { kind: 'known'; fields: Fields } | { kind: 'unknown' } | { kind: 'dropped'; reason: string };
 
 /** Label rules with `{edition}` filled in and their patterns compiled. */
 interface EditionRules {
@@ -190,16 +190,16 @@ function applyLabels(labels: EditionRules, row: Fields, cell: Value | undefined,
   const { rules } = labels;
   const printed = printedLabel(rules, row);
   const mapped = mapLabel(labels, row);
-  const at = `${where}${cell ? `, cell ${String(cell)}` : ''}`;
+  const at = (): string => `${where}${cell ? `, cell ${String(cell)}` : ''}`;
   if (mapped.kind === 'dropped') {
-    report.warn(`dropped ${printed}`, `${at}: label "${printed}" ${mapped.reason}; left out`);
+    report.warn(`dropped ${printed}`, `${at()}: label "${printed}" ${mapped.reason}; left out`);
     return false;
   }
   for (const field of rules.from) if (field !== rules.printed && !rules.canonical.includes(field)) delete row[field];
   row[rules.printed] = printed;
   if (mapped.kind === 'unknown') {
     for (const field of rules.canonical) row[field] = null;
-    report.warn(`label ${printed}`, `${at}: label "${printed}" is not in the declaration; kept with ${rules.canonical.join(', ')} left null`);
+    report.warn(`label ${printed}`, `${at()}: label "${printed}" is not in the declaration; kept with ${rules.canonical.join(', ')} left null`);
     return true;
   }
   for (const field of rules.canonical) if (row[field] === undefined || row[field] === null) row[field] = mapped.fields[field] ?? null;
