@@ -114,6 +114,7 @@ function formatWorkbook(file: string, sheets: readonly string[], detections: rea
       const values = known ? Object.entries(canonical).map(([field, value]) => `${field}=${value === null ? '-' : String(value)}`).join(' ') : 'not in the declaration (canonical fields null)';
       lines.push(`    ${cell.padEnd(5)} "${printed}" -> ${values}`);
     }
+    lines.push(...detection.rows.warnings.map((warning) => `  warning: ${warning}`));
   }
   return lines.join('\n');
 }

@@ -210,11 +210,12 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 async function transformEditions(request: OnsTransformRequest, io: SourceIO): Promise<Table> {
   const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
   const warn = (message: string): void => io.log.warn(message);
-  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn);
+  const options = { dropUnpublished: request.dropUnpublished };
+  if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn, options);
   const releases = await rawReleases(request, dataset, io);
   const selected = releases.filter((release) => inYearRange(request, release.edition!) && inShard(release.edition!, request.shard));
   if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition!));
-  return workbookTable(dataset, selected, warn);
+  return workbookTable(dataset, selected, warn, options);
 }
 
 function inYearRange(request: { fromYear?: number; toYear?: number }, edition: number): boolean {
@@ -306,7 +307,7 @@ const extractOptions = z.object({
 });
 type OnsExtractOptions = z.infer<typeof extractOptions>;
 
-const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year });
+const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year, dropUnpublished: z.boolean().optional() });
 type OnsTransformOptions = z.infer<typeof transformOptions>;
 
 /** What the ONS functions read: the generic request with ONS's own options in place. */
@@ -322,6 +323,7 @@ interface OnsTransformRequest extends Omit<TransformRequest, 'options'> {
   datasetFile?: string;
   fromYear?: number;
   toYear?: number;
+  dropUnpublished?: boolean;
 }
 
 export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
@@ -344,6 +346,7 @@ export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
       { flags: '--input <workbooks...>', description: 'read these workbooks (or every workbook in these directories) instead of the raw layer; the edition comes from the sheet name' },
       { flags: '--dataset-file <file.json>', description: 'a dataset declaration (JSON) to use instead of a built-in dataset; see `etl datasets`' },
       ...yearFlags,
+      { flags: '--drop-unpublished', description: 'leave out rows with no figure (months or weeks not yet published, cells printed as a marker such as ":"); by default they are kept with null figures' },
     ],
     schema: transformOptions,
   },
@@ -355,6 +358,7 @@ Examples:
   $ etl transform ons --out deaths.parquet        every extracted edition, stacked
   $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
   $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
+  $ etl transform ons --drop-unpublished -o published.parquet   only rows with a figure
 
 A re-run asks the server for changes only (If-None-Match / If-Modified-Since) and downloads 0 bytes
 when nothing changed; a file on disk that no longer matches its manifest entry is fetched whole again.
@@ -367,5 +371,8 @@ geo_name STRING, deaths INT64?, source_file STRING; \`etl datasets\` lists every
   extract: (request, io) =>
     extractEditions({ ...request, url: request.options.url, fromYear: request.options.from, toYear: request.options.to, maxLinks: request.options.maxLinks }, io),
   transform: (request, io) =>
-    transformEditions({ ...request, inputs: request.options.input, datasetFile: request.options.datasetFile, fromYear: request.options.from, toYear: request.options.to }, io),
+    transformEditions(
+      { ...request, inputs: request.options.input, datasetFile: request.options.datasetFile, fromYear: request.options.from, toYear: request.options.to, dropUnpublished: request.options.dropUnpublished },
+      io,
+    ),
 };

@@ -5,10 +5,12 @@ import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/dataset-page.js';
 import { monthlyDeaths } from '../../src/transform/datasets/monthly-deaths.js';
+import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
 import { readParquet, type ParquetContents } from '../helpers/parquet.js';
 import { runCli } from '../helpers/run-cli.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
+import { readRows } from '../helpers/workbook-rows.js';
 
 /**
  * The real ONS monthly workbooks (../shared/data/ons-monthly, published .xls files nobody here wrote),
@@ -125,10 +127,54 @@ describe.skipIf(!hasSharedData)('real ONS monthly workbooks, end to end', () => 
       }
     }
     expect(months).toBe(12 * 3 + 2); // 2020 is the February release
-    const keys = parquet.rows.map((r) => [r.edition, (r.period as Date).toISOString(), r.geo_code, r.geo_name, r.geo_level].join('|'));
+    const keys = parquet.rows.map((r) => [r.edition, (r.period as Date).toISOString(), r.geo_level, r.geo_code, r.geo_name].join('|'));
     expect(new Set(keys).size).toBe(keys.length);
     // Regions with a GSS code are E12; the counts a reader sums per level are those the codes say.
     expect(parquet.rows.filter((r) => r.geo_level === 'region').every((r) => String(r.geo_code).startsWith('E12'))).toBe(true);
+  });
+
+  it('every edition and month: one total row (England and Wales), the combined row its own level; (edition, period, geo_level, geo_code) is a key', () => {
+    const counted = (level: string, edition: number, month: number) => parquet.rows.filter((r) => r.edition === edition && (r.period as Date).getUTCMonth() === month && r.geo_level === level);
+    const sum = (rows: Array<Record<string, unknown>>): bigint | null => (rows.some((r) => r.deaths === null) ? null : rows.reduce((total, r) => total + BigInt(r.deaths as bigint), 0n));
+    for (const { edition, file } of workbooks) {
+      for (let month = 0; month < 12; month++) {
+        const [total, ...more] = counted('total', edition, month);
+        expect(more, `${file} month ${month + 1}`).toEqual([]);
+        expect(total).toMatchObject({ geo_code: 'K04000001', geo_code_extra: null, geo_name: 'ENGLAND AND WALES', area_name: 'England and Wales' });
+        const [combined, ...others] = counted('total_incl_non_residents', edition, month);
+        expect(others).toEqual([]);
+        expect(combined).toMatchObject({ geo_code: 'K04000001', geo_code_extra: 'J99000001', area_name: 'England, Wales and elsewhere' });
+        // Each level sums to its own meaning: the combined row is England and Wales plus the non-residents.
+        const totals = sum([total!, ...counted('non_resident', edition, month)]);
+        expect(combined!.deaths === null ? null : BigInt(combined!.deaths as bigint), `${file} month ${month + 1}`).toEqual(totals);
+      }
+    }
+    const keys = parquet.rows.map((r) => [r.edition, (r.period as Date).toISOString(), r.geo_level, r.geo_code].join('|'));
+    expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+  });
+
+  it('area_name names areas as weekly-deaths does (EAST is East of England); geo_name keeps the printed name', async () => {
+    const weekly = await readRows({ file: sharedFile('ons-weekly', '2019Mortality.xls') }, weeklyDeaths);
+    const weeklyRegions = new Set(weekly.filter((r) => String(r.area_code).startsWith('E12')).map((r) => r.area_name));
+    const regions = parquet.rows.filter((r) => r.geo_level === 'region');
+    expect(new Set(regions.map((r) => r.area_name))).toEqual(weeklyRegions);
+    expect(new Set(regions.filter((r) => r.geo_name === 'EAST').map((r) => r.area_name))).toEqual(new Set(['East of England']));
+    const countries = new Set(parquet.rows.filter((r) => r.geo_level === 'country' || r.geo_level === 'total').map((r) => r.area_name));
+    expect(countries).toEqual(new Set(['England and Wales', 'England', 'Wales']));
+    for (const name of weekly.filter((r) => /^(K04|E92|W92)/.test(String(r.area_code))).map((r) => r.area_name)) expect(countries).toContain(name);
+    // Counties and local authorities keep their printed name.
+    expect(parquet.rows.filter((r) => ['county', 'local_authority'].includes(r.geo_level as string) && r.area_name !== r.geo_name)).toEqual([]);
+  });
+
+  it('--drop-unpublished leaves out the months not yet published (2020, a February release) and nothing else', async () => {
+    const out = path.join(work, 'published.parquet');
+    const result = await runCli(['transform', 'ons', '--input', sharedFile('ons-monthly', 'Monthly2020Mortality.xls'), '--drop-unpublished', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const published = await readParquet(out);
+    const all = parquet.rows.filter((r) => r.edition === 2020);
+    expect(published.rows.length).toBeLessThan(all.length);
+    expect(published.rows).toEqual(all.filter((r) => r.deaths !== null));
+    expect(new Set(published.rows.map((r) => (r.period as Date).getUTCMonth()))).toEqual(new Set([0, 1]));
   });
 
   it('reads a directory of workbooks with no network (--input DIR) to the same rows', async () => {

@@ -94,6 +94,7 @@ describe('etl extract + transform against a local ONS copy', () => {
       { name: 'geo_code', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_code_extra', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
+      { name: 'area_name', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'geo_level', type: 'BYTE_ARRAY', logical: 'UTF8' },
       { name: 'deaths', type: 'INT64', logical: 'INT_64' },
       { name: 'source_file', type: 'BYTE_ARRAY', logical: 'UTF8' },
@@ -173,6 +174,24 @@ describe('etl extract + transform against a local ONS copy', () => {
     const transformed = await transform(path.join(work, 'none.parquet'), '--to', '2010');
     expect(transformed.code).toBe(2);
     expect(transformed.stderr).toMatch(/^etl: config error: no edition matches --to 2010: the raw layer \(.*monthly-deaths\) holds editions 2015, 2019, 2021/);
+  });
+
+  it('--drop-unpublished, or drop_unpublished: true in a config file, leaves out the months 2021 has not published', async () => {
+    const out = path.join(work, 'published.parquet');
+    const unpublished = 7 * 3; // 7 area rows, October to December 2021
+    const result = await transform(out, '--drop-unpublished');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`transform: ${3 * 7 * 12 - unpublished} rows from 3 files -> ${out}`);
+    const { rows } = await readParquet(out);
+    expect(rows.filter((r) => r.deaths === null)).toEqual([]);
+    expect(rows.filter((r) => r.edition === 2021 && r.geo_name === 'ENGLAND AND WALES').map((r) => r.deaths)).toEqual(monthlyAreas(2021)[1]!.deaths.slice(0, 9).map(BigInt));
+
+    const config = path.join(work, 'published.yaml');
+    const fromConfig = path.join(work, 'published-from-config.parquet');
+    await writeFile(config, `pipelines:\n  published:\n    source: ons\n    data_dir: ${dataDir}\n    options:\n      url: ${pageUrl}\n      drop_unpublished: true\n      out: ${fromConfig}\n`);
+    const run = await runCli(['run', '--config', config]);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await readParquet(fromConfig)).rows).toEqual(rows);
   });
 });
 

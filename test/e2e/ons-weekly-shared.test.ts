@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { weeklyDeaths } from '../../src/transform/datasets/weekly-deaths.js';
-import { weeklyFiguresSheets } from '../fixtures/ons/weekly-workbook.js';
+import { isWeeklyTotal, weeklyFiguresSheets } from '../fixtures/ons/weekly-workbook.js';
 import { readParquet, type ParquetContents } from '../helpers/parquet.js';
 import { runCli } from '../helpers/run-cli.js';
 import { hasSharedData, sharedDataDir, sharedFile } from '../helpers/shared-data.js';
@@ -77,6 +77,9 @@ describe.skipIf(!hasSharedData)(`real ONS weekly workbooks in ${sharedDataDir}/o
     const { edition, totals } = expectedTotals(path.join(weeklyDir, name));
     const isTotal = (r: Record<string, unknown>): boolean => r.measure === 'deaths' && r.sex === 'all' && r.age_band === null && r.area_name === 'England and Wales';
     expect(rows.filter(isTotal).map((r) => [r.week_number, r.deaths === null ? null : Number(r.deaths)])).toEqual(totals);
+    // Exactly one all-ages England and Wales row for every week the workbook prints.
+    const weeks = new Set(rows.map((r) => r.week_number));
+    expect([...weeks].map((week) => rows.filter((r) => r.week_number === week && isTotal(r)).length)).toEqual([...weeks].map(() => 1));
     expect(new Set(rows.map((r) => r.edition))).toEqual(new Set([edition]));
 
     // Every row of an age table: sex and age band from the declared vocabularies.
@@ -132,5 +135,24 @@ describe('weekly warnings through the CLI', () => {
     const { rows } = await readParquet(out);
     expect(rows.filter((r) => r.label_as_printed === 'Deaths by underlying cause / Deaths at sea' && r.measure === null)).toHaveLength(52 * 2);
     expect(rows.filter((r) => r.week_number === 53)).toEqual([]);
+  });
+
+  it('a 2021 edition printing 2020 beside it: one total per week; the comparison row left out, said once for two releases', async () => {
+    const week4 = path.join(work, 'publishedweek042021.xlsx');
+    const week52 = path.join(work, 'publishedweek522021.xlsx');
+    await writeWorkbook(week4, weeklyFiguresSheets({ year: 2021, headerRow: 5, labelColumns: 2, publishedWeeks: 4, comparisonYear: true }));
+    await writeWorkbook(week52, weeklyFiguresSheets({ year: 2021, headerRow: 5, labelColumns: 2, comparisonYear: true, placeholderWeek: { weekEnded: 2020, comparisonFigure: true } }));
+    const out = path.join(work, 'weekly-2021.parquet');
+    const result = await runCli(['transform', 'ons', 'weekly-deaths', '--input', week4, week52, '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.split('\n').filter((line) => line.includes('for comparison'))).toEqual([
+      'warn: publishedweek042021.xlsx, sheet "Weekly figures 2021", cell A10: label "Total deaths, all ages (2020)" names a year other than the edition (2021): figures printed for comparison; left out',
+    ]);
+    const { rows } = await readParquet(out);
+    for (const file of ['publishedweek042021.xlsx', 'publishedweek522021.xlsx']) {
+      const totals = rows.filter((r) => r.source_file === file && isWeeklyTotal(r));
+      expect(totals.map((r) => r.week_number), file).toEqual(Array.from({ length: 52 }, (_, i) => i + 1));
+    }
+    expect(rows.filter((r) => String(r.label_as_printed).includes('(2020)'))).toEqual([]);
   });
 });

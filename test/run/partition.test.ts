@@ -58,7 +58,7 @@ describe('etl run --partition-by edition', () => {
     const result = await run();
     expect(result.code, result.stderr).toBe(0);
     const partition = await readParquet(path.join(lakeDir(), 'edition=2019', 'part-0.parquet'));
-    expect(partition.columns.map((c) => c.name)).toEqual(['period', 'geo_code', 'geo_code_extra', 'geo_name', 'geo_level', 'deaths', 'source_file']);
+    expect(partition.columns.map((c) => c.name)).toEqual(['period', 'geo_code', 'geo_code_extra', 'geo_name', 'area_name', 'geo_level', 'deaths', 'source_file']);
     expect(partition.rows).toHaveLength(7 * 12);
     const manifest = JSON.parse(await readFile(path.join(lakeDir(), '_manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ partition_by: 'edition', rows: 3 * 7 * 12 });

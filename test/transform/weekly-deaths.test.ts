@@ -189,19 +189,25 @@ describe('weekly deaths, weeks across (2010-2021), over generated workbooks', ()
   });
 });
 
-describe('weekly deaths: placeholder weeks and labels the declaration does not know', () => {
-  const readReported = async (file: string): Promise<{ rows: Row[]; warnings: string[] }> => {
-    const warnings: string[] = [];
-    const report = createRunReport((message) => warnings.push(message));
-    const rows: Row[] = [];
-    for (let pass = 0; pass < 2; pass++) {
-      rows.length = 0;
-      // Read twice with one report, as a run over several releases does: each warning is said once.
-      for await (const row of readWorkbookTable({ file }, weeklyDeaths, { report })) rows.push(row);
-    }
-    return { rows, warnings };
-  };
+/** Rows and warnings of a workbook read twice with one report, as a run over several releases does: each warning is said once. */
+async function readReported(file: string): Promise<{ rows: Row[]; warnings: string[] }> {
+  const warnings: string[] = [];
+  const report = createRunReport((message) => warnings.push(message));
+  const rows: Row[] = [];
+  for (let pass = 0; pass < 2; pass++) {
+    rows.length = 0;
+    for await (const row of readWorkbookTable({ file }, weeklyDeaths, { report })) rows.push(row);
+  }
+  return { rows, warnings };
+}
 
+/** (week, measure, sex, age band, area): one row each. */
+function expectOneRowPerDimension(rows: readonly Row[]): void {
+  const keys = rows.map((r) => [r.week_number, r.measure, r.sex, r.age_band, r.area_name].join('|'));
+  expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+}
+
+describe('weekly deaths: placeholder weeks and labels the declaration does not know', () => {
   it.each([
     { name: 'a year as the week-ended note, figures in the comparison row', extension: 'xls', weekEnded: 2020, comparisonFigure: true },
     { name: 'text note, no figures at all', extension: 'xlsx', weekEnded: '2020', comparisonFigure: false },
@@ -226,6 +232,65 @@ describe('weekly deaths: placeholder weeks and labels the declaration does not k
     expect(unknown[0]).toMatchObject({ label_as_printed: 'Deaths by underlying cause / Deaths at sea', sex: null, age_band: null, area_code: null, area_name: null, deaths: 8 });
     expect(warnings).toEqual(['unknown-label.xls, sheet "Weekly figures 2019", cell A14: label "Deaths by underlying cause / Deaths at sea" is not in the declaration; kept with measure, sex, age_band, area_code, area_name left null']);
     expect(totals(rows)).toHaveLength(52);
+  });
+});
+
+describe('weekly deaths: figures of another year printed for comparison are never the edition’s', () => {
+  const comparisonLabel = (year: number) => `Total deaths, all ages (${year - 1})`;
+
+  it.each([
+    { name: '.xlsx, GSS codes column, header at row 5, a placeholder week 53 holding last year’s week 53', extension: 'xlsx', shape: { year: 2021, headerRow: 5, labelColumns: 2, placeholderWeek: { weekEnded: 2020, comparisonFigure: true } } },
+    { name: '.xls, labels in column A, a partial year', extension: 'xls', shape: { year: 2022, publishedWeeks: 6 } },
+  ] as const)('a 2021-style edition ($name): one all-ages total per week, the previous year’s row left out with one warning', async ({ extension, shape }) => {
+    const file = await workbook(`comparison-${shape.year}.${extension}`, weeklyFiguresSheets({ ...shape, comparisonYear: true }));
+    const { rows, warnings } = await readReported(file);
+    const published = ('publishedWeeks' in shape ? shape.publishedWeeks : undefined) ?? 52;
+    expect(totals(rows)).toEqual(Array.from({ length: 52 }, (_, i) => [i + 1, i < published ? weeklyTotal(shape.year, i + 1) : null]));
+    expect(rows.filter((r) => String(r.label_as_printed).includes(`(${shape.year - 1})`))).toEqual([]);
+    expect(rows.filter((r) => typeof r.deaths === 'number' && r.deaths >= comparisonTotal(1) && r.deaths <= comparisonTotal(53))).toEqual([]);
+    const cell = `A${(shape.headerRow ?? 4) + 5}`;
+    expect(warnings.filter((w) => !w.includes('placeholder') && !w.includes('is not a period'))).toEqual([
+      `comparison-${shape.year}.${extension}, sheet "Weekly figures ${shape.year}", cell ${cell}: label "${comparisonLabel(shape.year)}" names a year other than the edition (${shape.year}): figures printed for comparison; left out`,
+    ]);
+    // The averages name a range of years, not one: kept, one per area; `People` are all persons.
+    const averages = rows.filter((r) => r.measure === 'deaths_5y_average' && r.week_number === 1);
+    expect(averages.map((r) => [r.area_name, r.deaths_average])).toEqual([
+      ['England and Wales', weeklyTotal(shape.year, 1) + 0.4],
+      ['England', weeklyTotal(shape.year, 1) - 599.6],
+      ['Wales', weeklyTotal(shape.year, 1) - 9_399.6],
+    ]);
+    const people = rows.filter((r) => String(r.label_as_printed).startsWith('Deaths by age group, People'));
+    expect(people.length).toBeGreaterThan(0);
+    expect(people.every((r) => r.sex === 'all')).toBe(true);
+    expect(rows.filter((r) => r.measure === null)).toEqual([]);
+    expectOneRowPerDimension(rows);
+  });
+
+  it('a heading naming another year leaves out the rows under it; the edition’s own year and ranges are kept', async () => {
+    const sheets = weeklyFiguresSheets({ year: 2021, comparisonYear: true });
+    const table = sheets.find((sheet) => sheet.name === 'Weekly figures 2021')!;
+    const heading = table.rows.findIndex((row) => String(row[0]).startsWith('Deaths by Region'));
+    table.rows[heading] = ['Deaths by Region of usual residence (2020) 6'];
+    const { rows, warnings } = await readReported(await workbook('comparison-regions.xls', sheets));
+    expect(rows.filter((r) => String(r.area_code).startsWith('E12'))).toEqual([]);
+    expect(warnings).toContain(`comparison-regions.xls, sheet "Weekly figures 2021", cell A${heading + 2}: label "Deaths by Region of usual residence (2020) / North East" names a year other than the edition (2021): figures printed for comparison; left out`);
+    expect(totals(rows)).toHaveLength(52);
+  });
+
+  it('the accessible layout: a companion column naming the previous year is left out too', async () => {
+    const sheets = accessibleSheets({ year: 2023, weeks: 2 });
+    // Both tables of the sheet by region print last year's London beside this year's regions.
+    const regions = sheets.find((sheet) => sheet.name === '12a')!;
+    for (const row of regions.rows) if (row[0] === 'Week number') row.push('London (2022)');
+    for (const row of regions.rows) if (typeof row[0] === 'number') row.push(comparisonTotal(row[0]));
+    const { rows, warnings } = await readReported(await workbook('accessible-comparison.xlsx', sheets));
+    expect(rows.filter((r) => r.deaths === comparisonTotal(1) || r.deaths === comparisonTotal(2))).toEqual([]);
+    expect(warnings).toHaveLength(2);
+    for (const [i, table] of ['12a1', '12a2'].entries()) {
+      expect(warnings[i]).toMatch(new RegExp(`^accessible-comparison\\.xlsx, sheet "12a", cell F\\d+: label "Table ${table}: .* / London \\(2022\\)" names a year other than the edition \\(2023\\): figures printed for comparison; left out$`));
+    }
+    expect(rows.filter((r) => r.area_name === 'London' && r.measure === 'deaths').map((r) => r.deaths)).toEqual([1001, 1002]);
+    expectOneRowPerDimension(rows);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { LabelRule, VocabularyEntry, WorkbookDataset, WorkbookLayout } from '../layout/dataset.js';
+import { ONS_AREAS, onsArea } from './ons-areas.js';
 
 // `Footnotes` or `Notes` alone in a cell; a `Note: …` paragraph inside the table (2020) is not the end.
 const STOP_AT_NOTES = '^(Footnotes?|Notes?)\\s*$|^Source\\b';
@@ -15,21 +16,6 @@ const PRINTED_LABEL = { label: '{header}' };
 const MEASURES = ['deaths', 'deaths_5y_average', 'deaths_respiratory', 'deaths_respiratory_icd10_v2010', 'deaths_covid19'];
 const AVERAGES = ['deaths_5y_average'];
 
-const AREAS: VocabularyEntry[] = [
-  { value: 'England and Wales', printed: [], set: { area_code: 'K04000001' } },
-  { value: 'England', printed: [], set: { area_code: 'E92000001' } },
-  { value: 'Wales', printed: [], set: { area_code: 'W92000004' } },
-  { value: 'North East', printed: [], set: { area_code: 'E12000001' } },
-  { value: 'North West', printed: [], set: { area_code: 'E12000002' } },
-  { value: 'Yorkshire and The Humber', printed: ['Yorkshire and Humber', 'Yorkshire & The Humber'], set: { area_code: 'E12000003' } },
-  { value: 'East Midlands', printed: [], set: { area_code: 'E12000004' } },
-  { value: 'West Midlands', printed: [], set: { area_code: 'E12000005' } },
-  { value: 'East of England', printed: ['East'], set: { area_code: 'E12000006' } },
-  { value: 'London', printed: [], set: { area_code: 'E12000007' } },
-  { value: 'South East', printed: [], set: { area_code: 'E12000008' } },
-  { value: 'South West', printed: [], set: { area_code: 'E12000009' } },
-];
-
 /** Bands as ONS prints them, compared normalised (`01-14` = `1-14`); null is all ages. */
 const AGE_BANDS: VocabularyEntry[] = [
   { value: null, printed: ['All ages'] },
@@ -40,13 +26,21 @@ const AGE_BANDS: VocabularyEntry[] = [
   { value: '90+', printed: ['90 and over', '90 years and over'] },
 ];
 
-const area = (name: string): Record<string, string> => ({ area_name: name, area_code: AREAS.find((a) => a.value === name)!.set!.area_code! });
+/**
+ * A single year in brackets that is not the edition's: `Total deaths, all ages (2020)` printed beside
+ * `Total deaths, all ages (2021)` in a 2021 edition, for comparison. Ranges (`in 2015-2019`, `(2017 to
+ * 2019 and 2021, 2022)`) and unbracketed years (a table title's `registered 2022`) are not this.
+ */
+const ANOTHER_YEAR = '\\((?!{edition}\\))(19|20)\\d{2}\\)';
+const COMPARISON = 'names a year other than the edition ({edition}): figures printed for comparison';
 
 /**
  * Printed labels (and stacked-table titles, in `section`) to canonical values, first rule to set a field
  * wins. Patterns see normalised text: lower case, notes and footnote digits removed, `01-14` as `1-14`.
  */
 const LABEL_RULES: LabelRule[] = [
+  { match: { label: ANOTHER_YEAR }, drop: COMPARISON },
+  { match: { section: ANOTHER_YEAR }, drop: COMPARISON },
   { match: { label: 'average' }, set: { measure: 'deaths_5y_average' } },
   { match: { label: '^total deaths\\b' }, set: { measure: 'deaths' } },
   { match: { section: 'underlying cause', label: '^icd-10 v ?2010\\b' }, set: { measure: 'deaths_respiratory_icd10_v2010' } },
@@ -59,10 +53,10 @@ const LABEL_RULES: LabelRule[] = [
   { match: { section: 'by age group' }, set: { measure: 'deaths' }, lookup: { age_band: { from: 'label', vocabulary: 'age_band' } } },
   { match: { section: 'by region' }, set: { measure: 'deaths' }, lookup: { area_name: { from: 'label', vocabulary: 'area' } } },
   // Column headers of the accessible layout name the area: `Total deaths England (2023)`.
-  { match: { label: '\\bengland and wales\\b' }, set: area('England and Wales') },
-  { match: { label: '\\bengland\\b' }, set: area('England') },
-  { match: { label: '\\bwales\\b' }, set: area('Wales') },
-  { match: {}, set: { sex: 'all', age_band: null, ...area('England and Wales') } },
+  { match: { label: '\\bengland and wales\\b' }, set: onsArea('England and Wales') },
+  { match: { label: '\\bengland\\b' }, set: onsArea('England') },
+  { match: { label: '\\bwales\\b' }, set: onsArea('Wales') },
+  { match: {}, set: { sex: 'all', age_band: null, ...onsArea('England and Wales') } },
 ];
 
 export const weeklyDeaths: WorkbookDataset = {
@@ -143,7 +137,7 @@ export const weeklyDeaths: WorkbookDataset = {
     { name: 'sex', type: 'string', nullable: true, description: 'all, male, female' },
     { name: 'age_band', type: 'string', nullable: true, description: 'null for all ages, else <1, 1-4 … 85-89, 90+ (from 2020) or <1, 1-14, 15-44, 45-64, 65-74, 75-84, 85+ (earlier)' },
     { name: 'area_code', type: 'string', nullable: true, description: 'GSS code: K04000001 England and Wales, E92/W92 countries, E12 regions' },
-    { name: 'area_name', type: 'string', nullable: true, description: 'England and Wales, England, Wales or an English region' },
+    { name: 'area_name', type: 'string', nullable: true, description: 'England and Wales, England, Wales or an English region (East of England, printed East or not): the same names as area_name of monthly-deaths' },
     { name: 'label_as_printed', type: 'string', nullable: false, description: 'headings and label (or table title and column header) as printed, joined with " / "' },
     { name: 'deaths', type: 'int64', nullable: true, description: 'count measures; null for markers, blanks and averages' },
     { name: 'deaths_average', type: 'double', nullable: true, description: 'average measures (deaths_5y_average); else null' },
@@ -156,7 +150,7 @@ export const weeklyDeaths: WorkbookDataset = {
       required: 'measure',
       canonical: ['measure', 'sex', 'age_band', 'area_code', 'area_name'],
       rules: LABEL_RULES,
-      vocabularies: { age_band: AGE_BANDS, area: AREAS, measure: MEASURES.map((value) => ({ value, printed: [] })) },
+      vocabularies: { age_band: AGE_BANDS, area: ONS_AREAS, measure: MEASURES.map((value) => ({ value, printed: [] })) },
     },
     values: { from: 'value', measure: 'measure', averages: AVERAGES, count: 'deaths', average: 'deaths_average' },
     unique: ['week_number', 'week_ended', 'measure', 'sex', 'age_band', 'area_name'],

@@ -80,20 +80,22 @@ function parseRowRules(check: Checker, value: unknown, path: string): RowRules {
       required: check.text(labels.required, `${p}.required`),
       canonical: fields(labels.canonical, `${p}.canonical`),
       rules: check.list(labels.rules, `${p}.rules`, (v, rp) => {
-        const rule = check.object(v, rp, ['match', 'set', 'lookup']);
+        const rule = check.object(v, rp, ['match', 'set', 'lookup', 'drop']);
         const lookup = rule.lookup === undefined ? undefined : check.object(rule.lookup, `${rp}.lookup`);
         return {
           match: patterns(rule.match, `${rp}.match`),
           ...(rule.set === undefined ? {} : { set: check.textsOrNull(rule.set, `${rp}.set`) }),
+          ...(rule.drop === undefined ? {} : { drop: check.text(rule.drop, `${rp}.drop`) }),
           ...(lookup === undefined
             ? {}
             : {
                 lookup: Object.fromEntries(
                   Object.keys(lookup).map((field) => {
-                    const entry = check.object(lookup[field], `${rp}.lookup.${field}`, ['from', 'vocabulary']);
+                    const entry = check.object(lookup[field], `${rp}.lookup.${field}`, ['from', 'vocabulary', 'otherwise']);
                     const vocabulary = check.text(entry.vocabulary, `${rp}.lookup.${field}.vocabulary`);
                     if (!(vocabulary in vocabularies)) check.fail(`${rp}.lookup.${field}.vocabulary`, `"${vocabulary}" is not one of labels.vocabularies`);
-                    return [field, { from: check.text(entry.from, `${rp}.lookup.${field}.from`), vocabulary }];
+                    const otherwise = entry.otherwise === undefined ? {} : { otherwise: check.oneOf(entry.otherwise, `${rp}.lookup.${field}.otherwise`, ['printed'] as const) };
+                    return [field, { from: check.text(entry.from, `${rp}.lookup.${field}.from`), vocabulary, ...otherwise }];
                   }),
                 ),
               }),

@@ -47,7 +47,8 @@ export interface RowRules {
 /**
  * Canonical values from printed labels. Text is compared normalised (lower case, notes and footnote digits
  * removed, dashes and spaces unified, leading zeros dropped: `01-14` = `1-14`). Rules apply in order and
- * the first to set a field wins; a field the sheet printed (e.g. a GSS code) is never overwritten.
+ * the first to set a field wins; a field the sheet printed (e.g. a GSS code) is never overwritten. A
+ * matching rule with `drop` leaves the row out instead.
  */
 export interface LabelRules {
   /** Gets the printed label, for lineage: the `from` fields joined with " / ", outer first. */
@@ -62,11 +63,24 @@ export interface LabelRules {
 }
 
 export interface LabelRule {
-  /** Field -> case-insensitive regex on its normalised text; every one must match (an empty match applies to every row). */
+  /**
+   * Field -> case-insensitive regex on its normalised text; every one must match (an empty match applies
+   * to every row). `{edition}` stands for the edition year, e.g. `\\((?!{edition}\\))\\d{4}\\)` is a year in
+   * brackets other than the edition's.
+   */
   match: Readonly<Record<string, string>>;
   set?: Readonly<Record<string, string | null>>;
-  /** Field -> the vocabulary entry a raw field's text is printed as; no entry makes the label unknown. */
-  lookup?: Readonly<Record<string, { from: string; vocabulary: string }>>;
+  /**
+   * Field -> the vocabulary entry a raw field's text is printed as; no entry makes the label unknown, or
+   * with `otherwise: 'printed'` gives the field the raw text as printed (whitespace collapsed).
+   */
+  lookup?: Readonly<Record<string, { from: string; vocabulary: string; otherwise?: 'printed' }>>;
+  /**
+   * The rows of a matching label are left out, with one warning per label saying `label "…" <drop>; left
+   * out` (`{edition}` is filled in): figures that are not the edition's own, such as another year's
+   * printed beside them for comparison.
+   */
+  drop?: string;
 }
 
 export interface VocabularyEntry {

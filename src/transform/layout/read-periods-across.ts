@@ -44,7 +44,7 @@ export async function* readAcrossRows(table: AcrossTable, input: WorkbookInput, 
       return;
     }
     const fields: Record<string, Value> = { ...layout.set, ...body.ids, ...headings?.figuresRow(body.ids) };
-    hooks?.sheetRow(fields);
+    hooks?.sheetRow(fields, edition);
     // The hot loop of a large sheet (12 rows per area row): plain assignments, no object spreads.
     for (let i = 0; i < header.periods.length; i++) {
       const row: Record<string, Value> = { edition };

@@ -68,7 +68,7 @@ export async function* readDownRows(table: DownTable, input: WorkbookInput, hook
         yield row;
         continue;
       }
-      hooks.sheetRow(row);
+      hooks.sheetRow(row, edition);
       const out = hooks.row(row);
       if (out) yield out;
     }

@@ -89,25 +89,29 @@ export async function* readWorkbookTable(input: WorkbookInput, dataset: Workbook
 
 /**
  * What the row rules make of a workbook, for `etl inspect`: each distinct printed label with its cell and
- * the canonical values it maps to (null fields when unknown), and how many rows of the first period each
- * derived value (e.g. each geo_level) has.
+ * the canonical values it maps to (null fields when unknown; labels kept as printed are not listed), how
+ * many rows of the first period each derived value (e.g. each geo_level) has, and the warnings a
+ * transform of it gives (labels left out, placeholder columns).
  */
 export async function describeRowRules(input: WorkbookInput, dataset: WorkbookDataset): Promise<RowRulesSummary> {
   const labels = dataset.rowRules?.labels;
   const classified = (dataset.rowRules?.classify ?? []).map((rule) => rule.field);
-  const summary: RowRulesSummary = { labels: [], classified: Object.fromEntries(classified.map((field) => [field, {}])) };
+  const summary: RowRulesSummary = { labels: [], classified: Object.fromEntries(classified.map((field) => [field, {}])), warnings: [] };
   if (!labels && classified.length === 0) return summary;
+  const report = createRunReport((message) => summary.warnings.push(message));
   const periodFields = dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field));
   const found = new Set<string>();
   let firstPeriod: string | undefined;
-  for await (const row of readWorkbookTable(input, dataset, { keepLabelCell: true })) {
+  for await (const row of readWorkbookTable(input, dataset, { keepLabelCell: true, report })) {
     const period = periodKey(periodFields.map((field) => row[field]));
     firstPeriod ??= period;
     if (period === firstPeriod) for (const field of classified) summary.classified[field]![String(row[field])] = (summary.classified[field]![String(row[field])] ?? 0) + 1;
     const printed = labels ? String(row[labels.printed] ?? '') : '';
     if (!labels || found.has(printed)) continue;
     found.add(printed);
-    summary.labels.push({ cell: String(row[LABEL_CELL] ?? ''), printed, canonical: Object.fromEntries(labels.canonical.map((field) => [field, row[field] ?? null])) });
+    const canonical = Object.fromEntries(labels.canonical.map((field) => [field, row[field] ?? null]));
+    if (Object.values(canonical).every((value) => value === printed)) continue;
+    summary.labels.push({ cell: String(row[LABEL_CELL] ?? ''), printed, canonical });
   }
   return summary;
 }
@@ -116,6 +120,7 @@ export interface RowRulesSummary {
   labels: LabelMapping[];
   /** Derived field -> value -> rows of the first period. */
   classified: Record<string, Record<string, number>>;
+  warnings: string[];
 }
 
 export interface LabelMapping {

@@ -1,6 +1,6 @@
 import { DataError } from '../../core/errors.js';
 import type { Row, Value } from '../../core/table.js';
-import type { ClassifyRule, LabelRules, RowRules, VocabularyEntry } from './dataset.js';
+import type { ClassifyRule, LabelRule, LabelRules, RowRules, VocabularyEntry } from './dataset.js';
 import { cleanLabel, stripNotes } from './labels.js';
 
 /** Set by the layout readers on each row: where the row's label was printed, for reports. Never written out. */
@@ -39,8 +39,23 @@ export function normaliseLabel(text: string): string {
 
 type Fields = Record<string, Value>;
 
-/** What a printed label maps to under the label rules, or null when the declaration does not know it. */
-export function mapLabel(rules: LabelRules, raw: Readonly<Fields>): Record<string, Value> | null {
+/** What the label rules make of a row's printed label. */
+type LabelOutcome = { kind: 'known'; fields: Fields } | { kind: 'unknown' } | { kind: 'dropped'; reason: string };
+
+/** Label rules with `{edition}` filled in and their patterns compiled. */
+interface EditionRules {
+  rules: LabelRules;
+  edition: number;
+  compiled: Array<{ rule: LabelRule; match: Array<readonly [field: string, pattern: RegExp]> }>;
+}
+
+function editionRules(rules: LabelRules, edition: number): EditionRules {
+  const fill = (text: string): string => text.replaceAll('{edition}', String(edition));
+  return { rules, edition, compiled: rules.rules.map((rule) => ({ rule, match: Object.entries(rule.match).map(([field, pattern]) => [field, new RegExp(fill(pattern), 'i')] as const) })) };
+}
+
+/** What a printed label maps to under the label rules (of one edition: patterns may name `{edition}`). */
+function mapLabel({ rules, edition, compiled }: EditionRules, raw: Readonly<Fields>): LabelOutcome {
   const texts = new Map<string, string>();
   const normalised = (field: string): string => {
     let text = texts.get(field);
@@ -49,30 +64,53 @@ export function mapLabel(rules: LabelRules, raw: Readonly<Fields>): Record<strin
   };
   const out: Fields = {};
   const has = (field: string): boolean => field in out || (raw[field] !== null && raw[field] !== undefined && !rules.from.includes(field));
-  for (const rule of rules.rules) {
-    if (!Object.entries(rule.match).every(([field, pattern]) => new RegExp(pattern, 'i').test(normalised(field)))) continue;
-    for (const [field, { from, vocabulary }] of Object.entries(rule.lookup ?? {})) {
+  for (const { rule, match } of compiled) {
+    if (!match.every(([field, pattern]) => pattern.test(normalised(field)))) continue;
+    if (rule.drop !== undefined) return { kind: 'dropped', reason: rule.drop.replaceAll('{edition}', String(edition)) };
+    for (const [field, { from, vocabulary, otherwise }] of Object.entries(rule.lookup ?? {})) {
       if (has(field)) continue;
       const entry = lookUp(rules.vocabularies[vocabulary] ?? [], normalised(from));
-      if (!entry) return null;
+      if (!entry) {
+        if (otherwise !== 'printed') return { kind: 'unknown' };
+        out[field] = printedText(raw[from]);
+        continue;
+      }
       out[field] = entry.value;
       for (const [extra, value] of Object.entries(entry.set ?? {})) if (!has(extra)) out[extra] = value;
     }
     for (const [field, value] of Object.entries(rule.set ?? {})) if (!has(field)) out[field] = value;
   }
-  return rules.required in out || has(rules.required) ? out : null;
+  return rules.required in out || has(rules.required) ? { kind: 'known', fields: out } : { kind: 'unknown' };
 }
 
+/** Each vocabulary's entries by normalised printed text (built once: a sheet row looks up one key, not every entry). */
+const vocabularyIndexes = new WeakMap<readonly VocabularyEntry[], Map<string, VocabularyEntry>>();
+
 function lookUp(entries: readonly VocabularyEntry[], text: string): VocabularyEntry | undefined {
-  return entries.find((entry) => entry.printed.some((printed) => normaliseLabel(printed) === text) || (entry.value !== null && normaliseLabel(entry.value) === text));
+  let index = vocabularyIndexes.get(entries);
+  if (!index) {
+    index = new Map();
+    for (const entry of entries) {
+      for (const printed of entry.value === null ? entry.printed : [...entry.printed, entry.value]) {
+        const key = normaliseLabel(printed);
+        if (!index.has(key)) index.set(key, entry);
+      }
+    }
+    vocabularyIndexes.set(entries, index);
+  }
+  return index.get(text);
+}
+
+function printedText(value: Value | undefined): string | null {
+  return typeof value === 'string' && value.trim() !== '' ? value.replace(/\s+/g, ' ').trim() : null;
 }
 
 /** The label as printed: the `from` fields joined outer first. */
 export function printedLabel(rules: LabelRules, raw: Readonly<Fields>): string {
   return rules.from
     .map((field) => raw[field])
-    .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
-    .map((value) => value.replace(/\s+/g, ' ').trim())
+    .map(printedText)
+    .filter((value): value is string => value !== null)
     .join(' / ');
 }
 
@@ -80,10 +118,14 @@ export function printedLabel(rules: LabelRules, raw: Readonly<Fields>): string {
 export interface RowHooks {
   /**
    * The rules that depend only on the sheet row (split, labels, classify), applied once to the fields a
-   * sheet row gives all its periods (areas across 12 months are classified once, not 12 times).
+   * sheet row gives all its periods (areas across 12 months are classified once, not 12 times). Label
+   * patterns may name the `edition`.
    */
-  sheetRow(fields: Fields): void;
-  /** The rules that depend on the figure (values, unique); null leaves out a row repeating one already read. */
+  sheetRow(fields: Fields, edition: number): void;
+  /**
+   * The rules that depend on the figure (values, unique); null leaves out a row repeating one already read,
+   * and every row of a sheet row whose label a rule drops.
+   */
   row(row: Fields): Fields | null;
 }
 
@@ -95,18 +137,25 @@ export function createRowRules(rules: RowRules | undefined, report: RunReport, k
   const classifiers = (rules?.classify ?? []).map((rule) => classifier(rule));
   const splits = (rules?.split ?? []).map((split) => ({ ...split, separator: new RegExp(split.separator) }));
   const seen = new Map<string, Value>();
+  let labels: EditionRules | undefined;
   return (where) => {
-    // The label cell of the sheet row being read; its output rows follow its sheetRow call.
+    // The label cell of the sheet row being read, and whether its label is dropped; its output rows follow its sheetRow call.
     let cell: Value | undefined;
+    let dropped = false;
     return {
-      sheetRow(fields) {
+      sheetRow(fields, edition) {
         cell = fields[LABEL_CELL];
         if (!keepLabelCell) delete fields[LABEL_CELL];
         for (const split of splits) splitCodes(fields, split.field, split.separator, split.rest);
-        if (rules?.labels) applyLabels(rules.labels, fields, cell, where, report);
+        if (rules?.labels) {
+          if (labels?.edition !== edition) labels = editionRules(rules.labels, edition);
+          dropped = !applyLabels(labels, fields, cell, where, report);
+          if (dropped) return;
+        }
         for (const classify of classifiers) classify(fields);
       },
       row(row) {
+        if (dropped) return null;
         if (rules?.values) routeValue(rules.values, row, cell, where);
         if (!rules?.unique) return row;
         const { measure } = rules.values ?? {};
@@ -136,17 +185,25 @@ function splitCodes(row: Fields, field: string, separator: RegExp, rest: string)
   row[rest] = others.length > 0 ? others.join(', ') : null;
 }
 
-function applyLabels(rules: LabelRules, row: Fields, cell: Value | undefined, where: string, report: RunReport): void {
+/** Maps the row's printed label to its canonical fields; false when a rule drops the row (said once per label). */
+function applyLabels(labels: EditionRules, row: Fields, cell: Value | undefined, where: string, report: RunReport): boolean {
+  const { rules } = labels;
   const printed = printedLabel(rules, row);
-  const mapped = mapLabel(rules, row);
+  const mapped = mapLabel(labels, row);
+  const at = (): string => `${where}${cell ? `, cell ${String(cell)}` : ''}`;
+  if (mapped.kind === 'dropped') {
+    report.warn(`dropped ${printed}`, `${at()}: label "${printed}" ${mapped.reason}; left out`);
+    return false;
+  }
   for (const field of rules.from) if (field !== rules.printed && !rules.canonical.includes(field)) delete row[field];
   row[rules.printed] = printed;
-  if (mapped === null) {
+  if (mapped.kind === 'unknown') {
     for (const field of rules.canonical) row[field] = null;
-    report.warn(`label ${printed}`, `${where}${cell ? `, cell ${String(cell)}` : ''}: label "${printed}" is not in the declaration; kept with ${rules.canonical.join(', ')} left null`);
-    return;
+    report.warn(`label ${printed}`, `${at()}: label "${printed}" is not in the declaration; kept with ${rules.canonical.join(', ')} left null`);
+    return true;
   }
-  for (const field of rules.canonical) if (row[field] === undefined || row[field] === null) row[field] = mapped[field] ?? null;
+  for (const field of rules.canonical) if (row[field] === undefined || row[field] === null) row[field] = mapped.fields[field] ?? null;
+  return true;
 }
 
 function classifier(rule: ClassifyRule): (row: Fields) => void {

@@ -13,11 +13,21 @@ import { createRunReport, type RunReport } from './row-rules.js';
  * the newest release with a figure for it (a week's release replaces the last, and only the last for the
  * weeks it covers). Workbooks with no known edition are read as they are.
  */
-export function workbookTable(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], warn?: (message: string) => void): Table {
-  return { schema: { name: dataset.name, columns: dataset.columns }, parts: workbookParts(dataset, inputs, createRunReport(warn)) };
+export function workbookTable(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], warn?: (message: string) => void, options: WorkbookTableOptions = {}): Table {
+  return { schema: { name: dataset.name, columns: dataset.columns }, parts: workbookParts(dataset, inputs, createRunReport(warn), options) };
 }
 
-async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], report: RunReport): AsyncGenerator<TablePart> {
+export interface WorkbookTableOptions {
+  /**
+   * Leave out rows with no figure: periods not yet published (and cells printed as a marker such as `:`
+   * or `[x]`, or left blank). By default they are kept, with null figures, to say "not published".
+   */
+  dropUnpublished?: boolean;
+}
+
+async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], report: RunReport, options: WorkbookTableOptions): AsyncGenerator<TablePart> {
+  const figureFields = figureFieldsOf(dataset);
+  const part = (input: WorkbookInput, rows: AsyncIterable<Row>): TablePart => ({ name: path.basename(input.file), rows: options.dropUnpublished ? withFigures(rows, figureFields) : rows });
   for (const releases of groupReleases(inputs)) {
     if (dataset.releases === 'newest-file' || releases.length === 1) {
       yield part(releases[0]!, readWorkbookTable(releases[0]!, dataset, { report }));
@@ -30,8 +40,18 @@ async function* workbookParts(dataset: WorkbookDataset, inputs: readonly Workboo
   }
 }
 
-function part(input: WorkbookInput, rows: AsyncIterable<Row>): TablePart {
-  return { name: path.basename(input.file), rows };
+/** The fields a row's figure is in: the routed count and average columns, else each layout's value field. */
+function figureFieldsOf(dataset: WorkbookDataset): string[] {
+  const routing = dataset.rowRules?.values;
+  return routing ? [routing.count, routing.average] : [...new Set(dataset.layouts.flatMap((layout) => [layout, ...(layout.companions ?? [])]).map((layout) => layout.value.field))];
+}
+
+function hasFigure(row: Row, figureFields: readonly string[]): boolean {
+  return figureFields.some((field) => row[field] !== null && row[field] !== undefined);
+}
+
+async function* withFigures(rows: AsyncIterable<Row>, figureFields: readonly string[]): AsyncGenerator<Row> {
+  for await (const row of rows) if (hasFigure(row, figureFields)) yield row;
 }
 
 /** Editions in ascending order, each edition's files newest first; a file with no edition is a group of its own. */
@@ -58,8 +78,7 @@ function groupReleases(inputs: readonly WorkbookInput[]): WorkbookInput[][] {
  */
 async function periodOwners(releases: readonly WorkbookInput[], dataset: WorkbookDataset, report: RunReport): Promise<Map<string, number>> {
   const periodFields = periodFieldsOf(dataset);
-  const routing = dataset.rowRules?.values;
-  const valueFields = routing ? [routing.count, routing.average] : [...new Set(dataset.layouts.map((layout) => layout.value.field))];
+  const figureFields = figureFieldsOf(dataset);
   const withFigures = new Map<string, number>();
   const listed = new Map<string, number>();
   for (const [index, release] of releases.entries()) {
@@ -67,7 +86,7 @@ async function periodOwners(releases: readonly WorkbookInput[], dataset: Workboo
       for await (const row of readWorkbookTable(release, dataset, { report })) {
         const key = periodKey(periodFields.map((field) => row[field]));
         if (!listed.has(key)) listed.set(key, index);
-        if (!withFigures.has(key) && valueFields.some((field) => row[field] !== null && row[field] !== undefined)) withFigures.set(key, index);
+        if (!withFigures.has(key) && hasFigure(row, figureFields)) withFigures.set(key, index);
       }
     } catch (error) {
       if (!(error instanceof DataError)) throw error;

@@ -58,6 +58,39 @@ describe.each(['xls', 'xlsx'])('readWorkbookTable over .%s', (extension) => {
     expect(codesSeen).toEqual(codes ? areas.map((a) => (a.code.includes(',') ? 'K04000001 J99000001' : `${a.code} null`)) : ['null null']);
     // From the code prefix, the level column or the name, whichever the edition prints.
     expect([...new Set(rows.map((r) => `${r.geo_name}: ${r.geo_level}`))]).toEqual(areas.map((a, i) => `${names[i]}: ${a.geoLevel}`));
+    // The name weekly-deaths gives the same area; the printed one stays in geo_name.
+    expect([...new Set(rows.map((r) => r.area_name))]).toEqual(areas.map((a) => a.areaName));
+  });
+});
+
+/** Sums of deaths by geo_level per month, and the rows by (period, geo_level, geo_code, geo_name). */
+function levels(rows: readonly Row[]): { sums: Array<Record<string, number>>; keys: string[] } {
+  const sums = Array.from({ length: 12 }, () => ({}) as Record<string, number>);
+  for (const r of rows) {
+    const month = sums[(r.period as Date).getUTCMonth()]!;
+    month[r.geo_level as string] = (month[r.geo_level as string] ?? 0) + (r.deaths as number);
+  }
+  return { sums, keys: rows.map((r) => [(r.period as Date).toISOString(), r.geo_level, r.geo_code, r.geo_name].join('|')) };
+}
+
+describe('each geo_level sums to its own meaning', () => {
+  it.each([
+    { name: 'a combined code cell (K04000001, J99000001)', shape: { year: 2019 } },
+    { name: 'no code column: by name', shape: { year: 2012, codes: false } },
+    { name: 'names over three level columns', shape: { year: 2008, codes: false, nameLevels: 3 } },
+    { name: '2006-2010: TOTAL REGISTRATIONS and England and Wales without a code', shape: { year: 2009, nameLevels: 3, totalRegistrations: true } },
+  ])('$name: one total row a month (countries sum to it), the total with non-residents its own level', async ({ shape }) => {
+    const rows = await collect(await workbook(`sums-${shape.year}-${String(shape.totalRegistrations ?? false)}.xls`, monthlySheets(shape)));
+    const { sums, keys } = levels(rows);
+    const areas = monthlyAreas(shape.year);
+    for (const [month, sum] of sums.entries()) {
+      expect(rows.filter((r) => (r.period as Date).getUTCMonth() === month && r.geo_level === 'total')).toHaveLength(1);
+      expect(sum.total, `month ${month + 1}`).toBe(areas[1]!.deaths[month]);
+      expect(sum.country).toBe(sum.total);
+      expect(sum.total_incl_non_residents).toBe(sum.total! + sum.non_resident!);
+    }
+    expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+    expect(rows.find((r) => r.geo_level === 'total_incl_non_residents')).toMatchObject({ area_name: 'England, Wales and elsewhere', geo_code_extra: shape.codes === false || shape.totalRegistrations ? null : 'J99000001' });
   });
 });
 

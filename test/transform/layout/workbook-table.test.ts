@@ -161,3 +161,27 @@ describe('monthly deaths to parquet', () => {
     expect(englandAndWales).toEqual(monthlyAreas(2021)[1]!.deaths.map((deaths, month) => (month < 9 ? BigInt(deaths) : null)));
   });
 });
+
+describe('dropUnpublished: only rows with a figure', () => {
+  it('monthly: the months not yet published are left out; every published figure stays', async () => {
+    const workbook = path.join(dir, 'partial2021.xls');
+    await writeWorkbook(workbook, monthlySheets({ year: 2021, publishedMonths: 3 }));
+    const all = await tableRows(workbookTable(monthlyDeaths, [{ file: workbook }]));
+    const published = await tableRows(workbookTable(monthlyDeaths, [{ file: workbook }], undefined, { dropUnpublished: true }));
+    expect(all.filter((r) => r.deaths === null)).toHaveLength(monthlyAreas(2021).length * 9);
+    expect(published).toEqual(all.filter((r) => r.deaths !== null));
+    expect(published).toHaveLength(monthlyAreas(2021).length * 3);
+  });
+
+  it('weekly, two releases of an edition: each week from its newest release with a figure, no row without one (averages kept)', async () => {
+    const dataDir = await rawLayer('weekly-deaths', [
+      { edition: 2021, name: 'publishedweek042021.xlsx', sheets: weeklyFiguresSheets({ year: 2021, headerRow: 5, publishedWeeks: 4 }), lastModified: 'Tue, 02 Feb 2021 09:30:00 GMT' },
+      { edition: 2021, name: 'publishedweek082021.xlsx', sheets: weeklyFiguresSheets({ year: 2021, headerRow: 5, publishedWeeks: 8, revision: 7 }), lastModified: 'Tue, 02 Mar 2021 09:30:00 GMT' },
+    ]);
+    const io = createSourceIO({ timeoutSeconds: 60, retries: 0 }, createLogger({ quiet: true }));
+    const rows = await tableRows(await ons.transform({ dataset: 'weekly-deaths', dataDir, options: { dropUnpublished: true } }, io)).finally(() => io.http.close());
+    expect(rows.filter((r) => r.deaths === null && r.deaths_average === null)).toEqual([]);
+    expect(totalsBySource(rows, 2021)).toEqual(Array.from({ length: 8 }, (_, i) => [i + 1, weeklyTotal(2021, i + 1, 7), 'publishedweek082021.xlsx']));
+    expect(rows.filter((r) => r.measure === 'deaths_5y_average')).toHaveLength(8);
+  });
+});
