@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { checkIdentifier } from '../core/names.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
 import { sources } from '../sources/index.js';
@@ -106,7 +107,7 @@ function sourceHelp(source: AnySource): string {
 }
 
 export function checkDataset(source: AnySource, dataset: string | undefined): string {
-  const name = dataset ?? source.defaultDataset;
+  const name = checkIdentifier(dataset ?? source.defaultDataset, 'dataset');
   if (!source.datasets.some((d) => d.name === name)) {
     throw new ConfigError(`${source.name} has no dataset "${name}"`, { hint: `choose one of: ${source.datasets.map((d) => d.name).join(', ')}` });
   }

@@ -4,6 +4,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeWriteError, writeFileAtomic } from './atomic-file.js';
 import { errorMessage } from './errors.js';
+import { checkIdentifier } from './names.js';
 import { maskKnownSecrets, stripCredentials } from './redact.js';
 import type { Logger } from './log.js';
 import type { ApiResponse, RecordedRequest } from './api-client.js';
@@ -33,8 +34,9 @@ export interface Manifest {
   files: ManifestEntry[];
 }
 
+/** Names are checked here too, as the last guard before a name becomes a path. */
 export function rawDatasetDir(dataDir: string, source: string, dataset: string): string {
-  return path.join(dataDir, 'raw', source, dataset);
+  return path.join(dataDir, 'raw', checkIdentifier(source, 'source'), checkIdentifier(dataset, 'dataset'));
 }
 
 export function manifestPath(rawDir: string): string {

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-file.js';
+import { isIdentifier } from '../core/names.js';
 
 /**
  * What the data directory remembers between commands, so `etl transform` and `etl load` can follow
@@ -65,7 +66,8 @@ export async function lastTransform(dataDir: string): Promise<TransformRecord> {
   }
 }
 
+/** Folders whose names etl could have made (identifiers); anything else under raw/ is not a dataset. */
 async function readdirOrEmpty(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  return entries.filter((e) => e.isDirectory() && isIdentifier(e.name)).map((e) => e.name).sort();
 }

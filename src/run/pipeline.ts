@@ -2,6 +2,7 @@ import path from 'node:path';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { rawDatasetDir } from '../core/raw-layer.js';
 import { redact } from '../core/redact.js';
 import type { ExtractReport } from '../core/source.js';
 import { listInputFiles } from '../load/input-files.js';
@@ -283,7 +284,7 @@ export function outputOf(request: PipelineRequest): string {
 }
 
 export function rawDirOf(source: SourceParams): string {
-  return path.resolve(source.dataDir, 'raw', source.source, source.dataset);
+  return path.resolve(rawDatasetDir(source.dataDir, source.source, source.dataset));
 }
 
 /** Every file of the dataset's raw layer except its manifest (which changes with fetch times, not content). */

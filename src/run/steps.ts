@@ -3,6 +3,7 @@ import path from 'node:path';
 import { sweepDeadTempFiles, tempPathFor, trackTempFile } from '../core/atomic-file.js';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
+import { checkIdentifier } from '../core/names.js';
 import type { ExtractReport, Shard, SourceIO } from '../core/source.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
@@ -62,6 +63,8 @@ export async function extractStep(params: SourceParams, http: HttpParams, log: L
 }
 
 export function defaultOutput(dataDir: string, source: string, dataset: string, partitioned = false): string {
+  checkIdentifier(source, 'source');
+  checkIdentifier(dataset, 'dataset');
   return path.join(dataDir, 'processed', source, partitioned ? dataset : `${dataset}.parquet`);
 }
 
