@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
-import { lastTransform } from '../run/data-dir.js';
+import { recordedUploads } from '../run/data-dir.js';
 import type { CommandContext } from './context.js';
 import { dataDirOption, loadOptions, parsePositiveInt, type LoadFlags } from './options.js';
 
@@ -49,8 +49,12 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
     .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
     .action(async (paths: string[], flags: LoadFlags & { bucket: string; concurrency: number; dataDir: string }) => {
       const ctx = await context();
+      // Paths typed here are trusted; with none, what the data dir's record lists, each file checked against it first.
+      const recorded = paths.length > 0 ? undefined : await recordedUploads(flags.dataDir);
       const summary = await loadFiles({
-        inputs: paths.length > 0 ? paths : (await lastTransform(flags.dataDir)).outputs,
+        inputs: paths,
+        files: recorded?.files,
+        last: recorded?.last,
         bucket: flags.bucket,
         keyTemplate: flags.key,
         sink: { endpoint: flags.endpoint, region: flags.region },

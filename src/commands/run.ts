@@ -36,7 +36,7 @@ ${PIPELINE_EXIT_CODES}`)
       const ctx = await context();
       const request = await pipelineRequest(sourceName, datasetName, flags, command);
       if (flags.dryRun) {
-        const plan = await planPipeline(request);
+        const plan = await planPipeline(request, ctx.log);
         ctx.printResult(describePlan(plan), { command: 'run', dry_run: true, ...plan });
         return;
       }

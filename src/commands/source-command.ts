@@ -4,7 +4,7 @@ import { checkIdentifier } from '../core/names.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
 import { sources } from '../sources/index.js';
-import { extractStep } from '../run/steps.js';
+import { extractStep, withRawLock } from '../run/steps.js';
 import { dataDirOption, fetchOptions } from './options.js';
 
 /**
@@ -116,9 +116,6 @@ export function checkDataset(source: AnySource, dataset: string | undefined): st
 
 /** The one call that runs any source's extract from its subcommand's flags. */
 export async function extractSource(source: AnySource, dataset: string | undefined, flags: FetchFlags & Record<string, unknown>, log: Logger): Promise<ExtractReport> {
-  return extractStep(
-    { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags },
-    { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
-    log,
-  );
+  const params = { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags };
+  return withRawLock(params, log, () => extractStep(params, { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries }, log));
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { onlyExtractedDataset } from '../run/data-dir.js';
-import { describeTransform, transformStep } from '../run/steps.js';
+import { inputsOf } from '../run/source-adapter.js';
+import { describeTransform, transformStep, withRawLock } from '../run/steps.js';
 import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { transformOptions, type TransformFlags } from './options.js';
@@ -41,11 +42,10 @@ calls a source.`)
       for (const option of transformOptions()) sourceCommand.addOption(option);
       sourceCommand.action(async (datasetName: string | undefined, flags: TransformFlags & { dataDir: string } & Record<string, unknown>) => {
         const ctx = await context();
-        const { summary } = await transformStep(
-          { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags },
-          { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
-          ctx.log,
-        );
+        const params = { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags };
+        const transform = () => transformStep(params, { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy }, ctx.log);
+        // --input reads workbooks where they are, not the raw layer: no extract to wait for.
+        const { summary } = inputsOf(params) ? await transform() : await withRawLock(params, ctx.log, transform);
         ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
       });
     },

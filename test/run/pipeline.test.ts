@@ -175,12 +175,20 @@ describe('extract, transform, load chained through the data dir', () => {
     const lake = path.join(work, 'chain-lake');
     try {
       expect((await runCli(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
-      const out = path.join(work, 'chain-deaths.parquet');
+      const out = path.join(dataDir, 'chain-deaths.parquet');
       const transformed = await runCli(['transform', '--out', out, '--data-dir', dataDir]);
       expect(transformed.code, transformed.stderr).toBe(0);
       const loaded = await runCli(['load', '--bucket', lake, '--data-dir', dataDir]);
       expect(loaded.code, loaded.stderr).toBe(0);
       expect(await readFile(path.join(lake, 'chain-deaths.parquet'))).toEqual(await readFile(out));
+
+      // The record is a file in the data dir, so a file written outside it is not uploaded from the record: name it.
+      const outside = path.join(work, 'chain-outside.parquet');
+      expect((await runCli(['transform', '--out', outside, '--data-dir', dataDir])).code).toBe(0);
+      const refused = await runCli(['load', '--bucket', lake, '--data-dir', dataDir]);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(/^etl: data error: .*last-transform\.json: output ".*chain-outside\.parquet" lies outside .*chain \(.*name the files to upload: etl load <file>… --bucket …\)\n$/);
+      expect((await runCli(['load', outside, '--bucket', lake, '--data-dir', dataDir])).code).toBe(0);
 
       await mkdir(path.join(dataDir, 'raw', 'ons', 'weekly-deaths'), { recursive: true });
       await writeFile(path.join(dataDir, 'raw', 'ons', 'weekly-deaths', 'manifest.json'), JSON.stringify({ files: [] }));
