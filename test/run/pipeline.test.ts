@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
@@ -205,6 +206,33 @@ describe('extract, transform, load chained through the data dir', () => {
   });
 });
 
+describe('the pipeline cache is a record, not an instruction', () => {
+  it('cached transform outputs naming a file outside the output are not trusted: transform runs again, load sends only what it wrote', async () => {
+    const server = await startFileServer(files);
+    const dataDir = path.join(work, 'forged-cache');
+    const lake = path.join(work, 'forged-lake');
+    try {
+      const args = ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--bucket', lake];
+      expect((await runCli(args)).code).toBe(0);
+      const cacheFile = path.join(dataDir, 'state', 'ons-monthly-deaths.cache.json');
+      const cache = JSON.parse(await readFile(cacheFile, 'utf8'));
+      const outside = path.join(work, 'forged-secret.txt');
+      await writeFile(outside, 'SECRET');
+      // The outside file's true sha256: only where it lies gives it away.
+      cache.transform.outputs = [{ path: outside, sha256: createHash('sha256').update('SECRET').digest('hex'), bytes: 6 }];
+      delete cache.load;
+      await writeFile(cacheFile, JSON.stringify(cache));
+      const result = await runCli(['--json', ...args]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(steps(result)).toEqual([['extract', 'succeeded'], ['transform', 'succeeded'], ['load', 'succeeded']]);
+      expect(result.stderr).toMatch(/"level":"warn".*ons-monthly-deaths\.cache\.json: transform\.outputs\[0\]\.path \\".*forged-secret\.txt\\" is not this run's output .*; not trusted, the transform runs again/);
+      expect(await readdir(lake)).toEqual(['monthly-deaths.parquet']);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('one run per pipeline at a time', () => {
   let server: FileServer;
   beforeAll(async () => {
@@ -225,6 +253,33 @@ describe('one run per pipeline at a time', () => {
     expect(lost.stderr.trim().split('\n')).toHaveLength(1);
     expect(lost.stderr).toMatch(new RegExp(`pipeline ons-monthly-deaths is already running: PID ${winner.child.pid}, started \\d{4}-\\d\\d-\\d\\dT`));
     expect(won.code, won.stderr).toBe(0);
+  });
+
+  it('an extract holds its dataset\'s raw layer: a transform or a run of that dataset started meanwhile exits 75 at once naming it, having done nothing', async () => {
+    const dataDir = path.join(work, 'raw-lock');
+    const release = server.hold(PAGE);
+    const extract = startCli(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]);
+    try {
+      const lock = path.join(dataDir, 'locks', 'raw.ons.monthly-deaths.lock');
+      for (const started = Date.now(); !(await stat(lock).then(() => true, () => false)); ) {
+        if (Date.now() - started > 20_000) throw new Error(`the extract never took ${lock}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const args of [['transform', 'ons', '--data-dir', dataDir], ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]]) {
+        const busy = await runCli(args);
+        expect(busy.code, `${args.join(' ')}: ${busy.stderr}`).toBe(75);
+        expect(busy.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: pipelinebusy error: an extract or transform of ons monthly-deaths is already running: PID ${extract.child.pid}, started \\d{4}-`))]);
+      }
+      // Nothing written by the refused commands: no output, no run manifest, no pipeline lock left.
+      expect((await readdir(dataDir)).sort()).toEqual(['locks']);
+      expect(await readdir(path.join(dataDir, 'locks'))).toEqual(['raw.ons.monthly-deaths.lock']);
+    } finally {
+      release();
+    }
+    expect((await extract.done).code).toBe(0);
+    const after = await runCli(['transform', 'ons', '--data-dir', dataDir]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(await readdir(path.join(dataDir, 'locks'))).toEqual([]);
   });
 
   it("a step past --step-timeout stops the run with that step's exit code, is recorded, and frees the lock", async () => {
