@@ -38,7 +38,7 @@ export interface TransformOutput {
   /** Every file written, with its sha256 and rows (the partition manifest last, without rows). */
   files: FileRecord[];
   /** With partitionBy: which partitions were rewritten and which removed; the others were left as they were. */
-  partitions?: { dir: string; written: string[]; removed: string[] };
+  partitions?: { dir: string; written: Array<string | null>; removed: Array<string | null> };
 }
 
 /** Where and how `load` uploads: LoadRequest without the files and the logger. */
