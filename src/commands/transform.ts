@@ -33,7 +33,8 @@ area_name STRING?, label_as_printed STRING, deaths INT64? (counts), deaths_avera
 source_file STRING. A label the declaration does not know is kept with null canonical fields and
 warned about once. zstd-compressed parquet; the file is replaced only when every input was read; on a
 data error (exit 4) the previous file is left as it was. Transform reads the raw layer only: it never
-calls a source.`)
+calls a source. Each raw file must still be the one its manifest lists (sha256), and while an extract
+of the same dataset is writing, transform exits 75 at once without reading anything.`)
     .addHelpText('after', limitsHelp());
   return addSourceSubcommands(
     command,
