@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
-import { lastTransform } from '../run/data-dir.js';
+import { recordedUploads } from '../run/data-dir.js';
 import type { CommandContext } from './context.js';
 import { dataDirOption, loadOptions, parsePositiveInt, type LoadFlags } from './options.js';
 
@@ -66,8 +66,12 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
       const destination = flags.to ?? flags.bucket;
       if (destination === undefined) throw new ConfigError('name a destination: --to (or --bucket)', { hint: 'e.g. --to gs://my-bucket/ons/, or --to postgres://etl@db/lake --table ons.monthly_deaths' });
       const ctx = await context();
+      // Paths typed here are trusted; with none, what the data dir's record lists, each file checked against it first.
+      const recorded = paths.length > 0 ? undefined : await recordedUploads(flags.dataDir);
       const summary = await loadFiles({
-        inputs: paths.length > 0 ? paths : (await lastTransform(flags.dataDir)).outputs,
+        inputs: paths,
+        files: recorded?.files,
+        last: recorded?.last,
         bucket: destination,
         table: flags.table,
         mode: flags.mode,

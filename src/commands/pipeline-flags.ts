@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { checkIdentifier } from '../core/names.js';
 import { readConfigFile, resolveParams, snakeCase, substitute, type PipelineConfig } from '../run/config.js';
 import type { Shard } from '../core/source.js';
 import type { PipelineRequest } from '../run/pipeline.js';
@@ -8,7 +9,7 @@ import { mergeKeyFlag, splitToFlag } from '../load/destination.js';
 import { findSource, sources } from '../sources/index.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { dataDirOption, fetchOptions, loadOptions, parseCount, parsePositiveInt, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
-import { flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';
+import { checkDataset, flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';
 
 /** `run`, `plan` and `cron` accept every flag of extract, transform and load, plus the pipeline's own. */
 export interface PipelineFlags extends FetchFlags, TransformFlags, LoadFlags {
@@ -131,6 +132,9 @@ function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
 }
 
 function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries'], stepTimeouts: PipelineRequest['stepTimeouts'], fromCommandLine: (attribute: string) => boolean): PipelineRequest {
+  // The dataset names the raw and processed folders: an identifier, and one the source has (a declaration file names its own).
+  if (typeof flags.datasetFile === 'string') checkIdentifier(dataset, 'dataset');
+  else checkDataset(findSource(source), dataset);
   const shard = flags.shard ?? shardFromEnvironment(process.env);
   const shardsBy = findSource(source).shardsBy;
   if (shard && !shardsBy) throw new ConfigError(`${source} cannot be sharded: it has no work units to split between machines`, { hint: 'run it on one machine, without --shard (and without CLOUD_RUN_TASK_INDEX / JOB_COMPLETION_INDEX)' });

@@ -15,7 +15,7 @@ Takes the same flags as \`etl run\`. Reads the data dir only: nothing is fetched
 The source is not asked, so a workbook changed upstream shows up once extract has fetched it.`)
     .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: PipelineFlags, command: Command) => {
       const ctx = await context();
-      const plan = await planPipeline(await pipelineRequest(sourceName, datasetName, flags, command));
+      const plan = await planPipeline(await pipelineRequest(sourceName, datasetName, flags, command), ctx.log);
       ctx.printResult(describePlan(plan), { command: 'plan', ...plan });
     });
 }

@@ -12,7 +12,8 @@ Exit codes (the step that failed):
   3   extract failed (source unreachable or answered wrongly)
   4   transform failed (data did not look as declared)
   5   load failed (upload or verification)
-  75  another run of this pipeline holds the lock: nothing done, try again later
+  75  another run of this pipeline holds its lock, or an extract or transform of its dataset holds
+      the raw layer: nothing done, try again later
 A step that runs past --step-timeout (or steps.<step>.timeout) exits with that step's code (3, 4 or 5).`;
 
 export function runCommand(context: () => Promise<CommandContext>): Command {
@@ -36,7 +37,7 @@ ${PIPELINE_EXIT_CODES}`)
       const ctx = await context();
       const request = await pipelineRequest(sourceName, datasetName, flags, command);
       if (flags.dryRun) {
-        const plan = await planPipeline(request);
+        const plan = await planPipeline(request, ctx.log);
         ctx.printResult(describePlan(plan), { command: 'run', dry_run: true, ...plan });
         return;
       }

@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { checkIdentifier } from '../core/names.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
 import { sources } from '../sources/index.js';
-import { extractStep } from '../run/steps.js';
+import { extractStep, withRawLock } from '../run/steps.js';
 import { dataDirOption, fetchOptions } from './options.js';
 
 /**
@@ -106,7 +107,7 @@ function sourceHelp(source: AnySource): string {
 }
 
 export function checkDataset(source: AnySource, dataset: string | undefined): string {
-  const name = dataset ?? source.defaultDataset;
+  const name = checkIdentifier(dataset ?? source.defaultDataset, 'dataset');
   if (!source.datasets.some((d) => d.name === name)) {
     throw new ConfigError(`${source.name} has no dataset "${name}"`, { hint: `choose one of: ${source.datasets.map((d) => d.name).join(', ')}` });
   }
@@ -115,9 +116,6 @@ export function checkDataset(source: AnySource, dataset: string | undefined): st
 
 /** The one call that runs any source's extract from its subcommand's flags. */
 export async function extractSource(source: AnySource, dataset: string | undefined, flags: FetchFlags & Record<string, unknown>, log: Logger): Promise<ExtractReport> {
-  return extractStep(
-    { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags },
-    { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
-    log,
-  );
+  const params = { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags };
+  return withRawLock(params, log, () => extractStep(params, { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries }, log));
 }

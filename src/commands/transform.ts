@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { onlyExtractedDataset } from '../run/data-dir.js';
-import { describeTransform, transformStep } from '../run/steps.js';
+import { inputsOf } from '../run/source-adapter.js';
+import { describeTransform, transformStep, withRawLock } from '../run/steps.js';
 import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { transformOptions, type TransformFlags } from './options.js';
@@ -32,7 +33,8 @@ area_name STRING?, label_as_printed STRING, deaths INT64? (counts), deaths_avera
 source_file STRING. A label the declaration does not know is kept with null canonical fields and
 warned about once. zstd-compressed parquet; the file is replaced only when every input was read; on a
 data error (exit 4) the previous file is left as it was. Transform reads the raw layer only: it never
-calls a source.`)
+calls a source. Each raw file must still be the one its manifest lists (sha256), and while an extract
+of the same dataset is writing, transform exits 75 at once without reading anything.`)
     .addHelpText('after', limitsHelp());
   return addSourceSubcommands(
     command,
@@ -41,11 +43,10 @@ calls a source.`)
       for (const option of transformOptions()) sourceCommand.addOption(option);
       sourceCommand.action(async (datasetName: string | undefined, flags: TransformFlags & { dataDir: string } & Record<string, unknown>) => {
         const ctx = await context();
-        const { summary } = await transformStep(
-          { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags },
-          { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
-          ctx.log,
-        );
+        const params = { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags };
+        const transform = () => transformStep(params, { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy }, ctx.log);
+        // --input reads workbooks where they are, not the raw layer: no extract to wait for.
+        const { summary } = inputsOf(params) ? await transform() : await withRawLock(params, ctx.log, transform);
         ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
       });
     },

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeWriteError, writeFileAtomic } from './atomic-file.js';
-import { errorMessage } from './errors.js';
+import { DataError, errorMessage } from './errors.js';
+import { checkIdentifier } from './names.js';
 import { maskKnownSecrets, stripCredentials } from './redact.js';
 import type { Logger } from './log.js';
+import { UntrustedPathError, checkRecordedFile, readRecordedFile, resolveInside, type RecordField } from './recorded-file.js';
 import type { ApiResponse, RecordedRequest } from './api-client.js';
 
 /**
@@ -33,8 +34,9 @@ export interface Manifest {
   files: ManifestEntry[];
 }
 
+/** Names are checked here too, as the last guard before a name becomes a path. */
 export function rawDatasetDir(dataDir: string, source: string, dataset: string): string {
-  return path.join(dataDir, 'raw', source, dataset);
+  return path.join(dataDir, 'raw', checkIdentifier(source, 'source'), checkIdentifier(dataset, 'dataset'));
 }
 
 export function manifestPath(rawDir: string): string {
@@ -130,8 +132,8 @@ export interface ManifestStore {
 export async function openManifest(rawDir: string, header: Pick<Manifest, 'source' | 'dataset' | 'page_url'>, log: Logger, now: () => Date): Promise<ManifestStore> {
   const byPath = new Map<string, ManifestEntry>();
   let changed = false;
-  for (const entry of (await readManifest(rawDir, log))?.files ?? []) {
-    if (await fileMatches(path.join(rawDir, entry.path), entry)) byPath.set(entry.path, { ...entry, url: stripCredentials(entry.url) });
+  for (const [index, entry] of ((await readManifest(rawDir, log))?.files ?? []).entries()) {
+    if (await entryMatches({ rawDir, entry, index }, log)) byPath.set(entry.path, { ...entry, url: stripCredentials(entry.url) });
     else changed = true;
   }
   let queue: Promise<void> = Promise.resolve();
@@ -156,21 +158,64 @@ export async function openManifest(rawDir: string, header: Pick<Manifest, 'sourc
   };
 }
 
-/** True when the file on disk is the one the manifest describes (same size and sha256). */
-export async function fileMatches(file: string, expected: { bytes: number; sha256: string }): Promise<boolean> {
-  try {
-    const info = await stat(file);
-    if (info.size !== expected.bytes) return false;
-    return (await sha256File(file)) === expected.sha256;
-  } catch {
-    return false;
-  }
+/**
+ * A manifest entry as a record: its path must be relative, in `/`-separated segments, none empty, `.` or
+ * `..`, and resolve (symlinks included) inside the dataset's raw folder. `index` is its place in `files`.
+ */
+export interface RawEntryRef {
+  rawDir: string;
+  entry: { path: unknown; bytes: number; sha256: string };
+  index: number;
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+function entryField({ rawDir, entry, index }: RawEntryRef): RecordField {
+  return {
+    record: manifestPath(rawDir),
+    field: `files[${index}].path`,
+    value: String(entry.path),
+    hint: 'run `etl extract` for this dataset again: it drops manifest entries that do not check out and fetches their files anew',
+  };
+}
+
+/** The segments of an entry's path, refused unless it is a path etl writes: relative, `/`-separated, no empty, `.` or `..` segment. */
+function entrySegments(ref: RawEntryRef): string[] {
+  const relative = ref.entry.path;
+  const segments = typeof relative === 'string' ? relative.split('/') : [];
+  if (segments.length === 0 || segments.some((part) => part === '' || part === '.' || part === '..' || part.includes('\\') || part.includes('\0'))) {
+    const where = entryField(ref);
+    throw new UntrustedPathError(`${where.record}: ${where.field} ${JSON.stringify(relative) ?? String(relative)} is not a relative path inside the raw folder`, { hint: where.hint });
+  }
+  return segments;
+}
+
+/** The real path of an entry's file, refused (exit 4, naming the entry) when the path is not one etl writes or leads outside the raw folder. */
+export async function resolveRawEntry(ref: RawEntryRef): Promise<string> {
+  return resolveInside(ref.rawDir, path.join(ref.rawDir, ...entrySegments(ref)), entryField(ref));
+}
+
+/** The entry's bytes, read once: refused unless they are the bytes (size and sha256) the manifest lists. */
+export async function readRawEntry(ref: RawEntryRef): Promise<Buffer> {
+  return readRecordedFile(await resolveRawEntry(ref), ref.entry, entryField(ref));
+}
+
+/** The real path of the entry's file once its bytes are checked against the manifest, for readers that open the file themselves. */
+export async function checkRawEntry(ref: RawEntryRef): Promise<string> {
+  const file = await resolveRawEntry(ref);
+  await checkRecordedFile(file, ref.entry, entryField(ref));
+  return file;
+}
+
+/** True when the entry's file is on disk, inside the raw folder, with the bytes the manifest lists. */
+export async function entryMatches(ref: RawEntryRef, log?: Logger): Promise<boolean> {
+  try {
+    await checkRawEntry(ref);
+    return true;
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error;
+    // A changed or missing file is ordinary (it is fetched again); a path leading elsewhere is worth saying.
+    if (error instanceof UntrustedPathError) log?.warn(`${error.message}; the entry is dropped`);
+    return false;
+  }
 }
 
 /**
@@ -196,6 +241,22 @@ export async function recordResponses(
   await writeManifest(rawDir, manifest);
   // Only once the new manifest is in place, so the manifest never names a file that is gone.
   const kept = new Set(manifest.files.map((entry) => entry.path));
-  for (const old of earlier) if (!kept.has(old.path)) await rm(path.join(rawDir, old.path), { force: true });
+  for (const [index, old] of earlier.entries()) if (!kept.has(old.path)) await removeRawEntry({ rawDir, entry: old, index }, options.log);
   return manifest;
+}
+
+/**
+ * Deletes an entry's file, but only one inside the raw folder: the folder holding it must resolve inside,
+ * and the name itself is unlinked, so a symlink is removed, never what it points to.
+ */
+async function removeRawEntry(ref: RawEntryRef, log: Logger): Promise<void> {
+  try {
+    const parts = entrySegments(ref);
+    const folder = parts.length === 1 ? await realpath(ref.rawDir) : await resolveInside(ref.rawDir, path.join(ref.rawDir, ...parts.slice(0, -1)), entryField(ref));
+    await unlink(path.join(folder, parts.at(-1)!)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  } catch (error) {
+    log.warn(`${errorMessage(error)}; not removed`);
+  }
 }

@@ -10,6 +10,8 @@ export interface InputFile {
   path: string;
   /** The file name, or for a file found in a directory input its path below that directory, with `/`. */
   name: string;
+  /** For a file a transform recorded: the sha256 it must still hash to, or it is not uploaded. */
+  sha256?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
+import path from 'node:path';
 import { stat } from 'node:fs/promises';
-import { ConfigError, LoadError, errorMessage } from '../core/errors.js';
+import { ConfigError, DataError, LoadError, errorMessage } from '../core/errors.js';
 import { mapWithLimit, sleep } from '../core/concurrency.js';
 import type { Logger } from '../core/log.js';
 import type { LocalFile, Sink, UploadReceipt } from '../core/sink.js';
@@ -15,6 +16,8 @@ import { UploadError } from './upload-error.js';
 export interface LoadRequest {
   /** Files and directories, as given on the command line. */
   inputs: readonly string[];
+  /** Files already listed, instead of walking `inputs`: what a transform recorded, each with the sha256 it must still hash to. */
+  files?: readonly InputFile[];
   /** `--to` or `--bucket` as typed: gs://, s3://, file://, a directory path, or postgres:// (a table). */
   bucket: string;
   keyTemplate: string;
@@ -79,7 +82,7 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
   if (isPostgresUrl(request.bucket)) {
     const { loadToPostgres } = await import('./postgres.js');
     const target = postgresTarget(request.bucket, request.table, request.mode, mergeKeyFlag(request.mergeKey));
-    return loadToPostgres({ inputs: request.inputs, target, dryRun: request.dryRun, force: request.force, log: request.log });
+    return loadToPostgres({ inputs: await postgresInputs(request), target, dryRun: request.dryRun, force: request.force, log: request.log });
   }
   const started = performance.now();
   const { log } = request;
@@ -140,7 +143,7 @@ export async function loadFiles(request: LoadRequest): Promise<LoadSummary> {
 /** Every file with its key, refusing bad templates and two files bound for one key before anything is sent. */
 async function planUploads(request: LoadRequest, destination: Destination): Promise<PlannedUpload[]> {
   checkKeyTemplate(request.keyTemplate);
-  const inputs = await listInputFiles(request.inputs);
+  const inputs = request.files ?? (await listInputFiles(request.inputs));
   if (inputs.length === 0) throw new ConfigError(`no files to upload in ${request.inputs.join(', ')}`, { hint: 'dot files and etl temp files are skipped' });
   const now = request.now ?? new Date();
   const planned = await Promise.all(inputs.map(async (input) => {
@@ -195,12 +198,36 @@ async function loadOneFile({ input, key, uri }: PlannedUpload, sink: Sink, reque
   }
 }
 
+/**
+ * The file as it will be sent: hashed in the read that also gives the md5 the store's checksum is compared
+ * with after the upload, so a recorded file goes out byte for byte as recorded, or not at all.
+ */
 async function readLocal(input: InputFile): Promise<LocalFile> {
+  let local: LocalFile;
   try {
-    return await hashLocalFile(input.path);
+    local = await hashLocalFile(input.path);
   } catch (error) {
     throw new UploadError(`cannot read ${input.path}: ${errorMessage(error)}`, { recovery: 'file', cause: error });
   }
+  if (input.sha256 !== undefined && local.sha256 !== input.sha256) {
+    throw new DataError(`${input.path} changed after it was recorded (sha256 ${local.sha256.slice(0, 12)}…, recorded ${input.sha256.slice(0, 12)}…): not uploaded`, {
+      hint: 'run the transform again, then load',
+    });
+  }
+  return local;
+}
+
+/**
+ * A table is loaded from one file or one partitioned folder. Files a transform recorded are checked against
+ * their sha256 first; a partitioned folder (its manifest goes last) is handed over whole, and the sink checks
+ * each partition against the folder's `_manifest.json`.
+ */
+async function postgresInputs(request: LoadRequest): Promise<readonly string[]> {
+  if (!request.files) return request.inputs;
+  await Promise.all(request.files.map((file) => readLocal(file)));
+  const manifest = request.last === undefined ? undefined : request.files.find((file) => file.name === request.last);
+  if (manifest) return [path.dirname(manifest.path)];
+  return request.files.map((file) => file.path);
 }
 
 async function decide(sink: Sink, key: string, local: LocalFile, force: boolean): Promise<{ skip: boolean; reason: string }> {

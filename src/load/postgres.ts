@@ -7,6 +7,7 @@ import type { Logger } from '../core/log.js';
 import { connectPostgres, describeServerError, displayUrl, isConnectionLost, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
 import type { PostgresTarget } from './postgres-target.js';
 import { VERSION } from '../version.js';
+import { parsePartitionFolderName } from '../transform/parquet/hive-partition.js';
 import { hashLocalFile, listInputFiles } from './input-files.js';
 import type { FileAction, FileOutcome, LoadSummary } from './load-files.js';
 
@@ -103,9 +104,16 @@ async function partitionedInput(inputs: readonly string[]): Promise<{ dir: strin
   return { dir: inputs[0]!, manifest };
 }
 
-/** `edition=2019/part-0.parquet` -> `edition=2019`. */
+/** `edition=2019/part-0.parquet` -> `edition=2019`: the folder name as written (escaped), which tells partitions apart. */
 function partitionOf(relativePath: string): string {
-  return decodeURIComponent(relativePath.split('/')[0]!);
+  return relativePath.split('/')[0]!;
+}
+
+/** The partition's value, read back through the one escaping rule (a null and the string `__HIVE_DEFAULT_PARTITION__` stay apart). */
+function partitionValue(partition: string, column: string, manifestFile: string): string | null {
+  const parsed = parsePartitionFolderName(partition);
+  if (!parsed || parsed.column !== column) throw new DataError(`${manifestFile} names a folder ${JSON.stringify(partition)} that is not a ${column}= partition`, { hint: 'run the transform again: the folder was changed after it was written' });
+  return parsed.value;
 }
 
 /** One transaction: lock, decide, create or evolve, COPY, verify, record, commit. */
@@ -184,8 +192,7 @@ async function loadPartitions(client: Client, duck: DuckConnection, dir: string,
   for (const entry of manifest.files) {
     const file = path.join(dir, entry.path);
     const partition = partitionOf(entry.path);
-    const raw = partition.slice(column.length + 1);
-    const value = raw === '__HIVE_DEFAULT_PARTITION__' ? null : raw;
+    const value = partitionValue(partition, column, `${dir}/_manifest.json`);
     const uri = targetUri(target, partition);
     if (!request.force && previous.get(partition) === entry.sha256 && existing) {
       outcomes.push({ path: file, key: target.table.table, uri, action: 'skipped', reason: 'same sha256 as the last load of this partition', bytes: 0 });
@@ -205,8 +212,7 @@ async function loadPartitions(client: Client, duck: DuckConnection, dir: string,
   const kept = new Set(manifest.files.map((f) => partitionOf(f.path)));
   for (const partition of previous.keys()) {
     if (kept.has(partition)) continue;
-    const raw = partition.slice(column.length + 1);
-    const removed = await client.query(`DELETE FROM ${qualified(target.table)} WHERE ${where(raw === '__HIVE_DEFAULT_PARTITION__' ? null : raw)}`);
+    const removed = await client.query(`DELETE FROM ${qualified(target.table)} WHERE ${where(partitionValue(partition, column, `${target.table.schema}._etl_loads`))}`);
     await recordLoad(client, target, { file: '', sha256: '', rows: 0, bytes: 0, partition });
     log.info(`removed partition ${partition} from ${targetUri(target)} (${removed.rowCount ?? 0} rows): it is no longer in ${dir}`);
   }

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
+import { DataError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { UntrustedPathError, checkRecordedFile, resolveInside } from '../core/recorded-file.js';
 import { hashLocalFile } from '../load/input-files.js';
 import { stateDir } from './data-dir.js';
 import type { FileRecord } from './run-manifest.js';
@@ -29,7 +32,7 @@ export interface CacheState {
   load?: CachedStep;
 }
 
-function cacheFile(dataDir: string, pipelineSlug: string): string {
+export function cacheFile(dataDir: string, pipelineSlug: string): string {
   return path.join(stateDir(dataDir), `${pipelineSlug}.cache.json`);
 }
 
@@ -63,13 +66,28 @@ export function whatChanged(previous: Fingerprint | undefined, current: Fingerpr
   return null;
 }
 
-/** A cached step's local outputs must still be the bytes it wrote; a file replaced or deleted since means running again. */
-export async function outputsIntact(outputs: readonly FileRecord[]): Promise<boolean> {
-  for (const output of outputs) {
-    const now = await hashLocalFile(output.path).catch(() => null);
-    if (!now || now.sha256 !== output.sha256) return false;
+/**
+ * Why a cached transform's outputs cannot be reused, or null when they can. The cache is a file under the
+ * data dir, so its paths are not trusted: each must be the output this run writes (`out`), or lie inside
+ * it when partitioned (symlinks resolved), and still be a regular file with the bytes recorded. A file
+ * replaced or deleted since means running again; a path elsewhere is also warned about, naming the record.
+ */
+export async function cachedOutputsProblem(outputs: readonly FileRecord[], out: string, partitioned: boolean, cacheRecord: string, log: Logger): Promise<string | null> {
+  if (!Array.isArray(outputs) || outputs.length === 0) return 'the cache lists no output';
+  for (const [index, output] of outputs.entries()) {
+    const where = { record: cacheRecord, field: `transform.outputs[${index}].path`, value: String(output?.path), hint: 'the step runs again and rewrites the cache' };
+    try {
+      if (typeof output?.path !== 'string') throw new UntrustedPathError(`${cacheRecord}: ${where.field} is not a path`);
+      if (!partitioned && path.resolve(output.path) !== out) throw new UntrustedPathError(`${cacheRecord}: ${where.field} ${JSON.stringify(output.path)} is not this run's output ${out}`);
+      const file = partitioned ? await resolveInside(out, path.resolve(output.path), where) : out;
+      await checkRecordedFile(file, output, where);
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      if (error instanceof UntrustedPathError) log.warn(`${error.message}; not trusted, the transform runs again`);
+      return 'the output file was changed or removed since';
+    }
   }
-  return true;
+  return null;
 }
 
 export async function fileRecord(file: string, rows?: number): Promise<FileRecord> {

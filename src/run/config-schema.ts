@@ -1,3 +1,4 @@
+import { IDENTIFIER_PATTERN } from '../core/names.js';
 import { ALERT_FIELDS, DESTINATION_FIELDS, OPTION_FIELDS, PARAM_TYPES, STEP_FIELDS, STEP_NAMES } from './config.js';
 
 type Spec = Record<string, { type: string; description: string }>;
@@ -28,14 +29,14 @@ export function configJsonSchema(): Record<string, unknown> {
       pipelines: {
         type: 'object',
         minProperties: 1,
-        propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$' },
+        propertyNames: { pattern: IDENTIFIER_PATTERN },
         additionalProperties: {
           type: 'object',
           additionalProperties: false,
           required: ['source'],
           properties: {
             source: { type: 'string', description: 'e.g. ons' },
-            dataset: { type: 'string', description: "e.g. weekly-deaths (default: the source's first)" },
+            dataset: { type: 'string', pattern: IDENTIFIER_PATTERN, description: "e.g. weekly-deaths (default: the source's first)" },
             data_dir: { type: 'string', description: 'root of the data layout for this pipeline' },
             params: {
               type: 'object',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { IDENTIFIER_RULE, isIdentifier, showName } from '../core/names.js';
 import { sources } from '../sources/index.js';
 
 /**
@@ -137,7 +138,7 @@ export function validateConfig(data: unknown, file: string): PipelineConfig[] {
   if (Object.keys(pipelines).length === 0) fail('pipelines', 'declares no pipeline');
   return Object.entries(pipelines).map(([name, value]) => {
     const at = `pipelines.${name}`;
-    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) fail(at, 'a pipeline name is letters, digits, - and _');
+    if (!isIdentifier(name)) fail(at, `a pipeline name is ${IDENTIFIER_RULE}`);
     const pipeline = object(value, at, fail);
     onlyKeys(pipeline, ['source', 'dataset', 'data_dir', 'params', 'options', 'destination', 'steps', 'alert'], at, fail);
     const params = paramsOf(pipeline.params, `${at}.params`, fail);
@@ -160,7 +161,7 @@ export function validateConfig(data: unknown, file: string): PipelineConfig[] {
     return {
       name,
       source: check(pipeline.source, 'string', `${at}.source`, fail),
-      dataset: pipeline.dataset === undefined ? undefined : check(pipeline.dataset, 'string', `${at}.dataset`, fail),
+      dataset: pipeline.dataset === undefined ? undefined : identifier(pipeline.dataset, `${at}.dataset`, fail),
       dataDir: pipeline.data_dir === undefined ? dataDir : check(pipeline.data_dir, 'string', `${at}.data_dir`, fail),
       params,
       options,
@@ -173,6 +174,12 @@ export function validateConfig(data: unknown, file: string): PipelineConfig[] {
 }
 
 type Fail = (at: string, problem: string) => never;
+
+/** A dataset name picks folders under the data dir: an identifier, never a path. */
+function identifier(value: unknown, at: string, fail: Fail): string {
+  const name = check(value, 'string', at, fail);
+  return isIdentifier(name) ? name : fail(at, `${showName(name)} is not a name etl accepts: ${IDENTIFIER_RULE}`);
+}
 
 function object(value: unknown, at: string, fail: Fail): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(at, `expected a mapping, got ${describe(value)}`);

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { checkIdentifier } from '../core/names.js';
 
 /** Exit code 75 (EX_TEMPFAIL): cron's convention for "try again later". */
 export class PipelineBusyError extends EtlError {
@@ -24,8 +25,9 @@ export interface PipelineLock {
 /**
  * One run per pipeline at a time: <data-dir>/locks/<pipeline>.lock, created exclusively. A lock whose
  * process is gone, or is no longer etl (the PID was reused), is stale and taken over with a warning.
+ * `label` names what the lock guards in messages (`pipeline <name>` unless given).
  */
-export async function acquireLock(dataDir: string, pipelineSlug: string, runId: string, log: Logger, now: Date): Promise<PipelineLock> {
+export async function acquireLock(dataDir: string, pipelineSlug: string, runId: string, log: Logger, now: Date, label = `pipeline ${pipelineSlug}`): Promise<PipelineLock> {
   const file = path.join(dataDir, 'locks', `${pipelineSlug}.lock`);
   mkdirSync(path.dirname(file), { recursive: true });
   const mine: LockHolder = { pid: process.pid, started_at: now.toISOString(), run_id: runId };
@@ -44,7 +46,7 @@ export async function acquireLock(dataDir: string, pipelineSlug: string, runId: 
     }
     const holder = await readHolder(file);
     if (holder && isLiveEtlProcess(holder.pid)) {
-      throw new PipelineBusyError(`pipeline ${pipelineSlug} is already running: PID ${holder.pid}, started ${holder.started_at}`, {
+      throw new PipelineBusyError(`${label} is already running: PID ${holder.pid}, started ${holder.started_at}`, {
         hint: 'this run did nothing; cron will try again at the next slot',
       });
     }
@@ -57,9 +59,9 @@ export async function acquireLock(dataDir: string, pipelineSlug: string, runId: 
     }
     await rm(aside, { force: true });
     tookOverFrom = holder ?? undefined;
-    log.warn(holder ? `took over the lock of pipeline ${pipelineSlug} from PID ${holder.pid} (started ${holder.started_at}), which is no longer running` : `took over a damaged lock file ${file}`);
+    log.warn(holder ? `took over the lock of ${label} from PID ${holder.pid} (started ${holder.started_at}), which is no longer running` : `took over a damaged lock file ${file}`);
   }
-  throw new PipelineBusyError(`pipeline ${pipelineSlug}: could not take the lock ${file}`, { hint: 'another run is starting at the same moment; try again' });
+  throw new PipelineBusyError(`${label}: could not take the lock ${file}`, { hint: 'another run is starting at the same moment; try again' });
 }
 
 async function readHolder(file: string): Promise<LockHolder | null> {
@@ -91,4 +93,15 @@ function isLiveEtlProcess(pid: number): boolean {
     // Gone between the two checks.
     return false;
   }
+}
+
+/**
+ * The raw layer of one dataset is written by extract and read by transform, one process at a time:
+ * <data-dir>/locks/raw.<source>.<dataset>.lock (with dots, which no pipeline's lock name holds). A transform
+ * started while an extract writes (or the other way round) is refused at once with exit 75, before it reads
+ * or writes anything, rather than mixing the files of two extractions or waiting behind a download of
+ * unknown length.
+ */
+export function acquireRawLock(dataDir: string, source: string, dataset: string, runId: string, log: Logger): Promise<PipelineLock> {
+  return acquireLock(dataDir, `raw.${checkIdentifier(source, 'source')}.${checkIdentifier(dataset, 'dataset')}`, runId, log, new Date(), `an extract or transform of ${source} ${dataset}`);
 }

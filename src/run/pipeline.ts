@@ -3,6 +3,7 @@ import { sweepDeadTempFiles } from '../core/atomic-file.js';
 import { EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { isPostgresUrl } from '../core/postgres.js';
+import { rawDatasetDir } from '../core/raw-layer.js';
 import { redact } from '../core/redact.js';
 import type { ExtractReport } from '../core/source.js';
 import { listInputFiles } from '../load/input-files.js';
@@ -10,9 +11,9 @@ import { failIfAnyFailed, type LoadSummary } from '../load/load-files.js';
 import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { VERSION } from '../version.js';
 import { sendAlert, type AlertParams } from './alert.js';
-import { fileRecord, outputsIntact, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
+import { cacheFile, cachedOutputsProblem, fileRecord, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
 import { stateDir } from './data-dir.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, acquireRawLock } from './lock.js';
 import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
 import { datasetFileOf, inputsOf, type SourceParams } from './source-adapter.js';
 import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
@@ -67,12 +68,19 @@ export async function runPipeline(request: PipelineRequest, log: Logger): Promis
     steps: [],
   };
   const lock = await acquireLock(dataDir, slug, manifest.run_id, log, started);
+  // Extract writes the raw layer and transform reads it: no other extract or transform of the dataset meanwhile. Busy: nothing done.
+  const rawLock = inputsOf(request.source)
+    ? undefined
+    : await acquireRawLock(dataDir, request.source.source, request.source.dataset, manifest.run_id, log).catch(async (error: unknown) => {
+        await lock.release();
+        throw error;
+      });
   if (lock.tookOverFrom) await markInterrupted(dataDir, lock.tookOverFrom.run_id);
   const result: PipelineResult = { manifest };
   try {
     await sweepLeftoverTemps(request, log);
     await writeRunManifest(dataDir, manifest);
-    await runSteps(request, manifest, result, log);
+    await runSteps(request, manifest, result, log, () => rawLock?.release());
     manifest.status = 'succeeded';
   } catch (error) {
     manifest.status = 'failed';
@@ -82,13 +90,15 @@ export async function runPipeline(request: PipelineRequest, log: Logger): Promis
   } finally {
     manifest.ended_at = new Date().toISOString();
     await writeRunManifest(dataDir, manifest);
+    await rawLock?.release();
     await lock.release();
     if (request.alert && (manifest.status === 'failed' || request.alert.onSuccess)) await sendAlert(request.alert, manifest, log);
   }
   return result;
 }
 
-async function runSteps(request: PipelineRequest, manifest: RunManifest, result: PipelineResult, log: Logger): Promise<void> {
+/** `rawDone` releases the raw layer once transform no longer reads it, so a load does not hold back the next extract. */
+async function runSteps(request: PipelineRequest, manifest: RunManifest, result: PipelineResult, log: Logger, rawDone: () => Promise<void> | undefined): Promise<void> {
   const { dataDir } = request.source;
   const slug = pipelineSlug(request);
   const cache = await readCacheState(dataDir, slug);
@@ -112,7 +122,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
     if (request.load) await step('load').skip('nothing to upload from this shard');
     return;
   }
-  const transformCheck = await checkTransform(request, cache);
+  const transformCheck = await checkTransform(request, cache, log);
   let outputs: FileRecord[] = [];
   await step('transform').run(async (record) => {
     record.inputs = transformCheck.inputs;
@@ -124,7 +134,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
     record.cache = transformCheck.why;
     const { summary, files, partitions } = await transformStep(request.source, request.transform, log);
     result.transform = summary;
-    record.outputs = outputs = await Promise.all(files.map((file) => fileRecord(file.path, file.rows)));
+    record.outputs = outputs = files;
     record.summary = {
       rows: summary.rows,
       parts: summary.parts.length,
@@ -135,6 +145,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
     await writeCacheState(dataDir, slug, cache);
     return 'succeeded';
   });
+  await rawDone();
 
   const load = request.load;
   if (!load) return;
@@ -147,7 +158,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = check.why;
-    const summary = await loadStep(outputs.map((o) => o.path), load, log, request.transform.partitionBy ? outputOf(request) : undefined, request.source.shard);
+    const summary = await loadStep(outputs, load, log, request.transform.partitionBy ? outputOf(request) : undefined, request.source.shard);
     result.load = summary;
     record.summary = { uploaded: summary.uploaded, skipped: summary.skipped, failed: summary.failed, bytes_uploaded: summary.bytesUploaded };
     record.outputs = summary.files.map((file) => ({ path: file.uri, sha256: outputs.find((o) => o.path === path.resolve(file.path))?.sha256 ?? '', bytes: file.bytes }));
@@ -238,7 +249,7 @@ export interface StepCheck {
 }
 
 /** Transform depends on the raw files (or --input files), the declaration, its parameters and the etl version. */
-export async function checkTransform(request: PipelineRequest, cache: CacheState): Promise<StepCheck> {
+export async function checkTransform(request: PipelineRequest, cache: CacheState, log: Logger): Promise<StepCheck> {
   const { source } = request;
   const given = inputsOf(source);
   const datasetFile = datasetFileOf(source);
@@ -259,7 +270,8 @@ export async function checkTransform(request: PipelineRequest, cache: CacheState
   const previous = cache.transform;
   const why = request.noCache ? '--no-cache' : whatChanged(previous?.fingerprint, fingerprint);
   if (why !== null || !previous) return { fingerprint, inputs, cached: undefined, why: why ?? 'no earlier successful run' };
-  if (!(await outputsIntact(previous.outputs))) return { fingerprint, inputs, cached: undefined, why: 'the output file was changed or removed since' };
+  const problem = await cachedOutputsProblem(previous.outputs, outputOf(request), request.transform.partitionBy !== undefined, cacheFile(source.dataDir, pipelineSlug(request)), log);
+  if (problem) return { fingerprint, inputs, cached: undefined, why: problem };
   return { fingerprint, inputs, cached: { outputs: previous.outputs }, why: '' };
 }
 
@@ -289,7 +301,7 @@ export function outputOf(request: PipelineRequest): string {
 }
 
 export function rawDirOf(source: SourceParams): string {
-  return path.resolve(source.dataDir, 'raw', source.source, source.dataset);
+  return path.resolve(rawDatasetDir(source.dataDir, source.source, source.dataset));
 }
 
 /** Every file of the dataset's raw layer except its manifest (which changes with fetch times, not content). */

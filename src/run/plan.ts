@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Logger } from '../core/log.js';
 import { readCacheState } from './cache.js';
 import { checkLoad, checkTransform, pipelineSlug, rawFileRecords, rawDirOf, type PipelineRequest } from './pipeline.js';
 import type { StepName } from './run-manifest.js';
@@ -19,7 +20,7 @@ export interface Plan {
  * What `etl run` would do and why, from the data dir alone: no request to the source, no write, no upload.
  * The source is not asked, so a file changed upstream shows up only once extract has fetched it.
  */
-export async function planPipeline(request: PipelineRequest): Promise<Plan> {
+export async function planPipeline(request: PipelineRequest, log: Logger): Promise<Plan> {
   const cache = await readCacheState(request.source.dataDir, pipelineSlug(request));
   const steps: PlannedStep[] = [];
   if (inputsOf(request.source)) {
@@ -32,7 +33,7 @@ export async function planPipeline(request: PipelineRequest): Promise<Plan> {
       why: known === 0 ? 'nothing extracted yet: every edition is downloaded' : `asks the source for changes to ${known} files already here (conditional GETs: an unchanged file costs 0 bytes)`,
     });
   }
-  const transform = await checkTransform(request, cache);
+  const transform = await checkTransform(request, cache, log);
   steps.push(
     transform.cached
       ? { name: 'transform', action: 'cached', why: `${transform.inputs.length} input files, declaration, parameters and etl version unchanged (runs if extract fetches a changed file)` }

@@ -1,14 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { sweepDeadTempFiles, tempPathFor, trackTempFile } from '../core/atomic-file.js';
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
+import { checkIdentifier } from '../core/names.js';
 import type { ExtractReport, Shard, SourceIO } from '../core/source.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { PACKAGE_NAME, VERSION } from '../version.js';
+import { fileRecord } from './cache.js';
 import { recordTransform } from './data-dir.js';
+import { acquireRawLock } from './lock.js';
+import type { FileRecord } from './run-manifest.js';
 import { callSource, type SourceParams } from './source-adapter.js';
 
 /** The three steps, each usable alone (etl extract/transform/load) or chained by the pipeline. */
@@ -30,10 +35,10 @@ export interface TransformParams {
 
 export interface TransformOutput {
   summary: ParquetSummary;
-  /** Every file written, with its rows (the partition manifest last, without rows). */
-  files: Array<{ path: string; rows?: number }>;
+  /** Every file written, with its sha256 and rows (the partition manifest last, without rows). */
+  files: FileRecord[];
   /** With partitionBy: which partitions were rewritten and which removed; the others were left as they were. */
-  partitions?: { dir: string; written: string[]; removed: string[] };
+  partitions?: { dir: string; written: Array<string | null>; removed: Array<string | null> };
 }
 
 /** Where and how `load` uploads: LoadRequest without the files and the logger. */
@@ -61,7 +66,22 @@ export async function extractStep(params: SourceParams, http: HttpParams, log: L
   }
 }
 
+/**
+ * Runs `work` holding the dataset's raw-layer lock: extract writes the raw layer and transform reads it,
+ * and neither may start while the other is at work on the same dataset (exit 75, nothing done).
+ */
+export async function withRawLock<T>(params: Pick<SourceParams, 'dataDir' | 'source' | 'dataset'>, log: Logger, work: () => Promise<T>): Promise<T> {
+  const lock = await acquireRawLock(params.dataDir, params.source, params.dataset, randomBytes(8).toString('hex'), log);
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
+}
+
 export function defaultOutput(dataDir: string, source: string, dataset: string, partitioned = false): string {
+  checkIdentifier(source, 'source');
+  checkIdentifier(dataset, 'dataset');
   return path.join(dataDir, 'processed', source, partitioned ? dataset : `${dataset}.parquet`);
 }
 
@@ -93,8 +113,15 @@ export async function transformStep(params: SourceParams, transform: TransformPa
           await rm(target, { force: true });
           untrack();
         })
-      : { summary, files: [{ path: out, rows: summary.rows }] };
-    await recordTransform(params.dataDir, { source: params.source, dataset, outputs: [output.partitions?.dir ?? out], written_at: new Date().toISOString() });
+      : { summary, files: [await fileRecord(out, summary.rows)] };
+    await recordTransform(params.dataDir, {
+      source: params.source,
+      dataset,
+      output: out,
+      files: output.files.map(({ path, sha256, bytes }) => ({ path, sha256, bytes })),
+      ...(transform.partitionBy ? { last: partitionManifestName(params.shard) } : {}),
+      written_at: new Date().toISOString(),
+    });
     return output;
   } finally {
     await io.http.close();
@@ -106,16 +133,28 @@ async function partition(summary: ParquetSummary, column: string, dir: string, l
   log.info(`partitioned by ${column}: ${manifest.files.length} partitions, ${written.length} rewritten${removed.length > 0 ? `, ${removed.length} removed` : ''} -> ${dir}`);
   return {
     summary: { ...summary, path: dir },
-    files: [...manifest.files.map((file) => ({ path: path.join(dir, file.path), rows: file.rows })), { path: path.join(dir, partitionManifestName(shard)) }],
+    files: [
+      ...manifest.files.map((file) => ({ path: path.join(dir, file.path), sha256: file.sha256, bytes: file.bytes, rows: file.rows })),
+      await fileRecord(path.join(dir, partitionManifestName(shard))),
+    ],
     partitions: { dir, written, removed },
   };
 }
 
-/** Uploads files, or a partitioned folder under <prefix><folder name>/ with its manifest last. */
-export function loadStep(inputs: readonly string[], load: LoadParams, log: Logger, partitionedDir?: string, shard?: Shard): Promise<LoadSummary> {
-  const common = { bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, table: load.table, mode: load.mode, mergeKey: load.mergeKey, log };
-  if (!partitionedDir) return loadFiles({ ...common, inputs, keyTemplate: load.keyTemplate });
-  return loadFiles({ ...common, inputs: [partitionedDir], keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`, last: partitionManifestName(shard) });
+/**
+ * Uploads the files transform wrote, as recorded (each must still hash to its sha256), or a partitioned
+ * folder's under <prefix><folder name>/ with its manifest last.
+ */
+export function loadStep(outputs: readonly FileRecord[], load: LoadParams, log: Logger, partitionedDir?: string, shard?: Shard): Promise<LoadSummary> {
+  const common = { inputs: outputs.map((output) => output.path), bucket: load.bucket, sink: load.sink, concurrency: load.concurrency, dryRun: load.dryRun, force: load.force, table: load.table, mode: load.mode, mergeKey: load.mergeKey, log };
+  const named = (name: (file: string) => string) => outputs.map((output) => ({ path: output.path, name: name(output.path), sha256: output.sha256 }));
+  if (!partitionedDir) return loadFiles({ ...common, files: named((file) => path.basename(file)), keyTemplate: load.keyTemplate });
+  return loadFiles({
+    ...common,
+    files: named((file) => path.relative(partitionedDir, file).split(path.sep).join('/')),
+    keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`,
+    last: partitionManifestName(shard),
+  });
 }
 
 export function describeTransform(summary: ParquetSummary): string {

@@ -14,7 +14,7 @@ import { onsDatasets } from '../transform/datasets/index.js';
 import { detectTableLayout, type WorkbookInput } from '../transform/layout/read-workbook-table.js';
 import { sniffFormat } from '../transform/workbook/workbook.js';
 import { workbookTable } from '../transform/layout/workbook-table.js';
-import { openManifest, rawDatasetDir, readManifest, type ManifestEntry } from '../core/raw-layer.js';
+import { checkRawEntry, openManifest, rawDatasetDir, readManifest, type ManifestEntry, type RawEntryRef } from '../core/raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
 
@@ -213,9 +213,11 @@ async function transformEditions(request: OnsTransformRequest, io: SourceIO): Pr
   const options = { dropUnpublished: request.dropUnpublished };
   if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn, options);
   const releases = await rawReleases(request, dataset, io);
-  const selected = releases.filter((release) => inYearRange(request, release.edition!) && inShard(release.edition!, request.shard));
-  if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition!));
-  return workbookTable(dataset, selected, warn, options);
+  const selected = releases.filter((release) => inYearRange(request, release.edition) && inShard(release.edition, request.shard));
+  if (selected.length === 0) throw emptySelection(request, `the raw layer (${rawDatasetDir(request.dataDir, 'ons', dataset.name)}) holds`, releases.map((release) => release.edition));
+  // Each workbook read must be the one the manifest lists, inside the raw folder: checked before any is read.
+  const checked = await Promise.all(selected.map(async ({ ref, ...release }) => ({ ...release, file: await checkRawEntry(ref) })));
+  return workbookTable(dataset, checked, warn, options);
 }
 
 function inYearRange(request: { fromYear?: number; toYear?: number }, edition: number): boolean {
@@ -267,7 +269,7 @@ async function expandInputs(inputs: readonly string[]): Promise<WorkbookInput[]>
 }
 
 /** Every extracted file with its edition and release time; the dataset's `releases` rule picks among files of one edition. */
-async function rawReleases(request: OnsTransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<WorkbookInput[]> {
+async function rawReleases(request: OnsTransformRequest, dataset: WorkbookDataset, io: SourceIO): Promise<Array<WorkbookInput & { edition: number; ref: RawEntryRef }>> {
   const rawDir = rawDatasetDir(request.dataDir, 'ons', dataset.name);
   const manifest = await readManifest(rawDir, io.log);
   if (!manifest || manifest.files.length === 0) {
@@ -275,7 +277,7 @@ async function rawReleases(request: OnsTransformRequest, dataset: WorkbookDatase
       hint: `run \`etl extract ons ${dataset.name}\` first (same --data-dir), or pass workbooks with --input`,
     });
   }
-  return manifest.files.map((entry) => ({ file: path.join(rawDir, entry.path), edition: entry.edition, releasedAt: freshness(entry) }));
+  return manifest.files.map((entry, index) => ({ file: path.join(rawDir, entry.path), edition: entry.edition, releasedAt: freshness(entry), ref: { rawDir, entry, index } }));
 }
 
 function freshness(entry: ManifestEntry): number {

@@ -7,7 +7,8 @@ import { openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { checkPostgresUrl, connectPostgres, describeServerError, displayUrl, isConnectionLost, isPostgresUrl, parseTableName, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
-import { fileMatches, rawDatasetDir } from '../core/raw-layer.js';
+import { rawDatasetDir } from '../core/raw-layer.js';
+import { checkRecordedFile, resolveInside } from '../core/recorded-file.js';
 import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest } from '../core/source.js';
 import type { Column, ColumnType, Row, Table } from '../core/table.js';
 import { LINEAGE_COLUMNS } from '../transform/json/json-table.js';
@@ -232,10 +233,10 @@ async function transform(request: TransformRequest<PostgresTransformOptions>, io
   const dir = await pickTableDir(request);
   const manifest = await readTableManifest(dir, io.log);
   if (!manifest || manifest.chunks.length === 0) throw new ConfigError(`nothing extracted in ${dir}`, { hint: 'run `etl extract postgres table --url … --table …` first (same --data-dir)' });
-  for (const chunk of manifest.chunks) {
-    const file = path.resolve(dir, chunk.path);
-    if (path.dirname(file) !== path.resolve(dir)) throw new DataError(`${path.join(dir, MANIFEST)} names a chunk outside its folder: ${chunk.path}`);
-    if (!(await fileMatches(file, chunk))) throw new DataError(`${file} is not the chunk its manifest describes (size or sha256 differ)`, { hint: 'extract again with --full' });
+  for (const [index, chunk] of manifest.chunks.entries()) {
+    // The manifest is a record under the data dir, not an instruction: each chunk must lie inside the table's folder and hold its bytes.
+    const where = { record: path.join(dir, MANIFEST), field: `chunks[${index}].path`, value: chunk.path, hint: 'extract again with --full' };
+    await checkRecordedFile(await resolveInside(dir, path.resolve(dir, chunk.path), where), chunk, where);
   }
   const key = manifest.primary_key;
   if (key.length === 0) io.log.warn(`${manifest.table} has no primary key: rows are not deduplicated`);

@@ -10,7 +10,7 @@ import type { Table } from '../core/table.js';
 import { answerLayout, queryDeclaration } from '../transform/datasets/supermetrics.js';
 import { LINEAGE_COLUMNS, rawJsonTable } from '../transform/json/json-table.js';
 import { startApiExtraction } from './api-source.js';
-import { fileMatches, rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from '../core/raw-layer.js';
+import { entryMatches, rawDatasetDir, readManifest, readRawEntry, type ResponseEntry, type ResponseManifest } from '../core/raw-layer.js';
 
 const API_KEY_ENV = 'SUPERMETRICS_API_KEY';
 const DAY_MS = 86_400_000;
@@ -64,10 +64,10 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
   for (const { start, end } of chunksOf(from, to, Number(chunk.slice(0, -1)))) {
     const id = `${start}_${end}`;
     if (!chunkInShard(id, request.shard)) continue;
-    const pages = (previous?.files ?? []).filter((entry) => entry.key.startsWith(`${id}/`));
+    const pages = (previous?.files ?? []).map((entry, index) => ({ entry, index })).filter(({ entry }) => entry.key.startsWith(`${id}/`));
     // A chunk still open (it reaches today) may still change; a closed one is kept unless --refresh.
-    if (!refresh && end < today && pages.length > 0 && (await allIntact(run.rawDir, pages))) {
-      kept.push(...pages);
+    if (!refresh && end < today && pages.length > 0 && (await allIntact(run.rawDir, pages, io.log))) {
+      kept.push(...pages.map(({ entry }) => entry));
       continue;
     }
     const url = new URL('enterprise/v2/query/data/json', request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`);
@@ -88,8 +88,8 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
   return run.report(fresh, kept);
 }
 
-async function allIntact(rawDir: string, entries: readonly ResponseEntry[]): Promise<boolean> {
-  for (const entry of entries) if (!(await fileMatches(path.join(rawDir, entry.path), entry))) return false;
+async function allIntact(rawDir: string, entries: ReadonlyArray<{ entry: ResponseEntry; index: number }>, log: SourceIO['log']): Promise<boolean> {
+  for (const { entry, index } of entries) if (!(await entryMatches({ rawDir, entry, index }, log))) return false;
   return true;
 }
 
@@ -109,9 +109,10 @@ async function transform(request: TransformRequest, io: SourceIO): Promise<Table
   if (!first) {
     throw new ConfigError(`nothing extracted for supermetrics query in ${rawDir}`, { hint: 'run `etl extract supermetrics query --query … --from … --to …` first (same --data-dir)' });
   }
+  const bytes = await readRawEntry({ rawDir, entry: first, index: 0 });
   let body: unknown;
   try {
-    body = JSON.parse(await readFile(path.join(rawDir, first.path), 'utf8'));
+    body = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     throw new DataError(`${path.join(rawDir, first.path)} is not valid JSON: ${(error as Error).message}`);
   }

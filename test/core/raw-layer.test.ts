@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LoadError } from '../../src/core/errors.js';
+import { DataError, LoadError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
 import { registerSecret } from '../../src/core/redact.js';
-import { fileMatches, openManifest, readManifest, recordResponses, saveResponse, writeManifest, type ManifestEntry, type ResponseEntry } from '../../src/core/raw-layer.js';
+import { checkRawEntry, entryMatches, openManifest, readRawEntry, readManifest, recordResponses, saveResponse, writeManifest, type ManifestEntry, type ResponseEntry } from '../../src/core/raw-layer.js';
 
 const sha256 = (bytes: string | Buffer): string => createHash('sha256').update(bytes).digest('hex');
 const NOW = new Date('2024-03-01T12:00:00.000Z');
@@ -101,14 +102,91 @@ describe('openManifest', () => {
   });
 });
 
-describe('fileMatches', () => {
+describe('entryMatches', () => {
   it('needs the same size and the same sha256; a missing file does not match', async () => {
     const entry = await onDisk(2019, 'f.xls', 'abc');
-    const file = path.join(rawDir, entry.path);
-    expect(await fileMatches(file, entry)).toBe(true);
-    expect(await fileMatches(file, { ...entry, bytes: 4 })).toBe(false);
-    expect(await fileMatches(file, { ...entry, sha256: sha256('abd') })).toBe(false);
-    expect(await fileMatches(`${file}.missing`, entry)).toBe(false);
+    expect(await entryMatches({ rawDir, entry, index: 0 })).toBe(true);
+    expect(await entryMatches({ rawDir, entry: { ...entry, bytes: 4 }, index: 0 })).toBe(false);
+    expect(await entryMatches({ rawDir, entry: { ...entry, sha256: sha256('abd') }, index: 0 })).toBe(false);
+    expect(await entryMatches({ rawDir, entry: { ...entry, path: `${entry.path}.missing` }, index: 0 })).toBe(false);
+  });
+});
+
+describe('a manifest entry is a record, not an instruction', () => {
+  /** A file outside the raw folder, and its entry as a hostile manifest would list it. */
+  async function outsideFile(body = 'root:x:0:0:root:/root:/bin/bash\n'): Promise<{ file: string; entry: ManifestEntry }> {
+    const file = path.join(work, `outside-${runs}.txt`);
+    await writeFile(file, body);
+    const entry = { ...(await onDisk(2019, 'placeholder.xls', 'x')), bytes: Buffer.byteLength(body), sha256: sha256(body) };
+    return { file, entry };
+  }
+
+  it.each([
+    ['../../outside', (file: string) => path.relative(rawDir, file).split(path.sep).join('/'), /files\[0\]\.path "\.\.\/.*" is not a relative path inside the raw folder/],
+    ['an absolute path', (file: string) => file, /files\[0\]\.path "\/.*" is not a relative path inside the raw folder/],
+  ])('%s is refused before the file is opened, naming the manifest and the field', async (_, pathOf, message) => {
+    const { file, entry } = await outsideFile();
+    const hostile = { ...entry, path: pathOf(file) };
+    await expect(readRawEntry({ rawDir, entry: hostile, index: 0 })).rejects.toThrow(message);
+    await expect(readRawEntry({ rawDir, entry: hostile, index: 0 })).rejects.toThrow(new RegExp(`^${path.join(rawDir, 'manifest.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    await expect(readRawEntry({ rawDir, entry: hostile, index: 0 })).rejects.toBeInstanceOf(DataError);
+  });
+
+  it('a symlink inside the raw folder that leads outside is refused (it resolves to the outside file); its bytes never appear', async () => {
+    const { file, entry } = await outsideFile();
+    await symlink(file, path.join(rawDir, '2019', 'link.xls'));
+    const error = (await readRawEntry({ rawDir, entry: { ...entry, path: '2019/link.xls' }, index: 3 }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(DataError);
+    expect(error.message).toMatch(/files\[3\]\.path ".*link\.xls" lies outside .* \(it resolves to ".*outside-\d+\.txt"\)$/);
+    expect(error.message).not.toContain('root:x');
+    // A folder symlinked outside is the same.
+    await symlink(work, path.join(rawDir, 'up'));
+    await expect(readRawEntry({ rawDir, entry: { ...entry, path: `up/${path.basename(file)}` }, index: 0 })).rejects.toThrow(/lies outside/);
+  });
+
+  it('a FIFO in a raw file\'s place is refused at once, not waited on', async () => {
+    const entry = await onDisk(2019, 'f.xls', 'abc');
+    await rm(path.join(rawDir, entry.path));
+    execFileSync('mkfifo', [path.join(rawDir, entry.path)]);
+    await expect(readRawEntry({ rawDir, entry, index: 0 })).rejects.toThrow(/"2019\/f\.xls"|is not a regular file/);
+    await expect(checkRawEntry({ rawDir, entry, index: 0 })).rejects.toThrow(/is not a regular file/);
+  });
+
+  it('bytes that differ from the sha256 the entry holds are refused naming the entry; the right bytes are read once and returned', async () => {
+    const entry = await onDisk(2019, 'f.xls', 'abc');
+    expect((await readRawEntry({ rawDir, entry, index: 0 })).toString()).toBe('abc');
+    await writeFile(path.join(rawDir, entry.path), 'abd');
+    await expect(readRawEntry({ rawDir, entry, index: 7 })).rejects.toThrow(/manifest\.json: files\[7\]\.path ".*f\.xls" does not hold the recorded bytes \(sha256 [0-9a-f]{12}…, the record says [0-9a-f]{12}…\)$/);
+    await expect(readRawEntry({ rawDir, entry: { ...entry, sha256: 'not a hash' }, index: 7 })).rejects.toThrow(/has no valid bytes and sha256/);
+  });
+
+  it('openManifest drops an entry leading outside with one warning naming it, and rewrites the manifest without it', async () => {
+    const { file, entry } = await outsideFile();
+    const good = await onDisk(2020, 'g.xls', 'good');
+    const hostile = { ...entry, path: path.relative(rawDir, file).split(path.sep).join('/') };
+    await writeManifest(rawDir, { source: 'ons', dataset: 'd', page_url: 'http://ons.test/', updated_at: NOW.toISOString(), files: [hostile, good] });
+    const store = await openManifest(rawDir, { source: 'ons', dataset: 'd', page_url: 'http://ons.test/' }, log, () => NOW);
+    expect(store.find(hostile.url)).toBeUndefined();
+    expect(lines).toEqual([expect.stringMatching(/^warn: .*manifest\.json: files\[0\]\.path "\.\..*" is not a relative path inside the raw folder; the entry is dropped$/)]);
+    expect((await readJson(path.join(rawDir, 'manifest.json'))).files.map((f: ManifestEntry) => f.path)).toEqual(['2020/g.xls']);
+    expect(await readFile(file, 'utf8')).toContain('root:x');
+  });
+
+  it('recordResponses never deletes outside the raw folder: not through ../, an absolute path, nor a symlinked folder', async () => {
+    const victims = await Promise.all(['a', 'b', 'c'].map(async (name) => {
+      const file = path.join(work, `victim-${runs}-${name}.txt`);
+      await writeFile(file, 'keep me');
+      return file;
+    }));
+    await mkdir(rawDir, { recursive: true });
+    await symlink(work, path.join(rawDir, 'up'));
+    const entryFor = (p: string): ResponseEntry => ({ path: p, key: p, request: { method: 'GET', url: 'http://api.test/' }, status: 200, bytes: 7, sha256: sha256('keep me'), fetched_at: NOW.toISOString() });
+    const earlier = [entryFor(path.relative(rawDir, victims[0]!).split(path.sep).join('/')), entryFor(victims[1]!), entryFor(`up/${path.basename(victims[2]!)}`)];
+    await writeManifest(rawDir, { source: 'x', dataset: 'y', updated_at: NOW.toISOString(), files: earlier });
+    await recordResponses(rawDir, { source: 'x', dataset: 'y' }, [], { now: NOW, log, replaces: () => true });
+    for (const victim of victims) expect(await readFile(victim, 'utf8')).toBe('keep me');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(/^warn: .*manifest\.json: files\[\d\]\.path .*(is not a relative path inside the raw folder|lies outside .*); not removed$/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
@@ -175,12 +176,20 @@ describe('extract, transform, load chained through the data dir', () => {
     const lake = path.join(work, 'chain-lake');
     try {
       expect((await runCli(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
-      const out = path.join(work, 'chain-deaths.parquet');
+      const out = path.join(dataDir, 'chain-deaths.parquet');
       const transformed = await runCli(['transform', '--out', out, '--data-dir', dataDir]);
       expect(transformed.code, transformed.stderr).toBe(0);
       const loaded = await runCli(['load', '--bucket', lake, '--data-dir', dataDir]);
       expect(loaded.code, loaded.stderr).toBe(0);
       expect(await readFile(path.join(lake, 'chain-deaths.parquet'))).toEqual(await readFile(out));
+
+      // The record is a file in the data dir, so a file written outside it is not uploaded from the record: name it.
+      const outside = path.join(work, 'chain-outside.parquet');
+      expect((await runCli(['transform', '--out', outside, '--data-dir', dataDir])).code).toBe(0);
+      const refused = await runCli(['load', '--bucket', lake, '--data-dir', dataDir]);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(/^etl: data error: .*last-transform\.json: output ".*chain-outside\.parquet" lies outside .*chain \(.*name the files to upload: etl load <file>… --bucket …\)\n$/);
+      expect((await runCli(['load', outside, '--bucket', lake, '--data-dir', dataDir])).code).toBe(0);
 
       await mkdir(path.join(dataDir, 'raw', 'ons', 'weekly-deaths'), { recursive: true });
       await writeFile(path.join(dataDir, 'raw', 'ons', 'weekly-deaths', 'manifest.json'), JSON.stringify({ files: [] }));
@@ -191,6 +200,33 @@ describe('extract, transform, load chained through the data dir', () => {
       const nothing = await runCli(['load', '--bucket', lake, '--data-dir', path.join(work, 'empty')]);
       expect(nothing.code).toBe(2);
       expect(nothing.stderr).toMatch(/no files given and no transform recorded/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('the pipeline cache is a record, not an instruction', () => {
+  it('cached transform outputs naming a file outside the output are not trusted: transform runs again, load sends only what it wrote', async () => {
+    const server = await startFileServer(files);
+    const dataDir = path.join(work, 'forged-cache');
+    const lake = path.join(work, 'forged-lake');
+    try {
+      const args = ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--bucket', lake];
+      expect((await runCli(args)).code).toBe(0);
+      const cacheFile = path.join(dataDir, 'state', 'ons-monthly-deaths.cache.json');
+      const cache = JSON.parse(await readFile(cacheFile, 'utf8'));
+      const outside = path.join(work, 'forged-secret.txt');
+      await writeFile(outside, 'SECRET');
+      // The outside file's true sha256: only where it lies gives it away.
+      cache.transform.outputs = [{ path: outside, sha256: createHash('sha256').update('SECRET').digest('hex'), bytes: 6 }];
+      delete cache.load;
+      await writeFile(cacheFile, JSON.stringify(cache));
+      const result = await runCli(['--json', ...args]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(steps(result)).toEqual([['extract', 'succeeded'], ['transform', 'succeeded'], ['load', 'succeeded']]);
+      expect(result.stderr).toMatch(/"level":"warn".*ons-monthly-deaths\.cache\.json: transform\.outputs\[0\]\.path \\".*forged-secret\.txt\\" is not this run's output .*; not trusted, the transform runs again/);
+      expect(await readdir(lake)).toEqual(['monthly-deaths.parquet']);
     } finally {
       await server.close();
     }
@@ -217,6 +253,33 @@ describe('one run per pipeline at a time', () => {
     expect(lost.stderr.trim().split('\n')).toHaveLength(1);
     expect(lost.stderr).toMatch(new RegExp(`pipeline ons-monthly-deaths is already running: PID ${winner.child.pid}, started \\d{4}-\\d\\d-\\d\\dT`));
     expect(won.code, won.stderr).toBe(0);
+  });
+
+  it('an extract holds its dataset\'s raw layer: a transform or a run of that dataset started meanwhile exits 75 at once naming it, having done nothing', async () => {
+    const dataDir = path.join(work, 'raw-lock');
+    const release = server.hold(PAGE);
+    const extract = startCli(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]);
+    try {
+      const lock = path.join(dataDir, 'locks', 'raw.ons.monthly-deaths.lock');
+      for (const started = Date.now(); !(await stat(lock).then(() => true, () => false)); ) {
+        if (Date.now() - started > 20_000) throw new Error(`the extract never took ${lock}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const args of [['transform', 'ons', '--data-dir', dataDir], ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]]) {
+        const busy = await runCli(args);
+        expect(busy.code, `${args.join(' ')}: ${busy.stderr}`).toBe(75);
+        expect(busy.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: pipelinebusy error: an extract or transform of ons monthly-deaths is already running: PID ${extract.child.pid}, started \\d{4}-`))]);
+      }
+      // Nothing written by the refused commands: no output, no run manifest, no pipeline lock left.
+      expect((await readdir(dataDir)).sort()).toEqual(['locks']);
+      expect(await readdir(path.join(dataDir, 'locks'))).toEqual(['raw.ons.monthly-deaths.lock']);
+    } finally {
+      release();
+    }
+    expect((await extract.done).code).toBe(0);
+    const after = await runCli(['transform', 'ons', '--data-dir', dataDir]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(await readdir(path.join(dataDir, 'locks'))).toEqual([]);
   });
 
   it("a step past --step-timeout stops the run with that step's exit code, is recorded, and frees the lock", async () => {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as cheerio from 'cheerio';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, LoadError, SourceError } from '../../src/core/errors.js';
+import { ConfigError, DataError, LoadError, SourceError } from '../../src/core/errors.js';
 import { ons, sanitizeFileName, scrapeEditionLinks } from '../../src/sources/ons.js';
 import type { Table } from '../../src/core/table.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
@@ -392,6 +392,31 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
     const empty = transform({}, undefined, path.join(work, 'nothing-here'));
     await expect(empty).rejects.toSatisfy((error: ConfigError) => error instanceof ConfigError && error.hint === 'run `etl extract ons monthly-deaths` first (same --data-dir), or pass workbooks with --input');
     await expect(empty).rejects.toThrow(`no extracted workbooks for ons monthly-deaths in ${path.join(work, 'nothing-here', 'raw', 'ons', 'monthly-deaths')}`);
+  });
+
+  it('reads a workbook only from inside the raw folder, and only with the bytes its manifest entry lists', async () => {
+    const raw = (dir: string) => path.join(dir, 'raw', 'ons', 'monthly-deaths');
+    const manifest = JSON.parse(await readFile(path.join(raw(dataDir), 'manifest.json'), 'utf8'));
+    // A real workbook outside the raw folder, listed with its true size and sha256: only where it lies gives it away.
+    const outside = path.join(work, 'build', EDITIONS[0]!.file);
+    const bytes = await readFile(outside);
+    const hostile = path.join(work, 'hostile');
+    await mkdir(raw(hostile), { recursive: true });
+    const entry = { ...manifest.files[0], path: path.relative(raw(hostile), outside).split(path.sep).join('/'), bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    await writeFile(path.join(raw(hostile), 'manifest.json'), JSON.stringify({ ...manifest, files: [entry] }));
+    const refused = transform({}, undefined, hostile);
+    await expect(refused).rejects.toBeInstanceOf(DataError);
+    await expect(refused).rejects.toThrow(/manifest\.json: files\[0\]\.path "\.\.\/.*publishedoutput2015final\.xls" is not a relative path inside the raw folder$/);
+
+    // A listed workbook whose bytes changed since extract (a byte flipped) is refused before any workbook is read.
+    const changed = path.join(work, 'changed');
+    await cp(raw(dataDir), raw(changed), { recursive: true });
+    const victim = path.join(raw(changed), manifest.files[2].path);
+    const flipped = await readFile(victim);
+    flipped[flipped.length - 1] = flipped[flipped.length - 1]! ^ 1;
+    await writeFile(victim, flipped);
+    await expect(transform({}, undefined, changed)).rejects.toThrow(new RegExp(`manifest\\.json: files\\[2\\]\\.path "${manifest.files[2].path}" does not hold the recorded bytes`));
+    expect(await partNames(transform({ to: 2015 }, undefined, changed))).toEqual([names[0]]);
   });
 
   it('--input takes files as given and a directory as its workbooks in name order; --from/--to apply to them too', async () => {

@@ -196,6 +196,7 @@ describe('supermetrics.transform', () => {
     await writeFile(path.join(rawDir(), '2024-01-01_2024-01-01', 'page-0001.json'), '{"meta": ');
     const damaged = transform();
     await expect(damaged).rejects.toBeInstanceOf(DataError);
-    await expect(damaged).rejects.toThrow(`${path.join(rawDir(), '2024-01-01_2024-01-01', 'page-0001.json')} is not valid JSON: `);
+    // Changed since extract: refused by its manifest entry before it is parsed.
+    await expect(damaged).rejects.toThrow(`${path.join(rawDir(), 'manifest.json')}: files[0].path "2024-01-01_2024-01-01/page-0001.json" is 9 bytes, the record says `);
   });
 });

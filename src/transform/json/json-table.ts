@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, DataError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Column, ColumnType, Row, Table, TablePart, Value } from '../../core/table.js';
-import { rawDatasetDir, readManifest, type ResponseEntry, type ResponseManifest } from '../../core/raw-layer.js';
+import { rawDatasetDir, readManifest, readRawEntry, type ResponseEntry, type ResponseManifest } from '../../core/raw-layer.js';
 
 /**
  * A JSON dataset is declared, not coded: where the records are in a response, and for each column
@@ -57,7 +56,15 @@ export async function rawJsonTable(declaration: JsonTableDeclaration, where: { d
       hint: `run \`etl extract ${where.source} ${declaration.name}\` first (same --data-dir)`,
     });
   }
-  const files = manifest.files.filter((entry) => where.keep?.(entry) ?? true).map((entry) => ({ entry, file: path.join(rawDir, entry.path), name: path.relative(where.dataDir, path.join(rawDir, entry.path)).split(path.sep).join('/') }));
+  const files = manifest.files
+    .map((entry, index) => ({ entry, index }))
+    .filter(({ entry }) => where.keep?.(entry) ?? true)
+    .map(({ entry, index }): RawJsonFile => ({
+      entry,
+      // Read once, and only when the bytes are the ones the manifest lists, from inside the raw folder.
+      read: () => readRawEntry({ rawDir, entry, index }),
+      name: path.relative(where.dataDir, path.join(rawDir, String(entry.path))).split(path.sep).join('/'),
+    }));
   // Newest first when deduplicating, so the newest extraction of a row is the one kept.
   if (declaration.dedupeOn) files.sort((a, b) => b.entry.fetched_at.localeCompare(a.entry.fetched_at));
   return jsonTable(declaration, files, log);
@@ -65,8 +72,8 @@ export async function rawJsonTable(declaration: JsonTableDeclaration, where: { d
 
 export interface RawJsonFile {
   entry: Pick<ResponseEntry, 'fetched_at'>;
-  /** Path to read. */
-  file: string;
+  /** The file's bytes (a raw file's are checked against its manifest entry as they are read). */
+  read: () => Promise<Buffer>;
   /** Shown in errors and stored in source_file. */
   name: string;
 }
@@ -90,9 +97,10 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   const rowShape: Record<string, Value> = Object.fromEntries([...declaration.columns.map((column) => column.name), 'extracted_at', 'source_file'].map((name) => [name, null]));
 
   async function* rowsOf(raw: RawJsonFile): AsyncGenerator<Row> {
+    const bytes = await raw.read();
     let body: unknown;
     try {
-      body = JSON.parse(await readFile(raw.file, 'utf8'));
+      body = JSON.parse(bytes.toString('utf8'));
     } catch (error) {
       throw new DataError(`${raw.name} is not valid JSON: ${(error as Error).message}`, { hint: 'extract again to replace the raw file' });
     }

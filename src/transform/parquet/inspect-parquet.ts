@@ -12,13 +12,13 @@ export interface ParquetDescription {
 export async function describeParquet(file: string, headRows: number): Promise<ParquetDescription> {
   const duck = await import('@duckdb/node-api');
   const instance = await duck.DuckDBInstance.create(':memory:');
-  const literal = `'${file.replace(/'/g, "''")}'`;
   try {
     const connection = await instance.connect();
-    const schema = await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal})`);
-    const physical = await connection.runAndReadAll(`SELECT name, type, converted_type, logical_type FROM parquet_schema(${literal}) WHERE num_children IS NULL OR num_children = 0`);
-    const count = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM read_parquet(${literal})`);
-    const head = await connection.runAndReadAll(`SELECT * FROM read_parquet(${literal}) LIMIT ${Math.max(0, Math.floor(headRows))}`);
+    // The path (and the row count) are bound, never pasted into the SQL.
+    const schema = await connection.runAndReadAll('DESCRIBE SELECT * FROM read_parquet($1)', [file]);
+    const physical = await connection.runAndReadAll('SELECT name, type, converted_type, logical_type FROM parquet_schema($1) WHERE num_children IS NULL OR num_children = 0', [file]);
+    const count = await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM read_parquet($1)', [file]);
+    const head = await connection.runAndReadAll('SELECT * FROM read_parquet($1) LIMIT $2', [file, Math.max(0, Math.floor(headRows))]);
     const parquetTypes = new Map(
       physical.getRowObjectsJson().map((row) => [String(row.name), [row.type, row.logical_type ?? row.converted_type].filter((t) => t !== null && t !== undefined).map(String).join(' ')]),
     );

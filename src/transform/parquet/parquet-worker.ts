@@ -91,8 +91,9 @@ function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): void {
         return;
       case 'copy': {
         const { connection } = await duckdb;
-        const files = parts.map((p) => sqlString(p.path)).join(', ');
-        await connection.run(`COPY (SELECT * FROM read_parquet([${files}])) TO ${sqlString(request.path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroupRows(parts)})`);
+        const { listValue } = await import('@duckdb/node-api');
+        // Paths are bound, not pasted; the row-group size is a number etl computed (COPY options take no parameters).
+        await connection.run(`COPY (SELECT * FROM read_parquet($1)) TO $2 (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroupRows(parts)})`, [listValue(parts.map((p) => p.path)), request.path]);
         return;
       }
       case 'close': {
@@ -148,10 +149,6 @@ function rowGroupRows(files: ReadonlyArray<{ path: string; rows: number }>): num
   }
   if (rows === 0) return MAX_ROW_GROUP_ROWS;
   return Math.max(MIN_ROW_GROUP_ROWS, Math.min(MAX_ROW_GROUP_ROWS, Math.floor(ROW_GROUP_BYTES / (bytes / rows))));
-}
-
-function sqlString(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 if (parentPort) {

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isTempFile, tempPathFor, trackTempFile, writeFileAtomic } from '../../core/atomic-file.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Shard } from '../../core/source.js';
+import { quoteIdentifier } from './duckdb-sql.js';
+import { escapePartitionValue, partitionFolderName, unescapePartitionValue } from './hive-partition.js';
 
 /** What `_manifest.json` lists: every partition file, its rows and sha256, and the table's schema. */
 export interface PartitionManifest {
@@ -18,9 +20,9 @@ export interface PartitionManifest {
 export interface PartitionedOutput {
   dir: string;
   manifest: PartitionManifest;
-  /** Partition values whose file was (re)written; the others were identical and left untouched. */
-  written: string[];
-  removed: string[];
+  /** Partition values (null for the null partition) whose file was (re)written; the others were identical and left untouched. */
+  written: Array<string | null>;
+  removed: Array<string | null>;
 }
 
 /** `_manifest.json`; a shard writes `_manifest.shard-<i>-of-<n>.json`, so shards sharing a bucket do not overwrite each other's. */
@@ -31,53 +33,60 @@ const PART_FILE = 'part-0.parquet';
 
 /**
  * Splits one parquet file into a Hive-partitioned folder (`<dir>/<column>=<value>/part-0.parquet`) that
- * DuckDB, Spark and pandas read as one table. The partition column lives in the folder name only. Each
- * partition is written to a temp file and renamed over the old one, and only when its bytes differ, so a
- * reader never sees a half-written partition and an unchanged partition keeps its file (and mtime).
- * `_manifest.json` is written last.
+ * DuckDB, Spark and pandas read as one table; folder names are escaped by partitionFolderName (distinct
+ * values, distinct folders; every value reads back exactly). The partition column lives in the folder
+ * name only. Every folder name is checked before anything is written; then every partition is written to
+ * a temp file in its folder, and only when all were written are they renamed over the old ones (those
+ * whose bytes differ: an unchanged partition keeps its file and mtime). So a failure part-way (a value too
+ * long for a folder name, a full disk) leaves the folder as it was. `_manifest.json` is written last.
+ * Values reach DuckDB as bound parameters, never pasted into SQL.
  */
 export async function partitionParquet(file: string, column: string, dir: string, shard?: Shard): Promise<PartitionedOutput> {
   const duck = await import('@duckdb/node-api');
   const instance = await duck.DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB' });
   const connection = await instance.connect();
+  const staged: Array<{ temp: string; destination: string; untrack: () => void }> = [];
+  const created: string[] = [];
   try {
-    const source = `read_parquet(${sqlString(file)})`;
-    const schema = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS().map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
+    const schema = (await connection.runAndReadAll('DESCRIBE SELECT * FROM read_parquet($1)', [file])).getRowObjectsJS().map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
     if (!schema.some((c) => c.name === column)) {
       throw new ConfigError(`--partition-by ${column}: the table has no such column`, { hint: `choose one of: ${schema.map((c) => c.name).join(', ')}` });
     }
-    const quoted = `"${column.replace(/"/g, '""')}"`;
-    const groups = (await connection.runAndReadAll(`SELECT CAST(${quoted} AS VARCHAR) AS value, count(*) AS rows FROM ${source} GROUP BY 1 ORDER BY 1`)).getRowObjectsJS();
+    const quoted = quoteIdentifier(column);
+    const groups = (await connection.runAndReadAll(`SELECT CAST(${quoted} AS VARCHAR) AS value, count(*) AS rows FROM read_parquet($1) GROUP BY 1 ORDER BY 1`, [file])).getRowObjectsJS();
+    // Every name first: a value no folder can be named after stops the run before anything is written.
+    const partitions = groups.map((group) => {
+      const value = group.value === null ? null : String(group.value);
+      const folder = partitionFolderName(column, value);
+      return { value, rows: Number(group.rows), folder, relative: `${folder}/${PART_FILE}`, destination: path.join(dir, folder, PART_FILE) };
+    });
     const files: PartitionManifest['files'] = [];
-    const written: string[] = [];
-    for (const group of groups) {
-      const value = group.value === null ? '__HIVE_DEFAULT_PARTITION__' : String(group.value);
-      const relative = `${column}=${encodeURIComponent(value)}/${PART_FILE}`;
-      const destination = path.join(dir, relative);
-      await mkdir(path.dirname(destination), { recursive: true });
-      const temp = tempPathFor(destination);
-      const untrack = trackTempFile(temp);
-      try {
-        const where = group.value === null ? `${quoted} IS NULL` : `CAST(${quoted} AS VARCHAR) = ${sqlString(value)}`;
-        await connection.run(`COPY (SELECT * EXCLUDE (${quoted}) FROM ${source} WHERE ${where}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
-        const [fresh, current] = await Promise.all([digest(temp), digest(destination).catch(() => null)]);
-        if (fresh.sha256 !== current?.sha256) {
-          await rename(temp, destination);
-          written.push(value);
-        }
-        files.push({ path: relative, rows: Number(group.rows), ...fresh });
-      } finally {
-        await rm(temp, { force: true });
-        untrack();
-      }
+    for (const partition of partitions) {
+      const folder = path.dirname(partition.destination);
+      if (await mkdir(folder, { recursive: true })) created.push(folder);
+      const temp = tempPathFor(partition.destination);
+      staged.push({ temp, destination: partition.destination, untrack: trackTempFile(temp) });
+      // IS NOT DISTINCT FROM: a bound null picks the null rows, a bound text the rows whose text it is.
+      const copy = `COPY (SELECT * EXCLUDE (${quoted}) FROM read_parquet($1) WHERE CAST(${quoted} AS VARCHAR) IS NOT DISTINCT FROM $2::VARCHAR) TO $3 (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`;
+      await connection.run(copy, [file, partition.value, temp]);
+      files.push({ path: partition.relative, rows: partition.rows, ...(await digest(temp)) });
     }
-    const kept = new Set(files.map((f) => f.path.split('/')[0]));
-    const removed: string[] = [];
+    const written: Array<string | null> = [];
+    for (const [index, partition] of partitions.entries()) {
+      const current = await digest(partition.destination).catch(() => null);
+      if (current?.sha256 === files[index]!.sha256) continue;
+      await rename(staged[index]!.temp, partition.destination);
+      written.push(partition.value);
+    }
+    created.length = 0; // the folders are in use now
+    const kept = new Set(partitions.map((p) => p.folder));
+    const columnPrefix = `${escapePartitionValue(column)}=`;
+    const removed: Array<string | null> = [];
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       // A shard holds only its own partitions: the others' are not its to remove.
-      if (!shard && entry.isDirectory() && entry.name.startsWith(`${column}=`) && !kept.has(entry.name)) {
+      if (!shard && entry.isDirectory() && entry.name.startsWith(columnPrefix) && !kept.has(entry.name)) {
         await rm(path.join(dir, entry.name), { recursive: true, force: true });
-        removed.push(decodeURIComponent(entry.name.slice(column.length + 1)));
+        removed.push(unescapePartitionValue(entry.name.slice(columnPrefix.length)));
       } else if (isTempFile(entry.name)) {
         await rm(path.join(dir, entry.name), { recursive: true, force: true });
       }
@@ -92,6 +101,12 @@ export async function partitionParquet(file: string, column: string, dir: string
     await writeFileAtomic(path.join(dir, partitionManifestName(shard)), JSON.stringify(manifest, null, 2) + '\n');
     return { dir, manifest, written, removed };
   } finally {
+    for (const { temp, untrack } of staged) {
+      await rm(temp, { force: true });
+      untrack();
+    }
+    // Folders made for partitions that never arrived (the run failed before the swap) go too.
+    for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined);
     connection.closeSync();
     instance.closeSync();
   }
@@ -105,8 +120,4 @@ async function digest(file: string): Promise<{ bytes: number; sha256: string }> 
     bytes += (chunk as Buffer).length;
   }
   return { bytes, sha256: hash.digest('hex') };
-}
-
-function sqlString(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ function recordingLogger(): Logger & { warnings: string[] } {
 async function rawFile(name: string, body: unknown, fetchedAt = '2026-01-02T03:04:05.000Z'): Promise<RawJsonFile> {
   const file = path.join(dir, name);
   await writeFile(file, typeof body === 'string' ? body : JSON.stringify(body));
-  return { entry: { fetched_at: fetchedAt }, file, name: `raw/test/${name}` };
+  return { entry: { fetched_at: fetchedAt }, read: () => readFile(file), name: `raw/test/${name}` };
 }
 
 async function readAll(declaration: JsonTableDeclaration, files: RawJsonFile[], log: Logger): Promise<Row[]> {
