@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { DataError } from '../../core/errors.js';
-import type { Row, Table, TablePart } from '../../core/table.js';
+import { partFromBatches, type Row, type Table, type TablePart } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import type { WorkbookInput } from './find-table.js';
 import { periodKey } from './period-parsers.js';
-import { readWorkbookTable } from './read-workbook-table.js';
+import { readWorkbookTable, readWorkbookTableBatches } from './read-workbook-table.js';
 import { createRunReport, type RunReport } from './row-rules.js';
 
 /**
@@ -20,18 +20,18 @@ export function workbookTable(dataset: WorkbookDataset, inputs: readonly Workboo
 async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], report: RunReport): AsyncGenerator<TablePart> {
   for (const releases of groupReleases(inputs)) {
     if (dataset.releases === 'newest-file' || releases.length === 1) {
-      yield part(releases[0]!, readWorkbookTable(releases[0]!, dataset, { report }));
+      yield part(releases[0]!, readWorkbookTableBatches(releases[0]!, dataset, { report }));
       continue;
     }
     const owners = await periodOwners(releases, dataset, report);
     for (const [index, release] of releases.entries()) {
-      yield part(release, ownedRows(readWorkbookTable(release, dataset, { report }), periodFieldsOf(dataset), (key) => owners.get(key) === index));
+      yield part(release, ownedRows(readWorkbookTableBatches(release, dataset, { report }), periodFieldsOf(dataset), (key) => owners.get(key) === index));
     }
   }
 }
 
-function part(input: WorkbookInput, rows: AsyncIterable<Row>): TablePart {
-  return { name: path.basename(input.file), rows };
+function part(input: WorkbookInput, batches: AsyncIterable<Row[]>): TablePart {
+  return partFromBatches(path.basename(input.file), batches);
 }
 
 /** Editions in ascending order, each edition's files newest first; a file with no edition is a group of its own. */
@@ -81,6 +81,6 @@ function periodFieldsOf(dataset: WorkbookDataset): string[] {
   return [...new Set(dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field)))].sort();
 }
 
-async function* ownedRows(rows: AsyncIterable<Row>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row> {
-  for await (const row of rows) if (owns(periodKey(periodFields.map((field) => row[field])))) yield row;
+async function* ownedRows(batches: AsyncIterable<Row[]>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row[]> {
+  for await (const rows of batches) yield rows.filter((row) => owns(periodKey(periodFields.map((field) => row[field]))));
 }
