@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
-import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
-import { lastTransform } from '../run/data-dir.js';
+import type { LoadSummary } from '../load/load-files.js';
 import type { CommandContext } from './context.js';
 import { dataDirOption, loadOptions, parsePositiveInt, type LoadFlags } from './options.js';
 
@@ -49,6 +48,8 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
     .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
     .action(async (paths: string[], flags: LoadFlags & { bucket: string; concurrency: number; dataDir: string }) => {
       const ctx = await context();
+      // Loaded when the command runs, not at start-up (`etl --help` stays fast).
+      const [{ failIfAnyFailed, loadFiles }, { lastTransform }] = await Promise.all([import('../load/load-files.js'), import('../run/data-dir.js')]);
       const summary = await loadFiles({
         inputs: paths.length > 0 ? paths : (await lastTransform(flags.dataDir)).outputs,
         bucket: flags.bucket,
@@ -59,13 +60,13 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
         force: flags.force,
         log: ctx.log,
       });
-      ctx.printResult(describeResult(summary), loadSummaryJson(summary));
+      ctx.printResult(describeResult(summary, (await import('../load/load-files.js')).describeSummary), loadSummaryJson(summary));
       failIfAnyFailed(summary);
     });
 }
 
 /** A dry run lists every file and why; a real run ends with the summary line alone (per-file lines are logged). */
-function describeResult(summary: LoadSummary): string {
+function describeResult(summary: LoadSummary, describeSummary: (summary: LoadSummary) => string): string {
   if (!summary.dryRun) return describeSummary(summary);
   const lines = summary.files.map((file) => `${file.action === 'would-upload' ? 'upload' : file.action === 'would-skip' ? 'skip  ' : 'FAIL  '} ${file.path} -> ${file.uri} (${file.reason})`);
   return [...lines, describeSummary(summary)].join('\n');

@@ -3,7 +3,6 @@ import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
 import { sources } from '../sources/index.js';
-import { extractStep } from '../run/steps.js';
 import { dataDirOption, fetchOptions } from './options.js';
 
 /**
@@ -115,6 +114,7 @@ export function checkDataset(source: AnySource, dataset: string | undefined): st
 
 /** The one call that runs any source's extract from its subcommand's flags. */
 export async function extractSource(source: AnySource, dataset: string | undefined, flags: FetchFlags & Record<string, unknown>, log: Logger): Promise<ExtractReport> {
+  const { extractStep } = await import('../run/steps.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
   return extractStep(
     { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags },
     { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },

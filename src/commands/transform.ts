@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { onlyExtractedDataset } from '../run/data-dir.js';
-import { describeTransform, transformStep } from '../run/steps.js';
 import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { transformOptions, type TransformFlags } from './options.js';
@@ -41,6 +39,7 @@ calls a source.`)
       for (const option of transformOptions()) sourceCommand.addOption(option);
       sourceCommand.action(async (datasetName: string | undefined, flags: TransformFlags & { dataDir: string } & Record<string, unknown>) => {
         const ctx = await context();
+        const { describeTransform, transformStep } = await import('../run/steps.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
         const { summary } = await transformStep(
           { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags },
           { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
@@ -50,6 +49,7 @@ calls a source.`)
       });
     },
     async (args) => {
+      const { onlyExtractedDataset } = await import('../run/data-dir.js');
       const { source, dataset } = await onlyExtractedDataset(dataDirIn(args));
       await command.commands.find((sub) => sub.name() === source)!.parseAsync([dataset, ...args], { from: 'user' });
     },

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from './lazy-crypto.js';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -77,7 +77,7 @@ export async function saveResponse(rawDir: string, relativePath: string, key: st
     request: response.request,
     status: response.status,
     bytes: body.length,
-    sha256: createHash('sha256').update(body).digest('hex'),
+    sha256: crypto().createHash('sha256').update(body).digest('hex'),
     fetched_at: response.fetchedAt,
     ...(masked ? { secrets_masked: true as const } : {}),
   };
@@ -168,7 +168,7 @@ export async function fileMatches(file: string, expected: { bytes: number; sha25
 }
 
 async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
+  const hash = crypto().createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
