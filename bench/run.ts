@@ -10,6 +10,7 @@ import { writeWorkbook } from '../test/helpers/workbook-writer.js';
 import { LOAD_BYTES, TABULAR_ROWS, prepareInputs } from './inputs.js';
 import { writePeopleRawLayer } from './json-inputs.js';
 import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
+import { REGRESSION_RATIO, measurePaired, prepareBaseline, type PairedResult } from './baseline.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
 /**
@@ -23,6 +24,8 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
  *                                      time another build's CLI (e.g. the seed) on the same inputs
+ *   npm run bench -- --baseline main   build main in a temp worktree; run both builds alternately on the
+ *                                      same inputs; print new/old ratios, past 1.15 a REGRESSION (exit 1)
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../../..'); // bench/out/build/bench -> repository root
@@ -58,6 +61,20 @@ const pandas = spawnSync('python3', ['-c', 'import pandas, pyarrow, openpyxl'], 
 const pandasReason = pandas.error ? 'python3 not found' : pandas.status !== 0 ? `python3 -c "import pandas, pyarrow, openpyxl" failed: ${(pandas.stderr.trim().split('\n').pop() ?? '').trim()}` : null;
 const xlrd = pandasReason === null && spawnSync('python3', ['-c', 'import xlrd']).status === 0;
 
+const baselineRef = flag('baseline');
+if (baselineRef !== undefined) {
+  await compareWithBaseline(baselineRef);
+  process.exit(process.exitCode ?? 0);
+}
+
+/** pyarrow (and DuckDB's Python package) read what the run just wrote: readers that are not etl's own. */
+function interopCheck(file: string, rows: number): void {
+  if (pandasReason !== null) return;
+  const check = spawnSync('python3', [path.join(repo, 'bench', 'interop_check.py'), file, String(rows)], { encoding: 'utf8' });
+  for (const line of `${check.stdout}${check.stderr}`.trim().split('\n')) log(`    ${line}`);
+  if (check.status !== 0) throw new Error(`${path.basename(file)}: a reader that is not etl's disagrees (above)`);
+}
+
 log('scenarios:');
 const transform = (input: string, out: string) => () => runProcess(node, [etl, 'transform', 'ons', '--input', input, '--out', out]);
 const pandasPeer = (mode: string, input: string, out: string) => () => runProcess('python3', [path.join(repo, 'bench', 'pandas_peer.py'), mode, input, out]);
@@ -74,6 +91,7 @@ for (const [id, input, areas] of inputs
   const out = path.join(tmp, `${id}.parquet`);
   const detail = `etl transform ons --input ${path.basename(input)} (${areas.toLocaleString('en')} areas x 12 months)`;
   results.push(await measure(id, detail, { runs, warmUp: true, rows: monthlyRowsOut(areas), megabytes: await megabytes(input) }, transform(input, out)));
+  interopCheck(out, monthlyRowsOut(areas));
   const peer = `pandas-${id}`;
   if (pandasReason !== null) skipped.push({ scenario: peer, reason: pandasReason });
   else if (input.endsWith('.xls') && !xlrd) skipped.push({ scenario: peer, reason: 'xlrd (pandas needs it for .xls) not installed' });
@@ -120,6 +138,7 @@ if (wanted('json-people-100k')) {
     results.push(await measure(id, `etl transform random-person: ${people.toLocaleString('en')} people in ${people / 5000} raw JSON pages -> parquet`, { runs: Math.min(runs, 3), warmUp: people === 10_000, rows: people, megabytes: megabytesIn }, () =>
       runProcess(node, [etl, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)]),
     ));
+    interopCheck(path.join(tmp, `${id}.parquet`), people);
     if (people === 100_000) {
       results.push(await measure(`duckdb-${id}`, 'DuckDB read_json + unnest + COPY TO parquet, the same pages', { runs: Math.min(runs, 3), rows: people, megabytes: megabytesIn }, () =>
         runProcess(node, [script('json-peer'), path.join(dataDir, 'raw', 'random-person', 'people'), path.join(tmp, `duckdb-${id}.parquet`)]),
@@ -257,3 +276,57 @@ const report = {
 await writeFile(resultsFile, `${JSON.stringify(report, null, 2)}\n`);
 log(`\nwrote ${path.relative(process.cwd(), resultsFile)}`);
 await rm(tmp, { recursive: true, force: true });
+
+/**
+ * --baseline <ref>: the scenarios etl's CLI runs, new and old build alternately, ratios new/old. The
+ * pandas and DuckDB peers are left out: they do not change between builds.
+ */
+async function compareWithBaseline(ref: string): Promise<void> {
+  log(`baseline: building ${ref}`);
+  const baseline = await prepareBaseline(repo, ref, log);
+  const etls = { new: etl, old: baseline.etl };
+  const paired: PairedResult[] = [];
+  try {
+    log('scenarios (new = this checkout, old = the baseline), alternating run by run:');
+    const monthly = inputs ? ([['transform-xlsx-60k', inputs.monthly60k], ['transform-xlsx-6k', inputs.monthly6k], ['transform-xls-60k', inputs.monthly60kXls]] as const) : [];
+    for (const [id, input] of monthly) {
+      if (!wanted(id)) continue;
+      paired.push(await measurePaired(id, runs, etls, (cli) => runProcess(node, [cli, 'transform', 'ons', '--input', input, '--out', path.join(tmp, `${id}.parquet`)])));
+    }
+    for (const people of [10_000, 100_000]) {
+      const id = `json-people-${people / 1000}k`;
+      if (!wanted(id) && !wanted('json-people-100k')) continue;
+      const dataDir = await writePeopleRawLayer(path.join(tmp, id), people);
+      paired.push(await measurePaired(id, Math.min(runs, 3), etls, (cli) => runProcess(node, [cli, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)])));
+    }
+    if (wanted('help')) paired.push(await measurePaired('help', Math.max(runs, 10), etls, (cli) => runProcess(node, [cli, '--help'])));
+  } finally {
+    await baseline.remove();
+  }
+  const mb = (value: number | null): string => (value === null ? 'n/a' : value.toFixed(0));
+  log('');
+  log(`new = ${path.relative(repo, etl) || etl}, old = ${baseline.ref}; ratios are new/old, the median of run pairs (min-max)`);
+  log(
+    table(
+      ['scenario', 'pairs', 'new (s)', 'old (s)', 'time new/old', 'spread', 'peak RSS new/old (MB)', 'RSS new/old', 'verdict'],
+      paired.map((r) => [
+        r.scenario,
+        String(r.runs),
+        r.newWallS.toFixed(2),
+        r.oldWallS.toFixed(2),
+        r.ratio.toFixed(2),
+        `${r.ratioMin.toFixed(2)}-${r.ratioMax.toFixed(2)}`,
+        `${mb(r.newPeakRssMb)} / ${mb(r.oldPeakRssMb)}`,
+        r.rssRatio === null ? 'n/a' : r.rssRatio.toFixed(2),
+        r.regression.length > 0 ? `REGRESSION (${r.regression.join(', ')})` : 'ok',
+      ]),
+    ),
+  );
+  const regressions = paired.filter((r) => r.regression.length > 0);
+  log(regressions.length > 0 ? `\n${regressions.length} scenario(s) past ${REGRESSION_RATIO} x the baseline: ${regressions.map((r) => r.scenario).join(', ')}` : `\nno scenario past ${REGRESSION_RATIO} x the baseline`);
+  const file = path.resolve(flag('json') ?? path.join(outDir, 'results-baseline.json'));
+  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), baseline: baseline.ref, cli: etl, runsPerScenario: runs, results: paired }, null, 2)}\n`);
+  log(`wrote ${path.relative(process.cwd(), file)}`);
+  await rm(tmp, { recursive: true, force: true });
+  if (regressions.length > 0) process.exitCode = 1;
+}
