@@ -149,6 +149,7 @@ if (wanted('json-people-100k')) {
 
 if (wanted('help')) {
   results.push(await measure('help', 'etl --help (start-up)', { runs: Math.max(runs, 10), warmUp: true }, () => runProcess(node, [etl, '--help'])));
+  results.push(await measure('node-e-0', 'node -e 0 (the floor: Node starting and exiting)', { runs: Math.max(runs, 10), warmUp: true }, () => runProcess(node, ['-e', '0'])));
 }
 
 if (wanted('extract-rerun-19')) {
@@ -203,9 +204,11 @@ const targets: Array<{ target: string; measured: string; met: boolean | null }> 
 const xlsx60k = find('transform-xlsx-60k');
 const pandas60k = find('pandas-transform-xlsx-60k');
 if (xlsx60k && pandas60k) {
-  targets.push({ target: 'transform >= 4x faster than pandas on the same file', measured: `${(pandas60k.medianWallS / xlsx60k.medianWallS).toFixed(1)}x`, met: pandas60k.medianWallS / xlsx60k.medianWallS >= 4 });
+  const speed = pandas60k.medianWallS / xlsx60k.medianWallS;
+  targets.push({ target: 'transform >= 6x faster than pandas on the same file (stretch 8x)', measured: `${speed.toFixed(1)}x`, met: speed >= 6 });
   if (pandas60k.medianPeakRssMb !== null && xlsx60k.medianPeakRssMb !== null) {
-    targets.push({ target: 'lower peak memory than pandas', measured: `${xlsx60k.medianPeakRssMb.toFixed(0)} vs ${pandas60k.medianPeakRssMb.toFixed(0)} MB`, met: xlsx60k.medianPeakRssMb < pandas60k.medianPeakRssMb });
+    const memory = xlsx60k.medianPeakRssMb / pandas60k.medianPeakRssMb;
+    targets.push({ target: 'peak RSS <= 0.6x pandas (stretch 0.5x)', measured: `${xlsx60k.medianPeakRssMb.toFixed(0)} vs ${pandas60k.medianPeakRssMb.toFixed(0)} MB = ${memory.toFixed(2)}x`, met: memory <= 0.6 });
   }
 } else if (xlsx60k) {
   const issuePandasReadS = 5.5;
@@ -231,14 +234,18 @@ const json10k = find('json-people-10k');
 const duckJson = find('duckdb-json-people-100k');
 if (json100k && duckJson) {
   const ratio = json100k.medianWallS / duckJson.medianWallS;
-  targets.push({ target: 'JSON -> parquet (100k people) within 1.5x of DuckDB read_json -> COPY', measured: `${json100k.medianWallS.toFixed(2)} vs ${duckJson.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+  targets.push({ target: 'JSON -> parquet (100k people) within 1.5x of DuckDB read_json -> COPY (stretch 1.0x)', measured: `${json100k.medianWallS.toFixed(2)} vs ${duckJson.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+  if (json100k.medianPeakRssMb !== null && duckJson.medianPeakRssMb !== null) {
+    targets.push({ target: 'JSON: peak RSS below DuckDB read_json -> COPY', measured: `${json100k.medianPeakRssMb.toFixed(0)} vs ${duckJson.medianPeakRssMb.toFixed(0)} MB`, met: json100k.medianPeakRssMb < duckJson.medianPeakRssMb });
+  }
 }
 if (json100k?.medianPeakRssMb && json10k?.medianPeakRssMb) {
   const ratio = json100k.medianPeakRssMb / json10k.medianPeakRssMb;
   targets.push({ target: 'JSON: 10x the records costs < 1.5x the peak RSS', measured: `${json10k.medianPeakRssMb.toFixed(0)} -> ${json100k.medianPeakRssMb.toFixed(0)} MB = ${ratio.toFixed(2)}x`, met: ratio < 1.5 });
 }
 const help = find('help');
-if (help) targets.push({ target: 'etl --help starts in < 150 ms', measured: `${(help.medianWallS * 1000).toFixed(0)} ms`, met: help.medianWallS < 0.15 });
+const nodeFloor = find('node-e-0');
+if (help && nodeFloor) targets.push({ target: 'etl --help <= 2x node -e 0', measured: `${(help.medianWallS * 1000).toFixed(0)} vs ${(nodeFloor.medianWallS * 1000).toFixed(0)} ms = ${(help.medianWallS / nodeFloor.medianWallS).toFixed(2)}x`, met: help.medianWallS <= 2 * nodeFloor.medianWallS });
 const rerun = find('extract-rerun-19');
 if (rerun) targets.push({ target: 'extract re-run, nothing changed, 19 editions < 1 s', measured: `${rerun.medianWallS.toFixed(2)} s`, met: rerun.medianWallS < 1 });
 const uploads = LOAD_UPLOAD_SCENARIOS.flatMap((id) => find(id) ?? []);
