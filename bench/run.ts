@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,9 +47,9 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 const results: Result[] = [];
 const skipped: Array<{ scenario: string; reason: string }> = [];
-const tmp = path.join(outDir, 'tmp');
-await rm(tmp, { recursive: true, force: true });
-await mkdir(tmp, { recursive: true });
+// One scratch folder per bench run: two runs at once (say, one with --baseline) must not delete each other's files.
+await mkdir(outDir, { recursive: true });
+const tmp = await mkdtemp(path.join(outDir, 'tmp-'));
 
 log(`etl bench: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ${runs} runs each; CLI ${path.relative(repo, etl) || etl}`);
 if (!canMeasureRss) log('  /usr/bin/time (GNU time) not found: peak RSS is not measured');
