@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { pipelineSlug } from '../run/pipeline.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 import { PIPELINE_EXIT_CODES } from './run.js';
@@ -36,6 +35,7 @@ ${PIPELINE_EXIT_CODES}`)
     .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: CronFlags, command: Command) => {
       const ctx = await context();
       const request = await pipelineRequest(sourceName, datasetName, flags, command);
+      const { pipelineSlug } = await import('../run/pipeline.js');
       const log = path.resolve(flags.log ?? path.join('/var/log/etl', `${pipelineSlug(request)}.log`));
       const global = ctx.global.json ? '--json' : '--quiet';
       const node = [process.execPath, ...(flags.envVars ? [`--env-file=${path.resolve(flags.envVars)}`] : [])];

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import type { WorkbookDataset, WorkbookLayout } from '../transform/layout/dataset.js';
-import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
 import { envPrefix, type AnySource } from '../core/source.js';
 import type { Column } from '../core/table.js';
@@ -20,6 +19,7 @@ Examples:
     .action(async (flags: { datasetFile?: string }) => {
       const ctx = await context();
       if (flags.datasetFile) {
+        const { loadDatasetFile } = await import('../transform/layout/dataset-file.js');
         const dataset = await loadDatasetFile(flags.datasetFile);
         ctx.printResult(describeDataset(dataset), { command: 'datasets', source: 'ons', datasets: [dataset] });
         return;

@@ -3,13 +3,11 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, DataError, errorMessage } from '../core/errors.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
-import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
 import { findDataset } from '../sources/ons.js';
-import { NoTableError, type LayoutAttempt } from '../transform/layout/find-table.js';
-import { describeParquet, type ParquetDescription } from '../transform/parquet/inspect-parquet.js';
-import { describeRowRules, detectTableLayout, type RowRulesSummary, type TableLayout } from '../transform/layout/read-workbook-table.js';
-import { listSheets } from '../transform/workbook/workbook.js';
+import type { LayoutAttempt } from '../transform/layout/find-table.js';
+import type { ParquetDescription } from '../transform/parquet/inspect-parquet.js';
+import type { RowRulesSummary, TableLayout } from '../transform/layout/read-workbook-table.js';
 import type { CommandContext } from './context.js';
 import { datasetFileOption, parsePositiveInt } from './options.js';
 
@@ -41,11 +39,14 @@ Exits 4 when no dataset finds a table.`)
     .action(async (file: string, flags: InspectFlags) => {
       const ctx = await context();
       if (await isParquet(file)) {
+        const { describeParquet } = await import('../transform/parquet/inspect-parquet.js');
         const description = await describeParquet(file, flags.rows);
         ctx.printResult(formatParquet(file, description), { command: 'inspect', file, kind: 'parquet', ...description });
         return;
       }
-      const datasets: readonly WorkbookDataset[] = flags.datasetFile ? [await loadDatasetFile(flags.datasetFile)] : flags.dataset ? [findDataset(flags.dataset)] : onsDatasets;
+      const datasets: readonly WorkbookDataset[] = flags.datasetFile ? [await (await import('../transform/layout/dataset-file.js')).loadDatasetFile(flags.datasetFile)] : flags.dataset ? [findDataset(flags.dataset)] : onsDatasets;
+      // The readers load when a workbook is inspected, not at start-up.
+      const { listSheets } = await import('../transform/workbook/workbook.js');
       const sheets = await listSheets(file);
       const detections: Detection[] = [];
       for (const dataset of datasets) detections.push(await detect(file, dataset));
@@ -57,6 +58,8 @@ Exits 4 when no dataset finds a table.`)
 }
 
 async function detect(file: string, dataset: WorkbookDataset): Promise<Detection> {
+  const { describeRowRules, detectTableLayout } = await import('../transform/layout/read-workbook-table.js');
+  const { NoTableError } = await import('../transform/layout/find-table.js');
   try {
     const table = await detectTableLayout({ file }, dataset);
     return { dataset: dataset.name, table, rows: await describeRowRules({ file }, dataset) };

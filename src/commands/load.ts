@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
-import { describeSummary, failIfAnyFailed, loadFiles, type LoadSummary } from '../load/load-files.js';
-import { recordedUploads } from '../run/data-dir.js';
+import type { LoadSummary } from '../load/load-files.js';
 import type { CommandContext } from './context.js';
 import { dataDirOption, loadOptions, parsePositiveInt, type LoadFlags } from './options.js';
 
@@ -66,6 +65,8 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
       const destination = flags.to ?? flags.bucket;
       if (destination === undefined) throw new ConfigError('name a destination: --to (or --bucket)', { hint: 'e.g. --to gs://my-bucket/ons/, or --to postgres://etl@db/lake --table ons.monthly_deaths' });
       const ctx = await context();
+      // Loaded when the command runs, not at start-up (`etl --help` stays fast).
+      const [{ failIfAnyFailed, loadFiles }, { recordedUploads }] = await Promise.all([import('../load/load-files.js'), import('../run/data-dir.js')]);
       // Paths typed here are trusted; with none, what the data dir's record lists, each file checked against it first.
       const recorded = paths.length > 0 ? undefined : await recordedUploads(flags.dataDir);
       const summary = await loadFiles({
@@ -83,13 +84,13 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
         force: flags.force,
         log: ctx.log,
       });
-      ctx.printResult(describeResult(summary), loadSummaryJson(summary));
+      ctx.printResult(describeResult(summary, (await import('../load/load-files.js')).describeSummary), loadSummaryJson(summary));
       failIfAnyFailed(summary);
     });
 }
 
 /** A dry run lists every file and why; a real run ends with the summary line alone (per-file lines are logged). */
-function describeResult(summary: LoadSummary): string {
+function describeResult(summary: LoadSummary, describeSummary: (summary: LoadSummary) => string): string {
   if (!summary.dryRun) return describeSummary(summary);
   const lines = summary.files.map((file) => `${file.action === 'would-upload' ? 'upload' : file.action === 'would-skip' ? 'skip  ' : 'FAIL  '} ${file.path} -> ${file.uri} (${file.reason})`);
   return [...lines, describeSummary(summary)].join('\n');

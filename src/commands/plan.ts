@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { describePlan, planPipeline } from '../run/plan.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 
@@ -15,6 +14,7 @@ Takes the same flags as \`etl run\`. Reads the data dir only: nothing is fetched
 The source is not asked, so a workbook changed upstream shows up once extract has fetched it.`)
     .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: PipelineFlags, command: Command) => {
       const ctx = await context();
+      const { describePlan, planPipeline } = await import('../run/plan.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
       const plan = await planPipeline(await pipelineRequest(sourceName, datasetName, flags, command), ctx.log);
       ctx.printResult(describePlan(plan), { command: 'plan', ...plan });
     });

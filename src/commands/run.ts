@@ -1,7 +1,5 @@
 import { Command } from 'commander';
 import type { PipelineResult } from '../run/pipeline.js';
-import { runPipeline } from '../run/pipeline.js';
-import { describePlan, planPipeline } from '../run/plan.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 
@@ -36,6 +34,8 @@ ${PIPELINE_EXIT_CODES}`)
     .action(async (sourceName: string | undefined, datasetName: string | undefined, flags: PipelineFlags, command: Command) => {
       const ctx = await context();
       const request = await pipelineRequest(sourceName, datasetName, flags, command);
+      // Loaded when the command runs, not at start-up (`etl --help` stays fast).
+      const [{ runPipeline }, { describePlan, planPipeline }] = await Promise.all([import('../run/pipeline.js'), import('../run/plan.js')]);
       if (flags.dryRun) {
         const plan = await planPipeline(request, ctx.log);
         ctx.printResult(describePlan(plan), { command: 'run', dry_run: true, ...plan });

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { listRuns, readRun, type RunManifest } from '../run/run-manifest.js';
+import type { RunManifest } from '../run/run-manifest.js';
 import type { CommandContext } from './context.js';
 import { dataDirOption, parsePositiveInt } from './options.js';
 
@@ -9,6 +9,7 @@ export function runsCommand(context: () => Promise<CommandContext>): Command {
     .argument('<run-id>', 'as listed by `etl runs`')
     .action(async (runId: string, _flags: unknown, command: Command) => {
       const ctx = await context();
+      const { readRun } = await import('../run/run-manifest.js');
       const run = await readRun(command.optsWithGlobals<{ dataDir: string }>().dataDir, runId);
       ctx.printResult(JSON.stringify(run, null, 2), run as unknown as Record<string, unknown>);
     });
@@ -28,6 +29,7 @@ Examples:
 A run killed part-way shows as "running" with the steps it finished; its lock is taken over by the next run.`)
     .action(async (flags: { dataDir: string; limit: number }) => {
       const ctx = await context();
+      const { listRuns } = await import('../run/run-manifest.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
       const runs = await listRuns(flags.dataDir, flags.limit);
       const text = runs.length === 0 ? `no runs recorded in ${flags.dataDir}/runs` : runs.map(describeRunLine).join('\n');
       ctx.printResult(text, { command: 'runs', runs: runs.map((run) => ({ run_id: run.run_id, pipeline: run.pipeline, status: run.status, started_at: run.started_at, ended_at: run.ended_at, steps: run.steps.map((s) => ({ name: s.name, status: s.status })) })) });

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { configJsonSchema } from '../run/config-schema.js';
 import type { CommandContext } from './context.js';
 
 export function schemaCommand(context: () => Promise<CommandContext>): Command {
@@ -12,6 +11,7 @@ Examples:
   # yaml-language-server: $schema=./etl.config.schema.json`)
     .action(async () => {
       const ctx = await context();
+      const { configJsonSchema } = await import('../run/config-schema.js');
       const schema = configJsonSchema();
       ctx.printResult(JSON.stringify(schema, null, 2), schema);
     });

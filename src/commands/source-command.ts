@@ -4,7 +4,6 @@ import { checkIdentifier } from '../core/names.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
 import { sources } from '../sources/index.js';
-import { extractStep, withRawLock } from '../run/steps.js';
 import { dataDirOption, fetchOptions } from './options.js';
 
 /**
@@ -116,6 +115,7 @@ export function checkDataset(source: AnySource, dataset: string | undefined): st
 
 /** The one call that runs any source's extract from its subcommand's flags. */
 export async function extractSource(source: AnySource, dataset: string | undefined, flags: FetchFlags & Record<string, unknown>, log: Logger): Promise<ExtractReport> {
+  const { extractStep, withRawLock } = await import('../run/steps.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
   const params = { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags };
   return withRawLock(params, log, () => extractStep(params, { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries }, log));
 }

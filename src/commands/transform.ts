@@ -1,7 +1,4 @@
 import { Command } from 'commander';
-import { onlyExtractedDataset } from '../run/data-dir.js';
-import { inputsOf } from '../run/source-adapter.js';
-import { describeTransform, transformStep, withRawLock } from '../run/steps.js';
 import { limitsHelp } from '../transform/workbook/limits.js';
 import type { CommandContext } from './context.js';
 import { transformOptions, type TransformFlags } from './options.js';
@@ -43,6 +40,7 @@ of the same dataset is writing, transform exits 75 at once without reading anyth
       for (const option of transformOptions()) sourceCommand.addOption(option);
       sourceCommand.action(async (datasetName: string | undefined, flags: TransformFlags & { dataDir: string } & Record<string, unknown>) => {
         const ctx = await context();
+        const [{ describeTransform, transformStep, withRawLock }, { inputsOf }] = await Promise.all([import('../run/steps.js'), import('../run/source-adapter.js')]); // Loaded when the command runs, not at start-up
         const params = { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags };
         const transform = () => transformStep(params, { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy }, ctx.log);
         // --input reads workbooks where they are, not the raw layer: no extract to wait for.
@@ -51,6 +49,7 @@ of the same dataset is writing, transform exits 75 at once without reading anyth
       });
     },
     async (args) => {
+      const { onlyExtractedDataset } = await import('../run/data-dir.js');
       const { source, dataset } = await onlyExtractedDataset(dataDirIn(args));
       await command.commands.find((sub) => sub.name() === source)!.parseAsync([dataset, ...args], { from: 'user' });
     },

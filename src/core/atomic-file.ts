@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { crypto } from './lazy-crypto.js';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ const liveTempFiles = new Set<string>();
 
 export function tempPathFor(destination: string): string {
   const dir = path.dirname(destination);
-  return path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(destination)}`);
+  return path.join(dir, `${TEMP_PREFIX}${process.pid}-${crypto().randomBytes(6).toString('hex')}-${path.basename(destination)}`);
 }
 
 export function isTempFile(fileName: string): boolean {

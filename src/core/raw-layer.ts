@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from './lazy-crypto.js';
 import { readFile, realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeWriteError, writeFileAtomic } from './atomic-file.js';
@@ -79,7 +79,7 @@ export async function saveResponse(rawDir: string, relativePath: string, key: st
     request: response.request,
     status: response.status,
     bytes: body.length,
-    sha256: createHash('sha256').update(body).digest('hex'),
+    sha256: crypto().createHash('sha256').update(body).digest('hex'),
     fetched_at: response.fetchedAt,
     ...(masked ? { secrets_masked: true as const } : {}),
   };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from './lazy-crypto.js';
 import { constants } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -66,7 +66,7 @@ export async function resolveInside(root: string, candidate: string, where: Reco
 export async function readRecordedFile(file: string, expected: RecordedBytes, where: RecordField): Promise<Buffer> {
   return withRegularFile(file, expected, where, async (handle) => {
     const bytes = await handle.readFile();
-    matchOrRefuse(file, bytes.length, createHash('sha256').update(bytes).digest('hex'), expected, where);
+    matchOrRefuse(file, bytes.length, crypto().createHash('sha256').update(bytes).digest('hex'), expected, where);
     return bytes;
   });
 }
@@ -74,7 +74,7 @@ export async function readRecordedFile(file: string, expected: RecordedBytes, wh
 /** Refuses the file unless it holds the recorded bytes (hashed in one streamed read; for files too big to hold). */
 export async function checkRecordedFile(file: string, expected: RecordedBytes, where: RecordField): Promise<void> {
   await withRegularFile(file, expected, where, async (handle) => {
-    const hash = createHash('sha256');
+    const hash = crypto().createHash('sha256');
     let size = 0;
     for await (const chunk of handle.createReadStream({ autoClose: false })) {
       hash.update(chunk as Buffer);

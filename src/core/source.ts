@@ -1,4 +1,7 @@
 import type { z } from 'zod';
+
+/** zod's namespace, handed to a schema builder: zod loads only when a source runs (`etl --help` stays fast). */
+export type Zod = typeof z;
 import type { HttpClient } from './http.js';
 import type { Logger } from './log.js';
 import type { Column, Table } from './table.js';
@@ -42,10 +45,14 @@ export interface SourceFlag {
   env?: string;
 }
 
-/** A source's own flags and the schema that types and validates them, once, before the source runs. */
+/**
+ * A source's own flags and the schema that types and validates them, once, before the source runs. The
+ * schema is built when a command needs it, from the zod it is given: a source module imports zod's types
+ * only (`import type`), so loading the registry for `--help` loads no zod.
+ */
 export interface SourceOptions<O> {
   flags: readonly SourceFlag[];
-  schema: z.ZodType<O>;
+  schema: (z: Zod) => z.ZodType<O>;
 }
 
 export interface ExtractRequest<O = unknown> {

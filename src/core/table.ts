@@ -25,6 +25,22 @@ export interface TablePart {
   /** Shown in reports and errors, e.g. the workbook's file name. */
   name: string;
   rows: AsyncIterable<Row>;
+  /**
+   * The same rows in arrays, where the source makes them so (one await per array instead of per row: a
+   * fifth of the ONS transform's time). A consumer reads `batches` or `rows`, never both.
+   */
+  batches?: AsyncIterable<readonly Row[]>;
+}
+
+/** A part read from arrays of rows: `rows` gives them one at a time to consumers that want rows. */
+export function partFromBatches(name: string, batches: AsyncIterable<readonly Row[]>): TablePart {
+  return {
+    name,
+    batches,
+    rows: (async function* () {
+      for await (const batch of batches) yield* batch;
+    })(),
+  };
 }
 
 /** Parts and rows are streamed so memory stays flat however many editions are stacked. */

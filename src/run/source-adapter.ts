@@ -1,5 +1,4 @@
 import { Option } from 'commander';
-import { ZodError } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
@@ -27,15 +26,16 @@ export async function callSource(step: 'extract', params: SourceParams, io: Sour
 export async function callSource(step: 'transform', params: SourceParams, io: SourceIO): Promise<Table>;
 export async function callSource(step: 'extract' | 'transform', params: SourceParams, io: SourceIO): Promise<ExtractReport | Table> {
   const source = findSource(params.source);
-  const options = parseSourceOptions(source, step, params.flags);
+  const options = await parseSourceOptions(source, step, params.flags);
   const common = { dataset: params.dataset, dataDir: params.dataDir, shard: params.shard, options };
   if (step === 'transform') return source.transform(common, io);
   const baseUrl = params.baseUrl ?? process.env[`${envPrefix(source.name)}_BASE_URL`] ?? source.baseUrl;
   return source.extract({ ...common, baseUrl, concurrency: params.concurrency, rateLimit: params.rateLimit }, io);
 }
 
-/** Types and validates a source's own flags with its schema; a ConfigError names the flag. */
-export function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'transform', flags: Record<string, unknown>): O {
+/** Types and validates a source's own flags with its schema (zod loads here, not at start-up); a ConfigError names the flag. */
+export async function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'transform', flags: Record<string, unknown>): Promise<O> {
+  const { z, ZodError } = await import('zod');
   const declared = which === 'extract' ? source.extractOptions : source.transformOptions;
   const given: Record<string, unknown> = {};
   for (const flag of declared.flags) {
@@ -43,7 +43,7 @@ export function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'tra
     if (flags[key] !== undefined) given[key] = flags[key];
   }
   try {
-    return declared.schema.parse(given) as O;
+    return declared.schema(z).parse(given) as O;
   } catch (error) {
     if (!(error instanceof ZodError)) throw error;
     const issue = error.issues[0]!;

@@ -8,7 +8,7 @@ import { checkIdentifier } from '../core/names.js';
 import type { ExtractReport, Shard, SourceIO } from '../core/source.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
-import { writeParquet, type ParquetSummary } from '../transform/parquet/write-parquet.js';
+import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { PACKAGE_NAME, VERSION } from '../version.js';
 import { fileRecord } from './cache.js';
 import { recordTransform } from './data-dir.js';
@@ -100,6 +100,8 @@ export async function transformStep(params: SourceParams, transform: TransformPa
     const swept = await sweepDeadTempFiles(path.dirname(out));
     if (swept.length > 0) log.info(`removed ${swept.length} temp file(s) an interrupted run left beside ${out}`);
     const progress = log.progress(`${dataset}: writing ${out}`);
+    // Loaded here, not at start-up: `etl --help` and the other commands never need the writer.
+    const { writeParquet } = await import('../transform/parquet/write-parquet.js');
     const summary = await writeParquet(table, target, {
       skipBadParts: transform.skipBad,
       onPartSkipped: (name, error) => log.warn(`skipped ${name}: ${error.message}`),

@@ -1,12 +1,12 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { mapWithLimit } from '../core/concurrency.js';
 import { ConfigError } from '../core/errors.js';
 import { readSecret } from '../core/settings.js';
-import { inShard, type ExtractReport, type ExtractRequest, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
+import { inShard, type ExtractReport, type ExtractRequest, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { citiesDeclaration, dailyDeclaration, hourlyDeclaration } from '../transform/datasets/climatempo.js';
 import { jsonColumns, rawJsonTable } from '../transform/json/json-table.js';
-import { startApiExtraction, type ApiExtraction } from './api-source.js';
+import type { ApiExtraction } from './api-source.js';
 import type { ResponseEntry } from '../core/raw-layer.js';
 
 const TOKEN_ENV = 'CLIMATEMPO_TOKEN';
@@ -15,16 +15,17 @@ const FORECAST_PATHS: Record<string, (city: string) => string> = {
   'forecast-daily': (city) => `api/v1/forecast/locale/${city}/days/15`,
 };
 
-const extractOptions = z.object({
+const extractOptions = (z: Zod) =>
+  z.object({
   city: z.array(z.string().regex(/^\d+$/, 'expected numeric city ids, e.g. 3477 (etl extract climatempo cities finds them)')).optional(),
   name: z.string().optional(),
   state: z.string().regex(/^[A-Za-z]{2}$/, 'expected a two-letter state, e.g. SP').optional(),
   country: z.string().regex(/^[A-Za-z]{2}$/, 'expected a two-letter country code, e.g. BR').optional(),
 });
-type ClimatempoExtractOptions = z.infer<typeof extractOptions>;
+type ClimatempoExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
 
-const transformOptions = z.object({ timezone: z.string().refine(isZone, 'expected an IANA time zone, e.g. America/Manaus').optional() });
-type ClimatempoTransformOptions = z.infer<typeof transformOptions>;
+const transformOptions = (z: Zod) => z.object({ timezone: z.string().refine(isZone, 'expected an IANA time zone, e.g. America/Manaus').optional() });
+type ClimatempoTransformOptions = z.infer<ReturnType<typeof transformOptions>>;
 
 function isZone(zone: string): boolean {
   try {
@@ -42,6 +43,8 @@ function notRegistered(status: number, body: Buffer): boolean {
 
 async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: SourceIO): Promise<ExtractReport> {
   const token = readSecret(TOKEN_ENV, 'the ClimaTempo API Advisor token');
+  // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
+  const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('climatempo', request, io, TOKEN_ENV);
   const base = request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`;
   if (request.dataset === 'cities') return extractCities(run, base, token, request.options, io);

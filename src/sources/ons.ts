@@ -1,19 +1,16 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../core/lazy-crypto.js';
 import { readdir, stat } from 'node:fs/promises';
 import { isTempFile, sweepDeadTempFiles } from '../core/atomic-file.js';
 import path from 'node:path';
 import { ConfigError, LoadError, SourceError, errorMessage } from '../core/errors.js';
 import { mapWithLimit } from '../core/concurrency.js';
 import { redact, stripCredentials } from '../core/redact.js';
-import { z } from 'zod';
-import { inShard, type ExtractReport, type ExtractRequest, type ExtractedFile, type Shard, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
+import type { z } from 'zod';
+import { inShard, type ExtractReport, type ExtractRequest, type ExtractedFile, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import type { WorkbookDataset } from '../transform/layout/dataset.js';
-import { loadDatasetFile } from '../transform/layout/dataset-file.js';
 import { onsDatasets } from '../transform/datasets/index.js';
-import { detectTableLayout, type WorkbookInput } from '../transform/layout/read-workbook-table.js';
-import { sniffFormat } from '../transform/workbook/workbook.js';
-import { workbookTable } from '../transform/layout/workbook-table.js';
+import type { WorkbookInput } from '../transform/layout/read-workbook-table.js';
 import { checkRawEntry, openManifest, rawDatasetDir, readManifest, type ManifestEntry, type RawEntryRef } from '../core/raw-layer.js';
 
 const WORKBOOK_EXTENSIONS = /\.(xlsx|xls|zip)$/i;
@@ -185,7 +182,7 @@ export function distinctFileNames(links: readonly EditionLink[], warn: (message:
   return links.map((link) => {
     const group = byPath.get(`${link.edition}/${link.fileName}`)!;
     if (group.length === 1) return link;
-    const suffix = createHash('sha256').update(stripCredentials(link.url)).digest('hex').slice(0, 8);
+    const suffix = crypto().createHash('sha256').update(stripCredentials(link.url)).digest('hex').slice(0, 8);
     const renamed = link.fileName.replace(/(\.[A-Za-z]+)$/, `-${suffix}$1`);
     if (group[0] === link) {
       warn(`${group.length} links on the page are named ${link.edition}/${link.fileName}; each is saved under its own name with a hash of its URL (${group.map((l) => redact(l.url)).join(', ')})`);
@@ -198,7 +195,7 @@ export function distinctFileNames(links: readonly EditionLink[], warn: (message:
 async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
   if (/\.zip$/i.test(link.fileName)) return;
   try {
-    await sniffFormat(file);
+    await (await import('../transform/workbook/workbook.js')).sniffFormat(file);
   } catch (error) {
     throw new SourceError(`${redact(link.url)} did not serve a workbook: ${errorMessage(error).replace(/^[^:]*: /, '')}`, {
       retriable: true,
@@ -208,7 +205,9 @@ async function expectWorkbook(file: string, link: EditionLink): Promise<void> {
 }
 
 async function transformEditions(request: OnsTransformRequest, io: SourceIO): Promise<Table> {
-  const dataset = request.datasetFile ? await loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
+  // The engine loads when a transform runs, not with the source registry (`etl --help` loads every source).
+  const { workbookTable } = await import('../transform/layout/workbook-table.js');
+  const dataset = request.datasetFile ? await (await import('../transform/layout/dataset-file.js')).loadDatasetFile(request.datasetFile) : findDataset(request.dataset);
   const warn = (message: string): void => io.log.warn(message);
   const options = { dropUnpublished: request.dropUnpublished };
   if (request.inputs?.length) return workbookTable(dataset, await inputsInYearRange(await expandInputs(request.inputs), dataset, request, io), warn, options);
@@ -240,6 +239,7 @@ async function inputsInYearRange(inputs: WorkbookInput[], dataset: WorkbookDatas
   if (request.fromYear === undefined && request.toYear === undefined) return inputs;
   const kept: WorkbookInput[] = [];
   const editions: number[] = [];
+  const { detectTableLayout } = await import('../transform/layout/read-workbook-table.js');
   for (const input of inputs) {
     const edition = await detectTableLayout(input, dataset).then((table) => table.edition, () => undefined);
     if (edition === undefined || inYearRange(request, edition)) kept.push(input);
@@ -284,7 +284,7 @@ function freshness(entry: ManifestEntry): number {
   return Date.parse(entry.last_modified ?? '') || Date.parse(entry.fetched_at) || 0;
 }
 
-const year = z.string().regex(/^\d{4}$/, 'expected a four-digit year, e.g. 2015').transform(Number).optional();
+const year = (z: Zod) => z.string().regex(/^\d{4}$/, 'expected a four-digit year, e.g. 2015').transform(Number).optional();
 const yearFlags = [
   { flags: '--from <year>', description: 'first edition year to include' },
   { flags: '--to <year>', description: 'last edition year to include' },
@@ -298,19 +298,20 @@ function isHttpUrl(text: string): boolean {
   }
 }
 
-const extractOptions = z.object({
+const extractOptions = (z: Zod) =>
+  z.object({
   url: z
     .string()
     .refine(isHttpUrl, 'not an http:// or https:// URL: write it with its scheme, e.g. http://127.0.0.1:8080/page')
     .optional(),
-  from: year,
-  to: year,
+  from: year(z),
+  to: year(z),
   maxLinks: z.coerce.number().int('expected a whole number').min(1, 'expected a whole number of 1 or more').optional(),
 });
-type OnsExtractOptions = z.infer<typeof extractOptions>;
+type OnsExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
 
-const transformOptions = z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year, to: year, dropUnpublished: z.boolean().optional() });
-type OnsTransformOptions = z.infer<typeof transformOptions>;
+const transformOptions = (z: Zod) => z.object({ input: z.array(z.string()).optional(), datasetFile: z.string().optional(), from: year(z), to: year(z), dropUnpublished: z.boolean().optional() });
+type OnsTransformOptions = z.infer<ReturnType<typeof transformOptions>>;
 
 /** What the ONS functions read: the generic request with ONS's own options in place. */
 interface OnsExtractRequest extends Omit<ExtractRequest, 'options'> {

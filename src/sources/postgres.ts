@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from 'pg';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
 import { openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import type { Logger } from '../core/log.js';
 import { checkPostgresUrl, connectPostgres, describeServerError, displayUrl, isConnectionLost, isPostgresUrl, parseTableName, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
 import { rawDatasetDir } from '../core/raw-layer.js';
 import { checkRecordedFile, resolveInside } from '../core/recorded-file.js';
-import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest } from '../core/source.js';
+import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest, Zod } from '../core/source.js';
 import type { Column, ColumnType, Row, Table } from '../core/table.js';
 import { LINEAGE_COLUMNS } from '../transform/json/json-table.js';
 import { VERSION } from '../version.js';
@@ -24,16 +24,16 @@ import { VERSION } from '../version.js';
 const DURATION = /^(\d+)(s|m|h|d)$/;
 const SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-const extractOptions = z.object({
+const extractOptions = (z: Zod) => z.object({
   url: z.string('expected --url postgres://user@host:5432/database').refine(isPostgresUrl, 'expected a postgres:// URL'),
   table: z.string('expected --table schema.table'),
   cursor: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a column name').optional(),
   lag: z.string().regex(DURATION, 'expected a duration such as 30s, 5m, 2h or 1d').default('0s'),
   full: z.boolean().default(false),
 });
-type PostgresExtractOptions = z.infer<typeof extractOptions>;
-const transformOptions = z.object({ table: z.string().optional() });
-type PostgresTransformOptions = z.infer<typeof transformOptions>;
+type PostgresExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
+const transformOptions = (z: Zod) => z.object({ table: z.string().optional() });
+type PostgresTransformOptions = z.infer<ReturnType<typeof transformOptions>>;
 
 interface SourceColumn {
   name: string;

@@ -1,32 +1,34 @@
-import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import { crypto } from '../core/lazy-crypto.js';
+import type { z } from 'zod';
 import { pagesFor } from '../core/api-client.js';
 import { mapWithLimit } from '../core/concurrency.js';
 import { SourceError } from '../core/errors.js';
-import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest } from '../core/source.js';
+import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest, Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { CREDENTIAL_FIELDS, peopleDeclaration } from '../transform/datasets/random-person.js';
 import { jsonColumns, rawJsonTable } from '../transform/json/json-table.js';
-import { startApiExtraction } from './api-source.js';
 
 /** randomuser.me serves at most this many people per request. */
 const PAGE_SIZE = 5000;
 
-const extractOptions = z.object({
+const extractOptions = (z: Zod) =>
+  z.object({
   count: z.coerce.number().int('expected a whole number').min(1, 'expected at least 1').max(1_000_000, 'expected at most 1,000,000').default(PAGE_SIZE),
   seed: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, - or _').optional(),
   nat: z.array(z.string().regex(/^[A-Za-z]{2}$/, 'expected two-letter nationality codes, e.g. gb,br')).optional(),
 });
-type RandomPersonExtractOptions = z.infer<typeof extractOptions>;
+type RandomPersonExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
 
-const transformOptions = z.object({ withCredentials: z.boolean().default(false) });
-type RandomPersonTransformOptions = z.infer<typeof transformOptions>;
+const transformOptions = (z: Zod) => z.object({ withCredentials: z.boolean().default(false) });
+type RandomPersonTransformOptions = z.infer<ReturnType<typeof transformOptions>>;
 
 async function extract(request: ExtractRequest<RandomPersonExtractOptions>, io: SourceIO): Promise<ExtractReport> {
   const { count, nat } = request.options;
   // Every page must come from one seed, or pages would overlap and repeat people.
-  const seed = request.options.seed ?? randomBytes(8).toString('hex');
+  const seed = request.options.seed ?? crypto().randomBytes(8).toString('hex');
   if (!request.options.seed) io.log.info(`random-person: no --seed given, using ${seed} (pass --seed ${seed} to get the same people again)`);
+  // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
+  const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('random-person', request, io);
   const pages = pagesFor(count, PAGE_SIZE);
   const progress = io.log.progress(`people: 0/${pages.length} pages`);

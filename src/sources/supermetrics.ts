@@ -1,31 +1,29 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../core/lazy-crypto.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { followNext } from '../core/api-client.js';
 import { ConfigError, DataError, SourceError } from '../core/errors.js';
 import { readSecret } from '../core/settings.js';
-import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest } from '../core/source.js';
+import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { answerLayout, queryDeclaration } from '../transform/datasets/supermetrics.js';
 import { LINEAGE_COLUMNS, rawJsonTable } from '../transform/json/json-table.js';
-import { startApiExtraction } from './api-source.js';
 import { entryMatches, rawDatasetDir, readManifest, readRawEntry, type ResponseEntry, type ResponseManifest } from '../core/raw-layer.js';
 
 const API_KEY_ENV = 'SUPERMETRICS_API_KEY';
 const DAY_MS = 86_400_000;
-const isoDate = z.iso.date('expected a date YYYY-MM-DD');
-
-const extractOptions = z
+const extractOptions = (z: Zod) =>
+  z
   .object({
     query: z.string('expected a query file, e.g. --query query.json'),
-    from: isoDate,
-    to: isoDate,
+    from: z.iso.date('expected a date YYYY-MM-DD'),
+    to: z.iso.date('expected a date YYYY-MM-DD'),
     chunk: z.string().regex(/^[1-9]\d*d$/, 'expected a number of days, e.g. 15d').default('30d'),
     refresh: z.boolean().default(false),
   })
   .refine((o) => o.from <= o.to, { message: 'expected --from on or before --to', path: ['to'] });
-type SupermetricsExtractOptions = z.infer<typeof extractOptions>;
+type SupermetricsExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
 
 /** [start, end] pairs (inclusive) of at most `days` days covering from..to. */
 export function chunksOf(from: string, to: string, days: number): Array<{ start: string; end: string }> {
@@ -56,6 +54,8 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
   const { from, to, chunk, refresh } = request.options;
   const query = await readQuery(request.options.query);
   const apiKey = readSecret(API_KEY_ENV, 'the Supermetrics API key');
+  // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
+  const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('supermetrics', request, io, API_KEY_ENV);
   const previous = await readManifest<ResponseManifest>(run.rawDir, io.log);
   const today = isoDay(io.now().getTime());
@@ -99,7 +99,7 @@ async function allIntact(rawDir: string, entries: ReadonlyArray<{ entry: Respons
  * low bits follow the digits' parity (every one-day chunk went to shard 0 of 2).
  */
 function chunkInShard(id: string, shard: Shard | undefined): boolean {
-  return inShard(createHash('sha256').update(id).digest().readUInt32BE(0), shard);
+  return inShard(crypto().createHash('sha256').update(id).digest().readUInt32BE(0), shard);
 }
 
 async function transform(request: TransformRequest, io: SourceIO): Promise<Table> {
@@ -138,7 +138,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
     ],
     schema: extractOptions,
   },
-  transformOptions: { flags: [], schema: z.object({}) },
+  transformOptions: { flags: [], schema: (z) => z.object({}) },
   help: `
 Examples:
   $ etl extract supermetrics query --query query.json --from 2024-01-01 --to 2024-03-31 --chunk 15d

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -182,7 +183,7 @@ describe('climatempo.transform', () => {
 
 describe('climatempo options', () => {
   it('--timezone must be an IANA zone', () => {
-    const schema = climatempo.transformOptions.schema;
+    const schema = climatempo.transformOptions.schema(z);
     expect(schema.safeParse({ timezone: 'America/Manaus' }).success).toBe(true);
     const bad = schema.safeParse({ timezone: 'Mars/Olympus' });
     expect(bad.success).toBe(false);

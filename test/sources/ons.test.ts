@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -441,7 +442,7 @@ describe('ons.transform, in-process: which workbooks make the table', () => {
 
 describe('ons options', () => {
   it('--url must be an http(s) URL, written with its scheme', () => {
-    const parse = (url: string) => ons.extractOptions.schema.safeParse({ url });
+    const parse = (url: string) => ons.extractOptions.schema(z).safeParse({ url });
     expect(parse('https://www.ons.gov.uk/x').success).toBe(true);
     expect(parse('http://127.0.0.1:8080/page').success).toBe(true);
     for (const url of ['127.0.0.1:8080/page', 'ftp://127.0.0.1/page']) {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -165,7 +166,7 @@ describe('supermetrics pagination and re-fetches', () => {
   });
 
   it('--from must not be after --to', () => {
-    const parse = (from: string, to: string) => supermetrics.extractOptions.schema.safeParse({ query: 'q.json', from, to });
+    const parse = (from: string, to: string) => supermetrics.extractOptions.schema(z).safeParse({ query: 'q.json', from, to });
     expect(parse('2024-01-02', '2024-01-02').success).toBe(true);
     const reversed = parse('2024-01-03', '2024-01-02');
     expect(reversed.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([['to', 'expected --from on or before --to']]);

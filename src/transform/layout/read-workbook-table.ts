@@ -5,7 +5,7 @@ import { NoTableError, findTable, type FoundTable, type LayoutAttempt, type Work
 import { LABEL_CELL, createRowRules, createRunReport, type RunReport } from './row-rules.js';
 import { cellRef, columnName } from './labels.js';
 import { periodKey, periodParsers } from './period-parsers.js';
-import { acrossEdition, readAcrossRows } from './read-periods-across.js';
+import { ROW_BATCH, acrossEdition, readAcrossRowBatches } from './read-periods-across.js';
 import { openDownBody, readDownRows } from './read-periods-down.js';
 
 export type { WorkbookInput } from './find-table.js';
@@ -43,20 +43,25 @@ export interface ReadOptions {
  * companions (other sheets of the same workbook), every row through the dataset's row rules.
  */
 export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row> {
+  for await (const batch of readWorkbookTableBatches(input, dataset, options)) yield* batch;
+}
+
+/** readWorkbookTable's rows in arrays (one await per array, not per row), for writeParquet. */
+export async function* readWorkbookTableBatches(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row[]> {
   const report = options.report ?? createRunReport();
   const table = await findTable(input, dataset);
   const hooksFor = createRowRules(dataset.rowRules, report, options.keepLabelCell);
-  const read = (found: FoundTable, from: WorkbookInput): AsyncGenerator<Row> =>
-    found.periodAxis === 'columns' ? readAcrossRows(found, from, hooksFor(found.where)) : readDownRows(found, from, hooksFor(found.where));
+  const read = (found: FoundTable, from: WorkbookInput): AsyncGenerator<Row[]> =>
+    found.periodAxis === 'columns' ? readAcrossRowBatches(found, from, hooksFor(found.where)) : inBatches(readDownRows(found, from, hooksFor(found.where)));
   let edition: number | undefined;
   try {
     if (table.periodAxis === 'columns') for (const placeholder of table.header.placeholders) report.warn(placeholder, placeholder);
     if (table.periodAxis === 'columns') {
       yield* read(table, input);
     } else {
-      for await (const row of read(table, input)) {
-        edition ??= row.edition as number;
-        yield row;
+      for await (const rows of read(table, input)) {
+        edition ??= rows[0]?.edition as number | undefined;
+        yield rows;
       }
     }
   } finally {
@@ -75,7 +80,7 @@ export async function* readWorkbookTable(input: WorkbookInput, dataset: Workbook
     // warning, not the edition's main table. These tables are small (weeks x columns), so they are held.
     const rows: Row[] = [];
     try {
-      for await (const row of read(other, from)) rows.push(row);
+      for await (const batch of read(other, from)) rows.push(...batch);
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
       report.warn(`companion ${other.where}`, `${other.where} ("${companion.name}") left out: ${error.message}`);
@@ -83,8 +88,20 @@ export async function* readWorkbookTable(input: WorkbookInput, dataset: Workbook
     } finally {
       await other.close();
     }
-    yield* rows;
+    if (rows.length > 0) yield rows;
   }
+}
+
+async function* inBatches(rows: AsyncIterable<Row>): AsyncGenerator<Row[]> {
+  let batch: Row[] = [];
+  for await (const row of rows) {
+    batch.push(row);
+    if (batch.length >= ROW_BATCH) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /**

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { DataError } from '../../core/errors.js';
-import type { Row, Table, TablePart } from '../../core/table.js';
+import { partFromBatches, type Row, type Table, type TablePart } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import type { WorkbookInput } from './find-table.js';
 import { periodKey } from './period-parsers.js';
-import { readWorkbookTable } from './read-workbook-table.js';
+import { readWorkbookTable, readWorkbookTableBatches } from './read-workbook-table.js';
 import { createRunReport, type RunReport } from './row-rules.js';
 
 /**
@@ -27,15 +27,16 @@ export interface WorkbookTableOptions {
 
 async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], report: RunReport, options: WorkbookTableOptions): AsyncGenerator<TablePart> {
   const figureFields = figureFieldsOf(dataset);
-  const part = (input: WorkbookInput, rows: AsyncIterable<Row>): TablePart => ({ name: path.basename(input.file), rows: options.dropUnpublished ? withFigures(rows, figureFields) : rows });
+  const part = (input: WorkbookInput, batches: AsyncIterable<Row[]>): TablePart =>
+    partFromBatches(path.basename(input.file), options.dropUnpublished ? withFigures(batches, figureFields) : batches);
   for (const releases of groupReleases(inputs)) {
     if (dataset.releases === 'newest-file' || releases.length === 1) {
-      yield part(releases[0]!, readWorkbookTable(releases[0]!, dataset, { report }));
+      yield part(releases[0]!, readWorkbookTableBatches(releases[0]!, dataset, { report }));
       continue;
     }
     const owners = await periodOwners(releases, dataset, report);
     for (const [index, release] of releases.entries()) {
-      yield part(release, ownedRows(readWorkbookTable(release, dataset, { report }), periodFieldsOf(dataset), (key) => owners.get(key) === index));
+      yield part(release, ownedRows(readWorkbookTableBatches(release, dataset, { report }), periodFieldsOf(dataset), (key) => owners.get(key) === index));
     }
   }
 }
@@ -50,8 +51,11 @@ function hasFigure(row: Row, figureFields: readonly string[]): boolean {
   return figureFields.some((field) => row[field] !== null && row[field] !== undefined);
 }
 
-async function* withFigures(rows: AsyncIterable<Row>, figureFields: readonly string[]): AsyncGenerator<Row> {
-  for await (const row of rows) if (hasFigure(row, figureFields)) yield row;
+async function* withFigures(batches: AsyncIterable<Row[]>, figureFields: readonly string[]): AsyncGenerator<Row[]> {
+  for await (const batch of batches) {
+    const kept = batch.filter((row) => hasFigure(row, figureFields));
+    if (kept.length > 0) yield kept;
+  }
 }
 
 /** Editions in ascending order, each edition's files newest first; a file with no edition is a group of its own. */
@@ -100,6 +104,6 @@ function periodFieldsOf(dataset: WorkbookDataset): string[] {
   return [...new Set(dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field)))].sort();
 }
 
-async function* ownedRows(rows: AsyncIterable<Row>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row> {
-  for await (const row of rows) if (owns(periodKey(periodFields.map((field) => row[field])))) yield row;
+async function* ownedRows(batches: AsyncIterable<Row[]>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row[]> {
+  for await (const rows of batches) yield rows.filter((row) => owns(periodKey(periodFields.map((field) => row[field]))));
 }

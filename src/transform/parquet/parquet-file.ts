@@ -1,0 +1,751 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { DataError } from '../../core/errors.js';
+import type { Column, ColumnType, Row, Value } from '../../core/table.js';
+import { PACKAGE_NAME, VERSION } from '../../version.js';
+import { Bytes, ThriftWriter, bitWidth, compareUtf8, encodeHybrid, plainStrings } from './parquet-encoding.js';
+
+/**
+ * Writes a parquet file as rows arrive, one row group at a time: every column OPTIONAL (as DuckDB wrote
+ * them, so old and new files of a partitioned folder read as one table), dictionary-encoded where values
+ * repeat (PLAIN where they hardly do), each page GZIP-compressed by zlib on libuv's thread pool while the
+ * next rows are read, and per column chunk the statistics readers prune with (min, max, null count, and
+ * the distinct count where a dictionary gives it).
+ *
+ * A row group holds at most 122,880 rows (DuckDB's default) or 8 MB of plain values (text counted in
+ * characters, 4 bytes a string more, as PLAIN writes them), whichever comes first: that bounds memory
+ * however wide the rows, and a narrow table keeps big groups.
+ *
+ * Parts: rows between beginPart() and commitPart() land whole or not at all. rollbackPart() cuts the
+ * file back to where the part began and restores the rows of earlier parts that were still waiting in
+ * the current row group (a row group may hold rows of several parts).
+ */
+export const MAX_ROW_GROUP_ROWS = 122_880;
+export const MAX_ROW_GROUP_BYTES = 8 * 1024 * 1024;
+/** GZIP: the widest-read codec Node has built in (zstd arrives with Node 22); level 6 is zlib's default. */
+export const CODEC_NAME = 'GZIP';
+const GZIP_LEVEL = 6;
+/** A text longer than this (in bytes) gives its statistic as a truncated bound, as parquet-mr and Arrow do. */
+const MAX_STATISTIC_BYTES = 64;
+
+const compress = promisify(gzip);
+
+/** Parquet enums (parquet.thrift). */
+const PHYSICAL = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const CONVERTED = { UTF8: 0, DATE: 6, TIMESTAMP_MICROS: 10, INT_32: 17, INT_64: 18 } as const;
+const OPTIONAL = 1;
+const ENCODING = { PLAIN: 0, PLAIN_DICTIONARY: 2, RLE: 3 } as const;
+const PAGE = { DATA: 0, DICTIONARY: 2 } as const;
+const GZIP_CODEC = 2;
+
+const PHYSICAL_TYPES: Record<ColumnType, number> = {
+  string: PHYSICAL.BYTE_ARRAY,
+  int32: PHYSICAL.INT32,
+  date: PHYSICAL.INT32,
+  int64: PHYSICAL.INT64,
+  timestamp: PHYSICAL.INT64,
+  double: PHYSICAL.DOUBLE,
+  boolean: PHYSICAL.BOOLEAN,
+};
+const CONVERTED_TYPES: Partial<Record<ColumnType, number>> = {
+  string: CONVERTED.UTF8,
+  int32: CONVERTED.INT_32,
+  date: CONVERTED.DATE,
+  int64: CONVERTED.INT_64,
+  timestamp: CONVERTED.TIMESTAMP_MICROS,
+};
+/** Plain bytes of one value, for the row-group budget; text adds its length. */
+const VALUE_BYTES: Record<ColumnType, number> = { string: 4, int32: 4, date: 4, int64: 8, timestamp: 8, double: 8, boolean: 1 };
+
+const DAY_MS = 86_400_000;
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+const MAGIC = Buffer.from('PAR1');
+
+/** Where a bad value is reported: the part's name and the number of the batch's first row within it. */
+export interface RowsOrigin {
+  where: string;
+  firstRow: number;
+  table: string;
+}
+
+export class ParquetFileWriter {
+  private readonly chunks: ColumnChunkBuilder[];
+  private readonly rowGroups: RowGroupMeta[] = [];
+  /** Rows and plain bytes waiting in the current row group. */
+  private rows = 0;
+  private bytes = 0;
+  private totalRows = 0;
+  private offset = MAGIC.length;
+  /** The row group being compressed and written; writes happen in order, one group at a time. */
+  private writing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private part: PartStart | undefined;
+  private rowBytes = new Float64Array(1024);
+
+  private constructor(private readonly file: FileHandle, private readonly columns: readonly Column[]) {
+    this.chunks = columns.map((column) => new ColumnChunkBuilder(column));
+  }
+
+  static async create(path: string, columns: readonly Column[]): Promise<ParquetFileWriter> {
+    const file = await open(path, 'w');
+    try {
+      await file.write(MAGIC, 0, MAGIC.length, 0);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    return new ParquetFileWriter(file, columns);
+  }
+
+  beginPart(): void {
+    this.part = { rowGroups: this.rowGroups.length, rows: this.rows, bytes: this.bytes, totalRows: this.totalRows, carried: undefined };
+  }
+
+  commitPart(): void {
+    this.part = undefined;
+  }
+
+  /** Leaves out every row since beginPart(). */
+  async rollbackPart(): Promise<void> {
+    const part = this.part!;
+    this.part = undefined;
+    await this.settle();
+    this.rowGroups.length = part.rowGroups;
+    this.offset = part.rowGroups === 0 ? MAGIC.length : this.rowGroups.at(-1)!.end;
+    await this.file.truncate(this.offset);
+    if (part.carried) {
+      this.chunks.forEach((chunk, c) => chunk.restore(part.carried![c]!));
+    } else {
+      for (const chunk of this.chunks) chunk.truncate(part.rows);
+    }
+    this.rows = part.rows;
+    this.bytes = part.bytes;
+    this.totalRows = part.totalRows;
+  }
+
+  /** Checks and takes a batch of rows, writing each row group that fills up. */
+  async append(batch: readonly Row[], origin: RowsOrigin): Promise<void> {
+    let from = 0;
+    while (from < batch.length) {
+      const count = Math.min(batch.length - from, MAX_ROW_GROUP_ROWS - this.rows);
+      if (this.rowBytes.length < count) this.rowBytes = new Float64Array(count);
+      const rowBytes = this.rowBytes.fill(0, 0, count);
+      for (const chunk of this.chunks) chunk.append(batch, from, count, rowBytes, { ...origin, firstRow: origin.firstRow + from });
+      // Rows that fit in this row group's byte budget (at least one, or a huge row would never be written).
+      let taken = 0;
+      while (taken < count && (this.bytes + rowBytes[taken]! <= MAX_ROW_GROUP_BYTES || (taken === 0 && this.rows === 0))) this.bytes += rowBytes[taken++]!;
+      if (taken < count) for (const chunk of this.chunks) chunk.truncate(this.rows + taken);
+      this.rows += taken;
+      this.totalRows += taken;
+      from += taken;
+      if (this.rows === MAX_ROW_GROUP_ROWS || taken < count) await this.flush();
+    }
+  }
+
+  /** Writes what is left, the footer, and closes the file. */
+  async finish(): Promise<void> {
+    if (this.rows > 0) await this.flush();
+    await this.settle();
+    const footer = fileMetadata(this.columns, this.totalRows, this.rowGroups);
+    const tail = Buffer.alloc(8);
+    tail.writeUInt32LE(footer.length, 0);
+    MAGIC.copy(tail, 4);
+    await this.file.writev([footer, tail], this.offset);
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await this.file.close().catch(() => undefined);
+  }
+
+  /** Waits for the row group being written; rethrows its failure (a full disk). */
+  private async settle(): Promise<void> {
+    await this.writing;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Encodes the current row group and starts compressing and writing it (after the one before). */
+  private async flush(): Promise<void> {
+    await this.settle();
+    const rows = this.rows;
+    // Rows of earlier parts in this group are kept until the part commits, in case it is rolled back.
+    if (this.part && this.part.carried === undefined && this.part.rowGroups === this.rowGroups.length) {
+      this.part.carried = this.chunks.map((chunk) => chunk.copy(this.part!.rows));
+    }
+    const pages = this.chunks.map((chunk) => chunk.encode(rows));
+    for (const chunk of this.chunks) chunk.reset();
+    this.rows = 0;
+    this.bytes = 0;
+    this.writing = this.writeRowGroup(pages, rows).catch((error: unknown) => {
+      this.failure = error;
+    });
+  }
+
+  private async writeRowGroup(encoded: EncodedChunk[], rows: number): Promise<void> {
+    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compress(page.body, { level: GZIP_LEVEL })))));
+    const buffers: Buffer[] = [];
+    const chunks: ChunkMeta[] = [];
+    let at = this.offset;
+    encoded.forEach((chunk, c) => {
+      const start = at;
+      let uncompressed = 0;
+      let dictionaryOffset: number | undefined;
+      let dataOffset = start;
+      chunk.pages.forEach((page, p) => {
+        const body = compressed[c]![p]!;
+        const header = pageHeader(page, body.length);
+        if (page.dictionary) dictionaryOffset = at;
+        else dataOffset = at;
+        buffers.push(header, body);
+        at += header.length + body.length;
+        uncompressed += header.length + page.body.length;
+      });
+      chunks.push({ column: this.columns[c]!, chunk, start, dictionaryOffset, dataOffset, uncompressed, compressed: at - start });
+    });
+    await this.file.writev(buffers, this.offset);
+    this.rowGroups.push({ chunks, rows, end: at });
+    this.offset = at;
+  }
+}
+
+interface PartStart {
+  rowGroups: number;
+  rows: number;
+  bytes: number;
+  totalRows: number;
+  /** The earlier parts' rows of the row group that was written during this part. */
+  carried: ColumnValues[] | undefined;
+}
+
+interface ChunkMeta {
+  column: Column;
+  chunk: EncodedChunk;
+  start: number;
+  dictionaryOffset: number | undefined;
+  dataOffset: number;
+  uncompressed: number;
+  compressed: number;
+}
+
+interface RowGroupMeta {
+  chunks: ChunkMeta[];
+  rows: number;
+  end: number;
+}
+
+interface Page {
+  dictionary: boolean;
+  /** Values in the page (rows for a data page, entries for a dictionary page). */
+  values: number;
+  encoding: number;
+  body: Buffer;
+}
+
+interface Statistics {
+  nullCount: number;
+  distinct?: number;
+  min?: Uint8Array;
+  max?: Uint8Array;
+  /** A long text's bound is a prefix (min) or a prefix just above the value (max): not the value itself. */
+  exactMin: boolean;
+  exactMax: boolean;
+}
+
+interface EncodedChunk {
+  pages: Page[];
+  encodings: number[];
+  statistics: Statistics;
+  rows: number;
+}
+
+type Numbers = Int32Array | Float64Array | Uint8Array | BigInt64Array;
+
+/** A column's values in the current row group: text in an array, anything else in a typed array. */
+interface ColumnValues {
+  strings: Array<string | null>;
+  numbers: Numbers;
+  /** 1 where the value is null (numbers only; a null string is null in `strings`). */
+  nulls: Uint8Array | null;
+  length: number;
+}
+
+class ColumnChunkBuilder {
+  private values: ColumnValues;
+
+  constructor(private readonly column: Column) {
+    this.values = emptyValues(column.type, 1024);
+  }
+
+  /**
+   * Checks and stores batch[from..from+count)'s values, adding each one's plain bytes to rowBytes. One
+   * property name per loop keeps V8's lookups fast.
+   */
+  append(batch: readonly Row[], from: number, count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
+    const { name, nullable, type } = this.column;
+    const values = this.values;
+    const start = values.length;
+    const fail = (index: number, value: Value): never => {
+      if (value === null) throw new DataError(`${origin.where}row ${origin.firstRow + index} of ${origin.table} has no ${name}, which may not be empty`);
+      throw new DataError(`row ${origin.firstRow + index}: column ${name} expects ${type}, got ${JSON.stringify(String(value))}`);
+    };
+    if (type === 'string') {
+      if (values.strings.length < start + count) values.strings = grownStrings(values.strings, start + count);
+      const strings = values.strings;
+      for (let i = 0; i < count; i++) {
+        const value = batch[from + i]![name] ?? null;
+        if (value === null) {
+          if (!nullable) fail(i, value);
+          strings[start + i] = null;
+          continue;
+        }
+        const text = typeof value === 'string' ? value : String(value);
+        strings[start + i] = text;
+        rowBytes[i]! += 4 + text.length;
+      }
+      values.length = start + count;
+      return;
+    }
+    this.ensureCapacity(start + count);
+    const width = VALUE_BYTES[type];
+    let numbers = values.numbers;
+    for (let i = 0; i < count; i++) {
+      const value = batch[from + i]![name] ?? null;
+      const at = start + i;
+      rowBytes[i]! += width;
+      if (value === null) {
+        if (!nullable) fail(i, value);
+        (values.nulls ??= new Uint8Array(numbers.length))[at] = 1;
+        continue;
+      }
+      if (values.nulls) values.nulls[at] = 0;
+      switch (type) {
+        case 'int32':
+          if (typeof value !== 'number' || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) fail(i, value);
+          numbers[at] = value as number;
+          break;
+        case 'double':
+          if (typeof value !== 'number') fail(i, value);
+          numbers[at] = value as number;
+          break;
+        case 'boolean':
+          if (typeof value !== 'boolean') fail(i, value);
+          numbers[at] = value ? 1 : 0;
+          break;
+        case 'date':
+          if (!(value instanceof Date)) fail(i, value);
+          numbers[at] = Math.floor((value as Date).getTime() / DAY_MS);
+          break;
+        case 'timestamp':
+          if (!(value instanceof Date)) fail(i, value);
+          numbers[at] = (value as Date).getTime() * 1000;
+          break;
+        case 'int64':
+          if (typeof value === 'number' && Number.isSafeInteger(value)) {
+            numbers[at] = numbers instanceof BigInt64Array ? BigInt(value) : value;
+          } else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) {
+            // Beyond 2^53 a double is not exact: this row group's values go as bigints.
+            if (!(numbers instanceof BigInt64Array)) numbers = values.numbers = BigInt64Array.from(numbers as Float64Array, (v) => BigInt(v));
+            numbers[at] = value;
+          } else {
+            fail(i, value);
+          }
+          break;
+      }
+    }
+    values.length = start + count;
+  }
+
+  /** Keeps the first `rows` values. */
+  truncate(rows: number): void {
+    this.values.length = rows;
+  }
+
+  copy(rows: number): ColumnValues {
+    const { strings, numbers, nulls } = this.values;
+    return { strings: strings.slice(0, rows), numbers: numbers.slice(0, Math.max(rows, 1)), nulls: nulls?.slice(0, Math.max(rows, 1)) ?? null, length: rows };
+  }
+
+  restore(values: ColumnValues): void {
+    this.values = values;
+  }
+
+  reset(): void {
+    const { numbers } = this.values;
+    // A row group's arrays are reused for the next (entries past `length` are stale); bigints go back to doubles.
+    this.values = numbers instanceof BigInt64Array ? emptyValues(this.column.type, numbers.length) : { strings: this.values.strings, numbers, nulls: null, length: 0 };
+  }
+
+  private ensureCapacity(rows: number): void {
+    const values = this.values;
+    if (values.numbers.length >= rows) return;
+    const size = Math.max(rows, values.numbers.length * 2);
+    const numbers = new (values.numbers.constructor as new (length: number) => Numbers)(size);
+    numbers.set(values.numbers as never);
+    values.numbers = numbers;
+    if (values.nulls) {
+      const nulls = new Uint8Array(size);
+      nulls.set(values.nulls);
+      values.nulls = nulls;
+    }
+  }
+
+  encode(rows: number): EncodedChunk {
+    const { type } = this.column;
+    const values = this.values;
+    const present = presentFlags(values, type, rows);
+    const levels = new Bytes(16);
+    encodeHybrid(present, rows, 1, levels);
+    if (type === 'string') return encodeStrings(values.strings, rows, present, levels);
+    if (type === 'double' || type === 'boolean') return encodePlainNumbers(values.numbers, type, rows, present, levels);
+    return encodeIntegers(values.numbers, type, rows, present, levels);
+  }
+}
+
+/**
+ * A bigger array for a text column, filled by push so V8 keeps fast packed elements (`new Array(122_880)`
+ * would get slow dictionary elements past 100,000). It is kept for the following row groups: arrays
+ * grown per batch were garbage that only full collections freed, 50 MB more peak memory.
+ */
+function grownStrings(strings: Array<string | null>, rows: number): Array<string | null> {
+  const grown: Array<string | null> = strings.slice();
+  const size = Math.min(MAX_ROW_GROUP_ROWS, Math.max(rows, strings.length * 2));
+  while (grown.length < size) grown.push(null);
+  return grown;
+}
+
+function emptyValues(type: ColumnType, capacity: number): ColumnValues {
+  const numbers = type === 'string' ? new Uint8Array(0) : type === 'int32' || type === 'date' ? new Int32Array(capacity) : type === 'boolean' ? new Uint8Array(capacity) : new Float64Array(capacity);
+  return { strings: type === 'string' ? grownStrings([], capacity) : [], numbers, nulls: null, length: 0 };
+}
+
+/** 1 where the row has a value. */
+function presentFlags(values: ColumnValues, type: ColumnType, rows: number): Uint8Array {
+  const present = new Uint8Array(rows);
+  if (type === 'string') {
+    const strings = values.strings;
+    for (let i = 0; i < rows; i++) present[i] = strings[i] === null ? 0 : 1;
+  } else if (values.nulls) {
+    const nulls = values.nulls;
+    for (let i = 0; i < rows; i++) present[i] = 1 - nulls[i]!;
+  } else {
+    present.fill(1);
+  }
+  return present;
+}
+
+/** A dictionary pays while values repeat: past this many distinct values (or half the values) a chunk is PLAIN. */
+const MAX_DICTIONARY_ENTRIES = 65_535;
+/** Checked once this many values are in: almost all distinct means PLAIN without building the rest. */
+const DICTIONARY_PROBE = 1024;
+
+function dictionaryLimit(values: number): number {
+  return Math.min(MAX_DICTIONARY_ENTRIES, Math.max(16, Math.floor(values / 2)));
+}
+
+function encodeStrings(strings: ReadonlyArray<string | null>, rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+  const dictionary = new Map<string, number>();
+  const entries: string[] = [];
+  const indices = new Int32Array(rows);
+  let count = 0;
+  let previous: string | null = null;
+  let previousIndex = -1;
+  let limit = dictionaryLimit(rows);
+  for (let i = 0; i < rows && limit > 0; i++) {
+    const text = strings[i]!;
+    if (text === null) continue;
+    if (text !== previous) {
+      let index = dictionary.get(text);
+      if (index === undefined) {
+        index = entries.length;
+        dictionary.set(text, index);
+        entries.push(text);
+        if (entries.length > limit) limit = 0;
+      }
+      previous = text;
+      previousIndex = index;
+    }
+    indices[count++] = previousIndex;
+    if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
+  }
+  const nullCount = rows - present.reduce((sum, flag) => sum + flag, 0);
+  // A column with no value in the group has no dictionary to give.
+  if (entries.length === 0) limit = 0;
+  if (limit === 0) {
+    const nonNull = strings.slice(0, rows).filter((text): text is string => text !== null);
+    const body = new Bytes(levels.length + 4);
+    levelsPrefix(levels, body);
+    plainStrings(nonNull, body);
+    return { pages: [{ dictionary: false, values: rows, encoding: ENCODING.PLAIN, body: copyOf(body) }], encodings: [ENCODING.PLAIN, ENCODING.RLE], statistics: stringStatistics(nonNull, nullCount, undefined), rows };
+  }
+  const dictionaryPage = new Bytes();
+  plainStrings(entries, dictionaryPage);
+  return dictionaryChunk(dictionaryPage, entries.length, indices, count, rows, levels, stringStatistics(entries, nullCount, entries.length));
+}
+
+function stringStatistics(texts: readonly string[], nullCount: number, distinct: number | undefined): Statistics {
+  if (texts.length === 0) return { nullCount, distinct, exactMin: true, exactMax: true };
+  let min = texts[0]!;
+  let max = min;
+  for (const text of texts) {
+    if (text !== min && compareUtf8(text, min) < 0) min = text;
+    else if (text !== max && compareUtf8(text, max) > 0) max = text;
+  }
+  const minBytes = Buffer.from(min, 'utf8');
+  const maxBytes = Buffer.from(max, 'utf8');
+  const upper = upperBound(maxBytes);
+  // No bound above a long run of 0xff bytes (not UTF-8, so never seen): leave both out rather than mislead.
+  if (!upper) return { nullCount, distinct, exactMin: true, exactMax: true };
+  return { nullCount, distinct, min: minBytes.subarray(0, MAX_STATISTIC_BYTES), max: upper, exactMin: minBytes.length <= MAX_STATISTIC_BYTES, exactMax: maxBytes.length <= MAX_STATISTIC_BYTES };
+}
+
+/** The value itself when short; else its first bytes with the last one raised, which sorts above the value. */
+function upperBound(bytes: Buffer): Uint8Array | undefined {
+  if (bytes.length <= MAX_STATISTIC_BYTES) return bytes;
+  const bound = Uint8Array.from(bytes.subarray(0, MAX_STATISTIC_BYTES));
+  for (let i = bound.length - 1; i >= 0; i--) {
+    if (bound[i]! < 0xff) {
+      bound[i]!++;
+      return bound.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
+/** int32, date, int64 and timestamp: dictionary-encoded while values repeat, else PLAIN. */
+function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+  const wide = type === 'int64' || type === 'timestamp';
+  const dictionary = new Map<number | bigint, number>();
+  const entries: Array<number | bigint> = [];
+  const indices = new Int32Array(rows);
+  let count = 0;
+  let limit = dictionaryLimit(rows);
+  for (let i = 0; i < rows && limit > 0; i++) {
+    if (present[i] === 0) continue;
+    const value = numbers[i]!;
+    let index = dictionary.get(value);
+    if (index === undefined) {
+      index = entries.length;
+      dictionary.set(value, index);
+      entries.push(value);
+      if (entries.length > limit) limit = 0;
+    }
+    indices[count++] = index;
+    if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
+  }
+  if (entries.length === 0) limit = 0;
+  const nonNull: Array<number | bigint> = limit === 0 ? compact(numbers, present, rows) : entries;
+  let min = nonNull[0];
+  let max = min;
+  for (const value of nonNull) {
+    if (value < min!) min = value;
+    else if (value > max!) max = value;
+  }
+  const nullCount = rows - present.reduce((sum, flag) => sum + flag, 0);
+  const statistics: Statistics = { nullCount, distinct: limit === 0 ? undefined : entries.length, exactMin: true, exactMax: true };
+  if (min !== undefined) {
+    statistics.min = fixedBytes([min], wide);
+    statistics.max = fixedBytes([max!], wide);
+  }
+  if (limit === 0) {
+    const body = new Bytes(levels.length + 4 + nonNull.length * 8);
+    levelsPrefix(levels, body);
+    body.append(fixedBytes(nonNull, wide));
+    return { pages: [{ dictionary: false, values: rows, encoding: ENCODING.PLAIN, body: copyOf(body) }], encodings: [ENCODING.PLAIN, ENCODING.RLE], statistics, rows };
+  }
+  const dictionaryPage = new Bytes(entries.length * 8);
+  dictionaryPage.append(fixedBytes(entries, wide));
+  return dictionaryChunk(dictionaryPage, entries.length, indices, count, rows, levels, statistics);
+}
+
+function compact(numbers: Numbers, present: Uint8Array, rows: number): Array<number | bigint> {
+  const values: Array<number | bigint> = [];
+  for (let i = 0; i < rows; i++) if (present[i] === 1) values.push(numbers[i]!);
+  return values;
+}
+
+/** Little-endian INT32, or INT64 from whole doubles (exact below 2^53) or bigints. */
+function fixedBytes(values: ReadonlyArray<number | bigint>, wide: boolean): Uint8Array {
+  if (!wide) return new Uint8Array(Int32Array.from(values as number[]).buffer);
+  const int64s = new BigInt64Array(values.length);
+  const words = new Int32Array(int64s.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (typeof value === 'bigint') {
+      int64s[i] = value;
+      continue;
+    }
+    words[2 * i] = value % 0x1_0000_0000; // ToInt32 keeps the low 32 bits, two's complement for negatives
+    words[2 * i + 1] = Math.floor(value / 0x1_0000_0000);
+  }
+  return new Uint8Array(int64s.buffer);
+}
+
+/** double and boolean: PLAIN (a dictionary would fold -0 into 0; booleans are a bit each already). */
+function encodePlainNumbers(numbers: Numbers, type: 'double' | 'boolean', rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+  const body = new Bytes(levels.length + 4 + rows * 8);
+  levelsPrefix(levels, body);
+  let count = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  if (type === 'double') {
+    const values = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      if (present[i] === 0) continue;
+      const value = numbers[i] as number;
+      values[count++] = value;
+      // NaN orders nowhere: readers ignore it in statistics, so it is left out of them.
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+    body.append(new Uint8Array(values.buffer, 0, count * 8));
+  } else {
+    const bits = new Uint8Array(Math.ceil(rows / 8));
+    for (let i = 0; i < rows; i++) {
+      if (present[i] === 0) continue;
+      const value = numbers[i] as number;
+      if (value === 1) bits[count >> 3]! |= 1 << (count & 7);
+      count++;
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+    body.append(bits.subarray(0, Math.ceil(count / 8)));
+  }
+  const statistics: Statistics = { nullCount: rows - count, exactMin: true, exactMax: true };
+  if (min <= max) {
+    if (type === 'double') {
+      // Parquet's rule for zeros: a min of 0 is written -0, a max of 0 is written +0.
+      statistics.min = new Uint8Array(Float64Array.of(min === 0 ? -0 : min).buffer);
+      statistics.max = new Uint8Array(Float64Array.of(max === 0 ? 0 : max).buffer);
+    } else {
+      statistics.min = Uint8Array.of(min);
+      statistics.max = Uint8Array.of(max);
+    }
+  }
+  return { pages: [{ dictionary: false, values: rows, encoding: ENCODING.PLAIN, body: copyOf(body) }], encodings: [ENCODING.PLAIN, ENCODING.RLE], statistics, rows };
+}
+
+function dictionaryChunk(dictionaryPage: Bytes, entries: number, indices: Int32Array, count: number, rows: number, levels: Bytes, statistics: Statistics): EncodedChunk {
+  const width = bitWidth(entries);
+  const data = new Bytes(levels.length + 5 + count);
+  levelsPrefix(levels, data);
+  data.byte(width);
+  encodeHybrid(indices, count, width, data);
+  return {
+    pages: [
+      { dictionary: true, values: entries, encoding: ENCODING.PLAIN_DICTIONARY, body: copyOf(dictionaryPage) },
+      { dictionary: false, values: rows, encoding: ENCODING.PLAIN_DICTIONARY, body: copyOf(data) },
+    ],
+    encodings: [ENCODING.PLAIN_DICTIONARY, ENCODING.RLE],
+    statistics,
+    rows,
+  };
+}
+
+/** Definition levels in a v1 data page: their byte length, then the hybrid runs. */
+function levelsPrefix(levels: Bytes, body: Bytes): void {
+  body.u32le(levels.length);
+  body.append(levels.view());
+}
+
+function copyOf(bytes: Bytes): Buffer {
+  return Buffer.from(bytes.view());
+}
+
+function pageHeader(page: Page, compressedSize: number): Buffer {
+  const header = new ThriftWriter();
+  header.struct(() => {
+    header.i32(1, page.dictionary ? PAGE.DICTIONARY : PAGE.DATA);
+    header.i32(2, page.body.length);
+    header.i32(3, compressedSize);
+    if (page.dictionary) {
+      header.structField(7, () => {
+        header.i32(1, page.values);
+        header.i32(2, page.encoding);
+      });
+    } else {
+      header.structField(5, () => {
+        header.i32(1, page.values);
+        header.i32(2, page.encoding);
+        header.i32(3, ENCODING.RLE);
+        header.i32(4, ENCODING.RLE);
+      });
+    }
+  });
+  return Buffer.from(header.out.view());
+}
+
+function fileMetadata(columns: readonly Column[], rows: number, rowGroups: readonly RowGroupMeta[]): Buffer {
+  const meta = new ThriftWriter();
+  meta.struct(() => {
+    meta.i32(1, 1);
+    meta.list(2, 'struct', columns.length + 1, (i) => {
+      if (i === 0) {
+        meta.binary(4, 'schema');
+        meta.i32(5, columns.length);
+        return;
+      }
+      const column = columns[i - 1]!;
+      meta.i32(1, PHYSICAL_TYPES[column.type]);
+      meta.i32(3, OPTIONAL);
+      meta.binary(4, column.name);
+      const converted = CONVERTED_TYPES[column.type];
+      if (converted !== undefined) meta.i32(6, converted);
+      logicalType(meta, column.type);
+    });
+    meta.i64(3, rows);
+    meta.list(4, 'struct', rowGroups.length, (g) => {
+      const group = rowGroups[g]!;
+      meta.list(1, 'struct', group.chunks.length, (c) => columnChunk(meta, group.chunks[c]!));
+      meta.i64(2, group.chunks.reduce((sum, chunk) => sum + chunk.uncompressed, 0));
+      meta.i64(3, group.rows);
+      meta.i64(5, group.chunks[0]?.start ?? 0);
+      meta.i64(6, group.chunks.reduce((sum, chunk) => sum + chunk.compressed, 0));
+    });
+    meta.binary(6, `${PACKAGE_NAME} version ${VERSION}`);
+    // TYPE_ORDER for every column: min and max are ordered by type (UTF-8 bytes for text), so readers use them.
+    meta.list(7, 'struct', columns.length, () => meta.structField(1, () => {}));
+  });
+  return Buffer.from(meta.out.view());
+}
+
+/**
+ * Converted types only, as DuckDB wrote them (readers of older files see the same schema), except an
+ * instant: LogicalType TIMESTAMP(isAdjustedToUTC=true, MICROS), which DuckDB reads as TIMESTAMPTZ.
+ */
+function logicalType(meta: ThriftWriter, type: ColumnType): void {
+  if (type !== 'timestamp') return;
+  meta.structField(10, () =>
+    meta.structField(8, () => {
+      meta.bool(1, true);
+      meta.structField(2, () => meta.structField(2, () => {}));
+    }),
+  );
+}
+
+function columnChunk(meta: ThriftWriter, chunk: ChunkMeta): void {
+  const { column } = chunk;
+  const { statistics } = chunk.chunk;
+  meta.i64(2, chunk.start);
+  meta.structField(3, () => {
+    meta.i32(1, PHYSICAL_TYPES[column.type]);
+    meta.list(2, 'i32', chunk.chunk.encodings.length, (e) => meta.listI32(chunk.chunk.encodings[e]!));
+    meta.list(3, 'binary', 1, () => meta.listBinary(column.name));
+    meta.i32(4, GZIP_CODEC);
+    meta.i64(5, chunk.chunk.rows);
+    meta.i64(6, chunk.uncompressed);
+    meta.i64(7, chunk.compressed);
+    meta.i64(9, chunk.dataOffset);
+    if (chunk.dictionaryOffset !== undefined) meta.i64(11, chunk.dictionaryOffset);
+    meta.structField(12, () => {
+      meta.i64(3, statistics.nullCount);
+      if (statistics.distinct !== undefined) meta.i64(4, statistics.distinct);
+      if (statistics.max) meta.binary(5, statistics.max);
+      if (statistics.min) meta.binary(6, statistics.min);
+      if (statistics.max && !statistics.exactMax) meta.bool(7, false);
+      if (statistics.min && !statistics.exactMin) meta.bool(8, false);
+    });
+  });
+}
