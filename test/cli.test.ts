@@ -36,7 +36,7 @@ describe('etl CLI', () => {
   it.each([
     { args: ['frobnicate'], error: /etl: config error: unknown command 'frobnicate'/ },
     { args: ['extract'], error: /etl: config error: missing required argument 'source'/ },
-    { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons, climatempo, random-person, supermetrics\)/ },
+    { args: ['extract', 'nosuch'], error: /etl: config error: unknown source "nosuch" \(choose one of: ons, climatempo, random-person, supermetrics, postgres\)/ },
     { args: ['extract', 'ons', 'nosuch'], error: /etl: config error: ons has no dataset "nosuch" \(choose one of: monthly-deaths/ },
     { args: ['extract', 'ons', '--from', '15'], error: /etl: config error: .*--from <year>.*expected a four-digit year/ },
     { args: ['run', 'random-person', '--shard', '0/2', '--partition-by', 'uuid'], error: /etl: config error: random-person cannot be sharded: it has no work units to split between machines/ },

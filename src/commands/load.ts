@@ -63,7 +63,9 @@ export function loadCommand(context: () => Promise<CommandContext>): Command {
     .addOption(new Option('--concurrency <n>', 'files uploaded at once').argParser(parsePositiveInt).default(4))
     .action(async (paths: string[], flags: LoadFlags & { concurrency: number; dataDir: string }) => {
       const destination = flags.to ?? flags.bucket;
-      if (destination === undefined) throw new ConfigError('name a destination: --to (or --bucket)', { hint: 'e.g. --to gs://my-bucket/ons/, or --to postgres://etl@db/lake --table ons.monthly_deaths' });
+      if (destination === undefined) {
+        throw new ConfigError('name a destination with --to (gs://bucket/prefix/, s3://bucket/prefix/, ./dir/, or postgres://host/db with --table), or --bucket', { hint: 'run etl load --help for usage' });
+      }
       const ctx = await context();
       // Loaded when the command runs, not at start-up (`etl --help` stays fast).
       const [{ failIfAnyFailed, loadFiles }, { recordedUploads }] = await Promise.all([import('../load/load-files.js'), import('../run/data-dir.js')]);
