@@ -32,6 +32,8 @@ export interface EnvVar {
   description: string;
   /** Never printed, logged or written anywhere. */
   secret?: boolean;
+  /** The tool that defines this name (libpq's PGPASSWORD): kept as that tool spells it, so existing setups work without the source's prefix. */
+  definedBy?: string;
 }
 
 /** A command-line flag that belongs to one source; shown in that source's help only. */

@@ -292,8 +292,8 @@ export const postgres: Source<PostgresExtractOptions, PostgresTransformOptions> 
   datasets: [{ name: 'table', title: "a table's rows, each primary key once at its newest version: the table's own columns, then", columns: [OP_COLUMN, ...LINEAGE_COLUMNS] }],
   defaultDataset: 'table',
   env: [
-    { name: 'PGPASSWORD', description: 'the password (or a line in ~/.pgpass, or in the file PGPASSFILE names)', secret: true },
-    { name: 'PGHOST, PGPORT, PGUSER', description: 'what the URL leaves out, as libpq reads them (also PGDATABASE, PGSSLMODE)' },
+    { name: 'PGPASSWORD', description: 'the password (or a line in ~/.pgpass, or in the file PGPASSFILE names)', secret: true, definedBy: 'libpq' },
+    { name: 'PGHOST, PGPORT, PGUSER', description: 'what the URL leaves out, as libpq reads them (also PGDATABASE, PGSSLMODE)', definedBy: 'libpq' },
   ],
   extractOptions: {
     flags: [

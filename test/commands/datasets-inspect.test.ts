@@ -56,7 +56,7 @@ describe('etl datasets', () => {
     const result = JSON.parse(stdout);
     expect(result.datasets.map((d: { name: string }) => d.name)).toEqual(['monthly-deaths', 'weekly-deaths']);
     expect(result.datasets[1]).toEqual(JSON.parse(JSON.stringify(weeklyDeaths)));
-    expect(result.sources.map((s: { name: string }) => s.name)).toEqual(['ons', 'climatempo', 'random-person', 'supermetrics']);
+    expect(result.sources.map((s: { name: string }) => s.name)).toEqual(['ons', 'climatempo', 'random-person', 'supermetrics', 'postgres']);
   });
 
   it('--dataset-file with a bad declaration exits 2 naming the field', async () => {

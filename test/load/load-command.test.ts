@@ -22,7 +22,7 @@ describe('etl load', () => {
   });
 
   it.each([
-    [['load', 'deaths.parquet'], /required option '--bucket <uri>' not specified/],
+    [['load', 'deaths.parquet'], /name a destination with --to .*--bucket/],
     [['load', 'nowhere.parquet', '--bucket', 'gs://b/'], /nowhere\.parquet does not exist/],
     [['load', '{dir}', '--bucket', 'ftp://b/'], /unknown scheme ftp/],
     [['load', '{dir}', '--bucket', '{dir}/out', '--concurrency', 'two'], /--concurrency <n>' argument 'two' is invalid/],

@@ -89,7 +89,7 @@ describe('parseDestination', () => {
 
   const FORMS = 'use gs://bucket/prefix/, s3://bucket/prefix/, file:///dir/, or a local path that starts with /, ./ or ../';
   it.each([
-    ['ftp://host/dir/', '--bucket ftp://host/dir/: unknown scheme ftp://', FORMS],
+    ['ftp://host/dir/', '--bucket ftp://host/dir/: unknown scheme ftp://', `${FORMS}, or --to postgres://… for a table`],
     ['gs:///ons/', '--bucket gs:///ons/ names no bucket', 'write it as gs://bucket/prefix/'],
     ['gs:/b/ons/', '--bucket gs:/b/ons/ looks like a mistyped URL', 'did you mean gs://b/ons/?'],
     ['S3:/bucket/', '--bucket S3:/bucket/ looks like a mistyped URL', 'did you mean s3://bucket/?'],

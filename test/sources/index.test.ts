@@ -19,14 +19,14 @@ describe('the source registry', () => {
     }
     expect(thrown).toBeInstanceOf(ConfigError);
     expect((thrown as ConfigError).message).toBe('unknown source "climatemp"');
-    expect((thrown as ConfigError).hint).toBe('choose one of: ons, climatempo, random-person, supermetrics');
+    expect((thrown as ConfigError).hint).toBe('choose one of: ons, climatempo, random-person, supermetrics, postgres');
   });
 
   it("a source's name is its file, its fixture folder and its env prefix; its default dataset is one of its datasets", () => {
     for (const source of sources) {
       expect(existsSync(path.join(root, 'src', 'sources', `${source.name}.ts`))).toBe(true);
       expect(existsSync(path.join(root, 'test', 'fixtures', source.name))).toBe(true);
-      for (const variable of source.env) expect(variable.name.startsWith(`${envPrefix(source.name)}_`)).toBe(true);
+      for (const variable of source.env) expect(variable.definedBy !== undefined || variable.name.startsWith(`${envPrefix(source.name)}_`)).toBe(true);
       expect(source.datasets.map((d) => d.name)).toContain(source.defaultDataset);
     }
     expect(envPrefix('random-person')).toBe('RANDOM_PERSON');
