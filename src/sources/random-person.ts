@@ -7,6 +7,7 @@ import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest,
 import type { Table } from '../core/table.js';
 import { CREDENTIAL_FIELDS, peopleDeclaration } from '../transform/datasets/random-person.js';
 import { jsonColumns, rawJsonTable } from '../transform/json/json-table.js';
+import { previewJson } from '../transform/json/parse-raw-json.js';
 
 /** randomuser.me serves at most this many people per request. */
 const PAGE_SIZE = 5000;
@@ -41,7 +42,7 @@ async function extract(request: ExtractRequest<RandomPersonExtractOptions>, io: 
     if (nat?.length) url.searchParams.set('nat', nat.join(',').toLowerCase());
     const { entry } = await run.fetchToRaw({ url: url.href }, `page-${String(page).padStart(5, '0')}.json`, `page-${page}`, (body) => {
       const answer = body as { error?: unknown; results?: unknown[] };
-      if (answer.error !== undefined) throw new SourceError(`randomuser.me answered an error: ${String(answer.error)}`, { retriable: true, hint: 'try again later' });
+      if (answer.error !== undefined) throw new SourceError(`randomuser.me answered an error: ${typeof answer.error === 'string' ? answer.error.slice(0, 200) : previewJson(answer.error)}`, { retriable: true, hint: 'try again later' });
       if (!Array.isArray(answer.results)) throw new SourceError(`page ${page}: the answer has no results list`, { hint: 'check --base-url points at randomuser.me or a copy of it' });
       if (answer.results.length !== size) io.log.warn(`page ${page}: asked for ${size} people, got ${answer.results.length}`);
     });

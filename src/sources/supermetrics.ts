@@ -3,27 +3,52 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { followNext } from '../core/api-client.js';
-import { ConfigError, DataError, SourceError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { readSecret } from '../core/settings.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
-import { answerLayout, queryDeclaration } from '../transform/datasets/supermetrics.js';
+import { answerLayout, queryDeclaration, renamedFields } from '../transform/datasets/supermetrics.js';
 import { LINEAGE_COLUMNS, rawJsonTable } from '../transform/json/json-table.js';
+import { parseRawJson } from '../transform/json/parse-raw-json.js';
 import { entryMatches, rawDatasetDir, readManifest, readRawEntry, type ResponseEntry, type ResponseManifest } from '../core/raw-layer.js';
 
 const API_KEY_ENV = 'SUPERMETRICS_API_KEY';
 const DAY_MS = 86_400_000;
+/** Five years of one-day chunks; at 30 days a chunk, 160 years. Each chunk is one request or more. */
+const DEFAULT_MAX_CHUNKS = 2000;
+
 const extractOptions = (z: Zod) =>
   z
-  .object({
-    query: z.string('expected a query file, e.g. --query query.json'),
-    from: z.iso.date('expected a date YYYY-MM-DD'),
-    to: z.iso.date('expected a date YYYY-MM-DD'),
-    chunk: z.string().regex(/^[1-9]\d*d$/, 'expected a number of days, e.g. 15d').default('30d'),
-    refresh: z.boolean().default(false),
-  })
-  .refine((o) => o.from <= o.to, { message: 'expected --from on or before --to', path: ['to'] });
+    .object({
+      query: z.string('expected a query file, e.g. --query query.json'),
+      from: z.iso.date('expected a date YYYY-MM-DD'),
+      to: z.iso.date('expected a date YYYY-MM-DD'),
+      chunk: z.string().regex(/^[1-9]\d*d$/, 'expected a number of days, e.g. 15d').default('30d'),
+      maxChunks: z
+        .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)])
+        .pipe(z.number().int('expected a whole number').min(1, 'expected at least 1').max(1_000_000, 'expected at most 1000000'))
+        .default(DEFAULT_MAX_CHUNKS),
+      refresh: z.boolean().default(false),
+    })
+    .refine((o) => o.from <= o.to, { message: 'expected --from on or before --to', path: ['to'] })
+    // Counted, not listed: --from 0001-01-01 would list hundreds of thousands of chunks before the first request.
+    .superRefine((o, context) => {
+      const days = Number(o.chunk.slice(0, -1));
+      const count = chunkCount(o.from, o.to, days);
+      if (count > o.maxChunks) {
+        context.addIssue({
+          code: 'custom',
+          path: ['from'],
+          message: `${o.from}..${o.to} in chunks of ${days} day${days === 1 ? '' : 's'} is ${count} chunks (a request or more each), more than --max-chunks ${o.maxChunks}: narrow --from/--to, use a larger --chunk, or raise --max-chunks`,
+        });
+      }
+    });
 type SupermetricsExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
+
+/** How many chunks of `days` days cover from..to (inclusive). */
+export function chunkCount(from: string, to: string, days: number): number {
+  return Math.ceil((Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS) + 1) / days);
+}
 
 /** [start, end] pairs (inclusive) of at most `days` days covering from..to. */
 export function chunksOf(from: string, to: string, days: number): Array<{ start: string; end: string }> {
@@ -74,7 +99,7 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
     url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: apiKey }));
     const entries = await followNext(url.href, async (pageUrl, index) => {
       const { entry, body } = await run.fetchToRaw({ url: pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
-        answerLayout(answer, pageUrl); // the shape transform needs, checked before the file is kept
+        answerLayout(answer, `page ${index + 1}`); // the shape transform needs, checked before the file is kept (the error names the URL without the key)
       });
       const next = (body as { meta?: { paginate?: { next?: unknown } } }).meta?.paginate?.next;
       return { page: entry, next: typeof next === 'string' && next !== '' ? next : undefined };
@@ -109,15 +134,14 @@ async function transform(request: TransformRequest, io: SourceIO): Promise<Table
   if (!first) {
     throw new ConfigError(`nothing extracted for supermetrics query in ${rawDir}`, { hint: 'run `etl extract supermetrics query --query … --from … --to …` first (same --data-dir)' });
   }
+  const firstFile = path.join(rawDir, first.path);
+  // Checked against its manifest entry as it is read, then parsed from those bytes.
   const bytes = await readRawEntry({ rawDir, entry: first, index: 0 });
-  let body: unknown;
-  try {
-    body = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw new DataError(`${path.join(rawDir, first.path)} is not valid JSON: ${(error as Error).message}`);
-  }
+  const layout = answerLayout(parseRawJson(bytes.toString('utf8'), firstFile), firstFile);
+  const renamed = renamedFields(layout);
+  if (renamed.length > 0) io.log.warn(`schema drift in query: ${renamed.length} field${renamed.length === 1 ? '' : 's'} would share a column name, so a suffix tells them apart: ${renamed.join('; ')}`);
   const keep = (entry: ResponseEntry): boolean => chunkInShard(entry.key.split('/')[0]!, request.shard);
-  return rawJsonTable(queryDeclaration(answerLayout(body, first.path)), { dataDir: request.dataDir, source: 'supermetrics', keep }, io.log);
+  return rawJsonTable(queryDeclaration(layout), { dataDir: request.dataDir, source: 'supermetrics', keep }, io.log);
 }
 
 export const supermetrics: Source<SupermetricsExtractOptions, Record<string, never>> = {
@@ -134,6 +158,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
       { flags: '--from <date>', description: 'first day, YYYY-MM-DD' },
       { flags: '--to <date>', description: 'last day, YYYY-MM-DD' },
       { flags: '--chunk <days>', description: 'split the period into chunks of this many days, one request each, e.g. 15d (default: 30d)' },
+      { flags: '--max-chunks <n>', description: `refuse a period of more chunks than this, before any request (default: ${DEFAULT_MAX_CHUNKS})` },
       { flags: '--refresh', description: 'fetch closed chunks again even when the raw layer has them' },
     ],
     schema: extractOptions,
@@ -146,11 +171,13 @@ Examples:
 
 Each chunk is fetched with start_date/end_date set, following meta.paginate.next until it is absent;
 every page is one raw file. A re-run resumes: chunks already in the raw layer are not fetched again
-unless --refresh; the last chunk, still open (it reaches today), is always fetched again.
+unless --refresh; the last chunk, still open (it reaches today), is always fetched again. A period of
+more than --max-chunks chunks is refused before any request.
 Output (query): one column per field in snake_case ("M-site_TOTAL: Bounces Landing" becomes
-m_site_total_bounces_landing; with a column split, data[0] is the header of pivoted columns);
-dimensions as text (DATE when named date), metrics DOUBLE; rows of overlapping or re-fetched
-periods are kept once (same dimensions: the newest extraction wins); then extracted_at, source_file.`,
+m_site_total_bounces_landing; with a column split, data[0] is the header of pivoted columns; names
+that clash get a suffix, "a_b" after "A b" becomes a_b_2); dimensions as text (DATE when named date),
+metrics DOUBLE; rows of overlapping or re-fetched periods are kept once (same dimensions: the newest
+extraction wins); then extracted_at, source_file. A row dated outside its chunk is a data error.`,
   extract,
   transform,
 };

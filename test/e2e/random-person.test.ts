@@ -163,4 +163,28 @@ describe('etl extract/transform random-person', () => {
     expect(columns.map((c) => c.name)).toContain('uuid');
     expect(columns.at(-1)!.name).toBe('source_file');
   });
+
+  it('hostile values: nesting thousands deep, 1e400: each one data error (exit 4) naming file and path; the previous output stays', async () => {
+    const out = path.join(bed.dataDir, 'people.parquet');
+    expect((await extract('--count', '2', '--seed', 'h')).code).toBe(0);
+    expect((await transform('--out', out)).code).toBe(0);
+    const before = await readFile(out);
+    const page = (edit: (person: any) => void): string => {
+      const body = JSON.parse(peoplePage({ results: 2, seed: 'h', page: 1 }));
+      edit(body.results[1]);
+      return JSON.stringify(body);
+    };
+    for (const [body, message] of [
+      [page((p) => (p.extra = 'DEEP')).replace('"DEEP"', '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)), '$.results[1].extra.a.a.a.a.a.a.a.a.a… is nested more than 64 levels deep'],
+      [page((p) => (p.location.coordinates.latitude = 'BIG')).replace('"BIG"', '1e400'), '$.results[1].location.coordinates.latitude is 1e400, expected a number that fits a DOUBLE'],
+    ] as const) {
+      bed.server.queue('/api/', { status: 200, body });
+      expect((await extract('--count', '2', '--seed', 'h')).code).toBe(0);
+      const result = await transform('--out', out);
+      expect(result.code, message).toBe(4);
+      expect(result.stderr).toContain(`etl: data error: raw/random-person/people/page-00001.json: ${message}`);
+      expect(result.stderr).not.toMatch(/internal error|Maximum call stack/);
+      expect((await readFile(out)).equals(before)).toBe(true);
+    }
+  });
 });

@@ -138,6 +138,19 @@ describe('etl extract/transform supermetrics', () => {
     for (const text of ['--query <file.json>', '--from <date>', '--to <date>', '--chunk <days>', '--refresh', '--base-url', 'SUPERMETRICS_API_KEY', 'SUPERMETRICS_BASE_URL', 'never a flag']) expect(help.stdout).toContain(text);
   });
 
+  it('a period of more chunks than --max-chunks is refused at once (exit 2), before any request or file', async () => {
+    for (const args of [['--from', '0001-01-01', '--to', '2024-03-31'], ['--from', '0001-01-01', '--to', '9999-12-31', '--chunk', '1d'], ['--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '1d', '--max-chunks', '30']]) {
+      const result = await extract(...args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/^etl: config error: option '--from <date>' argument "[\d-]+" is invalid: [\d-]+\.\.[\d-]+ in chunks of \d+ days? is \d+ chunks \(a request or more each\), more than --max-chunks \d+: narrow --from\/--to, use a larger --chunk, or raise --max-chunks/);
+    }
+    // Only this test's periods: a test before it that timed out on a loaded machine may still be sending its own.
+    expect(requested().filter((q) => q.start_date === '0001-01-01' || q.start_date.startsWith('2024-01-'))).toEqual([]);
+    expect((await extract('--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '1d', '--max-chunks', '31')).code).toBe(0);
+    const help = await cli(['extract', 'supermetrics', '--help']);
+    expect(help.stdout).toContain('--max-chunks <n>');
+  });
+
   it('never writes or prints the API key', async () => {
     expect((await cli(['--json', '--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-03-01', '--to', '2024-03-20', '--chunk', '7d', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
     bed.server.queue('/enterprise/', { status: 401, body: `{"error":"bad key ${API_KEY}"}` });

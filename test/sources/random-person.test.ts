@@ -104,4 +104,30 @@ describe('randomPerson.transform', () => {
     const person = JSON.parse(peoplePage({ results: 2, seed: 't', page: 1 })).results[1];
     expect((await transform(true))[1]!.row).toMatchObject({ uuid: person.login.uuid, login_password: person.login.password, login_sha256: person.login.sha256 });
   });
+
+  it('a street or postcode sent as a number too long for a double: the postcode kept as written, the street refused', async () => {
+    const page = JSON.parse(peoplePage({ results: 2, seed: 'n', page: 1 }));
+    page.results[0].location.postcode = 'POSTCODE';
+    page.results[1].location.street = 'STREET';
+    const body = JSON.stringify(page).replace('"POSTCODE"', '12345678901234567891');
+    bed.server.queue('/api/', { status: 200, body });
+    await extract({ count: 2, seed: 'n' });
+    const transform = () => tableRows(randomPerson.transform({ dataset: 'people', dataDir: bed.dataDir, options: { withCredentials: false } }, io));
+    expect((await transform()).map(({ row }) => row.location_postcode)).toEqual(['12345678901234567891', String(page.results[1].location.postcode)]);
+    bed.server.queue('/api/', { status: 200, body: body.replace('"STREET"', '12345678901234567891') });
+    await extract({ count: 2, seed: 'n' });
+    await expect(transform()).rejects.toThrow('raw/random-person/people/page-00001.json: $.results[1].location.street is 12345678901234567891, expected a street number for column location_street_number');
+  });
+
+  it('a default transform never names a credential-like field, in a drift warning or anywhere else', async () => {
+    await extract({ count: 3, seed: 'c' });
+    const page = JSON.parse(peoplePage({ results: 3, seed: 'c', page: 1 }));
+    const login = page.results[0].login;
+    // The fixture sends every one of them, as randomuser.me does.
+    expect(Object.keys(login).sort()).toEqual(['md5', 'password', 'salt', 'sha1', 'sha256', 'username', 'uuid']);
+    io.lines.length = 0;
+    expect(await tableRows(randomPerson.transform({ dataset: 'people', dataDir: bed.dataDir, options: { withCredentials: false } }, io))).toHaveLength(3);
+    expect(io.lines.filter((line) => /drift|password|salt|md5|sha1|sha256/.test(line))).toEqual([]);
+    for (const field of ['password', 'salt', 'md5', 'sha1', 'sha256']) expect(io.lines.join('\n')).not.toContain(String(login[field]));
+  });
 });

@@ -1,13 +1,15 @@
 import { z } from 'zod';
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, DataError, SourceError } from '../../src/core/errors.js';
-import { chunksOf, supermetrics } from '../../src/sources/supermetrics.js';
+import { chunkCount, chunksOf, supermetrics } from '../../src/sources/supermetrics.js';
 import { pivotedAnswer, pivotedRows } from '../fixtures/supermetrics/answers.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { capturedIO, type CapturedIO } from '../helpers/source-io.js';
+import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
 import { tableRows } from '../helpers/table-rows.js';
 
 /** supermetrics' extract in-process (Stryker sees it) against the look-alike of test/e2e/supermetrics.test.ts; "today" is 2024-03-01. */
@@ -40,7 +42,7 @@ afterEach(async () => {
 
 type Options = { from: string; to: string; chunk?: string; refresh?: boolean; query?: string };
 const extract = (options: Options, shard?: { index: number; count: number }) =>
-  supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl: bed.server.url, concurrency: 1, rateLimit: 0, options: { query: queryFile, chunk: '30d', refresh: false, ...options }, shard }, io);
+  supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl: bed.server.url, concurrency: 1, rateLimit: 0, options: { query: queryFile, chunk: '30d', maxChunks: 2000, refresh: false, ...options }, shard }, io);
 const rawDir = () => path.join(bed.dataDir, 'raw', 'supermetrics', 'query');
 const asked = () => bed.server.requests.map((r) => ({ ...JSON.parse(r.url.searchParams.get('json')!), page: r.url.searchParams.get('page') }));
 
@@ -53,6 +55,29 @@ describe('chunksOf', () => {
     ]);
     expect(chunksOf('2024-02-28', '2024-03-01', 1).map((c) => c.start)).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']);
     expect(chunksOf('2024-01-01', '2024-01-10', 10)).toEqual([{ start: '2024-01-01', end: '2024-01-10' }]);
+  });
+});
+
+describe('--max-chunks', () => {
+  const parse = (options: Record<string, unknown>) => supermetrics.extractOptions.schema(z).safeParse({ query: 'q.json', ...options });
+  const issues = (options: Record<string, unknown>) => parse(options).error?.issues.map((issue) => [issue.path.join('.'), issue.message]);
+
+  it('chunkCount counts what chunksOf lists, without listing', () => {
+    for (const [from, to, days] of [['2024-01-01', '2024-01-31', 15], ['2024-02-28', '2024-03-01', 1], ['2024-01-01', '2024-01-10', 10], ['2023-03-20', '2024-11-02', 7], ['2024-01-01', '2024-01-01', 30]] as const) {
+      expect(chunkCount(from, to, days)).toBe(chunksOf(from, to, days).length);
+    }
+  });
+
+  it('a period of more chunks than --max-chunks (default 2000) is refused when the options are read, before any request', () => {
+    expect(issues({ from: '0001-01-01', to: '2024-03-31' })).toEqual([
+      ['from', '0001-01-01..2024-03-31 in chunks of 30 days is 24633 chunks (a request or more each), more than --max-chunks 2000: narrow --from/--to, use a larger --chunk, or raise --max-chunks'],
+    ]);
+    expect(issues({ from: '0001-01-01', to: '9999-12-31', chunk: '1d' })?.[0]?.[1]).toMatch(/^0001-01-01\.\.9999-12-31 in chunks of 1 day is 3652059 chunks/);
+    expect(parse({ from: '2019-01-01', to: '2024-06-22', chunk: '1d' }).success).toBe(true); // 2000 chunks
+    expect(parse({ from: '2019-01-01', to: '2024-06-23', chunk: '1d' }).success).toBe(false);
+    expect(parse({ from: '2019-01-01', to: '2024-06-23', chunk: '1d', maxChunks: '2001' }).success).toBe(true);
+    expect(parse({ from: '2019-01-01', to: '2024-06-23', chunk: '1d', maxChunks: 2001 }).success).toBe(true);
+    for (const wrong of ['0', '-5', '0x10', '1.5', 'lots', '']) expect(parse({ from: '2024-01-01', to: '2024-01-02', maxChunks: wrong }).success, wrong).toBe(false);
   });
 });
 
@@ -137,7 +162,9 @@ describe('supermetrics.extract', () => {
 
     vi.stubEnv('SUPERMETRICS_API_KEY', API_KEY);
     bed.server.queue('/enterprise/', json(200, { meta: {}, rows: [] }));
-    await expect(extract({ from: '2024-01-01', to: '2024-01-01' })).rejects.toBeInstanceOf(SourceError);
+    const otherShape = extract({ from: '2024-01-01', to: '2024-01-01' });
+    await expect(otherShape).rejects.toBeInstanceOf(SourceError);
+    await expect(otherShape).rejects.toThrow(/^GET \S+: page 1: expected meta\.query\.fields and data in a Supermetrics answer$/);
   });
 });
 
@@ -160,7 +187,7 @@ describe('supermetrics pagination and re-fetches', () => {
 
   it('follows a --base-url with a path, with or without its trailing slash', async () => {
     for (const baseUrl of [`${bed.server.url}/mirror`, `${bed.server.url}/mirror/`]) {
-      await supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl, concurrency: 1, rateLimit: 0, options: { query: queryFile, from: '2024-01-01', to: '2024-01-01', chunk: '1d', refresh: true } }, io);
+      await supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl, concurrency: 1, rateLimit: 0, options: { query: queryFile, from: '2024-01-01', to: '2024-01-01', chunk: '1d', maxChunks: 2000, refresh: true } }, io);
     }
     expect(bed.server.requests.map((r) => r.url.pathname)).toEqual(['/mirror/enterprise/v2/query/data/json', '/mirror/enterprise/v2/query/data/json']);
   });
@@ -199,5 +226,69 @@ describe('supermetrics.transform', () => {
     await expect(damaged).rejects.toBeInstanceOf(DataError);
     // Changed since extract: refused by its manifest entry before it is parsed.
     await expect(damaged).rejects.toThrow(`${path.join(rawDir(), 'manifest.json')}: files[0].path "2024-01-01_2024-01-01/page-0001.json" is 9 bytes, the record says `);
+  });
+});
+
+describe('supermetrics.transform: drift, dates and column names', () => {
+  const transform = () => supermetrics.transform({ dataset: 'query', dataDir: bed.dataDir, options: {} }, io);
+  const warnings = () => io.lines.filter((line) => line.startsWith('warn:'));
+  const failure = async (): Promise<DataError> => (await tableRows(transform()).catch((error: unknown) => error)) as DataError;
+
+  it('reports as drift only what it does not read: never data, which it reads', async () => {
+    await extract({ from: '2024-01-01', to: '2024-01-02' });
+    expect(await tableRows(transform())).toHaveLength(2 * 2);
+    expect(warnings()).toEqual([]);
+
+    bed.server.queue('/enterprise/', json(200, { ...(pivotedAnswer(pivotedRows('2024-01-03', '2024-01-03', 0)) as object), surprise: { note: 'new' } }));
+    await extract({ from: '2024-01-03', to: '2024-01-03' });
+    await tableRows(transform());
+    expect(warnings()).toEqual(['warn: schema drift in query: 1 field not in the declaration, left out: surprise.note at $.surprise.note (e.g. "new")']);
+  });
+
+  it('a row dated outside the chunk its file was fetched for is a data error naming the file and the row', async () => {
+    const rows = [...pivotedRows('2024-02-10', '2024-02-10', 0), ...pivotedRows('2020-01-01', '2020-01-01', 0)];
+    bed.server.queue('/enterprise/', json(200, pivotedAnswer(rows)));
+    await extract({ from: '2024-02-10', to: '2024-02-10' });
+    const error = await failure();
+    expect(error).toBeInstanceOf(DataError);
+    expect(error.message).toBe('raw/supermetrics/query/2024-02-10_2024-02-10/page-0001.json: $.data[3] is dated 2020-01-01, outside 2024-02-10..2024-02-10, the period this file was fetched for');
+    expect(error.hint).toMatch(/query file sets no dates of its own/);
+  });
+
+  it('field names that make the same column are told apart by a suffix, every value kept, and said once', async () => {
+    const field = (name: string, type: string) => ({ field_name: name, field_type: type, field_split: 'row' });
+    const answer = {
+      meta: { query: { fields: [field('A b', 'dim'), field('a_b', 'dim'), field('Name', 'met'), field('name', 'met'), field('Extracted at', 'dim'), field('a_b_2', 'met')] } },
+      data: [['x', 'y', 1, 2, 'z', 3]],
+    };
+    bed.server.queue('/enterprise/', json(200, answer));
+    await extract({ from: '2024-01-01', to: '2024-01-01' });
+    const rows = await tableRows(transform());
+    expect(rows.map(({ row }) => row)).toEqual([
+      { a_b: 'x', a_b_3: 'y', name: 1, name_2: 2, extracted_at_2: 'z', a_b_2: 3, extracted_at: expect.any(Date), source_file: 'raw/supermetrics/query/2024-01-01_2024-01-01/page-0001.json' },
+    ]);
+    expect(warnings()).toEqual([
+      'warn: schema drift in query: 3 fields would share a column name, so a suffix tells them apart: "a_b" is a_b_3 (a_b is "A b"); "name" is name_2 (name is "Name"); "Extracted at" is extracted_at_2 (extracted_at is etl\'s lineage column)',
+    ]);
+  });
+
+  const sample = (name: string) => JSON.parse(readFileSync(sharedFile('api-samples', 'supermetrics', name), 'utf8'));
+
+  it.skipIf(!hasSharedData)('reads the recorded plain answer in ../shared with no drift', async () => {
+    bed.server.queue('/enterprise/', json(200, sample('supermetrics_ga_rows_with_paging.json')));
+    await extract({ from: '2023-01-01', to: '2023-01-03' });
+    expect((await tableRows(transform())).map(({ row }) => [(row.date as Date).toISOString().slice(0, 10), row.sessions])).toEqual([['2023-01-01', 100], ['2023-01-02', 150], ['2023-01-03', 120]]);
+    expect(warnings()).toEqual([]);
+  });
+
+  it.skipIf(!hasSharedData)('reads the recorded pivoted answer in ../shared with no drift; answered for another chunk, it is refused', async () => {
+    bed.server.queue('/enterprise/', json(200, sample('supermetrics_ga_pivoted.json')));
+    await extract({ from: '2020-01-01', to: '2020-01-01' });
+    expect((await tableRows(transform())).map(({ row }) => row.m_site_total_click_to_rws)).toEqual([9]);
+    expect(warnings()).toEqual([]);
+
+    bed.server.queue('/enterprise/', json(200, sample('supermetrics_ga_pivoted.json')));
+    await extract({ from: '2024-03-31', to: '2024-03-31' });
+    expect((await failure()).message).toBe('raw/supermetrics/query/2024-03-31_2024-03-31/page-0001.json: $.data[1] is dated 2020-01-01, outside 2024-03-31..2024-03-31, the period this file was fetched for');
   });
 });

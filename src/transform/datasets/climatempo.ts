@@ -105,7 +105,7 @@ export const citiesDeclaration: JsonTableDeclaration = {
   name: 'cities',
   title: 'ClimaTempo locales: the ids --city takes',
   // The answer is a bare list of cities.
-  records: (body) => body,
+  records: { from: '$', read: (body) => ({ records: body }) },
   columns: [
     { name: 'city_id', type: 'int64', path: 'id', required: true },
     { name: 'city_name', type: 'string', path: 'name' },

@@ -1,5 +1,6 @@
 import type { Value } from '../../core/table.js';
 import type { JsonColumn, JsonTableDeclaration } from '../json/json-table.js';
+import { JsonNumberText } from '../json/parse-raw-json.js';
 
 /** Credential-like fields randomuser.me sends; left out unless asked for. */
 export const CREDENTIAL_FIELDS = ['password', 'salt', 'md5', 'sha1', 'sha256'] as const;
@@ -12,7 +13,7 @@ function streetPart(part: 'number' | 'name') {
       if (part === 'number') return match ? Number(match[1]) : null;
       return match ? match[2]! : value.trim();
     }
-    if (value !== null && typeof value === 'object') {
+    if (value !== null && typeof value === 'object' && !(value instanceof JsonNumberText)) {
       const field = (value as Record<string, unknown>)[part];
       if (field === undefined || field === null) return null;
       if (part === 'name') return String(field);
@@ -25,7 +26,7 @@ function streetPart(part: 'number' | 'name') {
 
 /** Postcodes arrive as numbers for some countries and text for others: always text, so 01234 keeps its zero. */
 function postcode(value: unknown): Value {
-  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  if (typeof value === 'string' || typeof value === 'number' || value instanceof JsonNumberText) return String(value);
   throw new Error('a postcode');
 }
 

@@ -3,6 +3,8 @@ import { ConfigError, DataError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Column, ColumnType, Row, Table, TablePart, Value } from '../../core/table.js';
 import { rawDatasetDir, readManifest, readRawEntry, type ResponseEntry, type ResponseManifest } from '../../core/raw-layer.js';
+import { isCalendarDay, isTimeOfDay, utcTime } from './calendar.js';
+import { JsonNumberText, exactInteger, parseRawJson, previewJson } from './parse-raw-json.js';
 
 /**
  * A JSON dataset is declared, not coded: where the records are in a response, and for each column
@@ -24,14 +26,30 @@ export interface JsonColumn {
 export interface JsonTableDeclaration {
   name: string;
   title: string;
-  /** Dotted path of the records array in a response (`results`), or a function for records that are not objects. */
-  records: string | ((body: unknown) => unknown);
+  /** Dotted path of the records array in a response (`results`), or a reader for records that are not objects there. */
+  records: string | RecordsReader;
   columns: readonly JsonColumn[];
   /** Paths left out on purpose (credentials, envelope fields): not reported as drift. A path covers what is under it. */
   ignore?: readonly string[];
   /** Columns that identify a row: when two raw files hold the same key, the newest extraction wins. */
   dedupeOn?: readonly string[];
+  /** A check of each row against the raw file it came from (Supermetrics: the row's date lies in the period fetched): what is wrong with it, if anything. */
+  checkRow?: (row: Row, file: RawJsonFile) => { message: string; hint?: string } | undefined;
 }
+
+/** Records made from an answer by code (Supermetrics' rows of cells, a bare list). */
+export interface RecordsReader {
+  /** Dotted path of the part of the answer the records come from (`data`), or `$` for all of it: it is read, so it is not drift. */
+  from: string;
+  /**
+   * The records of one answer (`file` names it in errors), and (when they are not `from[index]`) the JSON
+   * path of record `index` or of one of its columns, for messages.
+   */
+  read(body: unknown, file: string): { records: unknown; pathOf?: RecordPath };
+}
+
+/** The JSON path of record `index`, or of the field `columnPath` in it. */
+export type RecordPath = (index: number, columnPath?: string) => string;
 
 /** Added to every JSON table: where each row came from. */
 export const LINEAGE_COLUMNS: readonly Column[] = [
@@ -40,10 +58,15 @@ export const LINEAGE_COLUMNS: readonly Column[] = [
 ];
 
 export function jsonColumns(declaration: JsonTableDeclaration): Column[] {
-  return [
+  const columns = [
     ...declaration.columns.map((c) => ({ name: c.name, type: c.type, nullable: !c.required, ...(c.description ? { description: c.description } : {}) })),
     ...LINEAGE_COLUMNS,
   ];
+  // Two columns of one name would keep one value of the two: names made from data are made distinct before this.
+  const names = columns.map((c) => c.name);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined) throw new Error(`${declaration.name} declares the column ${twice} twice`);
+  return columns;
 }
 
 /** The table of every response the manifest of <dataDir>/raw/<source>/<dataset>/ lists. */
@@ -71,7 +94,8 @@ export async function rawJsonTable(declaration: JsonTableDeclaration, where: { d
 }
 
 export interface RawJsonFile {
-  entry: Pick<ResponseEntry, 'fetched_at'>;
+  /** The manifest entry: when it was fetched, and its key (what was asked for). */
+  entry: Pick<ResponseEntry, 'fetched_at'> & Partial<Pick<ResponseEntry, 'key'>>;
   /** The file's bytes (a raw file's are checked against its manifest entry as they are read). */
   read: () => Promise<Buffer>;
   /** Shown in errors and stored in source_file. */
@@ -81,15 +105,15 @@ export interface RawJsonFile {
 export function jsonTable(declaration: JsonTableDeclaration, files: readonly RawJsonFile[], log: Logger): Table {
   const drift = new Map<string, unknown>();
   const seenKeys = declaration.dedupeOn ? new Set<string>() : undefined;
-  const known = knownPaths(declaration);
-  const getRecords = typeof declaration.records === 'string' ? pathGetter(declaration.records) : declaration.records;
-  const recordsPath = typeof declaration.records === 'string' ? `$.${declaration.records}` : '$';
-  const recordPath = (index: number): string => `${recordsPath}[${index}]`;
+  const reader = typeof declaration.records === 'string' ? listAt(declaration.records) : declaration.records;
+  const known = knownPaths(declaration, reader);
+  const recordsPath = reader.from === '$' ? '$' : `$.${reader.from}`;
+  const listPath: RecordPath = (index, columnPath) => `${recordsPath}[${index}]${columnPath === undefined ? '' : `.${columnPath}`}`;
   const recordsOfAll = `${recordsPath}[*]`;
-  // JSON paths are spelled out only for a message: building one per value costs more than reading the value.
+  const columns = jsonColumns(declaration);
   const getters: ColumnGetter[] = declaration.columns.map((column) => {
     const fromRoot = column.path.startsWith('$.');
-    return { column, fromRoot, get: pathGetter(fromRoot ? column.path.slice(2) : column.path), jsonPath: (index) => (fromRoot ? column.path : `${recordPath(index)}.${column.path}`) };
+    return { column, fromRoot, get: pathGetter(fromRoot ? column.path.slice(2) : column.path) };
   });
 
   // Every row starts as a copy of one object with all columns, so rows share one shape and filling
@@ -97,29 +121,27 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   const rowShape: Record<string, Value> = Object.fromEntries([...declaration.columns.map((column) => column.name), 'extracted_at', 'source_file'].map((name) => [name, null]));
 
   async function* rowsOf(raw: RawJsonFile): AsyncGenerator<Row> {
-    const bytes = await raw.read();
-    let body: unknown;
-    try {
-      body = JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw new DataError(`${raw.name} is not valid JSON: ${(error as Error).message}`, { hint: 'extract again to replace the raw file' });
-    }
+    const body = parseRawJson((await raw.read()).toString('utf8'), raw.name);
     noteDrift(body, known.root, drift, '$', []);
-    const records = getRecords(body);
+    const { records, pathOf = listPath } = reader.read(body, raw.name);
     if (!Array.isArray(records)) throw new DataError(`${raw.name}: ${recordsPath} is not a list of records`);
     const extractedAt = new Date(raw.entry.fetched_at);
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as unknown;
       noteDrift(record, known.record, drift, recordsOfAll, []);
       const row: Record<string, Value> = { ...rowShape };
+      // JSON paths are spelled out only for a message: building one per value costs more than reading the value.
+      const where: FieldPath = (column) => `${raw.name}: ${column.path.startsWith('$.') ? column.path : pathOf(index, column.path)}`;
       for (const getter of getters) {
         const value = getter.get(getter.fromRoot ? body : record);
-        const converted = value === undefined || value === null ? null : convertValue(value, body, getter, raw.name, index);
+        const converted = value === undefined || value === null ? null : convertValue(value, body, getter.column, where);
         if (converted === null && getter.column.required) {
-          throw new DataError(`${raw.name}: ${getter.jsonPath(index)} is missing (column ${getter.column.name} may not be empty)`, { hint: 'the API answered without a field the dataset requires' });
+          throw new DataError(`${where(getter.column)} is missing (column ${getter.column.name} may not be empty)`, { hint: 'the API answered without a field the dataset requires' });
         }
         row[getter.column.name] = converted;
       }
+      const problem = declaration.checkRow?.(row, raw);
+      if (problem) throw new DataError(`${raw.name}: ${pathOf(index)} ${problem.message}`, problem.hint ? { hint: problem.hint } : {});
       if (seenKeys) {
         const key = JSON.stringify(declaration.dedupeOn!.map((name) => valueKey(row[name] ?? null)));
         if (seenKeys.has(key)) continue;
@@ -134,21 +156,28 @@ export function jsonTable(declaration: JsonTableDeclaration, files: readonly Raw
   async function* parts(): AsyncGenerator<TablePart> {
     for (const raw of files) yield { name: raw.name, rows: rowsOf(raw) };
     if (drift.size > 0) {
-      const list = [...drift].map(([jsonPath, example]) => `${jsonPath.replace(/^.*\[\*\]\./, '').replace(/^\$\./, '')} at ${jsonPath} (e.g. ${JSON.stringify(example)})`);
+      const list = [...drift].map(([jsonPath, example]) => `${jsonPath.replace(/^.*\[\*\]\./, '').replace(/^\$\./, '')} at ${jsonPath} (e.g. ${previewJson(example)})`);
       log.warn(`schema drift in ${declaration.name}: ${drift.size} field${drift.size === 1 ? '' : 's'} not in the declaration, left out: ${list.join('; ')}`);
     }
   }
 
-  return { schema: { name: declaration.name, columns: jsonColumns(declaration) }, parts: parts() };
+  return { schema: { name: declaration.name, columns }, parts: parts() };
 }
+
+/** `<raw file>: <JSON path of the column's field in this record>`, for messages. */
+type FieldPath = (column: JsonColumn) => string;
 
 interface ColumnGetter {
   column: JsonColumn;
   /** Read from the response root (`$.id`) rather than the record. */
   fromRoot: boolean;
   get: (value: unknown) => unknown;
-  /** The JSON path of this column in record `index`, for messages. */
-  jsonPath: (index: number) => string;
+}
+
+/** The records at a dotted path of the answer. */
+function listAt(dotted: string): RecordsReader {
+  const get = pathGetter(dotted);
+  return { from: dotted, read: (body) => ({ records: get(body) }) };
 }
 
 function valueKey(value: Value): string | number | boolean | null {
@@ -176,7 +205,7 @@ interface KnownPaths {
   root: KnownTree;
 }
 
-function knownPaths(declaration: JsonTableDeclaration): KnownPaths {
+function knownPaths(declaration: JsonTableDeclaration, reader: RecordsReader): KnownPaths {
   const record: KnownTree = new Map();
   const root: KnownTree = new Map();
   const cover = (tree: KnownTree, keys: readonly string[]): void => {
@@ -196,7 +225,7 @@ function knownPaths(declaration: JsonTableDeclaration): KnownPaths {
     if (p.startsWith('$.')) cover(root, p.slice(2).split('.'));
     else cover(record, p.split('.'));
   }
-  if (typeof declaration.records === 'string') cover(root, declaration.records.split('.'));
+  if (reader.from !== '$') cover(root, reader.from.split('.'));
   return { record, root };
 }
 
@@ -214,7 +243,7 @@ function noteDrift(value: unknown, known: KnownTree, drift: Map<string, unknown>
     if (below === null) continue;
     const child = (value as Record<string, unknown>)[key];
     keys.push(key);
-    if (child !== null && typeof child === 'object' && !Array.isArray(child) && hasKeys(child)) {
+    if (child !== null && typeof child === 'object' && !Array.isArray(child) && !(child instanceof JsonNumberText) && hasKeys(child)) {
       noteDrift(child, below ?? NOTHING_KNOWN, drift, where, keys);
     } else if (below === undefined && drift.size < MAX_DRIFT_REPORTED) {
       const jsonPath = `${where}.${keys.join('.')}`;
@@ -232,50 +261,121 @@ function hasKeys(value: object): boolean {
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** An instant must say its zone (Z or ±hh:mm); a local time needs a declared convert(). */
-const INSTANT_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+const INSTANT_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
-function unexpectedValue(value: unknown, expected: string, getter: ColumnGetter, file: string, index: number): never {
-  throw new DataError(`${file}: ${getter.jsonPath(index)} is ${JSON.stringify(value)}, expected ${expected} for column ${getter.column.name}`);
+const INT32 = { min: -2_147_483_648, max: 2_147_483_647 };
+const INT64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+const SAFE = { min: BigInt(Number.MIN_SAFE_INTEGER), max: BigInt(Number.MAX_SAFE_INTEGER) };
+
+/** What a column of each type holds, for messages. */
+const EXPECTED: Record<ColumnType, string> = {
+  string: 'text',
+  int32: 'a whole number that fits INT32 (-2147483648 to 2147483647)',
+  int64: 'a whole number that fits INT64 (-9223372036854775808 to 9223372036854775807)',
+  double: 'a number that fits a DOUBLE (up to ±1.8e308)',
+  boolean: 'true or false',
+  date: 'a date YYYY-MM-DD',
+  timestamp: 'an ISO-8601 instant with a zone',
+};
+
+function unexpectedValue(value: unknown, expected: string, column: JsonColumn, where: FieldPath): never {
+  throw new DataError(`${where(column)} is ${previewJson(value)}, expected ${expected} for column ${column.name}`);
 }
 
-function convertValue(value: unknown, response: unknown, getter: ColumnGetter, file: string, index: number): Value {
-  const { column } = getter;
+/**
+ * A JSON value as its column's type, or a data error naming the field and the record. Nothing is
+ * changed on the way: a number too large for its column, or a date the calendar does not have, is refused.
+ */
+function convertValue(value: unknown, response: unknown, column: JsonColumn, where: FieldPath): Value {
   if (column.convert) {
+    let converted: Value;
     try {
-      return column.convert(value, response);
+      converted = column.convert(value, response);
     } catch (error) {
-      return unexpectedValue(value, (error as Error).message, getter, file, index);
+      return unexpectedValue(value, (error as Error).message, column, where);
     }
+    return fitsColumn(converted, column.type) ? converted : unexpectedValue(value, EXPECTED[column.type], column, where);
   }
+  let converted: Value | undefined;
   switch (column.type) {
     case 'string':
+      // A number a double cannot hold is kept as written (JsonNumberText).
       if (typeof value === 'string') return value;
-      if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-      return unexpectedValue(value, 'text', getter, file, index);
+      if (typeof value === 'number' || typeof value === 'boolean' || value instanceof JsonNumberText) return String(value);
+      break;
     case 'int32':
-    case 'int64': {
-      const number = typeof value === 'string' && NUMBER_TEXT.test(value.trim()) ? Number(value) : value;
-      if (typeof number === 'number' && Number.isSafeInteger(number)) return number;
-      return unexpectedValue(value, 'a whole number', getter, file, index);
-    }
-    case 'double': {
-      if (typeof value === 'number') return value;
+    case 'int64':
+      converted = wholeNumber(value, column.type);
+      break;
+    case 'double':
       if (typeof value === 'string' && value.trim() === '') return null;
-      if (typeof value === 'string' && NUMBER_TEXT.test(value.trim())) return Number(value);
-      return unexpectedValue(value, 'a number', getter, file, index);
-    }
+      converted = typeof value === 'number' ? value : value instanceof JsonNumberText || (typeof value === 'string' && NUMBER_TEXT.test(value.trim())) ? Number(String(value)) : undefined;
+      if (converted !== undefined && !Number.isFinite(converted)) converted = undefined;
+      break;
     case 'boolean':
       if (typeof value === 'boolean') return value;
-      return unexpectedValue(value, 'true or false', getter, file, index);
-    case 'date': {
-      const match = typeof value === 'string' ? DATE_TEXT.exec(value) : null;
-      if (!match) return unexpectedValue(value, 'a date YYYY-MM-DD', getter, file, index);
-      return new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
-    }
-    case 'timestamp': {
-      if (typeof value !== 'string' || !INSTANT_TEXT.test(value)) return unexpectedValue(value, 'an ISO-8601 instant with a zone', getter, file, index);
-      const date = new Date(value as string);
-      return Number.isNaN(date.getTime()) ? unexpectedValue(value, 'an ISO-8601 instant', getter, file, index) : date;
-    }
+      break;
+    case 'date':
+      converted = calendarDate(value);
+      if (converted === undefined && typeof value === 'string' && DATE_TEXT.test(value)) return unexpectedValue(value, 'a date on the calendar', column, where);
+      break;
+    case 'timestamp':
+      converted = instant(value);
+      if (converted === undefined && typeof value === 'string' && INSTANT_TEXT.test(value)) return unexpectedValue(value, 'an instant on the calendar and the clock', column, where);
+      break;
+  }
+  return converted === undefined ? unexpectedValue(value, EXPECTED[column.type], column, where) : converted;
+}
+
+/** A whole number that fits the column: a number while it is exact, a bigint past 2^53 (INT64); undefined when there is none. */
+function wholeNumber(value: unknown, type: 'int32' | 'int64'): number | bigint | undefined {
+  let whole: number | bigint | undefined;
+  if (typeof value === 'number') whole = Number.isSafeInteger(value) ? value : undefined;
+  else if (typeof value === 'string' || value instanceof JsonNumberText) whole = exactInteger(String(value));
+  if (typeof whole === 'bigint') {
+    if (whole < SAFE.min || whole > SAFE.max) return type === 'int64' && whole >= INT64.min && whole <= INT64.max ? whole : undefined;
+    whole = Number(whole);
+  }
+  return whole === undefined || type === 'int64' || (whole >= INT32.min && whole <= INT32.max) ? whole : undefined;
+}
+
+function calendarDate(value: unknown): Date | undefined {
+  const match = typeof value === 'string' ? DATE_TEXT.exec(value) : null;
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  return isCalendarDay(year, month, day) ? new Date(utcTime(year, month, day)) : undefined;
+}
+
+/** `new Date()` rolls 2024-02-30T10:00Z over to 1 March and takes 24:00: the fields are checked first. */
+function instant(value: unknown): Date | undefined {
+  if (typeof value !== 'string' || !INSTANT_TEXT.test(value)) return undefined;
+  // The shape is checked, so the fields stand at known places (read without a match object: this runs per
+  // value). Date refuses hour 25, minute 61 and an offset of +24:00 itself, but takes 24:00 and day 30 of February.
+  const second = value[16] === ':' ? twoDigits(value, 17) : 0;
+  if (!isCalendarDay(twoDigits(value, 0) * 100 + twoDigits(value, 2), twoDigits(value, 5), twoDigits(value, 8))) return undefined;
+  if (!isTimeOfDay(twoDigits(value, 11), twoDigits(value, 14), second)) return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+const twoDigits = (text: string, at: number): number => (text.charCodeAt(at) - 48) * 10 + text.charCodeAt(at + 1) - 48;
+
+/** What a declared convert() returns must fit its column as the default conversion's values do. */
+function fitsColumn(value: Value, type: ColumnType): boolean {
+  if (value === null) return true;
+  switch (type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'int32':
+      return typeof value === 'number' && Number.isInteger(value) && value >= INT32.min && value <= INT32.max;
+    case 'int64':
+      return typeof value === 'number' ? Number.isSafeInteger(value) : typeof value === 'bigint' && value >= INT64.min && value <= INT64.max;
+    case 'double':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'date':
+    case 'timestamp':
+      return value instanceof Date && !Number.isNaN(value.getTime());
   }
 }

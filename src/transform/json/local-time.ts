@@ -1,3 +1,5 @@
+import { isCalendarDay, isTimeOfDay, utcTime } from './calendar.js';
+
 /**
  * Wall-clock times in a named zone to UTC instants, with the zone's history (tzdata via Intl): Brazil
  * kept daylight saving time until 2019, so São Paulo was UTC-2 in summers before then and is UTC-3 now.
@@ -18,7 +20,7 @@ function formatter(zone: string): Intl.DateTimeFormat {
 function offsetAt(instant: number, zone: string): number {
   const parts: Record<string, number> = {};
   for (const part of formatter(zone).formatToParts(new Date(instant))) if (part.type !== 'literal') parts[part.type] = Number(part.value);
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  const wall = utcTime(parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!);
   return wall - Math.floor(instant / 1000) * 1000;
 }
 
@@ -31,7 +33,9 @@ const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
 export function localTimeToInstant(text: string, zone: string): Date {
   const match = LOCAL_TIME.exec(text.trim());
   if (!match) throw new Error('a local time YYYY-MM-DD HH:MM:SS');
-  const wall = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6] ?? 0));
+  const [year, month, day, hour, minute, second] = match.slice(1).map((field) => Number(field ?? 0)) as [number, number, number, number, number, number];
+  if (!isCalendarDay(year, month, day) || !isTimeOfDay(hour, minute, second)) throw new Error('a local time YYYY-MM-DD HH:MM:SS that is on the calendar and the clock');
+  const wall = utcTime(year, month, day, hour, minute, second);
   // The offsets in force a day either side cover any one transition: a reading is right when the
   // offset at the instant it gives is the one it assumed.
   const offsets = [offsetAt(wall - DAY_MS, zone), offsetAt(wall, zone), offsetAt(wall + DAY_MS, zone)];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../../src/core/errors.js';
 import type { Logger } from '../../../src/core/log.js';
-import type { Row } from '../../../src/core/table.js';
+import type { Row, Value } from '../../../src/core/table.js';
 import { jsonTable, type JsonTableDeclaration, type RawJsonFile } from '../../../src/transform/json/json-table.js';
 
 /** The engine in-process: what a declaration keeps, converts, reports as drift and refuses. */
@@ -137,5 +137,145 @@ describe('jsonTable', () => {
       ['b', 2, 'raw/test/newest.json'],
       ['c', 3, 'raw/test/older.json'],
     ]);
+  });
+});
+
+/** One record `{ v: <literal> }` through one column of `type`: the value, or the error message. */
+async function oneValue(type: JsonTableDeclaration['columns'][number]['type'], literal: string, convert?: (value: unknown) => Value): Promise<Value | string> {
+  const declaration: JsonTableDeclaration = { name: 'values', title: 'values', records: 'items', columns: [{ name: 'v', type, path: 'v', ...(convert ? { convert } : {}) }] };
+  const file = await rawFile(`value-${type}.json`, `{"items": [{"v": null}, {"v": ${literal}}]}`);
+  try {
+    return (await readAll(declaration, [file], recordingLogger()))[1]!.v!;
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error;
+    return error.message;
+  }
+}
+const refused = (type: string, literal: string, expected: string) => `raw/test/value-${type}.json: $.items[1].v is ${literal}, expected ${expected} for column v`;
+const INT32 = 'a whole number that fits INT32 (-2147483648 to 2147483647)';
+const INT64 = 'a whole number that fits INT64 (-9223372036854775808 to 9223372036854775807)';
+const DOUBLE = 'a number that fits a DOUBLE (up to ±1.8e308)';
+
+describe('jsonTable: a value is stored as it was, or refused naming the field and the record', () => {
+  it.each<[string, string, Value | string]>([
+    ['double', '1e400', refused('double', '1e400', DOUBLE)],
+    ['double', '-1e400', refused('double', '-1e400', DOUBLE)],
+    ['double', '"1e400"', refused('double', '"1e400"', DOUBLE)],
+    ['double', '"NaN"', refused('double', '"NaN"', DOUBLE)],
+    ['double', '"-Infinity"', refused('double', '"-Infinity"', DOUBLE)],
+    ['double', '1.5e300', 1.5e300],
+    ['double', '12345678901234567891', 12345678901234567891],
+    ['double', '"2.5"', 2.5],
+    ['int32', '2147483647', 2147483647],
+    ['int32', '2147483648', refused('int32', '2147483648', INT32)],
+    ['int32', '-2147483649', refused('int32', '-2147483649', INT32)],
+    ['int32', '1.5', refused('int32', '1.5', INT32)],
+    ['int32', '"42.0"', 42],
+    ['int64', '9007199254740993', 9007199254740993n],
+    ['int64', '-9223372036854775808', -9223372036854775808n],
+    ['int64', '"9223372036854775807"', 9223372036854775807n],
+    ['int64', '9223372036854775808', refused('int64', '9223372036854775808', INT64)],
+    ['int64', '1e400', refused('int64', '1e400', INT64)],
+    ['int64', '1e20', refused('int64', '100000000000000000000', INT64)],
+    ['int64', '"1.5e3"', 1500],
+    ['string', '12345678901234567891', '12345678901234567891'],
+    ['string', '1e400', '1e400'],
+    ['string', '42', '42'],
+  ])('%s %s', async (type, literal, expected) => {
+    expect(await oneValue(type as 'double', literal)).toEqual(expected);
+  });
+
+  it('a convert() whose value does not fit its column is refused the same way', async () => {
+    expect(await oneValue('int64', '"x"', () => 2 ** 60)).toBe(refused('int64', '"x"', INT64));
+    expect(await oneValue('int32', '"x"', () => 2 ** 40)).toBe(refused('int32', '"x"', INT32));
+    expect(await oneValue('double', '"x"', () => Number.POSITIVE_INFINITY)).toBe(refused('double', '"x"', DOUBLE));
+    expect(await oneValue('double', '"x"', () => Number.NaN)).toBe(refused('double', '"x"', DOUBLE));
+    expect(await oneValue('timestamp', '"x"', () => new Date(Number.NaN))).toBe(refused('timestamp', '"x"', 'an ISO-8601 instant with a zone'));
+    expect(await oneValue('int64', '"x"', () => 2n ** 62n)).toBe(2n ** 62n);
+  });
+
+  it.each<[string, string, string | null]>([
+    ['date', '"2024-02-29"', '2024-02-29T00:00:00.000Z'],
+    ['date', '"2024-02-30"', 'a date on the calendar'],
+    ['date', '"2023-02-29"', 'a date on the calendar'],
+    ['date', '"2024-04-31"', 'a date on the calendar'],
+    ['date', '"2024-13-01"', 'a date on the calendar'],
+    ['date', '"2024-00-10"', 'a date on the calendar'],
+    ['date', '"2024-01-00"', 'a date on the calendar'],
+    ['date', '"0050-06-01"', '0050-06-01T00:00:00.000Z'],
+    ['date', '"2024-2-3"', 'a date YYYY-MM-DD'],
+    ['timestamp', '"2024-02-29T23:59:59.5Z"', '2024-02-29T23:59:59.500Z'],
+    ['timestamp', '"2024-03-01T01:00:00+02:00"', '2024-02-29T23:00:00.000Z'],
+    ['timestamp', '"2024-02-30T10:00:00Z"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2023-02-29T10:00:00Z"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2024-01-01T25:00:00Z"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2024-01-01T24:00:00Z"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2024-01-01T23:61:00Z"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2024-01-01T23:59:60Z"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2024-01-01T10:00:00+24:00"', 'an instant on the calendar and the clock'],
+    ['timestamp', '"2024-01-01 10:00:00"', 'an ISO-8601 instant with a zone'],
+  ])('%s %s', async (type, literal, expected) => {
+    const value = await oneValue(type as 'date', literal);
+    if (value instanceof Date) expect(value.toISOString()).toBe(expected);
+    else expect(value).toBe(refused(type, literal, expected!));
+  });
+});
+
+describe('jsonTable: records read by code, checked rows, hostile nesting', () => {
+  const cells: JsonTableDeclaration = {
+    name: 'cells',
+    title: 'cells',
+    records: {
+      from: 'rows',
+      read: (body) => ({
+        records: (body as { rows: unknown[][] }).rows.map(([day, count]) => ({ day, count })),
+        pathOf: (index, column) => `$.rows[${index}]${column === undefined ? '' : `[${column === 'day' ? 0 : 1}]`}`,
+      }),
+    },
+    columns: [
+      { name: 'day', type: 'date', path: 'day', required: true },
+      { name: 'count', type: 'int32', path: 'count' },
+    ],
+    checkRow: (row, file) => ((row.day as Date).getUTCFullYear() !== 2024 ? { message: `is not in 2024 (${file.entry.key})`, hint: 'extract 2024 again' } : undefined),
+  };
+
+  it('what a reader reads is not drift; its paths name the cell; a row the check refuses is a data error naming the row', async () => {
+    const log = recordingLogger();
+    const good = await rawFile('cells.json', { rows: [['2024-01-01', 1], ['2024-01-02', 2]], meta: 'x' });
+    expect((await readAll(cells, [good], log)).map((row) => row.count)).toEqual([1, 2]);
+    expect(log.warnings).toEqual(['schema drift in cells: 1 field not in the declaration, left out: meta at $.meta (e.g. "x")']);
+
+    const wrongCell = await rawFile('cells-wrong.json', { rows: [['2024-01-01', 1], ['2024-01-02', 1e10]] });
+    await expect(readAll(cells, [wrongCell], recordingLogger())).rejects.toThrow(`raw/test/cells-wrong.json: $.rows[1][1] is 10000000000, expected ${INT32} for column count`);
+
+    const outside = { ...(await rawFile('cells-outside.json', { rows: [['2024-01-01', 1], ['2020-01-01', 2]] })), entry: { fetched_at: '2026-01-02T03:04:05.000Z', key: 'chunk-2024/1' } };
+    const error = (await readAll(cells, [outside], recordingLogger()).catch((thrown: unknown) => thrown)) as DataError;
+    expect(error).toBeInstanceOf(DataError);
+    expect(error.message).toBe('raw/test/cells-outside.json: $.rows[1] is not in 2024 (chunk-2024/1)');
+    expect(error.hint).toBe('extract 2024 again');
+  });
+
+  it('an answer nested thousands of levels deep is a data error naming the file and the path, wherever the nesting is', async () => {
+    const deep = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+    for (const [where, body, path] of [
+      ['inside a person', `{"data": {"items": [${JSON.stringify(person('a')).replace(/}$/, `, "extra": ${deep(5000)}}`)}]}}`, '$.data.items[0].extra.a.a.a.a.a.a.a.a…'],
+      ['in a declared column', `{"data": {"items": [${JSON.stringify(person('a')).replace('"Leeds"', '['.repeat(100) + ']'.repeat(100))}]}}`, '$.data.items[0].location.city[0][0][0][0][0][0][0]…'],
+      ['at the root', `[${'['.repeat(5000)}${']'.repeat(5000)}]`, '$[0][0][0][0][0][0][0][0][0][0][0][0]…'],
+    ] as const) {
+      const file = await rawFile('deep.json', body);
+      const error = (await readAll(people, [file], recordingLogger()).catch((thrown: unknown) => thrown)) as DataError;
+      expect(error, where).toBeInstanceOf(DataError);
+      expect(error.message, where).toBe(`raw/test/deep.json: ${path} is nested more than 64 levels deep, past what etl reads`);
+    }
+  });
+
+  it('a deep value in a drift example or an error message is shown short, never stringified whole', async () => {
+    const log = recordingLogger();
+    const long = 'x'.repeat(100_000);
+    await readAll(people, [await rawFile('long.json', { data: { items: [person('a', { note: long })] } })], log);
+    expect(log.warnings[0]!.length).toBeLessThan(300);
+    const wrong = await rawFile('long-wrong.json', { data: { items: [person('a', { age: long })] } });
+    const error = (await readAll(people, [wrong], recordingLogger()).catch((thrown: unknown) => thrown)) as DataError;
+    expect(error.message.length).toBeLessThan(300);
   });
 });
