@@ -72,7 +72,9 @@ export async function pipelineRequest(first: string | undefined, second: string 
     if (!first) throw new ConfigError('name a source (e.g. `etl run ons`) or give --config FILE', { hint: 'etl run --help lists both ways' });
     if (flags.param.length > 0) throw new ConfigError('--param needs --config: parameters are declared by a pipeline in a config file');
     const dataset = second ?? defaultDatasetOf(first);
-    return requestFrom(`${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries }, { extract: flags.stepTimeout, transform: flags.stepTimeout, load: flags.stepTimeout }, (attribute) => command.getOptionValueSource(attribute) === 'cli');
+    // Two tables of the postgres source are two pipelines: their own cache, lock and run history.
+    const instance = findSource(first).instanceOf?.(flags as unknown as Record<string, unknown>);
+    return requestFrom(instance ? `${first}/${dataset}/${instance}` : `${first}/${dataset}`, first, dataset, flags, { extract: flags.stepRetries, transform: flags.stepRetries, load: flags.stepRetries }, { extract: flags.stepTimeout, transform: flags.stepTimeout, load: flags.stepTimeout }, (attribute) => command.getOptionValueSource(attribute) === 'cli');
   }
   if (second !== undefined) throw new ConfigError(`with --config, name one pipeline (got "${first}" and "${second}")`);
   const config = await readConfigFile(flags.config);

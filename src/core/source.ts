@@ -122,7 +122,16 @@ export interface Source<E = unknown, T = unknown> {
   extract(request: ExtractRequest<E>, io: SourceIO): Promise<ExtractReport>;
   /** The tidy table built from what extract stored. */
   transform(request: TransformRequest<T>, io: SourceIO): Promise<Table>;
+  /**
+   * For a source whose one dataset can be many things (Postgres: any table), the one these flags name, e.g.
+   * `public.orders`; it joins the pipeline's name, its locks and its processed file, so pipelines of two
+   * tables never share a cache, a lock or an output. Letters, digits, `_`, `$` and one inner `.`.
+   */
+  instanceOf?(flags: Record<string, unknown>): string | undefined;
 }
+
+/** What instanceOf may return: a file-name part that can never be a path. */
+export const INSTANCE_PATTERN = /^[A-Za-z0-9_$]{1,63}(\.[A-Za-z0-9_$]{1,63})?$/;
 
 /** A registry entry: each source's option types are its own business. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

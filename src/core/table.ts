@@ -47,4 +47,6 @@ export function partFromBatches(name: string, batches: AsyncIterable<readonly Ro
 export interface Table {
   schema: TableSchema;
   parts: AsyncIterable<TablePart>;
+  /** Which one of its dataset's many things this table is (a Postgres table, `public.orders`): it names the processed file, so two never share one. */
+  instance?: string;
 }

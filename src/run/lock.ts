@@ -102,6 +102,7 @@ function isLiveEtlProcess(pid: number): boolean {
  * or writes anything, rather than mixing the files of two extractions or waiting behind a download of
  * unknown length.
  */
-export function acquireRawLock(dataDir: string, source: string, dataset: string, runId: string, log: Logger): Promise<PipelineLock> {
-  return acquireLock(dataDir, `raw.${checkIdentifier(source, 'source')}.${checkIdentifier(dataset, 'dataset')}`, runId, log, new Date(), `an extract or transform of ${source} ${dataset}`);
+export function acquireRawLock(dataDir: string, source: string, dataset: string, runId: string, log: Logger, instance?: string): Promise<PipelineLock> {
+  const name = `raw.${checkIdentifier(source, 'source')}.${checkIdentifier(dataset, 'dataset')}${instance ? `.${instance}` : ''}`;
+  return acquireLock(dataDir, name, runId, log, new Date(), `an extract or transform of ${source} ${dataset}${instance ? ` ${instance}` : ''}`);
 }

@@ -15,7 +15,7 @@ import { cacheFile, cachedOutputsProblem, fileRecord, readCacheState, whatChange
 import { stateDir } from './data-dir.js';
 import { acquireLock, acquireRawLock } from './lock.js';
 import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
-import { datasetFileOf, inputsOf, type SourceParams } from './source-adapter.js';
+import { datasetFileOf, inputsOf, instanceOf, type SourceParams } from './source-adapter.js';
 import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
 
 /**
@@ -71,7 +71,7 @@ export async function runPipeline(request: PipelineRequest, log: Logger): Promis
   // Extract writes the raw layer and transform reads it: no other extract or transform of the dataset meanwhile. Busy: nothing done.
   const rawLock = inputsOf(request.source)
     ? undefined
-    : await acquireRawLock(dataDir, request.source.source, request.source.dataset, manifest.run_id, log).catch(async (error: unknown) => {
+    : await acquireRawLock(dataDir, request.source.source, request.source.dataset, manifest.run_id, log, instanceOf(request.source)).catch(async (error: unknown) => {
         await lock.release();
         throw error;
       });
@@ -297,7 +297,7 @@ function tableParams(load: LoadParams): Record<string, string> {
 /** The parquet file, or with --partition-by the folder, that transform writes. */
 export function outputOf(request: PipelineRequest): string {
   const { source, transform } = request;
-  return path.resolve(transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset, transform.partitionBy !== undefined));
+  return path.resolve(transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset, transform.partitionBy !== undefined, instanceOf(source)));
 }
 
 export function rawDirOf(source: SourceParams): string {

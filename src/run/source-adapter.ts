@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
-import { envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
+import { INSTANCE_PATTERN, envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { findSource } from '../sources/index.js';
 
@@ -68,4 +68,11 @@ export function inputsOf(params: SourceParams): string[] | undefined {
 /** A dataset declaration file given with --dataset-file. */
 export function datasetFileOf(params: SourceParams): string | undefined {
   return typeof params.flags.datasetFile === 'string' ? params.flags.datasetFile : undefined;
+}
+
+/** The one table (say) of a many-things dataset these params name, checked so it can only ever be a file-name part; see Source.instanceOf. */
+export function instanceOf(params: Pick<SourceParams, 'source' | 'flags'>): string | undefined {
+  const instance = findSource(params.source).instanceOf?.(params.flags);
+  if (instance !== undefined && !INSTANCE_PATTERN.test(instance)) throw new ConfigError(`${params.source}: ${JSON.stringify(instance)} cannot name a file`);
+  return instance;
 }

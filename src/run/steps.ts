@@ -14,7 +14,7 @@ import { fileRecord } from './cache.js';
 import { recordTransform } from './data-dir.js';
 import { acquireRawLock } from './lock.js';
 import type { FileRecord } from './run-manifest.js';
-import { callSource, type SourceParams } from './source-adapter.js';
+import { callSource, instanceOf, type SourceParams } from './source-adapter.js';
 
 /** The three steps, each usable alone (etl extract/transform/load) or chained by the pipeline. */
 export interface HttpParams {
@@ -70,8 +70,8 @@ export async function extractStep(params: SourceParams, http: HttpParams, log: L
  * Runs `work` holding the dataset's raw-layer lock: extract writes the raw layer and transform reads it,
  * and neither may start while the other is at work on the same dataset (exit 75, nothing done).
  */
-export async function withRawLock<T>(params: Pick<SourceParams, 'dataDir' | 'source' | 'dataset'>, log: Logger, work: () => Promise<T>): Promise<T> {
-  const lock = await acquireRawLock(params.dataDir, params.source, params.dataset, randomBytes(8).toString('hex'), log);
+export async function withRawLock<T>(params: Pick<SourceParams, 'dataDir' | 'source' | 'dataset' | 'flags'>, log: Logger, work: () => Promise<T>): Promise<T> {
+  const lock = await acquireRawLock(params.dataDir, params.source, params.dataset, randomBytes(8).toString('hex'), log, instanceOf(params));
   try {
     return await work();
   } finally {
@@ -79,10 +79,12 @@ export async function withRawLock<T>(params: Pick<SourceParams, 'dataDir' | 'sou
   }
 }
 
-export function defaultOutput(dataDir: string, source: string, dataset: string, partitioned = false): string {
+/** processed/<source>/<dataset>.parquet, or the folder processed/<source>/<dataset>/; a many-things dataset's file is named after its instance (processed/postgres/public.orders.parquet). */
+export function defaultOutput(dataDir: string, source: string, dataset: string, partitioned = false, instance?: string): string {
   checkIdentifier(source, 'source');
   checkIdentifier(dataset, 'dataset');
-  return path.join(dataDir, 'processed', source, partitioned ? dataset : `${dataset}.parquet`);
+  const name = instance ?? dataset;
+  return path.join(dataDir, 'processed', source, partitioned ? name : `${name}.parquet`);
 }
 
 /** Reads the source's table and writes it as one parquet file (or a partitioned folder); the data dir records it for `etl load`. */
@@ -93,7 +95,7 @@ export async function transformStep(params: SourceParams, transform: TransformPa
     const table = await callSource('transform', params, io);
     // Named after the table, so a declaration file's own name counts.
     const dataset = table.schema.name;
-    const out = path.resolve(transform.out ?? defaultOutput(params.dataDir, params.source, dataset, transform.partitionBy !== undefined));
+    const out = path.resolve(transform.out ?? defaultOutput(params.dataDir, params.source, dataset, transform.partitionBy !== undefined, table.instance));
     // Partitioned: the whole table goes to a temp file beside the folder first, then is split.
     const target = transform.partitionBy ? tempPathFor(`${out}.parquet`) : out;
     const untrack = transform.partitionBy ? trackTempFile(target) : () => false;

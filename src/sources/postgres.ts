@@ -71,8 +71,13 @@ const MANIFEST = 'manifest.json';
 const TIME_TYPES = /^(date|timestamp)/;
 const ORDERED_TYPES = /^(smallint|integer|bigint|numeric|real|double precision|date|timestamp)/;
 
+/** `public.orders`: the table's raw folder, its processed file and part of its pipeline's name. */
+function tableFolderName(table: TableName): string {
+  return `${table.schema}.${table.table}`;
+}
+
 function tableDir(dataDir: string, dataset: string, table: TableName): string {
-  return path.join(rawDatasetDir(dataDir, 'postgres', dataset), `${table.schema}.${table.table}`);
+  return path.join(rawDatasetDir(dataDir, 'postgres', dataset), tableFolderName(table));
 }
 
 /** The DuckDB type a column is read back as from COPY's CSV; anything without an exact match stays text. */
@@ -252,7 +257,7 @@ async function transform(request: TransformRequest<PostgresTransformOptions>, io
        ) WHERE _etl_rank = 1 ORDER BY ${partition}`;
   const columns: Column[] = [...manifest.columns.map((c) => ({ name: c.name, type: columnTypeOf(c.duckType), nullable: true })), OP_COLUMN, ...LINEAGE_COLUMNS];
   const ordered = `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM (${select})`;
-  return { schema: { name: request.dataset, columns }, parts: parts(ordered, columns, manifest.table) };
+  return { schema: { name: request.dataset, columns }, parts: parts(ordered, columns, manifest.table), instance: path.basename(dir) };
 }
 
 async function* parts(select: string, columns: readonly Column[], name: string): AsyncGenerator<{ name: string; rows: AsyncIterable<Row> }> {
@@ -324,4 +329,5 @@ and source_file. Rows deleted upstream are not seen (no cursor moves for them): 
 The password comes from PGPASSWORD or ~/.pgpass (PGPASSFILE), never the URL.`,
   extract,
   transform,
+  instanceOf: (flags) => (typeof flags.table === 'string' ? tableFolderName(parseTableName(flags.table)) : undefined),
 };
