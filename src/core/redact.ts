@@ -65,14 +65,15 @@ function maskSecrets(text: string): string {
 
 /**
  * The registered secrets masked in bytes about to be stored (an API answer that echoes the key); null
- * when the bytes hold none. Only secrets of 4 characters or more: a shorter one would change the data.
+ * when the bytes hold none. A secret of 1-3 characters is masked where it stands alone, as in messages:
+ * that may change a value that happens to be spelled the same, which the manifest then says
+ * (`secrets_masked`); a key is kept off the disk first.
  */
 export function maskKnownSecrets(bytes: Buffer): Buffer | null {
-  const forms = spellings.filter((s) => !s.short).map((s) => s.text);
-  if (!forms.some((form) => bytes.includes(form))) return null;
-  let text = bytes.toString('utf8');
-  for (const form of forms) text = text.split(form).join('REDACTED');
-  return Buffer.from(text, 'utf8');
+  if (!spellings.some(({ text }) => bytes.includes(text))) return null;
+  const before = bytes.toString('utf8');
+  const after = maskSecrets(before);
+  return after === before ? null : Buffer.from(after, 'utf8');
 }
 
 export function redact(text: string): string {
