@@ -72,7 +72,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     if (at > now) await sleep(at - now);
   };
 
-  let allowed = options.origin === undefined ? undefined : new URL(options.origin).origin;
+  // A base URL that is not one is left to the request to report (a usage error, exit 2).
+  let allowed = options.origin !== undefined && URL.canParse(options.origin) ? new URL(options.origin).origin : undefined;
   return {
     async send(call) {
       const method = call.method ?? 'GET';
