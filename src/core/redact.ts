@@ -24,24 +24,29 @@ export function registerSecret(value: string): void {
   if (value === '' || knownSecrets.has(value)) return;
   knownSecrets.add(value);
   const all = new Map<string, boolean>();
-  for (const secret of knownSecrets) for (const text of encodings(secret)) if (text !== '') all.set(text, (all.get(text) ?? true) && secret.length < 4);
+  for (const secret of knownSecrets) for (const text of encodings(secret)) if (text !== '') all.set(text, (all.get(text) ?? true) && secret.trim().length < 4);
   spellings = [...all].map(([text, short]) => ({ text, short: short ? standingAlone(text) : null })).sort((a, b) => b.text.length - a.text.length);
 }
 
 function encodings(secret: string): Set<string> {
   const json = (text: string): string => JSON.stringify(text).slice(1, -1);
   const form = (text: string): string => new URLSearchParams([['', text]]).toString().slice(1);
-  const query = (text: string): string => new URL(`http://h/?${text}`).search.slice(1);
-  const pathPart = (text: string): string => new URL(`http://h/${text}`).pathname.slice(1);
+  // As the URL parser escapes it in a query or a path (the setters: a `?` or `#` in the value stays in it).
+  const url = new URL('http://h/');
+  const query = (text: string): string => ((url.search = `?${text}`), url.search.slice(1));
+  const pathPart = (text: string): string => ((url.pathname = `/${text}`), url.pathname.slice(1));
   const forms = new Set<string>();
-  for (const base of [secret, json(secret), json(json(secret))]) {
+  // A URL string is trimmed of leading and trailing white space and controls before it is parsed.
+  const trimmed = secret.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '');
+  for (const base of new Set([secret, json(secret), json(json(secret)), trimmed])) {
     for (const encode of [(t: string) => t, encodeURIComponent, form, query, pathPart, json]) {
       const text = encode(base);
       forms.add(text);
       forms.add(text.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()));
     }
   }
-  return forms;
+  // A path with `..` in it is shortened by the parser: a spelling shorter than the secret would mask more than it.
+  return new Set([...forms].filter((text) => text.length >= trimmed.length && text !== ''));
 }
 
 /**

@@ -42,6 +42,14 @@ describe('redact', () => {
     expect(redact('q7# and q7#z, Zq, ?k=Zq&x, {"k":"Zq"}, %22Zq%22, but not Zqx or aZq')).toBe('REDACTED and REDACTED, REDACTED, ?k=REDACTED&x, {"k":"REDACTED"}, %22REDACTED%22, but not Zqx or aZq');
   });
 
+  it('masks no more than the secret: a key the URL parser would cut or shorten (`?`, `#`, `..`, white space around it) leaves other text alone', () => {
+    for (const secret of ['a?bcdef', 'x#yz12', 'k/../ab', '  wxyz']) registerSecret(secret);
+    expect(redact('a b ab x y k w wxy abc')).toBe('a b ab x y k w wxy abc');
+    const url = new URL('http://h/p');
+    url.searchParams.set('t', 'a?bcdef');
+    expect(redact(`${url.href} http://h/u/${encodeURIComponent('x#yz12')} [  wxyz] {wxyz}`)).toBe('http://h/p?t=REDACTED http://h/u/REDACTED [REDACTED] {REDACTED}');
+  });
+
   it.each([`k~!'() x`, `"q\\b"`, '%41+&=;#?/@', '<{[|^`$,:*]}>', '~!', `'(`, ' ( '])('masks the registered secret %j in every encoding it may take', (secret) => {
     registerSecret(secret);
     const json = (text: string) => JSON.stringify(text).slice(1, -1);
