@@ -39,11 +39,15 @@ export interface RequestInit {
   method?: Method;
   headers?: Record<string, string>;
   body?: string;
+  /** The URL as messages show it, when `url` holds a secret (api-client passes its redacted form). */
+  shownAs?: string;
 }
 
 export interface HttpAnswer {
   status: number;
   contentType: string | null;
+  /** Where a redirect points; never followed here. */
+  location: string | null;
   body: Buffer;
 }
 
@@ -190,7 +194,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
 
     async request(url, init = {}) {
       const method = init.method ?? 'GET';
-      return withRetries(url, method, async (signal) => {
+      const shownUrl = init.shownAs ?? url;
+      return withRetries(shownUrl, method, async (signal) => {
         const target = new URL(url);
         const headers = { 'user-agent': options.userAgent, accept: 'application/json', ...basicAuth(target), ...init.headers };
         const chunks: Buffer[] = [];
@@ -198,11 +203,11 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         // Every status's body is kept: an API explains a refusal in it. Redirects are not followed.
         const response = await exchange(await connect(), target, headers, signal, () => (chunk) => {
           bytes += chunk.length;
-          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${method} ${redact(url)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${method} ${redact(shownUrl)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
           chunks.push(chunk);
         }, init);
-        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, url, response.status, header(response.headers, 'retry-after'));
-        return { status: response.status, contentType: header(response.headers, 'content-type'), body: Buffer.concat(chunks) };
+        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, shownUrl, response.status, header(response.headers, 'retry-after'));
+        return { status: response.status, contentType: header(response.headers, 'content-type'), location: header(response.headers, 'location'), body: Buffer.concat(chunks) };
       });
     },
 

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { mapWithLimit } from '../core/concurrency.js';
 import { ConfigError } from '../core/errors.js';
-import { readSecret } from '../core/settings.js';
+import { secretSetting } from '../core/settings.js';
+import type { Reveal, Secret } from '../core/secret.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { citiesDeclaration, dailyDeclaration, hourlyDeclaration } from '../transform/datasets/climatempo.js';
@@ -42,7 +43,7 @@ function notRegistered(status: number, body: Buffer): boolean {
 }
 
 async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: SourceIO): Promise<ExtractReport> {
-  const token = readSecret(TOKEN_ENV, 'the ClimaTempo API Advisor token');
+  const token = secretSetting(TOKEN_ENV, 'the ClimaTempo API Advisor token');
   // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
   const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('climatempo', request, io, TOKEN_ENV);
@@ -61,14 +62,17 @@ async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: So
   const progress = io.log.progress(`${request.dataset}: 0/${cities.length} cities`);
   let done = 0;
   const entries = await mapWithLimit(cities, request.concurrency, async (city): Promise<ResponseEntry> => {
-    const url = new URL(endpoint(city), base);
-    url.searchParams.set('token', token);
-    const call = { url: url.href, allowStatus: [400, 403] };
+    const url = (reveal: Reveal): string => {
+      const forecast = new URL(endpoint(city), base);
+      forecast.searchParams.set('token', reveal(token));
+      return forecast.href;
+    };
+    const call = { url, allowStatus: [400, 403] };
     let response = await run.api.send(call);
     // A refusal for an unregistered city: register it to the token, then try once more.
     if (notRegistered(response.status, response.body)) {
       io.log.info(`climatempo: city ${city} is not registered to this token; registering it and trying once more`);
-      await run.api.send({ method: 'PUT', url: new URL(`api-manager/user-token/${encodeURIComponent(token)}/locales`, base).href, form: [['localeId[]', city]] });
+      await run.api.send({ method: 'PUT', url: (reveal) => new URL(`api-manager/user-token/${encodeURIComponent(reveal(token))}/locales`, base).href, form: [['localeId[]', city]] });
       response = await run.api.send(call);
     }
     const { entry } = await run.keep(response, `${city}.json`, city, (body) => checkForecast(body, city));
@@ -86,13 +90,16 @@ function checkForecast(body: unknown, city: string): void {
   if (!Array.isArray(answer.data)) throw new Error(`city ${city}: the answer has no data list`);
 }
 
-async function extractCities(run: ApiExtraction, base: string, token: string, options: ClimatempoExtractOptions, io: SourceIO): Promise<ExtractReport> {
-  const url = new URL('api/v1/locale/city', base);
-  if (options.name) url.searchParams.set('name', options.name);
-  if (options.state) url.searchParams.set('state', options.state.toUpperCase());
-  if (options.name === undefined && options.state === undefined) url.searchParams.set('country', (options.country ?? 'BR').toUpperCase());
-  url.searchParams.set('token', token);
-  const { entry } = await run.fetchToRaw({ url: url.href }, 'cities.json', 'cities', (body) => {
+async function extractCities(run: ApiExtraction, base: string, token: Secret, options: ClimatempoExtractOptions, io: SourceIO): Promise<ExtractReport> {
+  const url = (reveal: Reveal): string => {
+    const cities = new URL('api/v1/locale/city', base);
+    if (options.name) cities.searchParams.set('name', options.name);
+    if (options.state) cities.searchParams.set('state', options.state.toUpperCase());
+    if (options.name === undefined && options.state === undefined) cities.searchParams.set('country', (options.country ?? 'BR').toUpperCase());
+    cities.searchParams.set('token', reveal(token));
+    return cities.href;
+  };
+  const { entry } = await run.fetchToRaw({ url }, 'cities.json', 'cities', (body) => {
     if (!Array.isArray(body)) throw new Error('expected a list of cities');
   });
   io.log.info(`climatempo cities: ${entry.bytes} bytes`);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { followNext } from '../core/api-client.js';
 import { ConfigError } from '../core/errors.js';
-import { readSecret } from '../core/settings.js';
+import { shown, type Reveal } from '../core/secret.js';
+import { secretSetting } from '../core/settings.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { answerLayout, queryDeclaration, renamedFields } from '../transform/datasets/supermetrics.js';
@@ -78,7 +79,7 @@ async function readQuery(file: string): Promise<Record<string, unknown>> {
 async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: SourceIO): Promise<ExtractReport> {
   const { from, to, chunk, refresh } = request.options;
   const query = await readQuery(request.options.query);
-  const apiKey = readSecret(API_KEY_ENV, 'the Supermetrics API key');
+  const apiKey = secretSetting(API_KEY_ENV, 'the Supermetrics API key');
   // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
   const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('supermetrics', request, io, API_KEY_ENV);
@@ -95,10 +96,14 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
       kept.push(...pages.map(({ entry }) => entry));
       continue;
     }
-    const url = new URL('enterprise/v2/query/data/json', request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`);
-    url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: apiKey }));
-    const entries = await followNext(url.href, async (pageUrl, index) => {
-      const { entry, body } = await run.fetchToRaw({ url: pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
+    // The key goes in last, as the request is sent; the first URL as followNext and messages see it names SUPERMETRICS_API_KEY instead.
+    const firstPage = (key: Reveal): string => {
+      const url = new URL('enterprise/v2/query/data/json', request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`);
+      url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: key(apiKey) }));
+      return url.href;
+    };
+    const entries = await followNext(firstPage(shown), async (pageUrl, index) => {
+      const { entry, body } = await run.fetchToRaw({ url: index === 0 ? firstPage : pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
         answerLayout(answer, `page ${index + 1}`); // the shape transform needs, checked before the file is kept (the error names the URL without the key)
       });
       const next = (body as { meta?: { paginate?: { next?: unknown } } }).meta?.paginate?.next;
