@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { IDENTIFIER_RULE, isIdentifier, showName } from '../core/names.js';
