@@ -32,7 +32,7 @@ function s3ClientConfig(options: SinkOptions): import('@aws-sdk/client-s3').S3Cl
 async function checkRegion(client: import('@aws-sdk/client-s3').S3Client, bucket: string): Promise<void> {
   await client.config.region().catch((error: unknown) => {
     client.destroy();
-    throw new ConfigError(`no AWS region set for s3://${bucket}/`, { cause: error, hint: 'pass --region (or region: under destination in a config file), set AWS_REGION, or set region in the AWS profile' });
+    throw new ConfigError(`no AWS region set for s3://${bucket}/`, { cause: error, hint: 'pass --region, set AWS_REGION, or set region in the AWS profile' });
   });
 }
 
