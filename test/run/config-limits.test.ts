@@ -31,7 +31,7 @@ const onePipeline = (options: string): string => `pipelines:\n  p:\n    source: 
 function largeAllowedConfig(): string {
   let text = 'pipelines:\n';
   for (let i = 0; i < MAX_PIPELINES; i++) {
-    const inputs = Array.from({ length: 100 }, (_, j) => `"/data/in/file-${i}-${j}.xls"`).join(', ');
+    const inputs = Array.from({ length: 130 }, (_, j) => `"/data/in/file-${i}-${j}.xls"`).join(', ');
     text += `  p${i}:\n    source: ons\n    options:\n      url: "http://127.0.0.1:1/page"\n      input: [${inputs}]\n    destination: { bucket: ./out/ }\n`;
   }
   return text;
@@ -94,7 +94,7 @@ describe('SIGTERM is answered within a second at any point', () => {
     const { child, done } = startCli(['plan', '--config', file, 'p0', '--data-dir', path.join(work, 'large-data')], { cwd: work });
     let finished = false;
     void done.then(() => (finished = true));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
     // Still at work: the signal arrives mid-parse, not after the end.
     expect(finished).toBe(false);
     const signalled = performance.now();
