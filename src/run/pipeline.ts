@@ -12,6 +12,7 @@ import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { VERSION } from '../version.js';
 import { sendAlert, type AlertParams } from './alert.js';
 import { cacheFile, cachedOutputsProblem, fileRecord, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
+import { checkPipeline } from './check-pipeline.js';
 import { stateDir } from './data-dir.js';
 import { acquireLock, acquireRawLock } from './lock.js';
 import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
@@ -53,6 +54,8 @@ export function pipelineSlug(request: PipelineRequest): string {
 }
 
 export async function runPipeline(request: PipelineRequest, log: Logger): Promise<PipelineResult> {
+  // Before the lock, the first request and the first write: a request that cannot finish costs nothing.
+  await checkPipeline(request);
   const { dataDir } = request.source;
   const slug = pipelineSlug(request);
   const started = new Date();
