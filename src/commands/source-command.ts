@@ -32,7 +32,9 @@ export interface FetchFlags {
  * the arguments as given and may run one of the generated subcommands itself.
  */
 export function addSourceSubcommands(parent: Command, stage: Stage, configure: (command: Command, source: AnySource) => void, noSource?: (args: string[]) => Promise<void>): Command {
-  parent.usage('<source> [dataset] [options]');
+  // A stage that can do without a source (transform: what the data dir holds) says so in its usage.
+  const sourceArgument = noSource ? '[source]' : '<source>';
+  parent.usage(`${sourceArgument} [dataset] [options]`);
   for (const source of sources) {
     const datasets = source.datasets.map((d) => d.name);
     const command = new Command(source.name)
@@ -60,7 +62,7 @@ export function addSourceSubcommands(parent: Command, stage: Stage, configure: (
   }
   // Reached only when the first argument names no source; its flags are the source's business, not an error here.
   return parent
-    .argument('<source>', `one of: ${sources.map((s) => s.name).join(', ')}`)
+    .argument(sourceArgument, `one of: ${sources.map((s) => s.name).join(', ')}${noSource ? ' (default: the one the data dir holds)' : ''}`)
     .argument('[dataset]')
     .allowUnknownOption()
     .allowExcessArguments()

@@ -109,6 +109,8 @@ export interface Source<E = unknown, T = unknown> {
   description: string;
   /** Where the API lives; --base-url or <SOURCE>_BASE_URL point elsewhere. Absent: no --base-url flag. */
   baseUrl?: string;
+  /** What a user with no network can do instead, named when a host does not resolve. */
+  offline?: string;
   datasets: readonly DatasetInfo[];
   defaultDataset: string;
   /** What `--shard i/n` splits between machines (e.g. `editions`); absent: the source cannot be sharded. */

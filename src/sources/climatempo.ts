@@ -110,6 +110,7 @@ export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOpt
   name: 'climatempo',
   description: 'ClimaTempo API Advisor (Brazil): hourly and daily forecasts per city, and the city list',
   baseUrl: 'http://apiadvisor.climatempo.com.br',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [hourlyDeclaration(), dailyDeclaration, citiesDeclaration].map((d) => ({ name: d.name, title: d.title, columns: jsonColumns(d) })),
   defaultDataset: 'forecast-hourly',
   shardsBy: 'cities',

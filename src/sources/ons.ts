@@ -335,6 +335,7 @@ export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title, columns: d.columns })),
   defaultDataset: onsDatasets[0]!.name,
   shardsBy: 'editions',
+  offline: 'offline, transform workbooks you already have: etl transform ons --input <files or folder>',
   env: [],
   extractOptions: {
     flags: [

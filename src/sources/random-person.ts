@@ -69,6 +69,7 @@ export const randomPerson: Source<RandomPersonExtractOptions, RandomPersonTransf
   name: 'random-person',
   description: 'randomuser.me: generated people (name, address, contact, date of birth), reproducible with a seed',
   baseUrl: 'https://randomuser.me',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [{ name: people.name, title: people.title, columns: jsonColumns(people) }],
   defaultDataset: people.name,
   env: [],

@@ -148,6 +148,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
   name: 'supermetrics',
   description: 'Supermetrics query API: marketing data (Google Analytics, ads…) for a query file and a period, in chunks',
   baseUrl: 'https://api.supermetrics.com',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [{ name: 'query', title: 'Supermetrics query results: columns come from the query (dimensions text or DATE, metrics DOUBLE)', columns: LINEAGE_COLUMNS }],
   defaultDataset: 'query',
   shardsBy: 'chunks',
