@@ -119,8 +119,11 @@ export interface Source<E = unknown, T = unknown> {
   env: readonly EnvVar[];
   extractOptions: SourceOptions<E>;
   transformOptions: SourceOptions<T>;
-  /** Examples and notes for `etl extract <source> --help`. */
-  help: string;
+  /**
+   * Examples and notes for each stage's help (`etl extract <source> --help`, `etl transform …`); `etl run` shows
+   * both. Output columns are not written here: the help lists them from `datasets`, so they cannot drift.
+   */
+  help: { extract: string; transform: string };
   extract(request: ExtractRequest<E>, io: SourceIO): Promise<ExtractReport>;
   /** The tidy table built from what extract stored. */
   transform(request: TransformRequest<T>, io: SourceIO): Promise<Table>;
