@@ -115,7 +115,7 @@ export async function transformStep(params: SourceParams, transform: TransformPa
       progress.fail(`${dataset}: nothing written`);
       throw error;
     });
-    progress.done(`${dataset}: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'input file')}`);
+    progress.done(`${dataset}: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'file')}`);
     const output = transform.partitionBy
       ? await partition(summary, transform.partitionBy, out, log, params.shard).finally(async () => {
           await rm(target, { force: true });
@@ -167,5 +167,5 @@ export function loadStep(outputs: readonly FileRecord[], load: LoadParams, log: 
 
 export function describeTransform(summary: ParquetSummary): string {
   const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
-  return `transform: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'input file')}${skipped} -> ${summary.path}`;
+  return `transform: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'file')}${skipped} -> ${summary.path}`;
 }

@@ -96,7 +96,7 @@ describe('a run: its manifest, its one line, its plan', () => {
     expect(manifest.params.key).toBe('{name}');
 
     const transform = await runCli(['transform', 'ons', '--input', workbook, '--out', path.join(work, 'one.parquet')]);
-    expect(transform.stdout).toMatch(/^transform: \d+ rows from 1 input file -> /);
+    expect(transform.stdout).toMatch(/^transform: \d+ rows from 1 file -> /);
 
     const plan = await runCli(['plan', 'ons', '--input', workbook, '--data-dir', dataDir, '--bucket', lake, '--key', '{name}', '--drop-unpublished']);
     expect(plan.code, plan.stderr).toBe(0);
