@@ -3,8 +3,10 @@
  * credentials in URLs (user:pass@, token-like query parameters) and bearer/authorization values.
  */
 // upload_id: a GCS resumable-upload URL lets anyone holding it write the object.
-const SECRET_NAMES = 'upload_id|token|key|api[_-]?key|access[_-]?token|client[_-]?secret|secret|signature|sig|password|private[_-]?key|x-amz-[a-z-]+|x-goog-[a-z-]+';
-const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_NAMES})=)[^&#\\s"']+`, 'gi');
+const SECRET_NAMES = 'upload_id|token|api[_-]?key|access[_-]?token|client[_-]?secret|secret|signature|sig|password|private[_-]?key|x-amz-[a-z-]+|x-goog-[a-z-]+';
+// A bare `key=` in a URL is an API key (Google's APIs); a JSON "key" is a name (the object key template of a
+// run's parameters, a merge key), not a credential, and is kept.
+const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_NAMES}|key)=)[^&#\\s"']+`, 'gi');
 const SECRET_JSON = new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")(?:[^"\\\\]|\\\\.)*`, 'gi');
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi;
 // The value after any scheme word (Bearer, Basic, Token, …): a Basic value is the user and password.

@@ -1,6 +1,7 @@
 import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
-import { EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
+import { ConfigError, EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { isPostgresUrl } from '../core/postgres.js';
 import { rawDatasetDir } from '../core/raw-layer.js';
@@ -314,6 +315,12 @@ export async function rawFileRecords(rawDir: string): Promise<FileRecord[]> {
 }
 
 async function inputFileRecords(inputs: readonly string[]): Promise<FileRecord[]> {
+  // Checked here with transform's words: listInputFiles speaks of files to upload.
+  for (const input of inputs) {
+    await stat(input).catch(() => {
+      throw new ConfigError(`--input ${input}: no such file or directory`, { hint: 'give workbooks or directories that exist (--input, or input: in the pipeline\'s options)' });
+    });
+  }
   return Promise.all((await listInputFiles(inputs)).map((file) => fileRecord(path.resolve(file.path))));
 }
 

@@ -56,13 +56,14 @@ export async function writeRunManifest(dataDir: string, manifest: RunManifest): 
   await writeFileAtomic(path.join(runsDir(dataDir), `${manifest.run_id}.json`), JSON.stringify(manifest, null, 2) + '\n');
 }
 
-/** The newest runs first. */
-export async function listRuns(dataDir: string, limit: number): Promise<RunManifest[]> {
+/** The newest runs first; with `pipelines`, only the runs of those pipelines. */
+export async function listRuns(dataDir: string, limit: number, pipelines?: ReadonlySet<string>): Promise<RunManifest[]> {
   const names = (await readdir(runsDir(dataDir)).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !isTempFile(n)).sort().reverse();
   const runs: RunManifest[] = [];
-  for (const name of names.slice(0, limit)) {
+  for (const name of names) {
+    if (runs.length >= limit) break;
     const manifest = await readFile(path.join(runsDir(dataDir), name), 'utf8').then((text) => JSON.parse(text) as RunManifest).catch(() => null);
-    if (manifest) runs.push(manifest);
+    if (manifest && (!pipelines || pipelines.has(manifest.pipeline))) runs.push(manifest);
   }
   return runs;
 }

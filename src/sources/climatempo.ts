@@ -117,6 +117,7 @@ export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOpt
   name: 'climatempo',
   description: 'ClimaTempo API Advisor (Brazil): hourly and daily forecasts per city, and the city list',
   baseUrl: 'http://apiadvisor.climatempo.com.br',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [hourlyDeclaration(), dailyDeclaration, citiesDeclaration].map((d) => ({ name: d.name, title: d.title, columns: jsonColumns(d) })),
   defaultDataset: 'forecast-hourly',
   shardsBy: 'cities',
@@ -134,22 +135,24 @@ export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOpt
     flags: [{ flags: '--timezone <zone>', description: "forecast-hourly: read the API's local times in this IANA zone instead of the zone of each city's state" }],
     schema: transformOptions,
   },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract climatempo forecast-hourly --city 3477 --city 5959     one raw file per city
   $ etl extract climatempo forecast-daily --city 3477
   $ etl extract climatempo cities --country BR
-  $ etl transform climatempo forecast-daily --out forecast.parquet
 
 The API serves a city only once it is registered to the token: when it answers that a city is not
-registered, etl registers it (PUT /api-manager/user-token/…/locales), says so, and tries once more.
-Output (forecast-hourly): city_id INT64, city_name, state, country (trimmed), forecast_at TIMESTAMP UTC
-(the API sends local time: converted with the zone of the city's state, America/Sao_Paulo for most,
-historical daylight saving included), temperature, humidity, pressure, rain_precipitation,
-wind_velocity, wind_direction, wind_direction_degrees, wind_gust (DOUBLE).
-Output (forecast-daily): city columns, date DATE, then every nested measure flattened by its path:
-temperature_min, temperature_morning_max, wind_afternoon_velocity_avg, cloud_coverage_night_low, …
-(\`etl datasets\` lists them all). Every table ends with extracted_at and source_file.`,
+registered, etl registers it (PUT /api-manager/user-token/…/locales), says so, and tries once more.`,
+    transform: `
+Examples:
+  $ etl transform climatempo forecast-daily --out forecast.parquet
+
+city_name, state and country are trimmed. forecast_at (forecast-hourly) is UTC: the API sends local
+time, converted with the zone of the city's state (America/Sao_Paulo for most, historical daylight
+saving included). forecast-daily flattens every nested measure by its path (temperature_morning_max,
+wind_afternoon_velocity_avg, cloud_coverage_night_low, …).`,
+  },
   extract,
   transform,
 };

@@ -153,6 +153,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
   name: 'supermetrics',
   description: 'Supermetrics query API: marketing data (Google Analytics, ads…) for a query file and a period, in chunks',
   baseUrl: 'https://api.supermetrics.com',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [{ name: 'query', title: 'Supermetrics query results: columns come from the query (dimensions text or DATE, metrics DOUBLE)', columns: LINEAGE_COLUMNS }],
   defaultDataset: 'query',
   shardsBy: 'chunks',
@@ -169,20 +170,25 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
     schema: extractOptions,
   },
   transformOptions: { flags: [], schema: (z) => z.object({}) },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract supermetrics query --query query.json --from 2024-01-01 --to 2024-03-31 --chunk 15d
-  $ etl transform supermetrics query --out marketing.parquet
 
 Each chunk is fetched with start_date/end_date set, following meta.paginate.next until it is absent;
 every page is one raw file. A re-run resumes: chunks already in the raw layer are not fetched again
 unless --refresh; the last chunk, still open (it reaches today), is always fetched again. A period of
-more than --max-chunks chunks is refused before any request.
+more than --max-chunks chunks is refused before any request.`,
+    transform: `
+Examples:
+  $ etl transform supermetrics query --out marketing.parquet
+
 Output (query): one column per field in snake_case ("M-site_TOTAL: Bounces Landing" becomes
 m_site_total_bounces_landing; with a column split, data[0] is the header of pivoted columns; names
 that clash get a suffix, "a_b" after "A b" becomes a_b_2); dimensions as text (DATE when named date),
 metrics DOUBLE; rows of overlapping or re-fetched periods are kept once (same dimensions: the newest
 extraction wins); then extracted_at, source_file. A row dated outside its chunk is a data error.`,
+  },
   extract,
   transform,
 };

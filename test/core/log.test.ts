@@ -26,6 +26,8 @@ describe('redact', () => {
     ['x-api-key: k3y-value', 'x-api-key: REDACTED'],
     ['s3 https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA123', 's3 https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED'],
     ['{"api_key":"k-123","private_key":"-----BEGIN"} and ?api_key=k-123', '{"api_key":"REDACTED","private_key":"REDACTED"} and ?api_key=REDACTED'],
+    // A JSON "key" is a name (a run's object key template), not a credential; `key=` in a URL is an API key.
+    ['{"key":"{name}","bucket":"gs://b/"} GET https://maps.example/api?key=AIzaSy-k', '{"key":"{name}","bucket":"gs://b/"} GET https://maps.example/api?key=REDACTED'],
   ])('%s', (input, expected) => {
     expect(redact(input)).toBe(expected);
   });

@@ -268,7 +268,7 @@ describe('one run per pipeline at a time', () => {
       for (const args of [['transform', 'ons', '--data-dir', dataDir], ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]]) {
         const busy = await runCli(args);
         expect(busy.code, `${args.join(' ')}: ${busy.stderr}`).toBe(75);
-        expect(busy.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: pipelinebusy error: an extract or transform of ons monthly-deaths is already running: PID ${extract.child.pid}, started \\d{4}-`))]);
+        expect(busy.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: busy error: an extract or transform of ons monthly-deaths is already running: PID ${extract.child.pid}, started \\d{4}-`))]);
       }
       // Nothing written by the refused commands: no output, no run manifest, no pipeline lock left.
       expect((await readdir(dataDir)).sort()).toEqual(['locks']);
