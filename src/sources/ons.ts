@@ -367,8 +367,8 @@ Limits (each a flag): --timeout 30 (seconds a connection may stay silent), --dow
 (seconds for one file or the page, retries included), --retries 4 (429, 5xx, dropped connections and
 timeouts; not 4xx, DNS failures, redirect loops), --max-links 500 (workbook links a page may list).
 Redirects are followed on the same host only (at most 5), never from https to http; credentials in
---url (user:pass@) are sent as Basic auth to that origin only and never written to the manifest or the output. Offline, \`etl transform ons --input\` reads
-workbooks you already have.`,
+--url (user:pass@) are sent as Basic auth to that origin only and never written to the manifest or the
+output. Offline, \`etl transform ons --input\` reads workbooks you already have.`,
     transform: `
 Examples:
   $ etl transform ons --out deaths.parquet        every extracted edition, stacked
