@@ -151,5 +151,9 @@ export function checkDataset(source: AnySource, dataset: string | undefined): st
 export async function extractSource(source: AnySource, dataset: string | undefined, flags: FetchFlags & Record<string, unknown>, log: Logger): Promise<ExtractReport> {
   const { extractStep, withRawLock } = await import('../run/steps.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
   const params = { source: source.name, dataset: checkDataset(source, dataset), dataDir: flags.dataDir, baseUrl: flags.baseUrl, concurrency: flags.concurrency, rateLimit: flags.rateLimit, flags };
+  // Checked before the lock and the first request: a flag that cannot work leaves the data dir as it was.
+  const { baseUrlOf, parseSourceOptions } = await import('../run/source-adapter.js');
+  baseUrlOf(params);
+  await parseSourceOptions(source, 'extract', flags);
   return withRawLock(params, log, () => extractStep(params, { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries }, log));
 }

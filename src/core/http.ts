@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { ConfigError, EtlError, SourceError, errorMessage } from './errors.js';
 import { describeWriteError, withAtomicFile } from './atomic-file.js';
 import { sleep } from './concurrency.js';
-import { redact } from './redact.js';
+import { redact, stripCredentials } from './redact.js';
 import type { Logger } from './log.js';
 
 export interface HttpOptions {
@@ -128,7 +128,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
     const start = new URL(url);
     const visited = [start.href];
     for (let current = start; ; ) {
-      const requestHeaders = { 'user-agent': options.userAgent, accept: '*/*', ...basicAuth(start), ...headers };
+      // Credentials from --url go to the origin they were given with, never to another one a redirect names (http to https included).
+      const requestHeaders = { 'user-agent': options.userAgent, accept: '*/*', ...(current.origin === start.origin ? basicAuth(start) : {}), ...headers };
       const response = await exchange(dispatcher, current, requestHeaders, signal, (r) => (r.status >= 200 && r.status < 300 ? onBody(r) : undefined));
       const location = header(response.headers, 'location');
       if (REDIRECT_STATUS.has(response.status) && location) {
@@ -274,12 +275,17 @@ function basicAuth(url: URL): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
 }
 
-/** Links to other hosts are refused, so redirects to them are too; loops and long chains end with a clear error. */
+/** Links to other hosts are refused, so redirects to them are too, and from https to http; loops and long chains end with a clear error. */
 function followRedirect(original: string, start: URL, current: URL, location: string, visited: string[]): URL {
   const next = new URL(location, current);
   if (next.host !== start.host || !isHttp(next.protocol)) {
     throw new SourceError(`GET ${redact(original)} redirected to another host (${redact(next.origin)}); not followed`, {
       hint: 'etl only follows redirects on the host it was given: pass the final address with --url if you trust it',
+    });
+  }
+  if (current.protocol === 'https:' && next.protocol === 'http:') {
+    throw new SourceError(`GET ${redact(original)} redirected from https to http (${stripCredentials(next.href)}); not followed`, {
+      hint: 'etl never downgrades to plain http (credentials from --url would travel in cleartext): fix the server, or pass an http:// address with --url if you trust the network',
     });
   }
   if (visited.includes(next.href)) {

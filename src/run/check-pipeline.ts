@@ -2,7 +2,7 @@ import { ConfigError } from '../core/errors.js';
 import { checkLoadTarget } from '../load/check-target.js';
 import { findSource } from '../sources/index.js';
 import type { PipelineRequest } from './pipeline.js';
-import { datasetFileOf, inputsOf, instanceOf, parseSourceOptions } from './source-adapter.js';
+import { baseUrlOf, datasetFileOf, inputsOf, instanceOf, parseSourceOptions } from './source-adapter.js';
 
 /**
  * Every step's parameters, checked before the pipeline's first request or write: the source's own flags for
@@ -14,7 +14,10 @@ export async function checkPipeline(request: PipelineRequest): Promise<void> {
   const { source } = request;
   const found = findSource(source.source);
   // With --input there is no extract: its flags (a token, a query) are not needed.
-  if (!inputsOf(source)) await parseSourceOptions(found, 'extract', source.flags);
+  if (!inputsOf(source)) {
+    baseUrlOf(source);
+    await parseSourceOptions(found, 'extract', source.flags);
+  }
   await parseSourceOptions(found, 'transform', source.flags);
   instanceOf(source);
   const datasetFile = datasetFileOf(source);

@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { INSTANCE_PATTERN, envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { findSource } from '../sources/index.js';
@@ -29,8 +30,24 @@ export async function callSource(step: 'extract' | 'transform', params: SourcePa
   const options = await parseSourceOptions(source, step, params.flags);
   const common = { dataset: params.dataset, dataDir: params.dataDir, shard: params.shard, options };
   if (step === 'transform') return source.transform(common, io);
-  const baseUrl = params.baseUrl ?? process.env[`${envPrefix(source.name)}_BASE_URL`] ?? source.baseUrl;
-  return source.extract({ ...common, baseUrl, concurrency: params.concurrency, rateLimit: params.rateLimit }, io);
+  return source.extract({ ...common, baseUrl: baseUrlOf(params), concurrency: params.concurrency, rateLimit: params.rateLimit }, io);
+}
+
+/**
+ * Where the source's API lives: --base-url (or a config's base_url), else <SOURCE>_BASE_URL, else the source's own.
+ * Anything but an absolute http(s) URL is a usage error naming the flag or variable it came from.
+ */
+export function baseUrlOf(params: Pick<SourceParams, 'source' | 'baseUrl'>): string | undefined {
+  const source = findSource(params.source);
+  const variable = `${envPrefix(source.name)}_BASE_URL`;
+  const fromEnv = process.env[variable];
+  const value = params.baseUrl ?? fromEnv ?? source.baseUrl;
+  if (value === undefined || (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol))) return value;
+  // `etl extract` reads the variable through its --base-url flag: a value equal to the variable's is named by it.
+  const setBy = params.baseUrl === undefined || params.baseUrl === fromEnv ? variable : '--base-url';
+  throw new ConfigError(`${setBy} ${JSON.stringify(redact(value).slice(0, 200))} is not an absolute http:// or https:// URL`, {
+    hint: `write it with its scheme, e.g. ${source.baseUrl ?? 'https://api.example.com'}`,
+  });
 }
 
 /** Types and validates a source's own flags with its schema (zod loads here, not at start-up); a ConfigError names the flag. */

@@ -366,9 +366,9 @@ when nothing changed; a file on disk that no longer matches its manifest entry i
 Limits (each a flag): --timeout 30 (seconds a connection may stay silent), --download-timeout 300
 (seconds for one file or the page, retries included), --retries 4 (429, 5xx, dropped connections and
 timeouts; not 4xx, DNS failures, redirect loops), --max-links 500 (workbook links a page may list).
-Redirects are followed on the same host only (at most 5); credentials in --url (user:pass@) are sent
-as Basic auth and never written to the manifest or the output. Offline, \`etl transform ons --input\` reads
-workbooks you already have.`,
+Redirects are followed on the same host only (at most 5), never from https to http; credentials in
+--url (user:pass@) are sent as Basic auth to that origin only and never written to the manifest or the
+output. Offline, \`etl transform ons --input\` reads workbooks you already have.`,
     transform: `
 Examples:
   $ etl transform ons --out deaths.parquet        every extracted edition, stacked

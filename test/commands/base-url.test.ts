@@ -1,0 +1,98 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+
+/**
+ * Issue 19 follow-up: where a source's API lives (--base-url, <SOURCE>_BASE_URL, a config's base_url; ONS
+ * --url, ONS_URL, url) must be an absolute http(s) URL. Anything else is a usage error (exit 2) naming the flag,
+ * the variable or the config field, before anything runs: no lock, no data dir, no request.
+ */
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'etl-base-url-'));
+  await writeFile(path.join(work, 'query.json'), JSON.stringify({ ds_id: 'GA', fields: ['Date', 'Sessions'] }));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+interface Case {
+  source: string;
+  /** The flag, its variable and its config field. */
+  flag: string;
+  variable: string;
+  field: string;
+  /** What the source needs besides, so only the URL is wrong. */
+  args: string[];
+  options: Record<string, string | string[]>;
+  env: Record<string, string>;
+  /** The line for a bad value given as the flag, `VALUE` in its place. */
+  line: string;
+}
+
+const apiLine = (flag: string, example: string) => `etl: config error: ${flag} "VALUE" is not an absolute http:// or https:// URL (write it with its scheme, e.g. ${example})`;
+const cases: Case[] = [
+  { source: 'random-person', flag: '--base-url', variable: 'RANDOM_PERSON_BASE_URL', field: 'base_url', args: ['--seed', 'x', '--count', '3'], options: { seed: 'x' }, env: {}, line: apiLine('--base-url', 'https://randomuser.me') },
+  { source: 'climatempo', flag: '--base-url', variable: 'CLIMATEMPO_BASE_URL', field: 'base_url', args: ['--city', '3477'], options: { city: ['3477'] }, env: { CLIMATEMPO_TOKEN: 'ct-token' }, line: apiLine('--base-url', 'http://apiadvisor.climatempo.com.br') },
+  {
+    source: 'supermetrics',
+    flag: '--base-url',
+    variable: 'SUPERMETRICS_BASE_URL',
+    field: 'base_url',
+    args: ['--query', 'query.json', '--from', '2024-01-01', '--to', '2024-01-02'],
+    options: { query: 'query.json', from: '2024-01-01', to: '2024-01-02' },
+    env: { SUPERMETRICS_API_KEY: 'sm-key' },
+    line: apiLine('--base-url', 'https://api.supermetrics.com'),
+  },
+  {
+    source: 'ons',
+    flag: '--url',
+    variable: 'ONS_URL',
+    field: 'url',
+    args: [],
+    options: {},
+    env: {},
+    line: `etl: config error: option '--url <url>' argument "VALUE" is invalid: not an http:// or https:// URL: write it with its scheme, e.g. http://127.0.0.1:8080/page (run etl extract ons --help for usage)`,
+  },
+];
+const badValues = ['notaurl', '/api/relative', 'ftp://127.0.0.1/api', 'api.example.com:8080'];
+
+let runs = 0;
+/** Runs the CLI in its own data dir; the data dir must not exist afterwards (nothing ran). */
+async function refused(args: string[], env: Record<string, string>): Promise<string[]> {
+  const dataDir = path.join(work, `data-${++runs}`);
+  const result = await runCli([...args, '--data-dir', dataDir], { cwd: work, env });
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stdout).toBe('');
+  await expect(stat(dataDir)).rejects.toThrow(/ENOENT/);
+  return result.stderr.split('\n').filter((line) => line !== '');
+}
+
+describe.each(cases)('$source: a base URL that is not an absolute http(s) URL is a usage error, before anything runs', (c) => {
+  it.each(badValues)(`etl extract ${c.source} ${c.flag} %j`, async (value) => {
+    expect(await refused(['extract', c.source, ...c.args, c.flag, value], c.env)).toEqual([c.line.replace('VALUE', value)]);
+  });
+
+  it(`etl run and etl plan ${c.flag} notaurl`, async () => {
+    for (const command of ['run', 'plan']) {
+      expect(await refused([command, c.source, ...c.args, c.flag, 'notaurl'], c.env)).toEqual([c.line.replace('VALUE', 'notaurl')]);
+    }
+  });
+
+  it(`${c.variable}=notaurl, named as the variable where etl reads it itself`, async () => {
+    const env = { ...c.env, [c.variable]: 'notaurl' };
+    const named = c.source === 'ons' ? c.line : c.line.replace(c.flag, c.variable);
+    expect(await refused(['extract', c.source, ...c.args], env)).toEqual([named.replace('VALUE', 'notaurl')]);
+    expect(await refused(['plan', c.source, ...c.args], env)).toEqual([(c.source === 'ons' ? c.line : named).replace('VALUE', 'notaurl')]);
+  });
+
+  it(`a config file's ${c.field}: named by file, pipeline and field, in run and plan`, async () => {
+    const file = path.join(work, `${c.source}.json`);
+    await writeFile(file, JSON.stringify({ pipelines: { p: { source: c.source, options: { ...c.options, [c.field]: 'notaurl' } } } }));
+    for (const command of ['run', 'plan']) {
+      expect(await refused([command, '--config', file], c.env)).toEqual([c.line.replace('etl: config error: ', `etl: config error: ${file}: pipelines.p.options.${c.field}: `).replace('VALUE', 'notaurl')]);
+    }
+  });
+});
