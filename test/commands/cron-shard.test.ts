@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CommanderError, type Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCommandContext, type CommandContext } from '../../src/commands/context.js';
+import { cronCommand } from '../../src/commands/cron.js';
+import { runCommand } from '../../src/commands/run.js';
+import { createLogger } from '../../src/core/log.js';
+
+/**
+ * `etl cron` and `--shard` in-process, through the command layer, so that a mutant of src/commands is seen.
+ * docs/testing.md ("Nine behaviours") says how each test's bug was planted.
+ */
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'etl-cron-shard-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** Runs one command in this process; resolves to what it printed on stdout. */
+async function inProcess(create: (context: () => Promise<CommandContext>) => Command, args: string[], json = false): Promise<string> {
+  let stdout = '';
+  const out = { write: (text: string) => ((stdout += text), true) } as unknown as NodeJS.WritableStream;
+  const quietLog = createLogger({ quiet: true, stream: { write: () => true } as unknown as NodeJS.WritableStream, interactive: false });
+  const context = { ...(await createCommandContext({ json, debug: false, quiet: true }, out)), log: quietLog };
+  await create(async () => context).exitOverride().configureOutput({ outputError: () => {} }).parseAsync(args, { from: 'user' });
+  return stdout;
+}
+
+/**
+ * What cron does with a crontab line's command (cronie, vixie cron): `\%` becomes `%`, and the first other `%`
+ * ends the command (the rest goes to its stdin). Returns the command /bin/sh is given and what was cut off.
+ */
+function asCronRunsIt(line: string): { command: string; cut: string | null } {
+  const command = line.split(' ').slice(5).join(' ');
+  let out = '';
+  for (let i = 0; i < command.length; i++) {
+    const ch = command[i]!;
+    if (ch === '\\' && command[i + 1] === '%') {
+      out += '%';
+      i++;
+    } else if (ch === '\\' && i + 1 < command.length) {
+      out += ch + command[i + 1];
+      i++;
+    } else if (ch === '%') {
+      return { command: out, cut: command.slice(i) };
+    } else {
+      out += ch;
+    }
+  }
+  return { command: out, cut: null };
+}
+
+describe('etl cron: the line survives cron and the shell', () => {
+  it("paths with a quote, a percent sign and spaces are each one word, read back exactly; bash -n accepts the line; each % is written \\%", async () => {
+    const dataDir = path.join(work, "it's 100% data");
+    const log = path.join(work, "o'brien %d.log");
+    const envFile = path.join(work, "env 'file'%");
+    const result = JSON.parse(await inProcess(cronCommand, ['ons', '--schedule', '0 5 * * *', '--data-dir', dataDir, '--log', log, '--env-vars', envFile], true));
+    const line: string = result.line;
+    expect(line.startsWith('0 5 * * * cd ')).toBe(true);
+    expect(result.log).toBe(log);
+    // Every % in the line is escaped for cron.
+    expect(line.match(/%/g)).toHaveLength(3);
+    expect(line.match(/\\%/g)).toHaveLength(3);
+    expect(spawnSync('bash', ['-n', '-c', line.split(' ').slice(5).join(' ')]).status).toBe(0);
+
+    const { command, cut } = asCronRunsIt(line);
+    expect(cut).toBeNull();
+    expect(spawnSync('bash', ['-n', '-c', command]).status).toBe(0);
+    // Run it as cron would, with `cd` and node standing in as functions that print their arguments one per line.
+    const shown = path.join(work, 'words');
+    const script = `cd() { printf '%s\\n' cd "$@" >>${JSON.stringify(shown)}; }; function ${process.execPath} { printf '%s\\n' "$@" >>${JSON.stringify(shown)}; }; ${command}`;
+    const ran = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+    expect(ran.status, ran.stderr).toBe(0);
+    const words = spawnSync('cat', [shown], { encoding: 'utf8' }).stdout.trimEnd().split('\n');
+    expect(words).toEqual(['cd', process.cwd(), `--env-file=${envFile}`, expect.stringMatching(/bin[/\\]etl\.js$/), '--json', 'run', 'ons', '--data-dir', dataDir]);
+    // The redirection went to the log file, at exactly its path.
+    expect(await readdir(work)).toContain("o'brien %d.log");
+  });
+});
+
+describe('--shard i/n: shards are numbered from 0', () => {
+  it('--shard 3/3 is refused as a usage error before anything runs; 2/3 and 0/3 are taken', async () => {
+    const dataDir = path.join(work, 'shard-data');
+    await mkdir(dataDir, { recursive: true });
+    const refused = (create: typeof runCommand, extra: string[] = []) =>
+      inProcess(create, ['ons', '--shard', '3/3', '--partition-by', 'edition', '--data-dir', dataDir, '--url', 'http://127.0.0.1:9/', '--retries', '0', ...extra]);
+    for (const create of [runCommand, cronCommand]) {
+      const error = await refused(create).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(CommanderError);
+      expect(error).toMatchObject({ code: 'commander.invalidArgument', exitCode: 1 });
+      expect((error as Error).message).toBe("error: option '--shard <i/n>' argument '3/3' is invalid. expected i/n with 0 <= i < n, e.g. 0/3");
+    }
+    expect(await readdir(dataDir)).toEqual([]);
+    for (const shard of ['2/3', '0/3']) {
+      const line = JSON.parse(await inProcess(cronCommand, ['ons', '--shard', shard, '--partition-by', 'edition', '--data-dir', dataDir], true)).line;
+      expect(line).toContain(` --shard ${shard} `);
+    }
+    for (const bad of ['1/0', '-1/3', '1', '1/3/3']) {
+      await expect(inProcess(cronCommand, ['ons', '--shard', bad, '--partition-by', 'edition'])).rejects.toThrow(/expected i\/n with 0 <= i < n/);
+    }
+  });
+});
