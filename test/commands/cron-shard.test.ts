@@ -85,6 +85,28 @@ describe('etl cron: the line survives cron and the shell', () => {
   });
 });
 
+describe('etl cron: what the line holds', () => {
+  const bin = path.resolve(import.meta.dirname, '../../bin/etl.js');
+
+  it('quiet, absolute paths, the default log under /var/log/etl, and every flag given passed on as given (booleans, lists, an empty value)', async () => {
+    const printed = await inProcess(cronCommand, ['ons', 'monthly-deaths', '--schedule', '0 5 * * *', '--bucket', 's3://lake/ons/', '--region', 'eu-west-2', '--env-vars', '/etc/etl.env', '--no-cache', '--skip-bad', '--input', 'a.xls', 'b b.xls', '--key', '']);
+    expect(printed).toBe(
+      "# etl ons/monthly-deaths: the log's directory must exist and be writable by this user; rotate it with logrotate (copytruncate)\n" +
+        `0 5 * * * cd ${process.cwd()} && ${process.execPath} --env-file=/etc/etl.env ${bin} --quiet run ons monthly-deaths --input a.xls 'b b.xls' --skip-bad --bucket s3://lake/ons/ --key '' --region eu-west-2 --no-cache >>/var/log/etl/ons-monthly-deaths.log 2>&1\n`,
+    );
+  });
+
+  it('with --json: one JSON result naming the line and the log; no dataset given, none in the line; no --env-vars, no --env-file', async () => {
+    const printed = await inProcess(cronCommand, ['ons', '--log', 'logs/etl.log'], true);
+    expect(printed.endsWith('\n')).toBe(true);
+    expect(JSON.parse(printed)).toEqual({
+      command: 'cron',
+      line: `15 6 * * * cd ${process.cwd()} && ${process.execPath} ${bin} --json run ons >>${path.resolve('logs/etl.log')} 2>&1`,
+      log: path.resolve('logs/etl.log'),
+    });
+  });
+});
+
 describe('--shard i/n: shards are numbered from 0', () => {
   it('--shard 3/3 is refused as a usage error before anything runs; 2/3 and 0/3 are taken', async () => {
     const dataDir = path.join(work, 'shard-data');
