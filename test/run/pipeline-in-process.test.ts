@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCommandContext } from '../../src/commands/context.js';
 import { runCommand } from '../../src/commands/run.js';
+import { describePlan, type Plan } from '../../src/run/plan.js';
 import { createLogger } from '../../src/core/log.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
 import { readParquet } from '../helpers/parquet.js';
@@ -131,5 +132,48 @@ describe('etl run in-process: retries and secrets', () => {
     const names = (await readdir(dataDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile() && /\.json$/.test(entry.name));
     expect(names.filter((entry) => entry.parentPath.endsWith('runs'))).toHaveLength(1);
     for (const entry of names) expect(await readFile(path.join(entry.parentPath, entry.name), 'utf8'), entry.name).not.toMatch(/hunter2|s3cr3t-value/);
+  });
+});
+
+describe('etl run --dry-run in-process: what each step would do and why, nothing fetched or written', () => {
+  it('fresh, then cached, then another bucket, no bucket and --input', async () => {
+    const dataDir = path.join(work, 'plan');
+    const lake = path.join(work, 'plan-lake');
+    const args = ['ons', '--url', server.url + PAGE, '--data-dir', dataDir];
+    const plan = async (extra: string[]): Promise<Plan> => {
+      const requests = server.requests.length;
+      const { result } = await run([...args, ...extra, '--dry-run']);
+      expect(server.requests.length).toBe(requests);
+      return result as unknown as Plan;
+    };
+    const fresh = await plan(['--bucket', lake]);
+    expect(fresh).toMatchObject({ command: 'run', dry_run: true, pipeline: 'ons/monthly-deaths' });
+    expect(describePlan(fresh)).toBe(
+      [
+        'plan for ons/monthly-deaths (nothing fetched, written or uploaded):',
+        '  extract   run    nothing extracted yet: every edition is downloaded',
+        '  transform run    no earlier successful run',
+        `  load      run    uploads what transform writes to ${lake}`,
+      ].join('\n'),
+    );
+    await expect(readdir(dataDir)).rejects.toThrow(/ENOENT/);
+
+    expect(steps(await run([...args, '--bucket', lake]))).toEqual([['extract', 'succeeded'], ['transform', 'succeeded'], ['load', 'succeeded']]);
+    expect((await plan(['--bucket', lake])).steps).toEqual([
+      { name: 'extract', action: 'run', why: 'asks the source for changes to 3 files already here (conditional GETs: an unchanged file costs 0 bytes)' },
+      { name: 'transform', action: 'cached', why: '3 input files, declaration, parameters and etl version unchanged (runs if extract fetches a changed file)' },
+      { name: 'load', action: 'cached', why: `the same files are already in ${lake}` },
+    ]);
+    expect((await plan(['--bucket', path.join(work, 'plan-lake-2')])).steps[2]).toEqual({ name: 'load', action: 'run', why: 'parameter bucket changed' });
+    expect((await plan([])).steps[2]).toEqual({ name: 'load', action: 'skip', why: `no --bucket: the parquet stays in ${path.join(dataDir, 'processed', 'ons')}` });
+    expect((await plan(['--bucket', lake, '--no-cache'])).steps.slice(1)).toEqual([
+      { name: 'transform', action: 'run', why: '--no-cache' },
+      { name: 'load', action: 'run', why: `uploads what transform writes to ${lake}` },
+    ]);
+    const input = await plan(['--input', path.join(dataDir, 'raw', 'ons', 'monthly-deaths')]);
+    expect(input.steps.slice(0, 2)).toEqual([
+      { name: 'extract', action: 'skip', why: '--input given: the workbooks are read where they are' },
+      { name: 'transform', action: 'run', why: 'parameter source_flags changed' },
+    ]);
   });
 });
