@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CommanderError, type Command } from 'commander';
@@ -61,6 +61,7 @@ describe('etl cron: the line survives cron and the shell', () => {
     const dataDir = path.join(work, "it's 100% data");
     const log = path.join(work, "o'brien %d.log");
     const envFile = path.join(work, "env 'file'%");
+    await writeFile(envFile, '# KEY=value lines\n');
     const result = JSON.parse(await inProcess(cronCommand, ['ons', '--schedule', '0 5 * * *', '--data-dir', dataDir, '--log', log, '--env-vars', envFile], true));
     const line: string = result.line;
     expect(line.startsWith('0 5 * * * cd ')).toBe(true);
@@ -88,11 +89,13 @@ describe('etl cron: the line survives cron and the shell', () => {
 describe('etl cron: what the line holds', () => {
   const bin = path.resolve(import.meta.dirname, '../../bin/etl.js');
 
-  it('quiet, absolute paths, the default log under /var/log/etl, and every flag given passed on as given (booleans, lists, an empty value)', async () => {
-    const printed = await inProcess(cronCommand, ['ons', 'monthly-deaths', '--schedule', '0 5 * * *', '--bucket', 's3://lake/ons/', '--region', 'eu-west-2', '--env-vars', '/etc/etl.env', '--no-cache', '--skip-bad', '--input', 'a.xls', 'b b.xls', '--key', '']);
+  it('quiet, absolute paths, the default log under /var/log/etl, and every flag given passed on as given (booleans, lists)', async () => {
+    const envFile = path.join(work, 'etl.env');
+    await writeFile(envFile, '');
+    const printed = await inProcess(cronCommand, ['ons', 'monthly-deaths', '--schedule', '0 5 * * *', '--bucket', 's3://lake/ons/', '--region', 'eu-west-2', '--env-vars', envFile, '--no-cache', '--skip-bad', '--input', 'a.xls', 'b b.xls']);
     expect(printed).toBe(
       "# etl ons/monthly-deaths: the log's directory must exist and be writable by this user; rotate it with logrotate (copytruncate)\n" +
-        `0 5 * * * cd ${process.cwd()} && ${process.execPath} --env-file=/etc/etl.env ${bin} --quiet run ons monthly-deaths --input a.xls 'b b.xls' --skip-bad --bucket s3://lake/ons/ --key '' --region eu-west-2 --no-cache >>/var/log/etl/ons-monthly-deaths.log 2>&1\n`,
+        `0 5 * * * cd ${process.cwd()} && ${process.execPath} --env-file=${envFile} ${bin} --quiet run ons monthly-deaths --input a.xls 'b b.xls' --skip-bad --bucket s3://lake/ons/ --region eu-west-2 --no-cache >>/var/log/etl/ons-monthly-deaths.log 2>&1\n`,
     );
   });
 
