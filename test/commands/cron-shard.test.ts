@@ -8,6 +8,7 @@ import { createCommandContext, type CommandContext } from '../../src/commands/co
 import { cronCommand } from '../../src/commands/cron.js';
 import { runCommand } from '../../src/commands/run.js';
 import { createLogger } from '../../src/core/log.js';
+import { withEnv } from '../helpers/env.js';
 
 /**
  * `etl cron` and `--shard` in-process, through the command layer, so that a mutant of src/commands is seen.
@@ -22,11 +23,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** Runs one command in this process; resolves to what it printed on stdout. */
-async function inProcess(create: (context: () => Promise<CommandContext>) => Command, args: string[], json = false): Promise<string> {
+/** Runs one command in this process; resolves to what it printed on stdout. Warnings and errors it logged go to `logged`. */
+async function inProcess(create: (context: () => Promise<CommandContext>) => Command, args: string[], json = false, logged: string[] = []): Promise<string> {
   let stdout = '';
   const out = { write: (text: string) => ((stdout += text), true) } as unknown as NodeJS.WritableStream;
-  const quietLog = createLogger({ quiet: true, stream: { write: () => true } as unknown as NodeJS.WritableStream, interactive: false });
+  const quietLog = createLogger({ quiet: true, stream: { write: (line: string) => (logged.push(line.trimEnd()), true) } as unknown as NodeJS.WritableStream, interactive: false });
   const context = { ...(await createCommandContext({ json, debug: false, quiet: true }, out)), log: quietLog };
   await create(async () => context).exitOverride().configureOutput({ outputError: () => {} }).parseAsync(args, { from: 'user' });
   return stdout;
@@ -107,6 +108,55 @@ describe('etl cron: what the line holds', () => {
       line: `15 6 * * * cd ${process.cwd()} && ${process.execPath} ${bin} --json run ons >>${path.resolve('logs/etl.log')} 2>&1`,
       log: path.resolve('logs/etl.log'),
     });
+  });
+});
+
+describe('etl cron: the environment cron will not have', () => {
+  const unset = { ETL_DATA_DIR: undefined, ETL_ALERT_URL: undefined, AWS_REGION: undefined, ETL_CRON_TEST_ONLY: undefined };
+
+  it("a variable-set flag (ETL_DATA_DIR) is written into the line; ETL_ALERT_URL and AWS_REGION are not, and are warned about", async () => {
+    const dataDir = path.join(work, 'from-env');
+    const logged: string[] = [];
+    const line = await withEnv({ ...unset, ETL_DATA_DIR: dataDir, ETL_ALERT_URL: 'https://hooks.example/T0/secret-token', AWS_REGION: 'eu-west-2' }, async () =>
+      JSON.parse(await inProcess(cronCommand, ['ons', '--bucket', 's3://lake/ons/'], true, logged)).line as string,
+    );
+    expect(line).toContain(` run ons --data-dir ${dataDir} --bucket s3://lake/ons/ >>`);
+    expect(line).not.toMatch(/secret-token|--alert-url|--region/);
+    expect(logged).toEqual([
+      'warn: AWS_REGION is set in this shell but cron will not see it: put it in the --env-vars file or pass --region',
+      'warn: ETL_ALERT_URL is set in this shell but cron will not see it: put it in the --env-vars file',
+    ]);
+  });
+
+  it('what the --env-vars file sets is neither written into the line nor warned about, and is in place only while the checks run', async () => {
+    const envFile = path.join(work, 'cron.env');
+    await writeFile(envFile, `ETL_DATA_DIR=${path.join(work, 'from-file')}\nETL_ALERT_URL=https://hooks.example/T0/x\nAWS_REGION=eu-west-2\nETL_CRON_TEST_ONLY=1\n`);
+    const logged: string[] = [];
+    const line = await withEnv({ ...unset, ETL_DATA_DIR: path.join(work, 'from-shell'), ETL_ALERT_URL: 'https://hooks.example/T0/y' }, async () => {
+      const printed = JSON.parse(await inProcess(cronCommand, ['ons', '--bucket', 's3://lake/ons/', '--env-vars', envFile], true, logged)).line as string;
+      // The file's variables were set for the checks only; the shell's own are as they were.
+      expect(process.env.ETL_CRON_TEST_ONLY).toBeUndefined();
+      expect(process.env.AWS_REGION).toBeUndefined();
+      expect(process.env.ETL_DATA_DIR).toBe(path.join(work, 'from-shell'));
+      return printed;
+    });
+    expect(line).toContain(` run ons --bucket s3://lake/ons/ >>`);
+    expect(line).not.toContain('--data-dir');
+    expect(logged).toEqual([]);
+    // Without the file, the region the destination needs is missing: refused, nothing printed.
+    await withEnv(unset, async () => {
+      await expect(inProcess(cronCommand, ['ons', '--bucket', 's3://lake/ons/'])).rejects.toThrow(/region/i);
+    });
+    // --region given: AWS_REGION from the shell is not needed, so not warned about.
+    const quiet: string[] = [];
+    await withEnv({ ...unset, AWS_REGION: 'eu-west-2' }, () => inProcess(cronCommand, ['ons', '--bucket', 's3://lake/ons/', '--region', 'eu-west-1'], true, quiet));
+    expect(quiet).toEqual([]);
+  });
+
+  it('a path with a line break, and an --env-vars file that cannot be read, are refused before a line is printed', async () => {
+    await expect(inProcess(cronCommand, ['ons', '--log', path.join(work, 'a\nb.log')])).rejects.toThrow(/^"[^"]*a\\nb\.log" holds a line break, which a crontab line cannot$/);
+    const missing = path.join(work, 'missing.env');
+    await expect(inProcess(cronCommand, ['ons', '--env-vars', missing])).rejects.toThrow(new RegExp(`^--env-vars ${missing}: cannot read it \\(ENOENT`));
   });
 });
 
