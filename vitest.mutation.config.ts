@@ -11,6 +11,9 @@ const CLI_TESTS = [
   'test/e2e/**',
   'test/load/load-contract.test.ts',
   'test/load/load-command.test.ts',
+  // src/run and src/commands in-process: test/run/pipeline-in-process.test.ts, test/commands/cron-shard.test.ts.
+  'test/run/pipeline.test.ts',
+  'test/run/partition.test.ts',
 ];
 
 /** Stryker's vitest runner forces worker threads, and DuckDB's native addon (the parquet writer) ends the thread. */

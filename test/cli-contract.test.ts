@@ -137,6 +137,15 @@ describe('output', () => {
     expect(errorLines(run.stderr)).toHaveLength(1);
   });
 
+  it('--shard 3/3 (shards count from 0) is a usage error, exit 2, before anything is fetched or written', async () => {
+    const before = requests;
+    const run = await runInEmptyDir(['run', 'ons', '--shard', '3/3', '--partition-by', 'edition', '--url', endpoint, '--data-dir', 'data']);
+    expect(run.code).toBe(2);
+    expect(errorLines(run.stderr)).toEqual([expect.stringMatching(/^etl: config error: option '--shard <i\/n>' argument '3\/3' is invalid\. expected i\/n with 0 <= i < n, e\.g\. 0\/3/)]);
+    expect(run.created).toEqual([]);
+    expect(requests).toBe(before);
+  });
+
   it('a transform prints its summary once: the result on stdout, nothing on stderr', async () => {
     const run = await runCli(['transform', 'ons', '--input', workbooks, '--out', path.join(work, 'once.parquet')]);
     expect(run.code, run.stderr).toBe(0);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { checkCronSchedule } from '../run/cron-schedule.js';
+import type { Shard } from '../core/source.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 import { PIPELINE_EXIT_CODES } from './run.js';
@@ -104,11 +105,17 @@ function passThroughFlags(command: Command, fromEnvFile: Record<string, string>)
     if (source !== 'cli' && !(source === 'env' && option.envVar !== undefined && option.envVar !== 'ETL_ALERT_URL' && !(option.envVar in fromEnvFile))) continue;
     const value: unknown = command.getOptionValue(key);
     if (typeof value === 'boolean') args.push(option.long);
+    // --shard is parsed into {index, count}: given back as the i/n it was given as.
+    else if (isShard(value)) args.push(option.long, `${value.index}/${value.count}`);
     else if (!Array.isArray(value)) args.push(option.long, String(value));
     else if (option.variadic) args.push(option.long, ...value.map(String));
     else for (const item of value) args.push(option.long, String(item));
   }
   return args;
+}
+
+function isShard(value: unknown): value is Shard {
+  return typeof value === 'object' && value !== null && 'index' in value && 'count' in value;
 }
 
 function shellQuote(word: string): string {

@@ -263,7 +263,8 @@ export async function checkTransform(request: PipelineRequest, cache: CacheState
     declaration: datasetFile ? (await fileRecord(datasetFile)).sha256 : 'built-in',
     params: {
       dataset: source.dataset,
-      source_flags: sortedFlags(source.flags),
+      // Stored in state/: a password or token in --url stays out of it (it does not change what transform writes).
+      source_flags: redactValues(sortedFlags(source.flags)),
       skip_bad: request.transform.skipBad,
       out: outputOf(request),
       partition_by: request.transform.partitionBy ?? null,

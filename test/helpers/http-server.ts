@@ -36,8 +36,11 @@ export interface FileServer {
   /** Serves new content at `path`; `keepLastModified` keeps the old Last-Modified (a refresh whose date did not move). */
   set(path: string, file: ServedFile, options?: { keepLastModified?: boolean }): void;
   fail(path: string, plan: FailurePlan): void;
-  /** Requests to `path` wait until the returned function is called (to catch a client mid-run). */
-  hold(path: string): () => void;
+  /**
+   * Requests to `path` wait until the returned function is called (to catch a client mid-run); its `arrived`
+   * settles once a request to `path` has reached the server and is waiting, so a test acts on an event, not a timer.
+   */
+  hold(path: string): (() => void) & { arrived: Promise<void> };
   close(): Promise<void>;
 }
 
@@ -48,6 +51,7 @@ export interface FileServerOptions {
 
 export async function startFileServer(files: Record<string, ServedFile> = {}, options: FileServerOptions = {}): Promise<FileServer> {
   const held = new Map<string, Promise<void>>();
+  const arrivals = new Map<string, () => void>();
   const served = new Map<string, { file: ServedFile; etag: string; lastModified: string }>();
   const failures = new Map<string, FailurePlan[]>();
   const requests: LoggedRequest[] = [];
@@ -64,6 +68,7 @@ export async function startFileServer(files: Record<string, ServedFile> = {}, op
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = req.url ?? '/';
+    arrivals.get(path)?.();
     await held.get(path);
     if (options.closeAfterResponse) res.setHeader('connection', 'close');
     const log = (status: number, bytes: number): void => {
@@ -129,10 +134,12 @@ export async function startFileServer(files: Record<string, ServedFile> = {}, op
     hold(path) {
       let release!: () => void;
       held.set(path, new Promise<void>((resolve) => (release = resolve)));
-      return () => {
+      const arrived = new Promise<void>((resolve) => arrivals.set(path, resolve));
+      return Object.assign(() => {
         held.delete(path);
+        arrivals.delete(path);
         release();
-      };
+      }, { arrived });
     },
     close: () =>
       new Promise<void>((resolve) => {

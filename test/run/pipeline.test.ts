@@ -314,8 +314,8 @@ describe('one run per pipeline at a time', () => {
 describe('kill -9 part-way, then a new run', () => {
   let server: FileServer;
   let reference: Awaited<ReturnType<typeof readParquet>>;
-  /** Accepts connections and never answers: a load that is still waiting on the store when killed. */
-  let silentStore: { url: string; close(): void };
+  /** Accepts connections and never answers: a load that is still waiting on the store when killed; `connected` settles on the first. */
+  let silentStore: { url: string; connected: Promise<void>; close(): void };
 
   beforeAll(async () => {
     server = await startFileServer(files);
@@ -323,36 +323,42 @@ describe('kill -9 part-way, then a new run', () => {
     expect((await runCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
     reference = await readParquet(path.join(dataDir, 'processed', 'ons', 'monthly-deaths.parquet'));
     const sockets: Socket[] = [];
-    const tcp = createTcpServer((socket) => sockets.push(socket));
+    let connected!: () => void;
+    const tcp = createTcpServer((socket) => (sockets.push(socket), connected()));
     tcp.listen(0, '127.0.0.1');
     await once(tcp, 'listening');
-    silentStore = { url: `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`, close: () => (sockets.forEach((s) => s.destroy()), tcp.close()) };
+    silentStore = {
+      url: `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`,
+      connected: new Promise<void>((resolve) => (connected = resolve)),
+      close: () => (sockets.forEach((s) => s.destroy()), tcp.close()),
+    };
   });
   afterAll(async () => {
     silentStore.close();
     await server.close();
   });
 
-  type Ready = (manifest: string, workbooksServed: number) => boolean;
-  it.each<{ point: string; hold: string | undefined; store: boolean; ready: Ready }>([
-    { point: 'while fetching the page', hold: PAGE, store: false, ready: (manifest) => /"name": "extract",\s+"status": "running"/.test(manifest) },
-    { point: 'while downloading a workbook', hold: REFRESHED_PATH, store: false, ready: (_, served) => served === 2 },
-    { point: 'while uploading', hold: undefined, store: true, ready: (manifest) => /"name": "load",\s+"status": "running"/.test(manifest) },
-  ])('$point: the next run takes over the lock, leaves no temp file and writes what an uninterrupted run writes', async ({ point, hold, store, ready }) => {
+  /**
+   * Killed on an event, never on a timer or on what a file said at one instant: the held request has reached the
+   * server, or the store has a connection. By then the step's "running" manifest is in place, since a step writes
+   * it (renamed into place) before its work starts. Waiting on the manifest instead was flaky: the poll could read
+   * the temp file a manifest write had not yet renamed, and a kill landing before the rename left a manifest
+   * without the running step.
+   */
+  it.each<{ point: string; hold: string | undefined; store: boolean; step: string }>([
+    { point: 'while fetching the page', hold: PAGE, store: false, step: 'extract' },
+    { point: 'while downloading a workbook', hold: REFRESHED_PATH, store: false, step: 'extract' },
+    { point: 'while uploading', hold: undefined, store: true, step: 'load' },
+  ])('$point: the next run takes over the lock, leaves no temp file and writes what an uninterrupted run writes', async ({ point, hold, store, step }) => {
     const dataDir = path.join(work, `killed-${point.replace(/\W+/g, '-')}`);
-    const release = hold ? server.hold(hold) : () => {};
-    const seen = server.requests.length;
+    const release = hold ? server.hold(hold) : Object.assign(() => {}, { arrived: silentStore.connected });
     const args = ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--step-retries', '0'];
     const killed = startCli(store ? [...args, '--bucket', 's3://lake/killed/', '--endpoint', silentStore.url] : args, { env: S3_ENV });
     const runs = path.join(dataDir, 'runs');
-    // Wait until the run is where it should be killed: its manifest says so.
-    let reached = false;
-    for (let i = 0; i < 1000 && !reached; i++) {
-      const manifest = await readdir(runs).then((names) => readFile(path.join(runs, names.find((n) => n.endsWith('.json'))!), 'utf8')).catch(() => '');
-      reached = ready(manifest, fileRequests(server, seen).length);
-      if (!reached) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const reached = await Promise.race([release.arrived.then(() => true), killed.done.then(() => false), new Promise<boolean>((resolve) => setTimeout(resolve, 30_000, false).unref())]);
     expect(reached).toBe(true);
+    const manifestNow = async () => JSON.parse(await readFile(path.join(runs, (await readdir(runs)).find((n) => n.endsWith('.json') && !n.startsWith('.etl-tmp-'))!), 'utf8'));
+    expect((await manifestNow()).steps.at(-1)).toMatchObject({ name: step, status: 'running' });
     killed.child.kill('SIGKILL');
     const result = await killed.done;
     release();
