@@ -1,0 +1,75 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startCli, type CliResult } from '../helpers/run-cli.js';
+
+/**
+ * Run state that is odd but not hostile (issue 19 item 10): what a data dir, a file system or a command line
+ * can hold on an ordinary day. Each was exit 1 ("internal error"), blocked, or was accepted; each is one line
+ * with its exit code, or handled. The built CLI, run as a user would.
+ */
+let work: string;
+/** A preload that prints the process's peak resident memory (KiB) on exit: measured, not guessed. */
+let maxRssPreload: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'etl-odd-state-'));
+  maxRssPreload = path.join(work, 'max-rss.mjs');
+  await writeFile(maxRssPreload, 'process.on("exit", () => process.stderr.write(`max-rss-kib=${process.resourceUsage().maxRSS}\\n`));\n');
+});
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+let caseNumber = 0;
+async function freshDataDir(): Promise<string> {
+  const dir = path.join(work, `data-${++caseNumber}`);
+  await mkdir(path.join(dir, 'locks'), { recursive: true });
+  return dir;
+}
+
+/** The error line, the one line on stderr apart from the warnings before it. */
+function errorLines(result: CliResult): string[] {
+  return result.stderr.trim().split('\n').filter((line) => line.startsWith('etl: '));
+}
+
+describe('the lock file', () => {
+  // transform takes the dataset's raw lock before it reads anything: the cheapest command that takes a lock.
+  const lockOf = (dataDir: string) => path.join(dataDir, 'locks', 'raw.random-person.people.lock');
+  const transform = (dataDir: string, env: Record<string, string> = {}) => runCli(['transform', 'random-person', 'people', '--data-dir', dataDir], { env });
+
+  it('a directory in the lock\'s place is one config error (exit 2) naming it, and is left where it is', async () => {
+    const dataDir = await freshDataDir();
+    await mkdir(path.join(lockOf(dataDir), 'something-of-yours'), { recursive: true });
+    const result = await transform(dataDir);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^etl: config error: the lock .*raw\.random-person\.people\.lock is a directory, not a lock file etl wrote \(remove it, then run again/)]);
+    // Not renamed aside, not removed: it is not etl's.
+    expect(await readdir(lockOf(dataDir))).toEqual(['something-of-yours']);
+    expect((await readdir(path.join(dataDir, 'locks'))).sort()).toEqual(['raw.random-person.people.lock']);
+  });
+
+  it('a FIFO in the lock\'s place is refused at once, not waited on', async () => {
+    const dataDir = await freshDataDir();
+    execFileSync('mkfifo', [lockOf(dataDir)]);
+    const run = startCli(['transform', 'random-person', 'people', '--data-dir', dataDir]);
+    // Were the FIFO opened for reading, the run would wait for a writer forever: stopped here, not left behind.
+    const timer = setTimeout(() => run.child.kill('SIGKILL'), 8_000);
+    const result = await run.done.finally(() => clearTimeout(timer));
+    expect(result.code, result.stderr).toBe(2);
+    expect(errorLines(result)).toEqual([expect.stringMatching(/the lock .* is a FIFO, not a lock file etl wrote/)]);
+  }, 10_000);
+
+  it('a 1 GiB lock file is not read whole: taken over as damaged, in a few MB of memory', async () => {
+    const dataDir = await freshDataDir();
+    await writeFile(lockOf(dataDir), '');
+    await truncate(lockOf(dataDir), 1024 ** 3); // sparse: no disk used
+    const result = await transform(dataDir, { NODE_OPTIONS: `--import=${pathToFileURL(maxRssPreload).href}` });
+    expect(result.stderr).toContain(`warn: took over a damaged lock file ${lockOf(dataDir)}`);
+    // What follows is the ordinary "nothing extracted yet": the lock was no obstacle.
+    expect(errorLines(result)).toEqual([expect.stringMatching(/nothing extracted for random-person people/)]);
+    const maxRssMiB = Number(/max-rss-kib=(\d+)/.exec(result.stderr)![1]) / 1024;
+    // Read whole it took over 600 MiB; the run itself needs well under 200.
+    expect(maxRssMiB).toBeLessThan(300);
+  });
+});
