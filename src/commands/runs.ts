@@ -30,9 +30,10 @@ A run killed part-way shows as "running" with the steps it finished; its lock is
     .action(async (flags: { dataDir: string; limit: number }) => {
       const ctx = await context();
       const { listRuns } = await import('../run/run-manifest.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
-      const runs = await listRuns(flags.dataDir, flags.limit);
+      const { runs, damaged } = await listRuns(flags.dataDir, flags.limit);
+      for (const { problem } of damaged) ctx.log.warn(`${problem}; left out`);
       const text = runs.length === 0 ? `no runs recorded in ${flags.dataDir}/runs` : runs.map(describeRunLine).join('\n');
-      ctx.printResult(text, { command: 'runs', runs: runs.map((run) => ({ run_id: run.run_id, pipeline: run.pipeline, status: run.status, started_at: run.started_at, ended_at: run.ended_at, steps: run.steps.map((s) => ({ name: s.name, status: s.status })) })) });
+      ctx.printResult(text, { command: 'runs', runs: runs.map((run) => ({ run_id: run.run_id, pipeline: run.pipeline, status: run.status, started_at: run.started_at, ended_at: run.ended_at, steps: run.steps.map((s) => ({ name: s.name, status: s.status })) })), damaged });
     });
 }
 

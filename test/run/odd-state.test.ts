@@ -73,3 +73,40 @@ describe('the lock file', () => {
     expect(maxRssMiB).toBeLessThan(300);
   });
 });
+
+describe('a malformed file in runs/', () => {
+  const runId = '20260101T000000000Z-ons-monthly-deaths-aaaa';
+  const good = { run_id: runId, pipeline: 'ons/monthly-deaths', params: {}, etl_version: '0', pid: 1, status: 'succeeded', started_at: '2026-01-01T00:00:00.000Z', ended_at: '2026-01-01T00:00:02.000Z', steps: [{ name: 'extract', status: 'succeeded' }] };
+  const damaged: Array<[string, string, RegExp]> = [
+    ['20260102T000000000Z-cut-short-aaaa', '{"run_id": "x", "pipel', /not JSON/],
+    ['20260103T000000000Z-a-list-aaaa', '[1, 2]', /expected an object, got an array/],
+    ['20260104T000000000Z-null-aaaa', 'null', /expected an object, got null/],
+    ['20260105T000000000Z-no-steps-aaaa', JSON.stringify({ ...good, steps: undefined }), /steps is not a list/],
+    ['20260106T000000000Z-bad-step-aaaa', JSON.stringify({ ...good, steps: [null] }), /steps\[0\] has no name and status/],
+  ];
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await freshDataDir();
+    await mkdir(path.join(dataDir, 'runs'));
+    await writeFile(path.join(dataDir, 'runs', `${runId}.json`), JSON.stringify(good));
+    for (const [id, text] of damaged) await writeFile(path.join(dataDir, 'runs', `${id}.json`), text);
+  });
+
+  it('etl runs lists the good runs and names each damaged file in one warning (exit 0)', async () => {
+    const result = await runCli(['runs', '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^${runId}  ons/monthly-deaths  succeeded .* 2\\.0 s  extract succeeded$`))]);
+    const warnings = result.stderr.trim().split('\n');
+    expect(warnings).toHaveLength(damaged.length);
+    for (const [id, , problem] of damaged) {
+      expect(warnings.find((line) => line.includes(`${id}.json`))).toMatch(new RegExp(`^warn: .*${id}\\.json is not a run manifest etl wrote: ${problem.source}.*; left out$`));
+    }
+  });
+
+  it.each(damaged)('etl runs show %s is one data error (exit 4) naming the file', async (id, _text, problem) => {
+    const result = await runCli(['runs', 'show', id, '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(4);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: data error: .*${id}\\.json is not a run manifest etl wrote: ${problem.source}`))]);
+    expect(result.stdout).toBe('');
+  });
+});
