@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -108,5 +109,32 @@ describe('a malformed file in runs/', () => {
     expect(result.code, result.stderr).toBe(4);
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: data error: .*${id}\\.json is not a run manifest etl wrote: ${problem.source}`))]);
     expect(result.stdout).toBe('');
+  });
+});
+
+describe.skipIf(!existsSync('/dev/full'))('--log-file on a full disk (/dev/full: every write fails with ENOSPC)', () => {
+  const fullDisk = /^warn: --log-file \/dev\/full: cannot write to it \(ENOSPC: no space left on device, write\); its lines from here on are lost, the run carries on$/;
+
+  it('a command that succeeds still succeeds (exit 0, its result on stdout), with one warning naming the file', async () => {
+    const dataDir = await freshDataDir();
+    const result = await runCli(['--log-file', '/dev/full', 'runs', '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^no runs recorded in /);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(fullDisk)]);
+  });
+
+  it('a command that fails keeps its own exit code and one error line, after the one warning', async () => {
+    const dataDir = await freshDataDir();
+    const result = await runCli(['--log-file', '/dev/full', 'transform', 'random-person', 'people', '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(fullDisk), expect.stringMatching(/^etl: config error: nothing extracted for random-person people/)]);
+  });
+
+  it('with --json the warning is a JSON line too', async () => {
+    const dataDir = await freshDataDir();
+    const result = await runCli(['--json', '--log-file', '/dev/full', 'runs', '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^--log-file \/dev\/full: cannot write to it \(ENOSPC/) })]);
   });
 });
