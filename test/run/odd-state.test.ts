@@ -138,3 +138,37 @@ describe.skipIf(!existsSync('/dev/full'))('--log-file on a full disk (/dev/full:
     expect(lines).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^--log-file \/dev\/full: cannot write to it \(ENOSPC/) })]);
   });
 });
+
+describe('--param names that reach Object.prototype', () => {
+  let config: string;
+  beforeAll(async () => {
+    config = path.join(work, 'pipelines.yaml');
+    await writeFile(config, 'pipelines:\n  deaths:\n    source: ons\n    params:\n      first_year: { type: integer, default: 2015 }\n    options:\n      from: ${first_year}\n');
+  });
+  const plan = (...args: string[]) => runCli(['plan', '--config', config, '--data-dir', path.join(work, 'param-data'), ...args]);
+
+  it('the declared parameter works', async () => {
+    const result = await plan('--param', 'first_year=2019');
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  // __proto__=5 and constructor=1 were accepted (exit 0); __proto__=x said "declared as undefined".
+  it.each(['__proto__=x', '__proto__=5', 'constructor=1', 'toString=3', 'hasOwnProperty=true', 'prototype=1'])('--param %s is one config error (exit 2), nothing planned', async (param) => {
+    const result = await plan('--param', param);
+    const name = param.split('=')[0]!;
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: config error: --param ${name}: (${name} cannot name a parameter|pipeline deaths declares no such parameter) \\(declared: first_year`))]);
+    expect(result.stdout).toBe('');
+  });
+
+  it.each([
+    ['a parameter declared as __proto__', '{"pipelines":{"p":{"source":"ons","params":{"__proto__":{"type":"integer","default":2019}},"options":{"from":"${__proto__}"}}}}', /pipelines\.p\.params\.__proto__: __proto__ cannot name a parameter/],
+    ['a reference to ${constructor}, declared nowhere', '{"pipelines":{"p":{"source":"ons","options":{"from":"${constructor}"}}}}', /pipelines\.p\.options\.from: refers to \$\{constructor\}, which is not declared under params/],
+  ])('a config with %s is one config error (exit 2)', async (_what, text, message) => {
+    const file = path.join(work, `proto-${++caseNumber}.json`);
+    await writeFile(file, text);
+    const result = await runCli(['plan', '--config', file, '--data-dir', path.join(work, 'param-data')]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+  });
+});
