@@ -172,3 +172,79 @@ describe('--param names that reach Object.prototype', () => {
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
   });
 });
+
+describe('numbers on the command line are plain decimal, and in range', () => {
+  // Nothing listens there: a request that got out would end in exit 3, not 2.
+  const nowhere = 'http://127.0.0.1:9';
+  const dataDir = () => path.join(work, 'numbers');
+
+  it.each([
+    ['-5', /expected at least 1/],
+    ['0x10', /expected a whole number in decimal digits/],
+    ['1e3', /expected a whole number in decimal digits/],
+    [' 7', /expected a whole number in decimal digits/],
+  ])('--count %j is one config error (exit 2) from extract and run, before any request', async (count, message) => {
+    for (const command of ['extract', 'run']) {
+      const result = await runCli([command, 'random-person', 'people', `--count=${count}`, '--base-url', nowhere, '--retries', '0', '--data-dir', dataDir()]);
+      expect(result.code, `${command}: ${result.stderr}`).toBe(2);
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: config error: option '--count <n>' argument ${JSON.stringify(JSON.stringify(count)).slice(1, -1)} is invalid: ${message.source}`))]);
+    }
+  });
+
+  it.each([
+    ['--concurrency', '0x10'],
+    ['--concurrency', '1e1'],
+    ['--retries', '0b1'],
+    ['--timeout', ' 30'],
+  ])('plan %s %j is one config error (exit 2), as run and extract say', async (flag, value) => {
+    for (const command of [['plan', 'ons'], ['run', 'ons'], ['extract', 'ons']]) {
+      const result = await runCli([...command, `${flag}=${value}`, '--url', nowhere, '--data-dir', dataDir()]);
+      expect(result.code, `${command.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`option '${flag} <[a-z-]+>' argument '${value}' is invalid\\. expected a whole number of [01] or more, in decimal digits`));
+    }
+  });
+});
+
+describe('durations past what a timer can hold (2^31-1 ms: Node fires a longer timer at once)', () => {
+  const tooLong = /expected at most 2147483 seconds \(about 24\.8 days: a longer timer would fire at once, not after \d+ s\)/;
+  const dataDir = () => path.join(work, 'timers');
+
+  // --step-timeout 3000000 stopped the transform at once: "ran past its timeout of 3000000 s" (exit 4).
+  it.each([
+    ['run', '--step-timeout', '3000000'],
+    ['plan', '--step-timeout', '2147484'],
+    ['run', '--timeout', '3000000'],
+    ['extract', '--download-timeout', '3000000'],
+  ])('%s %s %s is one config error (exit 2) before anything runs', async (command, flag, value) => {
+    const result = await runCli([command, 'ons', flag, value, '--url', 'http://127.0.0.1:9', '--data-dir', dataDir()]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: config error: option '${flag} <seconds>' argument '${value}' is invalid\\. ${tooLong.source}`))]);
+  });
+
+  it('the longest timer is accepted', async () => {
+    const result = await runCli(['plan', 'ons', '--step-timeout', '2147483', '--timeout', '2147483', '--download-timeout', '2147483', '--data-dir', dataDir()]);
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it.each([
+    ['steps.extract.timeout', 'steps:\n      extract: { timeout: 3000000 }', /--step-timeout \(steps\.extract\.timeout\) 3000000: /],
+    ['options.timeout', 'options:\n      timeout: 3000000', /--timeout \(options\.timeout\) 3000000: /],
+    ['options.download_timeout', 'options:\n      download_timeout: 2147484', /--download-timeout \(options\.download_timeout\) 2147484: /],
+  ])('a config file\'s %s past it is one config error (exit 2) naming the field', async (_field, yaml, message) => {
+    const file = path.join(work, `timer-${++caseNumber}.yaml`);
+    await writeFile(file, `pipelines:\n  deaths:\n    source: ons\n    ${yaml}\n`);
+    for (const command of ['plan', 'run']) {
+      const result = await runCli([command, '--config', file, '--data-dir', dataDir()]);
+      expect(result.code, `${command}: ${result.stderr}`).toBe(2);
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: config error: .*${message.source}${tooLong.source}`))]);
+    }
+  });
+
+  it('a --rate-limit so slow that its wait would overflow a timer is refused (exit 2); 0 is no limit', async () => {
+    const slow = await runCli(['extract', 'random-person', '--rate-limit', '0.0000001', '--base-url', 'http://127.0.0.1:9', '--data-dir', dataDir()]);
+    expect(slow.code, slow.stderr).toBe(2);
+    expect(slow.stderr).toMatch(/--rate-limit <per-second>' argument '0\.0000001' is invalid\. expected 0 \(no limit\) or at least 0\.001 \(one request per 1000 s\)/);
+    const none = await runCli(['plan', 'ons', '--rate-limit', '0', '--data-dir', dataDir()]);
+    expect(none.code, none.stderr).toBe(0);
+  });
+});
