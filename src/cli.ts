@@ -156,7 +156,7 @@ function reportError(error: unknown, global: Partial<GlobalOptions>): number {
 function printError(error: unknown, global: Partial<GlobalOptions>): number {
   const known = isEtlError(error);
   const exitCode = known ? error.exitCode : EXIT_INTERNAL;
-  const kind = known ? error.name.replace(/Error$/, '').toLowerCase() + ' error' : 'internal error';
+  const kind = `${known ? error.kind : 'internal'} error`;
   const hint = known ? error.hint : 'this is a bug in etl: run again with --debug and report the output';
   const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
   if (global.logFile) {

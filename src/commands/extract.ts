@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { ExtractReport } from '../core/source.js';
 import type { CommandContext } from './context.js';
 import { addSourceSubcommands, extractSource, type FetchFlags } from './source-command.js';
+import { plural } from '../core/plural.js';
 
 export function extractCommand(context: () => Promise<CommandContext>): Command {
   const command = new Command('extract')
@@ -40,5 +41,5 @@ export function summariseExtract(report: ExtractReport): Record<string, unknown>
 
 export function describeExtract(report: ExtractReport): string {
   const s = summariseExtract(report);
-  return `extract ${report.source} ${report.dataset}: ${s.editions} files, ${s.downloaded} downloaded (${s.bytes} bytes), ${s.unchanged} unchanged -> ${report.rawDir}`;
+  return `extract ${report.source} ${report.dataset}: ${plural(report.files.length, 'file')}, ${s.downloaded} downloaded (${plural(s.bytes as number, 'byte')}), ${s.unchanged} unchanged -> ${report.rawDir}`;
 }

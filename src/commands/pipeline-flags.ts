@@ -97,7 +97,24 @@ export async function pipelineRequest(first: string | undefined, second: string 
   const retries = (step: 'extract' | 'transform' | 'load'): number => (fromCommandLine('stepRetries') ? flags.stepRetries : (pipeline.stepRetries[step] ?? flags.stepRetries));
   const timeout = (step: 'extract' | 'transform' | 'load'): number | undefined => (fromCommandLine('stepTimeout') ? flags.stepTimeout : (pipeline.stepTimeouts[step] ?? flags.stepTimeout));
   const dataset = pipeline.dataset ?? defaultDatasetOf(pipeline.source);
-  return requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') }, { extract: timeout('extract'), transform: timeout('transform'), load: timeout('load') }, (attribute) => fromCommandLine(attribute) || attribute in fromFileFlags);
+  const request = requestFrom(pipeline.name, pipeline.source, dataset, merged as unknown as PipelineFlags, { extract: retries('extract'), transform: retries('transform'), load: retries('load') }, { extract: timeout('extract'), transform: timeout('transform'), load: timeout('load') }, (attribute) => fromCommandLine(attribute) || attribute in fromFileFlags);
+  // Checked here too (run and plan check again), so that a value from the file is named by its field, not by a flag.
+  const { checkPipeline } = await import('../run/check-pipeline.js');
+  await checkPipeline(request).catch((error: unknown) => {
+    throw namedByField(error, flags.config!, pipeline, Object.keys(fromFile).filter((field) => CONFIG_TO_FLAG[field]! in fromFileFlags));
+  });
+  return request;
+}
+
+/** A ConfigError from checking a pipeline of a config file names the file and the pipeline, and the field when the flag named came from the file. */
+function namedByField(error: unknown, file: string, pipeline: PipelineConfig, fieldsFromFile: string[]): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  const field = fieldsFromFile.find((name) => {
+    const flag = `--${CONFIG_TO_FLAG[name]!.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+    return [flag, ...(name === 'bucket' ? ['--to'] : [])].some((given) => new RegExp(`^(option ')?${given}\\b`).test(error.message));
+  });
+  const section = field === undefined ? '' : pipeline.destination && field in pipeline.destination ? `.destination.${field}` : `.options.${field}`;
+  return new ConfigError(`${file}: pipelines.${pipeline.name}${section}: ${error.message}`, { hint: error.hint, cause: error.cause });
 }
 
 function pickPipeline(pipelines: PipelineConfig[], name: string | undefined, file: string): PipelineConfig {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { PipelineResult } from '../run/pipeline.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
+import { plural } from '../core/plural.js';
 
 export const PIPELINE_EXIT_CODES = `
 Exit codes (the step that failed):
@@ -54,6 +55,18 @@ function describeRun({ manifest }: PipelineResult): string {
 
 function stepDetail(summary: Record<string, unknown> | undefined): string {
   if (!summary) return '';
-  const parts = Object.entries(summary).filter(([key]) => key !== 'url' && key !== 'skipped').map(([key, value]) => `${String(value)} ${key.replace(/_/g, ' ')}`);
+  const parts = Object.entries(summary).filter(([key]) => key !== 'url' && key !== 'skipped').map(([key, value]) => countOf(key, value));
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** A summary field in words: `1 row`, `4 input files`, `2 partitions rewritten`, `17657 bytes uploaded`. */
+const NOUNS: Record<string, [string, string]> = { rows: ['row', 'rows'], parts: ['input file', 'input files'] };
+function countOf(key: string, value: unknown): string {
+  const words = key.replace(/_/g, ' ');
+  if (typeof value !== 'number') return `${String(value)} ${words}`;
+  const noun = NOUNS[key];
+  if (noun) return plural(value, ...noun);
+  // partitions_rewritten, bytes_uploaded: the noun comes first; downloaded, failed: no noun.
+  const [first, ...rest] = words.split(' ');
+  return rest.length > 0 && first!.endsWith('s') ? `${plural(value, first!.slice(0, -1), first)} ${rest.join(' ')}` : `${value} ${words}`;
 }

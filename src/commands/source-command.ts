@@ -32,7 +32,9 @@ export interface FetchFlags {
  * the arguments as given and may run one of the generated subcommands itself.
  */
 export function addSourceSubcommands(parent: Command, stage: Stage, configure: (command: Command, source: AnySource) => void, noSource?: (args: string[]) => Promise<void>): Command {
-  parent.usage('<source> [dataset] [options]');
+  // A stage that can do without a source (transform: what the data dir holds) says so in its usage.
+  const sourceArgument = noSource ? '[source]' : '<source>';
+  parent.usage(`${sourceArgument} [dataset] [options]`);
   for (const source of sources) {
     const datasets = source.datasets.map((d) => d.name);
     const command = new Command(source.name)
@@ -54,13 +56,13 @@ export function addSourceSubcommands(parent: Command, stage: Stage, configure: (
       if (source.baseUrl) add(new Option('--base-url <url>', `where the API lives (default: ${source.baseUrl})`).env(`${envPrefix(source.name)}_BASE_URL`));
       for (const option of fetchOptions()) add(option);
     }
-    command.addHelpText('after', sourceHelp(source));
+    command.addHelpText('after', sourceHelp(source, stage));
     commandsWithOwnUsageErrors.add(command);
     parent.addCommand(command);
   }
   // Reached only when the first argument names no source; its flags are the source's business, not an error here.
   return parent
-    .argument('<source>', `one of: ${sources.map((s) => s.name).join(', ')}`)
+    .argument(sourceArgument, `one of: ${sources.map((s) => s.name).join(', ')}${noSource ? ' (default: the one the data dir holds)' : ''}`)
     .argument('[dataset]')
     .allowUnknownOption()
     .allowExcessArguments()
@@ -97,12 +99,44 @@ export function flagOption(flag: SourceFlag): Option {
   return option;
 }
 
-function sourceHelp(source: AnySource): string {
+/** A stage's own notes (run: both), the output columns from the dataset declarations, and the environment extract reads. */
+function sourceHelp(source: AnySource, stage: Stage): string {
+  const notes = stage === 'run' ? [source.help.extract, source.help.transform] : [source.help[stage]];
   const env = [
     ...source.env.map((v) => `  ${v.name.padEnd(26)} ${v.description}${v.secret ? ' (secret: environment or .env only, never a flag)' : ''}`),
     ...(source.baseUrl ? [`  ${`${envPrefix(source.name)}_BASE_URL`.padEnd(26)} same as --base-url`] : []),
   ];
-  return `\n${source.help.trim()}${env.length > 0 ? `\n\nEnvironment (also read from ./.env):\n${env.join('\n')}` : ''}`;
+  return [
+    ...notes.map((text) => text.trim()),
+    ...(stage === 'extract' ? [] : [outputColumnsHelp(source)]),
+    ...(stage !== 'transform' && env.length > 0 ? [`Environment (also read from ./.env):\n${env.join('\n')}`] : []),
+  ].map((block) => `\n${block}`).join('\n');
+}
+
+const MAX_HELP_COLUMNS = 16;
+
+/** `Output columns (monthly-deaths): edition INT32, …` for each dataset, as declared; a long list is cut, `etl datasets` has it all. */
+function outputColumnsHelp(source: AnySource): string {
+  const lines = source.datasets.map((dataset) => {
+    const shown = dataset.columns.slice(0, dataset.columns.length > MAX_HELP_COLUMNS ? MAX_HELP_COLUMNS - 4 : MAX_HELP_COLUMNS);
+    const more = dataset.columns.length - shown.length;
+    const columns = shown.map((c) => `${c.name} ${c.type.toUpperCase()}${c.nullable ? '?' : ''}`).join(', ') + (more > 0 ? `, … (${more} more)` : '');
+    return wrap(`  ${dataset.name}: ${columns}`, 100, '    ');
+  });
+  return `Output columns (? nullable; \`etl datasets\` says what each means):\n${lines.join('\n')}`;
+}
+
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/(?<=, )/)) {
+    if (line.length + word.length > width && line.trim() !== '') {
+      lines.push(line.trimEnd());
+      line = indent;
+    }
+    line += word;
+  }
+  return [...lines, line.trimEnd()].join('\n');
 }
 
 export function checkDataset(source: AnySource, dataset: string | undefined): string {

@@ -22,13 +22,9 @@ With no source named, transform reads the one dataset the data dir holds extract
 lists them and asks you to name one). The file written is recorded in the data dir, so a following
 \`etl load --bucket …\` with no files uploads it.
 
-Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?, geo_code_extra STRING?,
-geo_name STRING, geo_level STRING (total, country, region, county, local_authority, non_resident:
-sum one level at a time), deaths INT64?, source_file STRING. Output (weekly-deaths): edition INT32,
-week_number INT32, week_ended DATE, measure STRING?, sex STRING?, age_band STRING?, area_code STRING?,
-area_name STRING?, label_as_printed STRING, deaths INT64? (counts), deaths_average DOUBLE? (averages),
-source_file STRING. A label the declaration does not know is kept with null canonical fields and
-warned about once. zstd-compressed parquet; the file is replaced only when every input was read; on a
+Each dataset's output columns: etl transform <source> --help (as declared; \`etl datasets\` says what
+each means). A label the declaration does not know is kept with null canonical fields and
+warned about once. GZIP-compressed parquet; the file is replaced only when every input was read; on a
 data error (exit 4) the previous file is left as it was. Transform reads the raw layer only: it never
 calls a source. Each raw file must still be the one its manifest lists (sha256), and while an extract
 of the same dataset is writing, transform exits 75 at once without reading anything.`)

@@ -1,7 +1,9 @@
 import { SourceError } from './errors.js';
 import type { HttpClient } from './http.js';
 import type { Logger } from './log.js';
+import { describeRefusedOrigin } from './origin.js';
 import { redact } from './redact.js';
+import { reveal, shown, Secret, type Reveal, type SecretUrl } from './secret.js';
 import { sleep } from './concurrency.js';
 
 /**
@@ -11,11 +13,14 @@ import { sleep } from './concurrency.js';
  */
 export interface ApiCall {
   method?: 'GET' | 'PUT' | 'POST';
-  /** The URL sent, secrets included; the recorded copy has them stripped. */
-  url: string;
+  /**
+   * A string holds no secret (or only one an API answer put there). A SecretUrl builds the URL with each
+   * Secret shown by name, for the record and every message, and with it revealed only for the bytes sent.
+   */
+  url: string | SecretUrl;
   /** Sent as application/x-www-form-urlencoded. */
-  form?: ReadonlyArray<[string, string]>;
-  headers?: Record<string, string>;
+  form?: ReadonlyArray<[string, string | Secret]>;
+  headers?: Record<string, string | Secret>;
   /** Statuses the caller handles itself (e.g. ClimaTempo's "locale not registered"). */
   allowStatus?: readonly number[];
 }
@@ -45,6 +50,11 @@ export interface ApiClientOptions {
   credentialEnv?: string;
   /** The env var (or flag) named in the hint on a 404. */
   baseUrlEnv: string;
+  /**
+   * The origin the credentials were configured for (the base URL): a request anywhere else (a next-page
+   * link, another port, a metadata address) is refused before it is sent. Default: the first request's.
+   */
+  origin?: string;
 }
 
 export interface ApiClient {
@@ -62,22 +72,63 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     if (at > now) await sleep(at - now);
   };
 
+  // A base URL that is not one is left to the request to report (a usage error, exit 2).
+  let allowed = options.origin !== undefined && URL.canParse(options.origin) ? new URL(options.origin).origin : undefined;
   return {
     async send(call) {
       const method = call.method ?? 'GET';
-      const body = call.form ? new URLSearchParams(call.form as Array<[string, string]>).toString() : undefined;
-      const request: RecordedRequest = { method, url: recordableUrl(call.url), ...(body === undefined ? {} : { body: redact(body) }) };
-      await waitForSlot(call.url);
-      const answer = await options.http.request(call.url, {
+      // Everything that may be printed or stored is made from this form, secrets shown by name.
+      const show = build(call, shown);
+      if (!URL.canParse(show.url)) throw new SourceError(`${method} ${JSON.stringify(redact(show.url).slice(0, 100))} refused: not a URL`, { hint: `an API answer (a next-page link) named it; check --base-url / ${options.baseUrlEnv}` });
+      const request: RecordedRequest = { method, url: recordableUrl(show.url), ...(show.body === undefined ? {} : { body: redact(show.body) }) };
+      allowed ??= new URL(show.url).origin;
+      refuseOtherOrigin(method, show.url, allowed, options);
+      await waitForSlot(show.url);
+      // The one place a secret's value is used: the request as sent, to the origin checked above.
+      const sent = build(call, reveal);
+      refuseOtherOrigin(method, sent.url, allowed, options);
+      const answer = await options.http.request(sent.url, {
         method,
-        body,
-        headers: { ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...call.headers },
+        body: sent.body,
+        headers: { ...(sent.body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...sent.headers },
+        shownAs: request.url,
       });
+      if (REDIRECT_STATUS.has(answer.status)) throw redirectRefusal(method, request.url, answer.status, answer.location, allowed, options);
       const ok = answer.status >= 200 && answer.status < 300;
       if (!ok && !call.allowStatus?.includes(answer.status)) throw refusal(method, request.url, answer.status, answer.body, options);
       return { status: answer.status, body: answer.body, request, fetchedAt: options.now().toISOString() };
     },
   };
+}
+
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+function build(call: ApiCall, reveal: Reveal): { url: string; body: string | undefined; headers: Record<string, string> } {
+  const text = (value: string | Secret): string => (value instanceof Secret ? reveal(value) : value);
+  return {
+    url: typeof call.url === 'string' ? call.url : call.url(reveal),
+    body: call.form ? new URLSearchParams(call.form.map(([name, value]): [string, string] => [name, text(value)])).toString() : undefined,
+    headers: Object.fromEntries(Object.entries(call.headers ?? {}).map(([name, value]) => [name, text(value)])),
+  };
+}
+
+/** A credential belongs to the origin it was configured for: a request anywhere else is refused unsent. */
+function refuseOtherOrigin(method: string, url: string, allowed: string, options: ApiClientOptions): void {
+  const target = URL.canParse(url) ? new URL(url) : undefined;
+  if (target?.origin === allowed) return;
+  const where = target ? redact(describeRefusedOrigin(target)) : 'an address that is not a URL';
+  throw new SourceError(`${method} to ${where} refused: not ${allowed}, the origin ${options.credentialEnv ? `${options.credentialEnv} belongs to` : 'this source was configured for'}; nothing was sent there`, {
+    hint: `an API answer (a next-page link or a redirect) pointed elsewhere; if the API really moved, pass its new address with --base-url / ${options.baseUrlEnv}`,
+  });
+}
+
+/** An API's redirect is never followed (the request carries the credential): one line naming where it pointed. */
+function redirectRefusal(method: string, url: string, status: number, location: string | null, allowed: string, options: ApiClientOptions): SourceError {
+  const target = location !== null && URL.canParse(location, url) ? new URL(location, url) : undefined;
+  const where = !target ? 'nowhere usable' : target.origin === allowed ? redact(recordableUrl(target.href)) : `another origin (${redact(describeRefusedOrigin(target))})`;
+  return new SourceError(`${method} ${url} answered HTTP ${status}, a redirect to ${where}; not followed`, {
+    hint: `etl does not follow an API's redirects with the credential; if the API really moved, pass its new address with --base-url / ${options.baseUrlEnv}`,
+  });
 }
 
 function refusal(method: string, url: string, status: number, body: Buffer, options: ApiClientOptions): SourceError {

@@ -12,6 +12,8 @@ export interface ErrorDetails {
 
 export abstract class EtlError extends Error {
   abstract readonly exitCode: number;
+  /** The word users see before "error" (`etl: config error: …`); a subclass keeps its family's word unless it is a kind of its own. */
+  abstract readonly kind: string;
   readonly hint: string | undefined;
 
   constructor(message: string, details: ErrorDetails = {}) {
@@ -23,11 +25,13 @@ export abstract class EtlError extends Error {
 
 /** Bad flags, bad settings, missing credentials: fix the command line or the environment. */
 export class ConfigError extends EtlError {
+  readonly kind: string = 'config';
   readonly exitCode = 2;
 }
 
 /** The source could not be reached or answered wrongly (network, HTTP status, not a workbook). */
 export class SourceError extends EtlError {
+  readonly kind: string = 'source';
   readonly exitCode = 3;
   /** True when trying again later may help (429, 5xx, timeouts, dropped connections). */
   readonly retriable: boolean;
@@ -40,11 +44,13 @@ export class SourceError extends EtlError {
 
 /** The data did not look as declared: no matching sheet, no header row, a label that does not parse. */
 export class DataError extends EtlError {
+  readonly kind: string = 'data';
   readonly exitCode = 4;
 }
 
 /** Upload or verification at the destination failed. */
 export class LoadError extends EtlError {
+  readonly kind: string = 'load';
   readonly exitCode = 5;
 }
 
@@ -54,6 +60,7 @@ export class LoadError extends EtlError {
  * work is abandoned, its temp files removed.
  */
 export class StepTimeoutError extends EtlError {
+  readonly kind = 'timeout';
   readonly exitCode: number;
 
   constructor(step: 'extract' | 'transform' | 'load', seconds: number) {

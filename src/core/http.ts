@@ -22,6 +22,10 @@ export interface HttpOptions {
   maxRetryWaitMs: number;
   userAgent: string;
   log: Logger;
+  /** The flag the URLs came from, named in hints: `--url` (the default) or `--base-url`. */
+  urlFlag?: string;
+  /** What a user with no network can do instead, added to the hint when a host does not resolve. */
+  offlineHint?: string;
 }
 
 export interface Validators {
@@ -39,11 +43,15 @@ export interface RequestInit {
   method?: Method;
   headers?: Record<string, string>;
   body?: string;
+  /** The URL as messages show it, when `url` holds a secret (api-client passes its redacted form). */
+  shownAs?: string;
 }
 
 export interface HttpAnswer {
   status: number;
   contentType: string | null;
+  /** Where a redirect points; never followed here. */
+  location: string | null;
   body: Buffer;
 }
 
@@ -84,6 +92,7 @@ interface Exchange {
  */
 export function createHttpClient(options: HttpOptions): HttpClient {
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const urlFlag = options.urlFlag ?? '--url';
   // One keep-alive pool for the whole run: ONS serves every edition from one host. undici is loaded on
   // first use so commands that never fetch (and --help) start fast.
   let pool: Promise<Dispatcher> | undefined;
@@ -102,7 +111,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         return await attempt(deadline);
       } catch (error) {
         if (deadline.aborted) throw deadlineError(method, url, deadlineMs, error instanceof EtlError ? error : undefined);
-        failure = error instanceof EtlError ? error : classifyNetworkError(method, url, error);
+        failure = error instanceof EtlError ? error : classifyNetworkError(method, url, error, urlFlag, options.offlineHint);
       }
       const retriable = failure instanceof SourceError && failure.retriable;
       const wait = retryWait(failure, tryNumber, options);
@@ -138,7 +147,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         let bytes = 0;
         await get(url, signal, {}, () => (chunk) => {
           bytes += chunk.length;
-          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`GET ${redact(url)}: the page is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`, { hint: 'check --url points at the dataset page' });
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`GET ${redact(url)}: the page is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`, { hint: `check ${urlFlag} points at the dataset page` });
           chunks.push(chunk);
         });
         return Buffer.concat(chunks).toString('utf8');
@@ -190,7 +199,8 @@ export function createHttpClient(options: HttpOptions): HttpClient {
 
     async request(url, init = {}) {
       const method = init.method ?? 'GET';
-      return withRetries(url, method, async (signal) => {
+      const shownUrl = init.shownAs ?? url;
+      return withRetries(shownUrl, method, async (signal) => {
         const target = new URL(url);
         const headers = { 'user-agent': options.userAgent, accept: 'application/json', ...basicAuth(target), ...init.headers };
         const chunks: Buffer[] = [];
@@ -198,11 +208,11 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         // Every status's body is kept: an API explains a refusal in it. Redirects are not followed.
         const response = await exchange(await connect(), target, headers, signal, () => (chunk) => {
           bytes += chunk.length;
-          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${method} ${redact(url)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+          if (bytes > MAX_TEXT_BYTES) throw new SourceError(`${method} ${redact(shownUrl)}: the answer is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
           chunks.push(chunk);
         }, init);
-        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, url, response.status, header(response.headers, 'retry-after'));
-        return { status: response.status, contentType: header(response.headers, 'content-type'), body: Buffer.concat(chunks) };
+        if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, shownUrl, response.status, header(response.headers, 'retry-after'));
+        return { status: response.status, contentType: header(response.headers, 'content-type'), location: header(response.headers, 'location'), body: Buffer.concat(chunks) };
       });
     },
 
@@ -311,12 +321,12 @@ function requireHttpUrl(method: Method, url: string): void {
 const isHttp = (protocol: string): boolean => protocol === 'http:' || protocol === 'https:';
 
 /** DNS failures end at once (retrying offline only delays the message); other network failures may be retried. */
-function classifyNetworkError(method: Method, url: string, error: unknown): SourceError {
+function classifyNetworkError(method: Method, url: string, error: unknown, urlFlag: string, offlineHint: string | undefined): SourceError {
   const code = (error as { code?: string } | undefined)?.code ?? '';
   if (DNS_CODES.has(code)) {
     return new SourceError(`${method} ${redact(url)}: cannot resolve host ${new URL(url).hostname} (${code})`, {
       cause: error,
-      hint: 'check the network (DNS, proxy, offline?) and the host name in --url',
+      hint: `check the network (DNS, proxy, offline?) and the host name in ${urlFlag}${offlineHint ? `; ${offlineHint}` : ''}`,
     });
   }
   // The whole-URL deadline (an AbortSignal's TimeoutError) never comes here: withRetries reports it first.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './redact.js';
+import { Secret } from './secret.js';
 
 /**
  * Settings come from the environment, or from a `.env` file in the working directory for what the
@@ -43,4 +44,9 @@ export function readSecret(name: string, purpose: string): string {
   }
   registerSecret(value);
   return value;
+}
+
+/** A secret setting as a typed value (see secret.ts): requests carry it, and only the sending builder reveals it. */
+export function secretSetting(name: string, purpose: string): Secret {
+  return new Secret(name, readSecret(name, purpose));
 }

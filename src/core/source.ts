@@ -109,6 +109,8 @@ export interface Source<E = unknown, T = unknown> {
   description: string;
   /** Where the API lives; --base-url or <SOURCE>_BASE_URL point elsewhere. Absent: no --base-url flag. */
   baseUrl?: string;
+  /** What a user with no network can do instead, named when a host does not resolve. */
+  offline?: string;
   datasets: readonly DatasetInfo[];
   defaultDataset: string;
   /** What `--shard i/n` splits between machines (e.g. `editions`); absent: the source cannot be sharded. */
@@ -117,8 +119,11 @@ export interface Source<E = unknown, T = unknown> {
   env: readonly EnvVar[];
   extractOptions: SourceOptions<E>;
   transformOptions: SourceOptions<T>;
-  /** Examples and notes for `etl extract <source> --help`. */
-  help: string;
+  /**
+   * Examples and notes for each stage's help (`etl extract <source> --help`, `etl transform …`); `etl run` shows
+   * both. Output columns are not written here: the help lists them from `datasets`, so they cannot drift.
+   */
+  help: { extract: string; transform: string };
   extract(request: ExtractRequest<E>, io: SourceIO): Promise<ExtractReport>;
   /** The tidy table built from what extract stored. */
   transform(request: TransformRequest<T>, io: SourceIO): Promise<Table>;

@@ -12,6 +12,41 @@ const MAX_PARTS = 10_000;
 
 const CREDENTIALS_HINT = 'check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or the instance role';
 
+/** The client's settings: endpoint (checked) and region; no request is made. */
+function s3ClientConfig(options: SinkOptions): import('@aws-sdk/client-s3').S3ClientConfig {
+  // The SDK's nine-line notice about future Node 22 releases is for whoever picks SDK versions (etl's lockfile
+  // does), not for etl's users; it would repeat in every cron log. Setting the variable yourself still wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  checkEndpointUrl(endpoint, options.endpoint ? '--endpoint' : 'AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL');
+  return {
+    region: options.region ?? (endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1') : undefined),
+    followRegionRedirects: true,
+    ...(endpoint
+      ? { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
+  };
+}
+
+/** The SDK would notice a missing region only at the first request, after its retries: it is a setting to fix (exit 2). */
+async function checkRegion(client: import('@aws-sdk/client-s3').S3Client, bucket: string): Promise<void> {
+  await client.config.region().catch((error: unknown) => {
+    client.destroy();
+    throw new ConfigError(`no AWS region set for s3://${bucket}/`, { cause: error, hint: 'pass --region, set AWS_REGION, or set region in the AWS profile' });
+  });
+}
+
+/**
+ * The settings an S3 upload needs (endpoint, region), checked before a pipeline starts: a run must not download
+ * and transform everything and then find it cannot load. No request is made and no credential is read.
+ */
+export async function checkS3Settings(destination: Destination, options: SinkOptions): Promise<void> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client(s3ClientConfig(options));
+  await checkRegion(client, destination.bucket);
+  client.destroy();
+}
+
 /**
  * Amazon S3 and S3-compatible stores (MinIO, R2, Ceph) through @aws-sdk/client-s3 and lib-storage, with the
  * standard credential chain and region. A custom endpoint (--endpoint, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) uses
@@ -19,26 +54,11 @@ const CREDENTIALS_HINT = 'check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCE
  * the aws-chunked framing inside the object.
  */
 export async function createS3Sink(destination: Destination, options: SinkOptions): Promise<Sink> {
-  // The SDK's nine-line notice about future Node 22 releases is for whoever picks SDK versions (etl's lockfile
-  // does), not for etl's users; it would repeat in every cron log. Setting the variable yourself still wins.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Client, HeadObjectCommand, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
-  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  checkEndpointUrl(endpoint, options.endpoint ? '--endpoint' : 'AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL');
-  const client = new S3Client({
-    region: options.region ?? (endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1') : undefined),
-    followRegionRedirects: true,
-    ...(endpoint
-      ? { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
-      : {}),
-  });
+  const client = new S3Client(s3ClientConfig(options));
   const Bucket = destination.bucket;
-  // The SDK would notice a missing region only at the first request, after its retries: it is a setting to fix (exit 2).
-  await client.config.region().catch((error: unknown) => {
-    client.destroy();
-    throw new ConfigError(`no AWS region set for s3://${Bucket}/`, { cause: error, hint: 'pass --region, set AWS_REGION, or set region in the AWS profile' });
-  });
+  await checkRegion(client, Bucket);
 
   const head = async (key: string) => {
     try {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { DataError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import type { Logger } from '../core/log.js';
 import { UntrustedPathError, checkRecordedFile, resolveInside } from '../core/recorded-file.js';
 import { hashLocalFile } from '../load/input-files.js';
@@ -56,14 +57,39 @@ export function whatChanged(previous: Fingerprint | undefined, current: Fingerpr
   if (!previous) return 'no earlier successful run';
   if (previous.etl_version !== current.etl_version) return `etl version ${previous.etl_version} -> ${current.etl_version}`;
   if (previous.declaration !== current.declaration) return 'dataset declaration changed';
-  for (const key of new Set([...Object.keys(previous.params), ...Object.keys(current.params)])) {
-    if (JSON.stringify(previous.params[key]) !== JSON.stringify(current.params[key])) return `parameter ${key} changed`;
-  }
+  const change = changedParam(previous.params, current.params);
+  if (change) return change;
   const changed = Object.keys(current.inputs).filter((file) => previous.inputs[file] !== current.inputs[file]);
   const removed = Object.keys(previous.inputs).filter((file) => !(file in current.inputs));
   if (changed.length > 0) return `${changed.length === 1 ? 'input' : `${changed.length} inputs`} changed: ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}`;
   if (removed.length > 0) return `input removed: ${removed[0]}`;
   return null;
+}
+
+/**
+ * Which parameter changed, from what to what: `--from 2019 -> 2020` for a source's own flag (source_flags
+ * holds them by attribute name), `parameter out a.parquet -> b.parquet` for the others. Values are redacted.
+ */
+function changedParam(before: Record<string, unknown>, after: Record<string, unknown>): string | null {
+  const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (!differs(before[key], after[key])) continue;
+    const flags = (value: unknown): Record<string, unknown> => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+    if (key === 'source_flags') {
+      const was = flags(before[key]);
+      const now = flags(after[key]);
+      const flag = [...new Set([...Object.keys(was), ...Object.keys(now)])].find((name) => differs(was[name], now[name]));
+      if (flag) return redact(`--${flag.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)} ${showValue(was[flag])} -> ${showValue(now[flag])}`);
+    }
+    return redact(`parameter ${key} ${showValue(before[key])} -> ${showValue(after[key])}`);
+  }
+  return null;
+}
+
+/** A parameter's value in a reason: as typed where it is text, `(none)` where it was not given, cut short past 80 characters. */
+function showValue(value: unknown): string {
+  const text = value === undefined || value === null ? '(none)' : typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /**

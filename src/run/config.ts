@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { IDENTIFIER_RULE, isIdentifier, showName } from '../core/names.js';
 import { sources } from '../sources/index.js';
+import { parseConfigText } from './parse-config.js';
 
 /**
  * Pipelines declared in a file (YAML or JSON), several per file:
@@ -112,65 +112,152 @@ export interface ConfigFile {
   pipelines: PipelineConfig[];
 }
 
+/** Limits of a config file, checked before it is read and parsed: a few pipelines of a few fields are kilobytes. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export const MAX_PIPELINES = 1000;
+/** Characters in any one value or key (a URL, a path, a list item). */
+export const MAX_VALUE_CHARS = 16 * 1024;
+/** Errors listed in one message; the count says how many there were. */
+const MAX_LISTED_ERRORS = 20;
+
 export async function readConfigFile(file: string): Promise<ConfigFile> {
-  const text = await readFile(file, 'utf8').catch(() => {
+  const info = await stat(file).catch(() => {
     throw new ConfigError(`--config ${file}: no such file`, { hint: 'give the path of a YAML or JSON pipeline file' });
   });
-  let data: unknown;
-  try {
-    data = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
-  } catch (error) {
-    throw new ConfigError(`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`, { hint: 'fix the syntax at the position given' });
+  if (!info.isFile()) throw new ConfigError(`--config ${file}: not a file`, { hint: 'give the path of a YAML or JSON pipeline file' });
+  if (info.size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`${file}: ${info.size} bytes, more than a config file may hold (${MAX_CONFIG_BYTES / 1024 / 1024} MiB)`, { hint: 'a pipeline file declares pipelines, not data: put data in files the pipelines read' });
   }
-  return { file, pipelines: validateConfig(data, path.basename(file)) };
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new ConfigError(`--config ${file}: cannot read it`, { hint: 'give the path of a YAML or JSON pipeline file' });
+  });
+  const data = await parseConfigText(text, /\.json$/i.test(file), file);
+  return { file, pipelines: validateConfig(data, file) };
 }
 
-/** The pipelines of a parsed config, or a ConfigError naming the first bad field by its path. */
+/** Thrown by `fail` to leave the part being checked; the problem is already recorded. */
+const SKIP = Symbol('skip');
+
+/**
+ * The pipelines of a parsed config, or one ConfigError listing every bad field by its path (the file named first).
+ * Sizes are checked first: a value or a pipeline count past the limits is refused before anything else is read.
+ */
 export function validateConfig(data: unknown, file: string): PipelineConfig[] {
-  const fail = (at: string, problem: string): never => {
-    throw new ConfigError(`${file}: ${at}: ${problem}`, { hint: 'see etl.config.schema.json for every field' });
+  const problems: string[] = [];
+  const note = (at: string, problem: string): void => {
+    problems.push(`${at}: ${problem}`);
   };
+  const fail = (at: string, problem: string): never => {
+    note(at, problem);
+    throw SKIP;
+  };
+  const keep = <T>(work: () => T): T | undefined => {
+    try {
+      return work();
+    } catch (error) {
+      if (error === SKIP) return undefined;
+      throw error;
+    }
+  };
+  const pipelines = keep(() => {
+    checkSizes(data, fail);
+    return configOf(data, fail, note, keep);
+  });
+  if (problems.length > 0) {
+    const listed = problems.slice(0, MAX_LISTED_ERRORS).join('; ') + (problems.length > MAX_LISTED_ERRORS ? `; and ${problems.length - MAX_LISTED_ERRORS} more` : '');
+    throw new ConfigError(`${file}: ${problems.length === 1 ? '' : `${problems.length} errors: `}${listed}`, { hint: 'see etl.config.schema.json for every field' });
+  }
+  return pipelines!;
+}
+
+/** No value or key longer than MAX_VALUE_CHARS, no more than MAX_PIPELINES pipelines; walked without recursion. */
+function checkSizes(data: unknown, fail: Fail): void {
+  const pipelines = (data as { pipelines?: unknown } | null)?.pipelines;
+  if (typeof pipelines === 'object' && pipelines !== null && !Array.isArray(pipelines)) {
+    const count = Object.keys(pipelines).length;
+    if (count > MAX_PIPELINES) fail('pipelines', `${count} pipelines, more than a config file may declare (${MAX_PIPELINES})`);
+  }
+  const pending: Array<[unknown, string]> = [[data, '']];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [value, at] = next;
+    const long = (text: string): boolean => text.length > MAX_VALUE_CHARS;
+    if (typeof value === 'string' && long(value)) fail(at || 'the top level', `a value of ${value.length} characters, more than one may hold (${MAX_VALUE_CHARS})`);
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, item] of Object.entries(value)) {
+      const where = Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key;
+      if (long(key)) fail(`${at || 'the top level'}`, `a key of ${key.length} characters, more than one may hold (${MAX_VALUE_CHARS})`);
+      pending.push([item, where]);
+    }
+  }
+}
+
+type Note = (at: string, problem: string) => void;
+type Keep = <T>(work: () => T) => T | undefined;
+
+function configOf(data: unknown, fail: Fail, note: Note, keep: Keep): PipelineConfig[] {
   const root = object(data, 'the top level', fail);
-  onlyKeys(root, ['$schema', 'data_dir', 'alert', 'pipelines'], '', fail);
-  const dataDir = root.data_dir === undefined ? undefined : check(root.data_dir, 'string', 'data_dir', fail);
-  const alert = root.alert === undefined ? undefined : alertOf(root.alert, 'alert', fail);
+  onlyKeys(root, ['$schema', 'data_dir', 'alert', 'pipelines'], '', note);
+  const dataDir = keep(() => (root.data_dir === undefined ? undefined : check(root.data_dir, 'string', 'data_dir', fail)));
+  const alert = keep(() => (root.alert === undefined ? undefined : alertOf(root.alert, 'alert', fail, note, keep)));
   const pipelines = object(root.pipelines, 'pipelines', fail);
   if (Object.keys(pipelines).length === 0) fail('pipelines', 'declares no pipeline');
-  return Object.entries(pipelines).map(([name, value]) => {
-    const at = `pipelines.${name}`;
-    if (!isIdentifier(name)) fail(at, `a pipeline name is ${IDENTIFIER_RULE}`);
-    const pipeline = object(value, at, fail);
-    onlyKeys(pipeline, ['source', 'dataset', 'data_dir', 'params', 'options', 'destination', 'steps', 'alert'], at, fail);
-    const params = paramsOf(pipeline.params, `${at}.params`, fail);
-    const options = fieldsOf(pipeline.options, OPTION_FIELDS, `${at}.options`, fail, params);
-    const destination = pipeline.destination === undefined ? undefined : fieldsOf(pipeline.destination, DESTINATION_FIELDS, `${at}.destination`, fail, params);
-    if (destination && destination.bucket === undefined) fail(`${at}.destination.bucket`, 'is required');
+  return Object.entries(pipelines).map(([name, value]) => keep(() => pipelineOf(name, value, { dataDir, alert }, fail, note, keep))!);
+}
+
+function pipelineOf(name: string, value: unknown, defaults: { dataDir: string | undefined; alert: PipelineConfig['alert'] }, fail: Fail, note: Note, keep: Keep): PipelineConfig {
+  const at = `pipelines.${name}`;
+  if (!isIdentifier(name)) note(at, `a pipeline name is ${IDENTIFIER_RULE}`);
+  const pipeline = object(value, at, fail);
+  onlyKeys(pipeline, ['source', 'dataset', 'data_dir', 'params', 'options', 'destination', 'steps', 'alert'], at, note);
+  const params = keep(() => paramsOf(pipeline.params, `${at}.params`, fail, note, keep)) ?? {};
+  const options = keep(() => fieldsOf(pipeline.options, OPTION_FIELDS, `${at}.options`, fail, note, keep, params));
+  const destination = keep(() => {
+    if (pipeline.destination === undefined) return undefined;
+    const fields = fieldsOf(pipeline.destination, DESTINATION_FIELDS, `${at}.destination`, fail, note, keep, params);
+    if (fields.bucket === undefined) note(`${at}.destination.bucket`, 'is required');
+    return fields;
+  });
+  const stepRetries: PipelineConfig['stepRetries'] = {};
+  const stepTimeouts: PipelineConfig['stepTimeouts'] = {};
+  keep(() => {
     const steps = pipeline.steps === undefined ? {} : object(pipeline.steps, `${at}.steps`, fail);
-    onlyKeys(steps, STEP_NAMES, `${at}.steps`, fail);
-    const stepRetries: PipelineConfig['stepRetries'] = {};
-    const stepTimeouts: PipelineConfig['stepTimeouts'] = {};
+    onlyKeys(steps, STEP_NAMES, `${at}.steps`, note);
     for (const step of STEP_NAMES) {
       if (steps[step] === undefined) continue;
-      const fields = fieldsOf(steps[step], STEP_FIELDS, `${at}.steps.${step}`, fail, {});
-      if (typeof fields.retries === 'number') stepRetries[step] = fields.retries;
-      if (typeof fields.timeout === 'number') {
-        if (fields.timeout < 1) fail(`${at}.steps.${step}.timeout`, 'expected a whole number of 1 or more');
-        stepTimeouts[step] = fields.timeout;
-      }
+      keep(() => {
+        const fields = fieldsOf(steps[step], STEP_FIELDS, `${at}.steps.${step}`, fail, note, keep, {});
+        if (typeof fields.retries === 'number') stepRetries[step] = fields.retries;
+        if (typeof fields.timeout === 'number') {
+          if (fields.timeout < 1) fail(`${at}.steps.${step}.timeout`, 'expected a whole number of 1 or more');
+          stepTimeouts[step] = fields.timeout;
+        }
+      });
     }
-    return {
-      name,
-      source: check(pipeline.source, 'string', `${at}.source`, fail),
-      dataset: pipeline.dataset === undefined ? undefined : identifier(pipeline.dataset, `${at}.dataset`, fail),
-      dataDir: pipeline.data_dir === undefined ? dataDir : check(pipeline.data_dir, 'string', `${at}.data_dir`, fail),
-      params,
-      options,
-      destination,
-      stepRetries,
-      stepTimeouts,
-      alert: pipeline.alert === undefined ? alert : alertOf(pipeline.alert, `${at}.alert`, fail),
-    };
   });
+  const source = keep(() => sourceName(pipeline.source, `${at}.source`, fail));
+  const dataset = keep(() => (pipeline.dataset === undefined ? undefined : identifier(pipeline.dataset, `${at}.dataset`, fail)));
+  const dataDir = keep(() => (pipeline.data_dir === undefined ? defaults.dataDir : check(pipeline.data_dir, 'string', `${at}.data_dir`, fail)));
+  const alert = keep(() => (pipeline.alert === undefined ? defaults.alert : alertOf(pipeline.alert, `${at}.alert`, fail, note, keep)));
+  return { name, source: source!, dataset, dataDir, params, options: options ?? {}, destination, stepRetries, stepTimeouts, alert };
+}
+
+/** A source etl has; a near miss (`onz`) gets the likely name. */
+function sourceName(value: unknown, at: string, fail: Fail): string {
+  const name = check(value, 'string', at, fail);
+  if (sources.some((source) => source.name === name)) return name;
+  const near = sources.map((source) => source.name).filter((known) => editDistance(known, name.toLowerCase()) <= Math.max(1, Math.floor(known.length / 3)));
+  const guess = near.length > 0 ? `did you mean ${near.map((n) => JSON.stringify(n)).join(' or ')}? ` : '';
+  return fail(at, `unknown source ${JSON.stringify(name)} (${guess}etl has ${sources.map((source) => source.name).join(', ')})`);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 type Fail = (at: string, problem: string) => never;
@@ -186,13 +273,14 @@ function object(value: unknown, at: string, fail: Fail): Record<string, unknown>
   return value as Record<string, unknown>;
 }
 
-function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], at: string, fail: Fail): void {
-  const unknown = Object.keys(value).find((key) => !allowed.includes(key));
-  if (unknown !== undefined) fail(at ? `${at}.${unknown}` : unknown, `unknown field (expected one of: ${allowed.filter((k) => k !== '$schema').join(', ')})`);
+function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], at: string, note: Note): void {
+  for (const unknown of Object.keys(value).filter((key) => !allowed.includes(key))) {
+    note(at ? `${at}.${unknown}` : unknown, `unknown field (expected one of: ${allowed.filter((k) => k !== '$schema').join(', ')})`);
+  }
 }
 
-function alertOf(value: unknown, at: string, fail: Fail): { url: string; onSuccess: boolean } {
-  const fields = fieldsOf(value, ALERT_FIELDS, at, fail, {});
+function alertOf(value: unknown, at: string, fail: Fail, note: Note, keep: Keep): { url: string; onSuccess: boolean } {
+  const fields = fieldsOf(value, ALERT_FIELDS, at, fail, note, keep, {});
   if (typeof fields.url !== 'string') return fail(`${at}.url`, 'is required');
   return { url: fields.url, onSuccess: fields.on_success === true };
 }
@@ -200,29 +288,35 @@ function alertOf(value: unknown, at: string, fail: Fail): { url: string; onSucce
 /** Names a parameter cannot have: as object keys they reach Object.prototype, and `--param __proto__=x` was accepted. */
 const RESERVED_PARAM_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 
-function paramsOf(value: unknown, at: string, fail: Fail): Record<string, ParamSpec> {
-  // Null-prototype: a parameter named __proto__ or constructor is a key like any other, never Object.prototype's.
+function paramsOf(value: unknown, at: string, fail: Fail, note: Note, keep: Keep): Record<string, ParamSpec> {
+  // Null-prototype: a parameter named constructor or toString is a key like any other, never Object.prototype's.
   const params: Record<string, ParamSpec> = Object.create(null) as Record<string, ParamSpec>;
   if (value === undefined) return params;
   for (const [name, raw] of Object.entries(object(value, at, fail))) {
-    if (RESERVED_PARAM_NAMES.has(name)) fail(`${at}.${name}`, `${name} cannot name a parameter (it means something else to JavaScript objects)`);
-    const spec = object(raw, `${at}.${name}`, fail);
-    onlyKeys(spec, ['type', 'default', 'description'], `${at}.${name}`, fail);
-    const type = spec.type as ParamType;
-    if (!PARAM_TYPES.includes(type)) fail(`${at}.${name}.type`, `expected one of ${PARAM_TYPES.join(', ')}, got ${describe(spec.type)}`);
-    if (spec.default !== undefined && !hasParamType(spec.default, type)) fail(`${at}.${name}.default`, `expected ${type === 'integer' ? 'an' : 'a'} ${type}, got ${describe(spec.default)}`);
-    params[name] = { type, ...(spec.default === undefined ? {} : { default: spec.default as ParamValue }) };
+    keep(() => {
+      if (RESERVED_PARAM_NAMES.has(name)) fail(`${at}.${name}`, `${name} cannot name a parameter (it means something else to JavaScript objects)`);
+      const spec = object(raw, `${at}.${name}`, fail);
+      onlyKeys(spec, ['type', 'default', 'description'], `${at}.${name}`, note);
+      const type = spec.type as ParamType;
+      // Declared even when wrong, so that its uses are not reported as undeclared too.
+      params[name] = { type, ...(spec.default === undefined ? {} : { default: spec.default as ParamValue }) };
+      if (!PARAM_TYPES.includes(type)) fail(`${at}.${name}.type`, `expected one of ${PARAM_TYPES.join(', ')}, got ${describe(spec.type)}`);
+      if (spec.default !== undefined && !hasParamType(spec.default, type)) fail(`${at}.${name}.default`, `expected ${type === 'integer' ? 'an' : 'a'} ${type}, got ${describe(spec.default)}`);
+    });
   }
   return params;
 }
 
 /** Checks each field against its spec; a string that is exactly `${param}` is checked when the parameter is resolved. */
-function fieldsOf(value: unknown, specs: Record<string, FieldSpec>, at: string, fail: Fail, params: Record<string, ParamSpec>): Record<string, unknown> {
+function fieldsOf(value: unknown, specs: Record<string, FieldSpec>, at: string, fail: Fail, note: Note, keep: Keep, params: Record<string, ParamSpec>): Record<string, unknown> {
   const fields = object(value ?? {}, at, fail);
-  onlyKeys(fields, Object.keys(specs), at, fail);
+  onlyKeys(fields, Object.keys(specs), at, note);
   for (const [key, field] of Object.entries(fields)) {
-    for (const reference of references(field)) if (!(reference in params)) fail(`${at}.${key}`, `refers to \${${reference}}, which is not declared under params`);
-    if (!isWholeReference(field)) check(field, specs[key]!.type, `${at}.${key}`, fail);
+    if (!(key in specs)) continue;
+    keep(() => {
+      for (const reference of references(field)) if (!(reference in params)) fail(`${at}.${key}`, `refers to \${${reference}}, which is not declared under params`);
+      if (!isWholeReference(field)) check(field, specs[key]!.type, `${at}.${key}`, fail);
+    });
   }
   return fields;
 }

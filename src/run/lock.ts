@@ -7,6 +7,7 @@ import { checkIdentifier } from '../core/names.js';
 
 /** Exit code 75 (EX_TEMPFAIL): cron's convention for "try again later". */
 export class PipelineBusyError extends EtlError {
+  readonly kind = 'busy';
   readonly exitCode = 75;
 }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { sweepDeadTempFiles } from '../core/atomic-file.js';
-import { EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
+import { ConfigError, EXIT_INTERNAL, LoadError, StepTimeoutError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { isPostgresUrl } from '../core/postgres.js';
 import { rawDatasetDir } from '../core/raw-layer.js';
@@ -12,6 +13,7 @@ import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
 import { VERSION } from '../version.js';
 import { sendAlert, type AlertParams } from './alert.js';
 import { cacheFile, cachedOutputsProblem, fileRecord, readCacheState, whatChanged, writeCacheState, type CacheState, type Fingerprint } from './cache.js';
+import { checkPipeline } from './check-pipeline.js';
 import { stateDir } from './data-dir.js';
 import { acquireLock, acquireRawLock } from './lock.js';
 import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
@@ -53,6 +55,8 @@ export function pipelineSlug(request: PipelineRequest): string {
 }
 
 export async function runPipeline(request: PipelineRequest, log: Logger): Promise<PipelineResult> {
+  // Before the lock, the first request and the first write: a request that cannot finish costs nothing.
+  await checkPipeline(request);
   const { dataDir } = request.source;
   const slug = pipelineSlug(request);
   const started = new Date();
@@ -312,6 +316,12 @@ export async function rawFileRecords(rawDir: string): Promise<FileRecord[]> {
 }
 
 async function inputFileRecords(inputs: readonly string[]): Promise<FileRecord[]> {
+  // Checked here with transform's words: listInputFiles speaks of files to upload.
+  for (const input of inputs) {
+    await stat(input).catch(() => {
+      throw new ConfigError(`--input ${input}: no such file or directory`, { hint: 'give workbooks or directories that exist (--input, or input: in the pipeline\'s options)' });
+    });
+  }
   return Promise.all((await listInputFiles(inputs)).map((file) => fileRecord(path.resolve(file.path))));
 }
 

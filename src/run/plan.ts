@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from '../core/log.js';
 import { readCacheState } from './cache.js';
+import { checkPipeline } from './check-pipeline.js';
 import { checkLoad, checkTransform, pipelineSlug, rawFileRecords, rawDirOf, type PipelineRequest } from './pipeline.js';
 import type { StepName } from './run-manifest.js';
 import { inputsOf } from './source-adapter.js';
@@ -21,6 +22,8 @@ export interface Plan {
  * The source is not asked, so a file changed upstream shows up only once extract has fetched it.
  */
 export async function planPipeline(request: PipelineRequest, log: Logger): Promise<Plan> {
+  // What the run would refuse, the plan refuses alike (same error, same exit code).
+  await checkPipeline(request);
   const cache = await readCacheState(request.source.dataDir, pipelineSlug(request));
   const steps: PlannedStep[] = [];
   if (inputsOf(request.source)) {

@@ -63,13 +63,16 @@ export interface RunList {
   damaged: Array<{ file: string; problem: string }>;
 }
 
-export async function listRuns(dataDir: string, limit: number): Promise<RunList> {
+/** The newest runs first; with `pipelines`, only the runs of those pipelines (a damaged file, whose pipeline is unknown, is reported whatever the filter). */
+export async function listRuns(dataDir: string, limit: number, pipelines?: ReadonlySet<string>): Promise<RunList> {
   const names = (await readdir(runsDir(dataDir)).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !isTempFile(n)).sort().reverse();
   const list: RunList = { runs: [], damaged: [] };
-  for (const name of names.slice(0, limit)) {
+  for (const name of names) {
+    if (list.runs.length >= limit) break;
     const file = path.join(runsDir(dataDir), name);
     try {
-      list.runs.push(parseRunManifest(await readFile(file, 'utf8'), file));
+      const manifest = parseRunManifest(await readFile(file, 'utf8'), file);
+      if (!pipelines || pipelines.has(manifest.pipeline)) list.runs.push(manifest);
     } catch (error) {
       list.damaged.push({ file, problem: error instanceof DataError ? error.message : `cannot be read (${errorMessage(error)})` });
     }

@@ -5,7 +5,9 @@ import { sweepDeadTempFiles, tempPathFor, trackTempFile } from '../core/atomic-f
 import { createHttpClient } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import { checkIdentifier } from '../core/names.js';
-import type { ExtractReport, Shard, SourceIO } from '../core/source.js';
+import { plural } from '../core/plural.js';
+import type { AnySource, ExtractReport, Shard, SourceIO } from '../core/source.js';
+import { findSource } from '../sources/index.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
@@ -44,7 +46,8 @@ export interface TransformOutput {
 /** Where and how `load` uploads: LoadRequest without the files and the logger. */
 export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force' | 'table' | 'mode' | 'mergeKey'>;
 
-export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
+/** `source`, when given, names its URL flag and its offline way in the hints of network errors. */
+export function createSourceIO(http: HttpParams, log: Logger, source?: AnySource): SourceIO {
   const client = createHttpClient({
     timeoutMs: http.timeoutSeconds * 1000,
     deadlineMs: http.downloadTimeoutSeconds === undefined ? undefined : http.downloadTimeoutSeconds * 1000,
@@ -53,12 +56,13 @@ export function createSourceIO(http: HttpParams, log: Logger): SourceIO {
     maxRetryWaitMs: 60_000,
     userAgent: `${PACKAGE_NAME}/${VERSION} (+https://www.npmjs.com/package/${PACKAGE_NAME})`,
     log,
+    ...(source ? { urlFlag: source.baseUrl ? '--base-url' : '--url', offlineHint: source.offline } : {}),
   });
   return { http: client, log, now: () => new Date() };
 }
 
 export async function extractStep(params: SourceParams, http: HttpParams, log: Logger): Promise<ExtractReport> {
-  const io = createSourceIO(http, log);
+  const io = createSourceIO(http, log, findSource(params.source));
   try {
     return await callSource('extract', params, io);
   } finally {
@@ -111,7 +115,7 @@ export async function transformStep(params: SourceParams, transform: TransformPa
       progress.fail(`${dataset}: nothing written`);
       throw error;
     });
-    progress.done(`${dataset}: ${summary.rows} rows from ${summary.parts.length} workbooks`);
+    progress.done(`${dataset}: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'file')}`);
     const output = transform.partitionBy
       ? await partition(summary, transform.partitionBy, out, log, params.shard).finally(async () => {
           await rm(target, { force: true });
@@ -163,5 +167,5 @@ export function loadStep(outputs: readonly FileRecord[], load: LoadParams, log: 
 
 export function describeTransform(summary: ParquetSummary): string {
   const skipped = summary.skipped.length > 0 ? `, ${summary.skipped.length} skipped (${summary.skipped.map((s) => s.name).join(', ')})` : '';
-  return `transform: ${summary.rows} rows from ${summary.parts.length} file${summary.parts.length === 1 ? '' : 's'}${skipped} -> ${summary.path}`;
+  return `transform: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'file')}${skipped} -> ${summary.path}`;
 }

@@ -23,7 +23,8 @@ export interface ApiExtraction {
 }
 
 export function startApiExtraction(source: string, request: ExtractRequest, io: SourceIO, credentialEnv?: string): ApiExtraction {
-  const api = createApiClient({ http: io.http, log: io.log, now: io.now, rateLimit: request.rateLimit, credentialEnv, baseUrlEnv: `${envPrefix(source)}_BASE_URL` });
+  // Every request goes to the base URL's origin, the one credentials were configured for, or is refused unsent.
+  const api = createApiClient({ http: io.http, log: io.log, now: io.now, rateLimit: request.rateLimit, credentialEnv, baseUrlEnv: `${envPrefix(source)}_BASE_URL`, origin: request.baseUrl });
   const rawDir = rawDatasetDir(request.dataDir, source, request.dataset);
   async function keep(response: ApiResponse, relativePath: string, key: string, check?: (body: unknown) => void): Promise<{ entry: ResponseEntry; body: unknown }> {
     const what = `${response.request.method} ${response.request.url}`;

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { mapWithLimit } from '../core/concurrency.js';
 import { ConfigError } from '../core/errors.js';
-import { readSecret } from '../core/settings.js';
+import { secretSetting } from '../core/settings.js';
+import type { Reveal, Secret } from '../core/secret.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { citiesDeclaration, dailyDeclaration, hourlyDeclaration } from '../transform/datasets/climatempo.js';
@@ -42,7 +43,7 @@ function notRegistered(status: number, body: Buffer): boolean {
 }
 
 async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: SourceIO): Promise<ExtractReport> {
-  const token = readSecret(TOKEN_ENV, 'the ClimaTempo API Advisor token');
+  const token = secretSetting(TOKEN_ENV, 'the ClimaTempo API Advisor token');
   // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
   const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('climatempo', request, io, TOKEN_ENV);
@@ -61,14 +62,17 @@ async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: So
   const progress = io.log.progress(`${request.dataset}: 0/${cities.length} cities`);
   let done = 0;
   const entries = await mapWithLimit(cities, request.concurrency, async (city): Promise<ResponseEntry> => {
-    const url = new URL(endpoint(city), base);
-    url.searchParams.set('token', token);
-    const call = { url: url.href, allowStatus: [400, 403] };
+    const url = (reveal: Reveal): string => {
+      const forecast = new URL(endpoint(city), base);
+      forecast.searchParams.set('token', reveal(token));
+      return forecast.href;
+    };
+    const call = { url, allowStatus: [400, 403] };
     let response = await run.api.send(call);
     // A refusal for an unregistered city: register it to the token, then try once more.
     if (notRegistered(response.status, response.body)) {
       io.log.info(`climatempo: city ${city} is not registered to this token; registering it and trying once more`);
-      await run.api.send({ method: 'PUT', url: new URL(`api-manager/user-token/${encodeURIComponent(token)}/locales`, base).href, form: [['localeId[]', city]] });
+      await run.api.send({ method: 'PUT', url: (reveal) => new URL(`api-manager/user-token/${encodeURIComponent(reveal(token))}/locales`, base).href, form: [['localeId[]', city]] });
       response = await run.api.send(call);
     }
     const { entry } = await run.keep(response, `${city}.json`, city, (body) => checkForecast(body, city));
@@ -86,13 +90,16 @@ function checkForecast(body: unknown, city: string): void {
   if (!Array.isArray(answer.data)) throw new Error(`city ${city}: the answer has no data list`);
 }
 
-async function extractCities(run: ApiExtraction, base: string, token: string, options: ClimatempoExtractOptions, io: SourceIO): Promise<ExtractReport> {
-  const url = new URL('api/v1/locale/city', base);
-  if (options.name) url.searchParams.set('name', options.name);
-  if (options.state) url.searchParams.set('state', options.state.toUpperCase());
-  if (options.name === undefined && options.state === undefined) url.searchParams.set('country', (options.country ?? 'BR').toUpperCase());
-  url.searchParams.set('token', token);
-  const { entry } = await run.fetchToRaw({ url: url.href }, 'cities.json', 'cities', (body) => {
+async function extractCities(run: ApiExtraction, base: string, token: Secret, options: ClimatempoExtractOptions, io: SourceIO): Promise<ExtractReport> {
+  const url = (reveal: Reveal): string => {
+    const cities = new URL('api/v1/locale/city', base);
+    if (options.name) cities.searchParams.set('name', options.name);
+    if (options.state) cities.searchParams.set('state', options.state.toUpperCase());
+    if (options.name === undefined && options.state === undefined) cities.searchParams.set('country', (options.country ?? 'BR').toUpperCase());
+    cities.searchParams.set('token', reveal(token));
+    return cities.href;
+  };
+  const { entry } = await run.fetchToRaw({ url }, 'cities.json', 'cities', (body) => {
     if (!Array.isArray(body)) throw new Error('expected a list of cities');
   });
   io.log.info(`climatempo cities: ${entry.bytes} bytes`);
@@ -110,6 +117,7 @@ export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOpt
   name: 'climatempo',
   description: 'ClimaTempo API Advisor (Brazil): hourly and daily forecasts per city, and the city list',
   baseUrl: 'http://apiadvisor.climatempo.com.br',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [hourlyDeclaration(), dailyDeclaration, citiesDeclaration].map((d) => ({ name: d.name, title: d.title, columns: jsonColumns(d) })),
   defaultDataset: 'forecast-hourly',
   shardsBy: 'cities',
@@ -127,22 +135,24 @@ export const climatempo: Source<ClimatempoExtractOptions, ClimatempoTransformOpt
     flags: [{ flags: '--timezone <zone>', description: "forecast-hourly: read the API's local times in this IANA zone instead of the zone of each city's state" }],
     schema: transformOptions,
   },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract climatempo forecast-hourly --city 3477 --city 5959     one raw file per city
   $ etl extract climatempo forecast-daily --city 3477
   $ etl extract climatempo cities --country BR
-  $ etl transform climatempo forecast-daily --out forecast.parquet
 
 The API serves a city only once it is registered to the token: when it answers that a city is not
-registered, etl registers it (PUT /api-manager/user-token/…/locales), says so, and tries once more.
-Output (forecast-hourly): city_id INT64, city_name, state, country (trimmed), forecast_at TIMESTAMP UTC
-(the API sends local time: converted with the zone of the city's state, America/Sao_Paulo for most,
-historical daylight saving included), temperature, humidity, pressure, rain_precipitation,
-wind_velocity, wind_direction, wind_direction_degrees, wind_gust (DOUBLE).
-Output (forecast-daily): city columns, date DATE, then every nested measure flattened by its path:
-temperature_min, temperature_morning_max, wind_afternoon_velocity_avg, cloud_coverage_night_low, …
-(\`etl datasets\` lists them all). Every table ends with extracted_at and source_file.`,
+registered, etl registers it (PUT /api-manager/user-token/…/locales), says so, and tries once more.`,
+    transform: `
+Examples:
+  $ etl transform climatempo forecast-daily --out forecast.parquet
+
+city_name, state and country are trimmed. forecast_at (forecast-hourly) is UTC: the API sends local
+time, converted with the zone of the city's state (America/Sao_Paulo for most, historical daylight
+saving included). forecast-daily flattens every nested measure by its path (temperature_morning_max,
+wind_afternoon_velocity_avg, cloud_coverage_night_low, …).`,
+  },
   extract,
   transform,
 };

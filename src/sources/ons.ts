@@ -340,6 +340,7 @@ export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
   datasets: onsDatasets.map((d) => ({ name: d.name, title: d.title, columns: d.columns })),
   defaultDataset: onsDatasets[0]!.name,
   shardsBy: 'editions',
+  offline: 'offline, transform workbooks you already have: etl transform ons --input <files or folder>',
   env: [],
   extractOptions: {
     flags: [
@@ -358,15 +359,12 @@ export const ons: Source<OnsExtractOptions, OnsTransformOptions> = {
     ],
     schema: transformOptions,
   },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract ons                               monthly deaths, every edition, into ./data/raw/ons/monthly-deaths/
   $ etl extract ons monthly-deaths --from 2015    only editions from 2015 on
   $ etl extract ons --url http://127.0.0.1:8080/page.html   a mirror or local copy of the page
-  $ etl transform ons --out deaths.parquet        every extracted edition, stacked
-  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet
-  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
-  $ etl transform ons --drop-unpublished -o published.parquet   only rows with a figure
 
 A re-run asks the server for changes only (If-None-Match / If-Modified-Since) and downloads 0 bytes
 when nothing changed; a file on disk that no longer matches its manifest entry is fetched whole again.
@@ -374,8 +372,18 @@ Limits (each a flag): --timeout 30 (seconds a connection may stay silent), --dow
 (seconds for one file or the page, retries included), --retries 4 (429, 5xx, dropped connections and
 timeouts; not 4xx, DNS failures, redirect loops), --max-links 500 (workbook links a page may list).
 Redirects are followed on the same host only (at most 5); credentials in --url (user:pass@) are sent
-as Basic auth and never written to the manifest or the output. Output (monthly-deaths): edition INT32, period DATE, geo_code STRING?,
-geo_name STRING, deaths INT64?, source_file STRING; \`etl datasets\` lists every dataset's columns.`,
+as Basic auth and never written to the manifest or the output. Offline, \`etl transform ons --input\` reads
+workbooks you already have.`,
+    transform: `
+Examples:
+  $ etl transform ons --out deaths.parquet        every extracted edition, stacked
+  $ etl transform ons --input Monthly2019Mortality.xls -o 2019.parquet   no extract, no network
+  $ etl transform ons --dataset-file births.json --input births2021.xlsx -o births.parquet
+  $ etl transform ons --drop-unpublished -o published.parquet   only rows with a figure
+
+Months or weeks not yet published are rows with a null figure unless --drop-unpublished. On a data
+error (exit 4) the previous parquet file is left as it was; --skip-bad leaves the workbook out instead.`,
+  },
   extract: (request, io) =>
     extractEditions({ ...request, url: request.options.url, fromYear: request.options.from, toYear: request.options.to, maxLinks: request.options.maxLinks }, io),
   transform: (request, io) =>

@@ -314,19 +314,25 @@ export const postgres: Source<PostgresExtractOptions, PostgresTransformOptions> 
     flags: [{ flags: '--table <schema.table>', description: 'which extracted table (default: the only one)' }],
     schema: transformOptions,
   },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract postgres table --url postgres://reader@db/app --table public.orders --cursor updated_at --lag 5m
-  $ etl transform postgres table --out orders.parquet
   $ etl run postgres table --url postgres://reader@db/app --table public.orders --cursor updated_at --bucket s3://lake/orders/
 
 The first run reads the whole table; later runs read rows whose --cursor is past the largest value seen,
 less --lag. Each run adds one parquet chunk to <data-dir>/raw/postgres/table/<schema>.<table>/, and the
 cursor is saved in its manifest.json only once the chunk is on disk: a run that fails reads the same rows
 again. Without --cursor every run reads the whole table. A change of the table's columns reads it whole.
-Transform keeps each primary key once, its newest version, with _etl_op (insert/update), extracted_at
-and source_file. Rows deleted upstream are not seen (no cursor moves for them): use --full now and then.
+Rows deleted upstream are not seen (no cursor moves for them): use --full now and then.
 The password comes from PGPASSWORD or ~/.pgpass (PGPASSFILE), never the URL.`,
+    transform: `
+Examples:
+  $ etl transform postgres table --out orders.parquet
+
+Transform keeps each primary key once, its newest version, with _etl_op (insert/update), extracted_at
+and source_file, after the table's own columns.`,
+  },
   extract,
   transform,
   instanceOf: (flags) => (typeof flags.table === 'string' ? tableFolderName(parseTableName(flags.table)) : undefined),

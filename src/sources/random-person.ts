@@ -74,6 +74,7 @@ export const randomPerson: Source<RandomPersonExtractOptions, RandomPersonTransf
   name: 'random-person',
   description: 'randomuser.me: generated people (name, address, contact, date of birth), reproducible with a seed',
   baseUrl: 'https://randomuser.me',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [{ name: people.name, title: people.title, columns: jsonColumns(people) }],
   defaultDataset: people.name,
   env: [],
@@ -89,17 +90,22 @@ export const randomPerson: Source<RandomPersonExtractOptions, RandomPersonTransf
     flags: [{ flags: '--with-credentials', description: `keep the credential-like fields (login_${CREDENTIAL_FIELDS.join(', login_')}), which are dropped by default` }],
     schema: transformOptions,
   },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract random-person people --count 12000 --seed etl --nat gb,br    3 pages of 5,000, 5,000 and 2,000
+
+A re-run replaces the raw pages of the previous run. The credential-like fields the API sends
+(login.password, login.salt, login.md5, login.sha1, login.sha256) are DROPPED by default at transform.`,
+    transform: `
+Examples:
   $ etl transform random-person people --out people.parquet
 
-Output (people): one row per person, uuid (from login.uuid) first; nested fields flattened
-(name_first, location_city, location_coordinates_latitude DOUBLE, dob TIMESTAMP UTC, dob_age INT32,
-location_postcode as text whether the API sent a number or a string, location_street_* from either
-street shape), then extracted_at and source_file. The credential-like fields login.password,
-login.salt, login.md5, login.sha1 and login.sha256 are DROPPED by default (--with-credentials keeps them).
-A re-run replaces the raw pages of the previous run.`,
+One row per person, uuid (from login.uuid) first; nested fields flattened (location_postcode as text
+whether the API sent a number or a string, location_street_* from either street shape). The
+credential-like fields login.password, login.salt, login.md5, login.sha1 and login.sha256 are DROPPED
+by default (--with-credentials keeps them).`,
+  },
   extract,
   transform,
 };

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { followNext } from '../core/api-client.js';
 import { ConfigError } from '../core/errors.js';
-import { readSecret } from '../core/settings.js';
+import { shown, type Reveal } from '../core/secret.js';
+import { secretSetting } from '../core/settings.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
 import { answerLayout, queryDeclaration, renamedFields } from '../transform/datasets/supermetrics.js';
@@ -78,7 +79,7 @@ async function readQuery(file: string): Promise<Record<string, unknown>> {
 async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: SourceIO): Promise<ExtractReport> {
   const { from, to, chunk, refresh } = request.options;
   const query = await readQuery(request.options.query);
-  const apiKey = readSecret(API_KEY_ENV, 'the Supermetrics API key');
+  const apiKey = secretSetting(API_KEY_ENV, 'the Supermetrics API key');
   // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
   const { startApiExtraction } = await import('./api-source.js');
   const run = startApiExtraction('supermetrics', request, io, API_KEY_ENV);
@@ -95,10 +96,14 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
       kept.push(...pages.map(({ entry }) => entry));
       continue;
     }
-    const url = new URL('enterprise/v2/query/data/json', request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`);
-    url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: apiKey }));
-    const entries = await followNext(url.href, async (pageUrl, index) => {
-      const { entry, body } = await run.fetchToRaw({ url: pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
+    // The key goes in last, as the request is sent; the first URL as followNext and messages see it names SUPERMETRICS_API_KEY instead.
+    const firstPage = (key: Reveal): string => {
+      const url = new URL('enterprise/v2/query/data/json', request.baseUrl!.endsWith('/') ? request.baseUrl! : `${request.baseUrl!}/`);
+      url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: key(apiKey) }));
+      return url.href;
+    };
+    const entries = await followNext(firstPage(shown), async (pageUrl, index) => {
+      const { entry, body } = await run.fetchToRaw({ url: index === 0 ? firstPage : pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
         answerLayout(answer, `page ${index + 1}`); // the shape transform needs, checked before the file is kept (the error names the URL without the key)
       });
       const next = (body as { meta?: { paginate?: { next?: unknown } } }).meta?.paginate?.next;
@@ -148,6 +153,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
   name: 'supermetrics',
   description: 'Supermetrics query API: marketing data (Google Analytics, ads…) for a query file and a period, in chunks',
   baseUrl: 'https://api.supermetrics.com',
+  offline: 'offline, point --base-url at a stand-in server (README: Try it offline)',
   datasets: [{ name: 'query', title: 'Supermetrics query results: columns come from the query (dimensions text or DATE, metrics DOUBLE)', columns: LINEAGE_COLUMNS }],
   defaultDataset: 'query',
   shardsBy: 'chunks',
@@ -164,20 +170,25 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
     schema: extractOptions,
   },
   transformOptions: { flags: [], schema: (z) => z.object({}) },
-  help: `
+  help: {
+    extract: `
 Examples:
   $ etl extract supermetrics query --query query.json --from 2024-01-01 --to 2024-03-31 --chunk 15d
-  $ etl transform supermetrics query --out marketing.parquet
 
 Each chunk is fetched with start_date/end_date set, following meta.paginate.next until it is absent;
 every page is one raw file. A re-run resumes: chunks already in the raw layer are not fetched again
 unless --refresh; the last chunk, still open (it reaches today), is always fetched again. A period of
-more than --max-chunks chunks is refused before any request.
+more than --max-chunks chunks is refused before any request.`,
+    transform: `
+Examples:
+  $ etl transform supermetrics query --out marketing.parquet
+
 Output (query): one column per field in snake_case ("M-site_TOTAL: Bounces Landing" becomes
 m_site_total_bounces_landing; with a column split, data[0] is the header of pivoted columns; names
 that clash get a suffix, "a_b" after "A b" becomes a_b_2); dimensions as text (DATE when named date),
 metrics DOUBLE; rows of overlapping or re-fetched periods are kept once (same dimensions: the newest
 extraction wins); then extracted_at, source_file. A row dated outside its chunk is a data error.`,
+  },
   extract,
   transform,
 };

@@ -26,6 +26,8 @@ describe('redact', () => {
     ['x-api-key: k3y-value', 'x-api-key: REDACTED'],
     ['s3 https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA123', 's3 https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED'],
     ['{"api_key":"k-123","private_key":"-----BEGIN"} and ?api_key=k-123', '{"api_key":"REDACTED","private_key":"REDACTED"} and ?api_key=REDACTED'],
+    // A JSON "key" is a name (a run's object key template), not a credential; `key=` in a URL is an API key.
+    ['{"key":"{name}","bucket":"gs://b/"} GET https://maps.example/api?key=AIzaSy-k', '{"key":"{name}","bucket":"gs://b/"} GET https://maps.example/api?key=REDACTED'],
   ])('%s', (input, expected) => {
     expect(redact(input)).toBe(expected);
   });
@@ -35,10 +37,32 @@ describe('redact', () => {
     expect(redact('key log-test/p@ss+1 sent as ?k=log-test%2Fp%40ss%2B1')).toBe('key REDACTED sent as ?k=REDACTED');
   });
 
-  it('registers secrets of 4 characters or more: a shorter value would mask that text everywhere', () => {
+  it('masks a secret of 1-3 characters where it stands alone, not inside a longer word', () => {
     registerSecret('q7#');
     registerSecret('q7#z');
-    expect(redact('q7# and q7#z')).toBe('q7# and REDACTED');
+    registerSecret('Zq');
+    expect(redact('q7# and q7#z, Zq, ?k=Zq&x, {"k":"Zq"}, %22Zq%22, but not Zqx or aZq')).toBe('REDACTED and REDACTED, REDACTED, ?k=REDACTED&x, {"k":"REDACTED"}, %22REDACTED%22, but not Zqx or aZq');
+  });
+
+  it('masks no more than the secret: a key the URL parser would cut or shorten (`?`, `#`, `..`, white space around it) leaves other text alone', () => {
+    for (const secret of ['a?bcdef', 'x#yz12', 'k/../ab', '  wxyz']) registerSecret(secret);
+    expect(redact('a b ab x y k w wxy abc')).toBe('a b ab x y k w wxy abc');
+    const url = new URL('http://h/p');
+    url.searchParams.set('t', 'a?bcdef');
+    expect(redact(`${url.href} http://h/u/${encodeURIComponent('x#yz12')} [  wxyz] {wxyz}`)).toBe('http://h/p?t=REDACTED http://h/u/REDACTED [REDACTED] {REDACTED}');
+  });
+
+  it.each([`k~!'() x`, `"q\\b"`, '%41+&=;#?/@', '<{[|^`$,:*]}>', '~!', `'(`, ' ( '])('masks the registered secret %j in every encoding it may take', (secret) => {
+    registerSecret(secret);
+    const json = (text: string) => JSON.stringify(text).slice(1, -1);
+    const form = (text: string) => new URLSearchParams([['k', text]]).toString().slice(2);
+    const inUrl = new URL('http://h/p');
+    inUrl.searchParams.set('json', JSON.stringify({ ds: 'x', k: secret }));
+    for (const spelling of [secret, json(secret), encodeURIComponent(secret), form(secret), form(json(secret)), encodeURIComponent(json(secret)), json(json(secret)), inUrl.href, new URL(`http://h/u/${secret}/v?t=${secret}`).href]) {
+      const masked = redact(`at [${spelling}] end`);
+      expect(masked, spelling).toContain('REDACTED');
+      expect(masked, spelling).not.toContain(secret.trim() === secret ? secret : secret.trim());
+    }
   });
 });
 

@@ -268,7 +268,7 @@ describe('one run per pipeline at a time', () => {
       for (const args of [['transform', 'ons', '--data-dir', dataDir], ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir]]) {
         const busy = await runCli(args);
         expect(busy.code, `${args.join(' ')}: ${busy.stderr}`).toBe(75);
-        expect(busy.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: pipelinebusy error: an extract or transform of ons monthly-deaths is already running: PID ${extract.child.pid}, started \\d{4}-`))]);
+        expect(busy.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: busy error: an extract or transform of ons monthly-deaths is already running: PID ${extract.child.pid}, started \\d{4}-`))]);
       }
       // Nothing written by the refused commands: no output, no run manifest, no pipeline lock left.
       expect((await readdir(dataDir)).sort()).toEqual(['locks']);
@@ -415,10 +415,12 @@ describe('alerts', () => {
 
 describe('etl cron', () => {
   it('prints a crontab line with absolute node and etl paths and the run flags as given', async () => {
-    const result = await runCli(['cron', 'ons', '--schedule', '0 5 * * *', '--bucket', 's3://lake/ons/', '--region', 'eu-west-2', '--env-vars', '/etc/etl.env'], { env: { ETL_ALERT_URL: 'http://hook.example/secret' } });
+    const envFile = path.join(work, 'etl.env');
+    await writeFile(envFile, 'ETL_ALERT_URL=http://hook.example/secret\n');
+    const result = await runCli(['cron', 'ons', '--schedule', '0 5 * * *', '--bucket', 's3://lake/ons/', '--region', 'eu-west-2', '--env-vars', envFile], { env: { ETL_ALERT_URL: 'http://hook.example/secret' } });
     expect(result.code, result.stderr).toBe(0);
     const line = result.stdout.trim().split('\n').at(-1)!;
     const bin = path.resolve('bin/etl.js');
-    expect(line).toBe(`0 5 * * * cd ${process.cwd()} && ${process.execPath} --env-file=/etc/etl.env ${bin} --quiet run ons --bucket s3://lake/ons/ --region eu-west-2 >>/var/log/etl/ons-monthly-deaths.log 2>&1`);
+    expect(line).toBe(`0 5 * * * cd ${process.cwd()} && ${process.execPath} --env-file=${envFile} ${bin} --quiet run ons --bucket s3://lake/ons/ --region eu-west-2 >>/var/log/etl/ons-monthly-deaths.log 2>&1`);
   });
 });
