@@ -183,9 +183,10 @@ describe('numbers on the command line are plain decimal, and in range', () => {
     ['0x10', /expected a whole number in decimal digits/],
     ['1e3', /expected a whole number in decimal digits/],
     [' 7', /expected a whole number in decimal digits/],
-  ])('--count %j is one config error (exit 2) from extract and run, before any request', async (count, message) => {
-    for (const command of ['extract', 'run']) {
-      const result = await runCli([command, 'random-person', 'people', `--count=${count}`, '--base-url', nowhere, '--retries', '0', '--data-dir', dataDir()]);
+  ])('--count %j is one config error (exit 2) from extract, run, run --dry-run and plan, before any request', async (count, message) => {
+    // plan said "extract run" for --count -5 and 0x10 (exit 0).
+    for (const command of [['extract'], ['run'], ['run', '--dry-run'], ['plan']]) {
+      const result = await runCli([...command, 'random-person', 'people', `--count=${count}`, '--base-url', nowhere, '--retries', '0', '--data-dir', dataDir()]);
       expect(result.code, `${command}: ${result.stderr}`).toBe(2);
       expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^etl: config error: option '--count <n>' argument ${JSON.stringify(JSON.stringify(count)).slice(1, -1)} is invalid: ${message.source}`))]);
     }
