@@ -161,7 +161,7 @@ function printError(error: unknown, global: Partial<GlobalOptions>): number {
   const record = { time: new Date().toISOString(), level: 'error', kind, exit_code: exitCode, msg: errorMessage(error), hint, stack: global.debug && error instanceof Error ? error.stack : undefined };
   if (global.logFile) {
     try {
-      logFileStream(global.logFile).write(redact(JSON.stringify(record)) + '\n');
+      logFileStream(global.logFile, global.json).write(redact(JSON.stringify(record)) + '\n');
     } catch (logError) {
       process.stderr.write(`etl: could not write to --log-file ${global.logFile}: ${errorMessage(logError)}\n`);
     }

@@ -24,7 +24,7 @@ export async function createCommandContext(global: GlobalOptions, stdout: NodeJS
   const interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !global.json && !process.env.CI;
   if (interactive) await loadSpinner();
   const terminal = createLogger({ json: global.json, debug: global.debug, quiet: global.quiet, interactive });
-  const logFile = global.logFile ? logFileStream(global.logFile) : undefined;
+  const logFile = global.logFile ? logFileStream(global.logFile, global.json) : undefined;
   const log = logFile ? teeLogger(terminal, createLogger({ json: true, debug: global.debug, quiet: global.quiet, stream: logFile, interactive: false })) : terminal;
   return {
     log,
@@ -36,12 +36,30 @@ export async function createCommandContext(global: GlobalOptions, stdout: NodeJS
   };
 }
 
-/** Appended synchronously, line by line, so lines stay whole and in order even when the process exits on an error. */
-export function logFileStream(file: string): NodeJS.WritableStream {
+/** Log files a write to has failed (a full disk, /dev/full): written to no more in this process, and said once. */
+const failedLogFiles = new Set<string>();
+
+/**
+ * Appended synchronously, line by line, so lines stay whole and in order even when the process exits on an error.
+ * A write that fails later (the disk filled up) does not fail the command, whose result is its own: one warning
+ * on stderr names the file and the reason, and later lines go to stderr only.
+ */
+export function logFileStream(file: string, json = false): NodeJS.WritableStream {
   try {
     appendFileSync(file, '');
   } catch (error) {
     throw new ConfigError(`--log-file ${file}: cannot append to it (${errorMessage(error)})`, { hint: 'create its directory, or make it writable by this user' });
   }
-  return { write: (text: string) => (appendFileSync(file, text), true) } as unknown as NodeJS.WritableStream;
+  const write = (text: string): boolean => {
+    if (failedLogFiles.has(file)) return true;
+    try {
+      appendFileSync(file, text);
+    } catch (error) {
+      failedLogFiles.add(file);
+      const message = `--log-file ${file}: cannot write to it (${errorMessage(error)}); its lines from here on are lost, the run carries on`;
+      process.stderr.write(redact(json ? JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: message }) : `warn: ${escapeControl(message)}`) + '\n');
+    }
+    return true;
+  };
+  return { write } as unknown as NodeJS.WritableStream;
 }

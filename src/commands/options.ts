@@ -1,24 +1,57 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../core/errors.js';
 import { DEFAULT_KEY_TEMPLATE } from '../load/object-key.js';
 
-/** A whole number of at least 1 (concurrency, seconds, rows to show). */
+/**
+ * Numbers on the command line are written in plain decimal: `Number()` alone would also take `0x10`, `1e3`,
+ * `0b1`, ` 7` and the empty string (as 0), which nobody means for a count.
+ */
+const DECIMAL_WHOLE = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+/** A whole number of at least 1 (concurrency, rows to show). */
 export function parsePositiveInt(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  const number = DECIMAL_WHOLE.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError('expected a whole number of 1 or more, in decimal digits');
   return number;
 }
 
 /** A whole number of 0 or more (retries: 0 means one attempt only). */
 export function parseCount(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('expected a whole number of 0 or more');
+  const number = DECIMAL_WHOLE.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < 0) throw new InvalidArgumentError('expected a whole number of 0 or more, in decimal digits');
   return number;
 }
 
-/** A number of 0 or more, fractions allowed (requests per second). */
+/** Node's timers hold at most 2^31-1 ms: a longer one fires at once (with a TimeoutOverflowWarning), not late. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest duration in whole seconds a flag may ask for: 2147483 s, about 24.8 days. */
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+/** Whole seconds, 1 to MAX_TIMER_SECONDS (--timeout, --download-timeout, --step-timeout). */
+export function parseSeconds(value: string): number {
+  const seconds = parsePositiveInt(value);
+  if (seconds > MAX_TIMER_SECONDS) throw new InvalidArgumentError(tooLong(seconds));
+  return seconds;
+}
+
+/** The same bound for a duration from a config file, where the flag parser did not run; `what` names where it came from. */
+export function checkTimerSeconds(seconds: number | undefined, what: string): void {
+  if (seconds !== undefined && seconds > MAX_TIMER_SECONDS) throw new ConfigError(`${what} ${seconds}: ${tooLong(seconds)}`, { hint: 'leave it out for no limit, or give a shorter time' });
+}
+
+function tooLong(seconds: number): string {
+  return `expected at most ${MAX_TIMER_SECONDS} seconds (about 24.8 days: a longer timer would fire at once, not after ${seconds} s)`;
+}
+
+/** The slowest rate limit: one request per 1,000 s (a slower one would wait past what a timer can hold). */
+const MIN_RATE = 0.001;
+
+/** A number of 0 or more, fractions allowed (requests per second; 0: no limit). */
 export function parseRate(value: string): number {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number < 0) throw new InvalidArgumentError('expected a number of 0 or more, e.g. 2 or 0.5');
+  const number = DECIMAL.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(number) || number < 0) throw new InvalidArgumentError('expected a number of 0 or more in decimal digits, e.g. 2 or 0.5');
+  if (number > 0 && number < MIN_RATE) throw new InvalidArgumentError(`expected 0 (no limit) or at least ${MIN_RATE} (one request per 1000 s)`);
   return number;
 }
 
@@ -31,8 +64,8 @@ export const datasetFileOption = (): Option =>
 /** Flags every source's extract takes; a source's own flags come from its declaration. */
 export const fetchOptions = (): Option[] => [
   new Option('--concurrency <n>', 'downloads at once').argParser(parsePositiveInt).default(4),
-  new Option('--timeout <seconds>', 'give up on a connection silent this long (no headers, or no body bytes)').argParser(parsePositiveInt).default(30),
-  new Option('--download-timeout <seconds>', 'give up on one file (or the page) after this long, retries included').argParser(parsePositiveInt).default(300),
+  new Option('--timeout <seconds>', 'give up on a connection silent this long (no headers, or no body bytes)').argParser(parseSeconds).default(30),
+  new Option('--download-timeout <seconds>', 'give up on one file (or the page) after this long, retries included').argParser(parseSeconds).default(300),
   new Option('--retries <n>', 'extra attempts on 429, 5xx and dropped connections, with backoff').argParser(parseCount).default(4),
   new Option('--rate-limit <per-second>', 'requests per second to any one host (0: no limit)').argParser(parseRate).default(5),
 ];

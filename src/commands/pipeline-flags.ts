@@ -8,7 +8,7 @@ import { isPostgresUrl } from '../core/postgres.js';
 import { mergeKeyFlag, splitToFlag } from '../load/destination.js';
 import { findSource, sources } from '../sources/index.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
-import { dataDirOption, fetchOptions, loadOptions, parseCount, parsePositiveInt, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
+import { checkTimerSeconds, dataDirOption, fetchOptions, loadOptions, parseCount, parseSeconds, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
 import { checkDataset, flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';
 
 /** `run`, `plan` and `cron` accept every flag of extract, transform and load, plus the pipeline's own. */
@@ -36,7 +36,7 @@ export function addPipelineOptions(command: Command): Command {
   const own = [
     new Option('--no-cache', 'run every step even when its inputs are unchanged since its last successful run'),
     new Option('--step-retries <n>', 'extra attempts of a whole step after a failure that may pass next time (network, store)').argParser(parseCount).default(0),
-    new Option('--step-timeout <seconds>', "stop the run when a step takes longer than this, retries included; it exits with that step's code").argParser(parsePositiveInt),
+    new Option('--step-timeout <seconds>', "stop the run when a step takes longer than this, retries included; it exits with that step's code").argParser(parseSeconds),
     new Option('--alert-url <url>', 'POST a JSON summary here when the run fails').env('ETL_ALERT_URL'),
     new Option('--alert-on-success', 'also alert when the run succeeds').default(false),
     new Option('--shard <i/n>', 'run shard i of n (0-based; default from CLOUD_RUN_TASK_INDEX/COUNT, or JOB_COMPLETION_INDEX with ETL_SHARD_COUNT): only its work units (ONS editions, ClimaTempo cities, Supermetrics chunks); needs --partition-by').argParser(parseShard),
@@ -151,6 +151,10 @@ function shardFromEnvironment(env: NodeJS.ProcessEnv): Shard | undefined {
 }
 
 function requestFrom(name: string, source: string, dataset: string, flags: PipelineFlags, stepRetries: PipelineRequest['stepRetries'], stepTimeouts: PipelineRequest['stepTimeouts'], fromCommandLine: (attribute: string) => boolean): PipelineRequest {
+  // Durations from a config file did not pass the flags' parser: a timer past 2^31-1 ms would fire at once.
+  checkTimerSeconds(flags.timeout, '--timeout (options.timeout)');
+  checkTimerSeconds(flags.downloadTimeout, '--download-timeout (options.download_timeout)');
+  for (const [step, seconds] of Object.entries(stepTimeouts)) checkTimerSeconds(seconds, `--step-timeout (steps.${step}.timeout)`);
   // The dataset names the raw and processed folders: an identifier, and one the source has (a declaration file names its own).
   if (typeof flags.datasetFile === 'string') checkIdentifier(dataset, 'dataset');
   else checkDataset(findSource(source), dataset);

@@ -36,12 +36,15 @@ A run killed part-way shows as "running" with the steps it finished; its lock is
       const ctx = await context();
       const { listRuns } = await import('../run/run-manifest.js'); // Loaded when the command runs, not at start-up (`etl --help` stays fast)
       const { dataDirs, pipelines } = await runsOf(flags, command);
-      const runs = (await Promise.all(dataDirs.map((dir) => listRuns(dir, flags.limit, pipelines))))
-        .flat()
+      const lists = await Promise.all(dataDirs.map((dir) => listRuns(dir, flags.limit, pipelines)));
+      const damaged = lists.flatMap((list) => list.damaged);
+      for (const { problem } of damaged) ctx.log.warn(`${problem}; left out`);
+      const runs = lists
+        .flatMap((list) => list.runs)
         .sort((a, b) => b.run_id.localeCompare(a.run_id))
         .slice(0, flags.limit);
       const text = runs.length === 0 ? `no runs recorded in ${dataDirs.map((dir) => `${dir}/runs`).join(', ')}${pipelines ? ` for ${[...pipelines].join(', ')}` : ''}` : runs.map(describeRunLine).join('\n');
-      ctx.printResult(text, { command: 'runs', runs: runs.map((run) => ({ run_id: run.run_id, pipeline: run.pipeline, status: run.status, started_at: run.started_at, ended_at: run.ended_at, steps: run.steps.map((s) => ({ name: s.name, status: s.status })) })) });
+      ctx.printResult(text, { command: 'runs', runs: runs.map((run) => ({ run_id: run.run_id, pipeline: run.pipeline, status: run.status, started_at: run.started_at, ended_at: run.ended_at, steps: run.steps.map((s) => ({ name: s.name, status: s.status })) })), damaged });
     });
 }
 

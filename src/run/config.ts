@@ -285,11 +285,16 @@ function alertOf(value: unknown, at: string, fail: Fail, note: Note, keep: Keep)
   return { url: fields.url, onSuccess: fields.on_success === true };
 }
 
+/** Names a parameter cannot have: as object keys they reach Object.prototype, and `--param __proto__=x` was accepted. */
+const RESERVED_PARAM_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
 function paramsOf(value: unknown, at: string, fail: Fail, note: Note, keep: Keep): Record<string, ParamSpec> {
-  if (value === undefined) return {};
-  const params: Record<string, ParamSpec> = {};
+  // Null-prototype: a parameter named constructor or toString is a key like any other, never Object.prototype's.
+  const params: Record<string, ParamSpec> = Object.create(null) as Record<string, ParamSpec>;
+  if (value === undefined) return params;
   for (const [name, raw] of Object.entries(object(value, at, fail))) {
     keep(() => {
+      if (RESERVED_PARAM_NAMES.has(name)) fail(`${at}.${name}`, `${name} cannot name a parameter (it means something else to JavaScript objects)`);
       const spec = object(raw, `${at}.${name}`, fail);
       onlyKeys(spec, ['type', 'default', 'description'], `${at}.${name}`, note);
       const type = spec.type as ParamType;
@@ -352,13 +357,15 @@ function describe(value: unknown): string {
 
 /** The parameters' values: defaults, overridden by `--param name=value` (parsed by the declared type). */
 export function resolveParams(pipeline: PipelineConfig, overrides: readonly string[], file: string): Record<string, ParamValue> {
-  const values: Record<string, ParamValue> = {};
+  const values: Record<string, ParamValue> = Object.create(null) as Record<string, ParamValue>;
   for (const [name, spec] of Object.entries(pipeline.params)) if (spec.default !== undefined) values[name] = spec.default;
   for (const override of overrides) {
     const match = /^([^=]+)=(.*)$/s.exec(override);
     if (!match) throw new ConfigError(`--param ${override}: expected name=value`, { hint: 'e.g. --param city=3477,5959' });
     const [, name, raw] = match as unknown as [string, string, string];
-    const spec = pipeline.params[name];
+    if (RESERVED_PARAM_NAMES.has(name)) throw new ConfigError(`--param ${name}: ${name} cannot name a parameter`, { hint: `declared: ${Object.keys(pipeline.params).join(', ') || 'none'} (in ${file})` });
+    // Own keys only: `--param __proto__=x` or `constructor=1` names no declared parameter (was taken for one).
+    const spec = Object.hasOwn(pipeline.params, name) ? pipeline.params[name] : undefined;
     if (!spec) throw new ConfigError(`--param ${name}: pipeline ${pipeline.name} declares no such parameter`, { hint: `declared: ${Object.keys(pipeline.params).join(', ') || 'none'} (in ${file})` });
     values[name] = parseParam(name, raw, spec.type);
   }

@@ -1,7 +1,7 @@
-import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { link, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { EtlError } from '../core/errors.js';
+import { ConfigError, EtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { checkIdentifier } from '../core/names.js';
 
@@ -65,18 +65,44 @@ export async function acquireLock(dataDir: string, pipelineSlug: string, runId: 
   throw new PipelineBusyError(`${label}: could not take the lock ${file}`, { hint: 'another run is starting at the same moment; try again' });
 }
 
+/** A holder is one line of JSON, well under this: a bigger lock file was not written by etl and is not read. */
+const MAX_LOCK_BYTES = 4096;
+
+/**
+ * Who holds the lock, or null when it is gone or damaged (not JSON, not etl's, bigger than MAX_LOCK_BYTES: at
+ * most that much is read). Opened non-blocking and checked on the open file: a directory, FIFO or device in
+ * the lock's place is refused with one line rather than read, waited on or renamed aside.
+ */
 async function readHolder(file: string): Promise<LockHolder | null> {
+  let handle: FileHandle;
   try {
-    const holder = JSON.parse(await readFile(file, 'utf8')) as LockHolder;
-    return Number.isInteger(holder.pid) ? holder : null;
+    handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch {
-    // Removed meanwhile, or not written by etl.
+    // Removed meanwhile, or unreadable: not a holder etl can trust.
     return null;
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      const kind = info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device';
+      throw new ConfigError(`the lock ${file} is ${kind}, not a lock file etl wrote`, { hint: 'remove it, then run again: etl creates the lock file itself' });
+    }
+    if (info.size > MAX_LOCK_BYTES) return null;
+    const buffer = Buffer.alloc(MAX_LOCK_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, MAX_LOCK_BYTES, 0);
+    const holder = JSON.parse(buffer.subarray(0, bytesRead).toString('utf8')) as LockHolder | null;
+    return holder !== null && typeof holder === 'object' && Number.isInteger(holder.pid) ? holder : null;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    // Not written by etl.
+    return null;
+  } finally {
+    await handle.close();
   }
 }
 
 async function releaseIfMine(file: string, runId: string): Promise<void> {
-  const holder = await readHolder(file);
+  const holder = await readHolder(file).catch(() => null);
   if (holder?.run_id === runId) await rm(file, { force: true });
 }
 

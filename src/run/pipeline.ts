@@ -224,7 +224,8 @@ async function withTimeout<T>(work: Promise<T>, step: StepName, seconds: number 
   if (seconds === undefined) return work;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StepTimeoutError(step, seconds)), seconds * 1000);
+    // Clamped to what a Node timer holds (2^31-1 ms; longer ones fire at once). The flags and config refuse more.
+    timer = setTimeout(() => reject(new StepTimeoutError(step, seconds)), Math.min(seconds * 1000, 2 ** 31 - 1));
   });
   try {
     return await Promise.race([work, timeout]);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic, isTempFile } from '../core/atomic-file.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, DataError, errorMessage } from '../core/errors.js';
 
 /** A file a step read or wrote, as the run manifest records it. */
 export interface FileRecord {
@@ -56,21 +56,62 @@ export async function writeRunManifest(dataDir: string, manifest: RunManifest): 
   await writeFileAtomic(path.join(runsDir(dataDir), `${manifest.run_id}.json`), JSON.stringify(manifest, null, 2) + '\n');
 }
 
-/** The newest runs first; with `pipelines`, only the runs of those pipelines. */
-export async function listRuns(dataDir: string, limit: number, pipelines?: ReadonlySet<string>): Promise<RunManifest[]> {
+export interface RunList {
+  /** The newest runs first. */
+  runs: RunManifest[];
+  /** Files in runs/ that are not a manifest etl wrote (cut short, hand-edited, another tool's), each with why. */
+  damaged: Array<{ file: string; problem: string }>;
+}
+
+/** The newest runs first; with `pipelines`, only the runs of those pipelines (a damaged file, whose pipeline is unknown, is reported whatever the filter). */
+export async function listRuns(dataDir: string, limit: number, pipelines?: ReadonlySet<string>): Promise<RunList> {
   const names = (await readdir(runsDir(dataDir)).catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !isTempFile(n)).sort().reverse();
-  const runs: RunManifest[] = [];
+  const list: RunList = { runs: [], damaged: [] };
   for (const name of names) {
-    if (runs.length >= limit) break;
-    const manifest = await readFile(path.join(runsDir(dataDir), name), 'utf8').then((text) => JSON.parse(text) as RunManifest).catch(() => null);
-    if (manifest && (!pipelines || pipelines.has(manifest.pipeline))) runs.push(manifest);
+    if (list.runs.length >= limit) break;
+    const file = path.join(runsDir(dataDir), name);
+    try {
+      const manifest = parseRunManifest(await readFile(file, 'utf8'), file);
+      if (!pipelines || pipelines.has(manifest.pipeline)) list.runs.push(manifest);
+    } catch (error) {
+      list.damaged.push({ file, problem: error instanceof DataError ? error.message : `cannot be read (${errorMessage(error)})` });
+    }
   }
-  return runs;
+  return list;
 }
 
 export async function readRun(dataDir: string, runId: string): Promise<RunManifest> {
   if (!/^[\w.-]+$/.test(runId)) throw new ConfigError(`${JSON.stringify(runId)} is not a run id`, { hint: 'run `etl runs` to list them' });
-  const text = await readFile(path.join(runsDir(dataDir), `${runId}.json`), 'utf8').catch(() => null);
+  const file = path.join(runsDir(dataDir), `${runId}.json`);
+  const text = await readFile(file, 'utf8').catch(() => null);
   if (text === null) throw new ConfigError(`no run ${runId} in ${runsDir(dataDir)}`, { hint: 'list them with `etl runs` and the same --data-dir' });
-  return JSON.parse(text) as RunManifest;
+  return parseRunManifest(text, file);
+}
+
+const RUN_STATUSES = new Set(['running', 'succeeded', 'failed', 'interrupted']);
+
+/**
+ * A run manifest is a record etl wrote, but the file may be cut short, hand-edited or another tool's: its
+ * shape is checked before anything reads a field, and a bad one is a data error naming the file and the field.
+ */
+export function parseRunManifest(text: string, file: string): RunManifest {
+  const refuse = (problem: string): never => {
+    throw new DataError(`${file} is not a run manifest etl wrote: ${problem}`, { hint: 'move it out of the runs folder; etl writes a new manifest for each run' });
+  };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    return refuse(`not JSON (${errorMessage(error)})`);
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isObject(data)) return refuse(`expected an object, got ${Array.isArray(data) ? 'an array' : JSON.stringify(data)}`);
+  for (const field of ['run_id', 'pipeline', 'started_at'] as const) if (typeof data[field] !== 'string') refuse(`${field} is not a string`);
+  if (!RUN_STATUSES.has(data.status as string)) refuse(`status is not one of ${[...RUN_STATUSES].join(', ')}`);
+  if (data.ended_at !== null && typeof data.ended_at !== 'string') refuse('ended_at is neither a time nor null');
+  if (!Array.isArray(data.steps)) return refuse('steps is not a list');
+  data.steps.forEach((step, i) => {
+    if (!isObject(step) || typeof step.name !== 'string' || typeof step.status !== 'string') refuse(`steps[${i}] has no name and status`);
+  });
+  return data as unknown as RunManifest;
 }

@@ -306,7 +306,12 @@ const extractOptions = (z: Zod) =>
     .optional(),
   from: year(z),
   to: year(z),
-  maxLinks: z.coerce.number().int('expected a whole number').min(1, 'expected a whole number of 1 or more').optional(),
+  maxLinks: z
+    // Decimal digits only (z.coerce took 0x10, 1e3 and " 7"); a number from a config file passes as it is.
+    .union([z.number(), z.string()])
+    .transform((value) => (typeof value === 'number' ? value : /^-?\d+$/.test(value) ? Number(value) : NaN))
+    .pipe(z.number('expected a whole number in decimal digits').int('expected a whole number').min(1, 'expected a whole number of 1 or more'))
+    .optional(),
 });
 type OnsExtractOptions = z.infer<ReturnType<typeof extractOptions>>;
 

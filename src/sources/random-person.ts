@@ -14,7 +14,12 @@ const PAGE_SIZE = 5000;
 
 const extractOptions = (z: Zod) =>
   z.object({
-  count: z.coerce.number().int('expected a whole number').min(1, 'expected at least 1').max(1_000_000, 'expected at most 1,000,000').default(PAGE_SIZE),
+  // Decimal digits only (z.coerce took 0x10, 1e3 and " 7"); a number from a config file passes as it is.
+  count: z
+    .union([z.number(), z.string()])
+    .transform((value) => (typeof value === 'number' ? value : /^-?\d+$/.test(value) ? Number(value) : NaN))
+    .pipe(z.number('expected a whole number in decimal digits').int('expected a whole number').min(1, 'expected at least 1').max(1_000_000, 'expected at most 1,000,000'))
+    .default(PAGE_SIZE),
   seed: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, - or _').optional(),
   nat: z.array(z.string().regex(/^[A-Za-z]{2}$/, 'expected two-letter nationality codes, e.g. gb,br')).optional(),
 });

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,28 @@ describe('etl load', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
   });
+
+  it.each([
+    ['a dangling symlink', 'dangling.parquet', /dangling\.parquet is a symlink to nothing: only regular files are uploaded/],
+    ['a FIFO (would block on open)', 'fifo.parquet', /fifo\.parquet is a FIFO, not a regular file/],
+    ['/dev/zero (would be read forever)', '/dev/zero', /\/dev\/zero is a device, not a regular file/],
+    ['a symlink to /dev/zero', 'zero.parquet', /zero\.parquet is a device, not a regular file/],
+    ['a directory holding a dangling symlink', 'with-dangling', /with-dangling\/gone\.parquet is a symlink to nothing/],
+  ])('%s is refused at once with one line (exit 2), nothing opened or sent', async (_what, input, message) => {
+    // Beside `dir`, not in it: the other tests load `dir` whole.
+    const odd = await mkdtemp(path.join(tmpdir(), 'etl-load-odd-'));
+    await mkdir(path.join(odd, 'with-dangling'), { recursive: true });
+    await symlink(path.join(odd, 'nothing-here'), path.join(odd, 'dangling.parquet'));
+    await symlink(path.join(odd, 'nothing-here'), path.join(odd, 'with-dangling', 'gone.parquet'));
+    await symlink('/dev/zero', path.join(odd, 'zero.parquet'));
+    execFileSync('mkfifo', [path.join(odd, 'fifo.parquet')]);
+    const lake = path.join(odd, 'lake');
+    const run = await runCli(['load', input.startsWith('/') ? input : path.join(odd, input), '--bucket', lake]);
+    await rm(odd, { recursive: true, force: true });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  }, 10_000);
 
   it('two inputs that would land on one key are refused before anything is sent', async () => {
     const run = await runCli(['load', path.join(dir, 'deaths.parquet'), dir, '--bucket', path.join(dir, 'out')]);
