@@ -23,6 +23,8 @@ export interface ApiCall {
   headers?: Record<string, string | Secret>;
   /** Statuses the caller handles itself (e.g. ClimaTempo's "locale not registered"). */
   allowStatus?: readonly number[];
+  /** Aborted when the rest of the extract has already failed: the call ends at once, unretried. */
+  signal?: AbortSignal;
 }
 
 /** What the raw layer's manifest says about a request: enough to repeat it, never a secret. */
@@ -63,13 +65,13 @@ export interface ApiClient {
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const nextSlot = new Map<string, number>();
-  const waitForSlot = async (url: string): Promise<void> => {
+  const waitForSlot = async (url: string, signal?: AbortSignal): Promise<void> => {
     if (options.rateLimit <= 0) return;
     const host = new URL(url).host;
     const now = Date.now();
     const at = Math.max(now, nextSlot.get(host) ?? 0);
     nextSlot.set(host, at + 1000 / options.rateLimit);
-    if (at > now) await sleep(at - now);
+    if (at > now) await sleep(at - now, signal);
   };
 
   // A base URL that is not one is left to the request to report (a usage error, exit 2).
@@ -83,13 +85,14 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const request: RecordedRequest = { method, url: recordableUrl(show.url), ...(show.body === undefined ? {} : { body: redact(show.body) }) };
       allowed ??= new URL(show.url).origin;
       refuseOtherOrigin(method, show.url, allowed, options);
-      await waitForSlot(show.url);
+      await waitForSlot(show.url, call.signal);
       // The one place a secret's value is used: the request as sent, to the origin checked above.
       const sent = build(call, reveal);
       refuseOtherOrigin(method, sent.url, allowed, options);
       const answer = await options.http.request(sent.url, {
         method,
         body: sent.body,
+        signal: call.signal,
         headers: { ...(sent.body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...sent.headers },
         shownAs: request.url,
       });

@@ -45,6 +45,8 @@ export interface RequestInit {
   body?: string;
   /** The URL as messages show it, when `url` holds a secret (api-client passes its redacted form). */
   shownAs?: string;
+  /** Aborted: the request ends at once, and is neither retried nor waited for (rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 export interface HttpAnswer {
@@ -76,6 +78,8 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Failures a later attempt can heal: the connection dropped, was refused, or went silent. */
 const RETRIABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
+/** The pool was closed under the request: no later attempt can get through. */
+const CLIENT_GONE_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 type BodySink = (chunk: Buffer) => void;
 interface Exchange {
@@ -101,15 +105,19 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       ({ Agent }) => new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }),
     ));
 
-  async function withRetries<T>(url: string, method: Method, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function withRetries<T>(url: string, method: Method, attempt: (signal: AbortSignal) => Promise<T>, cancel?: AbortSignal): Promise<T> {
     requireHttpUrl(method, url);
     const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = cancel ? AbortSignal.any([deadline, cancel]) : deadline;
     const giveUpAt = Date.now() + deadlineMs;
     for (let tryNumber = 0; ; tryNumber++) {
       let failure: EtlError;
       try {
-        return await attempt(deadline);
+        if (cancel?.aborted) throw cancel.reason;
+        return await attempt(signal);
       } catch (error) {
+        // Cancelled by the caller (another request already failed): nothing to retry or report.
+        if (cancel?.aborted) throw cancel.reason;
         if (deadline.aborted) throw deadlineError(method, url, deadlineMs, error instanceof EtlError ? error : undefined);
         failure = error instanceof EtlError ? error : classifyNetworkError(method, url, error, urlFlag, options.offlineHint);
       }
@@ -118,7 +126,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       if (!retriable || tryNumber >= options.retries) throw failure;
       if (Date.now() + wait >= giveUpAt) throw deadlineError(method, url, deadlineMs, failure);
       options.log.warn(`${failure.message}; retry ${tryNumber + 1}/${options.retries} in ${(wait / 1000).toFixed(1)} s`);
-      await sleep(wait);
+      await sleep(wait, cancel);
     }
   }
 
@@ -214,7 +222,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         }, init);
         if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, shownUrl, response.status, header(response.headers, 'retry-after'));
         return { status: response.status, contentType: header(response.headers, 'content-type'), location: header(response.headers, 'location'), body: Buffer.concat(chunks) };
-      });
+      }, init.signal);
     },
 
     close: async () => {
@@ -336,7 +344,7 @@ function classifyNetworkError(method: Method, url: string, error: unknown, urlFl
     });
   }
   // The whole-URL deadline (an AbortSignal's TimeoutError) never comes here: withRetries reports it first.
-  const retriable = RETRIABLE_NETWORK_CODES.has(code) || code.startsWith('UND_ERR');
+  const retriable = RETRIABLE_NETWORK_CODES.has(code) || (code.startsWith('UND_ERR') && !CLIENT_GONE_CODES.has(code));
   const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
   return new SourceError(`${method} ${redact(url)} failed: ${timedOut ? 'no data for longer than --timeout' : code ? `${code} (${errorMessage(error)})` : errorMessage(error)}`, {
     retriable,

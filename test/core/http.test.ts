@@ -379,6 +379,49 @@ describe('request (API answers)', () => {
   });
 });
 
+describe('cancelling (another request of the run already failed)', () => {
+  it('an aborted signal ends a request at once, in flight or waiting to retry, with the signal\'s reason and no retry after it', async () => {
+    const patient = clientWith({ retryBaseMs: 10_000, maxRetryWaitMs: 10_000 });
+    const reason = new SourceError('another request failed');
+    try {
+      // Waiting 10 s to retry a 503.
+      server.set('/cancel.json', { body: '{}', contentType: 'application/json' });
+      server.fail('/cancel.json', { status: 503, times: 1 });
+      const waiting = new AbortController();
+      const started = Date.now();
+      const retrying = patient.request(`${server.url}/cancel.json`, { signal: waiting.signal });
+      await vi.waitFor(() => expect(warnings.join('')).toMatch(/cancel\.json answered HTTP 503; retry 1\/3/));
+      waiting.abort(reason);
+      await expect(retrying).rejects.toBe(reason);
+      // In flight: a server that never answers.
+      const silent = await startRawServer(() => undefined);
+      const inFlight = new AbortController();
+      const hanging = patient.request(`${silent.url}/api`, { signal: inFlight.signal });
+      await vi.waitFor(() => expect(silent.attempts()).toBe(1));
+      inFlight.abort(reason);
+      await expect(hanging).rejects.toBe(reason);
+      expect(Date.now() - started).toBeLessThan(3000);
+      // Already aborted: nothing is sent.
+      await expect(patient.request(`${silent.url}/api`, { signal: inFlight.signal })).rejects.toBe(reason);
+      expect(silent.attempts()).toBe(1);
+      await silent.close();
+      expect(warnings.join('').match(/retry/g)).toHaveLength(1);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('a request on a closed pool is not retried: a closed pool does not heal', async () => {
+    const own = clientWith({ retries: 3, retryBaseMs: 1000 });
+    expect(await own.getText(`${server.url}/page`)).toBe('<html>page</html>');
+    await own.close();
+    const started = Date.now();
+    await expect(own.request(`${server.url}/api.json`)).rejects.toThrow(/failed: UND_ERR_(CLOSED|DESTROYED)/);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(warnings.join('')).not.toMatch(/retry/);
+  });
+});
+
 describe('limits', () => {
   it('a retry that would end past the deadline is not waited for: the deadline error says what the last attempt met', async () => {
     const patient = clientWith({ deadlineMs: 500, maxRetryWaitMs: 5000 });

@@ -137,6 +137,25 @@ describe('etl extract/transform random-person', () => {
     expect((await readdir(rawDir)).sort()).toEqual(['manifest.json', 'page-00001.json']);
   });
 
+  it('a page refused while others are in flight: they are cancelled at once (no retry after it), and the page that completed is in the manifest', async () => {
+    // Page 1 answers at once, page 2 is refused after 300 ms, page 3 would take 20 s.
+    bed.server.queue('/api/?results=5000&seed=cut&page=2', { ...json(401, { error: 'invalid key' }), delayMs: 300 });
+    bed.server.queue('/api/?results=2000&seed=cut&page=3', { status: 200, body: peoplePage({ results: 2000, seed: 'cut', page: 3 }), delayMs: 20_000 });
+    const started = Date.now();
+    const result = await extract('--count', '12000', '--seed', 'cut');
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/page=2 answered HTTP 401/);
+    expect(result.stderr).not.toMatch(/retry \d|UND_ERR|internal error/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const rawDir = path.join(bed.dataDir, 'raw', 'random-person', 'people');
+    const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
+    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['page-00001.json']);
+    expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['manifest.json', 'page-00001.json']);
+    const out = path.join(bed.dataDir, 'partial.parquet');
+    expect((await transform('--out', out)).code).toBe(0);
+    expect((await readParquet(out)).rows).toHaveLength(5000);
+  });
+
   it('reports schema drift once, fails on a missing uuid naming file and path, and writes 0 rows as a valid file', async () => {
     const drifted = JSON.parse(peoplePage({ results: 3, seed: 'd', page: 1 }));
     for (const person of drifted.results) person.favourite = { colour: 'green' };
