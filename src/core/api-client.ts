@@ -196,20 +196,42 @@ export function pagesFor(total: number, pageSize: number): Array<{ page: number;
 }
 
 /**
- * Cursor / next-URL pagination: fetches `first`, then each next URL the answer names, until none.
- * A next URL seen before, or more than `maxPages`, is an error rather than an endless loop.
+ * A next-page URL as the API wrote it (`https://…`, `/page/2`, `?p=2`), resolved against the URL of the page
+ * that named it, as a browser resolves a link. One place, so the rule for where a next URL may lead sits here too.
  */
-export async function followNext<T>(first: string, fetchPage: (url: string, index: number) => Promise<{ page: T; next: string | undefined }>, maxPages = 10_000): Promise<T[]> {
+export function resolveNextUrl(next: string, pageUrl: string): string {
+  const resolved = URL.canParse(next, pageUrl) ? new URL(next, pageUrl) : undefined;
+  if (!resolved || (resolved.protocol !== 'http:' && resolved.protocol !== 'https:')) {
+    throw new SourceError(`pagination: the next page ${JSON.stringify(redact(next.slice(0, 200)))} named by ${recordableUrl(pageUrl)} is not an http(s) URL`, {
+      hint: 'the API answered a next page etl cannot follow; check --base-url',
+    });
+  }
+  return resolved.href;
+}
+
+/**
+ * Cursor / next-URL pagination: fetches `first`, then each next URL the answer names (resolved against the
+ * page's own URL), until none. A next URL seen before is a loop and ends at once; more than `maxPages` pages
+ * ends too: both are errors rather than an endless extract.
+ */
+export async function followNext<T>(
+  first: string,
+  fetchPage: (url: string, index: number) => Promise<{ page: T; next: string | undefined }>,
+  maxPages: number,
+): Promise<T[]> {
   const pages: T[] = [];
   const seen = new Set<string>();
   for (let url: string | undefined = first, index = 0; url !== undefined; index++) {
-    if (seen.has(url) || index >= maxPages) {
-      throw new SourceError(`pagination did not end: ${seen.has(url) ? 'the next page repeats an earlier one' : `more than ${maxPages} pages`} (${recordableUrl(url)})`);
+    if (seen.has(url)) {
+      throw new SourceError(`pagination did not end: the next page repeats an earlier one (${recordableUrl(url)})`, { hint: 'the API names a page it already served as the next one: a fault of the API, or of --base-url' });
+    }
+    if (index >= maxPages) {
+      throw new SourceError(`pagination did not end: more than ${maxPages} pages (${recordableUrl(url)})`, { hint: 'raise --max-pages if the API really has that many, or ask for less at a time' });
     }
     seen.add(url);
     const { page, next } = await fetchPage(url, index);
     pages.push(page);
-    url = next;
+    url = next === undefined ? undefined : resolveNextUrl(next, url);
   }
   return pages;
 }
