@@ -18,7 +18,7 @@ export interface HttpOptions {
   retries: number;
   /** First backoff; doubles each attempt, with jitter. Retry-After overrides it. */
   retryBaseMs: number;
-  /** Longest single wait, whatever Retry-After asks for. */
+  /** Longest single wait: a backoff is capped at it; a Retry-After asking for longer ends the request at once, naming the time asked. */
   maxRetryWaitMs: number;
   userAgent: string;
   log: Logger;
@@ -122,8 +122,11 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         failure = error instanceof EtlError ? error : classifyNetworkError(method, url, error, urlFlag, options.offlineHint);
       }
       const retriable = failure instanceof SourceError && failure.retriable;
-      const wait = retryWait(failure, tryNumber, options);
       if (!retriable || tryNumber >= options.retries) throw failure;
+      const asked = retryAfter(failure);
+      // The server asks for longer than this run will wait: said at once, with its time, rather than hammering it early.
+      if (asked && (asked.ms > options.maxRetryWaitMs || Date.now() + asked.ms >= giveUpAt)) throw tooLongToWait(failure, asked, options.maxRetryWaitMs, deadlineMs, giveUpAt);
+      const wait = asked?.ms ?? backoff(tryNumber, options);
       if (Date.now() + wait >= giveUpAt) throw deadlineError(method, url, deadlineMs, failure);
       options.log.warn(`${failure.message}; retry ${tryNumber + 1}/${options.retries} in ${(wait / 1000).toFixed(1)} s`);
       await sleep(wait, cancel);
@@ -359,12 +362,35 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
   return value ?? null;
 }
 
-function retryWait(error: unknown, tryNumber: number, options: HttpOptions): number {
-  if (error instanceof HttpStatusError && error.retryAfter) {
-    const seconds = Number(error.retryAfter);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(error.retryAfter) - Date.now();
-    if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, options.maxRetryWaitMs);
-  }
+/** The wait a Retry-After header asks for (seconds or an HTTP date), uncapped; none when absent or unreadable. */
+function retryAfter(error: EtlError): { ms: number; header: string } | undefined {
+  if (!(error instanceof HttpStatusError) || !error.retryAfter) return undefined;
+  const seconds = Number(error.retryAfter);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(error.retryAfter) - Date.now();
+  return Number.isFinite(ms) && ms >= 0 ? { ms, header: error.retryAfter } : undefined;
+}
+
+function tooLongToWait(failure: EtlError, asked: { ms: number; header: string }, maxWaitMs: number, deadlineMs: number, giveUpAt: number): SourceError {
+  const limit =
+    asked.ms > maxWaitMs
+      ? `longer than etl waits before a retry (${formatWait(maxWaitMs)})`
+      : `past the ${formatWait(deadlineMs)} this URL may take (--download-timeout; ${formatWait(Math.max(0, giveUpAt - Date.now()))} left)`;
+  return new SourceError(`${failure.message} and asks to be retried in ${formatWait(asked.ms)} (Retry-After: ${asked.header.slice(0, 64)}), ${limit}; not retried`, {
+    hint: `the server asks to be left alone until ${new Date(Date.now() + asked.ms).toISOString().replace(/\.\d+Z$/, 'Z')}: run again after that`,
+  });
+}
+
+/** 0.05 s, 45 s, 20 min, 5.2 h, 11.6 days. */
+function formatWait(ms: number): string {
+  const seconds = ms / 1000;
+  if (seconds < 120) return `${Number(seconds.toFixed(seconds < 10 ? 2 : 0))} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Number((seconds / 3600).toFixed(1))} h`;
+  return `${Number((seconds / 86_400).toFixed(1))} days`;
+}
+
+/** Without Retry-After: a base that doubles each attempt, half of it fixed and half jitter, capped. */
+function backoff(tryNumber: number, options: HttpOptions): number {
   const exponential = options.retryBaseMs * 2 ** tryNumber;
   return Math.min(exponential / 2 + Math.random() * exponential / 2, options.maxRetryWaitMs);
 }

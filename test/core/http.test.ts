@@ -321,11 +321,34 @@ describe('what the client refuses, and how it says so', () => {
     await expect(clientWith({ retries: 0 }).getText(`${closed.url.replace('http:', 'https:')}/page`)).rejects.toBeInstanceOf(SourceError);
   });
 
-  it('Retry-After as an HTTP date is honoured, and any wait is capped at the longest wait allowed', async () => {
+  it('Retry-After as an HTTP date is honoured (a date past means no wait), and seconds within the limits are waited for', async () => {
     server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': new Date(Date.now() - 5000).toUTCString() } });
-    server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': '3600' } });
+    server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': '0.05' } });
     expect(await client.getText(`${server.url}/page`)).toBe('<html>page</html>');
     expect(warnings.join('')).toMatch(/HTTP 503; retry 1\/3 in 0\.0 s[\s\S]*HTTP 429; retry 2\/3 in 0\.1 s/);
+  });
+
+  it('a Retry-After longer than etl waits (999999 s, a date hours ahead, past the deadline) fails at once, naming the time asked', async () => {
+    const fails = async (http: HttpClient, retryAfter: string) => {
+      server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': retryAfter } });
+      const before = server.requests.length;
+      const started = Date.now();
+      const failure = (await http.getText(`${server.url}/page`).catch((error: unknown) => error)) as SourceError;
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(served(before, '/page')).toHaveLength(1);
+      expect(failure).toBeInstanceOf(SourceError);
+      expect(failure).toMatchObject({ retriable: false, hint: expect.stringMatching(/^the server asks to be left alone until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: run again after that$/) });
+      return failure.message.replace(/127\.0\.0\.1:\d+/, 'host');
+    };
+    expect(await fails(client, '999999')).toBe('GET http://host/page answered HTTP 429 and asks to be retried in 11.6 days (Retry-After: 999999), longer than etl waits before a retry (0.05 s); not retried');
+    expect(await fails(client, '3600')).toBe('GET http://host/page answered HTTP 429 and asks to be retried in 60 min (Retry-After: 3600), longer than etl waits before a retry (0.05 s); not retried');
+    const date = new Date(Date.now() + 3 * 3_600_000 + 30_000).toUTCString();
+    expect(await fails(client, date)).toBe(`GET http://host/page answered HTTP 429 and asks to be retried in 3 h (Retry-After: ${date}), longer than etl waits before a retry (0.05 s); not retried`);
+    // Within the longest wait, but past what is left of the URL's deadline.
+    const patient = clientWith({ deadlineMs: 1000, maxRetryWaitMs: 5000 });
+    expect(await fails(patient, '2')).toMatch(/^GET http:\/\/host\/page answered HTTP 429 and asks to be retried in 2 s \(Retry-After: 2\), past the 1 s this URL may take \(--download-timeout; [\d.]+ s left\); not retried$/);
+    await patient.close();
+    expect(warnings).toEqual([]);
   });
 
   it('ends a chain of more than 5 redirects', async () => {
@@ -424,8 +447,9 @@ describe('cancelling (another request of the run already failed)', () => {
 
 describe('limits', () => {
   it('a retry that would end past the deadline is not waited for: the deadline error says what the last attempt met', async () => {
-    const patient = clientWith({ deadlineMs: 500, maxRetryWaitMs: 5000 });
-    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '2' } });
+    // A backoff of 1 to 2 s (no Retry-After) would end past the deadline of 0.5 s.
+    const patient = clientWith({ deadlineMs: 500, retryBaseMs: 2000, maxRetryWaitMs: 5000 });
+    server.fail('/page', { status: 503, times: 1 });
     const before = server.requests.length;
     const failure = (await patient.getText(`${server.url}/page`).catch((error: unknown) => error)) as SourceError;
     expect(failure).toBeInstanceOf(SourceError);

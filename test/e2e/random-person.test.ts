@@ -156,6 +156,20 @@ describe('etl extract/transform random-person', () => {
     expect((await readParquet(out)).rows).toHaveLength(5000);
   });
 
+  it('Retry-After: 999999, or a date a day ahead: exit 3 at once naming the time the server asked for, not 60 s a retry', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toUTCString();
+    for (const [retryAfter, asked] of [['999999', '11.6 days'], [tomorrow, '24 h']] as const) {
+      bed.server.queue('/api/', { ...json(429, { error: 'slow down' }), headers: { 'retry-after': retryAfter } });
+      const started = Date.now();
+      const result = await extract('--count', '10', '--seed', 'later');
+      expect(result.code).toBe(3);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(result.stderr).toContain(`answered HTTP 429 and asks to be retried in ${asked} (Retry-After: ${retryAfter}), longer than etl waits before a retry (60 s); not retried (the server asks to be left alone until `);
+      expect(result.stderr).not.toMatch(/retry 1\//);
+    }
+    expect(bed.server.requests).toHaveLength(2);
+  });
+
   it('reports schema drift once, fails on a missing uuid naming file and path, and writes 0 rows as a valid file', async () => {
     const drifted = JSON.parse(peoplePage({ results: 3, seed: 'd', page: 1 }));
     for (const person of drifted.results) person.favourite = { colour: 'green' };
