@@ -375,8 +375,11 @@ function tooLongToWait(failure: EtlError, asked: { ms: number; header: string },
     asked.ms > maxWaitMs
       ? `longer than etl waits before a retry (${formatWait(maxWaitMs)})`
       : `past the ${formatWait(deadlineMs)} this URL may take (--download-timeout; ${formatWait(Math.max(0, giveUpAt - Date.now()))} left)`;
+  const until = new Date(Date.now() + asked.ms);
   return new SourceError(`${failure.message} and asks to be retried in ${formatWait(asked.ms)} (Retry-After: ${asked.header.slice(0, 64)}), ${limit}; not retried`, {
-    hint: `the server asks to be left alone until ${new Date(Date.now() + asked.ms).toISOString().replace(/\.\d+Z$/, 'Z')}: run again after that`,
+    hint: Number.isNaN(until.getTime())
+      ? 'the server asks etl never to come back: check with whoever runs it'
+      : `the server asks to be left alone until ${until.toISOString().replace(/\.\d+Z$/, 'Z')}: run again after that`,
   });
 }
 

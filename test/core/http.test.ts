@@ -344,6 +344,9 @@ describe('what the client refuses, and how it says so', () => {
     expect(await fails(client, '3600')).toBe('GET http://host/page answered HTTP 429 and asks to be retried in 60 min (Retry-After: 3600), longer than etl waits before a retry (0.05 s); not retried');
     const date = new Date(Date.now() + 3 * 3_600_000 + 30_000).toUTCString();
     expect(await fails(client, date)).toBe(`GET http://host/page answered HTTP 429 and asks to be retried in 3 h (Retry-After: ${date}), longer than etl waits before a retry (0.05 s); not retried`);
+    // Past any date a clock can show: still one clear error, never an internal one.
+    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '1e20' } });
+    await expect(client.getText(`${server.url}/page`)).rejects.toMatchObject({ message: expect.stringContaining('(Retry-After: 1e20), longer than etl waits'), hint: 'the server asks etl never to come back: check with whoever runs it' });
     // Within the longest wait, but past what is left of the URL's deadline.
     const patient = clientWith({ deadlineMs: 1000, maxRetryWaitMs: 5000 });
     expect(await fails(patient, '2')).toMatch(/^GET http:\/\/host\/page answered HTTP 429 and asks to be retried in 2 s \(Retry-After: 2\), past the 1 s this URL may take \(--download-timeout; [\d.]+ s left\); not retried$/);
