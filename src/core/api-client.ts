@@ -215,23 +215,30 @@ export function resolveNextUrl(next: string, pageUrl: string): string {
  * ends too: both are errors rather than an endless extract.
  */
 export async function followNext<T>(
-  first: string,
-  fetchPage: (url: string, index: number) => Promise<{ page: T; next: string | undefined }>,
+  first: string | SecretUrl,
+  fetchPage: (url: string | SecretUrl, index: number) => Promise<{ page: T; next: string | undefined }>,
   maxPages: number,
 ): Promise<T[]> {
+  const firstShown = typeof first === 'string' ? first : first(shown);
+  // The first URL holds its secrets by name; an API naming that page again writes their values in, so it is
+  // compared as sent too (the comparison only: that form is neither kept nor shown).
+  const isFirst = (url: string): boolean => url === firstShown || (typeof first !== 'string' && url === first(reveal));
   const pages: T[] = [];
   const seen = new Set<string>();
-  for (let url: string | undefined = first, index = 0; url !== undefined; index++) {
-    if (seen.has(url)) {
-      throw new SourceError(`pagination did not end: the next page repeats an earlier one (${recordableUrl(url)})`, { hint: 'the API names a page it already served as the next one: a fault of the API, or of --base-url' });
-    }
+  let url: string | SecretUrl = first;
+  let urlShown = firstShown;
+  for (let index = 0; ; index++) {
     if (index >= maxPages) {
-      throw new SourceError(`pagination did not end: more than ${maxPages} pages (${recordableUrl(url)})`, { hint: 'raise --max-pages if the API really has that many, or ask for less at a time' });
+      throw new SourceError(`pagination did not end: more than ${maxPages} pages (${recordableUrl(urlShown)})`, { hint: 'raise --max-pages if the API really has that many, or ask for less at a time' });
     }
-    seen.add(url);
     const { page, next } = await fetchPage(url, index);
     pages.push(page);
-    url = next === undefined ? undefined : resolveNextUrl(next, url);
+    if (next === undefined) return pages;
+    seen.add(urlShown);
+    const nextUrl = resolveNextUrl(next, urlShown);
+    if (seen.has(nextUrl) || isFirst(nextUrl)) {
+      throw new SourceError(`pagination did not end: the next page repeats an earlier one (${recordableUrl(nextUrl)})`, { hint: 'the API names a page it already served as the next one: a fault of the API, or of --base-url' });
+    }
+    url = urlShown = nextUrl;
   }
-  return pages;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { followNext } from '../core/api-client.js';
 import { ConfigError } from '../core/errors.js';
-import { shown, type Reveal } from '../core/secret.js';
+import type { Reveal } from '../core/secret.js';
 import { secretSetting } from '../core/settings.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
@@ -112,8 +112,8 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
       url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: key(apiKey) }));
       return url.href;
     };
-    const entries = await followNext(firstPage(shown), async (pageUrl, index) => {
-      const { entry, body } = await run.fetchToRaw({ url: index === 0 ? firstPage : pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
+    const entries = await followNext(firstPage, async (pageUrl, index) => {
+      const { entry, body } = await run.fetchToRaw({ url: pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
         answerLayout(answer, `page ${index + 1}`); // the shape transform needs, checked before the file is kept (the error names the URL without the key)
       });
       const next = (body as { meta?: { paginate?: { next?: unknown } } }).meta?.paginate?.next;
