@@ -156,6 +156,14 @@ describe('etl extract/transform random-person', () => {
     expect((await readParquet(out)).rows).toHaveLength(5000);
   });
 
+  it('offline (a host that does not resolve), 8 pages at once: one error line, no retry of the pages cancelled after it', async () => {
+    const started = Date.now();
+    const result = await runCli(['extract', 'random-person', 'people', '--count', '40000', '--seed', 'etl', '--concurrency', '8', '--base-url', 'http://etl-test.invalid', '--data-dir', bed.dataDir]);
+    expect(result.code).toBe(3);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^etl: source error: GET http:\/\/etl-test\.invalid\/api\/\?results=5000&seed=etl&page=\d: cannot resolve host etl-test\.invalid \((ENOTFOUND|EAI_AGAIN)\)/)]);
+    expect(Date.now() - started).toBeLessThan(10_000); // 14.4 s before, with UND_ERR_DESTROYED retries of page 2
+  });
+
   it('Retry-After: 999999, or a date a day ahead: exit 3 at once naming the time the server asked for, not 60 s a retry', async () => {
     const tomorrow = new Date(Date.now() + 86_400_000).toUTCString();
     for (const [retryAfter, asked] of [['999999', '11.6 days'], [tomorrow, '24 h']] as const) {
