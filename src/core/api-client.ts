@@ -23,6 +23,8 @@ export interface ApiCall {
   headers?: Record<string, string | Secret>;
   /** Statuses the caller handles itself (e.g. ClimaTempo's "locale not registered"). */
   allowStatus?: readonly number[];
+  /** Aborted when the rest of the extract has already failed: the call ends at once, unretried. */
+  signal?: AbortSignal;
 }
 
 /** What the raw layer's manifest says about a request: enough to repeat it, never a secret. */
@@ -63,13 +65,13 @@ export interface ApiClient {
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const nextSlot = new Map<string, number>();
-  const waitForSlot = async (url: string): Promise<void> => {
+  const waitForSlot = async (url: string, signal?: AbortSignal): Promise<void> => {
     if (options.rateLimit <= 0) return;
     const host = new URL(url).host;
     const now = Date.now();
     const at = Math.max(now, nextSlot.get(host) ?? 0);
     nextSlot.set(host, at + 1000 / options.rateLimit);
-    if (at > now) await sleep(at - now);
+    if (at > now) await sleep(at - now, signal);
   };
 
   // A base URL that is not one is left to the request to report (a usage error, exit 2).
@@ -83,13 +85,14 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const request: RecordedRequest = { method, url: recordableUrl(show.url), ...(show.body === undefined ? {} : { body: redact(show.body) }) };
       allowed ??= new URL(show.url).origin;
       refuseOtherOrigin(method, show.url, allowed, options);
-      await waitForSlot(show.url);
+      await waitForSlot(show.url, call.signal);
       // The one place a secret's value is used: the request as sent, to the origin checked above.
       const sent = build(call, reveal);
       refuseOtherOrigin(method, sent.url, allowed, options);
       const answer = await options.http.request(sent.url, {
         method,
         body: sent.body,
+        signal: call.signal,
         headers: { ...(sent.body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), ...sent.headers },
         shownAs: request.url,
       });
@@ -193,20 +196,49 @@ export function pagesFor(total: number, pageSize: number): Array<{ page: number;
 }
 
 /**
- * Cursor / next-URL pagination: fetches `first`, then each next URL the answer names, until none.
- * A next URL seen before, or more than `maxPages`, is an error rather than an endless loop.
+ * A next-page URL as the API wrote it (`https://…`, `/page/2`, `?p=2`), resolved against the URL of the page
+ * that named it, as a browser resolves a link. One place, so the rule for where a next URL may lead sits here too.
  */
-export async function followNext<T>(first: string, fetchPage: (url: string, index: number) => Promise<{ page: T; next: string | undefined }>, maxPages = 10_000): Promise<T[]> {
+export function resolveNextUrl(next: string, pageUrl: string): string {
+  const resolved = URL.canParse(next, pageUrl) ? new URL(next, pageUrl) : undefined;
+  if (!resolved || (resolved.protocol !== 'http:' && resolved.protocol !== 'https:')) {
+    throw new SourceError(`pagination: the next page ${JSON.stringify(redact(next.slice(0, 200)))} named by ${recordableUrl(pageUrl)} is not an http(s) URL`, {
+      hint: 'the API answered a next page etl cannot follow; check --base-url',
+    });
+  }
+  return resolved.href;
+}
+
+/**
+ * Cursor / next-URL pagination: fetches `first`, then each next URL the answer names (resolved against the
+ * page's own URL), until none. A next URL seen before is a loop and ends at once; more than `maxPages` pages
+ * ends too: both are errors rather than an endless extract.
+ */
+export async function followNext<T>(
+  first: string | SecretUrl,
+  fetchPage: (url: string | SecretUrl, index: number) => Promise<{ page: T; next: string | undefined }>,
+  maxPages: number,
+): Promise<T[]> {
+  const firstShown = typeof first === 'string' ? first : first(shown);
+  // The first URL holds its secrets by name; an API naming that page again writes their values in, so it is
+  // compared as sent too (the comparison only: that form is neither kept nor shown).
+  const isFirst = (url: string): boolean => url === firstShown || (typeof first !== 'string' && url === first(reveal));
   const pages: T[] = [];
   const seen = new Set<string>();
-  for (let url: string | undefined = first, index = 0; url !== undefined; index++) {
-    if (seen.has(url) || index >= maxPages) {
-      throw new SourceError(`pagination did not end: ${seen.has(url) ? 'the next page repeats an earlier one' : `more than ${maxPages} pages`} (${recordableUrl(url)})`);
+  let url: string | SecretUrl = first;
+  let urlShown = firstShown;
+  for (let index = 0; ; index++) {
+    if (index >= maxPages) {
+      throw new SourceError(`pagination did not end: more than ${maxPages} pages (${recordableUrl(urlShown)})`, { hint: 'raise --max-pages if the API really has that many, or ask for less at a time' });
     }
-    seen.add(url);
     const { page, next } = await fetchPage(url, index);
     pages.push(page);
-    url = next;
+    if (next === undefined) return pages;
+    seen.add(urlShown);
+    const nextUrl = resolveNextUrl(next, urlShown);
+    if (seen.has(nextUrl) || isFirst(nextUrl)) {
+      throw new SourceError(`pagination did not end: the next page repeats an earlier one (${recordableUrl(nextUrl)})`, { hint: 'the API names a page it already served as the next one: a fault of the API, or of --base-url' });
+    }
+    url = urlShown = nextUrl;
   }
-  return pages;
 }

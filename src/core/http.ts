@@ -18,7 +18,7 @@ export interface HttpOptions {
   retries: number;
   /** First backoff; doubles each attempt, with jitter. Retry-After overrides it. */
   retryBaseMs: number;
-  /** Longest single wait, whatever Retry-After asks for. */
+  /** Longest single wait: a backoff is capped at it; a Retry-After asking for longer ends the request at once, naming the time asked. */
   maxRetryWaitMs: number;
   userAgent: string;
   log: Logger;
@@ -45,6 +45,8 @@ export interface RequestInit {
   body?: string;
   /** The URL as messages show it, when `url` holds a secret (api-client passes its redacted form). */
   shownAs?: string;
+  /** Aborted: the request ends at once, and is neither retried nor waited for (rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 export interface HttpAnswer {
@@ -76,6 +78,8 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Failures a later attempt can heal: the connection dropped, was refused, or went silent. */
 const RETRIABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
+/** The pool was closed under the request: no later attempt can get through. */
+const CLIENT_GONE_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 type BodySink = (chunk: Buffer) => void;
 interface Exchange {
@@ -101,24 +105,31 @@ export function createHttpClient(options: HttpOptions): HttpClient {
       ({ Agent }) => new Agent({ keepAliveTimeout: 10_000, connections: 8, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }),
     ));
 
-  async function withRetries<T>(url: string, method: Method, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function withRetries<T>(url: string, method: Method, attempt: (signal: AbortSignal) => Promise<T>, cancel?: AbortSignal): Promise<T> {
     requireHttpUrl(method, url);
     const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = cancel ? AbortSignal.any([deadline, cancel]) : deadline;
     const giveUpAt = Date.now() + deadlineMs;
     for (let tryNumber = 0; ; tryNumber++) {
       let failure: EtlError;
       try {
-        return await attempt(deadline);
+        if (cancel?.aborted) throw cancel.reason;
+        return await attempt(signal);
       } catch (error) {
+        // Cancelled by the caller (another request already failed): nothing to retry or report.
+        if (cancel?.aborted) throw cancel.reason;
         if (deadline.aborted) throw deadlineError(method, url, deadlineMs, error instanceof EtlError ? error : undefined);
         failure = error instanceof EtlError ? error : classifyNetworkError(method, url, error, urlFlag, options.offlineHint);
       }
       const retriable = failure instanceof SourceError && failure.retriable;
-      const wait = retryWait(failure, tryNumber, options);
       if (!retriable || tryNumber >= options.retries) throw failure;
+      const asked = retryAfter(failure);
+      // The server asks for longer than this run will wait: said at once, with its time, rather than hammering it early.
+      if (asked && (asked.ms > options.maxRetryWaitMs || Date.now() + asked.ms >= giveUpAt)) throw tooLongToWait(failure, asked, options.maxRetryWaitMs, deadlineMs, giveUpAt);
+      const wait = asked?.ms ?? backoff(tryNumber, options);
       if (Date.now() + wait >= giveUpAt) throw deadlineError(method, url, deadlineMs, failure);
       options.log.warn(`${failure.message}; retry ${tryNumber + 1}/${options.retries} in ${(wait / 1000).toFixed(1)} s`);
-      await sleep(wait);
+      await sleep(wait, cancel);
     }
   }
 
@@ -214,7 +225,7 @@ export function createHttpClient(options: HttpOptions): HttpClient {
         }, init);
         if (RETRIABLE_STATUS.has(response.status) || response.status >= 500) throw new HttpStatusError(method, shownUrl, response.status, header(response.headers, 'retry-after'));
         return { status: response.status, contentType: header(response.headers, 'content-type'), location: header(response.headers, 'location'), body: Buffer.concat(chunks) };
-      });
+      }, init.signal);
     },
 
     close: async () => {
@@ -336,7 +347,7 @@ function classifyNetworkError(method: Method, url: string, error: unknown, urlFl
     });
   }
   // The whole-URL deadline (an AbortSignal's TimeoutError) never comes here: withRetries reports it first.
-  const retriable = RETRIABLE_NETWORK_CODES.has(code) || code.startsWith('UND_ERR');
+  const retriable = RETRIABLE_NETWORK_CODES.has(code) || (code.startsWith('UND_ERR') && !CLIENT_GONE_CODES.has(code));
   const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
   return new SourceError(`${method} ${redact(url)} failed: ${timedOut ? 'no data for longer than --timeout' : code ? `${code} (${errorMessage(error)})` : errorMessage(error)}`, {
     retriable,
@@ -351,12 +362,38 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
   return value ?? null;
 }
 
-function retryWait(error: unknown, tryNumber: number, options: HttpOptions): number {
-  if (error instanceof HttpStatusError && error.retryAfter) {
-    const seconds = Number(error.retryAfter);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(error.retryAfter) - Date.now();
-    if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, options.maxRetryWaitMs);
-  }
+/** The wait a Retry-After header asks for (seconds or an HTTP date), uncapped; none when absent or unreadable. */
+function retryAfter(error: EtlError): { ms: number; header: string } | undefined {
+  if (!(error instanceof HttpStatusError) || !error.retryAfter) return undefined;
+  const seconds = Number(error.retryAfter);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(error.retryAfter) - Date.now();
+  return Number.isFinite(ms) && ms >= 0 ? { ms, header: error.retryAfter } : undefined;
+}
+
+function tooLongToWait(failure: EtlError, asked: { ms: number; header: string }, maxWaitMs: number, deadlineMs: number, giveUpAt: number): SourceError {
+  const limit =
+    asked.ms > maxWaitMs
+      ? `longer than etl waits before a retry (${formatWait(maxWaitMs)})`
+      : `past the ${formatWait(deadlineMs)} this URL may take (--download-timeout; ${formatWait(Math.max(0, giveUpAt - Date.now()))} left)`;
+  const until = new Date(Date.now() + asked.ms);
+  return new SourceError(`${failure.message} and asks to be retried in ${formatWait(asked.ms)} (Retry-After: ${asked.header.slice(0, 64)}), ${limit}; not retried`, {
+    hint: Number.isNaN(until.getTime())
+      ? 'the server asks etl never to come back: check with whoever runs it'
+      : `the server asks to be left alone until ${until.toISOString().replace(/\.\d+Z$/, 'Z')}: run again after that`,
+  });
+}
+
+/** 0.05 s, 45 s, 20 min, 5.2 h, 11.6 days. */
+function formatWait(ms: number): string {
+  const seconds = ms / 1000;
+  if (seconds < 120) return `${Number(seconds.toFixed(seconds < 10 ? 2 : 0))} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Number((seconds / 3600).toFixed(1))} h`;
+  return `${Number((seconds / 86_400).toFixed(1))} days`;
+}
+
+/** Without Retry-After: a base that doubles each attempt, half of it fixed and half jitter, capped. */
+function backoff(tryNumber: number, options: HttpOptions): number {
   const exponential = options.retryBaseMs * 2 ** tryNumber;
   return Math.min(exponential / 2 + Math.random() * exponential / 2, options.maxRetryWaitMs);
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { mapWithLimit } from '../core/concurrency.js';
+import { mapUntilFailure } from '../core/concurrency.js';
 import { ConfigError } from '../core/errors.js';
 import { secretSetting } from '../core/settings.js';
 import type { Reveal, Secret } from '../core/secret.js';
@@ -61,27 +61,33 @@ async function extract(request: ExtractRequest<ClimatempoExtractOptions>, io: So
   const endpoint = FORECAST_PATHS[request.dataset]!;
   const progress = io.log.progress(`${request.dataset}: 0/${cities.length} cities`);
   let done = 0;
-  const entries = await mapWithLimit(cities, request.concurrency, async (city): Promise<ResponseEntry> => {
+  // The first city that fails ends the extract: the others are cancelled at once (not retried).
+  const { done: entries, failure } = await mapUntilFailure(cities, request.concurrency, async (city, _index, signal): Promise<ResponseEntry> => {
     const url = (reveal: Reveal): string => {
       const forecast = new URL(endpoint(city), base);
       forecast.searchParams.set('token', reveal(token));
       return forecast.href;
     };
-    const call = { url, allowStatus: [400, 403] };
+    const call = { url, allowStatus: [400, 403], signal };
     let response = await run.api.send(call);
     // A refusal for an unregistered city: register it to the token, then try once more.
     if (notRegistered(response.status, response.body)) {
       io.log.info(`climatempo: city ${city} is not registered to this token; registering it and trying once more`);
-      await run.api.send({ method: 'PUT', url: (reveal) => new URL(`api-manager/user-token/${encodeURIComponent(reveal(token))}/locales`, base).href, form: [['localeId[]', city]] });
+      await run.api.send({ method: 'PUT', url: (reveal) => new URL(`api-manager/user-token/${encodeURIComponent(reveal(token))}/locales`, base).href, form: [['localeId[]', city]], signal });
       response = await run.api.send(call);
     }
     const { entry } = await run.keep(response, `${city}.json`, city, (body) => checkForecast(body, city));
     progress.update(`${request.dataset}: ${++done}/${cities.length} cities`);
     return entry;
   });
+  // Each city's file replaces that city's earlier one; other cities extracted before are kept. The cities
+  // that completed before a failure are recorded too, so no file is left on disk without its entry.
+  if (entries.length > 0) await run.record(entries, () => false);
+  if (failure) {
+    progress.fail(`${request.dataset}: ${entries.length}/${cities.length} cities before the failure`);
+    throw failure.error;
+  }
   progress.done(`${request.dataset}: ${cities.length} cities`);
-  // Each city's file replaces that city's earlier one; other cities extracted before are kept.
-  await run.record(entries, () => false);
   return run.report(entries);
 }
 

@@ -1,7 +1,7 @@
 import { crypto } from '../core/lazy-crypto.js';
 import type { z } from 'zod';
 import { pagesFor } from '../core/api-client.js';
-import { mapWithLimit } from '../core/concurrency.js';
+import { mapUntilFailure } from '../core/concurrency.js';
 import { SourceError } from '../core/errors.js';
 import type { ExtractReport, ExtractRequest, Source, SourceIO, TransformRequest, Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
@@ -39,13 +39,14 @@ async function extract(request: ExtractRequest<RandomPersonExtractOptions>, io: 
   const pages = pagesFor(count, PAGE_SIZE);
   const progress = io.log.progress(`people: 0/${pages.length} pages`);
   let done = 0;
-  const entries = await mapWithLimit(pages, request.concurrency, async ({ page, size }) => {
+  // The first page that fails ends the extract: the others are cancelled at once (not retried).
+  const { done: entries, failure } = await mapUntilFailure(pages, request.concurrency, async ({ page, size }, _index, signal) => {
     const url = new URL('api/', withSlash(request.baseUrl!));
     url.searchParams.set('results', String(size));
     url.searchParams.set('seed', seed);
     url.searchParams.set('page', String(page));
     if (nat?.length) url.searchParams.set('nat', nat.join(',').toLowerCase());
-    const { entry } = await run.fetchToRaw({ url: url.href }, `page-${String(page).padStart(5, '0')}.json`, `page-${page}`, (body) => {
+    const { entry } = await run.fetchToRaw({ url: url.href, signal }, `page-${String(page).padStart(5, '0')}.json`, `page-${page}`, (body) => {
       const answer = body as { error?: unknown; results?: unknown[] };
       if (answer.error !== undefined) throw new SourceError(`randomuser.me answered an error: ${typeof answer.error === 'string' ? answer.error.slice(0, 200) : previewJson(answer.error)}`, { retriable: true, hint: 'try again later' });
       if (!Array.isArray(answer.results)) throw new SourceError(`page ${page}: the answer has no results list`, { hint: 'check --base-url points at randomuser.me or a copy of it' });
@@ -54,9 +55,14 @@ async function extract(request: ExtractRequest<RandomPersonExtractOptions>, io: 
     progress.update(`people: ${++done}/${pages.length} pages`);
     return entry;
   });
+  // One run is one sample of people: it replaces the pages of the run before, once one of its pages is
+  // written (over that run's files). After a failure the pages that completed are recorded, as a partial sample.
+  if (entries.length > 0 || !failure) await run.record(entries, () => true);
+  if (failure) {
+    progress.fail(`people: ${entries.length}/${pages.length} pages before the failure`);
+    throw failure.error;
+  }
   progress.done(`people: ${pages.length} pages, ${count} people asked for`);
-  // One run is one sample of people: it replaces the pages of the run before.
-  await run.record(entries, () => true);
   return run.report(entries);
 }
 

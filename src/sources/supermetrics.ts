@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { followNext } from '../core/api-client.js';
 import { ConfigError } from '../core/errors.js';
-import { shown, type Reveal } from '../core/secret.js';
+import type { Reveal } from '../core/secret.js';
 import { secretSetting } from '../core/settings.js';
 import { inShard, type ExtractReport, type ExtractRequest, type Shard, type Source, type SourceIO, type TransformRequest, type Zod } from '../core/source.js';
 import type { Table } from '../core/table.js';
@@ -17,6 +17,12 @@ const API_KEY_ENV = 'SUPERMETRICS_API_KEY';
 const DAY_MS = 86_400_000;
 /** Five years of one-day chunks; at 30 days a chunk, 160 years. Each chunk is one request or more. */
 const DEFAULT_MAX_CHUNKS = 2000;
+/**
+ * Pages followed for one chunk. A chunk (a day to a month of one query) is one page or a few, its rows bounded by
+ * the query's max_rows; 100 leaves room for large accounts and ends a paginator that never stops within seconds
+ * (the cap was 10,000 pages: 460 s).
+ */
+const DEFAULT_MAX_PAGES = 100;
 
 const extractOptions = (z: Zod) =>
   z
@@ -29,6 +35,10 @@ const extractOptions = (z: Zod) =>
         .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)])
         .pipe(z.number().int('expected a whole number').min(1, 'expected at least 1').max(1_000_000, 'expected at most 1000000'))
         .default(DEFAULT_MAX_CHUNKS),
+      maxPages: z
+        .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number').transform(Number)])
+        .pipe(z.number().int('expected a whole number').min(1, 'expected at least 1').max(100_000, 'expected at most 100000'))
+        .default(DEFAULT_MAX_PAGES),
       refresh: z.boolean().default(false),
     })
     .refine((o) => o.from <= o.to, { message: 'expected --from on or before --to', path: ['to'] })
@@ -77,7 +87,7 @@ async function readQuery(file: string): Promise<Record<string, unknown>> {
 }
 
 async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: SourceIO): Promise<ExtractReport> {
-  const { from, to, chunk, refresh } = request.options;
+  const { from, to, chunk, refresh, maxPages } = request.options;
   const query = await readQuery(request.options.query);
   const apiKey = secretSetting(API_KEY_ENV, 'the Supermetrics API key');
   // The HTTP client loads when a source extracts, not with the registry (`etl --help`).
@@ -102,13 +112,13 @@ async function extract(request: ExtractRequest<SupermetricsExtractOptions>, io: 
       url.searchParams.set('json', JSON.stringify({ ...query, start_date: start, end_date: end, api_key: key(apiKey) }));
       return url.href;
     };
-    const entries = await followNext(firstPage(shown), async (pageUrl, index) => {
-      const { entry, body } = await run.fetchToRaw({ url: index === 0 ? firstPage : pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
+    const entries = await followNext(firstPage, async (pageUrl, index) => {
+      const { entry, body } = await run.fetchToRaw({ url: pageUrl }, `${id}/page-${String(index + 1).padStart(4, '0')}.json`, `${id}/${index + 1}`, (answer) => {
         answerLayout(answer, `page ${index + 1}`); // the shape transform needs, checked before the file is kept (the error names the URL without the key)
       });
       const next = (body as { meta?: { paginate?: { next?: unknown } } }).meta?.paginate?.next;
       return { page: entry, next: typeof next === 'string' && next !== '' ? next : undefined };
-    });
+    }, maxPages);
     // Each chunk is recorded as soon as it is complete, so a failed run resumes after it.
     await run.record(entries, (earlier) => earlier.key.startsWith(`${id}/`));
     io.log.info(`supermetrics ${start}..${end}: ${entries.length} page${entries.length === 1 ? '' : 's'}`);
@@ -165,6 +175,7 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
       { flags: '--to <date>', description: 'last day, YYYY-MM-DD' },
       { flags: '--chunk <days>', description: 'split the period into chunks of this many days, one request each, e.g. 15d (default: 30d)' },
       { flags: '--max-chunks <n>', description: `refuse a period of more chunks than this, before any request (default: ${DEFAULT_MAX_CHUNKS})` },
+      { flags: '--max-pages <n>', description: `follow at most this many next pages for one chunk; a next page seen before ends at once (default: ${DEFAULT_MAX_PAGES})` },
       { flags: '--refresh', description: 'fetch closed chunks again even when the raw layer has them' },
     ],
     schema: extractOptions,
@@ -175,10 +186,11 @@ export const supermetrics: Source<SupermetricsExtractOptions, Record<string, nev
 Examples:
   $ etl extract supermetrics query --query query.json --from 2024-01-01 --to 2024-03-31 --chunk 15d
 
-Each chunk is fetched with start_date/end_date set, following meta.paginate.next until it is absent;
-every page is one raw file. A re-run resumes: chunks already in the raw layer are not fetched again
-unless --refresh; the last chunk, still open (it reaches today), is always fetched again. A period of
-more than --max-chunks chunks is refused before any request.`,
+Each chunk is fetched with start_date/end_date set, following meta.paginate.next until it is absent
+(a relative next URL is read against the page that named it; at most --max-pages pages a chunk, and a
+next page seen before ends the extract at once); every page is one raw file. A re-run resumes: chunks
+already in the raw layer are not fetched again unless --refresh; the last chunk, still open (it reaches
+today), is always fetched again. A period of more than --max-chunks chunks is refused before any request.`,
     transform: `
 Examples:
   $ etl transform supermetrics query --out marketing.parquet

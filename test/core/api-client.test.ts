@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient, followNext, pagesFor, parseJsonBody, recordableUrl, type ApiClient } from '../../src/core/api-client.js';
+import { createApiClient, followNext, pagesFor, parseJsonBody, recordableUrl, resolveNextUrl, type ApiClient } from '../../src/core/api-client.js';
 import { SourceError } from '../../src/core/errors.js';
+import { Secret, reveal, type Reveal, type SecretUrl } from '../../src/core/secret.js';
 import { json, startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { FIXED_NOW, capturedIO, type CapturedIO } from '../helpers/source-io.js';
 
@@ -106,16 +107,42 @@ describe('pagination', () => {
     const chain: Record<string, string | undefined> = { 'http://a.test/1': 'http://a.test/2', 'http://a.test/2': 'http://a.test/3?key=s3cr3t', 'http://a.test/3?key=s3cr3t': undefined };
     const visited: Array<[string, number]> = [];
     const pages = await followNext('http://a.test/1', async (url, index) => {
-      visited.push([url, index]);
-      return { page: url, next: chain[url] };
-    });
+      visited.push([url as string, index]);
+      return { page: url, next: chain[url as string] };
+    }, 100);
     expect(pages).toEqual(Object.keys(chain));
     expect(visited.map(([, index]) => index)).toEqual([0, 1, 2]);
 
-    const loop = followNext('http://a.test/1', async (url) => ({ page: url, next: url === 'http://a.test/1' ? 'http://a.test/2?token=s3cr3t' : 'http://a.test/1' }));
+    const loop = followNext('http://a.test/1', async (url) => ({ page: url, next: url === 'http://a.test/1' ? 'http://a.test/2?token=s3cr3t' : 'http://a.test/1' }), 100);
     await expect(loop).rejects.toThrow('pagination did not end: the next page repeats an earlier one (http://a.test/1)');
     const runaway = followNext('http://a.test/0?key=s3cr3t', async (url, index) => ({ page: url, next: `http://a.test/${index + 1}?key=s3cr3t` }), 3);
     await expect(runaway).rejects.toThrow('pagination did not end: more than 3 pages (http://a.test/3)');
+    await expect(runaway).rejects.toHaveProperty('hint', 'raise --max-pages if the API really has that many, or ask for less at a time');
     await expect(followNext('http://a.test/0', async (url, index) => ({ page: url, next: index < 2 ? `http://a.test/${index + 1}` : undefined }), 3)).resolves.toHaveLength(3);
+  });
+
+  it('followNext: a first page holding a secret is fetched as built, and an API naming it again (key written in) is a loop at once', async () => {
+    const key = new Secret('DEMO_KEY', 'l00p-k3y-value');
+    const first = (r: Reveal) => `http://a.test/q?json=${encodeURIComponent(JSON.stringify({ api_key: r(key) }))}`;
+    const fetched: Array<string | SecretUrl> = [];
+    const loop = followNext(first, async (url, index) => {
+      fetched.push(url);
+      return { page: index, next: index === 0 ? '/q?page=2' : first(reveal) };
+    }, 100);
+    await expect(loop).rejects.toThrow('pagination did not end: the next page repeats an earlier one (http://a.test/q?json=%7B%7D)');
+    expect(fetched).toEqual([first, 'http://a.test/q?page=2']);
+  });
+
+  it('resolveNextUrl reads a next URL against the page that named it, as a browser reads a link', () => {
+    const page = 'http://a.test/api/v2/data?json=%7B%7D&page=1';
+    expect(resolveNextUrl('http://a.test/api/v2/data?page=2', page)).toBe('http://a.test/api/v2/data?page=2');
+    expect(resolveNextUrl('/page/2', page)).toBe('http://a.test/page/2');
+    expect(resolveNextUrl('?p=2', page)).toBe('http://a.test/api/v2/data?p=2');
+    expect(resolveNextUrl('next?p=2', page)).toBe('http://a.test/api/v2/next?p=2');
+    expect(resolveNextUrl('//a.test/x', page)).toBe('http://a.test/x');
+    for (const odd of ['http://[bad', 'javascript:alert(1)', 'ftp://a.test/2']) {
+      expect(() => resolveNextUrl(odd, page)).toThrow(SourceError);
+      expect(() => resolveNextUrl(odd, page)).toThrow(/^pagination: the next page ".*" named by http:\/\/a\.test\/api\/v2\/data\?json=%7B%7D&page=1 is not an http\(s\) URL$/);
+    }
   });
 });

@@ -321,11 +321,37 @@ describe('what the client refuses, and how it says so', () => {
     await expect(clientWith({ retries: 0 }).getText(`${closed.url.replace('http:', 'https:')}/page`)).rejects.toBeInstanceOf(SourceError);
   });
 
-  it('Retry-After as an HTTP date is honoured, and any wait is capped at the longest wait allowed', async () => {
+  it('Retry-After as an HTTP date is honoured (a date past means no wait), and seconds within the limits are waited for', async () => {
     server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': new Date(Date.now() - 5000).toUTCString() } });
-    server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': '3600' } });
+    server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': '0.05' } });
     expect(await client.getText(`${server.url}/page`)).toBe('<html>page</html>');
     expect(warnings.join('')).toMatch(/HTTP 503; retry 1\/3 in 0\.0 s[\s\S]*HTTP 429; retry 2\/3 in 0\.1 s/);
+  });
+
+  it('a Retry-After longer than etl waits (999999 s, a date hours ahead, past the deadline) fails at once, naming the time asked', async () => {
+    const fails = async (http: HttpClient, retryAfter: string) => {
+      server.fail('/page', { status: 429, times: 1, headers: { 'retry-after': retryAfter } });
+      const before = server.requests.length;
+      const started = Date.now();
+      const failure = (await http.getText(`${server.url}/page`).catch((error: unknown) => error)) as SourceError;
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(served(before, '/page')).toHaveLength(1);
+      expect(failure).toBeInstanceOf(SourceError);
+      expect(failure).toMatchObject({ retriable: false, hint: expect.stringMatching(/^the server asks to be left alone until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: run again after that$/) });
+      return failure.message.replace(/127\.0\.0\.1:\d+/, 'host');
+    };
+    expect(await fails(client, '999999')).toBe('GET http://host/page answered HTTP 429 and asks to be retried in 11.6 days (Retry-After: 999999), longer than etl waits before a retry (0.05 s); not retried');
+    expect(await fails(client, '3600')).toBe('GET http://host/page answered HTTP 429 and asks to be retried in 60 min (Retry-After: 3600), longer than etl waits before a retry (0.05 s); not retried');
+    const date = new Date(Date.now() + 3 * 3_600_000 + 30_000).toUTCString();
+    expect(await fails(client, date)).toBe(`GET http://host/page answered HTTP 429 and asks to be retried in 3 h (Retry-After: ${date}), longer than etl waits before a retry (0.05 s); not retried`);
+    // Past any date a clock can show: still one clear error, never an internal one.
+    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '1e20' } });
+    await expect(client.getText(`${server.url}/page`)).rejects.toMatchObject({ message: expect.stringContaining('(Retry-After: 1e20), longer than etl waits'), hint: 'the server asks etl never to come back: check with whoever runs it' });
+    // Within the longest wait, but past what is left of the URL's deadline.
+    const patient = clientWith({ deadlineMs: 1000, maxRetryWaitMs: 5000 });
+    expect(await fails(patient, '2')).toMatch(/^GET http:\/\/host\/page answered HTTP 429 and asks to be retried in 2 s \(Retry-After: 2\), past the 1 s this URL may take \(--download-timeout; [\d.]+ s left\); not retried$/);
+    await patient.close();
+    expect(warnings).toEqual([]);
   });
 
   it('ends a chain of more than 5 redirects', async () => {
@@ -379,10 +405,54 @@ describe('request (API answers)', () => {
   });
 });
 
+describe('cancelling (another request of the run already failed)', () => {
+  it('an aborted signal ends a request at once, in flight or waiting to retry, with the signal\'s reason and no retry after it', async () => {
+    const patient = clientWith({ retryBaseMs: 10_000, maxRetryWaitMs: 10_000 });
+    const reason = new SourceError('another request failed');
+    try {
+      // Waiting 10 s to retry a 503.
+      server.set('/cancel.json', { body: '{}', contentType: 'application/json' });
+      server.fail('/cancel.json', { status: 503, times: 1 });
+      const waiting = new AbortController();
+      const started = Date.now();
+      const retrying = patient.request(`${server.url}/cancel.json`, { signal: waiting.signal });
+      await vi.waitFor(() => expect(warnings.join('')).toMatch(/cancel\.json answered HTTP 503; retry 1\/3/));
+      waiting.abort(reason);
+      await expect(retrying).rejects.toBe(reason);
+      // In flight: a server that never answers.
+      const silent = await startRawServer(() => undefined);
+      const inFlight = new AbortController();
+      const hanging = patient.request(`${silent.url}/api`, { signal: inFlight.signal });
+      await vi.waitFor(() => expect(silent.attempts()).toBe(1));
+      inFlight.abort(reason);
+      await expect(hanging).rejects.toBe(reason);
+      expect(Date.now() - started).toBeLessThan(3000);
+      // Already aborted: nothing is sent.
+      await expect(patient.request(`${silent.url}/api`, { signal: inFlight.signal })).rejects.toBe(reason);
+      expect(silent.attempts()).toBe(1);
+      await silent.close();
+      expect(warnings.join('').match(/retry/g)).toHaveLength(1);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('a request on a closed pool is not retried: a closed pool does not heal', async () => {
+    const own = clientWith({ retries: 3, retryBaseMs: 1000 });
+    expect(await own.getText(`${server.url}/page`)).toBe('<html>page</html>');
+    await own.close();
+    const started = Date.now();
+    await expect(own.request(`${server.url}/api.json`)).rejects.toThrow(/failed: UND_ERR_(CLOSED|DESTROYED)/);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(warnings.join('')).not.toMatch(/retry/);
+  });
+});
+
 describe('limits', () => {
   it('a retry that would end past the deadline is not waited for: the deadline error says what the last attempt met', async () => {
-    const patient = clientWith({ deadlineMs: 500, maxRetryWaitMs: 5000 });
-    server.fail('/page', { status: 503, times: 1, headers: { 'retry-after': '2' } });
+    // A backoff of 1 to 2 s (no Retry-After) would end past the deadline of 0.5 s.
+    const patient = clientWith({ deadlineMs: 500, retryBaseMs: 2000, maxRetryWaitMs: 5000 });
+    server.fail('/page', { status: 503, times: 1 });
     const before = server.requests.length;
     const failure = (await patient.getText(`${server.url}/page`).catch((error: unknown) => error)) as SourceError;
     expect(failure).toBeInstanceOf(SourceError);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dailyAnswer, hourlyAnswer, type City } from '../fixtures/climatempo/forecasts.js';
 import { expectFaultsHandled } from '../helpers/api-faults.js';
-import { json } from '../helpers/api-server.js';
+import { json, type ApiAnswer, type ApiRequest } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { readParquet } from '../helpers/parquet.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
@@ -19,9 +19,19 @@ const CITIES = new Map([SAO_PAULO, MANAUS].map((c) => [String(c.id), c]));
 const hourlyStart: Record<string, string> = { '3477': '2024-02-02 00:00:00', '5959': '2024-02-02 00:00:00' };
 let dailyBody: ((city: City) => string) | undefined;
 let registered: Set<string>;
+/** Cities the look-alike also serves (registered, São Paulo's answer), and how long it takes over any city. */
+let extraCities: Set<string>;
+let delays: Map<string, number>;
 const printed: string[] = [];
 
 const bed = useApiTestbed('climatempo', (request) => {
+  const answer = answerFor(request);
+  const city = /^\/api\/v1\/forecast\/locale\/(\d+)\//.exec(request.url.pathname)?.[1];
+  const delayMs = city === undefined ? undefined : delays.get(city);
+  return delayMs === undefined ? answer : { ...answer, delayMs };
+});
+
+function answerFor(request: ApiRequest): ApiAnswer {
   if (request.url.searchParams.get('token') !== TOKEN && !request.path.startsWith('/api-manager/')) return json(401, { error: true, detail: 'Invalid token' });
   const registration = /^\/api-manager\/user-token\/([^/]+)\/locales$/.exec(request.url.pathname);
   if (registration && request.method === 'PUT') {
@@ -32,19 +42,21 @@ const bed = useApiTestbed('climatempo', (request) => {
   }
   const forecast = /^\/api\/v1\/forecast\/locale\/(\d+)\/(hours\/72|days\/15)$/.exec(request.url.pathname);
   if (forecast) {
-    const city = CITIES.get(forecast[1]!);
+    const city = CITIES.get(forecast[1]!) ?? (extraCities.has(forecast[1]!) ? { ...SAO_PAULO, id: Number(forecast[1]) } : undefined);
     if (!city) return json(404, { error: true, detail: 'Not found' });
-    if (!registered.has(forecast[1]!)) return json(400, { error: true, detail: `Access forbidden, you have no acces for this locale: ${forecast[1]}` });
-    if (forecast[2] === 'hours/72') return json(200, hourlyAnswer(city, hourlyStart[forecast[1]!]!, 72));
+    if (!registered.has(forecast[1]!) && !extraCities.has(forecast[1]!)) return json(400, { error: true, detail: `Access forbidden, you have no acces for this locale: ${forecast[1]}` });
+    if (forecast[2] === 'hours/72') return json(200, hourlyAnswer(city, hourlyStart[forecast[1]!] ?? '2024-02-02 00:00:00', 72));
     return { status: 200, body: dailyBody ? dailyBody(city) : JSON.stringify(dailyAnswer(city, '2024-02-02', 7)).replace('TOKEN', TOKEN) };
   }
   if (request.url.pathname === '/api/v1/locale/city') {
     return json(200, [{ id: 3477, name: 'São Paulo', state: 'SP', country: 'BR  ' }, { id: 3478, name: 'Santos', state: 'SP', country: 'BR' }]);
   }
   return json(404, { error: true, detail: 'Not found' });
-});
+}
 beforeEach(() => {
   registered = new Set(['3477']);
+  extraCities = new Set();
+  delays = new Map();
   hourlyStart['3477'] = '2024-02-02 00:00:00';
   dailyBody = undefined;
 });
@@ -174,6 +186,33 @@ describe('etl extract/transform climatempo', () => {
   it('rides out or reports every server fault, naming CLIMATEMPO_TOKEN on a 401', async () => {
     const good = JSON.stringify(hourlyAnswer(SAO_PAULO, '2024-02-02 00:00:00', 3));
     await expectFaultsHandled(bed.server, '/api/v1/forecast/', good, () => extract('forecast-hourly', '--city', '3477'), /check CLIMATEMPO_TOKEN/);
+  });
+
+  it('one city refused (404) among seven: the others are cancelled at once, no retry after the fatal error, and what completed is in the manifest', async () => {
+    // São Paulo answers at once; 9999 is unknown (404) after 300 ms; five more cities would take 20 s each.
+    const slow = ['1001', '1002', '1003', '1004', '1005'];
+    for (const city of slow) {
+      extraCities.add(city);
+      delays.set(city, 20_000);
+    }
+    delays.set('9999', 300);
+    const started = Date.now();
+    const result = await extract('forecast-hourly', '--city', ['3477', '9999', ...slow].join(','));
+    const elapsed = Date.now() - started;
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/GET .*\/locale\/9999\/hours\/72 answered HTTP 404/);
+    expect(result.stderr).not.toMatch(/retry \d|UND_ERR|internal error/);
+    expect(elapsed).toBeLessThan(10_000); // 33 s before: retries of the cancelled cities
+    // Four at once (--concurrency 4), and 1003 after São Paulo; no city starts after the failure.
+    expect(bed.server.requests.map((r) => /locale\/(\d+)\//.exec(r.path)?.[1]).sort()).toEqual(['1001', '1002', '1003', '3477', '9999']);
+    const rawDir = path.join(bed.dataDir, 'raw', 'climatempo', 'forecast-hourly');
+    const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
+    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['3477.json']);
+    // No file in the raw folder is missing from the manifest.
+    expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['3477.json', 'manifest.json']);
+    const transformed = await transform('forecast-hourly', '--out', path.join(bed.dataDir, 'partial.parquet'));
+    expect(transformed.code, transformed.stderr).toBe(0);
+    expect((await readParquet(path.join(bed.dataDir, 'partial.parquet'))).rows).toHaveLength(72);
   });
 
   it('never writes or prints the token, even when the API echoes it', async () => {

@@ -137,6 +137,47 @@ describe('etl extract/transform random-person', () => {
     expect((await readdir(rawDir)).sort()).toEqual(['manifest.json', 'page-00001.json']);
   });
 
+  it('a page refused while others are in flight: they are cancelled at once (no retry after it), and the page that completed is in the manifest', async () => {
+    // Page 1 answers at once, page 2 is refused after 300 ms, page 3 would take 20 s.
+    bed.server.queue('/api/?results=5000&seed=cut&page=2', { ...json(401, { error: 'invalid key' }), delayMs: 300 });
+    bed.server.queue('/api/?results=2000&seed=cut&page=3', { status: 200, body: peoplePage({ results: 2000, seed: 'cut', page: 3 }), delayMs: 20_000 });
+    const started = Date.now();
+    const result = await extract('--count', '12000', '--seed', 'cut');
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/page=2 answered HTTP 401/);
+    expect(result.stderr).not.toMatch(/retry \d|UND_ERR|internal error/);
+    expect(Date.now() - started).toBeLessThan(10_000); // 21.8 s before: page 3 took its 20 s, then retries
+    const rawDir = path.join(bed.dataDir, 'raw', 'random-person', 'people');
+    const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
+    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['page-00001.json']);
+    expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['manifest.json', 'page-00001.json']);
+    const out = path.join(bed.dataDir, 'partial.parquet');
+    expect((await transform('--out', out)).code).toBe(0);
+    expect((await readParquet(out)).rows).toHaveLength(5000);
+  });
+
+  it('offline (a host that does not resolve), 8 pages at once: one error line, no retry of the pages cancelled after it', async () => {
+    const started = Date.now();
+    const result = await runCli(['extract', 'random-person', 'people', '--count', '40000', '--seed', 'etl', '--concurrency', '8', '--base-url', 'http://etl-test.invalid', '--data-dir', bed.dataDir]);
+    expect(result.code).toBe(3);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^etl: source error: GET http:\/\/etl-test\.invalid\/api\/\?results=5000&seed=etl&page=\d: cannot resolve host etl-test\.invalid \((ENOTFOUND|EAI_AGAIN)\)/)]);
+    expect(Date.now() - started).toBeLessThan(10_000); // 14.4 s before, with UND_ERR_DESTROYED retries of page 2
+  });
+
+  it('Retry-After: 999999, or a date a day ahead: exit 3 at once naming the time the server asked for, not 60 s a retry', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toUTCString();
+    for (const [retryAfter, asked] of [['999999', '11.6 days'], [tomorrow, '24 h']] as const) {
+      bed.server.queue('/api/', { ...json(429, { error: 'slow down' }), headers: { 'retry-after': retryAfter } });
+      const started = Date.now();
+      const result = await extract('--count', '10', '--seed', 'later');
+      expect(result.code).toBe(3);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(result.stderr).toContain(`answered HTTP 429 and asks to be retried in ${asked} (Retry-After: ${retryAfter}), longer than etl waits before a retry (60 s); not retried (the server asks to be left alone until `);
+      expect(result.stderr).not.toMatch(/retry 1\//);
+    }
+    expect(bed.server.requests).toHaveLength(2);
+  });
+
   it('reports schema drift once, fails on a missing uuid naming file and path, and writes 0 rows as a valid file', async () => {
     const drifted = JSON.parse(peoplePage({ results: 3, seed: 'd', page: 1 }));
     for (const person of drifted.results) person.favourite = { colour: 'green' };

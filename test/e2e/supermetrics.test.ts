@@ -12,6 +12,8 @@ import { runCli, type CliResult } from '../helpers/run-cli.js';
 const API_KEY = 'sm-key-3f9c2a7b1d';
 const ROWS_PER_PAGE = 10;
 let generation = 0;
+/** How the look-alike writes meta.paginate.next: a whole URL, relative forms, or a paginator gone wrong. */
+let nextStyle: 'absolute' | 'path' | 'query' | 'endless' | 'loop' = 'absolute';
 const printed: string[] = [];
 
 const bed = useApiTestbed('supermetrics', (request) => {
@@ -21,7 +23,16 @@ const bed = useApiTestbed('supermetrics', (request) => {
   if (query.ds_id === 'GA-plain') return json(200, plainAnswer(query.start_date, query.end_date));
   const page = Number(request.url.searchParams.get('page') ?? 1);
   const rows = pivotedRows(query.start_date, query.end_date, generation);
-  const next = page * ROWS_PER_PAGE < rows.length ? `${bed.server.url}${request.url.pathname}?json=${encodeURIComponent(JSON.stringify(query))}&page=${page + 1}` : undefined;
+  const search = (n: number) => `?json=${encodeURIComponent(JSON.stringify(query))}&page=${n}`;
+  const more = page * ROWS_PER_PAGE < rows.length;
+  const next = {
+    absolute: more ? `${bed.server.url}${request.url.pathname}${search(page + 1)}` : undefined,
+    path: more ? `${request.url.pathname}${search(page + 1)}` : undefined,
+    query: more ? search(page + 1) : undefined,
+    endless: `${bed.server.url}${request.url.pathname}${search(page + 1)}`,
+    // Page 2 names page 1 again (the first request has no page parameter).
+    loop: `${bed.server.url}${request.url.pathname}${page === 1 ? search(2) : search(1).replace(/&page=1$/, '')}`,
+  }[nextStyle];
   return json(200, pivotedAnswer(rows.slice((page - 1) * ROWS_PER_PAGE, page * ROWS_PER_PAGE), next));
 });
 beforeAll(async () => {
@@ -32,6 +43,7 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   generation = 0;
+  nextStyle = 'absolute';
 });
 
 async function cli(args: string[]): Promise<CliResult> {
@@ -149,6 +161,63 @@ describe('etl extract/transform supermetrics', () => {
     expect((await extract('--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '1d', '--max-chunks', '31')).code).toBe(0);
     const help = await cli(['extract', 'supermetrics', '--help']);
     expect(help.stdout).toContain('--max-chunks <n>');
+  });
+
+  it('a relative next URL (/path?page=2, ?page=2) is read against the page that named it', async () => {
+    for (const style of ['path', 'query'] as const) {
+      nextStyle = style;
+      bed.server.requests.length = 0;
+      const result = await extract('--from', '2024-01-01', '--to', '2024-01-15', '--chunk', '15d', '--refresh');
+      expect(result.code, result.stderr).toBe(0);
+      expect(bed.server.requests.map((r) => r.url.pathname)).toEqual(Array(3).fill('/enterprise/v2/query/data/json'));
+      expect(requested().map((q) => [q.start_date, q.page])).toEqual([['2024-01-01', null], ['2024-01-01', '2'], ['2024-01-01', '3']]);
+    }
+    const out = path.join(bed.dataDir, 'relative.parquet');
+    expect((await transform('--out', out)).code).toBe(0);
+    expect((await readParquet(out)).rows).toHaveLength(15 * VIEWS.length);
+  });
+
+  it('a paginator that never ends stops at --max-pages (default 100) a chunk; a next page seen before stops at once', async () => {
+    nextStyle = 'endless';
+    let started = Date.now();
+    const endless = await extract('--from', '2024-01-01', '--to', '2024-01-02');
+    expect(endless.code).toBe(3);
+    expect(endless.stderr).toMatch(/^etl: source error: pagination did not end: more than 100 pages \(http:\/\/127\.0\.0\.1:\d+\/enterprise\/v2\/query\/data\/json\?json=.*&page=101\) \(raise --max-pages if the API really has that many, or ask for less at a time\)$/m);
+    expect(bed.server.requests).toHaveLength(100);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // Nothing of the unfinished chunk is in the manifest.
+    const rawDir = path.join(bed.dataDir, 'raw', 'supermetrics', 'query');
+    expect(await readFile(path.join(rawDir, 'manifest.json'), 'utf8').catch(() => 'none')).toBe('none');
+
+    bed.server.requests.length = 0;
+    const capped = await extract('--from', '2024-01-01', '--to', '2024-01-02', '--max-pages', '5');
+    expect(capped.code).toBe(3);
+    expect(capped.stderr).toMatch(/more than 5 pages/);
+    expect(bed.server.requests).toHaveLength(5);
+
+    // The same cap from a config file.
+    bed.server.requests.length = 0;
+    const config = path.join(bed.work, `endless-${Date.now()}.yaml`);
+    await writeFile(config, `data_dir: ${bed.dataDir}\npipelines:\n  endless:\n    source: supermetrics\n    options:\n      query: query.json\n      from: 2024-01-01\n      to: 2024-01-02\n      base_url: ${bed.server.url}\n      max_pages: 4\n`);
+    const configured = await cli(['run', '--config', config]);
+    expect(configured.code, configured.stderr).toBe(3);
+    expect(configured.stderr).toMatch(/more than 4 pages/);
+    expect(bed.server.requests).toHaveLength(4);
+
+    nextStyle = 'loop';
+    bed.server.requests.length = 0;
+    started = Date.now();
+    const loop = await extract('--from', '2024-01-01', '--to', '2024-01-02');
+    expect(loop.code).toBe(3);
+    expect(loop.stderr).toMatch(/pagination did not end: the next page repeats an earlier one/);
+    expect(bed.server.requests).toHaveLength(2);
+    expect(loop.stderr).not.toContain(API_KEY);
+
+    const bad = await extract('--from', '2024-01-01', '--to', '2024-01-02', '--max-pages', '0');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--max-pages <n>.*expected at least 1/);
+    const help = await cli(['extract', 'supermetrics', '--help']);
+    expect(help.stdout).toMatch(/--max-pages <n> +follow at most this many next pages for one\s+chunk; a next page seen before ends at once\s+\(default: 100\)/);
   });
 
   it('never writes or prints the API key', async () => {

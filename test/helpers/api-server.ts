@@ -25,6 +25,8 @@ export interface ApiAnswer {
    * truncate: Content-Length of the whole body, half of it sent, then the connection dropped.
    */
   mode?: 'keep-alive' | 'close' | 'http10' | 'truncate';
+  /** Answer only after this long (a slow server); a client that gives up first just closes the connection. */
+  delayMs?: number;
 }
 
 export type ApiHandler = (request: ApiRequest) => ApiAnswer;
@@ -73,7 +75,14 @@ export async function startApiServer(handler: ApiHandler): Promise<ApiServer> {
         const [method, target] = line!.split(' ');
         const request: ApiRequest = { method: method!, path: target!, url: new URL(target!, 'http://127.0.0.1'), headers, body };
         requests.push(request);
-        if (!respond(socket, answerFor(request))) return;
+        const answer = answerFor(request);
+        if (answer.delayMs) {
+          // The client sends nothing more on this connection until it has the answer (no pipelining).
+          const timer = setTimeout(() => socket.destroyed || respond(socket, answer), answer.delayMs);
+          socket.once('close', () => clearTimeout(timer));
+          continue;
+        }
+        if (!respond(socket, answer)) return;
       }
     });
   });

@@ -42,7 +42,7 @@ afterEach(async () => {
 
 type Options = { from: string; to: string; chunk?: string; refresh?: boolean; query?: string };
 const extract = (options: Options, shard?: { index: number; count: number }) =>
-  supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl: bed.server.url, concurrency: 1, rateLimit: 0, options: { query: queryFile, chunk: '30d', maxChunks: 2000, refresh: false, ...options }, shard }, io);
+  supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl: bed.server.url, concurrency: 1, rateLimit: 0, options: { query: queryFile, chunk: '30d', maxChunks: 2000, maxPages: 100, refresh: false, ...options }, shard }, io);
 const rawDir = () => path.join(bed.dataDir, 'raw', 'supermetrics', 'query');
 const asked = () => bed.server.requests.map((r) => ({ ...JSON.parse(r.url.searchParams.get('json')!), page: r.url.searchParams.get('page') }));
 
@@ -187,7 +187,7 @@ describe('supermetrics pagination and re-fetches', () => {
 
   it('follows a --base-url with a path, with or without its trailing slash', async () => {
     for (const baseUrl of [`${bed.server.url}/mirror`, `${bed.server.url}/mirror/`]) {
-      await supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl, concurrency: 1, rateLimit: 0, options: { query: queryFile, from: '2024-01-01', to: '2024-01-01', chunk: '1d', maxChunks: 2000, refresh: true } }, io);
+      await supermetrics.extract({ dataset: 'query', dataDir: bed.dataDir, baseUrl, concurrency: 1, rateLimit: 0, options: { query: queryFile, from: '2024-01-01', to: '2024-01-01', chunk: '1d', maxChunks: 2000, maxPages: 100, refresh: true } }, io);
     }
     expect(bed.server.requests.map((r) => r.url.pathname)).toEqual(['/mirror/enterprise/v2/query/data/json', '/mirror/enterprise/v2/query/data/json']);
   });
