@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
-import { openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
+import { connectBesideDuckDb, openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { checkPostgresUrl, connectPostgres, describeServerError, displayUrl, isConnectionLost, isPostgresUrl, parseTableName, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
@@ -142,8 +142,7 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
   const previous = await readTableManifest(dir, io.log);
   await removeUnlisted(dir, previous);
   await mkdir(dir, { recursive: true });
-  const client = await connectPostgres(url, 'source', `etl ${VERSION} extract`);
-  const duck = await openDuckDb(2);
+  const [client, duck] = await connectBesideDuckDb(connectPostgres(url, 'source', `etl ${VERSION} extract`), (c) => c.end(), 2);
   const chunkName = `chunk-${io.now().toISOString().replace(/[-:.]/g, '')}.parquet`;
   const temp = tempPathFor(path.join(dir, chunkName));
   const untrack = trackTempFile(temp);
