@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
  *
  * pg-copy-streams' `to` does the same, but the server sends one CopyData message per row and it cuts each one out
  * as its own Buffer before joining them again: for 1M rows that is a million small buffers, about 0.4 s of the
- * main thread (a third of the Node process's CPU in `etl extract postgres` of 1M rows, under --cpu-prof). Here
+ * main thread under --cpu-prof (a quarter of its busy time in `etl extract postgres` of 1M rows). Here
  * each socket read is scanned once and the rows' bytes are copied into one buffer of that read's size.
  *
  * The protocol as pg-copy-streams follows it: CopyOutResponse, then CopyData (with NoticeResponse,
