@@ -32,6 +32,8 @@ export class CopyOutStream extends Readable {
   private wanted = false;
   private forwarding = false;
   private finished = false;
+  /** The reader went away before the end: the rest of the rows are read and dropped, so the connection stays usable. */
+  private discarding = false;
   /** Bytes of a message header (code + length) split across socket reads. */
   private header = Buffer.alloc(5);
   private headerBytes = 0;
@@ -108,13 +110,13 @@ export class CopyOutStream extends Readable {
       i += n;
       if (this.left === 0 && this.code === COPY_DONE) return this.handBack(out, used, chunk.subarray(i));
     }
-    return used > 0 ? this.push(out.subarray(0, used)) : true;
+    return used > 0 && !this.discarding ? this.push(out.subarray(0, used)) : true;
   }
 
   /** Copy-out mode is over: the rows so far go out, the rest of the socket's bytes back to pg. */
   private handBack(out: Buffer, used: number, rest: Buffer): boolean {
     this.finished = true;
-    if (used > 0) this.push(out.subarray(0, used));
+    if (used > 0 && !this.discarding) this.push(out.subarray(0, used));
     const stream = this.connection!.stream;
     stream.removeListener('readable', this.onReadable);
     stream.addListener('data', this.pgDataHandler!);
@@ -122,6 +124,19 @@ export class CopyOutStream extends Readable {
     // Resuming inside pg's own data handler could re-enter it; the next tick is after it has finished.
     process.nextTick(() => stream.resume());
     return false;
+  }
+
+  /**
+   * Destroyed mid-copy (the consumer failed): the server still sends every row, and pg's next query waits behind
+   * them, so they are read to the end and dropped rather than left unread in a paused socket.
+   */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.connection && !this.finished) {
+      this.discarding = true;
+      this.wanted = true;
+      this.forward();
+    }
+    callback(error);
   }
 
   /** pg: the query failed (an ErrorResponse, after hand-back). */

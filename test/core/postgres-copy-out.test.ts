@@ -46,6 +46,16 @@ describePostgres('COPY TO STDOUT through copyOut', (database) => {
     expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
+  it('a reader that stops early (destroys the stream) leaves the connection usable: the rest is read and dropped', async () => {
+    const stream = client.query(copyOut('COPY (SELECT * FROM copy_rows ORDER BY id) TO STDOUT (FORMAT csv)'));
+    for await (const chunk of stream) {
+      expect(chunk.length).toBeGreaterThan(0);
+      stream.destroy(new Error('the consumer failed'));
+      break;
+    }
+    expect((await client.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+  }, 20_000);
+
   it("fails with the server's error when a row fails mid-copy, after rows went out, and leaves the connection usable", async () => {
     const stream = client.query(copyOut('COPY (SELECT id, 1 / (id - 150000) AS boom FROM copy_rows ORDER BY id) TO STDOUT (FORMAT csv)'));
     await expect(read(stream)).rejects.toThrow(/division by zero/);
