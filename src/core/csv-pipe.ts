@@ -35,6 +35,20 @@ export async function openDuckDb(threads = 1): Promise<{ connection: DuckDBConne
   };
 }
 
+/**
+ * Connects (`connect`) and opens DuckDB at once: loading DuckDB's native library and starting its instance take
+ * about as long as connecting and authenticating to a server, so doing both together saves one of them (~0.1-0.3 s
+ * of each `etl load`/`extract` against Postgres). If either fails, the other is closed before the error is thrown.
+ */
+export async function connectBesideDuckDb<T>(connect: Promise<T>, disconnect: (connection: T) => Promise<void>, threads = 1): Promise<[T, Awaited<ReturnType<typeof openDuckDb>>]> {
+  const opening = openDuckDb(threads);
+  const [connection, duck] = await Promise.allSettled([connect, opening]);
+  if (connection.status === 'fulfilled' && duck.status === 'fulfilled') return [connection.value, duck.value];
+  if (duck.status === 'fulfilled') duck.value.close();
+  if (connection.status === 'fulfilled') await disconnect(connection.value).catch(() => undefined);
+  throw connection.status === 'rejected' ? connection.reason : (duck as PromiseRejectedResult).reason;
+}
+
 /** Runs `body` with a fresh named pipe in a private temp folder, removed afterwards. */
 async function withFifo<T>(body: (fifo: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), 'etl-pipe-'));

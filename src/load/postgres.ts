@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from 'pg';
-import { openDuckDb, streamQueryAsCsv } from '../core/csv-pipe.js';
+import { connectBesideDuckDb, openDuckDb, streamQueryAsCsv } from '../core/csv-pipe.js';
 import { ConfigError, DataError, LoadError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { connectPostgres, describeServerError, displayUrl, isConnectionLost, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
@@ -57,8 +57,7 @@ export async function loadToPostgres(request: PostgresLoadRequest): Promise<Load
     for (const file of planned) outcomes.push({ path: file.path, key: target.table.table, uri: targetUri(target, file.partition), action: 'would-upload', reason: `not compared: a dry run sends no request to ${displayUrl(target.url)}`, bytes: (await stat(file.path)).size });
     return summarise(destination, true, outcomes, started);
   }
-  const client = await connectPostgres(target.url, 'load', `etl ${VERSION} load`);
-  const duck = await openDuckDb(1);
+  const [client, duck] = await connectBesideDuckDb(connectPostgres(target.url, 'load', `etl ${VERSION} load`), (c) => c.end());
   const progress = log.progress(`loading into ${destination}`);
   try {
     if (partitioned) outcomes.push(...(await loadPartitions(client, duck.connection, partitioned.dir, partitioned.manifest, request)));

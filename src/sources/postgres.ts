@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
-import { openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
+import { connectBesideDuckDb, openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { checkPostgresUrl, connectPostgres, describeServerError, displayUrl, isConnectionLost, isPostgresUrl, parseTableName, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
@@ -17,7 +17,7 @@ import { VERSION } from '../version.js';
 /**
  * A Postgres table, copied into the raw layer as parquet chunks: the whole table the first time, then only rows
  * whose cursor column is past the last value seen (less --lag, for rows committed late). Each chunk is one
- * COPY (SELECT …) TO STDOUT streamed through DuckDB into parquet, so memory stays flat; the cursor is saved (in
+ * COPY (SELECT …) TO STDOUT (read by core/copy-out.ts) streamed through DuckDB into parquet, so memory stays flat; the cursor is saved (in
  * the table's manifest) only after its chunk is on disk. Transform stacks the chunks and keeps each primary key
  * once, at its newest version.
  */
@@ -142,8 +142,7 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
   const previous = await readTableManifest(dir, io.log);
   await removeUnlisted(dir, previous);
   await mkdir(dir, { recursive: true });
-  const client = await connectPostgres(url, 'source', `etl ${VERSION} extract`);
-  const duck = await openDuckDb(2);
+  const [client, duck] = await connectBesideDuckDb(connectPostgres(url, 'source', `etl ${VERSION} extract`), (c) => c.end(), 2);
   const chunkName = `chunk-${io.now().toISOString().replace(/[-:.]/g, '')}.parquet`;
   const temp = tempPathFor(path.join(dir, chunkName));
   const untrack = trackTempFile(temp);
@@ -163,8 +162,8 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
     // One snapshot for the cursor's new value and the rows: nothing committed in between is counted but not read.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
-    const { to } = await import('pg-copy-streams');
-    const rows = await writeCsvAsParquet(duck.connection, client.query(to(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`)), columns, temp);
+    const { copyOut } = await import('../core/copy-out.js');
+    const rows = await writeCsvAsParquet(duck.connection, client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`)), columns, temp);
     await client.query('COMMIT');
     const extractedAt = io.now().toISOString();
     const base = { source: 'postgres', dataset: request.dataset, url: displayUrl(url), rawDir: dir };
