@@ -128,6 +128,29 @@ describe('etl runs', () => {
     // --data-dir given wins over the config's data_dir.
     expect((await inProcess(['--config', config, '--data-dir', path.join(work, 'elsewhere')])).stdout).toBe(`no runs recorded in ${path.join(work, 'elsewhere')}/runs for weekly\n`);
   });
+  it('--config naming two data dirs: the runs of both, merged newest first, --limit over the whole; show finds a run in either', async () => {
+    const [a, b] = [path.join(work, 'two-a'), path.join(work, 'two-b')];
+    const runs = [
+      manifest('20261201T000000000Z-one-aaaa', 'one', 'succeeded', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:01.000Z'),
+      manifest('20261203T000000000Z-one-bbbb', 'one', 'succeeded', '2026-12-03T00:00:00.000Z', '2026-12-03T00:00:01.000Z'),
+      manifest('20261202T000000000Z-two-cccc', 'two', 'failed', '2026-12-02T00:00:00.000Z', '2026-12-02T00:00:01.000Z'),
+      manifest('20261204T000000000Z-two-dddd', 'two', 'succeeded', '2026-12-04T00:00:00.000Z', '2026-12-04T00:00:01.000Z'),
+    ];
+    for (const run of runs.slice(0, 2)) await writeRunManifest(a, run);
+    for (const run of runs.slice(2)) await writeRunManifest(b, run);
+    const config = path.join(work, 'two-dirs.json');
+    await writeFile(config, JSON.stringify({ pipelines: { one: { source: 'ons', data_dir: a }, two: { source: 'ons', data_dir: b } } }));
+    const ids = async (args: string[]) => (await inProcess(['--config', config, ...args])).stdout.split('\n').filter(Boolean).map((line) => line.split(' ')[0]);
+    expect(await ids([])).toEqual(['20261204T000000000Z-two-dddd', '20261203T000000000Z-one-bbbb', '20261202T000000000Z-two-cccc', '20261201T000000000Z-one-aaaa']);
+    expect(await ids(['--limit', '3'])).toEqual(['20261204T000000000Z-two-dddd', '20261203T000000000Z-one-bbbb', '20261202T000000000Z-two-cccc']);
+    expect(JSON.parse((await inProcess(['--config', config, 'show', '20261202T000000000Z-two-cccc'], true)).stdout)).toEqual(runs[2]);
+    expect(JSON.parse((await inProcess(['--config', config, 'show', '20261201T000000000Z-one-aaaa'], true)).stdout)).toEqual(runs[0]);
+    // In neither: the error names the first data dir.
+    await expect(inProcess(['--config', config, 'show', '20261209T000000000Z-none'])).rejects.toThrow(`no run 20261209T000000000Z-none in ${path.join(a, 'runs')}`);
+    expect((await inProcess(['--config', path.join(work, 'two-dirs.json'), '--data-dir', path.join(work, 'nowhere')])).stdout).toBe(`no runs recorded in ${path.join(work, 'nowhere')}/runs for one, two\n`);
+    await writeFile(config, JSON.stringify({ pipelines: { one: { source: 'ons', data_dir: path.join(work, 'gone-1') }, two: { source: 'ons', data_dir: path.join(work, 'gone-2') } } }));
+    expect((await inProcess(['--config', config])).stdout).toBe(`no runs recorded in ${path.join(work, 'gone-1')}/runs, ${path.join(work, 'gone-2')}/runs for one, two\n`);
+  });
 });
 
 describe('etl runs show', () => {
