@@ -125,6 +125,34 @@ describe('acquireLock', () => {
     await expect(acquireLock(dir, 'ons-monthly-deaths', 'run-1', logger().log, NOW)).rejects.toThrow(`PID ${etl.pid}`);
   });
 
+  it('etl is recognised by a command-line argument named exactly etl or etl.js: bin/etl counts, myetl.js and etl.jsx do not', async () => {
+    const started: ChildProcess[] = [];
+    const live = async (name: string): Promise<number> => {
+      const script = path.join(work, `named-${count}`, name);
+      await mkdir(path.dirname(script), { recursive: true });
+      await writeFile(script, 'setInterval(() => {}, 1000);\n');
+      const child = spawn(process.execPath, [script], { stdio: 'ignore' });
+      started.push(child);
+      await once(child, 'spawn');
+      return child.pid!;
+    };
+    try {
+      for (const [name, busy] of [['etl', true], ['myetl.js', false], ['etl.jsx', false], ['etl.js.bak', false]] as const) {
+        const dir = await dataDir();
+        await mkdir(path.join(dir, 'locks'));
+        const pid = await live(name);
+        await writeFile(lockFile(dir), JSON.stringify({ pid, started_at: 's', run_id: 'other' }));
+        const outcome = await acquireLock(dir, 'ons-monthly-deaths', 'run-1', logger().log, NOW).then(
+          async (lock) => (await lock.release(), 'taken over'),
+          (error: unknown) => (error instanceof PipelineBusyError ? 'busy' : String(error)),
+        );
+        expect([name, outcome]).toEqual([name, busy ? 'busy' : 'taken over']);
+      }
+    } finally {
+      for (const child of started) child.kill('SIGKILL');
+    }
+  });
+
   it('a directory or a FIFO where the lock should be: a config error naming what it is, nothing renamed', async () => {
     const dir = await dataDir();
     await mkdir(lockFile(dir), { recursive: true });
