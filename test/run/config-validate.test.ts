@@ -210,4 +210,22 @@ describe('readConfigFile', () => {
     await writeFile(yaml, 'pipelines:\n  monthly:\n    source: onz\n');
     await expect(readConfigFile(yaml)).rejects.toThrow(`${yaml}: pipelines.monthly.source: unknown source "onz"`);
   });
+
+  it('a file that does not parse: one line naming the file, the format and the first line of the problem', async () => {
+    const yaml = path.join(work, 'broken.yaml');
+    await writeFile(yaml, 'pipelines:\n  weekly: [unclosed\n');
+    const bad = await readConfigFile(yaml).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect((bad as Error).message).toMatch(new RegExp(`^${yaml.replace(/[.]/g, '\\.')}: not valid YAML: \\S`));
+    expect((bad as Error).message).not.toContain('\n');
+    expect((bad as ConfigError).hint).toBe('fix the syntax at the position given');
+    const json = path.join(work, 'broken.json');
+    await writeFile(json, '{"pipelines": ');
+    await expect(readConfigFile(json)).rejects.toThrow(new RegExp(`^${json.replace(/[.]/g, '\\.')}: not valid JSON: `));
+    const aliases = path.join(work, 'aliases.yaml');
+    await writeFile(aliases, `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${Array(12).fill('*a').join(', ')}]\nc: [${Array(12).fill('*b').join(', ')}]\n`);
+    const laughs = await readConfigFile(aliases).catch((e: unknown) => e);
+    expect((laughs as Error).message).toMatch(/: not valid YAML: /);
+    expect((laughs as ConfigError).hint).toBe('YAML aliases (*name) may be expanded at most 100 times in one file: write the values out');
+  });
 });
