@@ -123,6 +123,14 @@ describe('sendAlert', () => {
     expect(second.lines).toEqual([expect.objectContaining({ level: 'warn', msg: `alert not delivered to ${new URL(base).host}: HTTP 500; the run's result stands` })]);
   });
 
+  it('a 204 (no body) is delivered', async () => {
+    answers = [(res) => res.writeHead(204).end()];
+    const { log, lines } = logger();
+    await sendAlert({ url: `${base}/hook`, onSuccess: false }, failed, log);
+    expect(received).toHaveLength(1);
+    expect(lines.map((l) => l.msg)).toEqual(['alert delivered (204)']);
+  });
+
   it('a 4xx other than 429 is not tried again', async () => {
     answers = [status(404)];
     const { log, lines } = logger();

@@ -43,6 +43,10 @@ describe('checkCronSchedule refuses what cron cannot read, naming the field and 
     ['0 0 * smarch *', 'month "smarch": "smarch" is not a number or a name (jan, feb, mar, apr, may, jun, jul, aug, sep, oct, nov, dec)'],
     ['x 0 * * *', 'minute "x": "x" is not a number'],
     ['1x 0 * * *', 'minute "1x": "1x" is not a number'],
+    ['x5 0 * * *', 'minute "x5": "x5" is not a number'],
+    ['*/x5 * * * *', 'minute "*/x5": step /x5 is not a whole number'],
+    ['0 0 */32 * *', 'day of month "*/32": step /32 is outside 1-31'],
+    ['0 0 * */13 *', 'month "*/13": step /13 is outside 1-12'],
     ['-1 0 * * *', 'minute "-1": "" is not a number'],
     ['*/0 * * * *', 'minute "*/0": step /0 is outside 1-60'],
     ['*/61 * * * *', 'minute "*/61": step /61 is outside 1-60'],
@@ -83,6 +87,7 @@ describe('checkCronSchedule accepts what cron reads, as cron reads it', () => {
     ['0 0 * * sat', '0 0 * * sat'],
     ['0 0 * feb-mar *', '0 0 * feb-mar *'],
     ['5-5 * * * *', '5-5 * * * *'],
+    ['*/1 * * * *', '*/1 * * * *'],
     // Spacing: tabs and runs of spaces become one space, the ends are trimmed.
     ['  15\t6  *   * *  ', '15 6 * * *'],
     ['@daily', '@daily'],
@@ -102,5 +107,10 @@ describe('checkCronSchedule accepts what cron reads, as cron reads it', () => {
     expect(checkCronSchedule('0 0 * jan-1 *')).toBe('0 0 * jan-1 *');
     expect(checkCronSchedule('0 0 * * sun-0')).toBe('0 0 * * sun-0');
     expect(problemOf('0 0 * * 1-sun')).toBe('day of week "1-sun": the range 1-sun runs backwards');
+    expect(checkCronSchedule('0 0 * 1-jan *')).toBe('0 0 * 1-jan *');
+    expect(checkCronSchedule('0 0 * 2-feb,mar-3 *')).toBe('0 0 * 2-feb,mar-3 *');
+    expect(problemOf('0 0 * mar-2 *')).toBe('month "mar-2": the range mar-2 runs backwards');
+    expect(checkCronSchedule('0 0 * * sat-6')).toBe('0 0 * * sat-6');
+    expect(problemOf('0 0 * * sat-5')).toBe('day of week "sat-5": the range sat-5 runs backwards');
   });
 });
