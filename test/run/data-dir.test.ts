@@ -145,8 +145,13 @@ describe('recordedUploads: what the last transform wrote, checked before anythin
     expect((notOutput as Error).message).toBe(`${recordFile}: files[0].path ${JSON.stringify(other)} is not the output the record names`);
     expect((notOutput as DataError).hint).toBe(HINT);
 
-    await recordTransform(dir, { ...record, files: [{ ...record.files[0]!, path: 5 as unknown as string }] });
-    await expect(recordedUploads(dir)).rejects.toThrow(`${recordFile}: files[0].path is not a path`);
+    for (const entry of [{ ...record.files[0]!, path: 5 }, null]) {
+      await recordTransform(dir, { ...record, files: [entry as unknown as TransformRecord['files'][number]] });
+      const notPath = await recordedUploads(dir).catch((e: unknown) => e);
+      expect(notPath).toBeInstanceOf(DataError);
+      expect((notPath as Error).message).toBe(`${recordFile}: files[0].path is not a path`);
+      expect((notPath as DataError).hint).toBe(HINT);
+    }
   });
 
   it('an output outside the data dir, or a file outside the output folder (a symlink out), is refused', async () => {
