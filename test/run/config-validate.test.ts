@@ -65,6 +65,21 @@ describe('validateConfig: what is accepted', () => {
   });
 });
 
+describe('validateConfig: defaults of each parameter type, and each field kind, accepted when right', () => {
+  it('string, integer, boolean and list defaults; a number or a string where a string-or-number goes; a list of strings', () => {
+    const [p] = validateConfig(
+      one({
+        params: { s: { type: 'string', default: 'x' }, n: { type: 'integer', default: -3 }, b: { type: 'boolean', default: false }, l: { type: 'list', default: ['a', 'b'] }, e: { type: 'list', default: [] } },
+        options: { to: 2021, from: '2019', input: [], skip_bad: false, out: '${s}.parquet' },
+      }),
+      'etl.yaml',
+    );
+    expect(p!.params).toEqual({ s: { type: 'string', default: 'x' }, n: { type: 'integer', default: -3 }, b: { type: 'boolean', default: false }, l: { type: 'list', default: ['a', 'b'] }, e: { type: 'list', default: [] } });
+    expect(p!.options).toEqual({ to: 2021, from: '2019', input: [], skip_bad: false, out: '${s}.parquet' });
+    expect(resolveParams(p!, [], 'etl.yaml')).toEqual({ s: 'x', n: -3, b: false, l: ['a', 'b'], e: [] });
+  });
+});
+
 describe('validateConfig: every problem, by file and field path, in one message', () => {
   it.each([
     [{ pipelines: {} }, 'etl.yaml: pipelines: declares no pipeline'],
