@@ -74,7 +74,7 @@ export async function listRuns(dataDir: string, limit: number, pipelines?: Reado
       const manifest = parseRunManifest(await readFile(file, 'utf8'), file);
       if (!pipelines || pipelines.has(manifest.pipeline)) list.runs.push(manifest);
     } catch (error) {
-      list.damaged.push({ file, problem: error instanceof DataError ? error.message : `cannot be read (${errorMessage(error)})` });
+      list.damaged.push({ file, problem: error instanceof DataError ? error.message : `${file} cannot be read (${errorMessage(error)})` });
     }
   }
   return list;

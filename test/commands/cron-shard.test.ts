@@ -173,11 +173,12 @@ describe('--shard i/n: shards are numbered from 0', () => {
       expect((error as Error).message).toBe("error: option '--shard <i/n>' argument '3/3' is invalid. expected i/n with 0 <= i < n, e.g. 0/3");
     }
     expect(await readdir(dataDir)).toEqual([]);
-    for (const shard of ['2/3', '0/3']) {
+    // Two-digit indexes and counts, and a single shard, are taken as written.
+    for (const shard of ['2/3', '0/3', '0/1', '10/12', '11/12']) {
       const line = JSON.parse(await inProcess(cronCommand, ['ons', '--shard', shard, '--partition-by', 'edition', '--data-dir', dataDir], true)).line;
       expect(line).toContain(` --shard ${shard} `);
     }
-    for (const bad of ['1/0', '-1/3', '1', '1/3/3']) {
+    for (const bad of ['1/0', '-1/3', '1', '1/3/3', '12/12', '1/1']) {
       await expect(inProcess(cronCommand, ['ons', '--shard', bad, '--partition-by', 'edition'])).rejects.toThrow(/expected i\/n with 0 <= i < n/);
     }
   });
