@@ -188,8 +188,12 @@ export function createHttpClient(options: HttpOptions): HttpClient {
             file.end();
             await finished(file);
           } catch (error) {
+            // The stream opens its file asynchronously: wait until it is closed, or an open finishing after
+            // withAtomicFile's cleanup would leave the temp file behind.
+            const failure = fileError ?? error;
             file.destroy();
-            throw fileError ?? error;
+            if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
+            throw failure;
           }
           // A body shorter than its Content-Length is undici's error (UND_ERR_RES_CONTENT_LENGTH_MISMATCH), retried.
           if (response.status === 304) return null;
