@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import { ConfigError, EtlError, SourceError, errorMessage } from './errors.js';
 import { describeWriteError, withAtomicFile } from './atomic-file.js';
 import { sleep } from './concurrency.js';
+import { isHttpUrl } from './origin.js';
 import { redact, stripCredentials } from './redact.js';
 import type { Logger } from './log.js';
 
@@ -333,7 +334,7 @@ function deadlineError(method: Method, url: string, deadlineMs: number, last?: E
 
 /** A URL that can never be fetched (`127.0.0.1:8080/page`, `ftp://…`) is the user's to fix (exit 2), not a network fault to retry. */
 function requireHttpUrl(method: Method, url: string): void {
-  if (URL.canParse(url) && isHttp(new URL(url).protocol)) return;
+  if (isHttpUrl(url)) return;
   throw new ConfigError(`cannot ${method} ${redact(url)}: not an http:// or https:// URL`, {
     hint: /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? 'etl downloads over http:// and https:// only' : `write it with its scheme, e.g. http://${url}`,
   });

@@ -7,6 +7,11 @@ import { isIP } from 'node:net';
  */
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', '100.100.100.200', 'fd00:ec2::254']);
 
+/** An absolute http:// or https:// URL: the only kind etl sends a request to. */
+export function isHttpUrl(value: string): boolean {
+  return URL.canParse(value) && /^https?:$/.test(new URL(value).protocol);
+}
+
 /** True for 169.254.0.0/16, fe80::/10 (and IPv4-mapped forms) and the cloud metadata names and addresses. */
 export function isMetadataAddress(url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.js';
+import { isHttpUrl } from '../core/origin.js';
 import { checkLoadTarget } from '../load/check-target.js';
 import { findSource } from '../sources/index.js';
 import type { PipelineRequest } from './pipeline.js';
@@ -29,13 +30,7 @@ export async function checkPipeline(request: PipelineRequest): Promise<void> {
 
 /** A webhook URL carries its token: the message never shows it. */
 function checkAlertUrl(url: string): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+  if (!isHttpUrl(url)) {
     throw new ConfigError('the alert webhook (--alert-url, ETL_ALERT_URL or alert.url) is not an http:// or https:// URL', { hint: 'write it as https://hooks.example/…' });
   }
 }

@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { isHttpUrl } from '../core/origin.js';
 import { redact } from '../core/redact.js';
 import { INSTANCE_PATTERN, envPrefix, type AnySource, type ExtractReport, type Shard, type SourceIO } from '../core/source.js';
 import type { Table } from '../core/table.js';
@@ -42,7 +43,7 @@ export function baseUrlOf(params: Pick<SourceParams, 'source' | 'baseUrl'>): str
   const variable = `${envPrefix(source.name)}_BASE_URL`;
   const fromEnv = process.env[variable];
   const value = params.baseUrl ?? fromEnv ?? source.baseUrl;
-  if (value === undefined || (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol))) return value;
+  if (value === undefined || isHttpUrl(value)) return value;
   // `etl extract` reads the variable through its --base-url flag: a value equal to the variable's is named by it.
   const setBy = params.baseUrl === undefined || params.baseUrl === fromEnv ? variable : '--base-url';
   throw new ConfigError(`${setBy} ${JSON.stringify(redact(value).slice(0, 200))} is not an absolute http:// or https:// URL`, {
