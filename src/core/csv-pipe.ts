@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { errorMessage } from './errors.js';
 
 /**
  * Parquet <-> Postgres COPY through a named pipe: DuckDB writes (or reads) CSV in native code on one end, the COPY
@@ -75,7 +76,8 @@ async function releaseOpen(fifo: string, missingEnd: 'reader' | 'writer'): Promi
 async function settleBoth(first: Promise<unknown>, second: Promise<unknown>, prefer: 'first' | 'second'): Promise<void> {
   const [a, b] = await Promise.allSettled([first, second]);
   const failures = (prefer === 'first' ? [a, b] : [b, a]).flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
-  const brokenPipe = (error: unknown): boolean => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'].includes((error as { code?: string }).code ?? '');
+  // DuckDB reports its side of a closed pipe as an IO Error with no code ("Could not write file …: Broken pipe").
+  const brokenPipe = (error: unknown): boolean => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'].includes((error as { code?: string }).code ?? '') || /\bBroken pipe\b/.test(errorMessage(error));
   if (failures.length > 0) throw failures.find((error) => !brokenPipe(error)) ?? failures[0];
 }
 
