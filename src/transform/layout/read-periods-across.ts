@@ -159,7 +159,14 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
   let figures = 0;
   let unexpected: { column: number; text: string } | undefined;
   for (const { column } of header.periods) {
-    const figure = readFigure(row.cells[column] ?? null, rules.markers);
+    const cell = row.cells[column] ?? null;
+    // Most figure cells hold a number: no Figure object for them (720,000 in the bench's sheet).
+    if (typeof cell === 'number' && Number.isFinite(cell)) {
+      values.push(cell);
+      figures++;
+      continue;
+    }
+    const figure = readFigure(cell, rules.markers);
     values.push(figure.kind === 'number' ? figure.value : null);
     if (figure.kind === 'number' || figure.kind === 'marker') figures++;
     if (figure.kind === 'unexpected') unexpected ??= { column, text: figure.text };

@@ -27,6 +27,11 @@ export function createRunReport(warn: (message: string) => void = () => {}): Run
  * zeros dropped (`01-14` = `1-14`): how printed labels are compared with a declaration's patterns.
  */
 export function normaliseLabel(text: string): string {
+  return isPlainLabel(text) ? text.toLowerCase() : normaliseLabelFully(text);
+}
+
+/** normaliseLabel's every rule, for any text (exported so the tests can hold the short way to it). */
+export function normaliseLabelFully(text: string): string {
   return cleanLabel(stripNotes(text))
     .toLowerCase()
     .replace(/[\u2012-\u2015\u2212]/g, '-')
@@ -35,6 +40,29 @@ export function normaliseLabel(text: string): string {
     .replace(/\b0+(\d)/g, '$1')
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/**
+ * Words of letters (digits may follow a letter) or numbers without a leading zero, one space between them:
+ * none of normaliseLabel's rules changes such a label but the lower case, and most area names are like
+ * this. A last number of one or two digits (`Persons 5`, `E1`) reads as a footnote marker, so it takes the
+ * full way. The bench's 60,000 area names went through eleven regular expressions each, twice (issue 22).
+ */
+const PLAIN_LABEL = /^[A-Za-z][A-Za-z0-9]*(?: (?:[A-Za-z][A-Za-z0-9]*|[1-9][0-9]*))*$/;
+/** A number alone (a depth such as `name_depth`) keeps its digits: footnote digits follow a letter. */
+const WHOLE_NUMBER = /^(?:0|[1-9][0-9]*)$/;
+
+function isPlainLabel(text: string): boolean {
+  const first = text.charCodeAt(0);
+  if (first >= 0x30 && first <= 0x39) return WHOLE_NUMBER.test(text);
+  if (!PLAIN_LABEL.test(text)) return false;
+  let digits = 0;
+  for (let i = text.length - 1; i >= 0; i--) {
+    const code = text.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) break;
+    digits++;
+  }
+  return digits === 0 || digits > 2;
 }
 
 type Fields = Record<string, Value>;
@@ -101,8 +129,13 @@ function lookUp(entries: readonly VocabularyEntry[], text: string): VocabularyEn
   return index.get(text);
 }
 
+/** Text already printed with single spaces between words (most labels) is kept as it is: no regex, no copy. */
+const SINGLE_SPACED = /^\S+(?: \S+)*$/;
+
 function printedText(value: Value | undefined): string | null {
-  return typeof value === 'string' && value.trim() !== '' ? value.replace(/\s+/g, ' ').trim() : null;
+  if (typeof value !== 'string') return null;
+  if (SINGLE_SPACED.test(value)) return value;
+  return value.trim() !== '' ? value.replace(/\s+/g, ' ').trim() : null;
 }
 
 /** The label as printed: the `from` fields joined outer first. */
@@ -207,15 +240,33 @@ function applyLabels(labels: EditionRules, row: Fields, cell: Value | undefined,
 }
 
 function classifier(rule: ClassifyRule): (row: Fields) => void {
-  const when = rule.when.map(({ value, match }) => ({ value, match: Object.entries(match).map(([field, pattern]) => [field, new RegExp(pattern, 'i')] as const) }));
+  // The fields the rules read, numbered, so a row's normalised texts sit in an array (no Map or closure per row).
+  const fields = [...new Set([...rule.when.flatMap(({ match }) => Object.keys(match)), ...(rule.repeated?.key ?? [])])];
+  const slot = (field: string): number => fields.indexOf(field);
+  const when = rule.when.map(({ value, match }) => ({ value, match: Object.entries(match).map(([field, pattern]) => ({ field, slot: slot(field), pattern: new RegExp(pattern, 'i') })) }));
+  const repeatedKey = rule.repeated?.key.map((field) => ({ field, slot: slot(field) }));
   const seen = new Set<string>();
+  const texts: Array<string | undefined> = new Array<string | undefined>(fields.length);
   return (row) => {
     // Normalised only when a rule reaches the field: most rows are decided by their code.
-    const texts = new Map<string, string>();
-    const normalised = (field: string): string => texts.get(field) ?? texts.set(field, fieldText(row, field)).get(field)!;
-    let value = when.find(({ match }) => match.every(([field, pattern]) => row[field] !== null && row[field] !== undefined && pattern.test(normalised(field))))?.value ?? rule.otherwise;
-    if (rule.repeated && value === rule.repeated.from) {
-      const key = JSON.stringify(rule.repeated.key.map((field) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(field))));
+    texts.fill(undefined);
+    const normalised = (field: string, at: number): string => (texts[at] ??= fieldText(row, field));
+    let value = rule.otherwise;
+    for (const candidate of when) {
+      let matches = true;
+      for (const { field, slot: at, pattern } of candidate.match) {
+        if (row[field] === null || row[field] === undefined || !pattern.test(normalised(field, at))) {
+          matches = false;
+          break;
+        }
+      }
+      if (matches) {
+        value = candidate.value;
+        break;
+      }
+    }
+    if (rule.repeated && repeatedKey && value === rule.repeated.from) {
+      const key = JSON.stringify(repeatedKey.map(({ field, slot: at }) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(field, at))));
       if (seen.has(key)) value = rule.repeated.to;
       else seen.add(key);
     }
