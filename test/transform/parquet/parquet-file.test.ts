@@ -145,6 +145,34 @@ describe('the parquet writer', () => {
     }
   });
 
+  it('dictionary-encodes small whole numbers, negative ones and -0 too, with their distinct count, and falls back to PLAIN past the dictionary limit', async () => {
+    const columns: Column[] = [
+      { name: 'small', type: 'int32', nullable: true },
+      { name: 'count', type: 'int64', nullable: true },
+      { name: 'spread', type: 'int32', nullable: false },
+    ];
+    const make = (i: number): Row => ({ small: i % 9 === 4 ? null : i === 5 ? -0 : (i % 101) - 50, count: i % 13 === 0 ? null : (i * 7) % 500, spread: (i * 7919) % 3000 });
+    const rows = 3000;
+    const file = path.join(dir, 'small-numbers.parquet');
+    await writeParquet(table([{ name: 'one', rows: range(0, rows) }], columns, make), file);
+    const { rows: back } = await readParquet(file);
+    expect(back).toEqual(range(0, rows).map((i) => {
+      const r = make(i);
+      return { ...r, small: r.small === -0 ? 0 : r.small, count: r.count === null ? null : BigInt(r.count as number) };
+    }));
+    const meta = await metadata(file);
+    const chunk = (name: string) => meta.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === name)!.meta_data!;
+    const distinct = (name: string) => new Set(range(0, rows).map((i) => make(i)[name]).filter((v) => v !== null).map((v) => Number(v))).size;
+    expect(chunk('small').encodings).toContain('PLAIN_DICTIONARY');
+    expect(chunk('small').statistics).toMatchObject({ min_value: -50, max_value: 50, distinct_count: BigInt(distinct('small')) });
+    expect(chunk('count').encodings).toContain('PLAIN_DICTIONARY');
+    expect(chunk('count').statistics).toMatchObject({ min_value: 0n, max_value: BigInt(Math.max(...range(0, rows).map((i) => (make(i).count as number | null) ?? 0))), distinct_count: BigInt(distinct('count')) });
+    // 3,000 distinct values in 3,000 rows: past half the values, so PLAIN, without a distinct count.
+    expect(chunk('spread').encodings).not.toContain('PLAIN_DICTIONARY');
+    expect(chunk('spread').statistics).toMatchObject({ min_value: 0, max_value: 2999 });
+    expect(chunk('spread').statistics!.distinct_count).toBeUndefined();
+  });
+
   it('orders text statistics by UTF-8 bytes, and gives a long text as a bound, not the value', async () => {
     expect(['\ue000', '😀', 'z', 'é'].sort(compareUtf8)).toEqual(['z', 'é', '\ue000', '😀']);
     const long = 'm'.repeat(100);
