@@ -39,6 +39,9 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
   const continuation = layout.headings?.continuation === undefined ? undefined : new RegExp(layout.headings.continuation);
   const labelField = layout.headings?.labelField;
   const periodFields = header.periods.map((period) => Object.entries(period.fields));
+  // Each period's field values by position (every period column parses to the same fields).
+  const periodNames = (periodFields[0] ?? []).map(([field]) => field);
+  const periodValues = header.periods.map((period) => periodNames.map((field) => period.fields[field]!));
   const valueField = layout.value.field;
 
   let batch: Row[] = [];
@@ -57,10 +60,12 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
     for (const field in fields) template[field] = fields[field]!;
     template[valueField] = null;
     template.source_file = table.sourceFile;
+    // A field the sheet row sets itself wins over the period's, as it always has.
+    const ownFields = periodNames.some((field) => field in fields);
     for (let i = 0; i < header.periods.length; i++) {
       const row: Record<string, Value> = { ...template };
-      // A field the sheet row sets itself wins over the period's, as it always has.
-      for (const [field, value] of periodFields[i]!) if (!(field in fields)) row[field] = value;
+      const values = periodValues[i]!;
+      for (let k = 0; k < periodNames.length; k++) if (!ownFields || !(periodNames[k]! in fields)) row[periodNames[k]!] = values[k]!;
       row[valueField] = body.values[i] ?? null;
       const out = hooks ? hooks.row(row) : row;
       if (out) batch.push(out);
