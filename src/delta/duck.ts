@@ -8,6 +8,8 @@ export async function withDuck<T>(work: (connection: DuckDBConnection) => Promis
   const duck = await import('@duckdb/node-api');
   const instance = await duck.DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB', autoinstall_known_extensions: 'false' });
   const connection = await instance.connect();
+  // Zone-less timestamps become UTC instants in data files, whatever the machine's zone (icu is built in).
+  await connection.run("SET TimeZone = 'UTC'");
   try {
     return await work(connection);
   } finally {

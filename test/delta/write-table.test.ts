@@ -1,0 +1,188 @@
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/core/log.js';
+import { LocalLogStore } from '../../src/delta/log-store.js';
+import { readSnapshot } from '../../src/delta/replay.js';
+import { writeDeltaTable, type DeltaWriteRequest } from '../../src/delta/write-table.js';
+import { commitActions, parquetFrom, snapshotRows, sortRows } from './helpers.js';
+
+const log = createLogger({ quiet: true });
+let dir: string;
+let table: string;
+let store: LocalLogStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'etl-delta-write-'));
+  table = path.join(dir, 'table');
+  store = new LocalLogStore(table);
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+let files = 0;
+const batch = (sql: string) => parquetFrom(sql, path.join(dir, `batch-${files++}.parquet`));
+const write = async (sql: string, options: Partial<DeltaWriteRequest> = {}) =>
+  writeDeltaTable({ parquet: await batch(sql), store, partitionBy: ['edition'], mergeKey: undefined, txn: undefined, log, ...options });
+const rows = async (version?: number) => sortRows(await snapshotRows(table, (await readSnapshot(store, { version }))!));
+const commit = async (version: number) => commitActions(await readFile(path.join(table, '_delta_log', `${String(version).padStart(20, '0')}.json`), 'utf8'));
+
+const THREE = `SELECT * FROM (VALUES ('2019', 'a', 1), ('2019', 'b', 2), ('2020', 'a', 3), ('2021', 'c', 4)) AS t(edition, area, deaths)`;
+
+describe('Delta writer: one run, one commit', () => {
+  it('first commit: protocol 1/2, metaData with the schema and partition column, one add per partition with stats', async () => {
+    const result = await write(THREE);
+    expect(result.version).toBe(0);
+    const actions = await commit(0);
+    expect(actions.map((action) => Object.keys(action)[0])).toEqual(['commitInfo', 'protocol', 'metaData', 'add', 'add', 'add']);
+    const protocol = actions.find((a) => 'protocol' in a) as { protocol: { minReaderVersion: number; minWriterVersion: number } };
+    expect(protocol.protocol).toEqual({ minReaderVersion: 1, minWriterVersion: 2 });
+    const { metaData } = actions.find((a) => 'metaData' in a) as { metaData: { schemaString: string; partitionColumns: string[] } };
+    expect(metaData.partitionColumns).toEqual(['edition']);
+    expect(JSON.parse(metaData.schemaString)).toEqual({ type: 'struct', fields: [
+      { name: 'edition', type: 'string', nullable: true, metadata: {} },
+      { name: 'area', type: 'string', nullable: true, metadata: {} },
+      { name: 'deaths', type: 'integer', nullable: true, metadata: {} },
+    ] });
+    const adds = actions.flatMap((a) => ('add' in a ? [a.add] : []));
+    const of2019 = adds.find((add) => add.partitionValues.edition === '2019')!;
+    expect(of2019.path).toMatch(/^edition=2019\/part-00000-[0-9a-f-]{36}\.c000\.zstd\.parquet$/);
+    expect(of2019.dataChange).toBe(true);
+    expect(JSON.parse(of2019.stats!)).toEqual({ numRecords: 2, minValues: { area: 'a', deaths: 1 }, maxValues: { area: 'b', deaths: 2 }, nullCount: { area: 0, deaths: 0 } });
+    expect((await readFile(path.join(table, of2019.path))).length).toBe(of2019.size);
+    expect(await rows()).toEqual(sortRows([
+      { edition: '2019', area: 'a', deaths: 1 }, { edition: '2019', area: 'b', deaths: 2 }, { edition: '2020', area: 'a', deaths: 3 }, { edition: '2021', area: 'c', deaths: 4 },
+    ]));
+  });
+
+  it('a re-run with the same rows commits nothing', async () => {
+    await write(THREE);
+    const again = await write(THREE);
+    expect(again.version).toBeUndefined();
+    expect(again.unchanged).toBe(3);
+    expect((await readdir(path.join(table, '_delta_log'))).filter((name) => name.endsWith('.json'))).toHaveLength(1);
+  });
+
+  it('replacing one partition removes its live file and adds the new one in one commit; other partitions stay', async () => {
+    await write(THREE);
+    const before = (await readSnapshot(store))!;
+    const old2019 = [...before.files.values()].find((add) => add.partitionValues.edition === '2019')!;
+    const result = await write(`SELECT * FROM (VALUES ('2019', 'a', 10)) AS t(edition, area, deaths)`);
+    expect(result.version).toBe(1);
+    expect(result.partitions).toEqual(['edition=2019']);
+    const actions = await commit(1);
+    expect(actions.map((action) => Object.keys(action)[0])).toEqual(['commitInfo', 'remove', 'add']);
+    expect(actions[1]).toMatchObject({ remove: { path: old2019.path, dataChange: true } });
+    expect(await rows()).toEqual(sortRows([{ edition: '2019', area: 'a', deaths: 10 }, { edition: '2020', area: 'a', deaths: 3 }, { edition: '2021', area: 'c', deaths: 4 }]));
+    // Time travel: version 0 still reads the old file.
+    expect(await rows(0)).toHaveLength(4);
+  });
+
+  it('a null partition value and values with / % and spaces round-trip through folder names and the log', async () => {
+    await write(`SELECT * FROM (VALUES (NULL, 'x'), ('a/b c%2F', 'y'), ('__HIVE_DEFAULT_PARTITION__', 'z')) AS t(edition, area)`);
+    expect(await rows()).toEqual(sortRows([{ edition: null, area: 'x' }, { edition: 'a/b c%2F', area: 'y' }, { edition: '__HIVE_DEFAULT_PARTITION__', area: 'z' }]));
+  });
+
+  it('an added column is a metaData update; a type change is refused naming the column', async () => {
+    await write(THREE);
+    await write(`SELECT * FROM (VALUES ('2022', 'd', 5, 'new')) AS t(edition, area, deaths, note)`);
+    const actions = await commit(1);
+    expect(actions.map((action) => Object.keys(action)[0])).toEqual(['commitInfo', 'metaData', 'add']);
+    const snapshot = (await readSnapshot(store))!;
+    expect(JSON.parse(snapshot.metaData.schemaString).fields.map((f: { name: string }) => f.name)).toEqual(['edition', 'area', 'deaths', 'note']);
+    await expect(write(`SELECT * FROM (VALUES ('2022', 'd', 'five')) AS t(edition, area, deaths)`)).rejects.toMatchObject({
+      exitCode: 4,
+      message: expect.stringMatching(/column "deaths" is string in this run but integer in the Delta table/),
+    });
+    await expect(write(THREE, { partitionBy: [] })).rejects.toThrow(/is partitioned by edition, not no column/);
+  });
+
+  it('a txn action makes a retried run idempotent: the same (pipeline, run) commits once', async () => {
+    await write(THREE, { txn: { appId: 'ons/monthly-deaths', version: 7 } });
+    expect((await commit(0)).find((a) => 'txn' in a)).toMatchObject({ txn: { appId: 'ons/monthly-deaths', version: 7 } });
+    const retried = await write(`SELECT * FROM (VALUES ('2019', 'zz', 0)) AS t(edition, area, deaths)`, { txn: { appId: 'ons/monthly-deaths', version: 7 } });
+    expect(retried.version).toBeUndefined();
+    const next = await write(`SELECT * FROM (VALUES ('2019', 'zz', 0)) AS t(edition, area, deaths)`, { txn: { appId: 'ons/monthly-deaths', version: 8 } });
+    expect(next.version).toBe(1);
+  });
+
+  it('every 10th version writes a parquet checkpoint and _last_checkpoint that replay the same files', async () => {
+    for (let i = 0; i <= 10; i++) await write(`SELECT * FROM (VALUES ('${2000 + (i % 3)}', 'a', ${i})) AS t(edition, area, deaths)`);
+    const last = JSON.parse(await readFile(path.join(table, '_delta_log', '_last_checkpoint'), 'utf8'));
+    expect(last.version).toBe(10);
+    const fromCheckpoint = (await readSnapshot(store))!;
+    expect(fromCheckpoint.checkpoint).toBe(10);
+    await rm(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
+    await rm(path.join(table, '_delta_log', '_last_checkpoint'));
+    const fromJson = (await readSnapshot(store))!;
+    expect(fromJson.checkpoint).toBeUndefined();
+    expect([...fromCheckpoint.files.keys()].sort()).toEqual([...fromJson.files.keys()].sort());
+    const withoutNulls = (value: object) => JSON.parse(JSON.stringify(value, (_, v: unknown) => (v === null ? undefined : v)));
+    expect(withoutNulls(fromCheckpoint.metaData)).toEqual(withoutNulls(fromJson.metaData));
+  });
+});
+
+describe('Delta writer: merge by key', () => {
+  const merge = (sql: string) => write(sql, { mergeKey: ['edition', 'area'] });
+
+  it('rows whose key exists are replaced, new keys added, only in the partitions touched', async () => {
+    await merge(THREE);
+    const result = await merge(`SELECT * FROM (VALUES ('2019', 'b', 20), ('2019', 'e', 5)) AS t(edition, area, deaths)`);
+    expect(result.partitions).toEqual(['edition=2019']);
+    expect(await rows()).toEqual(sortRows([
+      { edition: '2019', area: 'a', deaths: 1 }, { edition: '2019', area: 'b', deaths: 20 }, { edition: '2019', area: 'e', deaths: 5 },
+      { edition: '2020', area: 'a', deaths: 3 }, { edition: '2021', area: 'c', deaths: 4 },
+    ]));
+    const again = await merge(`SELECT * FROM (VALUES ('2019', 'b', 20)) AS t(edition, area, deaths)`);
+    expect(again.version).toBeUndefined();
+  });
+
+  it('a duplicate key in one batch is a data error naming the key; nothing is committed', async () => {
+    await expect(merge(`SELECT * FROM (VALUES ('2019', 'a', 1), ('2019', 'a', 2)) AS t(edition, area, deaths)`)).rejects.toMatchObject({
+      exitCode: 4,
+      message: expect.stringMatching(/the key \(edition="2019", area="a"\) appears 2 times/),
+    });
+    expect(await readSnapshot(store)).toBeUndefined();
+  });
+});
+
+describe('Delta writer: racing writers', () => {
+  it('two writers on different partitions: both land, as consecutive versions', async () => {
+    await write(THREE);
+    const [a, b] = await Promise.all([
+      write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`),
+      write(`SELECT * FROM (VALUES ('2020', 'y', 2)) AS t(edition, area, deaths)`),
+    ]);
+    expect([a.version, b.version].sort()).toEqual([1, 2]);
+    expect(await rows()).toEqual(sortRows([{ edition: '2019', area: 'x', deaths: 1 }, { edition: '2020', area: 'y', deaths: 2 }, { edition: '2021', area: 'c', deaths: 4 }]));
+  });
+
+  it('two writers on the same partition: one lands, the other fails with a conflict naming it, none lost silently', async () => {
+    await write(THREE);
+    const results = await Promise.allSettled([
+      write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`),
+      write(`SELECT * FROM (VALUES ('2019', 'y', 2)) AS t(edition, area, deaths)`),
+    ]);
+    const landed = results.filter((r) => r.status === 'fulfilled');
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length === 0) {
+      // The second started after the first committed: then both are consecutive versions, the later one wins.
+      expect(landed.map((r) => (r as PromiseFulfilledResult<{ version: number }>).value.version).sort()).toEqual([1, 2]);
+    } else {
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.reason).toMatchObject({ exitCode: 5, message: expect.stringMatching(/conflicts with version 1, .*partition edition=2019/) });
+      // The loser's data file was removed again: nothing on disk that no version references.
+      const snapshot = (await readSnapshot(store))!;
+      const onDisk = (await store.list('edition=2019')).map((file) => file.path);
+      const referenced = new Set([...snapshot.files.keys()]);
+      for (const version of [0]) for (const key of (await readSnapshot(store, { version }))!.files.keys()) referenced.add(key);
+      expect(onDisk.filter((file) => !referenced.has(file))).toEqual([]);
+    }
+  });
+
+  it('a log file that is not valid JSON stops the writer with a clear error', async () => {
+    await write(THREE);
+    await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), 'not json\n');
+    await expect(write(THREE)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/00000000000000000001\.json line 1 is not valid JSON/) });
+  });
+});
