@@ -63,6 +63,7 @@ function stepDetail(summary: Record<string, unknown> | undefined): string {
 const NOUNS: Record<string, [string, string]> = { rows: ['row', 'rows'], parts: ['input file', 'input files'] };
 function countOf(key: string, value: unknown): string {
   const words = key.replace(/_/g, ' ');
+  if (key === 'delta') return `Delta ${String(value)}`;
   if (typeof value !== 'number') return `${String(value)} ${words}`;
   const noun = NOUNS[key];
   if (noun) return plural(value, ...noun);
