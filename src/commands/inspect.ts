@@ -15,7 +15,7 @@ interface InspectFlags {
   dataset?: string;
   datasetFile?: string;
   rows: number;
-  version?: number;
+  versionAsOf?: number;
   endpoint?: string;
   region?: string;
 }
@@ -29,7 +29,7 @@ export function inspectCommand(context: () => Promise<CommandContext>): Command 
     .addOption(new Option('--dataset <name>', 'only this built-in dataset (default: try every one)'))
     .addOption(datasetFileOption())
     .addOption(new Option('--rows <n>', 'parquet: how many first rows to show').argParser(parsePositiveInt).default(10))
-    .addOption(new Option('--version <n>', 'Delta table: show this version (time travel) instead of the latest').argParser(parseCount))
+    .addOption(new Option('--version-as-of <n>', 'Delta table: show this version (time travel) instead of the latest').argParser(parseCount))
     .addOption(new Option('--endpoint <url>', 'Delta table on s3:// or gs://: an emulator or S3-compatible server'))
     .addOption(new Option('--region <name>', 'Delta table on s3://: the region'))
     .addHelpText('after', `
@@ -38,7 +38,7 @@ Examples:
   $ etl inspect new.xlsx --dataset-file my.json         the same for a declaration you are writing
   $ etl inspect data/processed/ons/weekly-deaths.parquet --rows 5
   $ etl inspect ./lake/monthly-deaths/                  a Delta table: history, live files, schema
-  $ etl inspect s3://lake/ons/monthly-deaths/ --version 3   the table as of version 3
+  $ etl inspect s3://lake/ons/monthly-deaths/ --version-as-of 3   the table as of version 3
 
 For a workbook, every layout tried is listed with the rule it failed, so an edition that moved
 its table shows what to change in the declaration; then each row label with the canonical values
@@ -49,12 +49,12 @@ Exits 4 when no dataset finds a table.`)
       if (await isDeltaTable(file)) {
         const [{ openLogStore }, { describeTable }, { formatTable }] = await Promise.all([import('../delta/open-store.js'), import('../delta/describe-table.js'), import('./delta-format.js')]);
         const where = /^[a-z][a-z0-9+.-]*:\/\//i.test(file) || path.isAbsolute(file) || /^\.\.?([/\\]|$)/.test(file) ? file : `./${file}`;
-        const table = await describeTable(await openLogStore(where, { endpoint: flags.endpoint, region: flags.region }), flags.version);
+        const table = await describeTable(await openLogStore(where, { endpoint: flags.endpoint, region: flags.region }), flags.versionAsOf);
         if (!table) throw new ConfigError(`${file} is not a Delta table (no _delta_log/ commits)`, { hint: 'point at the folder that holds _delta_log/' });
         ctx.printResult(formatTable(table), { command: 'inspect', kind: 'delta', ...table });
         return;
       }
-      if (flags.version !== undefined) throw new ConfigError('--version goes with a Delta table', { hint: `${file} is not a folder holding _delta_log/` });
+      if (flags.versionAsOf !== undefined) throw new ConfigError('--version-as-of goes with a Delta table', { hint: `${file} is not a folder holding _delta_log/` });
       if (await isParquet(file)) {
         const { describeParquet } = await import('../transform/parquet/inspect-parquet.js');
         const description = await describeParquet(file, flags.rows);

@@ -63,7 +63,8 @@ export async function writeDeltaTable(request: DeltaWriteRequest): Promise<Delta
         store,
         { name: mergeKey ? 'MERGE' : 'WRITE', parameters: { mode: mergeKey ? 'merge' : 'replacePartitions', partitionBy: JSON.stringify(partitionBy), ...(mergeKey ? { mergeKey: JSON.stringify(mergeKey) } : {}) } },
         async (snapshot) => {
-          if (request.txn && snapshot && (snapshot.txns.get(request.txn.appId) ?? -1) >= request.txn.version) {
+          // Equal, not at-least: two machines running the same pipeline have their own runs, and neither is the other's retry.
+          if (request.txn && snapshot && snapshot.txns.get(request.txn.appId) === request.txn.version) {
             log.info(`Delta: ${store.location} already holds run ${request.txn.version} of ${request.txn.appId} (version ${snapshot.version}); nothing to commit`);
             return null;
           }

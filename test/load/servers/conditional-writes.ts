@@ -16,6 +16,11 @@ export interface ConditionalFront {
   url: string;
   /** Conditional writes refused so far (a test can see the path was taken). */
   refused: string[];
+  /**
+   * The next request matching `matches` (method and path, query left out) is held: never forwarded nor answered.
+   * Resolves when it arrives, so a test can kill the writer at exactly that point of its work.
+   */
+  holdNext(matches: (method: string, path: string) => boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -25,6 +30,7 @@ export async function startConditionalFront(upstream: string, store: Store): Pro
   const target = new URL(upstream);
   const locks = new Map<string, Promise<void>>();
   const refused: string[] = [];
+  const holds: Array<{ matches: (method: string, path: string) => boolean; arrived: () => void }> = [];
 
   const send = (method: string, path: string, headers: IncomingHttpHeaders, body?: Buffer) =>
     new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
@@ -55,6 +61,13 @@ export async function startConditionalFront(upstream: string, store: Store): Pro
   };
 
   const server = createServer(async (incoming, outgoing) => {
+    const pathOnly = decodeURIComponent(new URL(incoming.url ?? '/', 'http://front').pathname);
+    const nameParam = new URL(incoming.url ?? '/', 'http://front').searchParams.get('name');
+    const hold = holds.findIndex((candidate) => candidate.matches(incoming.method ?? 'GET', nameParam ?? pathOnly));
+    if (hold >= 0) {
+      holds.splice(hold, 1)[0]!.arrived();
+      return; // never answered: the writer waits here until it is killed
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
@@ -88,6 +101,7 @@ export async function startConditionalFront(upstream: string, store: Store): Pro
   return {
     url: `http://127.0.0.1:${port}`,
     refused,
+    holdNext: (matches) => new Promise<void>((arrived) => holds.push({ matches, arrived })),
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
