@@ -109,10 +109,11 @@ let work: string;
 /** Editions 2019-2021; `changed2020` is 2020 with six months published instead of twelve. */
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-delta-cli-'));
-  for (const folder of ['three', 'changed2020', 'changed2019']) await mkdir(path.join(work, folder));
+  for (const folder of ['three', 'changed2020', 'changed2019', 'other2020']) await mkdir(path.join(work, folder));
   for (const year of [2019, 2020, 2021]) await writeWorkbook(path.join(work, 'three', `publishedoutput${year}.xls`), monthlySheets({ year }));
   await writeWorkbook(path.join(work, 'changed2020', 'publishedoutput2020.xls'), monthlySheets({ year: 2020, publishedMonths: 6 }));
   await writeWorkbook(path.join(work, 'changed2019', 'publishedoutput2019.xls'), monthlySheets({ year: 2019, publishedMonths: 3 }));
+  await writeWorkbook(path.join(work, 'other2020', 'publishedoutput2020.xls'), monthlySheets({ year: 2020, publishedMonths: 9 }));
 }, 60_000);
 afterAll(() => rm(work, { recursive: true, force: true }));
 
@@ -196,6 +197,27 @@ for (const entry of lakes) {
       expect(snapshot.version).toBe(2);
       const expected = [...(await plainRows(path.join(work, 'three'))).filter((row) => row.edition === '2021'), ...(await plainRows(path.join(work, 'changed2019'))), ...(await plainRows(path.join(work, 'changed2020')))];
       expect(sortRows(await snapshotRows(root, snapshot))).toEqual(sortRows(expected));
+    }, 90_000);
+
+    it('two runs at once on the same partition: consecutive versions, or one fails cleanly naming the conflict; none lost', async () => {
+      const t = fresh();
+      expect((await t.run('three')).code).toBe(0);
+      const [a, b] = await Promise.all([t.run('changed2020', [], path.join(work, `${entry.name}-same-a-${case_}`)), t.run('other2020', [], path.join(work, `${entry.name}-same-b-${case_}`))]);
+      const { root, store } = await t.table();
+      const snapshot = (await readSnapshot(store))!;
+      const rows2020 = (await snapshotRows(root, snapshot)).filter((row) => row.edition === '2020');
+      const changed = (await plainRows(path.join(work, 'changed2020'))).length;
+      const other = (await plainRows(path.join(work, 'other2020'))).length;
+      if (a.code === 0 && b.code === 0) {
+        expect(snapshot.version).toBe(2);
+        expect([changed, other]).toContain(rows2020.length);
+      } else {
+        const [won, lost] = a.code === 0 ? [changed, b] : [other, a];
+        expect(lost.code).toBe(5);
+        expect(lost.stderr).toMatch(/conflicts with version 1, committed meanwhile by another writer: it also wrote the partition edition=2020/);
+        expect(snapshot.version).toBe(1);
+        expect(rows2020).toHaveLength(won);
+      }
     }, 90_000);
 
     it.skipIf(entry.name === 'local')('kill -9 before the data, and between the data and the log entry: no version reads a missing file; a re-run commits; vacuum removes the orphans', async () => {
