@@ -254,6 +254,31 @@ for (const entry of lakes) {
       expect(remaining.sort()).toEqual([...live].sort());
     }, 120_000);
 
+    it('--merge-key: rows whose key is in the table are replaced, new keys added, only in the partition the run holds', async () => {
+      const t = fresh();
+      expect((await t.run('three', ['--merge-key', 'period,geo_code,geo_level'])).code).toBe(0);
+      const merged = await t.run('changed2020', ['--merge-key', 'period,geo_code,geo_level']);
+      expect(merged.code, merged.stderr).toBe(0);
+      const { root, store } = await t.table();
+      const snapshot = (await readSnapshot(store))!;
+      expect(snapshot.version).toBe(1);
+      const key = (row: Record<string, unknown>) => JSON.stringify([row.edition, String(row.period), row.geo_code, row.geo_level]);
+      const fresh2020 = await plainRows(path.join(work, 'changed2020'));
+      const newKeys = new Set(fresh2020.map(key));
+      const expected = [...(await plainRows(path.join(work, 'three'))).filter((row) => !newKeys.has(key(row))), ...fresh2020];
+      expect(sortRows(await snapshotRows(root, snapshot))).toEqual(sortRows(expected));
+    }, 90_000);
+
+    it.skipIf(entry.name !== 'local')('format: delta in a config file writes the same table as the flags', async () => {
+      const t = fresh();
+      const config = path.join(work, `delta-config-${case_}.yaml`);
+      await writeFile(config, `pipelines:\n  deaths:\n    source: ons\n    options: { input: ["${path.join(work, 'three')}"], format: delta, partition_by: edition }\n    destination: { bucket: "${lake.bucket(t.prefix)}" }\n`);
+      const result = await runCli(['run', '--config', config, '--data-dir', path.join(work, `config-data-${case_}`)]);
+      expect(result.code, result.stderr).toBe(0);
+      const { root, store } = await t.table();
+      expect(sortRows(await snapshotRows(root, (await readSnapshot(store))!))).toEqual(sortRows(await plainRows(path.join(work, 'three'))));
+    }, 60_000);
+
     it.skipIf(entry.name !== 'local')('a commit file that is not valid JSON: the run stops with a clear error naming it (exit 4)', async () => {
       const t = fresh();
       expect((await t.run('three')).code).toBe(0);

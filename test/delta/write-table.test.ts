@@ -200,6 +200,18 @@ describe('Delta writer: racing writers', () => {
     }
   });
 
+  it('a gap in the log, or a table that needs a newer writer, is refused naming it; nothing written', async () => {
+    await write(THREE);
+    await write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`);
+    await write(`SELECT * FROM (VALUES ('2019', 'y', 1)) AS t(edition, area, deaths)`);
+    await rm(path.join(table, '_delta_log', '00000000000000000001.json'));
+    await expect(write(THREE)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/_delta_log\/00000000000000000001\.json is missing: the log has no commit for version 1/) });
+    await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), '{"protocol":{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["deletionVectors"]}}\n');
+    const before = await store.list('');
+    await expect(write(`SELECT * FROM (VALUES ('2030', 'z', 1)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/needs a writer of version 7; etl writes version 2 tables/) });
+    expect((await store.list('')).map((file) => file.path).sort()).toEqual(before.map((file) => file.path).sort());
+  });
+
   it('a log file that is not valid JSON stops the writer with a clear error', async () => {
     await write(THREE);
     await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), 'not json\n');
