@@ -130,6 +130,22 @@ for (const factory of factories) {
       expect(await snapshotRows(copy, (await readSnapshot(local, { version: 0 }))!)).toHaveLength(2);
     });
 
+    it('the 10th version writes a parquet checkpoint and _last_checkpoint to the store; replay starts there', async () => {
+      const table = await store.open('checkpointed/');
+      for (let i = 0; i <= 10; i++) {
+        const batch = await parquetFrom(`SELECT * FROM (VALUES ('${i % 4}', ${i})) AS t(p, v)`, path.join(dir, `cp-${i}.parquet`));
+        expect((await writeDeltaTable({ parquet: batch, store: table, partitionBy: ['p'], mergeKey: undefined, txn: undefined, log })).version).toBe(i);
+      }
+      expect(JSON.parse((await table.read('_delta_log/_last_checkpoint'))!.toString())).toMatchObject({ version: 10 });
+      const snapshot = (await readSnapshot(table))!;
+      expect(snapshot.checkpoint).toBe(10);
+      expect([...snapshot.files.values()].map((add) => add.partitionValues.p).sort()).toEqual(['0', '1', '2', '3']);
+      const copy = path.join(dir, 'checkpointed');
+      await store.download('checkpointed/', copy);
+      const rows = await snapshotRows(copy, (await readSnapshot(new LocalLogStore(copy)))!);
+      expect(sortRows(rows)).toEqual(sortRows([{ p: '0', v: 8 }, { p: '1', v: 9 }, { p: '2', v: 10 }, { p: '3', v: 7 }]));
+    }, 60_000);
+
     it('two writers racing through the store: different partitions both land as consecutive versions', async () => {
       const [a, b] = await Promise.all([store.open('race/'), store.open('race/')]);
       const base = await parquetFrom(`SELECT * FROM (VALUES ('1', 0), ('2', 0)) AS t(p, v)`, path.join(dir, 'base.parquet'));
