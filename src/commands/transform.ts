@@ -17,6 +17,7 @@ Examples:
   $ etl transform ons weekly-deaths --out weekly.parquet
   $ etl transform climatempo forecast-daily --out forecast.parquet
   $ etl transform random-person people --out people.parquet
+  $ etl transform ons --format delta --partition-by edition --out ./lake/monthly-deaths/   a Delta table: one commit per run
 
 With no source named, transform reads the one dataset the data dir holds extracted (several: it
 lists them and asks you to name one). The file written is recorded in the data dir, so a following

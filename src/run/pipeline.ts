@@ -372,6 +372,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     endpoint: load?.sink.endpoint ?? null,
     region: load?.sink.region ?? null,
     ...(load ? tableParams(load) : {}),
+    ...(transform.format === 'delta' || load?.delta ? { format: 'delta', partition_by: transform.partitionBy ?? load?.delta?.partitionBy ?? null, merge_key: (transform.mergeKey ?? load?.delta?.mergeKey)?.join(',') ?? null } : {}),
     no_cache: request.noCache,
     step_retries: request.stepRetries,
     step_timeouts: request.stepTimeouts,
