@@ -1,3 +1,5 @@
+import { DataError } from '../core/errors.js';
+
 /**
  * The actions of a Delta Lake commit, as PROTOCOL.md (delta-io/delta) defines them: each commit file
  * `_delta_log/<version, 20 digits>.json` holds one action per line. etl writes reader version 1 / writer
@@ -106,10 +108,21 @@ export function serializeCommit(actions: readonly Action[]): string {
 
 /**
  * A data file path as it appears in the log: relative paths are URL-encoded, so a reader decodes them
- * before opening the file (`bar+%2521` in the log is the folder `bar+%21` on disk).
+ * before opening the file (`bar+%2521` in the log is the folder `bar+%21` on disk). The log is a record, not
+ * an instruction: a path that is absolute, names a scheme, or climbs out with `..` is refused (etl reads files
+ * of its log only inside the table, as it writes them).
  */
 export function decodeDeltaPath(logPath: string): string {
-  return decodeURIComponent(logPath);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(logPath);
+  } catch {
+    throw new DataError(`the Delta log names a file ${JSON.stringify(logPath)} whose path is not URL-encoded`, { hint: 'the table log is damaged' });
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(decoded) || decoded.startsWith('/') || decoded.startsWith('\\') || decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '')) {
+    throw new DataError(`the Delta log names a file outside the table: ${JSON.stringify(logPath)}`, { hint: 'etl reads and writes tables whose files lie inside the table folder; this log was written by another tool or altered' });
+  }
+  return decoded;
 }
 
 /** The inverse: each path segment percent-encoded as Spark writes them (a space as %20, `%` as %25; `=`, `+` kept). */

@@ -218,3 +218,11 @@ describe('Delta writer: racing writers', () => {
     await expect(write(THREE)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/00000000000000000001\.json line 1 is not valid JSON/) });
   });
 });
+
+describe('Delta log paths are records, not instructions', () => {
+  it.each(['../outside.parquet', '/etc/passwd', 's3://other-bucket/x.parquet', 'edition%3D1/..%2F..%2Fx.parquet', 'a//b.parquet'])('an add of %s is refused before any file is read', async (bad) => {
+    await write(THREE);
+    await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), `${JSON.stringify({ add: { path: bad, partitionValues: { edition: '2019' }, size: 1, modificationTime: 0, dataChange: true } })}\n`);
+    await expect(write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`, { mergeKey: ['edition', 'area'] })).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/the Delta log names a file outside the table/) });
+  });
+});
