@@ -36,9 +36,9 @@ export function partitionKey(partitionColumns: readonly string[], values: Record
 /**
  * One atomic commit. `plan` is called with the latest snapshot; its actions go to the next version's commit
  * file through the store's create-if-absent. When another writer took that version first, the commits it
- * (and any others) made are read: if one touched a partition this commit touches, or changed the table's
- * metadata or protocol, that is a conflict (a LoadError saying which version and partition); otherwise the
- * plan is made again against the new snapshot and written as the following version.
+ * (and any others) made are read: if one touched a partition this commit touches, that is a conflict (a LoadError
+ * saying which version and partition); otherwise the plan is made again against the new snapshot and written as
+ * the following version.
  */
 export async function commitWithRetry(
   store: LogStore,
@@ -85,13 +85,16 @@ export async function commitWithRetry(
   }
 }
 
-/** Why a concurrent commit conflicts with ours, or undefined when it touched none of our partitions. */
+/**
+ * Why a concurrent commit conflicts with ours, or undefined when it touched none of our partitions. A concurrent
+ * metaData or protocol (shards creating the table at once, another run adding a column) is not a conflict by
+ * itself: the plan is made again against the new snapshot, which checks the partition columns, the column types
+ * and the writer version afresh and refuses what no longer fits.
+ */
 async function conflictIn(store: LogStore, version: number, touched: Set<string>, partitionColumns: readonly string[]): Promise<string | undefined> {
   const bytes = await store.read(commitPath(version));
   if (!bytes) return undefined;
   for (const action of parseCommit(bytes.toString('utf8'), `${store.location}${commitPath(version)}`)) {
-    if ('metaData' in action) return 'it changed the table\'s schema or settings';
-    if ('protocol' in action) return 'it changed the table\'s protocol';
     const file = 'add' in action ? action.add : 'remove' in action ? action.remove : undefined;
     // dataChange false (a compaction) rearranges rows without changing them: not a conflict.
     if (file && file.dataChange !== false) {

@@ -180,6 +180,17 @@ describe('Delta writer: racing writers', () => {
     expect(await rows()).toEqual(sortRows([{ edition: '2019', area: 'x', deaths: 1 }, { edition: '2020', area: 'y', deaths: 2 }, { edition: '2021', area: 'c', deaths: 4 }]));
   });
 
+  it('two writers creating the table at once (shards of a first run), different partitions: both land', async () => {
+    const racing = new RacingStore(table, 2);
+    const [a, b] = await Promise.all([
+      write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`, { store: racing }),
+      write(`SELECT * FROM (VALUES ('2020', 'y', 2)) AS t(edition, area, deaths)`, { store: racing }),
+    ]);
+    expect([a.version, b.version].sort()).toEqual([0, 1]);
+    expect((await commit(1)).map((action) => Object.keys(action)[0])).toEqual(['commitInfo', 'add']);
+    expect(await rows()).toEqual(sortRows([{ edition: '2019', area: 'x', deaths: 1 }, { edition: '2020', area: 'y', deaths: 2 }]));
+  });
+
   it('two writers on the same partition: one lands, the other fails with a conflict naming it, none lost silently', async () => {
     await write(THREE);
     const racing = new RacingStore(table, 2);
