@@ -14,6 +14,9 @@ export interface VacuumResult {
   dryRun: boolean;
 }
 
+/** What LocalLogStore names a data file while it is copied in; a killed run leaves it behind. */
+const LOCAL_TEMP_FILE = /^\..+\.[0-9a-f-]{36}\.tmp$/;
+
 /** `7d`, `12h`, `30m`, `0s` -> milliseconds. */
 export function parseRetention(value: string): number {
   const match = /^(\d+)([dhms])$/.exec(value.trim());
@@ -60,7 +63,9 @@ export async function vacuumTable(store: LogStore, retentionMs: number, options:
     // The log, and what Spark and others keep beside data (`_` and `.` folders, such as _delta_log or _checkpoints).
     const segments = file.path.split('/');
     if (segments.slice(0, -1).some((segment) => segment.startsWith('_') || segment.startsWith('.'))) continue;
-    if (segments.length === 1 && file.path.startsWith('_')) continue;
+    // Hidden files (Spark's `.crc`s) are left alone, as Delta's own vacuum does; etl's half-copied temp files are not.
+    const name = segments.at(-1)!;
+    if ((name.startsWith('_') || name.startsWith('.')) && !LOCAL_TEMP_FILE.test(name)) continue;
     if (needed.has(file.path)) continue;
     if (file.modified > cutoff) {
       keptYoung++;

@@ -33,6 +33,7 @@ describe('etl vacuum', () => {
     await write(`SELECT * FROM (VALUES ('2019', 10)) AS t(edition, v)`);
     const v1 = await filesOf(1);
     await writeFile(path.join(dir, 'table', 'edition=2019', 'part-orphan.parquet'), 'left by a killed run');
+    await writeFile(path.join(dir, 'table', 'edition=2019', '.part-x.parquet.crc'), 'a hidden file Spark keeps beside its data');
 
     // The window reaches back past version 1's commit: version 0 was current at the cutoff, so all its files stay;
     // the orphan was written after the cutoff, so it stays too (it could be a commit in flight).
@@ -41,16 +42,16 @@ describe('etl vacuum', () => {
     expect(keepBoth.oldestKept).toBe(0);
     expect(keepBoth.deleted).toEqual([]);
     expect(keepBoth.keptYoung).toBe(1);
-    expect(await dataFiles()).toEqual([...new Set([...v0, ...v1, 'edition=2019/part-orphan.parquet'])].sort());
+    expect(await dataFiles()).toEqual([...new Set([...v0, ...v1, 'edition=2019/part-orphan.parquet', 'edition=2019/.part-x.parquet.crc'])].sort());
 
     // Window after both commits: only version 1 must stay readable; version 0's replaced 2019 file goes.
     const keepLatest = await vacuumTable(store, parseRetention('30m'), { dryRun: true, now: hourAhead });
     expect(keepLatest.oldestKept).toBe(1);
     const replaced = v0.filter((file) => !v1.includes(file));
     expect(keepLatest.deleted.sort()).toEqual([...replaced, 'edition=2019/part-orphan.parquet'].sort());
-    expect(await dataFiles()).toEqual([...new Set([...v0, ...v1, 'edition=2019/part-orphan.parquet'])].sort()); // dry run: nothing deleted
+    expect(await dataFiles()).toEqual([...new Set([...v0, ...v1, 'edition=2019/part-orphan.parquet', 'edition=2019/.part-x.parquet.crc'])].sort()); // dry run: nothing deleted
     await vacuumTable(store, parseRetention('30m'), { dryRun: false, now: hourAhead });
-    expect(await dataFiles()).toEqual([...v1].sort());
+    expect(await dataFiles()).toEqual([...v1, 'edition=2019/.part-x.parquet.crc'].sort());
     for (const file of v1) expect(await store.read(file)).not.toBeNull();
   });
 
