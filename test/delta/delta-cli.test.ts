@@ -269,6 +269,20 @@ for (const entry of lakes) {
       expect(sortRows(await snapshotRows(root, snapshot))).toEqual(sortRows(expected));
     }, 90_000);
 
+    it.skipIf(entry.name !== 'local')('etl transform --format delta --out ./dir/ commits a local table; again, nothing; --merge-key without delta is a usage error', async () => {
+      const t = fresh();
+      const table = path.join(lake.bucket(t.prefix), 'transformed');
+      const transform = (input: string, extra: string[] = []) => runCli(['transform', 'ons', '--data-dir', path.join(work, `transform-data-${case_}`), '--input', path.join(work, input), '--partition-by', 'edition', '--out', table, ...extra]);
+      const first = await transform('three', ['--format', 'delta']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/Delta: version 0 of .*transformed\/: 3 partitions written \(edition=2019, edition=2020, edition=2021\), 3 files added, 0 removed/);
+      expect((await transform('three', ['--format', 'delta'])).stdout).toMatch(/already holds these rows; nothing committed/);
+      expect(sortRows(await snapshotRows(table, (await readSnapshot(new LocalLogStore(table)))!))).toEqual(sortRows(await plainRows(path.join(work, 'three'))));
+      const misuse = await transform('three', ['--merge-key', 'period']);
+      expect(misuse.code).toBe(2);
+      expect(misuse.stderr).toMatch(/--merge-key goes with --format delta/);
+    }, 60_000);
+
     it.skipIf(entry.name !== 'local')('format: delta in a config file writes the same table as the flags', async () => {
       const t = fresh();
       const config = path.join(work, `delta-config-${case_}.yaml`);
