@@ -6,6 +6,7 @@ import { createLogger } from '../../src/core/log.js';
 import { LocalLogStore } from '../../src/delta/log-store.js';
 import { readSnapshot } from '../../src/delta/replay.js';
 import { writeDeltaTable, type DeltaWriteRequest } from '../../src/delta/write-table.js';
+import { readParquet } from '../helpers/parquet.js';
 import { commitActions, parquetFrom, snapshotRows, sortRows } from './helpers.js';
 
 const log = createLogger({ quiet: true });
@@ -112,6 +113,13 @@ describe('Delta writer: one run, one commit', () => {
     expect(last.version).toBe(10);
     const fromCheckpoint = (await readSnapshot(store))!;
     expect(fromCheckpoint.checkpoint).toBe(10);
+    // Read by a parquet reader that is not DuckDB: one action per row, partitionValues and tags as maps.
+    const { rows: checkpointRows } = await readParquet(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
+    const adds = checkpointRows.filter((row) => row.add !== null && row.add !== undefined).map((row) => row.add as { path: string; partitionValues: Record<string, string>; dataChange: boolean; tags: Record<string, string> });
+    expect(adds.map((add) => add.partitionValues.edition).sort()).toEqual(['2000', '2001', '2002']);
+    expect(adds.every((add) => add.dataChange === false && typeof add.tags['etl.sha256'] === 'string')).toBe(true);
+    expect(checkpointRows.filter((row) => row.protocol).map((row) => row.protocol)).toEqual([{ minReaderVersion: 1, minWriterVersion: 2 }]);
+    expect(checkpointRows.filter((row) => row.metaData)).toHaveLength(1);
     await rm(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
     await rm(path.join(table, '_delta_log', '_last_checkpoint'));
     const fromJson = (await readSnapshot(store))!;
