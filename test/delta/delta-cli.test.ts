@@ -1,3 +1,4 @@
+import { watch } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -292,6 +293,35 @@ for (const entry of lakes) {
       const { root, store } = await t.table();
       expect(sortRows(await snapshotRows(root, (await readSnapshot(store))!))).toEqual(sortRows(await plainRows(path.join(work, 'three'))));
     }, 60_000);
+
+    it.skipIf(entry.name !== 'local')('kill -9 as the data file appears, and as the commit file is being written: whichever side of the commit it lands, no version reads a missing file; a re-run commits; vacuum removes the orphans', async () => {
+      const t = fresh();
+      expect((await t.run('three')).code).toBe(0);
+      const tableDir = path.join(lake.bucket(t.prefix), 'monthly-deaths');
+      for (const watched of [path.join(tableDir, 'edition=2020'), path.join(tableDir, '_delta_log')]) {
+        const { child, done } = t.start('changed2020');
+        // The first new name in the folder: a data file being copied in, or the commit's temp file before its link().
+        const watcher = watch(watched, () => child.kill('SIGKILL'));
+        const result = await done;
+        watcher.close();
+        const store = new LocalLogStore(tableDir);
+        const latest = (await readSnapshot(store))!;
+        for (let version = 0; version <= latest.version; version++) {
+          for (const add of (await readSnapshot(store, { version }))!.files.values()) await expect(readFile(path.join(tableDir, decodeURIComponent(add.path)))).resolves.toBeTruthy();
+        }
+        if (result.signal !== 'SIGKILL') expect(result.code, result.stderr).toBe(0); // it finished before the signal: also fine
+      }
+      const rerun = await t.run('changed2020');
+      expect(rerun.code, rerun.stderr).toBe(0);
+      const store = new LocalLogStore(tableDir);
+      const rows2020 = (await snapshotRows(tableDir, (await readSnapshot(store))!)).filter((row) => row.edition === '2020');
+      expect(sortRows(rows2020)).toEqual(sortRows(await plainRows(path.join(work, 'changed2020'))));
+      const vacuum = await t.vacuum();
+      expect(vacuum.code, vacuum.stderr).toBe(0);
+      const live = new Set([...(await readSnapshot(store))!.files.values()].map((add) => decodeURIComponent(add.path)));
+      const visible = (await store.list('')).map((file) => file.path).filter((file) => !file.startsWith('_delta_log/'));
+      expect(visible.sort()).toEqual([...live].sort());
+    }, 120_000);
 
     it.skipIf(entry.name !== 'local')('a commit file that is not valid JSON: the run stops with a clear error naming it (exit 4)', async () => {
       const t = fresh();
