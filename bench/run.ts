@@ -11,6 +11,7 @@ import { LOAD_BYTES, TABULAR_ROWS, prepareInputs } from './inputs.js';
 import { writePeopleRawLayer } from './json-inputs.js';
 import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
 import { POSTGRES_SCENARIOS, benchPostgres } from './postgres.js';
+import { DELTA_SCENARIOS, benchDelta } from './delta.js';
 import { REGRESSION_RATIO, measurePaired, prepareBaseline, type PairedResult } from './baseline.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
@@ -24,6 +25,7 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *   npm run bench -- --only load-s3-256m,load-rerun-s3-256m,load-gcs-256m,load-file-256m
  *   npm run bench -- --only pg-load-1m,pg-load-100k,psql-copy-in-1m,pg-extract-1m,psql-copy-out-1m
  *                                      Postgres: etl load / extract against psql \copy, on a throwaway cluster
+ *   npm run bench -- --only refresh-1-of-10-hive,refresh-1-of-10-delta   one ONS edition refreshed: Hive rewrite vs Delta commit
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
  *                                      time another build's CLI (e.g. the seed) on the same inputs
@@ -58,7 +60,7 @@ log(`etl bench: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.tot
 if (!canMeasureRss) log('  /usr/bin/time (GNU time) not found: peak RSS is not measured');
 log('inputs:');
 // The JSON scenarios make their own inputs; the others' files take minutes to generate the first time.
-const inputs = only?.every((id) => id.startsWith('json-') || (POSTGRES_SCENARIOS as readonly string[]).includes(id)) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
+const inputs = only?.every((id) => id.startsWith('json-') || (POSTGRES_SCENARIOS as readonly string[]).includes(id) || (DELTA_SCENARIOS as readonly string[]).includes(id)) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
 
 const pandas = spawnSync('python3', ['-c', 'import pandas, pyarrow, openpyxl'], { encoding: 'utf8' });
 const pandasReason = pandas.error ? 'python3 not found' : pandas.status !== 0 ? `python3 -c "import pandas, pyarrow, openpyxl" failed: ${(pandas.stderr.trim().split('\n').pop() ?? '').trim()}` : null;
@@ -195,6 +197,13 @@ const postgres = POSTGRES_SCENARIOS.some(wanted) ? await benchPostgres({ etl, wr
 if (postgres) {
   results.push(...postgres.results);
   skipped.push(...postgres.skipped);
+}
+
+if (DELTA_SCENARIOS.some(wanted)) {
+  const delta = await benchDelta({ etl, work: tmp, runs, wanted, log });
+  results.push(...delta);
+  const [hive, commit] = DELTA_SCENARIOS.map((id) => delta.find((result) => result.scenario === id));
+  if (hive && commit) log(`  Delta commit / Hive rewrite, refreshing 1 of 10 partitions: ${(commit.medianWallS / hive.medianWallS).toFixed(2)}x (goal < 2x)`);
 }
 
 const show = (value: number | null, digits = 0): string => (value === null ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));

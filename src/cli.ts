@@ -16,6 +16,7 @@ import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { schemaCommand } from './commands/schema.js';
 import { transformCommand } from './commands/transform.js';
+import { vacuumCommand } from './commands/vacuum.js';
 import { checkDestinationFlags, splitToFlag, type DestinationFlags } from './load/destination.js';
 import { VERSION } from './version.js';
 
@@ -31,6 +32,7 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   schemaCommand,
   datasetsCommand,
   inspectCommand,
+  vacuumCommand,
 ];
 
 const EXIT_CODES_HELP = `

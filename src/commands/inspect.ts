@@ -9,12 +9,15 @@ import type { LayoutAttempt } from '../transform/layout/find-table.js';
 import type { ParquetDescription } from '../transform/parquet/inspect-parquet.js';
 import type { RowRulesSummary, TableLayout } from '../transform/layout/read-workbook-table.js';
 import type { CommandContext } from './context.js';
-import { datasetFileOption, parsePositiveInt } from './options.js';
+import { datasetFileOption, parseCount, parsePositiveInt } from './options.js';
 
 interface InspectFlags {
   dataset?: string;
   datasetFile?: string;
   rows: number;
+  versionAsOf?: number;
+  endpoint?: string;
+  region?: string;
 }
 
 type Detection = { dataset: string; table: TableLayout; rows: RowRulesSummary } | { dataset: string; failed: string; attempts: readonly LayoutAttempt[] };
@@ -26,11 +29,16 @@ export function inspectCommand(context: () => Promise<CommandContext>): Command 
     .addOption(new Option('--dataset <name>', 'only this built-in dataset (default: try every one)'))
     .addOption(datasetFileOption())
     .addOption(new Option('--rows <n>', 'parquet: how many first rows to show').argParser(parsePositiveInt).default(10))
+    .addOption(new Option('--version-as-of <n>', 'Delta table: show this version (time travel) instead of the latest').argParser(parseCount))
+    .addOption(new Option('--endpoint <url>', 'Delta table on s3:// or gs://: an emulator or S3-compatible server'))
+    .addOption(new Option('--region <name>', 'Delta table on s3://: the region'))
     .addHelpText('after', `
 Examples:
   $ etl inspect publishedweek522021.xlsx                which sheet, header row, id columns and periods each dataset detects
   $ etl inspect new.xlsx --dataset-file my.json         the same for a declaration you are writing
   $ etl inspect data/processed/ons/weekly-deaths.parquet --rows 5
+  $ etl inspect ./lake/monthly-deaths/                  a Delta table: history, live files, schema
+  $ etl inspect s3://lake/ons/monthly-deaths/ --version-as-of 3   the table as of version 3
 
 For a workbook, every layout tried is listed with the rule it failed, so an edition that moved
 its table shows what to change in the declaration; then each row label with the canonical values
@@ -38,6 +46,15 @@ it maps to (weekly: measure, sex, age_band, area), and how many rows each geo_le
 Exits 4 when no dataset finds a table.`)
     .action(async (file: string, flags: InspectFlags) => {
       const ctx = await context();
+      if (await isDeltaTable(file)) {
+        const [{ openLogStore }, { describeTable }, { formatTable }] = await Promise.all([import('../delta/open-store.js'), import('../delta/describe-table.js'), import('./delta-format.js')]);
+        const where = /^[a-z][a-z0-9+.-]*:\/\//i.test(file) || path.isAbsolute(file) || /^\.\.?([/\\]|$)/.test(file) ? file : `./${file}`;
+        const table = await describeTable(await openLogStore(where, { endpoint: flags.endpoint, region: flags.region }), flags.versionAsOf);
+        if (!table) throw new ConfigError(`${file} is not a Delta table (no _delta_log/ commits)`, { hint: 'point at the folder that holds _delta_log/' });
+        ctx.printResult(formatTable(table), { command: 'inspect', kind: 'delta', ...table });
+        return;
+      }
+      if (flags.versionAsOf !== undefined) throw new ConfigError('--version-as-of goes with a Delta table', { hint: `${file} is not a folder holding _delta_log/` });
       if (await isParquet(file)) {
         const { describeParquet } = await import('../transform/parquet/inspect-parquet.js');
         const description = await describeParquet(file, flags.rows);
@@ -74,6 +91,13 @@ async function detect(file: string, dataset: WorkbookDataset): Promise<Detection
  * Parquet files start with `PAR1`; anything else is left to the workbook reader to recognise. A file that
  * cannot be opened is a usage error (exit 2), as a missing input is in every command.
  */
+/** A bucket URL (s3://, gs://) or a local folder holding `_delta_log/`. */
+async function isDeltaTable(file: string): Promise<boolean> {
+  if (/^(s3|gs):\/\//i.test(file)) return true;
+  const { stat } = await import('node:fs/promises');
+  return (await stat(path.join(file.startsWith('file://') ? new URL(file).pathname : file, '_delta_log')).catch(() => null))?.isDirectory() ?? false;
+}
+
 async function isParquet(file: string): Promise<boolean> {
   const handle = await open(file, 'r').catch((error: unknown) => {
     throw new ConfigError(`${file}: cannot open (${errorMessage(error)})`, { hint: 'check the path' });

@@ -7,6 +7,7 @@ import type { PipelineRequest } from '../run/pipeline.js';
 import { isPostgresUrl } from '../core/postgres.js';
 import { mergeKeyFlag, splitToFlag } from '../load/destination.js';
 import { findSource, sources } from '../sources/index.js';
+import { parseFormat, parseMergeKey } from '../delta/options.js';
 import { defaultDatasetOf } from '../run/source-adapter.js';
 import { checkTimerSeconds, dataDirOption, fetchOptions, loadOptions, parseCount, parseSeconds, transformOptions, type LoadFlags, type TransformFlags } from './options.js';
 import { checkDataset, flagOption, sourceFlagOwners, type FetchFlags } from './source-command.js';
@@ -59,7 +60,7 @@ const SOURCE_FLAG_ATTRIBUTES = new Set(sources.flatMap((source) => [...source.ex
 /** Flag attribute for each config field; what the command line gives explicitly wins over the file. */
 const CONFIG_TO_FLAG: Record<string, string> = {
   url: 'url', base_url: 'baseUrl', from: 'from', to: 'to', concurrency: 'concurrency', timeout: 'timeout', download_timeout: 'downloadTimeout', retries: 'retries', max_links: 'maxLinks', input: 'input',
-  dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', partition_by: 'partitionBy', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
+  dataset_file: 'datasetFile', out: 'out', skip_bad: 'skipBad', partition_by: 'partitionBy', format: 'format', merge_key: 'mergeKey', bucket: 'bucket', key: 'key', endpoint: 'endpoint', region: 'region',
   ...Object.fromEntries([...SOURCE_FLAG_ATTRIBUTES].map((attribute) => [snakeCase(attribute), attribute])),
 };
 
@@ -163,6 +164,11 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
   if (shard && !shardsBy) throw new ConfigError(`${source} cannot be sharded: it has no work units to split between machines`, { hint: 'run it on one machine, without --shard (and without CLOUD_RUN_TASK_INDEX / JOB_COMPLETION_INDEX)' });
   if (shard && !flags.partitionBy) throw new ConfigError('--shard needs --partition-by: shards write disjoint partitions of one dataset', { hint: 'e.g. --partition-by edition' });
   if (shard && Array.isArray(flags.input) && flags.input.length > 0) throw new ConfigError('--shard does not go with --input: shards split what the source lists');
+  const format = parseFormat(flags.format);
+  const mergeKey = parseMergeKey(flags.mergeKey, format);
+  if (format === 'delta' && flags.bucket && isPostgresUrl(flags.bucket)) throw new ConfigError('--format delta writes a Delta table to a bucket or a folder, not to Postgres', { hint: 'drop --format delta, or give --bucket gs://…, s3://… or ./dir' });
+  // With a bucket, transform writes one plain file and load commits it to <bucket>/<dataset>/; without, transform commits to <out>.
+  const deltaLoad = format === 'delta' && flags.bucket !== undefined;
   return {
     name,
     source: {
@@ -176,9 +182,11 @@ function requestFrom(name: string, source: string, dataset: string, flags: Pipel
       flags: ownFlags(source, flags, fromCommandLine),
     },
     http: { timeoutSeconds: flags.timeout, downloadTimeoutSeconds: flags.downloadTimeout, retries: flags.retries },
-    transform: { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy },
+    transform: deltaLoad
+      ? { out: flags.out, skipBad: flags.skipBad }
+      : { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy, ...(format === 'delta' ? { format, mergeKey } : {}) },
     load: flags.bucket
-      ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force, ...tableFlags(flags) }
+      ? { bucket: flags.bucket, keyTemplate: flags.key, sink: { endpoint: flags.endpoint, region: flags.region }, concurrency: flags.concurrency, dryRun: flags.dryRun, force: flags.force, ...tableFlags(flags), ...(deltaLoad ? { delta: { partitionBy: flags.partitionBy, mergeKey } } : {}) }
       : undefined,
     noCache: !flags.cache,
     stepRetries,

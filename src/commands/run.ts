@@ -24,6 +24,7 @@ Examples:
   $ etl run ons weekly-deaths --bucket s3://lake/ons/ --region eu-west-2
   $ etl run ons --input ~/Downloads/ons-monthly/  offline: no extract
   $ etl run ons --bucket gs://lake/ons/ --dry-run  the same as \`etl plan\`: nothing fetched, written or uploaded
+  $ etl run ons --format delta --partition-by edition --bucket s3://lake/ons/   commit to the Delta table s3://lake/ons/monthly-deaths/
 
 A step whose inputs (raw files' sha256, dataset declaration, parameters, etl version) are unchanged
 since its last successful run is skipped and reported as cached; --no-cache runs everything. Extract
@@ -63,6 +64,7 @@ function stepDetail(summary: Record<string, unknown> | undefined): string {
 const NOUNS: Record<string, [string, string]> = { rows: ['row', 'rows'], parts: ['input file', 'input files'] };
 function countOf(key: string, value: unknown): string {
   const words = key.replace(/_/g, ' ');
+  if (key === 'delta') return `Delta ${String(value)}`;
   if (typeof value !== 'number') return `${String(value)} ${words}`;
   const noun = NOUNS[key];
   if (noun) return plural(value, ...noun);

@@ -17,6 +17,7 @@ Examples:
   $ etl transform ons weekly-deaths --out weekly.parquet
   $ etl transform climatempo forecast-daily --out forecast.parquet
   $ etl transform random-person people --out people.parquet
+  $ etl transform ons --format delta --partition-by edition --out ./lake/monthly-deaths/   a Delta table: one commit per run
 
 With no source named, transform reads the one dataset the data dir holds extracted (several: it
 lists them and asks you to name one). The file written is recorded in the data dir, so a following
@@ -38,10 +39,13 @@ of the same dataset is writing, transform exits 75 at once without reading anyth
         const ctx = await context();
         const [{ describeTransform, transformStep, withRawLock }, { inputsOf }] = await Promise.all([import('../run/steps.js'), import('../run/source-adapter.js')]); // Loaded when the command runs, not at start-up
         const params = { source: source.name, dataset: checkDataset(source, datasetName), dataDir: flags.dataDir, concurrency: 1, rateLimit: 0, flags };
-        const transform = () => transformStep(params, { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy }, ctx.log);
+        const { parseFormat, parseMergeKey } = await import('../delta/options.js');
+        const format = parseFormat(flags.format);
+        const transform = () => transformStep(params, { out: flags.out, skipBad: flags.skipBad, partitionBy: flags.partitionBy, format, mergeKey: parseMergeKey(flags.mergeKey, format) }, ctx.log);
         // --input reads workbooks where they are, not the raw layer: no extract to wait for.
-        const { summary } = inputsOf(params) ? await transform() : await withRawLock(params, ctx.log, transform);
-        ctx.printResult(describeTransform(summary), { command: 'transform', ...summary });
+        const { summary, delta } = inputsOf(params) ? await transform() : await withRawLock(params, ctx.log, transform);
+        const { describeDeltaCommit } = await import('../delta/run-delta.js');
+        ctx.printResult(delta ? `${describeTransform(summary)}\n${describeDeltaCommit(delta)}` : describeTransform(summary), { command: 'transform', ...summary, ...(delta ? { delta } : {}) });
       });
     },
     async (args) => {

@@ -85,7 +85,7 @@ function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function describeGcsError(error: unknown, uri: string): UploadError {
+export function describeGcsError(error: unknown, uri: string): UploadError {
   const status = statusOf(error);
   // A resumable session URL (its upload_id) lets anyone write the object: keep query strings out of messages.
   const message = errorMessage(error).replace(/(https?:\/\/[^\s?]+)\?\S*/g, '$1');

@@ -13,7 +13,7 @@ const MAX_PARTS = 10_000;
 const CREDENTIALS_HINT = 'check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or the instance role';
 
 /** The client's settings: endpoint (checked) and region; no request is made. */
-function s3ClientConfig(options: SinkOptions): import('@aws-sdk/client-s3').S3ClientConfig {
+export function s3ClientConfig(options: SinkOptions): import('@aws-sdk/client-s3').S3ClientConfig {
   // The SDK's nine-line notice about future Node 22 releases is for whoever picks SDK versions (etl's lockfile
   // does), not for etl's users; it would repeat in every cron log. Setting the variable yourself still wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -29,7 +29,7 @@ function s3ClientConfig(options: SinkOptions): import('@aws-sdk/client-s3').S3Cl
 }
 
 /** The SDK would notice a missing region only at the first request, after its retries: it is a setting to fix (exit 2). */
-async function checkRegion(client: import('@aws-sdk/client-s3').S3Client, bucket: string): Promise<void> {
+export async function checkRegion(client: import('@aws-sdk/client-s3').S3Client, bucket: string): Promise<void> {
   await client.config.region().catch((error: unknown) => {
     client.destroy();
     throw new ConfigError(`no AWS region set for s3://${bucket}/`, { cause: error, hint: 'pass --region, set AWS_REGION, or set region in the AWS profile' });
@@ -150,7 +150,7 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
-function describeS3Error(error: unknown, uri: string): UploadError {
+export function describeS3Error(error: unknown, uri: string): UploadError {
   const status = statusOf(error);
   const name = error instanceof Error ? error.name : '';
   const message = errorMessage(error);

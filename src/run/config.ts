@@ -47,6 +47,8 @@ export const OPTION_FIELDS: Record<string, FieldSpec> = {
   out: { type: 'string', description: 'parquet file to write (--out)' },
   skip_bad: { type: 'boolean', description: 'leave out a workbook that does not look as declared (--skip-bad)' },
   partition_by: { type: 'string', description: 'Hive-partition the output by this column (--partition-by)' },
+  format: { type: 'string', description: 'parquet (default) or delta: write a Delta Lake table, one commit per run (--format)' },
+  merge_key: { type: 'string', description: 'with format delta: key columns, comma-separated; rows with a key already in the table replace it (--merge-key)' },
 };
 
 /** Every source's own flags (climatempo --city, random-person --count, …) by their snake_case names. */

@@ -18,7 +18,8 @@ import { stateDir } from './data-dir.js';
 import { acquireLock, acquireRawLock } from './lock.js';
 import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
 import { datasetFileOf, inputsOf, instanceOf, type SourceParams } from './source-adapter.js';
-import { defaultOutput, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
+import { defaultOutput, deltaLoadStep, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
+import type { DeltaWriteResult } from '../delta/write-table.js';
 
 /**
  * The one place the stages meet: a pipeline is extract -> transform -> (load), run under a lock, each step
@@ -136,7 +137,8 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = transformCheck.why;
-    const { summary, files, partitions } = await transformStep(request.source, request.transform, log);
+    const txn = { appId: slug, version: Date.parse(manifest.started_at) };
+    const { summary, files, partitions, delta } = await transformStep(request.source, request.transform.format === 'delta' ? { ...request.transform, txn } : request.transform, log);
     result.transform = summary;
     record.outputs = outputs = files;
     record.summary = {
@@ -144,6 +146,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       parts: summary.parts.length,
       skipped: summary.skipped.map((s) => s.name),
       ...(partitions ? { partitions_rewritten: partitions.written.length, partitions_removed: partitions.removed.length } : {}),
+      ...(delta ? deltaSummary(delta) : {}),
     };
     cache.transform = { fingerprint: transformCheck.fingerprint, outputs };
     await writeCacheState(dataDir, slug, cache);
@@ -162,6 +165,14 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = check.why;
+    if (load.delta) {
+      const result = await deltaLoadStep(outputs[0]!.path, path.basename(outputOf(request), '.parquet'), { ...load, delta: load.delta }, { appId: slug, version: Date.parse(manifest.started_at) }, log);
+      record.summary = deltaSummary(result);
+      record.outputs = result.added.map((file) => ({ path: `${result.location}${file}`, sha256: '', bytes: 0 }));
+      cache.load = { fingerprint: check.fingerprint, outputs: record.outputs };
+      await writeCacheState(dataDir, slug, cache);
+      return 'succeeded';
+    }
     const summary = await loadStep(outputs, load, log, request.transform.partitionBy ? outputOf(request) : undefined, request.source.shard);
     result.load = summary;
     record.summary = { uploaded: summary.uploaded, skipped: summary.skipped, failed: summary.failed, bytes_uploaded: summary.bytesUploaded };
@@ -173,6 +184,11 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
     }
     return 'succeeded';
   });
+}
+
+/** What a Delta commit did, for the run manifest and the run's one line. */
+function deltaSummary(result: DeltaWriteResult): Record<string, unknown> {
+  return { delta: result.version === undefined ? 'unchanged, nothing committed' : `version ${result.version}`, files_added: result.added.length, files_removed: result.removed.length };
 }
 
 /** One step's entry in the run manifest: timed, retried when worth it, written as it starts and at its end whatever happened. */
@@ -270,6 +286,7 @@ export async function checkTransform(request: PipelineRequest, cache: CacheState
       out: outputOf(request),
       partition_by: request.transform.partitionBy ?? null,
       shard: source.shard ? `${source.shard.index}/${source.shard.count}` : null,
+      ...(request.transform.format === 'delta' ? { format: 'delta', merge_key: request.transform.mergeKey?.join(',') ?? null } : {}),
     },
     etl_version: VERSION,
   };
@@ -286,7 +303,7 @@ export function checkLoad(load: LoadParams, outputs: FileRecord[], cache: CacheS
   const fingerprint: Fingerprint = {
     inputs: Object.fromEntries(outputs.map((output) => [output.path, output.sha256])),
     declaration: 'none',
-    params: { bucket: load.bucket, key: load.keyTemplate, endpoint: load.sink.endpoint ?? null, region: load.sink.region ?? null, ...tableParams(load) },
+    params: { bucket: load.bucket, key: load.keyTemplate, endpoint: load.sink.endpoint ?? null, region: load.sink.region ?? null, ...tableParams(load), ...(load.delta ? { format: 'delta', partition_by: load.delta.partitionBy ?? null, merge_key: load.delta.mergeKey?.join(',') ?? null } : {}) },
     etl_version: VERSION,
   };
   const previous = cache.load;
@@ -303,7 +320,7 @@ function tableParams(load: LoadParams): Record<string, string> {
 /** The parquet file, or with --partition-by the folder, that transform writes. */
 export function outputOf(request: PipelineRequest): string {
   const { source, transform } = request;
-  return path.resolve(transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset, transform.partitionBy !== undefined, instanceOf(source)));
+  return path.resolve(transform.out ?? defaultOutput(source.dataDir, source.source, source.dataset, transform.partitionBy !== undefined || transform.format === 'delta', instanceOf(source)));
 }
 
 export function rawDirOf(source: SourceParams): string {
@@ -355,6 +372,7 @@ function describeParams(request: PipelineRequest): Record<string, unknown> {
     endpoint: load?.sink.endpoint ?? null,
     region: load?.sink.region ?? null,
     ...(load ? tableParams(load) : {}),
+    ...(transform.format === 'delta' || load?.delta ? { format: 'delta', partition_by: transform.partitionBy ?? load?.delta?.partitionBy ?? null, merge_key: (transform.mergeKey ?? load?.delta?.mergeKey)?.join(',') ?? null } : {}),
     no_cache: request.noCache,
     step_retries: request.stepRetries,
     step_timeouts: request.stepTimeouts,

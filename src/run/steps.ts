@@ -11,6 +11,8 @@ import { findSource } from '../sources/index.js';
 import { loadFiles, type LoadRequest, type LoadSummary } from '../load/load-files.js';
 import { partitionManifestName, partitionParquet } from '../transform/parquet/partition-parquet.js';
 import type { ParquetSummary } from '../transform/parquet/write-parquet.js';
+import type { OutputFormat } from '../delta/options.js';
+import type { DeltaWriteResult } from '../delta/write-table.js';
 import { PACKAGE_NAME, VERSION } from '../version.js';
 import { fileRecord } from './cache.js';
 import { recordTransform } from './data-dir.js';
@@ -33,6 +35,11 @@ export interface TransformParams {
   skipBad: boolean;
   /** Hive-partition the output by this column: <out>/<column>=<value>/part-0.parquet and <out>/_manifest.json. */
   partitionBy?: string;
+  /** delta: <out> is a Delta table the run commits to (default parquet). */
+  format?: OutputFormat;
+  mergeKey?: string[];
+  /** For a Delta commit: the pipeline and run, so a retried commit is not made twice. */
+  txn?: { appId: string; version: number };
 }
 
 export interface TransformOutput {
@@ -41,10 +48,15 @@ export interface TransformOutput {
   files: FileRecord[];
   /** With partitionBy: which partitions were rewritten and which removed; the others were left as they were. */
   partitions?: { dir: string; written: Array<string | null>; removed: Array<string | null> };
+  /** With format delta: what was committed. */
+  delta?: DeltaWriteResult;
 }
 
 /** Where and how `load` uploads: LoadRequest without the files and the logger. */
-export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force' | 'table' | 'mode' | 'mergeKey'>;
+export type LoadParams = Pick<LoadRequest, 'bucket' | 'keyTemplate' | 'sink' | 'concurrency' | 'dryRun' | 'force' | 'table' | 'mode' | 'mergeKey'> & {
+  /** Set: the run's table is committed to the Delta table <bucket>/<dataset>/ instead of uploaded as files. */
+  delta?: { partitionBy: string | undefined; mergeKey: string[] | undefined };
+};
 
 /** `source`, when given, names its URL flag and its offline way in the hints of network errors. */
 export function createSourceIO(http: HttpParams, log: Logger, source?: AnySource): SourceIO {
@@ -99,10 +111,12 @@ export async function transformStep(params: SourceParams, transform: TransformPa
     const table = await callSource('transform', params, io);
     // Named after the table, so a declaration file's own name counts.
     const dataset = table.schema.name;
-    const out = path.resolve(transform.out ?? defaultOutput(params.dataDir, params.source, dataset, transform.partitionBy !== undefined, table.instance));
-    // Partitioned: the whole table goes to a temp file beside the folder first, then is split.
-    const target = transform.partitionBy ? tempPathFor(`${out}.parquet`) : out;
-    const untrack = transform.partitionBy ? trackTempFile(target) : () => false;
+    const delta = transform.format === 'delta';
+    const out = path.resolve(transform.out ?? defaultOutput(params.dataDir, params.source, dataset, transform.partitionBy !== undefined || delta, table.instance));
+    // Partitioned or Delta: the whole table goes to a temp file beside the folder first, then is split.
+    const staged = transform.partitionBy !== undefined || delta;
+    const target = staged ? tempPathFor(`${out}.parquet`) : out;
+    const untrack = staged ? trackTempFile(target) : () => false;
     const swept = await sweepDeadTempFiles(path.dirname(out));
     if (swept.length > 0) log.info(`removed ${swept.length} temp file(s) an interrupted run left beside ${out}`);
     const progress = log.progress(`${dataset}: writing ${out}`);
@@ -116,6 +130,14 @@ export async function transformStep(params: SourceParams, transform: TransformPa
       throw error;
     });
     progress.done(`${dataset}: ${plural(summary.rows, 'row')} from ${plural(summary.parts.length, 'file')}`);
+    if (delta) {
+      const { commitRunToDelta } = await import('../delta/run-delta.js');
+      const result = await commitRunToDelta({ parquet: target, table: out, sink: { endpoint: undefined, region: undefined }, partitionBy: transform.partitionBy, mergeKey: transform.mergeKey, txn: transform.txn }, log).finally(async () => {
+        await rm(target, { force: true });
+        untrack();
+      });
+      return { summary: { ...summary, path: out }, files: [], delta: result };
+    }
     const output = transform.partitionBy
       ? await partition(summary, transform.partitionBy, out, log, params.shard).finally(async () => {
           await rm(target, { force: true });
@@ -163,6 +185,13 @@ export function loadStep(outputs: readonly FileRecord[], load: LoadParams, log: 
     keyTemplate: `${path.basename(partitionedDir)}/${load.keyTemplate}`,
     last: partitionManifestName(shard),
   });
+}
+
+/** The run's table (one parquet file from transform) committed to the Delta table <bucket>/<folder>/. */
+export async function deltaLoadStep(parquet: string, folder: string, load: LoadParams & { delta: NonNullable<LoadParams['delta']> }, txn: { appId: string; version: number }, log: Logger): Promise<DeltaWriteResult> {
+  const { commitRunToDelta } = await import('../delta/run-delta.js');
+  const table = load.bucket.endsWith('/') ? `${load.bucket}${folder}/` : `${load.bucket}/${folder}/`;
+  return commitRunToDelta({ parquet, table, sink: load.sink, partitionBy: load.delta.partitionBy, mergeKey: load.delta.mergeKey, txn }, log);
 }
 
 export function describeTransform(summary: ParquetSummary): string {
