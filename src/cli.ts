@@ -15,6 +15,7 @@ import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { schemaCommand } from './commands/schema.js';
+import { serveCommand } from './commands/serve.js';
 import { transformCommand } from './commands/transform.js';
 import { checkDestinationFlags, splitToFlag, type DestinationFlags } from './load/destination.js';
 import { VERSION } from './version.js';
@@ -31,6 +32,7 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   schemaCommand,
   datasetsCommand,
   inspectCommand,
+  serveCommand,
 ];
 
 const EXIT_CODES_HELP = `
