@@ -63,7 +63,6 @@ Examples:
         if (flags.auth) {
           throw new ConfigError(`--host ${flags.host} is reachable from other machines, and no token is set`, { hint: 'add --token-env <VAR> (a variable holding a long random token), or --no-auth to serve without one' });
         }
-        ctx.log.warn(`--no-auth: anyone who can reach ${flags.host}:${flags.port} can read every dataset in ${flags.dataDir}/processed`);
       }
       const { startServer } = await import('../serve/http-server.js'); // Loaded when the command runs: `etl --help` stays fast
       const server = await startServer({
@@ -84,6 +83,7 @@ Examples:
         if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') throw new ConfigError(`--host ${flags.host} is not an address of this machine`, { hint: 'use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)' });
         throw error;
       });
+      if (!isLoopback(flags.host) && token === undefined) ctx.log.warn(`--no-auth: anyone who can reach ${server.url} can read every dataset in ${flags.dataDir}/processed`);
       ctx.printResult(`etl serve: listening on ${server.url} (data dir ${flags.dataDir}; Ctrl-C stops)`, { command: 'serve', url: server.url, data_dir: flags.dataDir });
       // Serves until the process is stopped (SIGINT/SIGTERM end it in cli.ts).
       await new Promise<never>(() => {});

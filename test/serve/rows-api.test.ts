@@ -76,8 +76,8 @@ async function allPages(dataset: string, query: string, limit: number): Promise<
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const route = `/v1/datasets/demo/${dataset}/rows?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const { status, body } = await json<{ rows: Thing[]; next: string | null; error?: string }>(route);
+    const route: string = `/v1/datasets/demo/${dataset}/rows?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const { status, body }: { status: number; body: { rows: Thing[]; next: string | null; error?: string } } = await json(route);
     expect(status, body.error).toBe(200);
     expect(body.rows.length).toBeLessThanOrEqual(limit);
     rows.push(...body.rows);
@@ -139,6 +139,14 @@ describe('keyset pagination', () => {
       const [a, b] = [rows[i - 1]!, rows[i]!];
       expect(key(a) > key(b) || (key(a) === key(b) && a.day <= b.day)).toBe(true);
     }
+  });
+
+  it('ascending by a column with nulls: the nulls come last, once each', async () => {
+    const { rows } = await allPages('things', 'order=name,-id', 53);
+    expect(ids(rows)).toEqual(model.map((t) => t.id));
+    const nulls = model.filter((t) => t.name === null).length;
+    expect(rows.slice(-nulls).every((r) => r.name === null)).toBe(true);
+    expect(rows.slice(-nulls).map((r) => r.id)).toEqual(model.filter((t) => t.name === null).map((t) => t.id).reverse());
   });
 
   it('the last page says next: null, and a cursor from another order is refused', async () => {
