@@ -12,7 +12,7 @@ import { openApiDocument } from './openapi.js';
 import { pinFiles } from './pinned-files.js';
 import { buildRowsSql, encodeCursor, parseRowsQuery, type QueryLimits } from './rows-query.js';
 import { seedAnswer } from './seed-route.js';
-import { renderPage } from './page.js';
+import { PAGE_CSP, renderPage } from './page.js';
 
 export interface ServeOptions extends EngineLimits, QueryLimits {
   dataDir: string;
@@ -71,7 +71,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
   // The health check and the page's HTML and script hold no data: a browser loads them without a token, and
   // the page sends the token it is given with each API call.
   if (route === '/healthz') return answerJson(response, 200, { status: 'ok' });
-  if (route === '/' || route === '/index.html') return answerText(response, 200, 'text/html; charset=utf-8', renderPage());
+  if (route === '/' || route === '/index.html') return answerText(response, 200, 'text/html; charset=utf-8', renderPage(options.maxJsonRows), { 'Content-Security-Policy': PAGE_CSP });
   checkToken(request, options.token);
 
   if (route === '/v1/datasets') {
