@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { HttpError } from './http-error.js';
 
@@ -33,6 +35,8 @@ export async function openEngine(limits: EngineLimits): Promise<Engine> {
   const instance: DuckDBInstance = await duck.DuckDBInstance.create(':memory:', {
     threads: '2',
     memory_limit: '256MB',
+    // A sort bigger than the memory limit spills here, not into a `.tmp` folder in the user's working directory.
+    temp_directory: path.join(os.tmpdir(), `etl-serve-duckdb-${process.pid}`),
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
     // Files are opened through /proc/self/fd/<n> (see pinned-files.ts): a cache keyed by path would hand one
@@ -68,12 +72,20 @@ export async function openEngine(limits: EngineLimits): Promise<Engine> {
     async withConnection(work) {
       const connection = await acquire();
       let timedOut = false;
+      let repeat: NodeJS.Timeout | undefined;
+      // DuckDB forgets an interrupt that arrives before a statement starts executing (while it is prepared), so
+      // once the time is up the interrupt is repeated until the work gives up.
       const timeout = setTimeout(() => {
         timedOut = true;
         connection.interrupt();
+        repeat = setInterval(() => connection.interrupt(), 20);
       }, limits.queryTimeoutMs);
+      const stop = (): void => {
+        clearTimeout(timeout);
+        clearInterval(repeat);
+      };
       const timer: QueryTimer = {
-        stop: () => clearTimeout(timeout),
+        stop,
         get timedOut() {
           return timedOut;
         },
@@ -84,7 +96,7 @@ export async function openEngine(limits: EngineLimits): Promise<Engine> {
         if (timedOut) throw new HttpError(503, `query ran past the time limit of ${limits.queryTimeoutMs / 1000} s and was stopped; narrow it with filters or a smaller limit`);
         throw error;
       } finally {
-        clearTimeout(timeout);
+        stop();
         release(connection);
       }
     },

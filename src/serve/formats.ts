@@ -1,5 +1,4 @@
-import { Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import type { DuckDBConnection, DuckDBResultReader, Json } from '@duckdb/node-api';
 import { streamCopy } from '../core/csv-pipe.js';
 import { HttpError } from './http-error.js';
@@ -43,6 +42,8 @@ export function jsonConverter(type: string): (value: Json) => Json {
 
 export interface Page {
   rows: Array<Record<string, Json>>;
+  /** More rows follow the page. */
+  more: boolean;
   /** The last row's key values, when more rows follow. */
   lastKeys: Array<string | null> | undefined;
 }
@@ -52,12 +53,9 @@ export async function readPage(connection: DuckDBConnection, query: BuiltQuery, 
   const reader = await connection.runAndReadAll(query.sql, query.params);
   const rows = objectsOf(reader, query.keyColumns.length);
   const more = rows.length > limit;
-  const keys = reader.getRowsJson();
   const keyStart = reader.columnCount - query.keyColumns.length;
-  return {
-    rows: rows.slice(0, limit),
-    lastKeys: more ? (keys[limit - 1]!.slice(keyStart) as Array<string | null>) : undefined,
-  };
+  const lastKeys = more && query.keyColumns.length > 0 ? (reader.getRowsJson()[limit - 1]!.slice(keyStart) as Array<string | null>) : undefined;
+  return { rows: rows.slice(0, limit), more, lastKeys };
 }
 
 function objectsOf(reader: DuckDBResultReader, keyCount: number): Array<Record<string, Json>> {
@@ -87,15 +85,28 @@ export async function streamRows(connection: DuckDBConnection, query: BuiltQuery
   }
   const options = format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet, COMPRESSION zstd';
   let started = false;
-  const tap = new Transform({
-    transform(chunk, _encoding, done) {
-      if (!started) {
-        started = true;
-        firstBytes();
-      }
-      done(null, chunk);
+  const start = (): void => {
+    if (!started) {
+      started = true;
+      firstBytes();
+    }
+  };
+  // Bytes go on to `into` at its pace. The end is left to the caller's success: a query that fails before its
+  // first byte closes the pipe too, and ending `into` then would send an empty 200 instead of the error.
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (into.destroyed) return done(new Error('the client went away'));
+      start();
+      if (into.write(chunk)) return done();
+      const resume = (): void => {
+        into.off('drain', resume).off('close', resume);
+        done(into.destroyed ? new Error('the client went away') : undefined);
+      };
+      into.on('drain', resume).on('close', resume);
     },
   });
-  await Promise.all([streamCopy(connection, query.sql, query.params, options, tap), pipeline(tap, into)]);
+  await streamCopy(connection, query.sql, query.params, options, sink);
+  start();
+  into.end();
 }
 

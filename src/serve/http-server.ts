@@ -118,11 +118,16 @@ async function answerRows(request: IncomingMessage, response: ServerResponse, ur
     const schema = await columnsOf(engine, options.dataDir, location, pinned);
     const query = parseRowsQuery(url.searchParams, schema, format === 'json', options);
     if (format === 'json') {
-      const built = buildRowsSql(query, pinned, true);
-      const page = await engine.withConnection((connection) => readPage(connection, built, query.limit!));
+      const page = await engine.withConnection(async (connection) => {
+        if (!query.after) {
+          const untied = await readPage(connection, buildRowsSql(query, pinned, 'untied'), query.limit!);
+          if (!untied.more) return untied;
+        }
+        return readPage(connection, buildRowsSql(query, pinned, 'page'), query.limit!);
+      });
       return answerJson(response, 200, { rows: page.rows, next: page.lastKeys ? encodeCursor(query.order, page.lastKeys) : null });
     }
-    const built = buildRowsSql(query, pinned, false);
+    const built = buildRowsSql(query, pinned, 'stream');
     await engine.withConnection(async (connection, timer) => {
       const stop = (): void => {
         if (!response.writableFinished) connection.interrupt();

@@ -127,7 +127,15 @@ const VALUE_FORMS: Array<{ types: RegExp; form: RegExp; expected: string }> = [
 function checkValue(column: ServedColumn, value: string): void {
   const form = VALUE_FORMS.find((f) => f.types.test(column.type));
   if (!form) throw badRequest(`column ${JSON.stringify(column.name)} is ${column.type}, which filters cannot compare`);
-  if (!form.form.test(value)) throw badRequest(`${column.name}: ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} is not ${form.expected}`);
+  if (!form.form.test(value) || !isRealDate(column.type, value)) throw badRequest(`${column.name}: ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} is not ${form.expected}`);
+}
+
+/** A date's month and day must exist (2020-13-45 has the right shape and is no date). */
+function isRealDate(type: string, value: string): boolean {
+  if (!/^(DATE|TIMESTAMP)/.test(type)) return true;
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 /** A column type as DuckDB printed it from the file, checked before it enters a CAST. */
@@ -170,33 +178,45 @@ export interface BuiltQuery {
 }
 
 /**
+ * How a query is shaped: `page` is a JSON page that can say where the next one starts (the tiebreak and the
+ * keys as text, one row more than the limit); `untied` the same page without the tiebreak, tried first when
+ * there is no cursor, since reading each row's position costs a scan about twice as long and a selection that
+ * fits one page needs no next cursor (rows tying on `order` then come in no set order); `stream` the whole
+ * selection, ordered (and tie-broken as pages are) only when asked.
+ */
+export type QueryShape = 'page' | 'untied' | 'stream';
+
+/**
  * SELECT … FROM the pinned files WHERE filters [AND after the cursor] ORDER BY keys, tiebreak LIMIT n.
  * Keyset pagination: the order is made total by the tiebreak (which file, which row in it), and the next page
  * starts strictly after the previous page's last key, so each row comes exactly once whatever the order's
  * duplicates, and no page scans past rows it skips (no OFFSET). NULLs sort last ascending and first
  * descending (as the greatest value); the comparison below follows that.
  */
-export function buildRowsSql(query: RowsQuery, table: PinnedTable, withKeys: boolean): BuiltQuery {
+export function buildRowsSql(query: RowsQuery, table: PinnedTable, shape: QueryShape): BuiltQuery {
   const params: string[] = [];
   const bind = (value: string): string => `$${params.push(value)}`;
   const from = table.from(bind);
   const conditions = query.filters.map((filter) => filterSql(filter, bind));
+  // An ordered stream is sorted anyway: with the tiebreak its rows tie-break as the JSON pages do.
+  const tiebreak = shape === 'page' || query.after !== undefined || (shape === 'stream' && query.order.length > 0);
   const keys: SortKey[] = [
     ...query.order.map((key) => ({ expression: quoteIdentifier(key.column.name), type: castType(key.column), descending: key.descending })),
-    ...table.tiebreak.map((key) => ({ ...key, descending: false })),
+    ...(tiebreak ? table.tiebreak.map((key) => ({ ...key, descending: false })) : []),
   ];
   if (query.after) {
     if (query.after.length !== keys.length) throw badRequest('cursor does not fit this dataset any more (its files changed); start again without cursor');
     conditions.push(afterSql(keys, query.after, bind));
   }
-  const keyColumns = withKeys ? keys.map((_, i) => `__key${i}`) : [];
-  const select = [...query.columns.map((c) => quoteIdentifier(c.name)), ...keys.flatMap((key, i) => (withKeys ? [`CAST(${key.expression} AS VARCHAR) AS ${keyColumns[i]}`] : []))];
+  const keyColumns = shape === 'page' ? keys.map((_, i) => `__key${i}`) : [];
+  const select = [...query.columns.map((c) => quoteIdentifier(c.name)), ...keyColumns.map((name, i) => `CAST(${keys[i]!.expression} AS VARCHAR) AS ${name}`)];
   const orderBy = keys.map((key) => `${key.expression} ${key.descending ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'}`);
   const sql = [
     `SELECT ${select.join(', ')} FROM ${from}`,
     conditions.length > 0 ? `WHERE ${conditions.map((c) => `(${c})`).join(' AND ')}` : '',
-    `ORDER BY ${orderBy.join(', ')}`,
-    query.limit === undefined ? '' : `LIMIT ${query.limit + (withKeys ? 1 : 0)}`,
+    // Unordered, DuckDB keeps the files' own order (preserve_insertion_order) and streams without sorting.
+    orderBy.length > 0 ? `ORDER BY ${orderBy.join(', ')}` : '',
+    query.limit === undefined ? '' : `LIMIT ${query.limit + (shape === 'stream' ? 0 : 1)}`,
   ].filter(Boolean).join(' ');
   return { sql, params, keyColumns };
 }

@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as XLSX from '@e965/xlsx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monthlyAreas, monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { runCli } from '../helpers/run-cli.js';
 import { startServe, writeParquetWithDuckDb, type ServeProcess } from '../helpers/serve.js';
+import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
 
 /** `etl serve` as users run it: over what `etl transform ons` wrote, behind a token, under limits. */
@@ -179,5 +181,30 @@ describe('limits and data changing underneath', () => {
     } finally {
       await serve.stop();
     }
+  });
+});
+
+describe.skipIf(!hasSharedData)('the seed route over a real ONS workbook (../shared/data)', () => {
+  let serve: ServeProcess;
+  let grid: unknown[][];
+  beforeAll(async () => {
+    const workbook = sharedFile('ons-monthly', 'Monthly2019Mortality.xls');
+    const realDir = path.join(work, 'real');
+    const transform = await runCli(['transform', 'ons', 'monthly-deaths', '--input', workbook, '--data-dir', realDir]);
+    expect(transform.code, transform.stderr).toBe(0);
+    // Expected figures straight from the workbook with SheetJS, not through the engine under test.
+    const sheets = XLSX.read(await readFile(workbook), {});
+    const sheetName = sheets.SheetNames.find((name) => /^Figures for 2019$/.test(name.trim()))!;
+    grid = XLSX.utils.sheet_to_json<unknown[]>(sheets.Sheets[sheetName]!, { header: 1, raw: true, defval: null });
+    serve = await startServe(['--data-dir', realDir]);
+  });
+  afterAll(() => serve?.stop());
+
+  it.each(['K04000001', 'E92000001', 'W92000004', 'E12000007', 'E06000047', 'E09000033'])('%s: the twelve months printed on its row', async (code) => {
+    // Per SOURCES.md: codes in column A, names in B, the twelve months from column C.
+    const row = grid.find((cells) => String(cells[0] ?? '').trim() === code)!;
+    const printed = row.slice(2, 14).map((v) => (typeof v === 'number' ? v : null));
+    const body = (await (await fetch(`${serve.url}/year/2019/geo_code/${code}`)).json()) as { year: number; geo_code: string; data: Record<string, number | null> };
+    expect(body).toEqual({ year: 2019, geo_code: code, data: Object.fromEntries(monthDays(2019).map((day, m) => [day, printed[m]])) });
   });
 });

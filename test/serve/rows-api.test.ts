@@ -211,6 +211,15 @@ describe('formats', () => {
     expect(normalised).toEqual(await jsonRows());
   });
 
+  it('a query that fails before its first byte is an error status, not an empty 200', async () => {
+    for (const format of ['csv', 'parquet', 'ndjson']) {
+      // Of the form of a whole number, beyond what an INTEGER holds: DuckDB refuses it when the query starts.
+      const response = await get(`/v1/datasets/demo/things/rows?grp=99999999999&format=${format}`);
+      expect(response.status, format).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(/Conversion Error/);
+    }
+  });
+
   it('an unknown format is a 400 naming it', async () => {
     const { status, body } = await json<{ error: string }>('/v1/datasets/demo/things/rows?format=xml');
     expect(status).toBe(400);
@@ -225,7 +234,8 @@ describe('refusals: one line naming what was wrong', () => {
     ['columns=id,secret', /unknown column "secret" in columns/],
     ['order=-nope', /unknown column "nope" in order/],
     ['grp=abc', /grp: "abc" is not a whole number/],
-    ['day=2020-13-45', /Conversion Error|not a date/],
+    ['day=2020-13-45', /day: "2020-13-45" is not a date, YYYY-MM-DD/],
+    ['ts__gt=2020-02-30T00:00:00', /ts: "2020-02-30T00:00:00" is not a date or time/],
     ['name__null=maybe', /expected true or false/],
     ['limit=501', /limit 501 is more than the 500 rows a JSON page holds/],
     ['limit=0', /limit "0" is not a whole number of 1 or more/],
