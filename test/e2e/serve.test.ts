@@ -132,6 +132,22 @@ describe('auth and CORS', () => {
   });
 });
 
+describe('start-up', () => {
+  it('a port in use, or one out of range, is a usage error (exit 2) in one line', async () => {
+    const first = await startServe(['--data-dir', dataDir]);
+    try {
+      const taken = await runCli(['serve', '--port', new URL(first.url).port, '--data-dir', dataDir]);
+      expect(taken.code).toBe(2);
+      expect(taken.stderr.trim()).toMatch(/^etl: config error: port \d+ on 127\.0\.0\.1 is in use \(choose another with --port, or --port 0 for any free one\)$/);
+    } finally {
+      await first.stop();
+    }
+    const outOfRange = await runCli(['serve', '--port', '70000', '--data-dir', dataDir]);
+    expect(outOfRange.code).toBe(2);
+    expect(outOfRange.stderr).toMatch(/expected a port number, 0 to 65535/);
+  });
+});
+
 describe('limits and data changing underneath', () => {
   const BIG = 3_000_000;
   let bigDir: string;
