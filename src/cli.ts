@@ -105,6 +105,7 @@ Examples:
   $ etl load deaths.parquet --bucket gs://my-bucket/ons/   upload, verified; a re-run uploads nothing
   $ etl run ons --bucket s3://my-bucket/ons/         extract, transform and load, for a crontab line
   $ etl inspect Monthly2019Mortality.xls             what the engine sees in a workbook
+  $ etl serve                                        browse and query the processed layer at http://127.0.0.1:8080
 ${EXIT_CODES_HELP}`);
   program.exitOverride();
   // With errors silenced, commander writes to writeErr only the help it shows for `etl` with no command: a
