@@ -12,6 +12,7 @@ import { writePeopleRawLayer } from './json-inputs.js';
 import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } from './load.js';
 import { POSTGRES_SCENARIOS, benchPostgres } from './postgres.js';
 import { DELTA_SCENARIOS, benchDelta } from './delta.js';
+import { SERVE_SCENARIOS, benchServe } from './serve.js';
 import { REGRESSION_RATIO, measurePaired, prepareBaseline, type PairedResult } from './baseline.js';
 import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
 
@@ -26,6 +27,8 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *   npm run bench -- --only pg-load-1m,pg-load-100k,psql-copy-in-1m,pg-extract-1m,psql-copy-out-1m
  *                                      Postgres: etl load / extract against psql \copy, on a throwaway cluster
  *   npm run bench -- --only refresh-1-of-10-hive,refresh-1-of-10-delta   one ONS edition refreshed: Hive rewrite vs Delta commit
+ *   npm run bench -- --only serve-point-1m,serve-page-1m,serve-csv-10m
+ *                                      etl serve: req/s against DuckDB in-process; peak RSS streaming 10M rows as CSV
  *   npm run bench -- --fresh           generate the inputs again
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
  *                                      time another build's CLI (e.g. the seed) on the same inputs
@@ -60,7 +63,7 @@ log(`etl bench: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.tot
 if (!canMeasureRss) log('  /usr/bin/time (GNU time) not found: peak RSS is not measured');
 log('inputs:');
 // The JSON scenarios make their own inputs; the others' files take minutes to generate the first time.
-const inputs = only?.every((id) => id.startsWith('json-') || (POSTGRES_SCENARIOS as readonly string[]).includes(id) || (DELTA_SCENARIOS as readonly string[]).includes(id)) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
+const inputs = only?.every((id) => id.startsWith('json-') || (POSTGRES_SCENARIOS as readonly string[]).includes(id) || (DELTA_SCENARIOS as readonly string[]).includes(id) || (SERVE_SCENARIOS as readonly string[]).includes(id)) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
 
 const pandas = spawnSync('python3', ['-c', 'import pandas, pyarrow, openpyxl'], { encoding: 'utf8' });
 const pandasReason = pandas.error ? 'python3 not found' : pandas.status !== 0 ? `python3 -c "import pandas, pyarrow, openpyxl" failed: ${(pandas.stderr.trim().split('\n').pop() ?? '').trim()}` : null;
@@ -205,6 +208,8 @@ if (DELTA_SCENARIOS.some(wanted)) {
   const [hive, commit] = DELTA_SCENARIOS.map((id) => delta.find((result) => result.scenario === id));
   if (hive && commit) log(`  Delta commit / Hive rewrite, refreshing 1 of 10 partitions: ${(commit.medianWallS / hive.medianWallS).toFixed(2)}x (goal < 2x)`);
 }
+const serve = SERVE_SCENARIOS.some(wanted) ? await benchServe({ etl, inputsDir: path.join(outDir, 'inputs'), wanted, log }) : undefined;
+if (serve) results.push(...serve.results);
 
 const show = (value: number | null, digits = 0): string => (value === null ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 log('');
@@ -301,6 +306,9 @@ const psqlOut = find('psql-copy-out-1m');
 if (pgExtract && psqlOut) {
   const ratio = pgExtract.medianWallS / psqlOut.medianWallS;
   targets.push({ target: 'Postgres extract (1M rows -> raw parquet) within 1.5x of psql \\copy to CSV', measured: `${pgExtract.medianWallS.toFixed(2)} vs ${psqlOut.medianWallS.toFixed(2)} s = ${ratio.toFixed(2)}x`, met: ratio <= 1.5 });
+}
+if (serve?.csv) {
+  targets.push({ target: 'etl serve: peak RSS streaming 10M rows as CSV < 300 MB', measured: `${serve.csv.peakRssMb.toFixed(0)} MB (${serve.csv.rows.toLocaleString('en')} rows, ${serve.csv.megabytes.toFixed(0)} MB in ${serve.csv.seconds.toFixed(1)} s)`, met: serve.csv.peakRssMb < 300 && serve.csv.rows === 10_000_000 });
 }
 log('');
 log(table(['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'])));

@@ -15,6 +15,7 @@ import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { schemaCommand } from './commands/schema.js';
+import { serveCommand } from './commands/serve.js';
 import { transformCommand } from './commands/transform.js';
 import { vacuumCommand } from './commands/vacuum.js';
 import { checkDestinationFlags, splitToFlag, type DestinationFlags } from './load/destination.js';
@@ -33,6 +34,7 @@ const commandFactories: Array<(context: () => Promise<CommandContext>) => Comman
   datasetsCommand,
   inspectCommand,
   vacuumCommand,
+  serveCommand,
 ];
 
 const EXIT_CODES_HELP = `
@@ -105,6 +107,7 @@ Examples:
   $ etl load deaths.parquet --bucket gs://my-bucket/ons/   upload, verified; a re-run uploads nothing
   $ etl run ons --bucket s3://my-bucket/ons/         extract, transform and load, for a crontab line
   $ etl inspect Monthly2019Mortality.xls             what the engine sees in a workbook
+  $ etl serve                                        browse and query the processed layer at http://127.0.0.1:8080
 ${EXIT_CODES_HELP}`);
   program.exitOverride();
   // With errors silenced, commander writes to writeErr only the help it shows for `etl` with no command: a

@@ -86,8 +86,16 @@ async function settleBoth(first: Promise<unknown>, second: Promise<unknown>, pre
  * A failure on either side rejects; the caller's transaction decides what is kept.
  */
 export async function streamQueryAsCsv(duck: DuckDBConnection, select: string, into: Writable): Promise<void> {
+  await streamCopy(duck, select, [], 'FORMAT csv, HEADER false', into);
+}
+
+/**
+ * DuckDB writes `select` (its `$n` parameters bound to `params`) with COPY's `options` (e.g. `FORMAT parquet`) into
+ * `into`, through a named pipe: the file is never whole anywhere, in memory or on disk.
+ */
+export async function streamCopy(duck: DuckDBConnection, select: string, params: readonly string[], options: string, into: Writable): Promise<void> {
   await withFifo(async (fifo) => {
-    const writer = duck.run(`COPY (${select}) TO '${fifo.replace(/'/g, "''")}' (FORMAT csv, HEADER false)`).catch(async (error: unknown) => {
+    const writer = duck.run(`COPY (${select}) TO '${fifo.replace(/'/g, "''")}' (${options})`, params.length > 0 ? [...params] : undefined).catch(async (error: unknown) => {
       await releaseOpen(fifo, 'writer');
       throw error;
     });
