@@ -90,6 +90,15 @@ async function runsOf(dataDir: string): Promise<RunManifest[]> {
   const names = (await readdir(path.join(dataDir, 'runs'))).filter((name) => name.endsWith('.json')).sort();
   return Promise.all(names.map(async (name) => JSON.parse(await readFile(path.join(dataDir, 'runs', name), 'utf8')) as RunManifest));
 }
+/** The error a run fails with (a run that succeeds fails the test). */
+function failure(run: Promise<unknown>): Promise<Error & { exitCode?: number }> {
+  return run.then(
+    () => {
+      throw new Error('the run was expected to fail');
+    },
+    (error: unknown) => error as Error & { exitCode?: number },
+  );
+}
 function deadPid(): number {
   return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
 }
@@ -313,7 +322,7 @@ describe('runPipeline: failures, retries, secrets', () => {
     const dataDir = newDir();
     const lake = path.join(work, `blocked-${counter}`);
     await writeFile(lake, 'not a folder');
-    const once = await runPipeline(request(dataDir, { load: { bucket: lake } }), captured().log).catch((error: unknown) => error);
+    const once = await failure(runPipeline(request(dataDir, { load: { bucket: lake } }), captured().log));
     expect(String(once)).toMatch(/cannot write .*blocked/);
     const [failedRun] = await runsOf(dataDir);
     expect(failedRun!.status).toBe('failed');
@@ -345,7 +354,7 @@ describe('runPipeline: failures, retries, secrets', () => {
     const c = captured();
     const bad = request(dataDir, { stepRetries: { extract: 3, transform: 3, load: 3 } });
     bad.source.baseUrl = `${api.url}/missing/`;
-    const error = await runPipeline(bad, c.log).catch((e: unknown) => e as Error & { exitCode: number });
+    const error = await failure(runPipeline(bad, c.log));
     expect(error).toBeInstanceOf(Error);
     const [run] = await runsOf(dataDir);
     expect(steps(run!)).toEqual([['extract', 'failed']]);
@@ -358,7 +367,7 @@ describe('runPipeline: failures, retries, secrets', () => {
   it('a step that takes longer than its timeout fails with the step named', async () => {
     const dataDir = newDir();
     api.queue('/api/', { status: 200, body: peoplePage({ results: 3, seed: 'fast', page: 1 }), delayMs: 3000 });
-    const error = await runPipeline(request(dataDir, { stepTimeouts: { extract: 0.2, transform: undefined, load: undefined } }), captured().log).catch((e: unknown) => e as Error);
+    const error = await failure(runPipeline(request(dataDir, { stepTimeouts: { extract: 0.2, transform: undefined, load: undefined } }), captured().log));
     expect(error.message).toMatch(/extract/);
     const [run] = await runsOf(dataDir);
     expect(run!.params.step_timeouts).toEqual({ extract: 0.2 });
