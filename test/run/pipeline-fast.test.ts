@@ -8,13 +8,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../src/core/log.js';
 import { PipelineBusyError } from '../../src/run/lock.js';
-import { checkLoad, outputOf, pipelineSlug, runPipeline, type PipelineRequest } from '../../src/run/pipeline.js';
+import { checkLoad, checkTransform, outputOf, pipelineSlug, runPipeline, type PipelineRequest } from '../../src/run/pipeline.js';
 import { describePlan, planPipeline } from '../../src/run/plan.js';
 import type { RunManifest } from '../../src/run/run-manifest.js';
 import { VERSION } from '../../src/version.js';
+import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { peoplePage } from '../fixtures/random-person/people.js';
 import { json, startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { readParquet } from '../helpers/parquet.js';
+import { writeWorkbook } from '../helpers/workbook-writer.js';
 
 /**
  * runPipeline, planPipeline and the cache in-process on the smallest real pipeline: random-person, three people
@@ -544,5 +546,62 @@ describe('planPipeline: what a run would do, from the data dir alone', () => {
     expect((await planPipeline(request(dataDir, { flags: { count: 5 } }), captured().log)).steps[1]).toEqual({ name: 'transform', action: 'run', why: '--count 3 -> 5' });
     await expect(planPipeline(request(dataDir, { flags: { count: 0 } }), captured().log)).rejects.toThrow(/--count <n>/);
     expect(api.requests.length).toBe(requests + 1);
+  });
+});
+
+describe('runPipeline and planPipeline with --input (ONS workbooks read where they are)', () => {
+  const onsRequest = (dataDir: string, input: string[]): PipelineRequest => ({
+    ...request(dataDir),
+    name: 'ons/monthly-deaths',
+    source: { source: 'ons', dataset: 'monthly-deaths', dataDir, concurrency: 1, rateLimit: 0, flags: { input } },
+  });
+
+  it('no extract; the workbooks are the transform\'s inputs, and one changed runs it again', async () => {
+    const dataDir = newDir();
+    const book = path.join(work, `book-${counter}`, 'deaths2021.xlsx');
+    await mkdir(path.dirname(book), { recursive: true });
+    await writeWorkbook(book, monthlySheets({ year: 2021, publishedMonths: 2 }));
+    const plan = await planPipeline(onsRequest(dataDir, [book]), captured().log);
+    expect(plan.steps.slice(0, 2)).toEqual([
+      { name: 'extract', action: 'skip', why: '--input given: the workbooks are read where they are' },
+      { name: 'transform', action: 'run', why: 'no earlier successful run' },
+    ]);
+    const requests = api.requests.length;
+    const { manifest } = await runPipeline(onsRequest(dataDir, [book]), captured().log);
+    expect(api.requests.length).toBe(requests);
+    expect(steps(manifest)).toEqual([['extract', 'skipped'], ['transform', 'succeeded']]);
+    expect(step(manifest, 'extract').cache).toBe('--input given: the workbooks are read where they are');
+    expect(step(manifest, 'transform').inputs).toEqual([{ path: book, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: (await readFile(book)).length }]);
+    // No raw lock was needed: only the pipeline's own lock was ever taken.
+    expect(await readdir(path.join(dataDir, 'locks'))).toEqual([]);
+    expect(steps((await runPipeline(onsRequest(dataDir, [book]), captured().log)).manifest)).toEqual([['extract', 'skipped'], ['transform', 'cached']]);
+    await writeWorkbook(book, monthlySheets({ year: 2021, publishedMonths: 3 }));
+    expect(step((await runPipeline(onsRequest(dataDir, [book]), captured().log)).manifest, 'transform').cache).toBe(`input changed: ${book}`);
+  });
+
+  it('an input that does not exist is refused in transform\'s words', async () => {
+    const missing = path.join(work, 'no-such-book.xlsx');
+    const error = await failure(checkTransform(onsRequest(newDir(), [missing]), {}, captured().log));
+    expect(error.message).toBe(`--input ${missing}: no such file or directory`);
+    expect((error as Error & { hint?: string }).hint).toBe("give workbooks or directories that exist (--input, or input: in the pipeline's options)");
+  });
+});
+
+describe('runPipeline: a partitioned output\'s leftovers', () => {
+  it('temp files of a dead run inside the partitioned folder are swept before anything runs', async () => {
+    const dataDir = newDir();
+    const nested = path.join(dataDir, 'processed', 'random-person', 'people', 'nat=CA');
+    await mkdir(nested, { recursive: true });
+    const leftover = path.join(nested, `.etl-tmp-${deadPid()}-a1b2c3d4e5f6-part-0.parquet`);
+    await writeFile(leftover, 'cut');
+    const c = captured();
+    // The extract fails (404), so no partitioning is attempted; the sweep came first.
+    const bad = request(dataDir, { transform: { skipBad: false, partitionBy: 'nat' } });
+    bad.source.baseUrl = `${api.url}/missing/`;
+    await failure(runPipeline(bad, c.log));
+    await expect(readFile(leftover)).rejects.toThrow(/ENOENT/);
+    expect(warnings(c)).toEqual(['warn: removed 1 temp file left by an interrupted run']);
+    const [run] = await runsOf(dataDir);
+    expect(run!.params.partition_by).toBe('nat');
   });
 });
