@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -143,7 +144,10 @@ describe('runPipeline: what a run records', () => {
     const [e, t, l] = manifest.steps as [RunManifest['steps'][0], RunManifest['steps'][0], RunManifest['steps'][0]];
     expect(e).toMatchObject({ attempts: 1, cache: 'always asks the source (conditional GETs)', inputs: [], summary: { url: api.url, downloaded: 1, unchanged: 0 } });
     expect(e.outputs).toEqual([{ path: path.join(rawDir, 'page-00001.json'), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: page.length }]);
-    expect(e.duration_s).toBeGreaterThanOrEqual(0);
+    // Seconds, to the millisecond: a step of this size takes well under a minute (not milliseconds counted as seconds).
+    for (const each of manifest.steps) expect(each.duration_s).toBeGreaterThanOrEqual(0);
+    for (const each of manifest.steps) expect(each.duration_s).toBeLessThan(60);
+    for (const each of manifest.steps) expect(Math.round(each.duration_s * 1000)).toBeCloseTo(each.duration_s * 1000, 6);
     expect(Date.parse(e.started_at)).toBeGreaterThanOrEqual(Date.parse(manifest.started_at));
 
     expect(t).toMatchObject({ attempts: 1, cache: 'no earlier successful run', inputs: e.outputs, summary: { rows: 3, parts: 1, skipped: [] } });
@@ -331,11 +335,16 @@ describe('runPipeline: failures, retries, secrets', () => {
     expect(step(failedRun!, 'load')).toMatchObject({ status: 'failed', attempts: 1, error: expect.stringMatching(/cannot write .*blocked/) });
     expect(failedRun!.error).toEqual({ step: 'load', message: expect.stringMatching(/cannot write .*blocked/), exit_code: 5 });
 
+    let locksDuringLoad: string[] = [];
     const c = captured((line) => {
-      if (/^warn: load failed \(.*\); attempt 2 of 2/.test(line)) void rm(lake, { force: true });
+      if (!/^warn: load failed \(.*\); attempt 2 of 2/.test(line)) return;
+      // Transform is done: the raw layer is free for the next extract while this load goes on.
+      locksDuringLoad = readdirSync(path.join(dataDir, 'locks'));
+      rmSync(lake, { force: true });
     });
     const retried = await runPipeline(request(dataDir, { load: { bucket: lake }, stepRetries: { extract: 0, transform: 0, load: 1 } }), c.log);
     expect(step(retried.manifest, 'load')).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(locksDuringLoad).toEqual(['random-person-people.lock']);
     expect(warnings(c)).toEqual([expect.stringMatching(/^warn: load failed \(.*cannot write .*\); attempt 2 of 2$/)]);
     expect(await readdir(lake)).toEqual(['people.parquet']);
   });
@@ -438,6 +447,14 @@ describe('runPipeline: locks, leftovers, refusals', () => {
     expect(runs.find((run) => run.run_id === killed.run_id)!.status).toBe('interrupted');
     expect(warnings(c)).toContain('warn: removed 4 temp files left by an interrupted run');
     for (const file of leftovers) await expect(readFile(file)).rejects.toThrow(/ENOENT/);
+
+    // A dead holder whose run had already finished (killed between its last manifest and the release) stays as it ended;
+    // one whose manifest is gone is no obstacle.
+    await writeFile(path.join(dataDir, 'locks', 'random-person-people.lock'), JSON.stringify({ pid: dead, started_at: killed.started_at, run_id: manifest.run_id }));
+    await runPipeline(request(dataDir), captured().log);
+    expect((await runsOf(dataDir)).find((run) => run.run_id === manifest.run_id)!.status).toBe('succeeded');
+    await writeFile(path.join(dataDir, 'locks', 'random-person-people.lock'), JSON.stringify({ pid: dead, started_at: killed.started_at, run_id: 'no-such-run' }));
+    expect((await runPipeline(request(dataDir), captured().log)).manifest.status).toBe('succeeded');
 
     // One leftover is one "file".
     await writeFile(leftovers[0]!, 'cut');
@@ -603,5 +620,39 @@ describe('runPipeline: a partitioned output\'s leftovers', () => {
     expect(warnings(c)).toEqual(['warn: removed 1 temp file left by an interrupted run']);
     const [run] = await runsOf(dataDir);
     expect(run!.params.partition_by).toBe('nat');
+  });
+});
+
+describe('runPipeline: a shard with no work units', () => {
+  it('extract finds none of its cities: transform and load are skipped, saying why; the lock and run ids name the shard', async () => {
+    const dataDir = newDir();
+    const token = process.env.CLIMATEMPO_TOKEN;
+    process.env.CLIMATEMPO_TOKEN = 'ct-test-token';
+    try {
+      const sharded: PipelineRequest = {
+        ...request(dataDir, { load: { bucket: path.join(work, `shard-lake-${counter}`) } }),
+        name: 'climatempo/forecast-hourly',
+        // 3476 is shard 0's (id mod 2): shard 1 of 2 has nothing to fetch, and asks nothing.
+        source: { source: 'climatempo', dataset: 'forecast-hourly', dataDir, baseUrl: `${api.url}/climatempo/`, concurrency: 1, rateLimit: 0, shard: { index: 1, count: 2 }, flags: { city: ['3476'] } },
+        transform: { skipBad: false, partitionBy: 'city_id' },
+      };
+      const requests = api.requests.length;
+      const { manifest } = await runPipeline(sharded, captured().log);
+      expect(api.requests.length).toBe(requests);
+      expect(manifest.run_id).toMatch(/-climatempo-forecast-hourly-shard-1-of-2-[0-9a-f]{4}$/);
+      expect(manifest.params.shard).toBe('1/2');
+      expect(manifest.steps.map((s) => [s.name, s.status, s.cache])).toEqual([
+        ['extract', 'succeeded', 'always asks the source (conditional GETs)'],
+        ['transform', 'skipped', 'this shard has no work units (more shards than editions)'],
+        ['load', 'skipped', 'nothing to upload from this shard'],
+      ]);
+      await expect(readdir(path.join(dataDir, 'processed'))).rejects.toThrow(/ENOENT/);
+      // Without a bucket there is no load step to skip.
+      const { manifest: noLoad } = await runPipeline({ ...sharded, load: undefined }, captured().log);
+      expect(steps(noLoad)).toEqual([['extract', 'succeeded'], ['transform', 'skipped']]);
+    } finally {
+      if (token === undefined) delete process.env.CLIMATEMPO_TOKEN;
+      else process.env.CLIMATEMPO_TOKEN = token;
+    }
   });
 });
