@@ -227,15 +227,15 @@ describe('readConfigFile', () => {
   });
 
   it('what to do about a missing file, a folder, a file over the size cap (refused unread), and only a name ending .json is JSON', async () => {
-    const missing = await readConfigFile(path.join(work, 'gone.yaml')).catch((e: unknown) => e as ConfigError);
+    const missing = (await readConfigFile(path.join(work, 'gone.yaml')).catch((e: unknown) => e)) as ConfigError;
     expect(missing.hint).toBe('give the path of a YAML or JSON pipeline file');
     await mkdir(path.join(work, 'dir.json'), { recursive: true });
-    expect((await readConfigFile(path.join(work, 'dir.json')).catch((e: unknown) => e as ConfigError)).hint).toBe('give the path of a YAML or JSON pipeline file');
+    expect(((await readConfigFile(path.join(work, 'dir.json')).catch((e: unknown) => e)) as ConfigError).hint).toBe('give the path of a YAML or JSON pipeline file');
     // One byte over 4 MiB, sparse: refused by its size before a byte is read.
     const big = path.join(work, 'big.yaml');
     await writeFile(big, '');
     await truncate(big, MAX_CONFIG_BYTES + 1);
-    const tooBig = await readConfigFile(big).catch((e: unknown) => e as ConfigError);
+    const tooBig = (await readConfigFile(big).catch((e: unknown) => e)) as ConfigError;
     expect(tooBig.message).toBe(`${big}: ${MAX_CONFIG_BYTES + 1} bytes, more than a config file may hold (4 MiB)`);
     expect(tooBig.hint).toBe('a pipeline file declares pipelines, not data: put data in files the pipelines read');
     // YAML in a file whose name only contains .json: read as YAML.
