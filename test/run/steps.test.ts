@@ -68,6 +68,16 @@ describe('extractStep and createSourceIO', () => {
   });
 });
 
+describe('extractStep: --download-timeout', () => {
+  it('a download slower than --download-timeout is given up, naming the limit', async () => {
+    const dataDir = newDir();
+    api.queue('/api/', { status: 200, body: peoplePage({ results: 3, seed: 'steps', page: 1 }), delayMs: 3000 });
+    const error = (await extractStep(params(dataDir), { ...http, downloadTimeoutSeconds: 0.2 }, logger().log).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toMatch(/download-timeout|0\.2 s/);
+  });
+});
+
 describe('withRawLock', () => {
   it('holds raw.<source>.<dataset>.lock while the work runs, and releases it after, also when the work fails', async () => {
     const dataDir = newDir();
