@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -147,6 +147,7 @@ describe('runPipeline: what a run records', () => {
     // Seconds, to the millisecond: a step of this size takes well under a minute (not milliseconds counted as seconds).
     for (const each of manifest.steps) expect(each.duration_s).toBeGreaterThanOrEqual(0);
     for (const each of manifest.steps) expect(each.duration_s).toBeLessThan(60);
+    expect(e.duration_s).toBeGreaterThan(0);
     for (const each of manifest.steps) expect(Math.round(each.duration_s * 1000)).toBeCloseTo(each.duration_s * 1000, 6);
     expect(Date.parse(e.started_at)).toBeGreaterThanOrEqual(Date.parse(manifest.started_at));
 
@@ -336,15 +337,21 @@ describe('runPipeline: failures, retries, secrets', () => {
     expect(failedRun!.error).toEqual({ step: 'load', message: expect.stringMatching(/cannot write .*blocked/), exit_code: 5 });
 
     let locksDuringLoad: string[] = [];
+    let onDiskDuringLoad: RunManifest | undefined;
     const c = captured((line) => {
       if (!/^warn: load failed \(.*\); attempt 2 of 2/.test(line)) return;
       // Transform is done: the raw layer is free for the next extract while this load goes on.
       locksDuringLoad = readdirSync(path.join(dataDir, 'locks'));
+      // What a run killed now would leave: the run and its load said to be running.
+      const runs = readdirSync(path.join(dataDir, 'runs')).filter((name) => name.endsWith('.json') && !name.startsWith('.etl-tmp-')).sort();
+      onDiskDuringLoad = JSON.parse(readFileSync(path.join(dataDir, 'runs', runs.at(-1)!), 'utf8')) as RunManifest;
       rmSync(lake, { force: true });
     });
     const retried = await runPipeline(request(dataDir, { load: { bucket: lake }, stepRetries: { extract: 0, transform: 0, load: 1 } }), c.log);
     expect(step(retried.manifest, 'load')).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(locksDuringLoad).toEqual(['random-person-people.lock']);
+    expect(onDiskDuringLoad?.status).toBe('running');
+    expect(onDiskDuringLoad?.steps.map((s) => [s.name, s.status])).toEqual([['extract', 'succeeded'], ['transform', 'cached'], ['load', 'running']]);
     expect(warnings(c)).toEqual([expect.stringMatching(/^warn: load failed \(.*cannot write .*\); attempt 2 of 2$/)]);
     expect(await readdir(lake)).toEqual(['people.parquet']);
   });
@@ -358,6 +365,15 @@ describe('runPipeline: failures, retries, secrets', () => {
     expect(warnings(c).map((line) => line.replace(/\(.*\)/, '(…)'))).toEqual(['warn: load failed (…); attempt 2 of 3', 'warn: load failed (…); attempt 3 of 3']);
     const [run] = await runsOf(dataDir);
     expect(step(run!, 'load').attempts).toBe(3);
+  });
+
+  it('a source error that may pass next time (503) is retried as a whole step', async () => {
+    const dataDir = newDir();
+    api.queue('/api/', { status: 503, body: 'busy' });
+    const c = captured();
+    const { manifest } = await runPipeline(request(dataDir, { stepRetries: { extract: 1, transform: 0, load: 0 } }), c.log);
+    expect(step(manifest, 'extract')).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(warnings(c)).toEqual([expect.stringMatching(/^warn: extract failed \(.*503.*\); attempt 2 of 2$/)]);
   });
 
   it('an error that will not pass next time is not retried: a source answering 404 fails extract at once', async () => {
@@ -382,6 +398,8 @@ describe('runPipeline: failures, retries, secrets', () => {
     expect(error.message).toMatch(/extract/);
     const [run] = await runsOf(dataDir);
     expect(run!.params.step_timeouts).toEqual({ extract: 0.2 });
+    // Given up after the 0.2 s asked for, not before (a lower bound only: no test measures an upper one).
+    expect(step(run!, 'extract').duration_s).toBeGreaterThanOrEqual(0.15);
     expect(step(run!, 'extract')).toMatchObject({ status: 'failed', error: error.message });
   });
 
@@ -438,7 +456,9 @@ describe('runPipeline: locks, leftovers, refusals', () => {
     await writeFile(path.join(dataDir, 'runs', `${killed.run_id}.json`), JSON.stringify(killed));
     const dead = deadPid();
     await writeFile(path.join(dataDir, 'locks', 'random-person-people.lock'), JSON.stringify({ pid: dead, started_at: killed.started_at, run_id: killed.run_id }));
-    const leftovers = [path.join(dataDir, 'runs'), path.join(dataDir, 'state'), path.join(dataDir, 'raw', 'random-person', 'people'), path.join(dataDir, 'processed', 'random-person')].map((dir) => path.join(dir, `.etl-tmp-${dead}-a1b2c3d4e5f6-cut`));
+    // The raw layer is swept with its subfolders (a postgres table's folder is one).
+    await mkdir(path.join(dataDir, 'raw', 'random-person', 'people', 'sub'), { recursive: true });
+    const leftovers = [path.join(dataDir, 'runs'), path.join(dataDir, 'state'), path.join(dataDir, 'raw', 'random-person', 'people', 'sub'), path.join(dataDir, 'processed', 'random-person')].map((dir) => path.join(dir, `.etl-tmp-${dead}-a1b2c3d4e5f6-cut`));
     for (const file of leftovers) await writeFile(file, 'cut');
     const c = captured();
     const { manifest } = await runPipeline(request(dataDir), c.log);
