@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
-import { MAX_PIPELINES, MAX_VALUE_CHARS, readConfigFile, resolveParams, substitute, validateConfig, type PipelineConfig } from '../../src/run/config.js';
+import { MAX_CONFIG_BYTES, MAX_PIPELINES, MAX_VALUE_CHARS, readConfigFile, resolveParams, substitute, validateConfig, type PipelineConfig } from '../../src/run/config.js';
 
 /**
  * A cron user's pipeline file, checked in-process (src/run/config.ts) so that Stryker sees its mutants: every bad field
@@ -224,6 +224,24 @@ describe('readConfigFile', () => {
     expect(await readConfigFile(yaml)).toMatchObject({ file: yaml, pipelines: [{ name: 'monthly', source: 'ons' }] });
     await writeFile(yaml, 'pipelines:\n  monthly:\n    source: onz\n');
     await expect(readConfigFile(yaml)).rejects.toThrow(`${yaml}: pipelines.monthly.source: unknown source "onz"`);
+  });
+
+  it('what to do about a missing file, a folder, a file over the size cap (refused unread), and only a name ending .json is JSON', async () => {
+    const missing = (await readConfigFile(path.join(work, 'gone.yaml')).catch((e: unknown) => e)) as ConfigError;
+    expect(missing.hint).toBe('give the path of a YAML or JSON pipeline file');
+    await mkdir(path.join(work, 'dir.json'), { recursive: true });
+    expect(((await readConfigFile(path.join(work, 'dir.json')).catch((e: unknown) => e)) as ConfigError).hint).toBe('give the path of a YAML or JSON pipeline file');
+    // One byte over 4 MiB, sparse: refused by its size before a byte is read.
+    const big = path.join(work, 'big.yaml');
+    await writeFile(big, '');
+    await truncate(big, MAX_CONFIG_BYTES + 1);
+    const tooBig = (await readConfigFile(big).catch((e: unknown) => e)) as ConfigError;
+    expect(tooBig.message).toBe(`${big}: ${MAX_CONFIG_BYTES + 1} bytes, more than a config file may hold (4 MiB)`);
+    expect(tooBig.hint).toBe('a pipeline file declares pipelines, not data: put data in files the pipelines read');
+    // YAML in a file whose name only contains .json: read as YAML.
+    const yaml = path.join(work, 'etl.json.yaml');
+    await writeFile(yaml, 'pipelines:\n  monthly:\n    source: ons\n');
+    expect((await readConfigFile(yaml)).pipelines.map((p) => p.name)).toEqual(['monthly']);
   });
 
   it('a file that does not parse: one line naming the file, the format and the first line of the problem', async () => {
