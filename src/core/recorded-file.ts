@@ -92,7 +92,9 @@ async function withRegularFile<T>(file: string, expected: RecordedBytes, where: 
   checkRecordShape(expected, where);
   const flags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
   const handle = await open(file, flags).catch((error: unknown) => {
-    throw refusal(where, file, `cannot be opened (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`, UntrustedPathError);
+    const code = (error as NodeJS.ErrnoException).code;
+    // A file deleted since it was recorded is ordinary (it is made again); one that cannot be opened otherwise is worth saying.
+    throw refusal(where, file, `cannot be opened (${code ?? errorMessage(error)})`, code === 'ENOENT' ? DataError : UntrustedPathError);
   });
   try {
     const info = await handle.stat();
