@@ -189,13 +189,14 @@ describe('etl extract/transform climatempo', () => {
   });
 
   it('one city refused (404) among seven: the others are cancelled at once, no retry after the fatal error, and what completed is in the manifest', async () => {
-    // São Paulo answers at once; 9999 is unknown (404) after 300 ms; five more cities would take 20 s each.
+    // São Paulo answers at once; 9999 is unknown (404) after 1 s; five more cities would take 20 s each. (300 ms
+    // was not always enough on a loaded machine for São Paulo's answer to come in and 1003 to start before the 404.)
     const slow = ['1001', '1002', '1003', '1004', '1005'];
     for (const city of slow) {
       extraCities.add(city);
       delays.set(city, 20_000);
     }
-    delays.set('9999', 300);
+    delays.set('9999', 1000);
     const started = Date.now();
     const result = await extract('forecast-hourly', '--city', ['3477', '9999', ...slow].join(','));
     const elapsed = Date.now() - started;

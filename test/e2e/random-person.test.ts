@@ -97,9 +97,8 @@ describe('etl extract/transform random-person', () => {
     expect((await transform('--out', out, '--with-credentials')).code).toBe(0);
     const { rows } = await readParquet(out);
     expect(rows[0]!.login_password).toBe((personAt('s', 1, 0) as any).login.password);
-    const help = await runCli(['extract', 'random-person', '--help']);
+    const [help, transformHelp] = await Promise.all([runCli(['extract', 'random-person', '--help']), runCli(['transform', 'random-person', '--help'])]);
     for (const text of ['--count <n>', '--seed <seed>', '--nat <codes>', '--base-url <url>', 'RANDOM_PERSON_BASE_URL', 'DROPPED by default', '--rate-limit']) expect(help.stdout).toContain(text);
-    const transformHelp = await runCli(['transform', 'random-person', '--help']);
     expect(transformHelp.stdout).toContain('--with-credentials');
   });
 
@@ -112,15 +111,15 @@ describe('etl extract/transform random-person', () => {
   });
 
   it("refuses another source's option, and bad values, with a usage error", async () => {
-    const foreign = await extract('--city', '3477');
+    // Three usage errors, started together: none of them may reach the server.
+    const [foreign, bad, nat] = await Promise.all([extract('--city', '3477'), extract('--count', 'lots'), extract('--nat', 'gbr')]);
     expect(foreign.code).toBe(2);
     expect(foreign.stderr).toMatch(/unknown option '--city'.*etl extract random-person --help/);
-    const bad = await extract('--count', 'lots');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/option '--count <n>' argument "lots" is invalid/);
-    const nat = await extract('--nat', 'gbr');
     expect(nat.code).toBe(2);
     expect(nat.stderr).toContain('two-letter nationality codes');
+    expect(bed.server.requests).toEqual([]);
   });
 
   it('rides out or reports every server fault; a body that is not JSON leaves the raw layer as it was', async () => {

@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapWithLimit } from '../../src/core/concurrency.js';
 import { pivotedAnswer, pivotedRows } from '../fixtures/supermetrics/answers.js';
 import { json, startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
@@ -26,11 +27,16 @@ const alerts: Array<{ path: string; body: string }> = [];
 /**
  * The Supermetrics look-alike. The base URL's first path segment says how it answers:
  * `401` a refusal that echoes the key; `500` a server error; `next` a page whose next link names
- * nextTarget (the key in it, as a hostile API would); `redirect` a 307 to `elsewhere` with the key in it.
+ * the target nextTargets holds for the second segment (the key in it, as a hostile API would); `redirect` a
+ * 307 to `elsewhere` with the key in it. The second segment tags a run, so that runs at the same time can
+ * each find their own requests (the CLI is spawned dozens of times here; one after the other took 90 s).
  */
-let nextTarget = '';
+const nextTargets = new Map<string, string>();
+/** How many CLI runs of this file go at once: most of a run is waiting (process start, a retry's backoff). */
+const AT_ONCE = 4;
 const bed = useApiTestbed('secrets', (request) => {
-  const [, mode] = request.url.pathname.split('/');
+  const [, mode, tag] = request.url.pathname.split('/');
+  const nextTarget = nextTargets.get(tag ?? '') ?? '';
   const json_ = request.url.searchParams.get('json');
   const query = json_ ? (JSON.parse(json_) as { api_key?: string; start_date: string; end_date: string }) : undefined;
   const echo = `key ${query?.api_key ?? ''} (${encodeURIComponent(query?.api_key ?? '')}) is not valid`;
@@ -64,16 +70,20 @@ afterAll(async () => {
 });
 
 let runs = 0;
-async function supermetricsRun(key: string, mode: string, extra: string[] = []): Promise<CliResult & { dataDir: string }> {
-  const dataDir = path.join(bed.dataDir, `run-${++runs}`);
+/** A failing run against `/<mode>/<tag>`; its alert goes to `/hook/<tag>`. */
+async function supermetricsRun(key: string, mode: string, tag: string): Promise<CliResult & { dataDir: string }> {
+  const dataDir = path.join(bed.work, `run-${++runs}`);
   await mkdir(dataDir, { recursive: true });
   const args = ['--debug', '--log-file', path.join(dataDir, 'etl.log'), 'run', 'supermetrics', 'query', '--query', 'query.json', '--from', '2024-01-01', '--to', '2024-01-02'];
-  const result = await runCli([...args, '--base-url', `${bed.server.url}/${mode}`, '--data-dir', dataDir, '--retries', '1', '--rate-limit', '0', ...extra], {
+  const result = await runCli([...args, '--base-url', `${bed.server.url}/${mode}/${tag}`, '--data-dir', dataDir, '--retries', '1', '--rate-limit', '0'], {
     cwd: bed.work,
-    env: { SUPERMETRICS_API_KEY: key, ETL_ALERT_URL: `${hookUrl}/hook` },
+    env: { SUPERMETRICS_API_KEY: key, ETL_ALERT_URL: `${hookUrl}/hook/${tag}` },
   });
   return { ...result, dataDir };
 }
+
+/** The requests of the run(s) tagged `tag`, in the order they came. */
+const requestsOf = (tag: string) => bed.server.requests.filter((r) => r.url.pathname.split('/')[2] === tag);
 
 /** Every file below `dir`, as text. */
 async function filesBelow(dir: string): Promise<Array<{ file: string; text: string }>> {
@@ -100,26 +110,29 @@ describe('a credential belongs to the origin it was configured for', () => {
 
   it('supermetrics: a next-page link to another origin or a metadata address is refused with one line (exit 3) before anything is sent there', async () => {
     const key = 'sm-key-origin-5e1d';
-    for (const [what, target, shown] of foreign()) {
-      nextTarget = target!;
-      bed.server.requests.length = 0;
-      elsewhere.requests.length = 0;
-      const result = await supermetricsRun(key, 'next');
+    elsewhere.requests.length = 0;
+    const cases = foreign().map(([what, target, shown], index) => ({ what: what!, shown: shown!, tag: `origin${index}`, target: target! }));
+    for (const { tag, target } of cases) nextTargets.set(tag, target);
+    const results = await mapWithLimit(cases, AT_ONCE, ({ tag }) => supermetricsRun(key, 'next', tag));
+    for (const [index, { what, shown, tag }] of cases.entries()) {
+      const result = results[index]!;
       expect(result.code, what).toBe(3);
       expect(errorLines(result.stderr), what).toEqual([
         `etl: source error: GET to ${shown} refused: not ${bed.server.url}, the origin SUPERMETRICS_API_KEY belongs to; nothing was sent there (an API answer (a next-page link or a redirect) pointed elsewhere; if the API really moved, pass its new address with --base-url / SUPERMETRICS_BASE_URL)`,
       ]);
       // The first page only, on the configured origin; nothing anywhere else.
-      expect(bed.server.requests.map((r) => r.url.pathname), what).toEqual(['/next/enterprise/v2/query/data/json']);
+      expect(requestsOf(tag).map((r) => r.url.pathname), what).toEqual([`/next/${tag}/enterprise/v2/query/data/json`]);
       expect(elsewhere.requests, what).toEqual([]);
       expect(result.stderr + result.stdout).not.toContain(key);
     }
+    // Every request of these runs was one of theirs: none went to the origin untagged.
+    expect(bed.server.requests).toHaveLength(cases.length);
   });
 
   it('supermetrics: a redirect to another origin is not followed; the answer is named in one line', async () => {
-    const result = await supermetricsRun('sm-key-redirect-77ab', 'redirect');
+    const result = await supermetricsRun('sm-key-redirect-77ab', 'redirect', 'away');
     expect(result.code).toBe(3);
-    expect(errorLines(result.stderr)).toEqual([expect.stringMatching(new RegExp(`^etl: source error: GET ${bed.server.url}/redirect/enterprise/\\S+ answered HTTP 307, a redirect to another origin \\(${elsewhere.url}\\); not followed \\(`))]);
+    expect(errorLines(result.stderr)).toEqual([expect.stringMatching(new RegExp(`^etl: source error: GET ${bed.server.url}/redirect/away/enterprise/\\S+ answered HTTP 307, a redirect to another origin \\(${elsewhere.url}\\); not followed \\(`))]);
     expect(elsewhere.requests).toEqual([]);
     expect(result.stderr).not.toContain('sm-key-redirect-77ab');
   });
@@ -128,12 +141,14 @@ describe('a credential belongs to the origin it was configured for', () => {
     const api = await startApiServer(() => ({ status: 302, body: '', headers: { location: `${elsewhere.url}/steal` } }));
     try {
       elsewhere.requests.length = 0;
-      const people = await runCli(['extract', 'random-person', 'people', '--count', '3', '--seed', 'x', '--base-url', api.url, '--data-dir', path.join(bed.dataDir, 'people'), '--retries', '0']);
+      const token = 'ct-token-redirect-19c4';
+      const [people, weather] = await Promise.all([
+        runCli(['extract', 'random-person', 'people', '--count', '3', '--seed', 'x', '--base-url', api.url, '--data-dir', path.join(bed.dataDir, 'people'), '--retries', '0']),
+        runCli(['extract', 'climatempo', 'forecast-daily', '--city', '3477', '--base-url', api.url, '--data-dir', path.join(bed.dataDir, 'weather'), '--retries', '0'], { env: { CLIMATEMPO_TOKEN: token } }),
+      ]);
       expect(people.code).toBe(3);
       expect(errorLines(people.stderr)).toEqual([expect.stringMatching(new RegExp(`^etl: source error: GET ${api.url}/api/\\?results=3&seed=x&page=1 answered HTTP 302, a redirect to another origin \\(${elsewhere.url}\\); not followed`))]);
 
-      const token = 'ct-token-redirect-19c4';
-      const weather = await runCli(['extract', 'climatempo', 'forecast-daily', '--city', '3477', '--base-url', api.url, '--data-dir', path.join(bed.dataDir, 'weather'), '--retries', '0'], { env: { CLIMATEMPO_TOKEN: token } });
       expect(weather.code).toBe(3);
       expect(errorLines(weather.stderr)).toEqual([expect.stringMatching(new RegExp(`^etl: source error: GET ${api.url}/api/v1/forecast/locale/3477/days/15 answered HTTP 302, a redirect to another origin \\(${elsewhere.url}\\); not followed`))]);
       expect(weather.stderr + weather.stdout).not.toContain(token);
@@ -183,23 +198,51 @@ const ODD_KEYS = [
 ];
 
 describe('an odd key is found nowhere after a failing run', () => {
-  it.each(ODD_KEYS)('key %j: a refused key echoed back (401), a server error (500) and a next link to another origin', async (key) => {
+  /** Each key's three runs (a refused key echoed back, a server error, a next link to another origin), all keys at once, AT_ONCE runs at a time. */
+  const MODES = ['401', '500', 'next'] as const;
+  interface KeyRuns {
+    results: Array<CliResult & { dataDir: string }>;
+    /** The requests the origin saw from this key's runs. */
+    requests: typeof bed.server.requests;
+    alerts: typeof alerts;
+  }
+  const byKey: KeyRuns[] = [];
+  let elsewhereRequests: typeof elsewhere.requests = [];
+  beforeAll(async () => {
     alerts.length = 0;
     elsewhere.requests.length = 0;
-    nextTarget = `${elsewhere.url}/steal?json=JSON`;
-    const results = [await supermetricsRun(key, '401'), await supermetricsRun(key, '500'), await supermetricsRun(key, 'next')];
+    bed.server.requests.length = 0;
+    const runs = ODD_KEYS.flatMap((key, index) => MODES.map((mode) => ({ key, mode, tag: `key${index}` })));
+    for (const { tag } of runs) nextTargets.set(tag, `${elsewhere.url}/steal?json=JSON`);
+    const results = await mapWithLimit(runs, AT_ONCE, ({ key, mode, tag }) => supermetricsRun(key, mode, tag));
+    for (const [index] of ODD_KEYS.entries()) {
+      const tag = `key${index}`;
+      byKey.push({
+        results: results.slice(index * MODES.length, (index + 1) * MODES.length),
+        requests: requestsOf(tag),
+        alerts: alerts.filter((a) => a.path === `/hook/${tag}`),
+      });
+    }
+    // Every request and every alert belongs to one of the keys' runs.
+    expect(byKey.flatMap((k) => k.requests)).toHaveLength(bed.server.requests.length);
+    expect(byKey.flatMap((k) => k.alerts)).toHaveLength(alerts.length);
+    elsewhereRequests = [...elsewhere.requests];
+  });
+
+  it.each(ODD_KEYS.map((key, index) => [key, index] as const))('key %j: a refused key echoed back (401), a server error (500) and a next link to another origin', async (key, index) => {
+    const { results, requests, alerts: delivered } = byKey[index]!;
     expect(results.map((r) => r.code)).toEqual([3, 3, 3]);
-    // The key was sent, once per request, to the configured origin only.
-    const sent = bed.server.requests.slice(-4).map((r) => JSON.parse(r.url.searchParams.get('json')!).api_key);
+    // The key was sent, once per request, to the configured origin only: 401 once, 500 twice (--retries 1), the first page of next.
+    const sent = requests.map((r) => JSON.parse(r.url.searchParams.get('json')!).api_key);
     expect(sent).toEqual([key, key, key, key]);
-    expect(elsewhere.requests).toEqual([]);
-    expect(alerts).toHaveLength(3);
+    expect(elsewhereRequests).toEqual([]);
+    expect(delivered).toHaveLength(3);
     const seen: Array<{ where: string; text: string }> = [];
     for (const result of results) {
       seen.push({ where: 'stdout', text: result.stdout }, { where: 'stderr', text: result.stderr });
       for (const file of await filesBelow(result.dataDir)) seen.push({ where: file.file, text: file.text });
     }
-    for (const alert of alerts) seen.push({ where: 'alert', text: alert.body });
+    for (const alert of delivered) seen.push({ where: 'alert', text: alert.body });
     expect(seen.some((s) => s.where.startsWith('runs/'))).toBe(true);
     expect(seen.some((s) => s.where === 'etl.log')).toBe(true);
     const spellings = new Set([key, encodeURIComponent(key), new URLSearchParams([['k', key]]).toString().slice(2), JSON.stringify(key).slice(1, -1)]);

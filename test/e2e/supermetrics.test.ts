@@ -151,8 +151,11 @@ describe('etl extract/transform supermetrics', () => {
   });
 
   it('a period of more chunks than --max-chunks is refused at once (exit 2), before any request or file', async () => {
-    for (const args of [['--from', '0001-01-01', '--to', '2024-03-31'], ['--from', '0001-01-01', '--to', '9999-12-31', '--chunk', '1d'], ['--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '1d', '--max-chunks', '30']]) {
-      const result = await extract(...args);
+    const refused = [['--from', '0001-01-01', '--to', '2024-03-31'], ['--from', '0001-01-01', '--to', '9999-12-31', '--chunk', '1d'], ['--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '1d', '--max-chunks', '30']];
+    // Started together: each is refused before any request, so they cannot get in each other's way.
+    const results = await Promise.all(refused.map((args) => extract(...args)));
+    for (const [index, args] of refused.entries()) {
+      const result = results[index]!;
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^etl: config error: option '--from <date>' argument "[\d-]+" is invalid: [\d-]+\.\.[\d-]+ in chunks of \d+ days? is \d+ chunks \(a request or more each\), more than --max-chunks \d+: narrow --from\/--to, use a larger --chunk, or raise --max-chunks/);
     }
