@@ -86,11 +86,14 @@ describe('etl serve over a Delta table in the data dir', () => {
     expect(sorted(rows)).toEqual(sorted(await allRows(plain, 'ons/monthly-deaths')));
   });
 
-  it('filters on the partition column and on data columns, and csv, work as for parquet', async () => {
+  it('filters on the partition column and on data columns, csv and the seed route answer as for parquet', async () => {
     const query = '&edition=2019&geo_code=E06000047&order=period&columns=period,deaths,edition';
     expect(await allRows(delta, 'ons/monthly-deaths', query)).toEqual(await allRows(plain, 'ons/monthly-deaths', query));
     const csv = async (serve: ServeProcess): Promise<string> => (await fetch(`${serve.url}/v1/datasets/ons/monthly-deaths/rows?format=csv&order=period,geo_code,edition`)).text();
     expect(await csv(delta)).toBe(await csv(plain));
+    const seed = async (serve: ServeProcess): Promise<unknown> => (await fetch(`${serve.url}/year/2019/geo_code/E06000047`)).json();
+    expect(await seed(delta)).toHaveProperty('data');
+    expect(await seed(delta)).toEqual(await seed(plain));
   });
 
   it('after a commit replacing the 2020 partition, the next query reads the new version: 2019 as it was, 2020 new, the removed file not at all', async () => {
