@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LOG_DIR } from '../delta/actions.js';
+import { LOG_DIR, commitVersionOf } from '../delta/actions.js';
 import { isTempFile } from '../core/atomic-file.js';
 import { isIdentifier } from '../core/names.js';
 import { INSTANCE_PATTERN } from '../core/source.js';
@@ -52,8 +52,9 @@ function isDatasetName(name: string): boolean {
   return isIdentifier(name) || INSTANCE_PATTERN.test(name);
 }
 
+/** A folder whose `_delta_log/` holds a commit or a checkpoint: a log still empty is a table not yet created. */
 async function isDeltaTable(dir: string): Promise<boolean> {
-  return (await entries(dir)).some((e) => e.isDirectory() && e.name === LOG_DIR);
+  return (await entries(path.join(dir, LOG_DIR))).some((e) => e.isFile() && (commitVersionOf(e.name) !== undefined || e.name.includes('.checkpoint.')));
 }
 
 /** `_manifest.json`, or the shards' `_manifest.shard-<i>-of-<n>.json` (each lists its own partitions). */

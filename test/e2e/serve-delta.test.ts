@@ -36,6 +36,8 @@ beforeAll(async () => {
     const result = await runCli(args);
     expect(result.code, result.stderr).toBe(0);
   }
+  // A table whose first commit has not landed yet: an empty log.
+  await mkdir(path.join(deltaDir, 'processed', 'ons', 'not_yet', '_delta_log'), { recursive: true });
   [plain, delta] = await Promise.all([startServe(['--data-dir', plainDir]), startServe(['--data-dir', deltaDir])]);
 }, 120_000);
 
@@ -80,6 +82,8 @@ describe('etl serve over a Delta table in the data dir', () => {
     const reference = await listed(plain, 'ons/monthly-deaths');
     expect(table).toMatchObject({ kind: 'delta', delta: { version: 0, partition_columns: ['edition'] }, rows: reference.rows });
     expect(new Set(table.columns.map((c) => `${c.name} ${c.type}`))).toEqual(new Set(reference.columns.map((c) => `${c.name} ${c.type}`)));
+    const { datasets } = (await (await fetch(`${delta.url}/v1/datasets`)).json()) as { datasets: Listed[] };
+    expect(datasets.map((d) => d.id)).toEqual(['ons/monthly-deaths']); // the empty log is not a table yet
     expect(table.files.map((f) => f.path.split(path.sep).slice(-2, -1)[0])).toEqual(['edition=2019', 'edition=2020']);
     const rows = await allRows(delta, 'ons/monthly-deaths');
     expect(rows.length).toBe(reference.rows);
