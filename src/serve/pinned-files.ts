@@ -149,13 +149,16 @@ const ROWS_PER_FILE = 2 ** 40;
 async function pinDeltaVersion(dir: string): Promise<PinnedTable | undefined> {
   const store = new LocalLogStore(dir);
   let snapshot;
+  let paths: string[];
   try {
     snapshot = await readSnapshot(store);
+    if (!snapshot) return undefined;
+    paths = [...snapshot.files.keys()].sort().map((logPath) => path.join(dir, ...decodeDeltaPath(logPath).split('/')));
   } catch (error) {
+    // A damaged log, or one naming files outside the table: said as the Delta reader says it.
     if (error instanceof EtlError) throw new HttpError(500, error.message);
     throw error;
   }
-  if (!snapshot) return undefined;
   const fields = parseSchemaString(snapshot.metaData.schemaString, `${store.location}${LOG_DIR}`);
   const partitionColumns = snapshot.metaData.partitionColumns;
   const typeOf = (column: string): string => {
@@ -164,11 +167,10 @@ async function pinDeltaVersion(dir: string): Promise<PinnedTable | undefined> {
     if (!duckType) throw new HttpError(500, `${store.location}: partition column ${JSON.stringify(column)} has type ${type ?? 'unknown'}, which etl serve does not read`);
     return duckType;
   };
-  const adds = [...snapshot.files.values()].sort((a, b) => a.path.localeCompare(b.path));
+  const adds = [...snapshot.files.keys()].sort().map((logPath) => snapshot.files.get(logPath)!);
   const handles: FileHandle[] = [];
   const files: string[] = [];
-  for (const add of adds) {
-    const file = path.join(dir, ...decodeDeltaPath(add.path).split('/'));
+  for (const file of paths) {
     const handle = await open(file, 'r').catch(() => undefined);
     if (!handle) {
       await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
