@@ -30,8 +30,8 @@ export function serveCommand(context: () => Promise<CommandContext>): Command {
     .addOption(new Option('--max-rows <n>', 'the most rows one JSON page holds (limit=); CSV, NDJSON and parquet stream every row').argParser(parsePositiveInt).default(10_000))
     .addOption(new Option('--max-in <n>', 'the most values one col__in= list holds').argParser(parsePositiveInt).default(500))
     .addHelpText('after', `
-Serves every dataset in <data-dir>/processed (plain .parquet files and partitioned folders), read with
-DuckDB inside etl. Nothing is written; nothing but GET (and HEAD) is answered.
+Serves every dataset in <data-dir>/processed (plain .parquet files, partitioned folders, and Delta tables
+at their latest version), read with DuckDB inside etl. Nothing is written; nothing but GET (and HEAD) is answered.
 
 Routes:
   GET /                                      a page listing datasets: columns, last run, rows, a chart

@@ -26,6 +26,14 @@ const PRIMITIVES: Record<string, string> = {
   'TIMESTAMP WITH TIME ZONE': 'timestamp',
 };
 
+/** The DuckDB type a Delta primitive type reads as (a reader casting partition values needs it); undefined for nested types. */
+export function duckTypeOf(deltaType: string): string | undefined {
+  if (deltaType === 'timestamp') return 'TIMESTAMP WITH TIME ZONE';
+  const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(deltaType);
+  if (decimal) return `DECIMAL(${decimal[1]},${decimal[2]})`;
+  return Object.entries(PRIMITIVES).find(([, primitive]) => primitive === deltaType)?.[0];
+}
+
 /** The Delta type of a DuckDB column type; a DataError naming the column for types a version-2 table cannot hold. */
 export function deltaTypeOf(column: string, duckType: string): string {
   const primitive = PRIMITIVES[duckType];

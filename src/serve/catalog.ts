@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { LOG_DIR, commitVersionOf } from '../delta/actions.js';
 import { isTempFile } from '../core/atomic-file.js';
 import { isIdentifier } from '../core/names.js';
 import { INSTANCE_PATTERN } from '../core/source.js';
@@ -9,13 +10,13 @@ import { sources } from '../sources/index.js';
 
 /**
  * Where a served dataset lives in the processed layer. `kind` says how its files are found at query time
- * (pinned-files.ts): a plain parquet file, or a Hive-partitioned folder whose `_manifest.json` lists its files.
- * A Delta table would be one more kind, its files named by the log's version instead of a manifest.
+ * (pinned-files.ts): a plain parquet file, a Hive-partitioned folder whose `_manifest.json` lists its files, or
+ * a Delta table (a folder holding `_delta_log/`) whose files are those its latest version names.
  */
 export interface DatasetLocation {
   source: string;
   name: string;
-  kind: 'file' | 'partitioned';
+  kind: 'file' | 'partitioned' | 'delta';
   /** Absolute path of the .parquet file or of the folder. */
   path: string;
 }
@@ -37,6 +38,8 @@ export async function findDatasets(dataDir: string): Promise<DatasetLocation[]> 
       if (entry.isFile() && entry.name.endsWith('.parquet')) {
         const name = entry.name.slice(0, -'.parquet'.length);
         if (isDatasetName(name)) found.push({ source: source.name, name, kind: 'file', path: full });
+      } else if (entry.isDirectory() && isDatasetName(entry.name) && (await isDeltaTable(full))) {
+        found.push({ source: source.name, name: entry.name, kind: 'delta', path: full });
       } else if (entry.isDirectory() && isDatasetName(entry.name) && (await partitionManifests(full)).length > 0) {
         found.push({ source: source.name, name: entry.name, kind: 'partitioned', path: full });
       }
@@ -47,6 +50,11 @@ export async function findDatasets(dataDir: string): Promise<DatasetLocation[]> 
 
 function isDatasetName(name: string): boolean {
   return isIdentifier(name) || INSTANCE_PATTERN.test(name);
+}
+
+/** A folder whose `_delta_log/` holds a commit or a checkpoint: a log still empty is a table not yet created. */
+async function isDeltaTable(dir: string): Promise<boolean> {
+  return (await entries(path.join(dir, LOG_DIR))).some((e) => e.isFile() && (commitVersionOf(e.name) !== undefined || e.name.includes('.checkpoint.')));
 }
 
 /** `_manifest.json`, or the shards' `_manifest.shard-<i>-of-<n>.json` (each lists its own partitions). */
@@ -79,15 +87,18 @@ const RUNS_SEARCHED = 200;
 /** The newest run whose transform step wrote a file of this dataset (or was cached on one). */
 export async function lastRunOf(dataDir: string, location: DatasetLocation): Promise<LastRun | null> {
   const { runs } = await listRuns(dataDir, RUNS_SEARCHED);
-  const inside = (file: string): boolean => (location.kind === 'file' ? path.resolve(file) === location.path : path.resolve(file).startsWith(location.path + path.sep));
+  // A Delta run records the table's folder itself as its output.
+  const inside = (file: string): boolean => path.resolve(file) === location.path || (location.kind !== 'file' && path.resolve(file).startsWith(location.path + path.sep));
   const run = runs.find((r) => r.steps.some((step) => step.name === 'transform' && step.outputs.some((output) => inside(output.path))));
   return run ? { run_id: run.run_id, pipeline: run.pipeline, status: run.status, started_at: run.started_at, ended_at: run.ended_at } : null;
 }
 
-/** When the data was last written: the file's mtime, or the newest partition manifest's. */
+/** When the data was last written: the file's mtime, the newest partition manifest's, or the newest Delta log file's. */
 export async function writtenAt(location: DatasetLocation): Promise<Date> {
   if (location.kind === 'file') return (await stat(location.path)).mtime;
-  const times = await Promise.all((await partitionManifests(location.path)).map(async (file) => (await stat(file)).mtime.getTime()));
+  const logDir = path.join(location.path, LOG_DIR);
+  const written = location.kind === 'delta' ? (await entries(logDir)).filter((e) => e.isFile()).map((e) => path.join(logDir, e.name)) : await partitionManifests(location.path);
+  const times = await Promise.all(written.map(async (file) => (await stat(file).catch(() => ({ mtime: new Date(0) }))).mtime.getTime()));
   return new Date(Math.max(...times));
 }
 

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { declaredColumns, lastRunOf, partitionManifests, readPartitionManifest, writtenAt, type DatasetLocation, type LastRun } from './catalog.js';
+import { declaredColumns, lastRunOf, writtenAt, type DatasetLocation, type LastRun } from './catalog.js';
 import type { Engine } from './engine.js';
 import { pinFiles, type PinnedTable } from './pinned-files.js';
 import type { ServedColumn } from './rows-query.js';
@@ -14,6 +14,8 @@ export interface DatasetDescription {
   rows: number;
   /** Relative to the data dir. */
   files: Array<{ path: string; bytes: number }>;
+  /** A Delta table's version read and its partition columns (their values come from the log). */
+  delta?: { version: number; partition_columns: string[] };
   last_run: LastRun | null;
   /** When the data was written, and how long ago (freshness), in seconds. */
   written_at: string;
@@ -41,6 +43,7 @@ export async function describeDataset(engine: Engine, dataDir: string, location:
       name: location.name,
       kind: location.kind,
       ...shape,
+      ...(pinned.delta ? { delta: { version: pinned.delta.version, partition_columns: pinned.delta.partitionColumns } } : {}),
       last_run: await lastRunOf(dataDir, location),
       written_at: written.toISOString(),
       age_seconds: Math.max(0, Math.round((Date.now() - written.getTime()) / 1000)),
@@ -74,15 +77,9 @@ async function shapeOf(engine: Engine, dataDir: string, location: DatasetLocatio
       rows: Number(counted[0]?.n ?? 0),
     };
   });
-  const files = await Promise.all((await filesOf(location)).map(async (file) => ({ path: path.relative(dataDir, file), bytes: (await stat(file).catch(() => ({ size: 0 }))).size })));
+  const files = await Promise.all(pinned.files.map(async (file) => ({ path: path.relative(dataDir, file), bytes: (await stat(file).catch(() => ({ size: 0 }))).size })));
   const result = { ...shape, files };
   for (const old of shapes.keys()) if (old.startsWith(`${location.path}\0`)) shapes.delete(old);
   shapes.set(key, result);
   return result;
-}
-
-async function filesOf(location: DatasetLocation): Promise<string[]> {
-  if (location.kind === 'file') return [location.path];
-  const lists = await Promise.all((await partitionManifests(location.path)).map(async (manifest) => (await readPartitionManifest(manifest)).files.map((file) => path.join(location.path, ...file.path.split('/')))));
-  return lists.flat();
 }

@@ -3,6 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, symlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { LOG_DIR, decodeDeltaPath } from '../delta/actions.js';
+import { LocalLogStore } from '../delta/log-store.js';
+import { readSnapshot } from '../delta/replay.js';
+import { duckTypeOf, parseSchemaString } from '../delta/schema.js';
+import { EtlError } from '../core/errors.js';
 import { quoteIdentifier } from '../transform/parquet/duckdb-sql.js';
 import { partitionManifests, type DatasetLocation } from './catalog.js';
 import { HttpError } from './http-error.js';
@@ -22,6 +27,10 @@ export interface PinnedTable {
   tiebreak: ReadonlyArray<{ expression: string; type: string }>;
   /** Names the files' identity: equal versions hold the same rows (caches of schema and row counts key on it). */
   version: string;
+  /** The files read, by their names in the data dir. */
+  files: string[];
+  /** For a Delta table: the version read, and the columns its partition values fill in. */
+  delta?: { version: number; partitionColumns: string[] };
   release(): Promise<void>;
 }
 
@@ -34,7 +43,7 @@ const REWRITE_WAIT_MS = 100;
 export async function pinFiles(location: DatasetLocation): Promise<PinnedTable> {
   if (location.kind === 'file') return pinFile(location.path);
   for (let attempt = 0; ; attempt++) {
-    const pinned = await pinPartitions(location.path);
+    const pinned = location.kind === 'delta' ? await pinDeltaVersion(location.path) : await pinPartitions(location.path);
     if (pinned) return pinned;
     if (attempt >= REWRITE_RETRIES) throw new HttpError(503, `${location.source}/${location.name} is being rewritten by a run; try again shortly`, { 'Retry-After': '2' });
     await new Promise((resolve) => setTimeout(resolve, REWRITE_WAIT_MS));
@@ -51,6 +60,7 @@ async function pinFile(file: string): Promise<PinnedTable> {
     from: (bind) => `read_parquet(${bind(name)}, file_row_number = true)`,
     tiebreak: [{ expression: 'file_row_number', type: 'BIGINT' }],
     version: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`,
+    files: [file],
     release: () => handle.close(),
   };
 }
@@ -115,6 +125,7 @@ async function pinPartitions(dir: string): Promise<PinnedTable | undefined> {
         { expression: 'file_row_number', type: 'BIGINT' },
       ],
       version,
+      files: files.map(({ relative }) => path.join(dir, ...relative.split('/'))),
       release: async () => {
         await Promise.all(pinnedHandles.map((h) => h.close().catch(() => undefined)));
         if (canPin) await rm(linkDir, { recursive: true, force: true });
@@ -123,6 +134,83 @@ async function pinPartitions(dir: string): Promise<PinnedTable | undefined> {
   } finally {
     await releaseHandles();
   }
+}
+
+/** Rows per data file stay below this: a row's tiebreak is its file's index times it plus its row number in the file. */
+const ROWS_PER_FILE = 2 ** 40;
+
+/**
+ * One version of a Delta table: the log is replayed once, here, and exactly the files that version names are
+ * opened. Delta never rewrites a data file (a commit adds new names and removes old ones from the log), so the
+ * open files are that version whole, whatever commits land meanwhile. A file gone before it is opened (vacuum
+ * after a newer commit) gives undefined: the caller replays again and pins the newer version.
+ * Partition values live in the log, not in the files: each file's are joined in as typed columns.
+ */
+async function pinDeltaVersion(dir: string): Promise<PinnedTable | undefined> {
+  const store = new LocalLogStore(dir);
+  let snapshot;
+  let paths: string[];
+  try {
+    snapshot = await readSnapshot(store);
+    if (!snapshot) return undefined;
+    paths = [...snapshot.files.keys()].sort().map((logPath) => path.join(dir, ...decodeDeltaPath(logPath).split('/')));
+  } catch (error) {
+    // A damaged log, or one naming files outside the table: said as the Delta reader says it.
+    if (error instanceof EtlError) throw new HttpError(500, error.message);
+    throw error;
+  }
+  const fields = parseSchemaString(snapshot.metaData.schemaString, `${store.location}${LOG_DIR}`);
+  const partitionColumns = snapshot.metaData.partitionColumns;
+  const typeOf = (column: string): string => {
+    const type = fields.find((field) => field.name === column)?.type;
+    const duckType = type === undefined ? undefined : duckTypeOf(type);
+    if (!duckType) throw new HttpError(500, `${store.location}: partition column ${JSON.stringify(column)} has type ${type ?? 'unknown'}, which etl serve does not read`);
+    return duckType;
+  };
+  const adds = [...snapshot.files.keys()].sort().map((logPath) => snapshot.files.get(logPath)!);
+  const handles: FileHandle[] = [];
+  const files: string[] = [];
+  for (const file of paths) {
+    const handle = await open(file, 'r').catch(() => undefined);
+    if (!handle) {
+      await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+      return undefined;
+    }
+    handles.push(handle);
+    files.push(file);
+  }
+  const names = handles.map((handle, index) => (canPin ? `${FD_DIR}/${handle.fd}` : files[index]!));
+  const columns = fields.map((field) => quoteIdentifier(field.name));
+  const from = (bind: (value: string) => string): string => {
+    if (adds.length === 0) {
+      // A table whose every file was removed: no file to read the column types from, so they come from the schema.
+      const typed = fields.map((field) => `CAST(NULL AS ${duckTypeOf(field.type) ?? 'VARCHAR'}) AS ${quoteIdentifier(field.name)}`);
+      return `(SELECT ${[...typed, 'CAST(NULL AS BIGINT) AS file_row_number'].join(', ')} WHERE false)`;
+    }
+    const partitionRows = adds.map((add, index) => {
+      const values = partitionColumns.map((column) => {
+        const value = add.partitionValues[column];
+        return value === null || value === undefined ? `CAST(NULL AS ${typeOf(column)})` : `CAST(${bind(value)} AS ${typeOf(column)})`;
+      });
+      return `(${[bind(names[index]!), String(index), ...values].join(', ')})`;
+    });
+    const select = fields.map((field) => (partitionColumns.includes(field.name) ? `p.${quoteIdentifier(field.name)}` : `d.${quoteIdentifier(field.name)}`));
+    return [
+      `(SELECT ${[...select.map((expression, i) => `${expression} AS ${columns[i]}`), `p.__file_index * ${ROWS_PER_FILE} + d.file_row_number AS file_row_number`].join(', ')}`,
+      `FROM read_parquet([${names.map(bind).join(', ')}], union_by_name = true, filename = true, file_row_number = true) AS d`,
+      `JOIN (VALUES ${partitionRows.join(', ')}) AS p(__file, __file_index${partitionColumns.map((column) => `, ${quoteIdentifier(column)}`).join('')}) ON d.filename = p.__file)`,
+    ].join(' ');
+  };
+  return {
+    from,
+    tiebreak: [{ expression: 'file_row_number', type: 'BIGINT' }],
+    version: `delta:${snapshot.version}:${createHash('sha256').update(adds.map((add) => add.path).join('\0')).digest('hex')}`,
+    files,
+    delta: { version: snapshot.version, partitionColumns },
+    release: async () => {
+      await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+    },
+  };
 }
 
 function parseManifest(text: string, file: string): { partition_by: string; written_at: string; files: ManifestEntry[] } | undefined {

@@ -2,6 +2,10 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/core/log.js';
+import { LocalLogStore } from '../../src/delta/log-store.js';
+import { vacuumTable } from '../../src/delta/vacuum.js';
+import { writeDeltaTable } from '../../src/delta/write-table.js';
 import type { DatasetLocation } from '../../src/serve/catalog.js';
 import { openEngine, type Engine } from '../../src/serve/engine.js';
 import { pinFiles, type PinnedTable } from '../../src/serve/pinned-files.js';
@@ -91,5 +95,46 @@ describe('pinned files', () => {
     const pinned = await pinFiles({ source: 'demo', name: 'copied', kind: 'partitioned', path: dir });
     expect(await versions(pinned)).toEqual(['old']);
     await pinned.release();
+  });
+});
+
+describe('pinned Delta versions', () => {
+  const log = createLogger({ quiet: true });
+  const commit = async (table: string, select: string): Promise<void> => {
+    const staged = path.join(work, `.delta-run-${Date.now()}-${Math.random()}.parquet`);
+    await writeParquetWithDuckDb(staged, select);
+    await writeDeltaTable({ parquet: staged, store: new LocalLogStore(table), partitionBy: ['part'], mergeKey: undefined, txn: undefined, log });
+  };
+  const rowsOf = async (pinned: PinnedTable): Promise<Array<{ part: number; version: string; n: number }>> =>
+    engine.withConnection(async (connection) => {
+      const params: string[] = [];
+      const from = pinned.from((value) => `$${params.push(value)}`);
+      const rows = (await connection.runAndReadAll(`SELECT part, version, count(*)::INTEGER AS n FROM ${from} GROUP BY ALL ORDER BY ALL`, params)).getRowObjectsJson();
+      return rows.map((row) => ({ part: Number(row.part), version: String(row.version), n: Number(row.n) }));
+    });
+
+  it('a commit replacing a partition, and a vacuum deleting the old file, after pinning: the query reads the pinned version whole; a new pin the new one', async () => {
+    const table = path.join(work, 'delta-table');
+    await commit(table, "SELECT i, i % 3 AS part, 'v0' AS version FROM range(300) t(i)");
+    const location: DatasetLocation = { source: 'demo', name: 'delta_table', kind: 'delta', path: table };
+    const pinned = await pinFiles(location);
+    try {
+      expect(pinned.delta?.version).toBe(0);
+      // Version 1 replaces partition 1 only; vacuum then deletes the file version 0 read for it.
+      await commit(table, "SELECT i, 1::BIGINT AS part, 'v1' AS version FROM range(7) t(i)");
+      const vacuumed = await vacuumTable(new LocalLogStore(table), 0, { dryRun: false, now: Date.now() + 1000 });
+      expect(vacuumed.deleted.length).toBe(1);
+      expect(await rowsOf(pinned)).toEqual([0, 1, 2].map((part) => ({ part, version: 'v0', n: 100 })));
+    } finally {
+      await pinned.release();
+    }
+    const again = await pinFiles(location);
+    try {
+      expect(again.delta?.version).toBe(1);
+      expect(again.files.map((file) => path.relative(table, path.dirname(file)))).toEqual(['part=0', 'part=1', 'part=2']);
+      expect(await rowsOf(again)).toEqual([{ part: 0, version: 'v0', n: 100 }, { part: 1, version: 'v1', n: 7 }, { part: 2, version: 'v0', n: 100 }]);
+    } finally {
+      await again.release();
+    }
   });
 });
