@@ -245,3 +245,27 @@ describe('Delta log paths are records, not instructions', () => {
     await expect(write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`, { mergeKey: ['edition', 'area'] })).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/the Delta log names a file outside the table/) });
   });
 });
+
+describe('Delta writer: what the log records is what PROTOCOL.md says readers parse', () => {
+  it('stats: min/max that a JSON double cannot hold exactly (BIGINT beyond 2^53, a 19-digit DECIMAL) or that are not finite are left out, never rounded; the others kept', async () => {
+    const result = await write(`SELECT * FROM (VALUES
+      ('2019', 9007199254740993::BIGINT, 12345678901234567.89::DECIMAL(38,2), 'infinity'::DOUBLE, 1.25::DECIMAL(10,2), 7::BIGINT, -2.5::DOUBLE),
+      ('2019', 1::BIGINT, 1.00::DECIMAL(38,2), 1.5::DOUBLE, 0.05::DECIMAL(10,2), 3::BIGINT, 'nan'::DOUBLE)) AS t(edition, big, wide, d, small, n, e)`);
+    expect(result.version).toBe(0);
+    const add = (await commit(0)).flatMap((a) => ('add' in a ? [a.add] : []))[0]!;
+    expect(JSON.parse(add.stats!)).toEqual({
+      numRecords: 2,
+      minValues: { big: 1, wide: 1, d: 1.5, small: 0.05, n: 3, e: -2.5 },
+      maxValues: { small: 1.25, n: 7 },
+      nullCount: { big: 0, wide: 0, d: 0, small: 0, n: 0, e: 0 },
+    });
+  });
+
+  it('a timestamp partition value is an ISO 8601 UTC instant (not DuckDB\'s `+00` text), and a re-run finds the same partition', async () => {
+    const sql = `SELECT * FROM (VALUES (TIMESTAMPTZ '2024-01-01 10:00:00+02', 'a', 1), (TIMESTAMPTZ '2024-01-02 00:00:00.123456+00', 'b', 2)) AS t(edition, area, deaths)`;
+    await write(sql);
+    const values = (await commit(0)).flatMap((a) => ('add' in a ? [a.add.partitionValues.edition] : []));
+    expect(values.sort()).toEqual(['2024-01-01T08:00:00.000000Z', '2024-01-02T00:00:00.123456Z']);
+    expect((await write(sql)).version).toBeUndefined();
+  });
+});
