@@ -258,6 +258,8 @@ for (const entry of lakes) {
       expect(onDisk.filter((file) => !referenced.has(file)).length).toBeGreaterThan(0);
       const vacuum = await t.vacuum();
       expect(vacuum.code, vacuum.stderr).toBe(0);
+      // --retain 0s keeps only the latest version: said as one version, not a range `1-1`.
+      expect(vacuum.stdout).toMatch(/; version 1 stays readable/);
       const after = await t.table();
       const live = new Set([...(await readSnapshot(after.store))!.files.values()].map((add) => decodeURIComponent(add.path)));
       const remaining = (await after.store.list('')).map((file) => file.path).filter((file) => !file.startsWith('_delta_log/'));

@@ -95,7 +95,7 @@ describe('Delta writer: one run, one commit', () => {
       exitCode: 4,
       message: expect.stringMatching(/column "deaths" is string in this run but integer in the Delta table/),
     });
-    await expect(write(THREE, { partitionBy: [] })).rejects.toThrow(/is partitioned by edition, not no column/);
+    await expect(write(THREE, { partitionBy: [] })).rejects.toThrow(/is partitioned by edition; this run's rows are not partitioned/);
   });
 
   it('a txn action makes a retried run idempotent: the same (pipeline, run) commits once', async () => {
