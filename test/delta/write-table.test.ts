@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { LocalLogStore } from '../../src/delta/log-store.js';
+import { writeCheckpoint } from '../../src/delta/checkpoint.js';
 import { readSnapshot } from '../../src/delta/replay.js';
 import { writeDeltaTable, type DeltaWriteRequest } from '../../src/delta/write-table.js';
 import { readParquet } from '../helpers/parquet.js';
@@ -120,6 +121,18 @@ describe('Delta writer: one run, one commit', () => {
     expect(adds.every((add) => add.dataChange === false && typeof add.tags['etl.sha256'] === 'string')).toBe(true);
     expect(checkpointRows.filter((row) => row.protocol).map((row) => row.protocol)).toEqual([{ minReaderVersion: 1, minWriterVersion: 2 }]);
     expect(checkpointRows.filter((row) => row.metaData)).toHaveLength(1);
+    // The 8 files replaced on the way are tombstones (PROTOCOL.md: kept until they expire, for other engines' vacuum).
+    const removedInLog: string[] = [];
+    for (let version = 0; version <= 10; version++) for (const action of await commit(version)) if ('remove' in action) removedInLog.push(action.remove.path);
+    expect(removedInLog).toHaveLength(8);
+    const tombstones = checkpointRows.filter((row) => row.remove).map((row) => row.remove as { path: string; dataChange: boolean; deletionTimestamp: bigint | number; size: bigint | number; partitionValues: Record<string, string> });
+    expect(tombstones.map((remove) => remove.path).sort()).toEqual(removedInLog.sort());
+    expect(tombstones.every((remove) => remove.dataChange === false && Number(remove.deletionTimestamp) > 0 && Number(remove.size) > 0 && /^200[012]$/.test(remove.partitionValues.edition))).toBe(true);
+    // Expired ones (older than Delta's default week) are left out.
+    await writeCheckpoint(store, fromCheckpoint, Date.now() + 8 * 86_400_000);
+    const { rows: later } = await readParquet(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
+    expect(later.filter((row) => row.remove)).toHaveLength(0);
+    expect(later.filter((row) => row.add)).toHaveLength(3);
     await rm(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
     await rm(path.join(table, '_delta_log', '_last_checkpoint'));
     const fromJson = (await readSnapshot(store))!;
