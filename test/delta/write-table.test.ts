@@ -127,7 +127,7 @@ describe('Delta writer: one run, one commit', () => {
     expect(removedInLog).toHaveLength(8);
     const tombstones = checkpointRows.filter((row) => row.remove).map((row) => row.remove as { path: string; dataChange: boolean; deletionTimestamp: bigint | number; size: bigint | number; partitionValues: Record<string, string> });
     expect(tombstones.map((remove) => remove.path).sort()).toEqual(removedInLog.sort());
-    expect(tombstones.every((remove) => remove.dataChange === false && Number(remove.deletionTimestamp) > 0 && Number(remove.size) > 0 && /^200[012]$/.test(remove.partitionValues.edition ?? ""))).toBe(true);
+    expect(tombstones.every((remove) => remove.dataChange === false && Number(remove.deletionTimestamp) > 0 && Number(remove.size) > 0 && /^200[012]$/.test(remove.partitionValues.edition ?? ''))).toBe(true);
     // Expired ones (older than Delta's default week) are left out.
     await writeCheckpoint(store, fromCheckpoint, Date.now() + 8 * 86_400_000);
     const { rows: later } = await readParquet(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
