@@ -123,7 +123,13 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
       throw new DataError(`the Delta table ${location} needs a writer of version ${snapshot.protocol.minWriterVersion}; etl writes version ${WRITER_VERSION} tables`, { hint: 'write to this table with Spark or delta-rs, or let etl write a new table' });
     }
     checkPartitionColumns(snapshot.metaData.partitionColumns, partitionBy, location);
-    const evolved = evolveSchema(parseSchemaString(snapshot.metaData.schemaString, location), incoming, location);
+    const current = parseSchemaString(snapshot.metaData.schemaString, location);
+    // Writer version 2 means enforcing column invariants (PROTOCOL.md, "Column Invariants"), which etl does not evaluate.
+    const guarded = current.find((field) => 'delta.invariants' in field.metadata);
+    if (guarded) {
+      throw new DataError(`the Delta table ${location} has an invariant on column ${JSON.stringify(guarded.name)}, which etl cannot check`, { hint: 'write to this table with Spark or delta-rs, or let etl write a new table' });
+    }
+    const evolved = evolveSchema(current, incoming, location);
     if (evolved) metaData = { ...snapshot.metaData, schemaString: schemaString(evolved) };
   }
   if (metaData) actions.push({ metaData });
@@ -147,6 +153,12 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
       continue;
     }
     touched.add(key);
+    // An append-only table (PROTOCOL.md, "Append-only Tables") takes new files but no remove with dataChange.
+    if (current.length > 0 && snapshot?.metaData.configuration?.['delta.appendOnly'] === 'true') {
+      throw new DataError(`the Delta table ${location} is append-only (delta.appendOnly), and this run would replace ${partitionBy.length > 0 ? `the partition ${describeKey(partitionBy, key)}` : 'its rows'}`, {
+        hint: 'write to a table that is not append-only; nothing was committed',
+      });
+    }
     for (const old of current) {
       actions.push({ remove: { path: old.path, deletionTimestamp: now, dataChange: true, extendedFileMetadata: true, partitionValues: old.partitionValues, size: old.size } });
       removed.push(decodeDeltaPath(old.path));

@@ -282,3 +282,30 @@ describe('Delta writer: what the log records is what PROTOCOL.md says readers pa
     expect((await write(sql)).version).toBeUndefined();
   });
 });
+
+describe('Delta writer: what writer version 2 obliges a writer to honour', () => {
+  /** Commits, as another engine would, a metaData change to the table etl created. */
+  const amendMetaData = async (change: (metaData: Record<string, unknown>) => Record<string, unknown>) => {
+    const metaData = (await commit(0)).flatMap((a) => ('metaData' in a ? [a.metaData as unknown as Record<string, unknown>] : []))[0]!;
+    await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), JSON.stringify({ metaData: change(metaData) }) + '\n');
+  };
+
+  it('delta.appendOnly: a new partition is added, replacing one is refused naming it, nothing committed', async () => {
+    await write(THREE);
+    await amendMetaData((metaData) => ({ ...metaData, configuration: { 'delta.appendOnly': 'true' } }));
+    expect((await write(`SELECT * FROM (VALUES ('2022', 'a', 5)) AS t(edition, area, deaths)`)).version).toBe(2);
+    await expect(write(`SELECT * FROM (VALUES ('2019', 'a', 9)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/is append-only \(delta.appendOnly\), and this run would replace the partition edition=2019/) });
+    expect((await readSnapshot(store))!.version).toBe(2);
+  });
+
+  it('a column invariant (delta.invariants) is refused naming the column: etl cannot check it', async () => {
+    await write(THREE);
+    await amendMetaData((metaData) => {
+      const schema = JSON.parse(String(metaData.schemaString)) as { fields: Array<{ name: string; metadata: Record<string, unknown> }> };
+      schema.fields.find((field) => field.name === 'deaths')!.metadata = { 'delta.invariants': JSON.stringify({ expression: { expression: 'deaths >= 0' } }) };
+      return { ...metaData, schemaString: JSON.stringify(schema) };
+    });
+    await expect(write(`SELECT * FROM (VALUES ('2022', 'a', -5)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/has an invariant on column "deaths", which etl cannot check/) });
+    expect((await readSnapshot(store))!.version).toBe(1);
+  });
+});
