@@ -130,6 +130,7 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
       throw new DataError(`the Delta table ${location} has an invariant on column ${JSON.stringify(guarded.name)}, which etl cannot check`, { hint: 'write to this table with Spark or delta-rs, or let etl write a new table' });
     }
     const evolved = evolveSchema(current, incoming, location);
+    checkNotNull(current, files, incoming, location);
     if (evolved) metaData = { ...snapshot.metaData, schemaString: schemaString(evolved) };
   }
   if (metaData) actions.push({ metaData });
@@ -171,6 +172,19 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
   if (touched.size === 0 && !metaData) return { plan: null, adds: [], removed: [], unchanged };
   if (request.txn) actions.push({ txn: { appId: request.txn.appId, version: request.txn.version, lastUpdated: now } });
   return { plan: { actions, touched }, adds, removed, unchanged };
+}
+
+/** A column the table declares not nullable (`nullable: false`, as Spark writes NOT NULL) must get no null from this run. */
+function checkNotNull(current: ReturnType<typeof parseSchemaString>, files: readonly StagedFile[], incoming: ReturnType<typeof schemaFields>, location: string): void {
+  for (const field of current.filter((f) => !f.nullable)) {
+    const missing = !incoming.some((column) => column.name === field.name);
+    const nulls = files.reduce((sum, file) => sum + (field.name in file.partitionValues ? (file.partitionValues[field.name] === null ? file.stats.numRecords : 0) : (file.stats.nullCount[field.name] ?? 0)), 0);
+    if (missing || nulls > 0) {
+      throw new DataError(`column ${JSON.stringify(field.name)} is NOT NULL in the Delta table ${location}, but this run ${missing ? 'has no such column' : `has ${nulls} null value(s) in it`}`, {
+        hint: 'fill the column in the source rows, or write to a new table; nothing was committed',
+      });
+    }
+  }
 }
 
 /** A key that appears twice in one batch has no single row to keep: a data error naming the key. */

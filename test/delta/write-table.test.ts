@@ -298,6 +298,17 @@ describe('Delta writer: what writer version 2 obliges a writer to honour', () =>
     expect((await readSnapshot(store))!.version).toBe(2);
   });
 
+  it('a NOT NULL column (nullable: false) refuses a run with a null in it, naming the column; non-null rows go in', async () => {
+    await write(THREE);
+    await amendMetaData((metaData) => {
+      const schema = JSON.parse(String(metaData.schemaString)) as { fields: Array<{ name: string; nullable: boolean }> };
+      schema.fields.find((field) => field.name === 'deaths')!.nullable = false;
+      return { ...metaData, schemaString: JSON.stringify(schema) };
+    });
+    await expect(write(`SELECT * FROM (VALUES ('2022', 'a', NULL::INTEGER), ('2022', 'b', 1)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/column "deaths" is NOT NULL in the Delta table .*, but this run has 1 null value\(s\) in it/) });
+    expect((await write(`SELECT * FROM (VALUES ('2022', 'b', 1)) AS t(edition, area, deaths)`)).version).toBe(2);
+  });
+
   it('a column invariant (delta.invariants) is refused naming the column: etl cannot check it', async () => {
     await write(THREE);
     await amendMetaData((metaData) => {
