@@ -22,7 +22,7 @@ export function formatTable(table: TableDescription): string {
 
 export function formatVacuum(result: VacuumResult): string {
   const verb = result.dryRun ? 'would delete' : 'deleted';
-  const lines = [`${result.location}: ${verb} ${result.deleted.length} file${result.deleted.length === 1 ? '' : 's'}; versions ${result.oldestKept}-${result.latest} stay readable${result.keptYoung > 0 ? `; ${result.keptYoung} unreferenced file(s) younger than the retention kept (a writer may be about to commit them)` : ''}`];
+  const lines = [`${result.location}: ${verb} ${result.deleted.length} file${result.deleted.length === 1 ? '' : 's'}; ${result.oldestKept === result.latest ? `version ${result.latest} stays` : `versions ${result.oldestKept}-${result.latest} stay`} readable${result.keptYoung > 0 ? `; ${result.keptYoung} unreferenced file(s) younger than the retention kept (a writer may be about to commit them)` : ''}`];
   for (const file of result.deleted) lines.push(`  ${file}`);
   return lines.join('\n');
 }

@@ -24,8 +24,8 @@ type Detection = { dataset: string; table: TableLayout; rows: RowRulesSummary } 
 
 export function inspectCommand(context: () => Promise<CommandContext>): Command {
   return new Command('inspect')
-    .description('show what is in a workbook (sheets, and the table each dataset finds) or a parquet file (schema, row count, first rows)')
-    .argument('<file>', 'a workbook (.xls/.xlsx) or a .parquet file')
+    .description('show what is in a workbook (sheets, and the table each dataset finds), a parquet file (schema, row count, first rows) or a Delta table (version, schema, live files, history)')
+    .argument('<file>', 'a workbook (.xls/.xlsx), a .parquet file, or a Delta table folder (local, s3:// or gs://)')
     .addOption(new Option('--dataset <name>', 'only this built-in dataset (default: try every one)'))
     .addOption(datasetFileOption())
     .addOption(new Option('--rows <n>', 'parquet: how many first rows to show').argParser(parsePositiveInt).default(10))

@@ -84,7 +84,7 @@ export const transformOptions = (): Option[] => [
   new Option('--skip-bad', 'report and leave out an input file that does not look as declared, instead of failing').default(false),
   new Option('--partition-by <column>', 'write a Hive-partitioned folder (<column>=<value>/part-0.parquet, _manifest.json) instead of one file; only changed partitions are rewritten'),
   new Option('--format <format>', 'parquet (a file, or a Hive folder with --partition-by) or delta (a Delta Lake table: one commit per run; with --bucket, the table is <bucket>/<dataset>/)').choices(['parquet', 'delta']),
-  new Option('--merge-key <columns>', 'with --format delta: rows whose key (comma-separated columns) is in the table replace it, new keys are added; only partitions the run holds are rewritten'),
+  new Option('--merge-key <columns>', 'with --format delta: rows whose key (comma-separated columns, identifying one row) is in the table replace it, new keys are added, other rows kept; only partitions the run holds are rewritten'),
 ];
 
 /** What `load` accepts besides the files; `run` and `plan` accept the same (--bucket optional there). */

@@ -16,19 +16,27 @@ const COLUMNS = {
   protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)',
 };
 
+/** How long a remove stays in checkpoints: Delta's default delta.deletedFileRetentionDuration, one week. */
+const TOMBSTONE_RETENTION_MS = 7 * 86_400_000;
+
 /**
  * Writes the parquet checkpoint of `snapshot` (protocol, metaData, every txn and live file) and then
  * `_last_checkpoint`, so readers start there instead of replaying every commit. A checkpoint is only a cache
  * of the log: one that is never written, or half written and then replaced, changes nothing a reader sees
  * (the checkpoint file appears whole or not at all, and `_last_checkpoint` is written only after it).
  */
-export async function writeCheckpoint(store: LogStore, snapshot: Snapshot): Promise<void> {
+export async function writeCheckpoint(store: LogStore, snapshot: Snapshot, now = Date.now()): Promise<void> {
   const rows: Action[] = [
     { protocol: { minReaderVersion: snapshot.protocol.minReaderVersion, minWriterVersion: snapshot.protocol.minWriterVersion } },
     { metaData: snapshot.metaData },
     ...[...snapshot.txns].map(([appId, version]) => ({ txn: { appId, version, lastUpdated: null } })),
     // In a checkpoint, adds carry dataChange false: they re-state files, they do not add data.
     ...[...snapshot.files.values()].map((add) => ({ add: { ...add, dataChange: false } })),
+    // PROTOCOL.md: a checkpoint keeps the remove tombstones until they expire. Spark's VACUUM reads them to keep the
+    // files older versions still need; without them it would delete those files as soon as the checkpoint lands.
+    ...[...snapshot.tombstones.values()]
+      .filter((remove) => (remove.deletionTimestamp ?? now) > now - TOMBSTONE_RETENTION_MS)
+      .map((remove) => ({ remove: { path: remove.path, deletionTimestamp: remove.deletionTimestamp, dataChange: false, extendedFileMetadata: remove.extendedFileMetadata, partitionValues: remove.partitionValues, size: remove.size } })),
   ];
   const dir = await mkdtemp(path.join(tmpdir(), 'etl-delta-checkpoint-'));
   try {

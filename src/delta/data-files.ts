@@ -48,6 +48,19 @@ export function newDataFilePath(partitionBy: readonly string[], values: Record<s
 }
 
 /**
+ * A partition column's value as the log records it (PROTOCOL.md, "Partition Value Serialization"): DuckDB's text
+ * for numbers, dates and booleans is Delta's, but a timestamp's (`2024-01-01 10:00:00+00`) is not: it is written
+ * as the recommended ISO 8601 UTC instant. Binary has no text DuckDB and Delta agree on: refused.
+ */
+function partitionValueSql(columns: readonly Column[], column: string): string {
+  const type = columns.find((c) => c.name === column)!.type;
+  const name = quoteIdentifier(column);
+  if (type === 'TIMESTAMP' || type === 'TIMESTAMP WITH TIME ZONE') return `strftime(CAST(${name} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')`;
+  if (type === 'BLOB') throw new ConfigError(`--partition-by ${column}: the column is binary, which etl does not partition a Delta table by`, { hint: 'partition by a string, number, date or timestamp column' });
+  return `CAST(${name} AS VARCHAR)`;
+}
+
+/**
  * Splits the run's table into one data file per partition value under `dir` (the whole table when there is
  * no partition column), each with its Delta stats and sha256.
  */
@@ -58,7 +71,7 @@ export async function stageDataFiles(connection: DuckDBConnection, source: strin
   }
   const groups: Array<Record<string, string | null>> = partitionBy.length === 0
     ? [{}]
-    : (await connection.runAndReadAll(`SELECT DISTINCT ${partitionBy.map((column) => `CAST(${quoteIdentifier(column)} AS VARCHAR) AS ${quoteIdentifier(column)}`).join(', ')} FROM read_parquet($1) ORDER BY ALL`, [source]))
+    : (await connection.runAndReadAll(`SELECT DISTINCT ${partitionBy.map((column) => `${partitionValueSql(columns, column)} AS ${quoteIdentifier(column)}`).join(', ')} FROM read_parquet($1) ORDER BY ALL`, [source]))
         .getRowObjectsJS()
         .map((row) => Object.fromEntries(partitionBy.map((column) => [column, row[column] === null ? null : String(row[column])])));
   const files: StagedFile[] = [];
@@ -66,7 +79,7 @@ export async function stageDataFiles(connection: DuckDBConnection, source: strin
     const relative = newDataFilePath(partitionBy, values);
     const local = path.join(dir, `${files.length}.parquet`);
     // IS NOT DISTINCT FROM: a bound null picks the null rows; values are bound, never pasted into SQL.
-    const where = partitionBy.length === 0 ? '' : `WHERE ${partitionBy.map((column, index) => `CAST(${quoteIdentifier(column)} AS VARCHAR) IS NOT DISTINCT FROM $${index + 3}::VARCHAR`).join(' AND ')}`;
+    const where = partitionBy.length === 0 ? '' : `WHERE ${partitionBy.map((column, index) => `${partitionValueSql(columns, column)} IS NOT DISTINCT FROM $${index + 3}::VARCHAR`).join(' AND ')}`;
     await connection.run(`COPY (SELECT ${dataSelectList(columns, partitionBy)} FROM read_parquet($1) ${where}) TO $2 (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`, [source, local, ...partitionBy.map((column) => values[column] ?? null)]);
     files.push(await describeDataFile(connection, local, relative, values));
   }
@@ -82,7 +95,9 @@ export async function describeDataFile(connection: DuckDBConnection, local: stri
 export async function statsOf(connection: DuckDBConnection, file: string): Promise<FileStats> {
   const columns = await columnsOf(connection, file);
   const ranged = columns.filter((column) => RANGE_TYPES.test(column.type));
-  const struct = (fn: string, list: readonly Column[]) => `to_json({${list.map((column, index) => `'c${index}': ${fn}(${quoteIdentifier(column.name)})`).join(', ')}})::VARCHAR`;
+  // Min and max travel as text: to_json would print Infinity or NaN (not JSON), and a JS number would round a
+  // BIGINT or a long DECIMAL, making a bound that excludes the file's own extreme value (readers would skip it).
+  const struct = (fn: string, list: readonly Column[]) => `to_json({${list.map((column, index) => `'c${index}': CAST(${fn}(${quoteIdentifier(column.name)}) AS VARCHAR)`).join(', ')}})::VARCHAR`;
   const select = [
     'count(*) AS n',
     ranged.length > 0 ? `${struct('min', ranged)} AS mins, ${struct('max', ranged)} AS maxs` : `'{}' AS mins, '{}' AS maxs`,
@@ -90,11 +105,27 @@ export async function statsOf(connection: DuckDBConnection, file: string): Promi
   ].join(', ');
   const row = (await connection.runAndReadAll(`SELECT ${select} FROM read_parquet($1)`, [file])).getRowObjectsJS()[0]!;
   // Keys are positional in SQL (a column name is never pasted into a string literal) and renamed here.
-  const rename = (json: unknown, list: readonly Column[]) => {
-    const parsed = JSON.parse(String(json)) as Record<string, unknown>;
-    return Object.fromEntries(list.map((column, index) => [column.name, parsed[`c${index}`]]).filter(([, value]) => value !== null && value !== undefined));
+  const bounds = (json: unknown) => {
+    const parsed = JSON.parse(String(json)) as Record<string, string | null>;
+    return Object.fromEntries(ranged.map((column, index) => [column.name, boundValue(column.type, parsed[`c${index}`] ?? null)]).filter(([, value]) => value !== undefined));
   };
-  return { numRecords: Number(row.n), minValues: rename(row.mins, ranged), maxValues: rename(row.maxs, ranged), nullCount: rename(row.nulls, columns) as Record<string, number> };
+  const nulls = JSON.parse(String(row.nulls)) as Record<string, number>;
+  return { numRecords: Number(row.n), minValues: bounds(row.mins), maxValues: bounds(row.maxs), nullCount: Object.fromEntries(columns.map((column, index) => [column.name, nulls[`c${index}`]!])) };
+}
+
+/**
+ * A min or max as the stats JSON holds it, or undefined to leave it out (allowed: a reader then cannot skip on it):
+ * null (all rows null), a float that is not finite, or a number a JSON double cannot hold exactly.
+ */
+export function boundValue(duckType: string, text: string | null): string | number | undefined {
+  if (text === null) return undefined;
+  if (!/^(BIGINT|INTEGER|SMALLINT|TINYINT|DOUBLE|FLOAT|DECIMAL)/.test(duckType)) return text;
+  const value = Number(text);
+  if (!Number.isFinite(value)) return undefined;
+  if (/^(BIGINT|INTEGER|SMALLINT|TINYINT)$/.test(duckType)) return Number.isSafeInteger(value) ? value : undefined;
+  // A decimal of at most 15 significant digits reads back as the same decimal from its shortest double.
+  if (duckType.startsWith('DECIMAL')) return text.replace(/^-?0*|\.|0*$/g, '').replace(/^0+/, '').length <= 15 ? value : undefined;
+  return value;
 }
 
 export async function sha256Of(file: string): Promise<string> {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, DataError } from '../core/errors.js';
-import { LAST_CHECKPOINT, LOG_DIR, READER_VERSION, commitVersionOf, type Action, type AddAction, type CommitInfoAction, type MetaDataAction, type ProtocolAction } from './actions.js';
+import { LAST_CHECKPOINT, LOG_DIR, READER_VERSION, commitVersionOf, type Action, type AddAction, type CommitInfoAction, type MetaDataAction, type ProtocolAction, type RemoveAction } from './actions.js';
 import { withDuck } from './duck.js';
 import type { LogStore } from './log-store.js';
 
@@ -13,6 +13,8 @@ export interface Snapshot {
   metaData: MetaDataAction;
   /** The live data files, keyed by their path as written in the log. */
   files: Map<string, AddAction>;
+  /** Files removed and not added again, keyed by path: the tombstones a checkpoint carries for other engines' vacuum. */
+  tombstones: Map<string, RemoveAction>;
   /** The last version each application committed (txn actions). */
   txns: Map<string, number>;
   /** Every version's commitInfo that is still in the log (those folded into a checkpoint and since removed are not). */
@@ -56,7 +58,7 @@ export async function readSnapshot(store: LogStore, options: { version?: number 
   if (target > latest || target < 0) throw new ConfigError(`${store.location} has versions up to ${latest}; there is no version ${target}`, { hint: `choose a version between 0 and ${latest}` });
 
   const start = await startingCheckpoint(store, checkpoints, target);
-  const state: ReplayState = { protocol: undefined, metaData: undefined, files: new Map(), txns: new Map(), history: [] };
+  const state: ReplayState = { protocol: undefined, metaData: undefined, files: new Map(), tombstones: new Map(), txns: new Map(), history: [] };
   if (start !== undefined) for (const action of await readCheckpoint(store, checkpoints.get(start)!)) apply(state, action, true);
 
   const first = start === undefined ? 0 : start + 1;
@@ -82,21 +84,27 @@ export async function readSnapshot(store: LogStore, options: { version?: number 
   if (state.protocol.minReaderVersion > READER_VERSION) {
     throw new DataError(`${store.location} needs a Delta reader of version ${state.protocol.minReaderVersion}${state.protocol.readerFeatures?.length ? ` (${state.protocol.readerFeatures.join(', ')})` : ''}; etl reads version ${READER_VERSION} tables`, { hint: 'read this table with Spark or delta-rs' });
   }
-  return { version: target, protocol: state.protocol, metaData: state.metaData, files: state.files, txns: state.txns, history: state.history, checkpoint: start };
+  return { version: target, protocol: state.protocol, metaData: state.metaData, files: state.files, tombstones: state.tombstones, txns: state.txns, history: state.history, checkpoint: start };
 }
 
 interface ReplayState {
   protocol: ProtocolAction | undefined;
   metaData: MetaDataAction | undefined;
   files: Map<string, AddAction>;
+  tombstones: Map<string, RemoveAction>;
   txns: Map<string, number>;
   history: Snapshot['history'];
 }
 
 function apply(state: ReplayState, action: Action, fromCheckpoint: boolean): void {
-  if ('add' in action) state.files.set(action.add.path, action.add);
-  // A checkpoint's removes are tombstones for vacuum; its adds are already only the live files.
-  else if ('remove' in action) { if (!fromCheckpoint) state.files.delete(action.remove.path); }
+  if ('add' in action) {
+    state.files.set(action.add.path, action.add);
+    state.tombstones.delete(action.add.path);
+  } else if ('remove' in action) {
+    // A checkpoint's removes are only tombstones; its adds are already only the live files.
+    if (!fromCheckpoint) state.files.delete(action.remove.path);
+    state.tombstones.set(action.remove.path, action.remove);
+  }
   else if ('metaData' in action) state.metaData = action.metaData;
   else if ('protocol' in action) state.protocol = action.protocol;
   else if ('txn' in action) state.txns.set(action.txn.appId, action.txn.version);

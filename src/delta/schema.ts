@@ -87,8 +87,8 @@ export function evolveSchema(current: readonly DeltaField[], incoming: readonly 
 /** The partition columns must stay what the table was created with. */
 export function checkPartitionColumns(current: readonly string[], incoming: readonly string[], table: string): void {
   if (current.join('\u0000') !== incoming.join('\u0000')) {
-    const shown = (columns: readonly string[]) => (columns.length > 0 ? columns.join(', ') : 'no column');
-    throw new ConfigError(`the Delta table ${table} is partitioned by ${shown(current)}, not ${shown(incoming)}`, {
+    const shown = (columns: readonly string[]) => (columns.length > 0 ? `partitioned by ${columns.join(', ')}` : 'not partitioned');
+    throw new ConfigError(`the Delta table ${table} is ${shown(current)}; this run's rows are ${shown(incoming)}`, {
       hint: current.length > 0 ? `pass --partition-by ${current.join(',')}` : 'drop --partition-by, or write to a new table',
     });
   }

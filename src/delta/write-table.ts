@@ -123,7 +123,14 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
       throw new DataError(`the Delta table ${location} needs a writer of version ${snapshot.protocol.minWriterVersion}; etl writes version ${WRITER_VERSION} tables`, { hint: 'write to this table with Spark or delta-rs, or let etl write a new table' });
     }
     checkPartitionColumns(snapshot.metaData.partitionColumns, partitionBy, location);
-    const evolved = evolveSchema(parseSchemaString(snapshot.metaData.schemaString, location), incoming, location);
+    const current = parseSchemaString(snapshot.metaData.schemaString, location);
+    // Writer version 2 means enforcing column invariants (PROTOCOL.md, "Column Invariants"), which etl does not evaluate.
+    const guarded = current.find((field) => 'delta.invariants' in field.metadata);
+    if (guarded) {
+      throw new DataError(`the Delta table ${location} has an invariant on column ${JSON.stringify(guarded.name)}, which etl cannot check`, { hint: 'write to this table with Spark or delta-rs, or let etl write a new table' });
+    }
+    const evolved = evolveSchema(current, incoming, location);
+    checkNotNull(current, files, incoming, location);
     if (evolved) metaData = { ...snapshot.metaData, schemaString: schemaString(evolved) };
   }
   if (metaData) actions.push({ metaData });
@@ -147,6 +154,12 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
       continue;
     }
     touched.add(key);
+    // An append-only table (PROTOCOL.md, "Append-only Tables") takes new files but no remove with dataChange.
+    if (current.length > 0 && snapshot?.metaData.configuration?.['delta.appendOnly'] === 'true') {
+      throw new DataError(`the Delta table ${location} is append-only (delta.appendOnly), and this run would replace ${partitionBy.length > 0 ? `the partition ${describeKey(partitionBy, key)}` : 'its rows'}`, {
+        hint: 'write to a table that is not append-only; nothing was committed',
+      });
+    }
     for (const old of current) {
       actions.push({ remove: { path: old.path, deletionTimestamp: now, dataChange: true, extendedFileMetadata: true, partitionValues: old.partitionValues, size: old.size } });
       removed.push(decodeDeltaPath(old.path));
@@ -159,6 +172,19 @@ function planCommit(snapshot: Snapshot | undefined, files: readonly StagedFile[]
   if (touched.size === 0 && !metaData) return { plan: null, adds: [], removed: [], unchanged };
   if (request.txn) actions.push({ txn: { appId: request.txn.appId, version: request.txn.version, lastUpdated: now } });
   return { plan: { actions, touched }, adds, removed, unchanged };
+}
+
+/** A column the table declares not nullable (`nullable: false`, as Spark writes NOT NULL) must get no null from this run. */
+function checkNotNull(current: ReturnType<typeof parseSchemaString>, files: readonly StagedFile[], incoming: ReturnType<typeof schemaFields>, location: string): void {
+  for (const field of current.filter((f) => !f.nullable)) {
+    const missing = !incoming.some((column) => column.name === field.name);
+    const nulls = files.reduce((sum, file) => sum + (field.name in file.partitionValues ? (file.partitionValues[field.name] === null ? file.stats.numRecords : 0) : (file.stats.nullCount[field.name] ?? 0)), 0);
+    if (missing || nulls > 0) {
+      throw new DataError(`column ${JSON.stringify(field.name)} is NOT NULL in the Delta table ${location}, but this run ${missing ? 'has no such column' : `has ${nulls} null value(s) in it`}`, {
+        hint: 'fill the column in the source rows, or write to a new table; nothing was committed',
+      });
+    }
+  }
 }
 
 /** A key that appears twice in one batch has no single row to keep: a data error naming the key. */

@@ -10,7 +10,7 @@ import { readSnapshot } from '../../src/delta/replay.js';
 import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { readParquet } from '../helpers/parquet.js';
 import { runCli, startCli } from '../helpers/run-cli.js';
-import { writeWorkbook } from '../helpers/workbook-writer.js';
+import { writeWorkbook, type FixtureCell, type FixtureSheet } from '../helpers/workbook-writer.js';
 import { startConditionalFront, type ConditionalFront } from '../load/servers/conditional-writes.js';
 import { gcsEmulatorInstalled, startGcsEmulator } from '../load/servers/gcs-emulator.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../load/servers/s3-server.js';
@@ -110,13 +110,22 @@ let work: string;
 /** Editions 2019-2021; `changed2020` is 2020 with six months published instead of twelve. */
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-delta-cli-'));
-  for (const folder of ['three', 'changed2020', 'changed2019', 'other2020']) await mkdir(path.join(work, folder));
+  for (const folder of ['three', 'changed2020', 'changed2019', 'other2020', 'merge-before', 'merge-after']) await mkdir(path.join(work, folder));
   for (const year of [2019, 2020, 2021]) await writeWorkbook(path.join(work, 'three', `publishedoutput${year}.xls`), monthlySheets({ year }));
   await writeWorkbook(path.join(work, 'changed2020', 'publishedoutput2020.xls'), monthlySheets({ year: 2020, publishedMonths: 6 }));
   await writeWorkbook(path.join(work, 'changed2019', 'publishedoutput2019.xls'), monthlySheets({ year: 2019, publishedMonths: 3 }));
   await writeWorkbook(path.join(work, 'other2020', 'publishedoutput2020.xls'), monthlySheets({ year: 2020, publishedMonths: 9 }));
+  // A merge's second batch: England's figures changed (existing keys), County Durham new, Wales absent (kept).
+  await writeWorkbook(path.join(work, 'merge-before', 'publishedoutput2019.xls'), monthlySheets({ year: 2019 }));
+  await writeWorkbook(path.join(work, 'merge-before', 'publishedoutput2020.xls'), editedSheets(2020, (row) => (row[0] === 'E06000047' ? null : row)));
+  await writeWorkbook(path.join(work, 'merge-after', 'publishedoutput2020.xls'), editedSheets(2020, (row) => (row[0] === 'W92000004' ? null : row[0] === 'E92000001' ? row.map((cell) => (typeof cell === 'number' ? cell + 1000 : cell)) : row)));
 }, 60_000);
 afterAll(() => rm(work, { recursive: true, force: true }));
+
+/** An edition's sheets with each area row passed through `edit` (null drops the row). */
+function editedSheets(year: number, edit: (row: FixtureCell[]) => FixtureCell[] | null): FixtureSheet[] {
+  return monthlySheets({ year }).map((sheet) => ({ ...sheet, rows: sheet.rows.flatMap((row) => (typeof row[0] === 'string' && /^[EWKJ]\d{8}/.test(row[0]) ? [edit(row)].filter((kept) => kept !== null) : [row])) }));
+}
 
 const plainRows = async (input: string): Promise<Array<Record<string, unknown>>> => {
   const out = path.join(work, `plain-${path.basename(input)}.parquet`);
@@ -249,6 +258,8 @@ for (const entry of lakes) {
       expect(onDisk.filter((file) => !referenced.has(file)).length).toBeGreaterThan(0);
       const vacuum = await t.vacuum();
       expect(vacuum.code, vacuum.stderr).toBe(0);
+      // --retain 0s keeps only the latest version: said as one version, not a range `1-1`.
+      expect(vacuum.stdout).toMatch(/; version 1 stays readable/);
       const after = await t.table();
       const live = new Set([...(await readSnapshot(after.store))!.files.values()].map((add) => decodeURIComponent(add.path)));
       const remaining = (await after.store.list('')).map((file) => file.path).filter((file) => !file.startsWith('_delta_log/'));
@@ -269,6 +280,39 @@ for (const entry of lakes) {
       const expected = [...(await plainRows(path.join(work, 'three'))).filter((row) => !newKeys.has(key(row))), ...fresh2020];
       expect(sortRows(await snapshotRows(root, snapshot))).toEqual(sortRows(expected));
     }, 90_000);
+
+    it('--merge-key, a batch with changed, new and absent keys: changed rows replaced, new ones added, absent ones and other partitions kept; a duplicate key is exit 4 naming it', async () => {
+      const t = fresh();
+      const mergeKey = ['--merge-key', 'period,geo_code,geo_level'];
+      expect((await t.run('merge-before', mergeKey)).code).toBe(0);
+      const merged = await t.run('merge-after', mergeKey);
+      expect(merged.code, merged.stderr).toBe(0);
+      const { root, store } = await t.table();
+      const snapshot = (await readSnapshot(store))!;
+      expect(snapshot.version).toBe(1);
+      const key = (row: Record<string, unknown>) => JSON.stringify([row.edition, String(row.period), row.geo_code, row.geo_level]);
+      const before = await plainRows(path.join(work, 'merge-before'));
+      const after = await plainRows(path.join(work, 'merge-after'));
+      // The batches themselves differ as the test means them to: some keys changed, some new, some absent.
+      const beforeByKey = new Map(before.map((row) => [key(row), row]));
+      const afterKeys = new Set(after.map(key));
+      expect(after.filter((row) => beforeByKey.has(key(row)) && beforeByKey.get(key(row))!.deaths !== row.deaths && row.geo_code === 'E92000001')).toHaveLength(12);
+      expect(after.filter((row) => !beforeByKey.has(key(row))).map((row) => row.geo_code)).toEqual(Array(12).fill('E06000047'));
+      expect(before.filter((row) => row.edition === '2020' && !afterKeys.has(key(row))).map((row) => row.geo_code)).toEqual(Array(12).fill('W92000004'));
+      const expected = sortRows([...before.filter((row) => !afterKeys.has(key(row))), ...after]);
+      const actual = sortRows(await snapshotRows(root, snapshot));
+      expect(actual.length).toBe(expected.length);
+      for (const [index, row] of expected.entries()) expect(actual[index], `row ${index}, key ${key(row)}`).toEqual(row);
+      // Only the 2020 partition was rewritten.
+      const commit = commitActions(await readFile(path.join(root, '_delta_log', '00000000000000000001.json'), 'utf8'));
+      expect(commit.flatMap((action) => ('add' in action ? [action.add.partitionValues] : []))).toEqual([{ edition: '2020' }]);
+      expect(commit.flatMap((action) => ('remove' in action ? [action.remove.partitionValues] : []))).toEqual([{ edition: '2020' }]);
+
+      const duplicate = await t.run('merge-after', ['--merge-key', 'period,geo_code']);
+      expect(duplicate.code, duplicate.stderr).toBe(4);
+      expect(duplicate.stderr).toMatch(/--merge-key period,geo_code: the key \(period="2020-\d\d-01", geo_code="K04000001"\) appears 2 times in this run's rows/);
+      expect((await readSnapshot((await t.table()).store))!.version).toBe(1);
+    }, 120_000);
 
     it.skipIf(entry.name !== 'local')('etl transform --format delta --out ./dir/ commits a local table; again, nothing; --merge-key without delta is a usage error', async () => {
       const t = fresh();

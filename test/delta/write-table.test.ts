@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { LocalLogStore } from '../../src/delta/log-store.js';
+import { writeCheckpoint } from '../../src/delta/checkpoint.js';
 import { readSnapshot } from '../../src/delta/replay.js';
 import { writeDeltaTable, type DeltaWriteRequest } from '../../src/delta/write-table.js';
 import { readParquet } from '../helpers/parquet.js';
@@ -95,7 +96,7 @@ describe('Delta writer: one run, one commit', () => {
       exitCode: 4,
       message: expect.stringMatching(/column "deaths" is string in this run but integer in the Delta table/),
     });
-    await expect(write(THREE, { partitionBy: [] })).rejects.toThrow(/is partitioned by edition, not no column/);
+    await expect(write(THREE, { partitionBy: [] })).rejects.toThrow(/is partitioned by edition; this run's rows are not partitioned/);
   });
 
   it('a txn action makes a retried run idempotent: the same (pipeline, run) commits once', async () => {
@@ -120,6 +121,18 @@ describe('Delta writer: one run, one commit', () => {
     expect(adds.every((add) => add.dataChange === false && typeof add.tags['etl.sha256'] === 'string')).toBe(true);
     expect(checkpointRows.filter((row) => row.protocol).map((row) => row.protocol)).toEqual([{ minReaderVersion: 1, minWriterVersion: 2 }]);
     expect(checkpointRows.filter((row) => row.metaData)).toHaveLength(1);
+    // The 8 files replaced on the way are tombstones (PROTOCOL.md: kept until they expire, for other engines' vacuum).
+    const removedInLog: string[] = [];
+    for (let version = 0; version <= 10; version++) for (const action of await commit(version)) if ('remove' in action) removedInLog.push(action.remove.path);
+    expect(removedInLog).toHaveLength(8);
+    const tombstones = checkpointRows.filter((row) => row.remove).map((row) => row.remove as { path: string; dataChange: boolean; deletionTimestamp: bigint | number; size: bigint | number; partitionValues: Record<string, string> });
+    expect(tombstones.map((remove) => remove.path).sort()).toEqual(removedInLog.sort());
+    expect(tombstones.every((remove) => remove.dataChange === false && Number(remove.deletionTimestamp) > 0 && Number(remove.size) > 0 && /^200[012]$/.test(remove.partitionValues.edition ?? ''))).toBe(true);
+    // Expired ones (older than Delta's default week) are left out.
+    await writeCheckpoint(store, fromCheckpoint, Date.now() + 8 * 86_400_000);
+    const { rows: later } = await readParquet(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
+    expect(later.filter((row) => row.remove)).toHaveLength(0);
+    expect(later.filter((row) => row.add)).toHaveLength(3);
     await rm(path.join(table, '_delta_log', '00000000000000000010.checkpoint.parquet'));
     await rm(path.join(table, '_delta_log', '_last_checkpoint'));
     const fromJson = (await readSnapshot(store))!;
@@ -243,5 +256,67 @@ describe('Delta log paths are records, not instructions', () => {
     await write(THREE);
     await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), `${JSON.stringify({ add: { path: bad, partitionValues: { edition: '2019' }, size: 1, modificationTime: 0, dataChange: true } })}\n`);
     await expect(write(`SELECT * FROM (VALUES ('2019', 'x', 1)) AS t(edition, area, deaths)`, { mergeKey: ['edition', 'area'] })).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/the Delta log names a file outside the table/) });
+  });
+});
+
+describe('Delta writer: what the log records is what PROTOCOL.md says readers parse', () => {
+  it('stats: min/max that a JSON double cannot hold exactly (BIGINT beyond 2^53, a 19-digit DECIMAL) or that are not finite are left out, never rounded; the others kept', async () => {
+    const result = await write(`SELECT * FROM (VALUES
+      ('2019', 9007199254740993::BIGINT, 12345678901234567.89::DECIMAL(38,2), 'infinity'::DOUBLE, 1.25::DECIMAL(10,2), 7::BIGINT, -2.5::DOUBLE),
+      ('2019', 1::BIGINT, 1.00::DECIMAL(38,2), 1.5::DOUBLE, 0.05::DECIMAL(10,2), 3::BIGINT, 'nan'::DOUBLE)) AS t(edition, big, wide, d, small, n, e)`);
+    expect(result.version).toBe(0);
+    const add = (await commit(0)).flatMap((a) => ('add' in a ? [a.add] : []))[0]!;
+    expect(JSON.parse(add.stats!)).toEqual({
+      numRecords: 2,
+      minValues: { big: 1, wide: 1, d: 1.5, small: 0.05, n: 3, e: -2.5 },
+      maxValues: { small: 1.25, n: 7 },
+      nullCount: { big: 0, wide: 0, d: 0, small: 0, n: 0, e: 0 },
+    });
+  });
+
+  it('a timestamp partition value is an ISO 8601 UTC instant (not DuckDB\'s `+00` text), and a re-run finds the same partition', async () => {
+    const sql = `SELECT * FROM (VALUES (TIMESTAMPTZ '2024-01-01 10:00:00+02', 'a', 1), (TIMESTAMPTZ '2024-01-02 00:00:00.123456+00', 'b', 2)) AS t(edition, area, deaths)`;
+    await write(sql);
+    const values = (await commit(0)).flatMap((a) => ('add' in a ? [a.add.partitionValues.edition] : []));
+    expect(values.sort()).toEqual(['2024-01-01T08:00:00.000000Z', '2024-01-02T00:00:00.123456Z']);
+    expect((await write(sql)).version).toBeUndefined();
+  });
+});
+
+describe('Delta writer: what writer version 2 obliges a writer to honour', () => {
+  /** Commits, as another engine would, a metaData change to the table etl created. */
+  const amendMetaData = async (change: (metaData: Record<string, unknown>) => Record<string, unknown>) => {
+    const metaData = (await commit(0)).flatMap((a) => ('metaData' in a ? [a.metaData as unknown as Record<string, unknown>] : []))[0]!;
+    await writeFile(path.join(table, '_delta_log', '00000000000000000001.json'), JSON.stringify({ metaData: change(metaData) }) + '\n');
+  };
+
+  it('delta.appendOnly: a new partition is added, replacing one is refused naming it, nothing committed', async () => {
+    await write(THREE);
+    await amendMetaData((metaData) => ({ ...metaData, configuration: { 'delta.appendOnly': 'true' } }));
+    expect((await write(`SELECT * FROM (VALUES ('2022', 'a', 5)) AS t(edition, area, deaths)`)).version).toBe(2);
+    await expect(write(`SELECT * FROM (VALUES ('2019', 'a', 9)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/is append-only \(delta.appendOnly\), and this run would replace the partition edition=2019/) });
+    expect((await readSnapshot(store))!.version).toBe(2);
+  });
+
+  it('a NOT NULL column (nullable: false) refuses a run with a null in it, naming the column; non-null rows go in', async () => {
+    await write(THREE);
+    await amendMetaData((metaData) => {
+      const schema = JSON.parse(String(metaData.schemaString)) as { fields: Array<{ name: string; nullable: boolean }> };
+      schema.fields.find((field) => field.name === 'deaths')!.nullable = false;
+      return { ...metaData, schemaString: JSON.stringify(schema) };
+    });
+    await expect(write(`SELECT * FROM (VALUES ('2022', 'a', NULL::INTEGER), ('2022', 'b', 1)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/column "deaths" is NOT NULL in the Delta table .*, but this run has 1 null value\(s\) in it/) });
+    expect((await write(`SELECT * FROM (VALUES ('2022', 'b', 1)) AS t(edition, area, deaths)`)).version).toBe(2);
+  });
+
+  it('a column invariant (delta.invariants) is refused naming the column: etl cannot check it', async () => {
+    await write(THREE);
+    await amendMetaData((metaData) => {
+      const schema = JSON.parse(String(metaData.schemaString)) as { fields: Array<{ name: string; metadata: Record<string, unknown> }> };
+      schema.fields.find((field) => field.name === 'deaths')!.metadata = { 'delta.invariants': JSON.stringify({ expression: { expression: 'deaths >= 0' } }) };
+      return { ...metaData, schemaString: JSON.stringify(schema) };
+    });
+    await expect(write(`SELECT * FROM (VALUES ('2022', 'a', -5)) AS t(edition, area, deaths)`)).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/has an invariant on column "deaths", which etl cannot check/) });
+    expect((await readSnapshot(store))!.version).toBe(1);
   });
 });
