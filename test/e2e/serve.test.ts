@@ -169,6 +169,30 @@ describe('limits and data changing underneath', () => {
     }
   });
 
+  it('past --max-concurrent running and 16 waiting, a query is refused 503 with Retry-After; a client that goes away frees its slot', async () => {
+    const serve = await startServe(['--data-dir', bigDir, '--max-concurrent', '1']);
+    try {
+      // A whole-file CSV whose reader stops reading holds the one connection (the stream waits on the client).
+      const stalled = await fetch(`${serve.url}/v1/datasets/bench/wide/rows?format=csv`);
+      expect(stalled.status).toBe(200);
+      const stalledReader = stalled.body!.getReader();
+      await stalledReader.read();
+      const waiting = Array.from({ length: 16 }, () => fetch(`${serve.url}/v1/datasets/bench/wide/rows?limit=1&columns=id&id=7`));
+      // The waiters are queued in the order their requests arrive; give them time to arrive before the 17th.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const refused = await fetch(`${serve.url}/v1/datasets/bench/wide/rows?limit=1&columns=id&id=7`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.json()).toEqual({ error: 'busy: 1 queries running and 16 waiting; try again shortly' });
+      await stalledReader.cancel();
+      const answers = await Promise.all(waiting);
+      expect(answers.map((answer) => answer.status)).toEqual(Array(16).fill(200));
+      for (const answer of answers) expect(await answer.json()).toEqual({ rows: [{ id: 7 }], next: null });
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it('a file replaced while a CSV of it streams: the stream finishes with the old rows, the next request reads the new', async () => {
     const serve = await startServe(['--data-dir', bigDir]);
     const file = path.join(bigDir, 'processed', 'bench', 'wide.parquet');
