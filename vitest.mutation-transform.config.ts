@@ -19,6 +19,8 @@ export default defineConfig({
       'test/sources/random-person.test.ts',
       'test/sources/supermetrics.test.ts',
       'test/sources/ons.test.ts',
+      // The only in-process reader of a parquet file's description (inspect-parquet.ts).
+      'test/commands/datasets-inspect.test.ts',
     ],
     // None of these needs the PostgreSQL cluster.
     globalSetup: [],
