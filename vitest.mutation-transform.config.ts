@@ -14,6 +14,7 @@ export default defineConfig({
       'test/transform/json/**/*.test.ts',
       'test/transform/layout/**/*.test.ts',
       'test/transform/parquet/**/*.test.ts',
+      'test/transform/datasets/**/*.test.ts',
       'test/transform/weekly-deaths.test.ts',
       'test/sources/climatempo.test.ts',
       'test/sources/random-person.test.ts',
