@@ -88,7 +88,7 @@ describe('random-person: people', () => {
     const base = people[0]!;
     const person = (street: unknown, postcode: unknown = 'A1') => ({ ...base, location: { ...base.location, street, postcode } });
     const rows = await rowsOf(peopleDeclaration(false), {
-      results: [person(' 12   Elm Rd '), person('Elm Rd'), person({ number: '0042', name: 7 }, 1234), person({ name: 'Oak' }, '01234'), person({ number: null, name: null })],
+      results: [person(' 12   Elm Rd '), person('Elm Rd'), person({ number: '0042', name: 7 }, 1234), person({ name: 'Oak' }, '01234'), person({ number: null, name: null }), person('  Elm 12 Rd ')],
     });
     const streets = rows.map((r) => [r.location_street_number, r.location_street_name, r.location_postcode]);
     expect(streets).toEqual([
@@ -97,6 +97,8 @@ describe('random-person: people', () => {
       [42, '7', '1234'],
       [null, 'Oak', '01234'],
       [null, null, 'A1'],
+      // A number inside the text is no street number; the text is kept, trimmed.
+      [null, 'Elm 12 Rd', 'A1'],
     ]);
     // A number with a long tail is kept exactly as text.
     const exact = await rowsOf(peopleDeclaration(false), JSON.stringify({ results: [person({ number: 1, name: 'x' }, 'LONG')] }).replace('"LONG"', '12345678901234567890'));
