@@ -241,6 +241,14 @@ pipelines:
     expect(fromFlag.message).toMatch(new RegExp(`^${quoted(bucket)}: pipelines\\.weekly: --bucket other/bucket`));
   });
 
+  it('a list flag from the file stays a list; a file\'s transform retries and timeout are the transform step\'s', async () => {
+    const file = await config('pipelines:\n  forecast:\n    source: climatempo\n    dataset: forecast-daily\n    options: { city: ["3477", "5959"] }\n    steps:\n      transform: { retries: 3, timeout: 40 }\n');
+    const request = await requestOf(['--config', file]);
+    expect(request.source.flags).toEqual({ city: ['3477', '5959'] });
+    expect(request.stepRetries).toEqual({ extract: 0, transform: 3, load: 0 });
+    expect(request.stepTimeouts).toEqual({ extract: undefined, transform: 40, load: undefined });
+  });
+
   it('a source flag from the file is given to the source as text, as from the command line', async () => {
     const file = await config('pipelines:\n  monthly:\n    source: ons\n    options: { from: 2019, to: 2020, concurrency: 2 }\n');
     const request = await requestOf(['--config', file]);
