@@ -71,6 +71,21 @@ describe('the command context: stdout, --json and --log-file', () => {
     expect(out).toBe('{"a":1,"b":"x"}\n');
   });
 
+  it('the log on stderr follows --json, --quiet and --debug', async () => {
+    const stderr: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const stdout = { write: () => true } as unknown as NodeJS.WritableStream;
+    const asJson = await createCommandContext({ json: true, debug: false, quiet: false }, stdout);
+    asJson.log.warn('careful');
+    expect(JSON.parse(stderr[0]!)).toMatchObject({ level: 'warn', msg: 'careful' });
+    const quiet = await createCommandContext({ json: false, debug: false, quiet: true }, stdout);
+    quiet.log.info('not shown');
+    quiet.log.warn('shown');
+    const debug = await createCommandContext({ json: false, debug: true, quiet: false }, stdout);
+    debug.log.debug('detail');
+    expect(stderr.slice(1)).toEqual(['warn: shown\n', 'debug: detail\n']);
+  });
+
   it('--log-file gets the logs and the result as JSON lines, secrets redacted, whether or not --json is given', async () => {
     await mkdir(bed.dataDir, { recursive: true });
     const file = path.join(bed.dataDir, 'etl.log');
