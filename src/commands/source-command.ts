@@ -7,11 +7,11 @@ import { sources } from '../sources/index.js';
 import { dataDirOption, fetchOptions } from './options.js';
 
 /**
- * Each stage (extract, transform, run) has one subcommand per registered source, generated here, so a
+ * Each stage (extract, transform) has one subcommand per registered source, generated here, so a
  * source's own flags appear in its help (`etl extract climatempo --help`) and another source refuses
  * them with a usage error. A source's flags are typed and validated once, by its schema, here.
  */
-export type Stage = 'extract' | 'transform' | 'run';
+export type Stage = 'extract' | 'transform';
 
 /** Generated source subcommands name their own help and the source a foreign flag belongs to; the CLI leaves them be. */
 export const commandsWithOwnUsageErrors = new WeakSet<Command>();
@@ -44,7 +44,7 @@ export function addSourceSubcommands(parent: Command, stage: Stage, configure: (
       .configureOutput({ outputError: () => {} });
     const flags = new Set<string>();
     const add = (option: Option): void => {
-      if (flags.has(option.long!)) return; // run takes extract's and transform's flags, once each
+      if (flags.has(option.long!)) return; // a flag a source declares and the stage adds too, once
       flags.add(option.long!);
       command.addOption(option);
     };
@@ -99,9 +99,9 @@ export function flagOption(flag: SourceFlag): Option {
   return option;
 }
 
-/** A stage's own notes (run: both), the output columns from the dataset declarations, and the environment extract reads. */
+/** A stage's own notes, the output columns from the dataset declarations, and the environment extract reads. */
 function sourceHelp(source: AnySource, stage: Stage): string {
-  const notes = stage === 'run' ? [source.help.extract, source.help.transform] : [source.help[stage]];
+  const notes = [source.help[stage]];
   const env = [
     ...source.env.map((v) => `  ${v.name.padEnd(26)} ${v.description}${v.secret ? ' (secret: environment or .env only, never a flag)' : ''}`),
     ...(source.baseUrl ? [`  ${`${envPrefix(source.name)}_BASE_URL`.padEnd(26)} same as --base-url`] : []),

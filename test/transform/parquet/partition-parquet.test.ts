@@ -166,3 +166,90 @@ describe('partitionParquet, in-process on values that break naive folder names a
     expect(await readBack(dir)).toEqual([[0, '100%']]);
   });
 });
+
+describe('partitionParquet: the manifest, refusals and leftovers', () => {
+  const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+
+  it('_manifest.json lists each partition file with its rows, bytes and sha256, the total rows, and the schema without the partition column', async () => {
+    const file = await tableFile('manifest.parquet', ['a', 'a', 'b', null]);
+    const dir = path.join(work, 'manifest');
+    const { manifest } = await partitionParquet(file, 'k', dir);
+    expect(manifest.partition_by).toBe('k');
+    expect(manifest.rows).toBe(4);
+    expect(manifest.schema).toEqual([{ name: 'id', type: 'INTEGER' }]);
+    expect(manifest.files.map((f) => [f.path, f.rows])).toEqual([
+      ['k=a/part-0.parquet', 2],
+      ['k=b/part-0.parquet', 1],
+      [`k=${HIVE_NULL}/part-0.parquet`, 1],
+    ]);
+    for (const entry of manifest.files) {
+      const written = path.join(dir, entry.path);
+      expect(entry.bytes).toBe((await stat(written)).size);
+      expect(entry.sha256).toBe(await sha256(written));
+    }
+    const onDisk = await readFile(path.join(dir, '_manifest.json'), 'utf8');
+    expect(onDisk).toBe(JSON.stringify(manifest, null, 2) + '\n');
+  });
+
+  it('a shard writes its own manifest and leaves the partitions it does not hold', async () => {
+    const dir = path.join(work, 'sharded');
+    await partitionParquet(await tableFile('shard-a.parquet', ['a']), 'k', dir, { index: 0, count: 2 });
+    await partitionParquet(await tableFile('shard-b.parquet', ['b']), 'k', dir, { index: 1, count: 2 });
+    expect((await readdir(dir)).sort()).toEqual(['_manifest.shard-0-of-2.json', '_manifest.shard-1-of-2.json', 'k=a', 'k=b']);
+    // Without a shard, the partition no longer in the data goes.
+    await partitionParquet(await tableFile('whole-b.parquet', ['b']), 'k', dir);
+    expect((await readdir(dir)).sort()).toEqual(['_manifest.json', '_manifest.shard-0-of-2.json', '_manifest.shard-1-of-2.json', 'k=b']);
+  });
+
+  it('a column the table lacks is a usage error listing the columns; nothing is written', async () => {
+    const file = await tableFile('no-column.parquet', ['a']);
+    const dir = path.join(work, 'no-column');
+    const error = await partitionParquet(file, 'kind', dir).then(
+      () => expect.fail('accepted'),
+      (e: unknown) => e as Error & { hint?: string },
+    );
+    expect(error.message).toBe('--partition-by kind: the table has no such column');
+    expect(error.hint).toBe('choose one of: id, k');
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a temp file a killed run left in the folder is removed; other files and folders of other columns stay', async () => {
+    const dir = path.join(work, 'leftovers');
+    await partitionParquet(await tableFile('leftovers.parquet', ['a']), 'k', dir);
+    const { tempPathFor } = await import('../../../src/core/atomic-file.js');
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    const temp = tempPathFor(path.join(dir, '_manifest.json'));
+    await writeFile(temp, 'half');
+    await mkdir(path.join(dir, 'other=x'));
+    await writeFile(path.join(dir, 'notes.txt'), 'mine');
+    await partitionParquet(await tableFile('leftovers-2.parquet', ['a']), 'k', dir);
+    expect((await readdir(dir)).sort()).toEqual(['_manifest.json', 'k=a', 'notes.txt', 'other=x']);
+  });
+
+  it('the refusal of a long name shows a value of up to 40 characters whole, a longer one cut, and null as null', () => {
+    const column = 'c'.repeat(200);
+    expect(() => partitionFolderName(column, '/'.repeat(40))).toThrow(`partition by "${column}": the value "${'/'.repeat(40)}" (40 characters) makes a folder name of 321 bytes, more than the 255 a file system allows`);
+    expect(() => partitionFolderName(column, '/'.repeat(41))).toThrow(`the value "${'/'.repeat(40)}…" (41 characters) makes a folder name of 324 bytes`);
+    expect(() => partitionFolderName('c'.repeat(240), null)).toThrow(/the value null makes a folder name of 267 bytes/);
+    let hint: string | undefined;
+    try {
+      partitionFolderName(column, '/'.repeat(40));
+    } catch (error) {
+      hint = (error as DataError).hint;
+    }
+    expect(hint).toBe('partition by a column with shorter values; nothing was written');
+  });
+
+  it('folder names: every byte outside letters, digits and ._- is %XX in capitals; only a well-formed %XX decodes; a name without a column is none of ours', () => {
+    expect(escapePartitionValue('a b/é')).toBe('a%20b%2F%C3%A9');
+    expect(escapePartitionValue('aZ09._-')).toBe('aZ09._-');
+    expect(escapePartitionValue('ab:')).toBe('ab%3A');
+    expect(unescapePartitionValue('%c3%a9')).toBe('é');
+    expect(unescapePartitionValue('%2G%2')).toBe('%2G%2');
+    expect(unescapePartitionValue('a%2Fb%')).toBe('a/b%');
+    expect(unescapePartitionValue('%412')).toBe('A2');
+    expect(parsePartitionFolderName('=x')).toBeUndefined();
+    expect(parsePartitionFolderName('plain')).toBeUndefined();
+    expect(parsePartitionFolderName('k=')).toEqual({ column: 'k', value: '' });
+  });
+});
