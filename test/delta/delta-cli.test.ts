@@ -127,15 +127,29 @@ function editedSheets(year: number, edit: (row: FixtureCell[]) => FixtureCell[] 
   return monthlySheets({ year }).map((sheet) => ({ ...sheet, rows: sheet.rows.flatMap((row) => (typeof row[0] === 'string' && /^[EWKJ]\d{8}/.test(row[0]) ? [edit(row)].filter((kept) => kept !== null) : [row])) }));
 }
 
-const plainRows = async (input: string): Promise<Array<Record<string, unknown>>> => {
-  const out = path.join(work, `plain-${path.basename(input)}.parquet`);
-  const result = await runCli(['transform', 'ons', '--data-dir', path.join(work, 'plain-data'), '--input', input, '--out', out]);
-  expect(result.code, result.stderr).toBe(0);
-  return (await readParquet(out)).rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, key === 'edition' ? String(value) : typeof value === 'bigint' ? Number(value) : value])));
+/**
+ * What plain `etl transform` writes for an input folder: the reference every table is compared with. Each input is
+ * transformed once per file (its own data dir, so concurrent first uses do not share one), not once per assertion.
+ */
+const plainOutputs = new Map<string, Promise<Array<Record<string, unknown>>>>();
+const plainRows = (input: string): Promise<Array<Record<string, unknown>>> => {
+  let rows = plainOutputs.get(input);
+  if (!rows) {
+    rows = (async () => {
+      const name = path.basename(input);
+      const out = path.join(work, `plain-${name}.parquet`);
+      const result = await runCli(['transform', 'ons', '--data-dir', path.join(work, `plain-data-${name}`), '--input', input, '--out', out]);
+      expect(result.code, result.stderr).toBe(0);
+      return (await readParquet(out)).rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, key === 'edition' ? String(value) : typeof value === 'bigint' ? Number(value) : value])));
+    })();
+    plainOutputs.set(input, rows);
+  }
+  return rows;
 };
 
 for (const entry of lakes) {
-  describe.skipIf(entry.unavailable !== undefined)(`etl run --format delta to ${entry.name}`, () => {
+  // Each test has its own prefix, data dirs and copies, so a store's tests run concurrently (they wait on child processes).
+  describe.skipIf(entry.unavailable !== undefined)(`etl run --format delta to ${entry.name}`, { concurrent: true }, () => {
     let lake: Lake;
     let case_ = 0;
     beforeAll(async () => {
@@ -143,16 +157,17 @@ for (const entry of lakes) {
     }, 60_000);
     afterAll(() => lake?.stop());
 
-    /** A fresh prefix, data dir and copy-out folder per test. */
+    /** A fresh prefix, data dir and copy-out folder per test; `id` is fixed here, as the tests run concurrently. */
     const fresh = () => {
-      case_++;
-      const prefix = `lake-${case_}`;
+      const id = ++case_;
+      const prefix = `lake-${id}`;
       return {
+        id,
         prefix,
-        run: (input: string, extra: string[] = [], dataDir = path.join(work, `${entry.name}-data-${case_}`)) =>
+        run: (input: string, extra: string[] = [], dataDir = path.join(work, `${entry.name}-data-${id}`)) =>
           runCli(['run', 'ons', '--data-dir', dataDir, '--input', path.join(work, input), '--format', 'delta', '--partition-by', 'edition', '--bucket', lake.bucket(prefix), '--no-cache', ...lake.flags, ...extra], { env: lake.env }),
         start: (input: string) =>
-          startCli(['run', 'ons', '--data-dir', path.join(work, `${entry.name}-data-${case_}`), '--input', path.join(work, input), '--format', 'delta', '--partition-by', 'edition', '--bucket', lake.bucket(prefix), '--no-cache', ...lake.flags], { env: lake.env }),
+          startCli(['run', 'ons', '--data-dir', path.join(work, `${entry.name}-data-${id}`), '--input', path.join(work, input), '--format', 'delta', '--partition-by', 'edition', '--bucket', lake.bucket(prefix), '--no-cache', ...lake.flags], { env: lake.env }),
         table: async () => {
           const into = await lake.copyOut(`${prefix}/monthly-deaths`, await mkdtemp(path.join(work, 'copy-')));
           return { root: into, store: new LocalLogStore(into) };
@@ -200,7 +215,7 @@ for (const entry of lakes) {
     it('two runs at once on different partitions: both commits land, as consecutive versions', async () => {
       const t = fresh();
       expect((await t.run('three')).code).toBe(0);
-      const [a, b] = await Promise.all([t.run('changed2019', [], path.join(work, `${entry.name}-race-a-${case_}`)), t.run('changed2020', [], path.join(work, `${entry.name}-race-b-${case_}`))]);
+      const [a, b] = await Promise.all([t.run('changed2019', [], path.join(work, `${entry.name}-race-a-${t.id}`)), t.run('changed2020', [], path.join(work, `${entry.name}-race-b-${t.id}`))]);
       expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
       const { root, store } = await t.table();
       const snapshot = (await readSnapshot(store))!;
@@ -212,7 +227,7 @@ for (const entry of lakes) {
     it('two runs at once on the same partition: consecutive versions, or one fails cleanly naming the conflict; none lost', async () => {
       const t = fresh();
       expect((await t.run('three')).code).toBe(0);
-      const [a, b] = await Promise.all([t.run('changed2020', [], path.join(work, `${entry.name}-same-a-${case_}`)), t.run('other2020', [], path.join(work, `${entry.name}-same-b-${case_}`))]);
+      const [a, b] = await Promise.all([t.run('changed2020', [], path.join(work, `${entry.name}-same-a-${t.id}`)), t.run('other2020', [], path.join(work, `${entry.name}-same-b-${t.id}`))]);
       const { root, store } = await t.table();
       const snapshot = (await readSnapshot(store))!;
       const rows2020 = (await snapshotRows(root, snapshot)).filter((row) => row.edition === '2020');
@@ -234,7 +249,7 @@ for (const entry of lakes) {
       const t = fresh();
       expect((await t.run('three')).code).toBe(0);
       const isData = (method: string, name: string) => (method === 'PUT' || method === 'POST') && name.includes(`${t.prefix}/monthly-deaths/edition=`);
-      const isCommit = (method: string, name: string) => (method === 'PUT' || method === 'POST') && /_delta_log\/\d{20}\.json$/.test(name) && name.includes(t.prefix);
+      const isCommit = (method: string, name: string) => (method === 'PUT' || method === 'POST') && /_delta_log\/\d{20}\.json$/.test(name) && name.includes(`${t.prefix}/`);
       for (const point of [isData, isCommit]) {
         const held = lake.front!.holdNext(point);
         const { child, done } = t.start('changed2020');
@@ -266,7 +281,8 @@ for (const entry of lakes) {
       expect(remaining.sort()).toEqual([...live].sort());
     }, 120_000);
 
-    it('--merge-key: rows whose key is in the table are replaced, new keys added, only in the partition the run holds', async () => {
+    // The merge itself is store-independent; the next test merges on every store (reading the old partition back from it).
+    it.skipIf(entry.name !== 'local')('--merge-key: rows whose key is in the table are replaced, new keys added, only in the partition the run holds', async () => {
       const t = fresh();
       expect((await t.run('three', ['--merge-key', 'period,geo_code,geo_level'])).code).toBe(0);
       const merged = await t.run('changed2020', ['--merge-key', 'period,geo_code,geo_level']);
@@ -317,7 +333,7 @@ for (const entry of lakes) {
     it.skipIf(entry.name !== 'local')('etl transform --format delta --out ./dir/ commits a local table; again, nothing; --merge-key without delta is a usage error', async () => {
       const t = fresh();
       const table = path.join(lake.bucket(t.prefix), 'transformed');
-      const transform = (input: string, extra: string[] = []) => runCli(['transform', 'ons', '--data-dir', path.join(work, `transform-data-${case_}`), '--input', path.join(work, input), '--partition-by', 'edition', '--out', table, ...extra]);
+      const transform = (input: string, extra: string[] = []) => runCli(['transform', 'ons', '--data-dir', path.join(work, `transform-data-${t.id}`), '--input', path.join(work, input), '--partition-by', 'edition', '--out', table, ...extra]);
       const first = await transform('three', ['--format', 'delta']);
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toMatch(/Delta: version 0 of .*transformed\/: 3 partitions written \(edition=2019, edition=2020, edition=2021\), 3 files added, 0 removed/);
@@ -330,9 +346,9 @@ for (const entry of lakes) {
 
     it.skipIf(entry.name !== 'local')('format: delta in a config file writes the same table as the flags', async () => {
       const t = fresh();
-      const config = path.join(work, `delta-config-${case_}.yaml`);
+      const config = path.join(work, `delta-config-${t.id}.yaml`);
       await writeFile(config, `pipelines:\n  deaths:\n    source: ons\n    options: { input: ["${path.join(work, 'three')}"], format: delta, partition_by: edition }\n    destination: { bucket: "${lake.bucket(t.prefix)}" }\n`);
-      const result = await runCli(['run', '--config', config, '--data-dir', path.join(work, `config-data-${case_}`)]);
+      const result = await runCli(['run', '--config', config, '--data-dir', path.join(work, `config-data-${t.id}`)]);
       expect(result.code, result.stderr).toBe(0);
       const { root, store } = await t.table();
       expect(sortRows(await snapshotRows(root, (await readSnapshot(store))!))).toEqual(sortRows(await plainRows(path.join(work, 'three'))));

@@ -12,6 +12,8 @@ import { writeWorkbook } from '../helpers/workbook-writer.js';
 /** `etl serve` as users run it: over what `etl transform ons` wrote, behind a token, under limits. */
 let work: string;
 let dataDir: string;
+/** `etl serve --data-dir` with no other flags: one for the file, as the tests that need no other flags only read from it. */
+let plain: ServeProcess;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-serve-e2e-'));
@@ -22,9 +24,11 @@ beforeAll(async () => {
   await writeWorkbook(path.join(inputs, 'Monthly2020Mortality.xls'), monthlySheets({ year: 2020, publishedMonths: 6 }));
   const transform = await runCli(['transform', 'ons', 'monthly-deaths', '--input', inputs, '--data-dir', dataDir]);
   expect(transform.code, transform.stderr).toBe(0);
+  plain = await startServe(['--data-dir', dataDir]);
 });
 
 afterAll(async () => {
+  await plain?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -32,10 +36,9 @@ const monthDays = (year: number, count = 12): string[] => Array.from({ length: c
 
 describe('the seed route over ons/monthly-deaths', () => {
   let serve: ServeProcess;
-  beforeAll(async () => {
-    serve = await startServe(['--data-dir', dataDir]);
+  beforeAll(() => {
+    serve = plain;
   });
-  afterAll(() => serve.stop());
 
   it('answers {"year", "geo_code", "data": {date: deaths}} with the figures printed in the workbook', async () => {
     for (const year of [2019, 2020]) {
@@ -112,13 +115,8 @@ describe('auth and CORS', () => {
   });
 
   it('CORS is off unless --cors names an origin', async () => {
-    const plain = await startServe(['--data-dir', dataDir]);
-    try {
-      const response = await fetch(`${plain.url}/v1/datasets`, { headers: { Origin: 'https://dash.example' } });
-      expect(response.headers.get('access-control-allow-origin')).toBeNull();
-    } finally {
-      await plain.stop();
-    }
+    const response = await fetch(`${plain.url}/v1/datasets`, { headers: { Origin: 'https://dash.example' } });
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
     const cors = await startServe(['--data-dir', dataDir, '--cors', 'https://dash.example']);
     try {
       const response = await fetch(`${cors.url}/v1/datasets`, { headers: { Origin: 'https://dash.example' } });
@@ -134,14 +132,11 @@ describe('auth and CORS', () => {
 
 describe('start-up', () => {
   it('a port in use, or one out of range, is a usage error (exit 2) in one line', async () => {
-    const first = await startServe(['--data-dir', dataDir]);
-    try {
-      const taken = await runCli(['serve', '--port', new URL(first.url).port, '--data-dir', dataDir]);
-      expect(taken.code).toBe(2);
-      expect(taken.stderr.trim()).toMatch(/^etl: config error: port \d+ on 127\.0\.0\.1 is in use \(choose another with --port, or --port 0 for any free one\)$/);
-    } finally {
-      await first.stop();
-    }
+    const taken = await runCli(['serve', '--port', new URL(plain.url).port, '--data-dir', dataDir]);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr.trim()).toMatch(/^etl: config error: port \d+ on 127\.0\.0\.1 is in use \(choose another with --port, or --port 0 for any free one\)$/);
+    // The server whose port it is carries on.
+    expect((await fetch(`${plain.url}/healthz`)).status).toBe(200);
     const outOfRange = await runCli(['serve', '--port', '70000', '--data-dir', dataDir]);
     expect(outOfRange.code).toBe(2);
     expect(outOfRange.stderr).toMatch(/expected a port number, 0 to 65535/);
