@@ -16,7 +16,7 @@ import { cacheFile, cachedOutputsProblem, fileRecord, readCacheState, whatChange
 import { checkPipeline } from './check-pipeline.js';
 import { stateDir } from './data-dir.js';
 import { acquireLock, acquireRawLock } from './lock.js';
-import { newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
+import { deltaTxnVersion, newRunId, readRun, runsDir, writeRunManifest, type FileRecord, type RunManifest, type StepName, type StepRecord } from './run-manifest.js';
 import { datasetFileOf, inputsOf, instanceOf, type SourceParams } from './source-adapter.js';
 import { defaultOutput, deltaLoadStep, extractStep, loadStep, transformStep, type HttpParams, type LoadParams, type TransformParams } from './steps.js';
 import type { DeltaWriteResult } from '../delta/write-table.js';
@@ -137,7 +137,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
       return 'cached';
     }
     record.cache = transformCheck.why;
-    const txn = { appId: slug, version: Date.parse(manifest.started_at) };
+    const txn = { appId: slug, version: deltaTxnVersion(manifest) };
     const { summary, files, partitions, delta } = await transformStep(request.source, request.transform.format === 'delta' ? { ...request.transform, txn } : request.transform, log);
     result.transform = summary;
     record.outputs = outputs = files;

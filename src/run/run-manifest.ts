@@ -47,6 +47,17 @@ export function runsDir(dataDir: string): string {
 }
 
 /** Sorts by time, to the millisecond: 20261201T061500123Z-ons-monthly-deaths-3f9a. */
+/**
+ * The Delta `txn` version of a run: its start in milliseconds, times 1000, plus three digits of the run id's random
+ * suffix. A retried commit of the same run carries the same version (and is recognised as done), while two runs of
+ * one pipeline started in the same millisecond (two machines, or two processes at once) do not: with the start time
+ * alone the second would be taken for the first and silently not committed. Later runs still get larger versions.
+ */
+export function deltaTxnVersion(manifest: Pick<RunManifest, 'run_id' | 'started_at'>): number {
+  const suffix = /-([0-9a-f]{4})$/.exec(manifest.run_id)?.[1];
+  return Date.parse(manifest.started_at) * 1000 + (suffix === undefined ? 0 : Number.parseInt(suffix, 16) % 1000);
+}
+
 export function newRunId(pipelineSlug: string, now: Date): string {
   return `${now.toISOString().replace(/[-:.]/g, '')}-${pipelineSlug}-${randomBytes(2).toString('hex')}`;
 }

@@ -7,6 +7,7 @@ import { LocalLogStore } from '../../src/delta/log-store.js';
 import { writeCheckpoint } from '../../src/delta/checkpoint.js';
 import { readSnapshot } from '../../src/delta/replay.js';
 import { writeDeltaTable, type DeltaWriteRequest } from '../../src/delta/write-table.js';
+import { deltaTxnVersion } from '../../src/run/run-manifest.js';
 import { readParquet } from '../helpers/parquet.js';
 import { commitActions, parquetFrom, snapshotRows, sortRows } from './helpers.js';
 
@@ -106,6 +107,18 @@ describe('Delta writer: one run, one commit', () => {
     expect(retried.version).toBeUndefined();
     const next = await write(`SELECT * FROM (VALUES ('2019', 'zz', 0)) AS t(edition, area, deaths)`, { txn: { appId: 'ons/monthly-deaths', version: 8 } });
     expect(next.version).toBe(1);
+  });
+
+  it('two runs of one pipeline started in the same millisecond are two runs: both commit (their txn versions differ)', async () => {
+    const startedAt = '2026-12-06T22:33:52.440Z';
+    const first = deltaTxnVersion({ run_id: '20261206T223352440Z-ons-monthly-deaths-44a7', started_at: startedAt });
+    const second = deltaTxnVersion({ run_id: '20261206T223352440Z-ons-monthly-deaths-0b1c', started_at: startedAt });
+    expect(first).not.toBe(second);
+    expect(deltaTxnVersion({ run_id: '20261206T223352441Z-ons-monthly-deaths-0000', started_at: '2026-12-06T22:33:52.441Z' })).toBeGreaterThan(Math.max(first, second));
+    expect(Number.isSafeInteger(first)).toBe(true);
+    await write(THREE, { txn: { appId: 'ons/monthly-deaths', version: first } });
+    const other = await write(`SELECT * FROM (VALUES ('2020', 'zz', 0)) AS t(edition, area, deaths)`, { txn: { appId: 'ons/monthly-deaths', version: second } });
+    expect(other.version).toBe(1);
   });
 
   it('every 10th version writes a parquet checkpoint and _last_checkpoint that replay the same files', async () => {
