@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import type { CommandContext } from './context.js';
@@ -64,6 +65,7 @@ Examples:
           throw new ConfigError(`--host ${flags.host} is reachable from other machines, and no token is set`, { hint: 'add --token-env <VAR> (a variable holding a long random token), or --no-auth to serve without one' });
         }
       }
+      await checkDataDir(flags.dataDir);
       const { startServer } = await import('../serve/http-server.js'); // Loaded when the command runs: `etl --help` stays fast
       const server = await startServer({
         dataDir: flags.dataDir,
@@ -88,6 +90,14 @@ Examples:
       // Serves until the process is stopped (SIGINT/SIGTERM end it in cli.ts).
       await new Promise<never>(() => {});
     });
+}
+
+/** A data dir that is not there is a typo or a pipeline not run yet: said at start, not as an empty list later. */
+async function checkDataDir(dataDir: string): Promise<void> {
+  const info = await stat(dataDir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new ConfigError(`data dir ${dataDir} ${info ? 'is not a folder' : 'does not exist'}`, { hint: 'pass --data-dir with the folder etl run writes to (default ./data), or run a pipeline first' });
+  }
 }
 
 function tokenOf(flags: ServeFlags): string | undefined {

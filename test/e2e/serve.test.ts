@@ -141,6 +141,14 @@ describe('start-up', () => {
     expect(outOfRange.code).toBe(2);
     expect(outOfRange.stderr).toMatch(/expected a port number, 0 to 65535/);
   });
+
+  it('a data dir that does not exist is a usage error naming it, before anything listens', async () => {
+    const missing = path.join(work, 'no-such-data');
+    const run = await runCli(['serve', '--port', '0', '--data-dir', missing]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(`etl: config error: data dir ${missing} does not exist (pass --data-dir with the folder etl run writes to (default ./data), or run a pipeline first)`);
+    expect(run.stdout).not.toMatch(/listening/);
+  });
 });
 
 describe('limits and data changing underneath', () => {
