@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
-import { connectBesideDuckDb, openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
+import { connectBesideDuckDb, loadDuckDb, openDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { checkPostgresUrl, connectPostgres, describeServerError, displayUrl, isConnectionLost, isPostgresUrl, parseTableName, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
@@ -266,7 +266,7 @@ async function* parts(select: string, columns: readonly Column[], name: string):
 /** The deduplicated rows, a DuckDB chunk (2,048 rows) at a time. */
 async function* rowsOf(select: string, columns: readonly Column[]): AsyncGenerator<Row> {
   const duck = await openDuckDb(1);
-  const { JSDuckDBValueConverter } = await import('@duckdb/node-api');
+  const { JSDuckDBValueConverter } = loadDuckDb();
   try {
     const result = await duck.connection.stream(select);
     const names = columns.map((c) => c.name);
