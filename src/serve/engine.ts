@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { loadDuckDb } from '../core/csv-pipe.js';
 import { HttpError } from './http-error.js';
 
 export interface EngineLimits {
@@ -31,7 +32,7 @@ export interface QueryTimer {
 }
 
 export async function openEngine(limits: EngineLimits): Promise<Engine> {
-  const duck = await import('@duckdb/node-api');
+  const duck = loadDuckDb();
   const instance: DuckDBInstance = await duck.DuckDBInstance.create(':memory:', {
     threads: '2',
     memory_limit: '256MB',
