@@ -686,11 +686,11 @@ describe('runPipeline: a Delta table (--format delta)', () => {
 
   it('no bucket: transform commits to processed/<source>/<dataset>/ as the run (pipeline slug, deltaTxnVersion); nothing staged is left; a second run commits as its own run', async () => {
     const dataDir = newDir();
-    const deltaRequest = () => request(dataDir, { transform: { skipBad: false, format: 'delta', partitionBy: 'nat', mergeKey: ['email'] } });
+    const deltaRequest = () => request(dataDir, { transform: { skipBad: false, format: 'delta', partitionBy: 'nat', mergeKey: ['nat', 'email'] } });
     const table = path.join(dataDir, 'processed', 'random-person', 'people');
     expect(outputOf(deltaRequest())).toBe(table);
     const { manifest, transform } = await runPipeline(deltaRequest(), captured().log);
-    expect(manifest.params).toMatchObject({ out: null, partition_by: 'nat', format: 'delta', merge_key: 'email', bucket: null });
+    expect(manifest.params).toMatchObject({ out: null, partition_by: 'nat', format: 'delta', merge_key: 'nat,email', bucket: null });
     expect(transform).toMatchObject({ rows: 3, path: table });
     const t = step(manifest, 'transform');
     const first = await commitOf(table, 0);
@@ -700,12 +700,26 @@ describe('runPipeline: a Delta table (--format delta)', () => {
     expect(txnOf(first)).toEqual([expect.objectContaining({ appId: 'random-person-people', version: deltaTxnVersion(manifest) })]);
     // The whole table was staged beside the folder, then committed: only the table is left.
     expect(await readdir(path.dirname(table))).toEqual(['people']);
-    expect((await cacheOf(dataDir)).transform.fingerprint.params).toMatchObject({ out: table, partition_by: 'nat', format: 'delta', merge_key: 'email' });
+    expect((await cacheOf(dataDir)).transform.fingerprint.params).toMatchObject({ out: table, partition_by: 'nat', format: 'delta', merge_key: 'nat,email' });
 
     // Nothing recorded to check a table against: transform runs again (its rows' extracted_at differ, so it commits).
     const again = await runPipeline(deltaRequest(), captured().log);
     expect(step(again.manifest, 'transform')).toMatchObject({ status: 'succeeded', cache: 'the cache lists no output', summary: { delta: 'version 1', files_added: added.length, files_removed: added.length } });
     expect(txnOf(await commitOf(table, 1))).toEqual([expect.objectContaining({ version: deltaTxnVersion(again.manifest) })]);
+  });
+
+  it('no bucket, neither partitioned nor merged: still a folder (the table), staged beside it; no merge key is null in the manifest and the fingerprint', async () => {
+    const dataDir = newDir();
+    const plain = request(dataDir, { transform: { skipBad: false, format: 'delta' } });
+    const table = path.join(dataDir, 'processed', 'random-person', 'people');
+    expect(outputOf(plain)).toBe(table);
+    const { manifest } = await runPipeline(plain, captured().log);
+    expect(manifest.params).toMatchObject({ partition_by: null, format: 'delta', merge_key: null });
+    const added = (await commitOf(table, 0)).filter((action) => 'add' in action);
+    expect(added).toHaveLength(1);
+    expect(step(manifest, 'transform')).toMatchObject({ status: 'succeeded', outputs: [], summary: { delta: 'version 0', files_added: 1, files_removed: 0 } });
+    expect(await readdir(path.dirname(table))).toEqual(['people']);
+    expect((await cacheOf(dataDir)).transform.fingerprint.params).toMatchObject({ out: table, partition_by: null, format: 'delta', merge_key: null });
   });
 
   it('a commit that fails (a merge key that is not a column) removes the staged table; nothing is committed', async () => {
@@ -740,12 +754,12 @@ describe('runPipeline: a Delta table (--format delta)', () => {
     const cached = await runPipeline(deltaLoad(), captured().log);
     expect(steps(cached.manifest)).toEqual([['extract', 'succeeded'], ['transform', 'cached'], ['load', 'cached']]);
 
-    const merged = await runPipeline(deltaLoad(['email']), captured().log);
-    expect(merged.manifest.params).toMatchObject({ format: 'delta', partition_by: 'nat', merge_key: 'email' });
+    const merged = await runPipeline(deltaLoad(['email', 'nat']), captured().log);
+    expect(merged.manifest.params).toMatchObject({ format: 'delta', partition_by: 'nat', merge_key: 'email,nat' });
     expect(step(merged.manifest, 'load')).toMatchObject({ status: 'succeeded', cache: expect.stringContaining('merge_key'), outputs: [], summary: { delta: 'unchanged, nothing committed', files_added: 0, files_removed: 0 } });
-    expect((await cacheOf(dataDir)).load.fingerprint.params).toMatchObject({ partition_by: 'nat', merge_key: 'email' });
+    expect((await cacheOf(dataDir)).load.fingerprint.params).toMatchObject({ partition_by: 'nat', merge_key: 'email,nat' });
 
-    const slash = await runPipeline(deltaLoad(['email'], `${lake}/`), captured().log);
+    const slash = await runPipeline(deltaLoad(['email', 'nat'], `${lake}/`), captured().log);
     expect(step(slash.manifest, 'load')).toMatchObject({ status: 'succeeded', cache: expect.stringContaining('bucket'), summary: { delta: 'unchanged, nothing committed' } });
     expect(await readdir(lake)).toEqual(['people']);
     expect(await readdir(path.join(table, '_delta_log'))).toEqual(['00000000000000000000.json']);
