@@ -166,7 +166,7 @@ async function runSteps(request: PipelineRequest, manifest: RunManifest, result:
     }
     record.cache = check.why;
     if (load.delta) {
-      const result = await deltaLoadStep(outputs[0]!.path, path.basename(outputOf(request), '.parquet'), { ...load, delta: load.delta }, { appId: slug, version: Date.parse(manifest.started_at) }, log);
+      const result = await deltaLoadStep(outputs[0]!.path, path.basename(outputOf(request), '.parquet'), { ...load, delta: load.delta }, { appId: slug, version: deltaTxnVersion(manifest) }, log);
       record.summary = deltaSummary(result);
       record.outputs = result.added.map((file) => ({ path: `${result.location}${file}`, sha256: '', bytes: 0 }));
       cache.load = { fingerprint: check.fingerprint, outputs: record.outputs };

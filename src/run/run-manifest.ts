@@ -46,7 +46,6 @@ export function runsDir(dataDir: string): string {
   return path.join(dataDir, 'runs');
 }
 
-/** Sorts by time, to the millisecond: 20261201T061500123Z-ons-monthly-deaths-3f9a. */
 /**
  * The Delta `txn` version of a run: its start in milliseconds, times 1000, plus three digits of the run id's random
  * suffix. A retried commit of the same run carries the same version (and is recognised as done), while two runs of
@@ -58,6 +57,7 @@ export function deltaTxnVersion(manifest: Pick<RunManifest, 'run_id' | 'started_
   return Date.parse(manifest.started_at) * 1000 + (suffix === undefined ? 0 : Number.parseInt(suffix, 16) % 1000);
 }
 
+/** Sorts by time, to the millisecond: 20261201T061500123Z-ons-monthly-deaths-3f9a. */
 export function newRunId(pipelineSlug: string, now: Date): string {
   return `${now.toISOString().replace(/[-:.]/g, '')}-${pipelineSlug}-${randomBytes(2).toString('hex')}`;
 }

@@ -7,7 +7,7 @@ import { createCommandContext, type CommandContext } from '../../src/commands/co
 import { runsCommand } from '../../src/commands/runs.js';
 import { ConfigError, DataError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
-import { newRunId, parseRunManifest, readRun, writeRunManifest, type RunManifest } from '../../src/run/run-manifest.js';
+import { deltaTxnVersion, newRunId, parseRunManifest, readRun, writeRunManifest, type RunManifest } from '../../src/run/run-manifest.js';
 
 /**
  * `etl runs` and `etl runs show` in-process (src/commands/runs.ts over src/run/run-manifest.ts), so that Stryker
@@ -211,5 +211,21 @@ describe('parseRunManifest', () => {
     const id = newRunId('ons-monthly-deaths', new Date('2026-12-01T06:15:00.123Z'));
     expect(id).toMatch(/^20261201T061500123Z-ons-monthly-deaths-[0-9a-f]{4}$/);
     expect(newRunId('p', new Date('2026-12-01T06:15:00.123Z'))).not.toBe(newRunId('p', new Date('2026-12-01T06:15:00.123Z')).replace(/.$/, 'x'));
+  });
+
+  it('deltaTxnVersion: the start in ms x 1000 plus the run id\'s 4-hex suffix mod 1000; no such suffix adds nothing', () => {
+    const startedAt = '2026-12-01T06:15:00.123Z';
+    const ms = Date.parse(startedAt);
+    const version = (suffix: string) => deltaTxnVersion({ run_id: `20261201T061500123Z-ons-monthly-deaths${suffix}`, started_at: startedAt });
+    expect(version('-0000')).toBe(ms * 1000);
+    expect(version('-03e7')).toBe(ms * 1000 + 999);
+    expect(version('-03e8')).toBe(ms * 1000);
+    expect(version('-ffff')).toBe(ms * 1000 + 535);
+    expect(version('-a1b2')).toBe(ms * 1000 + (0xa1b2 % 1000));
+    // Only a run id's own ending counts: 4 lower-case hex digits after the last '-'.
+    for (const notASuffix of ['', '-fff', '-fffff', '-FFFF', '-ffff-x', '-fffg', 'ffff']) expect(version(notASuffix), notASuffix).toBe(ms * 1000);
+    // Later runs get larger versions whatever their suffixes.
+    expect(deltaTxnVersion({ run_id: 'x-0000', started_at: '2026-12-01T06:15:00.124Z' })).toBeGreaterThan(version('-03e7'));
+    expect(Number.isSafeInteger(version('-ffff'))).toBe(true);
   });
 });

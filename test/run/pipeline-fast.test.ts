@@ -11,13 +11,15 @@ import { createLogger, type Logger } from '../../src/core/log.js';
 import { PipelineBusyError } from '../../src/run/lock.js';
 import { checkLoad, checkTransform, outputOf, pipelineSlug, runPipeline, type PipelineRequest } from '../../src/run/pipeline.js';
 import { describePlan, planPipeline } from '../../src/run/plan.js';
-import type { RunManifest } from '../../src/run/run-manifest.js';
+import { deltaTxnVersion, type RunManifest } from '../../src/run/run-manifest.js';
+import type { Action } from '../../src/delta/actions.js';
 import { VERSION } from '../../src/version.js';
 import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { peoplePage } from '../fixtures/random-person/people.js';
 import { json, startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { readParquet } from '../helpers/parquet.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
+import { commitActions } from '../delta/helpers.js';
 
 /**
  * runPipeline, planPipeline and the cache in-process on the smallest real pipeline: random-person, three people
@@ -674,5 +676,92 @@ describe('runPipeline: a shard with no work units', () => {
       if (token === undefined) delete process.env.CLIMATEMPO_TOKEN;
       else process.env.CLIMATEMPO_TOKEN = token;
     }
+  });
+});
+
+describe('runPipeline: a Delta table (--format delta)', () => {
+  /** The actions of one commit of the table at `table`. */
+  const commitOf = async (table: string, version: number) => commitActions(await readFile(path.join(table, '_delta_log', `${String(version).padStart(20, '0')}.json`), 'utf8'));
+  const txnOf = (actions: Action[]) => actions.flatMap((action) => ('txn' in action ? [action.txn] : []));
+
+  it('no bucket: transform commits to processed/<source>/<dataset>/ as the run (pipeline slug, deltaTxnVersion); nothing staged is left; a second run commits as its own run', async () => {
+    const dataDir = newDir();
+    const deltaRequest = () => request(dataDir, { transform: { skipBad: false, format: 'delta', partitionBy: 'nat', mergeKey: ['nat', 'email'] } });
+    const table = path.join(dataDir, 'processed', 'random-person', 'people');
+    expect(outputOf(deltaRequest())).toBe(table);
+    const { manifest, transform } = await runPipeline(deltaRequest(), captured().log);
+    expect(manifest.params).toMatchObject({ out: null, partition_by: 'nat', format: 'delta', merge_key: 'nat,email', bucket: null });
+    expect(transform).toMatchObject({ rows: 3, path: table });
+    const t = step(manifest, 'transform');
+    const first = await commitOf(table, 0);
+    const added = first.filter((action) => 'add' in action);
+    expect(added.length).toBeGreaterThan(0);
+    expect(t).toMatchObject({ status: 'succeeded', outputs: [], summary: { rows: 3, parts: 1, skipped: [], delta: 'version 0', files_added: added.length, files_removed: 0 } });
+    expect(txnOf(first)).toEqual([expect.objectContaining({ appId: 'random-person-people', version: deltaTxnVersion(manifest) })]);
+    // The whole table was staged beside the folder, then committed: only the table is left.
+    expect(await readdir(path.dirname(table))).toEqual(['people']);
+    expect((await cacheOf(dataDir)).transform.fingerprint.params).toMatchObject({ out: table, partition_by: 'nat', format: 'delta', merge_key: 'nat,email' });
+
+    // Nothing recorded to check a table against: transform runs again (its rows' extracted_at differ, so it commits).
+    const again = await runPipeline(deltaRequest(), captured().log);
+    expect(step(again.manifest, 'transform')).toMatchObject({ status: 'succeeded', cache: 'the cache lists no output', summary: { delta: 'version 1', files_added: added.length, files_removed: added.length } });
+    expect(txnOf(await commitOf(table, 1))).toEqual([expect.objectContaining({ version: deltaTxnVersion(again.manifest) })]);
+  });
+
+  it('no bucket, neither partitioned nor merged: still a folder (the table), staged beside it; no merge key is null in the manifest and the fingerprint', async () => {
+    const dataDir = newDir();
+    const plain = request(dataDir, { transform: { skipBad: false, format: 'delta' } });
+    const table = path.join(dataDir, 'processed', 'random-person', 'people');
+    expect(outputOf(plain)).toBe(table);
+    const { manifest } = await runPipeline(plain, captured().log);
+    expect(manifest.params).toMatchObject({ partition_by: null, format: 'delta', merge_key: null });
+    const added = (await commitOf(table, 0)).filter((action) => 'add' in action);
+    expect(added).toHaveLength(1);
+    expect(step(manifest, 'transform')).toMatchObject({ status: 'succeeded', outputs: [], summary: { delta: 'version 0', files_added: 1, files_removed: 0 } });
+    expect(await readdir(path.dirname(table))).toEqual(['people']);
+    expect((await cacheOf(dataDir)).transform.fingerprint.params).toMatchObject({ out: table, partition_by: null, format: 'delta', merge_key: null });
+  });
+
+  it('a commit that fails (a merge key that is not a column) removes the staged table; nothing is committed', async () => {
+    const dataDir = newDir();
+    const error = await failure(runPipeline(request(dataDir, { transform: { skipBad: false, format: 'delta', mergeKey: ['no_such_column'] } }), captured().log));
+    expect(error.message).toMatch(/no_such_column/);
+    expect(await readdir(path.join(dataDir, 'processed', 'random-person'))).toEqual([]);
+  });
+
+  it('with a bucket: transform writes its parquet, load commits it to <bucket>/<dataset>/ as the run (deltaTxnVersion, as transform); the same file again is cached; another merge key, or the bucket spelt with a slash, runs load again on the same table and commits nothing', async () => {
+    const dataDir = newDir();
+    const lake = path.join(work, 'lake-delta');
+    const table = path.join(lake, 'people');
+    const deltaLoad = (mergeKey?: string[], bucket = lake) => request(dataDir, { load: { bucket, delta: { partitionBy: 'nat', mergeKey } } });
+    const { manifest } = await runPipeline(deltaLoad(), captured().log);
+    expect(manifest.params).toMatchObject({ bucket: lake, format: 'delta', partition_by: 'nat', merge_key: null });
+    const t = step(manifest, 'transform');
+    expect(t.outputs).toEqual([expect.objectContaining({ path: out(dataDir), rows: 3 })]);
+    const first = await commitOf(table, 0);
+    const added = first.flatMap((action) => ('add' in action ? [action.add.path] : []));
+    expect(added.length).toBeGreaterThan(0);
+    expect(txnOf(first)).toEqual([expect.objectContaining({ appId: 'random-person-people', version: deltaTxnVersion(manifest) })]);
+    const l = step(manifest, 'load');
+    expect(l).toMatchObject({ status: 'succeeded', cache: 'no earlier successful run', inputs: t.outputs, summary: { delta: 'version 0', files_added: added.length, files_removed: 0 } });
+    expect(l.outputs.map((o) => [o.path.slice(o.path.indexOf('/people/') + '/people/'.length), o.sha256, o.bytes])).toEqual(added.map((file) => [file, '', 0]));
+    const cache = await cacheOf(dataDir);
+    expect(cache.load).toEqual({
+      fingerprint: { inputs: { [out(dataDir)]: t.outputs[0]!.sha256 }, declaration: 'none', params: { bucket: lake, key: '{name}', endpoint: null, region: null, format: 'delta', partition_by: 'nat', merge_key: null }, etl_version: VERSION },
+      outputs: l.outputs,
+    });
+
+    const cached = await runPipeline(deltaLoad(), captured().log);
+    expect(steps(cached.manifest)).toEqual([['extract', 'succeeded'], ['transform', 'cached'], ['load', 'cached']]);
+
+    const merged = await runPipeline(deltaLoad(['email', 'nat']), captured().log);
+    expect(merged.manifest.params).toMatchObject({ format: 'delta', partition_by: 'nat', merge_key: 'email,nat' });
+    expect(step(merged.manifest, 'load')).toMatchObject({ status: 'succeeded', cache: expect.stringContaining('merge_key'), outputs: [], summary: { delta: 'unchanged, nothing committed', files_added: 0, files_removed: 0 } });
+    expect((await cacheOf(dataDir)).load.fingerprint.params).toMatchObject({ partition_by: 'nat', merge_key: 'email,nat' });
+
+    const slash = await runPipeline(deltaLoad(['email', 'nat'], `${lake}/`), captured().log);
+    expect(step(slash.manifest, 'load')).toMatchObject({ status: 'succeeded', cache: expect.stringContaining('bucket'), summary: { delta: 'unchanged, nothing committed' } });
+    expect(await readdir(lake)).toEqual(['people']);
+    expect(await readdir(path.join(table, '_delta_log'))).toEqual(['00000000000000000000.json']);
   });
 });
