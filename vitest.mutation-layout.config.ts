@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+/**
+ * For mutation runs over `src/transform/layout` (docs/mutation/transform-layout.md): only the in-process layout
+ * tests, each file well under a second or two. The source and dataset tests that also read workbooks through
+ * layout (`test/sources/ons.test.ts`, `test/transform/weekly-deaths.test.ts`, the workbook fuzz test) are left
+ * out: with them every layout mutant cost seconds and the folder an estimated 70 hours on this shared machine.
+ * (`include` is replaced, not merged: mergeConfig would append to it.)
+ */
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: ['test/transform/layout/**/*.test.ts'],
+    // None of these needs the PostgreSQL cluster.
+    globalSetup: [],
+  },
+});
