@@ -11,9 +11,11 @@ export function gridFolder(prefix: string) {
   let dir: string | undefined;
   let count = 0;
   return {
-    async write(sheets: FixtureSheet[], name = `grid-${++count}.xlsx`): Promise<string> {
+    /** Named `grid-<n>.xlsx` after the how-manieth write it is, unless named. */
+    async write(sheets: FixtureSheet[], name?: string): Promise<string> {
+      count++;
       dir ??= await mkdtemp(path.join(tmpdir(), prefix));
-      const file = path.join(dir, name);
+      const file = path.join(dir, name ?? `grid-${count}.xlsx`);
       await writeWorkbook(file, sheets);
       return file;
     },
