@@ -18,5 +18,8 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/transform/layout/workbook-table.test.ts'],
     // None of these needs the PostgreSQL cluster.
     globalSetup: [],
+    // Stryker runs the covering tests once per mutant; without isolation a test file's imports (the workbook
+    // writer and reader) are not loaded again for every run. The tests keep no module state between files.
+    isolate: false,
   },
 });
