@@ -27,8 +27,7 @@ function full(): Record<string, any> {
         headings: { field: 'section', labelField: 'label', ignore: '^see', continuation: '^and', areas: { heading: '^region', field: 'area' } },
         value: { field: 'figure', markers: [] },
         stopAt: '^notes',
-        // A column a companion alone fills counts as not filled (checkFieldsAgainstColumns returns the main layout's fields).
-        set: { source: 'sheet', block: 'main', measure: 'm' },
+        set: { source: 'sheet', measure: 'm' },
         companions: [
           {
             name: 'down',
@@ -122,10 +121,10 @@ describe('parseDataset', () => {
     delete layout.companions[0].blocks;
     delete layout.companions[0].header.requires;
     layout.companions[0].values[0].set = { source: 'y' };
-    dataset.columns = dataset.columns.filter((column: { name: string }) => !['section', 'area'].includes(column.name));
+    dataset.columns = dataset.columns.filter((column: { name: string }) => !['section', 'area', 'block'].includes(column.name));
     layout.ids.push({ field: 'depth', pattern: 'x', optional: true, clean: false });
     dataset.columns.push({ name: 'depth', type: 'int32', nullable: true }, { name: 'label', type: 'string', nullable: true });
-    layout.set = { source: 'sheet', block: 'main', measure: 'm' };
+    layout.set = { source: 'sheet', measure: 'm' };
     expect(check(dataset)).toEqual(dataset);
     expect(Object.keys(check(dataset) as object)).toEqual(['name', 'title', 'pageUrl', 'releases', 'layouts', 'columns']);
   });
@@ -221,6 +220,11 @@ describe('parseDataset', () => {
     ['a count column that is not a column', (d) => (d.rowRules.values.count = 'n'), 'layouts[0]: fills "n", which is not in columns'],
   ])('refuses %s', (_, change, message) => {
     expect(refusal(change)).toMatch(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  });
+
+  it('a column only a companion fills is filled (block, here)', () => {
+    expect(check(full())).toMatchObject({ columns: expect.arrayContaining([expect.objectContaining({ name: 'block' })]) });
+    expect(refusal((d) => delete d.layouts[0].companions[0].blocks)).toBe('columns[6]: no layout fills "block"');
   });
 
   it('a value field of a column a layout fills on some rows only', () => {
