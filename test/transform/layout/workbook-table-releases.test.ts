@@ -76,6 +76,22 @@ describe('workbookTable: releases of one edition', () => {
     await expect(parts(table)).rejects.toThrow('bad.xlsx, sheet "Weekly", cell C3: "n/a" is neither');
   });
 
+  it('an older release that cannot be read: the newer parts come whole, then its part fails', async () => {
+    const good = await grids.write(release(2021, [1, 2]), 'newer.xlsx');
+    const bad = await grids.write(release(2021, [5, 'n/a']), 'older.xlsx');
+    const table = workbookTable(perPeriod, [
+      { file: good, edition: 2021, releasedAt: 2 },
+      { file: bad, edition: 2021, releasedAt: 1 },
+    ]);
+    const iterator = table.parts[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const rows: Row[] = [];
+    for await (const row of first.value!.rows) rows.push(row);
+    expect(rows.map((row) => row.deaths)).toEqual([1, 2]);
+    const second = await iterator.next();
+    await expect(parts({ schema: table.schema, parts: (async function* () { yield second.value!; })() })).rejects.toThrow('older.xlsx, sheet "Weekly", cell C3');
+  });
+
   it('dropUnpublished leaves out rows with no figure; the routed count and average both count as figures', async () => {
     const file = await grids.write(release(2021, [1, ':', null, 2.5]), 'routed.xlsx');
     const kept = workbookTable(datasetOf(downLayout()), [{ file, edition: 2021 }], undefined, { dropUnpublished: true });
@@ -89,6 +105,14 @@ describe('workbookTable: releases of one edition', () => {
     expect(await parts(workbookTable(counts, [{ file: whole, edition: 2021 }], undefined, { dropUnpublished: true }))).toEqual([['counts.xlsx', [['2021w1', 1, 'counts.xlsx'], ['2021w3', 3, 'counts.xlsx']]]]);
     const nothing = await grids.write(release(2021, [':']), 'nothing.xlsx');
     expect(await parts(workbookTable(datasetOf(downLayout()), [{ file: nothing, edition: 2021 }], undefined, { dropUnpublished: true }))).toEqual([['nothing.xlsx', []]]);
+  });
+
+  it('newest-file: the warnings of the file read go to the given function', async () => {
+    const rules = { labels: { printed: 'label', from: ['measure'], required: 'sex', canonical: ['sex'], rules: [], vocabularies: {} } };
+    const file = await grids.write(release(2021, [1]), 'newest.xlsx');
+    const warnings: string[] = [];
+    await parts(workbookTable({ ...datasetOf(downLayout()), rowRules: rules }, [{ file, edition: 2021 }], (message) => warnings.push(message)));
+    expect(warnings).toEqual(['newest.xlsx, sheet "Weekly", cell C1: label "total" is not in the declaration; kept with sex left null']);
   });
 
   it('warnings go to the given function, once over all releases', async () => {
