@@ -203,6 +203,14 @@ describe('values and unique', () => {
     expect(() => read({ measure: 'deaths', [LABEL_CELL]: 'A9' }, [2.5])).toThrow(DataError);
     expect(() => read({ measure: 'deaths', [LABEL_CELL]: 'A9' }, [2.5])).toThrow('f.xlsx, sheet "1", row of A9: deaths is a count but prints 2.5');
     expect(() => read({ measure: 'deaths' }, [2.5])).toThrow('f.xlsx, sheet "1": deaths is a count but prints 2.5');
+    const error = (() => {
+      try {
+        read({ measure: 'deaths' }, [2.5]);
+      } catch (thrown) {
+        return thrown as DataError;
+      }
+    })();
+    expect(error?.hint).toBe('list the measure under rowRules.values.averages of the dataset declaration if it is an average');
   });
 
   it('a figure field that is also the count column stays', () => {
@@ -225,7 +233,11 @@ describe('values and unique', () => {
     expect(row(6)).toMatchObject({ count: 6 });
     expect(row(7)).toMatchObject({ count: 7 });
     expect(row(5, 'B')).toMatchObject({ count: 5 });
-    expect(warnings).toEqual([`f.xlsx, sheet "1": Area A prints 6 where another table of the workbook printed 5; both rows kept`]);
+    expect(row(6, 'B')).toMatchObject({ count: 6 });
+    expect(warnings).toEqual([
+      'f.xlsx, sheet "1": Area A prints 6 where another table of the workbook printed 5; both rows kept',
+      'f.xlsx, sheet "1": Area B prints 6 where another table of the workbook printed 5; both rows kept',
+    ]);
   });
 
   it('unique: the warning names the printed label, else the key; a row with no measure is never left out', () => {
