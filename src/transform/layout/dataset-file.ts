@@ -234,7 +234,7 @@ function parseDown(check: Checker, layout: Record<string, unknown>, path: string
   };
 }
 
-/** Every field a layout fills must be a column, and it must fill every non-nullable column on every row. Returns the fields it fills. */
+/** Every field a layout fills must be a column, and it must fill every non-nullable column on every row. Returns the fields it and its companions fill. */
 function checkFieldsAgainstColumns(check: Checker, layout: WorkbookLayout, path: string, columns: readonly Column[], rules: RowRules | undefined): string[] {
   const always = new Set([...ENGINE_FIELDS, layout.value.field, ...layout.periods.map((p) => p.field), ...Object.keys(layout.set ?? {})]);
   const sometimes = new Set<string>();
@@ -263,11 +263,12 @@ function checkFieldsAgainstColumns(check: Checker, layout: WorkbookLayout, path:
   for (const field of [...always, ...sometimes]) {
     if (!names.has(field) && !ENGINE_FIELDS.includes(field) && !consumed.has(field)) check.fail(path, `fills "${field}", which is not in columns (${[...names].join(', ')})`);
   }
-  for (const [i, companion] of (layout.companions ?? []).entries()) checkFieldsAgainstColumns(check, companion, `${path}.companions[${i}]`, columns, rules);
+  // A companion's rows are the dataset's rows too: a column only a companion fills is filled.
+  const companionFields = (layout.companions ?? []).flatMap((companion, i) => checkFieldsAgainstColumns(check, companion, `${path}.companions[${i}]`, columns, rules));
   for (const column of columns) {
     if (!column.nullable && !always.has(column.name)) check.fail(path, `does not fill non-nullable column "${column.name}" on every row`);
   }
-  return [...always, ...sometimes];
+  return [...always, ...sometimes, ...companionFields];
 }
 
 /** Small typed checks that fail with the field's path. */

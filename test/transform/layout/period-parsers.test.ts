@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { periodParsers } from '../../../src/transform/layout/period-parsers.js';
+import { periodKey, periodParsers, periodYear, type PeriodValue } from '../../../src/transform/layout/period-parsers.js';
 import type { Cell } from '../../../src/transform/workbook/workbook.js';
 
 const day = (iso: string): Date => new Date(`${iso}T00:00:00Z`);
@@ -46,5 +46,76 @@ describe('period parsers', () => {
   ])('month-label: %s', (cell, expected) => {
     const value = periodParsers['month-label'].parse(cell);
     expect(value === null ? null : periodParsers['month-label'].format(value)).toBe(expected);
+  });
+});
+
+describe('period parsers at their edges', () => {
+  const iso = (value: PeriodValue | null): string | null => (value === null ? null : (value as Date).toISOString());
+
+  it.each<[string, Cell, string | null]>([
+    ['the first plausible Excel serial', 20_000, '1954-10-03T00:00:00.000Z'],
+    ['the last plausible Excel serial', 80_000, '2119-01-11T00:00:00.000Z'],
+    ['a serial just below the range', 19_999, null],
+    ['a serial just above the range', 80_001, null],
+    ['a serial with a time of day keeps its day', 43833.75, '2020-01-03T00:00:00.000Z'],
+    ['a date cell at 23:59 keeps its day, at midnight', new Date('2020-01-03T23:59:00Z'), '2020-01-03T00:00:00.000Z'],
+    ['a 2-digit year in d-Mmm-yy', '7-Jan-11', '2011-01-07T00:00:00.000Z'],
+    ['d Mmm, yyyy', '7 Jan, 2011', '2011-01-07T00:00:00.000Z'],
+    ['d.m.yyyy', '7.1.2011', '2011-01-07T00:00:00.000Z'],
+    ['a note after a date', '07/01/2011 [note 2]', '2011-01-07T00:00:00.000Z'],
+    ['31 December', '31/12/2011', '2011-12-31T00:00:00.000Z'],
+    ['month 13', '07/13/2011', null],
+    ['month 0', '07/00/2011', null],
+    ['ISO month 13', '2011-13-01', null],
+    ['ISO 30 February', '2012-02-30', null],
+    ['ISO 29 February of a leap year', '2012-02-29', '2012-02-29T00:00:00.000Z'],
+    ['an unknown month name', '7-Foo-11', null],
+    ['text around a date', 'w/e 07/01/2011', null],
+    ['a date and more', '2011-01-07 x', null],
+    ['a boolean', true, null],
+    ['blank', null, null],
+  ])('date: %s', (_, cell, expected) => {
+    expect(iso(periodParsers.date.parse(cell))).toBe(expected);
+  });
+
+  it('month-label gives the first of the month at midnight UTC', () => {
+    expect(iso(periodParsers['month-label'].parse('Dec-19'))).toBe('2019-12-01T00:00:00.000Z');
+    expect(periodParsers['month-label'].parse(12)).toBeNull();
+  });
+
+  it.each<[Cell, number | null]>([
+    ['week 7', 7],
+    ['WEEK7', 7],
+    ['1', 1],
+    ['53 1,2', 53],
+    ['53 1, 2', 53],
+    ['5 123', null],
+    ['Week 5 ending', null],
+    ['x5', null],
+    [-1, null],
+    [null, null],
+  ])('week-number: %j', (cell, expected) => {
+    expect(periodParsers['week-number'].parse(cell)).toBe(expected);
+  });
+
+  it('formats each kind of period as etl inspect prints it, with its noun and example', () => {
+    expect(periodParsers['month-label'].format(new Date(Date.UTC(2019, 11, 1)))).toBe('2019-12');
+    expect(periodParsers['week-number'].format(53)).toBe('week 53');
+    expect(periodParsers.date.format(new Date(Date.UTC(2011, 0, 7)))).toBe('2011-01-07');
+    expect(Object.entries(periodParsers).map(([name, parser]) => [name, parser.noun, parser.example])).toEqual([
+      ['month-label', 'month label', 'Jan-19'],
+      ['week-number', 'week number', '53'],
+      ['date', 'date', '7-Jan-11'],
+    ]);
+  });
+
+  it('periodYear is the calendar year of a date, none for a week number', () => {
+    expect(periodYear(new Date(Date.UTC(2019, 11, 31)))).toBe(2019);
+    expect(periodYear(53)).toBeUndefined();
+  });
+
+  it('periodKey joins dates as days and other values as text', () => {
+    expect(periodKey([new Date(Date.UTC(2019, 0, 4, 12)), 1, 'a', null])).toBe('2019-01-04|1|a|null');
+    expect(periodKey([])).toBe('');
   });
 });
