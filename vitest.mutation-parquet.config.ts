@@ -14,6 +14,7 @@ export default defineConfig({
     include: [
       'test/transform/parquet/parquet-encoding.test.ts',
       'test/transform/parquet/parquet-writer-small.test.ts',
+      'test/transform/parquet/parquet-writer-edges.test.ts',
       'test/transform/parquet/partition-parquet.test.ts',
       'test/transform/parquet/inspect-parquet.test.ts',
       'test/commands/datasets-inspect.test.ts',
