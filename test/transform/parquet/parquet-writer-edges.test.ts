@@ -75,4 +75,22 @@ describe('the parquet writer at row-group edges', () => {
     expect(await groupSizes(skipped)).toEqual(await groupSizes(without));
     expect((await readParquet(skipped)).rows.map((r) => r.n)).toEqual([...range(0, 3), ...range(200, 206)]);
   });
+  it('gives up a dictionary of small whole numbers too once the first 1,024 values hold more than 921 distinct ones', async () => {
+    const columns: Column[] = [
+      { name: 'small', type: 'int32', nullable: true },
+      { name: 'day', type: 'date', nullable: true },
+    ];
+    async function distinctCounts(distinct: number): Promise<Array<bigint | undefined>> {
+      const file = path.join(dir, `small-${distinct}.parquet`);
+      // Values within a few thousand of each other: the writer's table-by-value dictionary, not its Map.
+      const rows = range(0, 2400).map((i) => (i % 25 === 24 ? { small: null, day: null } : { small: -500 + (i % distinct), day: new Date(Date.UTC(2000, 0, 1 + (i % distinct))) }));
+      await writeParquet(table(columns, [{ name: 'one', rows, batch: 2400 }]), file);
+      expect((await readParquet(file)).rows).toEqual(rows);
+      const bytes = await readFile(file);
+      const meta = await parquetMetadataAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      return meta.row_groups[0]!.columns.map((chunk) => chunk.meta_data!.statistics!.distinct_count);
+    }
+    expect(await distinctCounts(921)).toEqual([921n, 921n]);
+    expect(await distinctCounts(960)).toEqual([undefined, undefined]);
+  });
 });
