@@ -15,6 +15,7 @@ export default defineConfig({
       'test/transform/parquet/parquet-encoding.test.ts',
       'test/transform/parquet/parquet-writer-small.test.ts',
       'test/transform/parquet/parquet-writer-edges.test.ts',
+      'test/transform/parquet/parquet-writer-parts.test.ts',
       'test/transform/parquet/partition-parquet.test.ts',
       'test/transform/parquet/inspect-parquet.test.ts',
       'test/commands/datasets-inspect.test.ts',
