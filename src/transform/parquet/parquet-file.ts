@@ -73,6 +73,8 @@ export interface RowsOrigin {
 export class ParquetFileWriter {
   private readonly chunks: ColumnChunkBuilder[];
   private readonly rowGroups: RowGroupMeta[] = [];
+  /** Row groups flushed, counting one still being written (rowGroups gets it only once it is on disk). */
+  private groupsFlushed = 0;
   /** Rows and plain bytes waiting in the current row group. */
   private rows = 0;
   private bytes = 0;
@@ -100,7 +102,7 @@ export class ParquetFileWriter {
   }
 
   beginPart(): void {
-    this.part = { rowGroups: this.rowGroups.length, rows: this.rows, bytes: this.bytes, totalRows: this.totalRows, carried: undefined };
+    this.part = { rowGroups: this.groupsFlushed, rows: this.rows, bytes: this.bytes, totalRows: this.totalRows, carried: undefined };
   }
 
   commitPart(): void {
@@ -113,6 +115,7 @@ export class ParquetFileWriter {
     this.part = undefined;
     await this.settle();
     this.rowGroups.length = part.rowGroups;
+    this.groupsFlushed = part.rowGroups;
     this.offset = part.rowGroups === 0 ? MAGIC.length : this.rowGroups.at(-1)!.end;
     await this.file.truncate(this.offset);
     if (part.carried) {
@@ -175,6 +178,7 @@ export class ParquetFileWriter {
     if (this.part && this.part.carried === undefined && this.part.rowGroups === this.rowGroups.length) {
       this.part.carried = this.chunks.map((chunk) => chunk.copy(this.part!.rows));
     }
+    this.groupsFlushed++;
     const pages = this.chunks.map((chunk) => chunk.encode(rows));
     for (const chunk of this.chunks) chunk.reset();
     this.rows = 0;
