@@ -8,7 +8,7 @@ import { inspectCommand } from '../../src/commands/inspect.js';
 import { serveCommand } from '../../src/commands/serve.js';
 import { vacuumCommand } from '../../src/commands/vacuum.js';
 import { ConfigError } from '../../src/core/errors.js';
-import { runInProcess } from '../helpers/command-in-process.js';
+import { runInProcess, type InProcessResult } from '../helpers/command-in-process.js';
 import { writeParquetWithDuckDb } from '../helpers/serve.js';
 
 /**
@@ -29,6 +29,18 @@ const refusal = (result: { error?: unknown }): ConfigError => {
   return result.error as ConfigError;
 };
 
+/**
+ * `etl serve` expected to stop before it listens. A server that starts anyway serves until the process ends, so
+ * the test fails after a few seconds instead of waiting for it.
+ */
+function serveRefusal(args: string[]): Promise<InProcessResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const started = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`etl serve ${args.join(' ')} was still running after 5 s: it started serving`)), 5000);
+  });
+  return Promise.race([runInProcess(serveCommand, args), started]).finally(() => clearTimeout(timer));
+}
+
 async function withEnv<T>(values: Record<string, string>, body: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
   Object.assign(process.env, values);
@@ -47,45 +59,45 @@ describe('etl serve: refused before listening', () => {
 
   it('a non-loopback --host needs a token or --no-auth; loopback addresses need neither', async () => {
     for (const host of ['0.0.0.0', '10.1.2.3', '127.0.0.1.example.com', 'x127.0.0.1', '127.0.0', 'localhost.example.com', '::']) {
-      const error = refusal(await runInProcess(serveCommand, ['--host', host, '--data-dir', missing()]));
+      const error = refusal(await serveRefusal(['--host', host, '--data-dir', missing()]));
       expect(error.message, host).toBe(`--host ${host} is reachable from other machines, and no token is set`);
       expect(error.hint).toContain('add --token-env <VAR>');
       expect(error.hint).toContain('--no-auth');
     }
     // Past the host check, the missing data dir is what is refused.
     for (const host of ['127.0.0.1', '127.10.200.3', 'localhost', '::1']) {
-      expect(refusal(await runInProcess(serveCommand, ['--host', host, '--data-dir', missing()])).message, host).toBe(`data dir ${missing()} does not exist`);
+      expect(refusal(await serveRefusal(['--host', host, '--data-dir', missing()])).message, host).toBe(`data dir ${missing()} does not exist`);
     }
-    expect(refusal(await runInProcess(serveCommand, ['--host', '0.0.0.0', '--no-auth', '--data-dir', missing()])).message).toBe(`data dir ${missing()} does not exist`);
+    expect(refusal(await serveRefusal(['--host', '0.0.0.0', '--no-auth', '--data-dir', missing()])).message).toBe(`data dir ${missing()} does not exist`);
   });
 
   it('--token-env names a variable holding at least 16 characters', async () => {
     await withEnv({ ETL_TEST_SHORT_TOKEN: '123456789012345', ETL_TEST_TOKEN: '1234567890123456', ETL_TEST_EMPTY_TOKEN: '' }, async () => {
       delete process.env.ETL_TEST_UNSET_TOKEN;
       for (const variable of ['ETL_TEST_UNSET_TOKEN', 'ETL_TEST_EMPTY_TOKEN']) {
-        const unset = refusal(await runInProcess(serveCommand, ['--token-env', variable, '--data-dir', missing()]));
+        const unset = refusal(await serveRefusal(['--token-env', variable, '--data-dir', missing()]));
         expect(unset.message).toBe(`--token-env ${variable}: the variable is not set or empty (looked in: environment, .env)`);
         expect(unset.hint).toBe(`set it to a long random value, e.g. export ${variable}=$(openssl rand -hex 24)`);
       }
-      const short = refusal(await runInProcess(serveCommand, ['--token-env', 'ETL_TEST_SHORT_TOKEN', '--data-dir', missing()]));
+      const short = refusal(await serveRefusal(['--token-env', 'ETL_TEST_SHORT_TOKEN', '--data-dir', missing()]));
       expect(short.message).toBe('--token-env ETL_TEST_SHORT_TOKEN: the token is 15 characters; at least 16 are needed');
       expect(short.hint).toContain('openssl rand -hex 24');
       // A token makes a non-loopback host acceptable: the data dir is the next thing checked.
-      expect(refusal(await runInProcess(serveCommand, ['--host', '0.0.0.0', '--token-env', 'ETL_TEST_TOKEN', '--data-dir', missing()])).message).toBe(`data dir ${missing()} does not exist`);
+      expect(refusal(await serveRefusal(['--host', '0.0.0.0', '--token-env', 'ETL_TEST_TOKEN', '--data-dir', missing()])).message).toBe(`data dir ${missing()} does not exist`);
     });
   });
 
   it('a data dir that is a file, or missing, is named with what to pass instead', async () => {
     const file = path.join(dir, 'a-file');
     await writeFile(file, 'not a folder');
-    const error = refusal(await runInProcess(serveCommand, ['--data-dir', file]));
+    const error = refusal(await serveRefusal(['--data-dir', file]));
     expect(error.message).toBe(`data dir ${file} is not a folder`);
     expect(error.hint).toBe('pass --data-dir with the folder etl run writes to (default ./data), or run a pipeline first');
   });
 
   it('--port is 0 to 65535 and --query-timeout 0.001 to 3600 seconds, in decimal', async () => {
     const usage = async (args: string[]): Promise<string> => {
-      const { error } = await runInProcess(serveCommand, args);
+      const { error } = await serveRefusal(args);
       expect((error as { code?: string }).code, args.join(' ')).toBe('commander.invalidArgument');
       return (error as Error).message;
     };
@@ -113,7 +125,7 @@ describe('etl serve: the server it starts', () => {
       await vi.waitFor(() => {
         if (failed) throw new Error(`etl serve failed: ${String(failed)}`);
         expect(stdout).toContain('listening on');
-      }, { timeout: 30_000, interval: 20 });
+      }, { timeout: 15_000, interval: 20 });
       const server = listen.mock.contexts.at(-1) as Server;
       return { url: /listening on (\S+)/.exec(stdout)![1]!, stdout, logs, server };
     } finally {
@@ -175,14 +187,14 @@ describe('etl serve: the server it starts', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as AddressInfo).port;
     try {
-      const inUse = refusal(await runInProcess(serveCommand, ['--port', String(port), '--data-dir', dataDir]));
+      const inUse = refusal(await serveRefusal(['--port', String(port), '--data-dir', dataDir]));
       expect(inUse.message).toBe(`port ${port} on 127.0.0.1 is in use`);
       expect(inUse.hint).toBe('choose another with --port, or --port 0 for any free one');
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
     // 192.0.2.0/24 is reserved for documentation: never an address of this machine.
-    const foreign = refusal(await runInProcess(serveCommand, ['--port', '0', '--host', '192.0.2.1', '--no-auth', '--data-dir', dataDir]));
+    const foreign = refusal(await serveRefusal(['--port', '0', '--host', '192.0.2.1', '--no-auth', '--data-dir', dataDir]));
     expect(foreign.message).toBe('--host 192.0.2.1 is not an address of this machine');
     expect(foreign.hint).toBe('use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');
   });
