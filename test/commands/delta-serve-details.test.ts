@@ -13,7 +13,7 @@ import { runInProcess } from '../helpers/command-in-process.js';
 
 /**
  * What serve-vacuum.test.ts leaves out: Delta descriptions the golden tables do not have (a column that is not
- * null, two partition columns, a commit without timestamp or operation), a table named by a bare relative path,
+ * null, two partition columns, a commit without timestamp or operation), a table named by a bare relative path or a file:// URL,
  * and `etl serve`'s flag edges and its --json line.
  */
 const noContext = (): Promise<CommandContext> => Promise.reject(new Error('these tests run no command'));
@@ -86,6 +86,16 @@ describe('a Delta table named by a path relative to the working directory', () =
       expect(inspect.error, given).toBeUndefined();
       expect(inspect.stdout.split('\n')[0]).toBe(`${located}: Delta table, version 14 (latest), protocol reader 1 / writer 2, read from checkpoint 10`);
     }
+  });
+
+  it('a file:// URL is the folder it names, not a relative path', async () => {
+    const url = `file://${path.join(dir, 'checkpoint')}/`;
+    const vacuum = await runInProcess(vacuumCommand, [url, '--dry-run']);
+    expect(vacuum.error).toBeUndefined();
+    expect(vacuum.stdout).toBe(`${path.join(dir, 'checkpoint')}/: would delete 0 files; version 14 stays readable\n`);
+    const inspect = await runInProcess(inspectCommand, [url]);
+    expect(inspect.error).toBeUndefined();
+    expect(inspect.stdout.split('\n')[0]).toMatch(/: Delta table, version 14 \(latest\)/);
   });
 });
 
