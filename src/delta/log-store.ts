@@ -66,8 +66,12 @@ export class LocalLogStore implements LogStore {
         const child = relative ? `${relative}/${entry.name}` : entry.name;
         if (entry.isDirectory()) await walk(child);
         else if (entry.isFile()) {
-          const info = await stat(this.full(child));
-          found.push({ path: child, size: info.size, modified: info.mtimeMs });
+          // Another writer's temp file can be gone between readdir and stat: it was never part of the table.
+          const info = await stat(this.full(child)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') return null;
+            throw error;
+          });
+          if (info) found.push({ path: child, size: info.size, modified: info.mtimeMs });
         }
       }
     };

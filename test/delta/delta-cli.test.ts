@@ -238,7 +238,7 @@ for (const entry of lakes) {
         expect([changed, other]).toContain(rows2020.length);
       } else {
         const [won, lost] = a.code === 0 ? [changed, b] : [other, a];
-        expect(lost.code).toBe(5);
+        expect(lost.code, lost.stderr).toBe(5);
         expect(lost.stderr).toMatch(/conflicts with version 1, committed meanwhile by another writer: it also wrote the partition edition=2020/);
         expect(snapshot.version).toBe(1);
         expect(rows2020).toHaveLength(won);
