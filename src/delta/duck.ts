@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { openDuckDb } from '../core/csv-pipe.js';
+import { openDuckDb } from '../core/duckdb.js';
 
 /**
  * An in-memory DuckDB for the Delta code (one thread, a small budget, UTC, built-in extensions only: the delta

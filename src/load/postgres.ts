@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from 'pg';
-import { connectBesideDuckDb, openDuckDb, streamQueryAsCsv } from '../core/csv-pipe.js';
+import { connectBesideDuckDb, streamQueryAsCsv } from '../core/csv-pipe.js';
+import { openDuckDb } from '../core/duckdb.js';
 import { ConfigError, DataError, LoadError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { connectPostgres, describeServerError, displayUrl, isConnectionLost, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';

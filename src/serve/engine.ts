@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { loadDuckDb } from '../core/csv-pipe.js';
+import { loadDuckDb } from '../core/duckdb.js';
 import { HttpError } from './http-error.js';
 
 export interface EngineLimits {
