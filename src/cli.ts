@@ -1,41 +1,13 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { EXIT_INTERNAL, EXIT_OK, StepTimeoutError, ConfigError, isEtlError, errorMessage } from './core/errors.js';
 import { removeLiveTempFiles } from './core/atomic-file.js';
 import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
 import { applyDotEnv } from './core/settings.js';
 import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
-import { datasetsCommand } from './commands/datasets.js';
-import { commandsWithOwnUsageErrors } from './commands/source-command.js';
-import { extractCommand } from './commands/extract.js';
-import { inspectCommand } from './commands/inspect.js';
-import { loadCommand } from './commands/load.js';
-import { cronCommand } from './commands/cron.js';
-import { planCommand } from './commands/plan.js';
-import { runCommand } from './commands/run.js';
-import { runsCommand } from './commands/runs.js';
-import { schemaCommand } from './commands/schema.js';
-import { serveCommand } from './commands/serve.js';
-import { transformCommand } from './commands/transform.js';
-import { vacuumCommand } from './commands/vacuum.js';
-import { checkDestinationFlags, splitToFlag, type DestinationFlags } from './load/destination.js';
+import { commandEntries, requestedCommandName, type CommandFactory } from './commands/index.js';
+import type { DestinationFlags } from './load/destination.js';
 import { VERSION } from './version.js';
-
-/** One line per subcommand; each factory builds a commander Command whose action throws on failure. */
-const commandFactories: Array<(context: () => Promise<CommandContext>) => Command> = [
-  extractCommand,
-  transformCommand,
-  loadCommand,
-  runCommand,
-  planCommand,
-  runsCommand,
-  cronCommand,
-  schemaCommand,
-  datasetsCommand,
-  inspectCommand,
-  vacuumCommand,
-  serveCommand,
-];
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -50,7 +22,7 @@ Exit codes:
 /** The only place errors become exit codes and a single line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
   ignoreClosedPipes();
-  const program = buildProgram();
+  const program = await buildProgram(argv.slice(2));
   const onSignal = (signal: NodeJS.Signals): void => {
     removeLiveTempFiles();
     process.stderr.write(`etl: interrupted by ${signal}; finished files are kept, partial ones removed\n`);
@@ -92,7 +64,11 @@ function ignoreClosedPipes(): void {
   }
 }
 
-function buildProgram(): Command {
+/**
+ * Only the command these arguments run is built from its module; the others are placeholders that carry what the
+ * top-level help lists, so `etl --help` and each command load no more than they need.
+ */
+async function buildProgram(args: readonly string[]): Promise<Command> {
   const program = new Command('etl')
     .description('Download public and commercial data, turn it into tidy Parquet, ship it to a bucket.')
     .version(VERSION, '-V, --version')
@@ -113,32 +89,56 @@ ${EXIT_CODES_HELP}`);
   // With errors silenced, commander writes to writeErr only the help it shows for `etl` with no command: a
   // result, so stdout.
   program.configureOutput({ outputError: () => {}, writeErr: (text) => process.stdout.write(text) });
-  program.hook('preAction', (_program, command) => checkSharedFlags(command.opts()));
+  program.hook('preAction', async (_program, command) => checkSharedFlags(command.opts()));
 
   const context = (): Promise<CommandContext> => createCommandContext(program.opts<GlobalOptions>());
-  for (const command of commandFactories.map((create) => create(context))) {
-    nameUsageErrors(command, command.name());
+  const requested = requestedCommandName(args);
+  const listedTerms = new Map<Command, string>();
+  for (const entry of commandEntries) {
+    const command = entry.name === requested ? await loadedCommand(await entry.load(), context) : placeholderCommand(entry.name, entry.summary);
     command.configureOutput({ outputError: () => {} });
+    listedTerms.set(command, entry.term);
     program.addCommand(command);
   }
+  const defaultHelp = new Help();
+  program.configureHelp({ subcommandTerm: (command) => listedTerms.get(command) ?? defaultHelp.subcommandTerm(command) });
   return program;
 }
 
+async function loadedCommand(create: CommandFactory, context: () => Promise<CommandContext>): Promise<Command> {
+  const command = create(context);
+  const { commandsWithOwnUsageErrors } = await import('./commands/source-command.js');
+  nameUsageErrors(command, command.name(), commandsWithOwnUsageErrors);
+  return command;
+}
+
+/** Stands in for a command these arguments do not run: its name and summary for the help and for "did you mean". */
+function placeholderCommand(name: string, summary: string): Command {
+  return new Command(name)
+    .description(summary)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      throw new Error(`etl ${name} was dispatched to a placeholder: requestedCommandName disagrees with commander`);
+    });
+}
+
 /** Remember whose flags were wrong (`runs show` too), so the hint names the help that lists them. */
-function nameUsageErrors(command: Command, commandName: string): void {
+function nameUsageErrors(command: Command, commandName: string, commandsWithOwnUsageErrors: WeakSet<Command>): void {
   if (!commandsWithOwnUsageErrors.has(command)) {
     command.exitOverride((error) => {
       throw Object.assign(error, { commandName });
     });
   }
-  for (const subcommand of command.commands) nameUsageErrors(subcommand, `${commandName} ${subcommand.name()}`);
+  for (const subcommand of command.commands) nameUsageErrors(subcommand, `${commandName} ${subcommand.name()}`, commandsWithOwnUsageErrors);
 }
 
 /**
  * Flags several commands share, checked before any work starts: a mistyped --bucket must not cost a whole
  * extract and transform first, and an inverted range would select nothing.
  */
-function checkSharedFlags(flags: DestinationFlags & { from?: unknown }): void {
+async function checkSharedFlags(flags: DestinationFlags & { from?: unknown }): Promise<void> {
+  const { checkDestinationFlags, splitToFlag } = await import('./load/destination.js');
   checkDestinationFlags(flags);
   const { rangeEnd } = splitToFlag(flags.to);
   if (flags.from !== undefined && rangeEnd !== undefined && (flags.from as string) > rangeEnd) {
