@@ -242,8 +242,13 @@ function checkFieldsAgainstColumns(check: Checker, layout: WorkbookLayout, path:
   const consumed = new Set([...(rules?.labels?.from ?? []), ...(rules?.values ? [rules.values.from] : [])]);
   if (layout.periodAxis === 'columns') {
     for (const id of layout.ids) {
-      (id.optional ? sometimes : always).add(id.field);
-      if (id.depthField !== undefined) consumed.add(id.depthField);
+      const filled = id.optional ? sometimes : always;
+      filled.add(id.field);
+      // The depth is set wherever the id is: a column of its name is filled as the id is; without one, rules read it.
+      if (id.depthField !== undefined) {
+        filled.add(id.depthField);
+        consumed.add(id.depthField);
+      }
     }
     if (layout.headings) sometimes.add(layout.headings.field);
     if (layout.headings?.areas) sometimes.add(layout.headings.areas.field);

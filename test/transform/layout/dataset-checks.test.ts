@@ -222,6 +222,16 @@ describe('parseDataset', () => {
     expect(refusal(change)).toMatch(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
   });
 
+  it('the depth field of an id every row has fills a non-nullable column', () => {
+    const dataset = full();
+    delete dataset.layouts[0].companions;
+    dataset.columns = dataset.columns.filter((column: { name: string }) => column.name !== 'block');
+    dataset.columns.push({ name: 'depth', type: 'int32', nullable: false });
+    expect(check(dataset)).toEqual(dataset);
+    dataset.layouts[0].ids[1].optional = true;
+    expect(() => check(dataset)).toThrow('does not fill non-nullable column "depth" on every row');
+  });
+
   it('a column only a companion fills is filled (block, here)', () => {
     expect(check(full())).toMatchObject({ columns: expect.arrayContaining([expect.objectContaining({ name: 'block' })]) });
     expect(refusal((d) => delete d.layouts[0].companions[0].blocks)).toBe('columns[6]: no layout fills "block"');
