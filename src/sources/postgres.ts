@@ -237,7 +237,7 @@ const COPY_BATCH_ROWS = 16_384;
 async function writeCopyAsParquet(stream: CopyOutStream, columns: readonly SourceColumn[], file: string): Promise<number> {
   const { decodeBinaryCopy } = await import('../core/copy-binary.js');
   const { ParquetFileWriter } = await import('../transform/parquet/parquet-file.js');
-  const writer = await ParquetFileWriter.create(file, columns.map((c) => ({ name: c.name, type: columnTypeOf(c.duckType), nullable: true })));
+  const writer = await ParquetFileWriter.create(file, columns.map((c) => ({ name: c.name, type: columnTypeOf(c.duckType), nullable: true })), { gzipLevel: 1 });
   let rows = 0;
   try {
     for await (const batch of decodeBinaryCopy(stream, columns.map((c) => copyKindOf(c.pgType) ?? 'text'), COPY_BATCH_ROWS)) {
