@@ -80,17 +80,46 @@ export class BinaryCopyDecoder {
       if (chunk.length > 0) throw new Error('COPY binary: data after the end of the rows');
       return;
     }
-    if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes < this.needed) return;
-      chunk = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
-    }
     this.bytes = chunk;
     this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.at = 0;
+    if (this.pendingBytes > 0) this.completePending();
+  }
+
+  /**
+   * The row cut short by the last read, completed from the start of this one: only its bytes are joined, not the
+   * whole read (a copy of every byte otherwise, as nearly every read ends inside a row).
+   */
+  private completePending(): void {
+    const chunk = this.bytes;
+    let from = 0;
+    for (;;) {
+      const more = Math.min(chunk.length, from + Math.max(this.needed - this.pendingBytes, 0) + 256);
+      const joined = Buffer.concat([...this.pending, chunk.subarray(from, more)]);
+      const view = new DataView(joined.buffer, joined.byteOffset, joined.byteLength);
+      try {
+        const end = this.headerRead ? this.readRow(joined, view, 0) : this.readHeader(joined, view);
+        this.headerRead = true;
+        this.at = end - this.pendingBytes + from;
+        this.pending = [];
+        this.pendingBytes = 0;
+        return;
+      } catch (error) {
+        if (!(error instanceof NeedMore)) throw error;
+        this.needed = error.bytes;
+        if (more === chunk.length) {
+          // Still short: all of this read waits with the rest for the next one.
+          this.pending = [joined];
+          this.pendingBytes = joined.length;
+          this.bytes = EMPTY;
+          this.at = 0;
+          return;
+        }
+        from = more;
+        this.pending = [joined];
+        this.pendingBytes = joined.length;
+      }
+    }
   }
 
   /**
@@ -99,6 +128,8 @@ export class BinaryCopyDecoder {
    */
   take(): DecodedBatch | undefined {
     if (this.taken) this.reset();
+    // The row completed from the last read's bytes may have filled the batch.
+    if (this.rows === this.batchRows) return this.emit();
     const { bytes, view } = this;
     try {
       if (!this.headerRead && bytes.length > 0) {
