@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
 import type { CopyFieldKind } from '../core/copy-binary.js';
 import type { CopyOutStream } from '../core/copy-out.js';
+import type { CopyWorkerJob, FromCopyWorker, ToCopyWorker } from './postgres-copy-worker.js';
 import { loadDuckDb, openDuckDb } from '../core/duckdb.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -229,29 +230,70 @@ function selectItem(column: SourceColumn): string {
 
 /** Rows per batch from the COPY decoder to the parquet writer: big enough that the await per batch does not count. */
 const COPY_BATCH_ROWS = 16_384;
+/** Socket reads (up to 64 KB each) handed to the worker and not yet decoded: the bound on memory between the threads. */
+const MAX_READS_IN_FLIGHT = 16;
 
 /**
- * Binary COPY rows, decoded into column arrays, written by etl's own parquet writer (GZIP): no row objects and no
- * DuckDB on the way (README, Performance, issue 23). Returns the rows written, which must be the server's count.
+ * Binary COPY rows, decoded into column arrays and written by etl's own parquet writer (GZIP level 1: the chunk is
+ * read once, by transform) on a worker thread (postgres-copy-worker.ts), while this thread reads the socket: no
+ * row objects and no DuckDB on the way (README, Performance, issue 23). Returns the rows written, which must be
+ * the server's count.
  */
 async function writeCopyAsParquet(stream: CopyOutStream, columns: readonly SourceColumn[], file: string): Promise<number> {
-  const { decodeBinaryCopy } = await import('../core/copy-binary.js');
-  const { ParquetFileWriter } = await import('../transform/parquet/parquet-file.js');
-  const writer = await ParquetFileWriter.create(file, columns.map((c) => ({ name: c.name, type: columnTypeOf(c.duckType), nullable: true })), { gzipLevel: 1 });
-  let rows = 0;
+  const { Worker } = await import('node:worker_threads');
+  const job: CopyWorkerJob = {
+    file,
+    columns: columns.map((c) => ({ name: c.name, type: columnTypeOf(c.duckType), nullable: true })),
+    kinds: columns.map((c) => copyKindOf(c.pgType) ?? 'text'),
+    batchRows: COPY_BATCH_ROWS,
+    gzipLevel: 1,
+  };
+  const worker = new Worker(new URL('./postgres-copy-worker.js', import.meta.url), { workerData: job });
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  let failure: Error | undefined;
+  let closed: (() => void) | undefined;
+  const written = new Promise<number>((resolve, reject) => {
+    worker.on('message', (message: FromCopyWorker) => {
+      if ('consumed' in message) inFlight--;
+      else if ('done' in message) resolve(message.done);
+      else if ('failed' in message) reject(new Error(message.failed));
+      else closed?.();
+      wake?.();
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      reject(new Error(`the COPY decoder's thread stopped (exit ${code})`));
+      closed?.();
+    });
+  });
+  written.catch((error: unknown) => {
+    failure = error as Error;
+    wake?.();
+  });
+  const send = (message: ToCopyWorker, transfer: ArrayBuffer[] = []): void => worker.postMessage(message, transfer);
   try {
-    for await (const batch of decodeBinaryCopy(stream, columns.map((c) => copyKindOf(c.pgType) ?? 'text'), COPY_BATCH_ROWS)) {
-      await writer.appendColumns(batch);
-      rows += batch.rows;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (failure) throw failure;
+      // The chunk owns its memory (copy-out.ts): moved to the worker, not copied.
+      send({ chunk }, [chunk.buffer as ArrayBuffer]);
+      inFlight++;
+      while (inFlight >= MAX_READS_IN_FLIGHT && !failure) await new Promise<void>((resolve) => (wake = resolve));
     }
+    if (failure) throw failure;
+    send({ end: true });
+    const rows = await written;
     if (rows !== stream.rowCount) throw new Error(`COPY sent ${stream.rowCount} rows, ${rows} were read`);
-    await writer.finish();
     return rows;
   } catch (error) {
-    // The rest of the rows are read and dropped, so the connection can still roll back.
+    // The rest of the rows are read and dropped, so the connection can still roll back; the worker closes the file.
     stream.destroy();
-    await writer.close();
+    const done = new Promise<void>((resolve) => (closed = resolve));
+    send({ abort: true });
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     throw error;
+  } finally {
+    await worker.terminate();
   }
 }
 
