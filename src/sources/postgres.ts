@@ -3,9 +3,7 @@ import path from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
-import type { CopyFieldKind } from '../core/copy-binary.js';
-import type { CopyOutStream } from '../core/copy-out.js';
-import type { CopyWorkerJob, FromCopyWorker, ToCopyWorker } from './postgres-copy-worker.js';
+import { connectBesideDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { loadDuckDb, openDuckDb } from '../core/duckdb.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -145,7 +143,7 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
   const previous = await readTableManifest(dir, io.log);
   await removeUnlisted(dir, previous);
   await mkdir(dir, { recursive: true });
-  const client = await connectPostgres(url, 'source', `etl ${VERSION} extract`);
+  const [client, duck] = await connectBesideDuckDb(connectPostgres(url, 'source', `etl ${VERSION} extract`), (c) => c.end(), 2);
   const chunkName = `chunk-${io.now().toISOString().replace(/[-:.]/g, '')}.parquet`;
   const temp = tempPathFor(path.join(dir, chunkName));
   const untrack = trackTempFile(temp);
@@ -160,13 +158,13 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
     const incremental = !full && sameShape && cursorColumn !== undefined && previous.cursor_value !== null;
     const after = incremental ? previous.cursor_value : null;
     const where = incremental ? `WHERE ${quoteIdent(cursorColumn.name)} > ${quoteLiteral(after!)}::${cursorColumn.pgType} - interval '${lagSeconds} seconds'` : '';
-    const list = columns.map(selectItem).join(', ');
+    const list = columns.map((c) => quoteIdent(c.name)).join(', ');
     const progress = io.log.progress(`${name}: ${incremental ? `rows with ${cursor} past ${after}${lagSeconds > 0 ? ` - ${request.options.lag}` : ''}` : 'the whole table'}`);
     // One snapshot for the cursor's new value and the rows: nothing committed in between is counted but not read.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
     const { copyOut } = await import('../core/copy-out.js');
-    const rows = await writeCopyAsParquet(client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT binary)`)), columns, temp);
+    const rows = await writeCsvAsParquet(duck.connection, client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`)), columns, temp);
     await client.query('COMMIT');
     const extractedAt = io.now().toISOString();
     const base = { source: 'postgres', dataset: request.dataset, url: displayUrl(url), rawDir: dir };
@@ -199,101 +197,8 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
   } finally {
     untrack();
     await rm(temp, { force: true });
+    duck.close();
     await client.end().catch(() => undefined);
-  }
-}
-
-/** How a column's binary COPY field is read; undefined: the server sends it as its text output (selectItem). */
-function copyKindOf(pgType: string): CopyFieldKind | undefined {
-  if (pgType === 'smallint') return 'int2';
-  if (pgType === 'integer') return 'int4';
-  if (pgType === 'bigint') return 'int8';
-  if (pgType === 'real') return 'float4';
-  if (pgType === 'double precision') return 'float8';
-  if (duckTypeOf(pgType).startsWith('DECIMAL')) return 'numeric';
-  if (pgType === 'boolean') return 'bool';
-  if (pgType === 'date') return 'date';
-  if (pgType.startsWith('timestamp')) return 'timestamp';
-  // Their send format is their text, as the text output gives it (char(n) padded).
-  if (pgType === 'text' || /^(character varying|character)(\(\d+\))?$/.test(pgType)) return 'text';
-  return undefined;
-}
-
-/**
- * A column in the COPY's SELECT: as it is where its binary form is read, else its type's text output (what COPY's
- * CSV held): format('%s') calls the output function, where a cast to text may not (inet::text adds the netmask).
- */
-function selectItem(column: SourceColumn): string {
-  const name = quoteIdent(column.name);
-  return copyKindOf(column.pgType) ? name : `CASE WHEN ${name} IS NULL THEN NULL ELSE format('%s', ${name}) END AS ${name}`;
-}
-
-/** Rows per batch from the COPY decoder to the parquet writer: big enough that the await per batch does not count. */
-const COPY_BATCH_ROWS = 16_384;
-/** Socket reads (up to 64 KB each) handed to the worker and not yet decoded: the bound on memory between the threads. */
-const MAX_READS_IN_FLIGHT = 16;
-
-/**
- * Binary COPY rows, decoded into column arrays and written by etl's own parquet writer (GZIP level 1: the chunk is
- * read once, by transform) on a worker thread (postgres-copy-worker.ts), while this thread reads the socket: no
- * row objects and no DuckDB on the way (README, Performance, issue 23). Returns the rows written, which must be
- * the server's count.
- */
-async function writeCopyAsParquet(stream: CopyOutStream, columns: readonly SourceColumn[], file: string): Promise<number> {
-  const { Worker } = await import('node:worker_threads');
-  const job: CopyWorkerJob = {
-    file,
-    columns: columns.map((c) => ({ name: c.name, type: columnTypeOf(c.duckType), nullable: true })),
-    kinds: columns.map((c) => copyKindOf(c.pgType) ?? 'text'),
-    batchRows: COPY_BATCH_ROWS,
-    gzipLevel: 1,
-  };
-  const worker = new Worker(new URL('./postgres-copy-worker.js', import.meta.url), { workerData: job });
-  let inFlight = 0;
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
-  let closed: (() => void) | undefined;
-  const written = new Promise<number>((resolve, reject) => {
-    worker.on('message', (message: FromCopyWorker) => {
-      if ('consumed' in message) inFlight--;
-      else if ('done' in message) resolve(message.done);
-      else if ('failed' in message) reject(new Error(message.failed));
-      else closed?.();
-      wake?.();
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      reject(new Error(`the COPY decoder's thread stopped (exit ${code})`));
-      closed?.();
-    });
-  });
-  written.catch((error: unknown) => {
-    failure = error as Error;
-    wake?.();
-  });
-  const send = (message: ToCopyWorker, transfer: ArrayBuffer[] = []): void => worker.postMessage(message, transfer);
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (failure) throw failure;
-      // The chunk owns its memory (copy-out.ts): moved to the worker, not copied.
-      send({ chunk }, [chunk.buffer as ArrayBuffer]);
-      inFlight++;
-      while (inFlight >= MAX_READS_IN_FLIGHT && !failure) await new Promise<void>((resolve) => (wake = resolve));
-    }
-    if (failure) throw failure;
-    send({ end: true });
-    const rows = await written;
-    if (rows !== stream.rowCount) throw new Error(`COPY sent ${stream.rowCount} rows, ${rows} were read`);
-    return rows;
-  } catch (error) {
-    // The rest of the rows are read and dropped, so the connection can still roll back; the worker closes the file.
-    stream.destroy();
-    const done = new Promise<void>((resolve) => (closed = resolve));
-    send({ abort: true });
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
-    throw error;
-  } finally {
-    await worker.terminate();
   }
 }
 

@@ -7,9 +7,9 @@ import { describePostgres } from '../helpers/postgres.js';
 import { runCli } from '../helpers/run-cli.js';
 
 /**
- * Each column type through `etl extract postgres table` (binary COPY decoded in Node, etl's parquet writer), read
- * back by hyparquet (the raw chunk) and through `etl transform` (DuckDB reads the chunk): the values the server
- * holds, NULLs as nulls, types without a binary reader as the server's text output.
+ * Each column type through `etl extract postgres table`, read back by hyparquet (the raw chunk, a reader
+ * independent of the writer) and through `etl transform`: the values the server holds, NULLs as nulls, types
+ * the raw chunk has no type for (uuid, inet, jsonb, interval, arrays, bare numeric) as the server's text output.
  */
 let work: string;
 beforeAll(async () => {
@@ -37,10 +37,10 @@ describePostgres('etl extract postgres table: column types', (database) => {
         (3, 32767, -42, -2.5, -1e300, 0, 'NaN', false, '2000-01-01', '2000-01-01 00:00:00', '1900-01-01 00:00:00+00', '', '', '', '00000000-0000-0000-0000-000000000000', '192.168.0.0/16', '[]', '-3 mons', '{}', '');
       CREATE TABLE kinds.empty (id int PRIMARY KEY, name text);
       CREATE TABLE kinds.many (id bigint PRIMARY KEY, code text, amount numeric(10,2), at timestamptz);
-      INSERT INTO kinds.many SELECT i, 'c' || (i % 37), i / 100.0, timestamptz '2020-01-01 00:00:00+00' + i * interval '1 second' FROM generate_series(1, 300000) i`);
+      INSERT INTO kinds.many SELECT i, 'c' || (i % 37), i / 100.0, timestamptz '2020-01-01 00:00:00+00' + i * interval '1 second' FROM generate_series(1, 130000) i`);
   });
 
-  it('reads every type as the server holds it; NULLs stay NULL; types without a binary reader as their text output (intervals in ISO 8601, as etl sets the session)', async () => {
+  it('reads every type as the server holds it; NULLs stay NULL; other types as their text output (intervals in ISO 8601, as etl sets the session)', async () => {
     const data = path.join(work, 'every');
     const extracted = await extract(data, 'kinds.every');
     expect(extracted.code, extracted.stderr).toBe(0);
@@ -71,15 +71,15 @@ describePostgres('etl extract postgres table: column types', (database) => {
     expect(transform.code, transform.stderr).toBe(0);
   });
 
-  it('300,000 rows: three row groups and many socket reads, every row once with its values', async () => {
+  it('130,000 rows: two row groups (122,880 rows each at most) and many socket reads, every row once with its values', async () => {
     const data = path.join(work, 'many');
     const extracted = await extract(data, 'kinds.many');
     expect(extracted.code, extracted.stderr).toBe(0);
     const { rows } = await readParquet(await rawChunk(data, 'kinds.many'));
-    expect(rows).toHaveLength(300_000);
+    expect(rows).toHaveLength(130_000);
     rows.forEach((row, i) => {
       const id = i + 1;
-      if (Number(row.id) !== id || row.code !== `c${id % 37}` || row.amount !== id / 100 || (row.at as Date).getTime() !== Date.UTC(2020, 0, 1) + id * 1000) {
+      if (Number(row.id) !== id || row.code !== `c${id % 37}` || Math.round(Number(row.amount) * 100) !== id || (row.at as Date).getTime() !== Date.UTC(2020, 0, 1) + id * 1000) {
         throw new Error(`row ${i}: ${JSON.stringify(row, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
       }
     });

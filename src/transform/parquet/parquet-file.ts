@@ -63,12 +63,6 @@ const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
 const MAGIC = Buffer.from('PAR1');
 
-/** Rows in column arrays, one entry per column in the writer's column order (appendColumns). */
-export interface ColumnBatch {
-  rows: number;
-  columns: readonly ColumnValues[];
-}
-
 /** Where a bad value is reported: the part's name and the number of the batch's first row within it. */
 export interface RowsOrigin {
   where: string;
@@ -92,12 +86,11 @@ export class ParquetFileWriter {
   private part: PartStart | undefined;
   private rowBytes = new Float64Array(1024);
 
-  private constructor(private readonly file: FileHandle, private readonly columns: readonly Column[], private readonly gzipLevel: number) {
+  private constructor(private readonly file: FileHandle, private readonly columns: readonly Column[]) {
     this.chunks = columns.map((column) => new ColumnChunkBuilder(column));
   }
 
-  /** `gzipLevel`: 1 for a file that is read once soon (the Postgres raw chunk: level 6 took 1.8 s of CPU more on 1M rows for 3% less size). */
-  static async create(path: string, columns: readonly Column[], options: { gzipLevel?: number } = {}): Promise<ParquetFileWriter> {
+  static async create(path: string, columns: readonly Column[]): Promise<ParquetFileWriter> {
     const file = await open(path, 'w');
     try {
       await file.write(MAGIC, 0, MAGIC.length, 0);
@@ -105,7 +98,7 @@ export class ParquetFileWriter {
       await file.close();
       throw error;
     }
-    return new ParquetFileWriter(file, columns, options.gzipLevel ?? GZIP_LEVEL);
+    return new ParquetFileWriter(file, columns);
   }
 
   beginPart(): void {
@@ -144,29 +137,6 @@ export class ParquetFileWriter {
       const rowBytes = this.rowBytes.fill(0, 0, count);
       for (const chunk of this.chunks) chunk.append(batch, from, count, rowBytes, { ...origin, firstRow: origin.firstRow + from });
       // Rows that fit in this row group's byte budget (at least one, or a huge row would never be written).
-      let taken = 0;
-      while (taken < count && (this.bytes + rowBytes[taken]! <= MAX_ROW_GROUP_BYTES || (taken === 0 && this.rows === 0))) this.bytes += rowBytes[taken++]!;
-      if (taken < count) for (const chunk of this.chunks) chunk.truncate(this.rows + taken);
-      this.rows += taken;
-      this.totalRows += taken;
-      from += taken;
-      if (this.rows === MAX_ROW_GROUP_ROWS || taken < count) await this.flush();
-    }
-  }
-
-  /**
-   * Takes a batch already in column arrays (a reader that decodes straight into them, such as Postgres' binary
-   * COPY), writing each row group that fills up. Unlike append() nothing is checked: the arrays are the columns'
-   * own types (int32/date Int32Array, boolean Uint8Array, int64 Float64Array of whole numbers or BigInt64Array,
-   * timestamp microseconds, double Float64Array; text in `strings`). The values are copied: the caller may reuse them.
-   */
-  async appendColumns(batch: ColumnBatch): Promise<void> {
-    let from = 0;
-    while (from < batch.rows) {
-      const count = Math.min(batch.rows - from, MAX_ROW_GROUP_ROWS - this.rows);
-      if (this.rowBytes.length < count) this.rowBytes = new Float64Array(count);
-      const rowBytes = this.rowBytes.fill(0, 0, count);
-      this.chunks.forEach((chunk, c) => chunk.appendValues(batch.columns[c]!, from, count, rowBytes));
       let taken = 0;
       while (taken < count && (this.bytes + rowBytes[taken]! <= MAX_ROW_GROUP_BYTES || (taken === 0 && this.rows === 0))) this.bytes += rowBytes[taken++]!;
       if (taken < count) for (const chunk of this.chunks) chunk.truncate(this.rows + taken);
@@ -219,7 +189,7 @@ export class ParquetFileWriter {
   }
 
   private async writeRowGroup(encoded: EncodedChunk[], rows: number): Promise<void> {
-    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compress(page.body, { level: this.gzipLevel })))));
+    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compress(page.body, { level: GZIP_LEVEL })))));
     const buffers: Buffer[] = [];
     const chunks: ChunkMeta[] = [];
     let at = this.offset;
@@ -298,7 +268,7 @@ interface EncodedChunk {
 type Numbers = Int32Array | Float64Array | Uint8Array | BigInt64Array;
 
 /** A column's values in the current row group: text in an array, anything else in a typed array. */
-export interface ColumnValues {
+interface ColumnValues {
   strings: Array<string | null>;
   numbers: Numbers;
   /** 1 where the value is null (numbers only; a null string is null in `strings`). */
@@ -389,38 +359,6 @@ class ColumnChunkBuilder {
           break;
       }
     }
-    values.length = start + count;
-  }
-
-  /** Copies source[from..from+count) (see ParquetFileWriter.appendColumns), adding each value's plain bytes to rowBytes. */
-  appendValues(source: ColumnValues, from: number, count: number, rowBytes: Float64Array): void {
-    const { type } = this.column;
-    const values = this.values;
-    const start = values.length;
-    if (type === 'string') {
-      const strings = values.strings;
-      const texts = source.strings;
-      for (let i = 0; i < count; i++) {
-        const text = texts[from + i]!;
-        strings[start + i] = text;
-        if (text !== null) rowBytes[i]! += 4 + text.length;
-      }
-      values.length = start + count;
-      return;
-    }
-    this.ensureCapacity(start + count);
-    const width = VALUE_BYTES[type];
-    for (let i = 0; i < count; i++) rowBytes[i]! += width;
-    const incoming = source.numbers.subarray(from, from + count);
-    if (incoming instanceof BigInt64Array && !(values.numbers instanceof BigInt64Array)) values.numbers = BigInt64Array.from(values.numbers as Float64Array, (v) => BigInt(v));
-    const numbers = values.numbers;
-    if (numbers instanceof BigInt64Array && !(incoming instanceof BigInt64Array)) {
-      for (let i = 0; i < count; i++) numbers[start + i] = BigInt(incoming[i]!);
-    } else {
-      numbers.set(incoming as never, start);
-    }
-    if (source.nulls) (values.nulls ??= new Uint8Array(numbers.length)).set(source.nulls.subarray(from, from + count), start);
-    else values.nulls?.fill(0, start, start + count);
     values.length = start + count;
   }
 
