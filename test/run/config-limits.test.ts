@@ -91,10 +91,14 @@ describe('SIGTERM is answered within a second at any point', () => {
   it('while a large config under the caps is parsed and checked', async () => {
     const file = await config('large.yaml', largeAllowedConfig());
     expect((await stat(file)).size).toBeLessThan(MAX_CONFIG_BYTES);
-    const { child, done } = startCli(['plan', '--config', file, 'p0', '--data-dir', path.join(work, 'large-data')], { cwd: work });
+    // The log file is created when the command starts, after etl's signal handlers are in place and before the config
+    // is read: a signal sent at a fixed time after the spawn could land while a loaded machine still loads modules.
+    const logFile = path.join(work, 'large.log');
+    const { child, done } = startCli(['--log-file', logFile, 'plan', '--config', file, 'p0', '--data-dir', path.join(work, 'large-data')], { cwd: work });
     let finished = false;
     void done.then(() => (finished = true));
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    while (!finished && !(await stat(logFile).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 800));
     // Still at work: the signal arrives mid-parse, not after the end.
     expect(finished).toBe(false);
     const signalled = performance.now();
