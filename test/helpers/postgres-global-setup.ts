@@ -16,7 +16,10 @@ declare module 'vitest' {
  * cluster that cannot start fails the run: PostgreSQL must be tested there.
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
-  const filters = process.argv.slice(2).filter((arg) => !arg.startsWith('-') && arg !== 'run' && !arg.endsWith('vitest.mjs') && !arg.endsWith('vitest'));
+  // A word right after an option may be its value (`--maxWorkers 2`, `--reporter verbose`), not a file filter: left
+  // out, so at worst a cluster starts that no file uses, never a PostgreSQL file skipped.
+  const args = process.argv.slice(2);
+  const filters = args.filter((arg, i) => !arg.startsWith('-') && arg !== 'run' && !arg.endsWith('vitest.mjs') && !arg.endsWith('vitest') && !/^-[^=]*$/.test(args[i - 1] ?? ''));
   if (filters.length > 0 && !filters.some((filter) => /postgres/i.test(filter))) {
     project.provide('postgres', { unavailable: 'no PostgreSQL test file in this run' });
     return;
