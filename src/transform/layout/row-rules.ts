@@ -154,12 +154,17 @@ export interface RowHooks {
    * sheet row gives all its periods (areas across 12 months are classified once, not 12 times). Label
    * patterns may name the `edition`.
    */
-  sheetRow(fields: Fields, edition: number): void;
+  sheetRow(fields: Fields, edition: number): boolean;
   /**
    * The rules that depend on the figure (values, unique); null leaves out a row repeating one already read,
    * and every row of a sheet row whose label a rule drops.
    */
   row(row: Fields): Fields | null;
+  /**
+   * Whether row() has rules of its own (values, unique). Without them it gives each row as it is, or null
+   * for every row of a sheet row whose sheetRow() said false (its label dropped), so a reader may skip it.
+   */
+  readonly perRow: boolean;
 }
 
 /**
@@ -176,6 +181,7 @@ export function createRowRules(rules: RowRules | undefined, report: RunReport, k
     let cell: Value | undefined;
     let dropped = false;
     return {
+      perRow: rules?.values !== undefined || rules?.unique !== undefined,
       sheetRow(fields, edition) {
         cell = fields[LABEL_CELL];
         if (!keepLabelCell) delete fields[LABEL_CELL];
@@ -183,9 +189,10 @@ export function createRowRules(rules: RowRules | undefined, report: RunReport, k
         if (rules?.labels) {
           if (labels?.edition !== edition) labels = editionRules(rules.labels, edition);
           dropped = !applyLabels(labels, fields, cell, where, report);
-          if (dropped) return;
+          if (dropped) return false;
         }
         for (const classify of classifiers) classify(fields);
+        return true;
       },
       row(row) {
         if (dropped) return null;

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { DataError } from '../../core/errors.js';
-import type { Column, ColumnType, Row, Value } from '../../core/table.js';
+import { RowRuns, type Column, type ColumnType, type RowBatch, type Value } from '../../core/table.js';
 import { PACKAGE_NAME, VERSION } from '../../version.js';
 import { Bytes, ThriftWriter, bitWidth, compareUtf8, encodeHybrid, plainStrings } from './parquet-encoding.js';
 
@@ -85,6 +85,7 @@ export class ParquetFileWriter {
   private failure: unknown;
   private part: PartStart | undefined;
   private rowBytes = new Float64Array(1024);
+  private readonly columnScratch: Value[] = [];
 
   private constructor(private readonly file: FileHandle, private readonly columns: readonly Column[]) {
     this.chunks = columns.map((column) => new ColumnChunkBuilder(column));
@@ -129,13 +130,14 @@ export class ParquetFileWriter {
   }
 
   /** Checks and takes a batch of rows, writing each row group that fills up. */
-  async append(batch: readonly Row[], origin: RowsOrigin): Promise<void> {
+  async append(batch: RowBatch, origin: RowsOrigin): Promise<void> {
     let from = 0;
     while (from < batch.length) {
       const count = Math.min(batch.length - from, MAX_ROW_GROUP_ROWS - this.rows);
       if (this.rowBytes.length < count) this.rowBytes = new Float64Array(count);
       const rowBytes = this.rowBytes.fill(0, 0, count);
-      for (const chunk of this.chunks) chunk.append(batch, from, count, rowBytes, { ...origin, firstRow: origin.firstRow + from });
+      const chunkOrigin = { ...origin, firstRow: origin.firstRow + from };
+      for (const chunk of this.chunks) chunk.append(this.columnValues(batch, chunk.name, from, count), count, rowBytes, chunkOrigin);
       // Rows that fit in this row group's byte budget (at least one, or a huge row would never be written).
       let taken = 0;
       while (taken < count && (this.bytes + rowBytes[taken]! <= MAX_ROW_GROUP_BYTES || (taken === 0 && this.rows === 0))) this.bytes += rowBytes[taken++]!;
@@ -145,6 +147,20 @@ export class ParquetFileWriter {
       from += taken;
       if (this.rows === MAX_ROW_GROUP_ROWS || taken < count) await this.flush();
     }
+  }
+
+  /**
+   * One column of rows [from, from + count) in `columnScratch` (reused: the builder copies what it keeps).
+   * One property name per loop over row objects keeps V8's lookups fast; runs need no row objects at all.
+   */
+  private columnValues(batch: RowBatch, name: string, from: number, count: number): readonly Value[] {
+    const values = this.columnScratch;
+    if (batch instanceof RowRuns) {
+      batch.fill(name, from, count, values);
+    } else {
+      for (let i = 0; i < count; i++) values[i] = batch[from + i]![name] ?? null;
+    }
+    return values;
   }
 
   /** Writes what is left, the footer, and closes the file. */
@@ -278,16 +294,15 @@ interface ColumnValues {
 
 class ColumnChunkBuilder {
   private values: ColumnValues;
+  readonly name: string;
 
   constructor(private readonly column: Column) {
     this.values = emptyValues(column.type, 1024);
+    this.name = column.name;
   }
 
-  /**
-   * Checks and stores batch[from..from+count)'s values, adding each one's plain bytes to rowBytes. One
-   * property name per loop keeps V8's lookups fast.
-   */
-  append(batch: readonly Row[], from: number, count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
+  /** Checks and stores the column's next `count` values (batch[0..count)), adding each one's plain bytes to rowBytes. */
+  append(batch: readonly Value[], count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
     const { name, nullable, type } = this.column;
     const values = this.values;
     const start = values.length;
@@ -299,7 +314,7 @@ class ColumnChunkBuilder {
       // Written in order from the group's first row, so the array grows at its end and stays packed.
       const strings = values.strings;
       for (let i = 0; i < count; i++) {
-        const value = batch[from + i]![name] ?? null;
+        const value = batch[i]!;
         if (value === null) {
           if (!nullable) fail(i, value);
           strings[start + i] = null;
@@ -316,7 +331,7 @@ class ColumnChunkBuilder {
     const width = VALUE_BYTES[type];
     let numbers = values.numbers;
     for (let i = 0; i < count; i++) {
-      const value = batch[from + i]![name] ?? null;
+      const value = batch[i]!;
       const at = start + i;
       rowBytes[i]! += width;
       if (value === null) {
