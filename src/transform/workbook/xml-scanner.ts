@@ -29,7 +29,7 @@ const EQUALS = 0x3d;
 const DOUBLE_QUOTE = 0x22;
 const SINGLE_QUOTE = 0x27;
 
-function isSpace(code: number): boolean {
+export function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }
 
@@ -196,7 +196,7 @@ export class XmlScanner {
 }
 
 /** The `>` ending an open tag, jumping over quoted attribute values; -1 if not in this text. */
-function openTagEnd(text: string, from: number): number {
+export function openTagEnd(text: string, from: number): number {
   const length = text.length;
   for (let i = from; i < length; i++) {
     const code = text.charCodeAt(i);
