@@ -201,9 +201,11 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
   }
 
   const ids: Record<string, string | number | null> = {};
-  const taken = new Set<number>();
+  // The columns earlier ids took (a row has a few id columns and ids: no Set or closure per row).
+  const taken: number[] = [];
   for (const id of rules.ids) {
-    const index = idTexts.findIndex((text, i) => !taken.has(i) && text !== '' && id.pattern.test(text));
+    let index = -1;
+    for (let i = 0; i < idTexts.length && index === -1; i++) if (idTexts[i] !== '' && !taken.includes(i) && id.pattern.test(idTexts[i]!)) index = i;
     if (index === -1) {
       if (!id.optional) {
         throw new DataError(`${where}, row ${row.rowNumber}: has figures but no ${id.field} (no cell in columns A-${columnName(header.firstPeriodColumn - 1)} matches /${id.pattern.source}/)`, { hint: HINT_INSPECT });
@@ -211,7 +213,7 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
       ids[id.field] = null;
       continue;
     }
-    taken.add(index);
+    taken.push(index);
     ids[id.field] = id.clean ? cleanLabel(idTexts[index]!) : idTexts[index]!;
     if (id.depthField !== undefined) {
       id.leftmost = Math.min(id.leftmost, index);
