@@ -292,11 +292,19 @@ interface EncodedChunk {
 
 type Numbers = Int32Array | Float64Array | Uint8Array | BigInt64Array;
 
-/** A column's values in the current row group: text in an array, anything else in a typed array. */
+/**
+ * A column's values in the current row group: text as runs of one text (an area's name over its 12 months is
+ * one run), anything else in a typed array. A string stored per row cost a write barrier per row (an array
+ * that outlives its row group holding new strings), the writer's largest line.
+ */
 interface ColumnValues {
+  /** Text: each run's text (null for a run of nulls), runs[0..runs). */
   strings: Array<string | null>;
+  /** Text: the row each run ends before. */
+  runEnds: Int32Array;
+  runs: number;
   numbers: Numbers;
-  /** 1 where the value is null (numbers only; a null string is null in `strings`). */
+  /** 1 where the value is null (numbers only). */
   nulls: Uint8Array | null;
   length: number;
 }
@@ -320,19 +328,32 @@ class ColumnChunkBuilder {
       throw new DataError(`row ${origin.firstRow + index}: column ${name} expects ${type}, got ${JSON.stringify(String(value))}`);
     };
     if (type === 'string') {
-      // Written in order from the group's first row, so the array grows at its end and stays packed.
+      // Written in order from the group's first run, so the array grows at its end and stays packed.
       const strings = values.strings;
+      if (values.runEnds.length < values.runs + count) {
+        const grown = new Int32Array(Math.max(values.runs + count, values.runEnds.length * 2));
+        grown.set(values.runEnds.subarray(0, values.runs));
+        values.runEnds = grown;
+      }
+      const runEnds = values.runEnds;
+      let runs = values.runs;
       for (let i = 0; i < count; i++) {
         const value = batch[i]!;
+        let text: string | null = null;
         if (value === null) {
           if (!nullable) fail(i, value);
-          strings[start + i] = null;
-          continue;
+        } else {
+          text = typeof value === 'string' ? value : String(value);
+          rowBytes[i]! += 4 + text.length;
         }
-        const text = typeof value === 'string' ? value : String(value);
-        strings[start + i] = text;
-        rowBytes[i]! += 4 + text.length;
+        if (runs > 0 && strings[runs - 1] === text) {
+          runEnds[runs - 1] = start + i + 1;
+        } else {
+          strings[runs] = text;
+          runEnds[runs++] = start + i + 1;
+        }
       }
+      values.runs = runs;
       values.length = start + count;
       return;
     }
@@ -386,14 +407,16 @@ class ColumnChunkBuilder {
     values.length = start + count;
   }
 
-  /** Keeps the first `rows` values. */
+  /** Keeps the first `rows` values (also after an append that failed part-way). */
   truncate(rows: number): void {
-    this.values.length = rows;
+    truncateValues(this.values, rows);
   }
 
   copy(rows: number): ColumnValues {
-    const { strings, numbers, nulls } = this.values;
-    return { strings: strings.slice(0, rows), numbers: numbers.slice(0, Math.max(rows, 1)), nulls: nulls?.slice(0, Math.max(rows, 1)) ?? null, length: rows };
+    const { strings, runEnds, runs, numbers, nulls } = this.values;
+    const copy = { strings: strings.slice(0, runs), runEnds: runEnds.slice(0, Math.max(runs, 1)), runs, numbers: numbers.slice(0, Math.max(rows, 1)), nulls: nulls?.slice(0, Math.max(rows, 1)) ?? null, length: rows };
+    truncateValues(copy, rows);
+    return copy;
   }
 
   restore(values: ColumnValues): void {
@@ -403,7 +426,7 @@ class ColumnChunkBuilder {
   reset(): void {
     const { numbers } = this.values;
     // A row group's arrays are reused for the next (entries past `length` are stale); bigints go back to doubles.
-    this.values = numbers instanceof BigInt64Array ? emptyValues(this.column.type, numbers.length) : { strings: this.values.strings, numbers, nulls: null, length: 0 };
+    this.values = numbers instanceof BigInt64Array ? emptyValues(this.column.type, numbers.length) : { ...this.values, runs: 0, nulls: null, length: 0 };
   }
 
   private ensureCapacity(rows: number): void {
@@ -426,7 +449,7 @@ class ColumnChunkBuilder {
     const present = presentFlags(values, type, rows);
     const levels = new Bytes(16);
     encodeHybrid(present, rows, 1, levels);
-    if (type === 'string') return encodeStrings(values.strings, rows, present, levels);
+    if (type === 'string') return encodeStrings(values, rows, present, levels);
     if (type === 'double' || type === 'boolean') return encodePlainNumbers(values.numbers, type, rows, present, levels);
     return encodeIntegers(values.numbers, type, rows, present, levels);
   }
@@ -437,7 +460,16 @@ function emptyValues(type: ColumnType, capacity: number): ColumnValues {
   // A text column's array grows as rows are written and is kept for the following row groups: arrays grown
   // per batch were garbage that only full collections freed, 50 MB more peak memory. (Filling one ahead with
   // nulls cost 0.1 s of the 60k-area transform, and `new Array(122_880)` has slow dictionary elements.)
-  return { strings: [], numbers, nulls: null, length: 0 };
+  return { strings: [], runEnds: new Int32Array(type === 'string' ? 1024 : 0), runs: 0, numbers, nulls: null, length: 0 };
+}
+
+function truncateValues(values: ColumnValues, rows: number): void {
+  values.length = rows;
+  // Runs that start at or after `rows` go; the last one kept ends at `rows` at the latest.
+  let runs = values.runs;
+  while (runs > 0 && (runs === 1 ? 0 : values.runEnds[runs - 2]!) >= rows) runs--;
+  if (runs > 0 && values.runEnds[runs - 1]! > rows) values.runEnds[runs - 1] = rows;
+  values.runs = runs;
 }
 
 /** Rows with a value. */
@@ -451,8 +483,8 @@ function countPresent(present: Uint8Array, rows: number): number {
 function presentFlags(values: ColumnValues, type: ColumnType, rows: number): Uint8Array {
   const present = new Uint8Array(rows);
   if (type === 'string') {
-    const strings = values.strings;
-    for (let i = 0; i < rows; i++) present[i] = strings[i] === null ? 0 : 1;
+    const { strings, runEnds, runs } = values;
+    for (let r = 0, start = 0; r < runs; start = runEnds[r++]!) if (strings[r] !== null) present.fill(1, start, runEnds[r]);
   } else if (values.nulls) {
     const nulls = values.nulls;
     for (let i = 0; i < rows; i++) present[i] = 1 - nulls[i]!;
@@ -471,37 +503,38 @@ function dictionaryLimit(values: number): number {
   return Math.min(MAX_DICTIONARY_ENTRIES, Math.max(16, Math.floor(values / 2)));
 }
 
-function encodeStrings(strings: ReadonlyArray<string | null>, rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+function encodeStrings(values: ColumnValues, rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+  const { strings, runEnds, runs } = values;
   const dictionary = new Map<string, number>();
   const entries: string[] = [];
   const indices = new Int32Array(rows);
   let count = 0;
-  let previous: string | null = null;
-  let previousIndex = -1;
   let limit = dictionaryLimit(rows);
-  for (let i = 0; i < rows && limit > 0; i++) {
-    const text = strings[i]!;
+  // Entries in the order first seen; the probe looks at the entries once DICTIONARY_PROBE values are in.
+  for (let r = 0, start = 0; r < runs && limit > 0; start = runEnds[r++]!) {
+    const text = strings[r]!;
     if (text === null) continue;
-    if (text !== previous) {
-      let index = dictionary.get(text);
-      if (index === undefined) {
-        index = entries.length;
-        dictionary.set(text, index);
-        entries.push(text);
-        if (entries.length > limit) limit = 0;
-      }
-      previous = text;
-      previousIndex = index;
+    let index = dictionary.get(text);
+    if (index === undefined) {
+      index = entries.length;
+      dictionary.set(text, index);
+      entries.push(text);
+      if (entries.length > limit) limit = 0;
     }
-    indices[count++] = previousIndex;
-    if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
+    const before = count;
+    count += runEnds[r]! - start;
+    indices.fill(index, before, count);
+    if (before < DICTIONARY_PROBE && count >= DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
   }
   const nullCount = rows - countPresent(present, rows);
   // A column with no value in the group has no dictionary to give.
   if (entries.length === 0) limit = 0;
   if (limit === 0) {
     const nonNull: string[] = [];
-    for (let i = 0; i < rows; i++) if (strings[i] !== null) nonNull.push(strings[i]!);
+    for (let r = 0, start = 0; r < runs; start = runEnds[r++]!) {
+      const text = strings[r]!;
+      if (text !== null) for (let i = start; i < runEnds[r]!; i++) nonNull.push(text);
+    }
     const body = new Bytes(levels.length + 4);
     levelsPrefix(levels, body);
     plainStrings(nonNull, body);
