@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RowRuns, type Column, type Row, type RowBatch, type RowRun, type Table } from '../../../src/core/table.js';
 import { MAX_ROW_GROUP_ROWS } from '../../../src/transform/parquet/parquet-file.js';
 import { writeParquet } from '../../../src/transform/parquet/write-parquet.js';
+import { readParquet } from '../../helpers/parquet.js';
 
 /** Rows handed over as runs (RowRuns) must make the very file the same rows in arrays make. */
 
@@ -63,6 +64,16 @@ describe('the parquet writer, rows as runs', () => {
     expect(summary.rows).toBe(runs.length * MONTHS.length);
     expect(MAX_ROW_GROUP_ROWS % MONTHS.length).not.toBe(0);
     expect((await readFile(fromRuns)).equals(await readFile(fromRows))).toBe(true);
+  });
+
+  it('a row group cut at 8 MB inside a run of one text keeps each row its own text, in this group and the next', async () => {
+    // 4 KB names in runs of 7 rows: the byte budget ends a group every ~2,000 rows, mostly inside a run.
+    const runs = areaRuns(1000).map((run, a) => ({ ...run, fields: { ...run.fields, name: `${String(a).padStart(4, '0')}${'n'.repeat(4000)}` } }));
+    const file = path.join(dir, 'wide.parquet');
+    await writeParquet(tableOf(runs, 5, true), file);
+    const { rows } = await readParquet(file);
+    expect(rows.map((row) => (row.name as string).slice(0, 4))).toEqual(runs.flatMap((_, a) => Array(MONTHS.length).fill(String(a).padStart(4, '0'))));
+    expect(rows.map((row) => row.deaths)).toEqual(runs.flatMap((run) => [...run.varying.deaths!].map((d) => (d === null ? null : BigInt(d as number)))));
   });
 
   it('names the row of a bad value in a run by its place in the part', async () => {
