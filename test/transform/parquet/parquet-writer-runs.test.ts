@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataError } from '../../../src/core/errors.js';
 import { RowRuns, type Column, type Row, type RowBatch, type RowRun, type Table } from '../../../src/core/table.js';
 import { MAX_ROW_GROUP_ROWS } from '../../../src/transform/parquet/parquet-file.js';
 import { writeParquet } from '../../../src/transform/parquet/write-parquet.js';
@@ -74,6 +75,30 @@ describe('the parquet writer, rows as runs', () => {
     const { rows } = await readParquet(file);
     expect(rows.map((row) => (row.name as string).slice(0, 4))).toEqual(runs.flatMap((_, a) => Array(MONTHS.length).fill(String(a).padStart(4, '0'))));
     expect(rows.map((row) => row.deaths)).toEqual(runs.flatMap((run) => [...run.varying.deaths!].map((d) => (d === null ? null : BigInt(d as number)))));
+  });
+
+  it('a part left out after it continued the run of one text before it: the next part starts its own run where the kept rows end', async () => {
+    const run = (name: string, count: number): RowRuns => new RowRuns([{ fields: { edition: 2020, month: MONTHS[0]!, name, deaths: 1 }, count, varying: {} }], count);
+    const part = (name: string, batch: RowRuns, fails = false) => ({
+      name,
+      rows: (async function* (): AsyncGenerator<Row> {})(),
+      batches: (async function* () {
+        yield batch;
+        if (fails) throw new DataError(`${name} is bad`);
+      })(),
+    });
+    const file = path.join(dir, 'rollback.parquet');
+    const summary = await writeParquet(
+      { schema: { name: 'runs', columns: COLUMNS }, parts: (async function* () {
+        yield part('a', run('X', 7));
+        yield part('b', run('X', 3), true);
+        yield part('c', run('Y', 2));
+      })() },
+      file,
+      { skipBadParts: true },
+    );
+    expect(summary.skipped.map((skipped) => skipped.name)).toEqual(['b']);
+    expect((await readParquet(file)).rows.map((row) => row.name)).toEqual([...Array(7).fill('X'), 'Y', 'Y']);
   });
 
   it('names the row of a bad value in a run by its place in the part', async () => {
