@@ -117,9 +117,24 @@ export async function findTable(input: WorkbookInput, dataset: WorkbookDataset):
   }
 
   function foundTable(sheet: string, layout: WorkbookLayout, header: AcrossHeader | DownHeader, window: Window, rows: AsyncIterator<SheetRow>): FoundTable {
-    const body = async function* (): AsyncGenerator<SheetRow> {
-      for (const row of window.rows) if (row.rowNumber > header.lastRowNumber) yield row;
-      if (!window.exhausted) for (let row = await rows.next(); !row.done; row = await rows.next()) yield row.value;
+    // The rows below the header block already read, then the sheet's own iterator handed on: no generator of its
+    // own in between (an await per sheet row less, 60,000 in the bench's sheet).
+    const body = (): AsyncIterable<SheetRow> => {
+      const read = window.rows.filter((row) => row.rowNumber > header.lastRowNumber);
+      let at = 0;
+      let stopped = false;
+      const iterator: AsyncIterator<SheetRow> = {
+        next: () => {
+          if (at < read.length) return Promise.resolve({ done: false, value: read[at++]! });
+          if (stopped || window.exhausted) return Promise.resolve({ done: true, value: undefined });
+          return rows.next();
+        },
+        return: () => {
+          stopped = true;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      };
+      return { [Symbol.asyncIterator]: () => iterator };
     };
     const base = {
       sourceFile,

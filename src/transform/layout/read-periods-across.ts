@@ -1,5 +1,5 @@
 import { DataError } from '../../core/errors.js';
-import type { Row, Value } from '../../core/table.js';
+import { RowRuns, type Row, type RowBatch, type RowRun, type Value } from '../../core/table.js';
 import type { HeadingRules } from './dataset.js';
 import { HINT_INSPECT, resolveEdition, type AcrossHeader, type FoundTable, type WorkbookInput } from './find-table.js';
 import { cellRef, cellText, cleanLabel, columnName, readFigure } from './labels.js';
@@ -27,8 +27,9 @@ export const ROW_BATCH = 256;
 /**
  * Streams one output row per (body row with a figure, period column), in arrays; holds at most one body row
  * back, to join wrapped labels. `hooks` apply the dataset's row rules: once per body row, then per output row.
+ * Without rules per output row, a body row's rows go as one run (RowRuns): no object per row.
  */
-export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookInput, hooks?: RowHooks): AsyncGenerator<Row[]> {
+export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookInput, hooks?: RowHooks): AsyncGenerator<RowBatch> {
   const { layout, header, where } = table;
   const edition = acrossEdition(table, input);
   const stopAt = new RegExp(layout.stopAt, 'i');
@@ -39,42 +40,52 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
   const continuation = layout.headings?.continuation === undefined ? undefined : new RegExp(layout.headings.continuation);
   const labelField = layout.headings?.labelField;
   const periodFields = header.periods.map((period) => Object.entries(period.fields));
-  // Each period's field values by position (every period column parses to the same fields).
+  // Each period field's values, period by period (every period column parses to the same fields): the same
+  // arrays serve every body row.
   const periodNames = (periodFields[0] ?? []).map(([field]) => field);
-  const periodValues = header.periods.map((period) => periodNames.map((field) => period.fields[field]!));
+  const periodColumns = periodNames.map((field) => header.periods.map((period) => period.fields[field]!));
   const valueField = layout.value.field;
+  const perRow = hooks?.perRow ?? false;
 
-  let batch: Row[] = [];
+  let rows: Row[] = [];
+  let runs: RowRun[] = [];
+  let runRows = 0;
   const toRows = (body: BodyRow): void => {
     if (body.kind === 'label') {
       headings?.add(body.text);
       return;
     }
     const fields: Record<string, Value> = { ...layout.set, ...body.ids, ...headings?.figuresRow(body.ids) };
-    hooks?.sheetRow(fields, edition);
-    // The hot loop of a large sheet (12 rows per area row): one template per sheet row, in the output's
-    // field order, copied per period (a copy of a fast object keeps its shape; adding fields one by one
-    // to each row cost twice as much).
+    if (hooks && !hooks.sheetRow(fields, edition)) return;
+    // The hot loop of a large sheet (12 rows per area row): one object per sheet row, in the output's field
+    // order; the periods and figures vary along the run.
     const template: Record<string, Value> = { edition };
     for (const [field, value] of periodFields[0] ?? []) template[field] = value;
     for (const field in fields) template[field] = fields[field]!;
     template[valueField] = null;
     template.source_file = table.sourceFile;
+    const varying: Record<string, ArrayLike<Value>> = {};
     // A field the sheet row sets itself wins over the period's, as it always has.
-    const ownFields = periodNames.some((field) => field in fields);
-    for (let i = 0; i < header.periods.length; i++) {
-      const row: Record<string, Value> = { ...template };
-      const values = periodValues[i]!;
-      for (let k = 0; k < periodNames.length; k++) if (!ownFields || !(periodNames[k]! in fields)) row[periodNames[k]!] = values[k]!;
-      row[valueField] = body.values[i] ?? null;
-      const out = hooks ? hooks.row(row) : row;
-      if (out) batch.push(out);
+    for (let k = 0; k < periodNames.length; k++) if (!(periodNames[k]! in fields)) varying[periodNames[k]!] = periodColumns[k]!;
+    varying[valueField] = body.values;
+    const run: RowRun = { fields: template, count: header.periods.length, varying };
+    if (!perRow) {
+      runs.push(run);
+      runRows += run.count;
+      return;
+    }
+    for (const row of new RowRuns([run], run.count).rows()) {
+      const out = hooks!.row(row);
+      if (out) rows.push(out);
     }
   };
-  const take = (): Row[] => {
-    const full = batch;
-    batch = [];
-    return full;
+  const full = (): boolean => rows.length >= ROW_BATCH || runRows >= ROW_BATCH;
+  const take = (): RowBatch => {
+    const batch = perRow ? rows : new RowRuns(runs, runRows);
+    rows = [];
+    runs = [];
+    runRows = 0;
+    return batch;
   };
 
   let pending: BodyRow | undefined;
@@ -95,10 +106,10 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
     }
     if (pending) toRows(pending);
     pending = body;
-    if (batch.length >= ROW_BATCH) yield take();
+    if (full()) yield take();
   }
   if (pending) toRows(pending);
-  if (batch.length > 0) yield take();
+  if (rows.length > 0 || runRows > 0) yield take();
 }
 
 function labelOf(body: BodyRow, labelField: string): string {
@@ -190,9 +201,11 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
   }
 
   const ids: Record<string, string | number | null> = {};
-  const taken = new Set<number>();
+  // The columns earlier ids took (a row has a few id columns and ids: no Set or closure per row).
+  const taken: number[] = [];
   for (const id of rules.ids) {
-    const index = idTexts.findIndex((text, i) => !taken.has(i) && text !== '' && id.pattern.test(text));
+    let index = -1;
+    for (let i = 0; i < idTexts.length && index === -1; i++) if (idTexts[i] !== '' && !taken.includes(i) && id.pattern.test(idTexts[i]!)) index = i;
     if (index === -1) {
       if (!id.optional) {
         throw new DataError(`${where}, row ${row.rowNumber}: has figures but no ${id.field} (no cell in columns A-${columnName(header.firstPeriodColumn - 1)} matches /${id.pattern.source}/)`, { hint: HINT_INSPECT });
@@ -200,7 +213,7 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
       ids[id.field] = null;
       continue;
     }
-    taken.add(index);
+    taken.push(index);
     ids[id.field] = id.clean ? cleanLabel(idTexts[index]!) : idTexts[index]!;
     if (id.depthField !== undefined) {
       id.leftmost = Math.min(id.leftmost, index);

@@ -1,5 +1,5 @@
 import { DataError } from '../../core/errors.js';
-import type { Row, Value } from '../../core/table.js';
+import { rowsOf, type Row, type RowBatch, type Value } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import { NoTableError, findTable, type FoundTable, type LayoutAttempt, type WorkbookInput } from './find-table.js';
 import { LABEL_CELL, createRowRules, createRunReport, type RunReport } from './row-rules.js';
@@ -43,15 +43,15 @@ export interface ReadOptions {
  * companions (other sheets of the same workbook), every row through the dataset's row rules.
  */
 export async function* readWorkbookTable(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row> {
-  for await (const batch of readWorkbookTableBatches(input, dataset, options)) yield* batch;
+  for await (const batch of readWorkbookTableBatches(input, dataset, options)) yield* rowsOf(batch);
 }
 
-/** readWorkbookTable's rows in arrays (one await per array, not per row), for writeParquet. */
-export async function* readWorkbookTableBatches(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<Row[]> {
+/** readWorkbookTable's rows in arrays or runs (one await per batch, not per row), for writeParquet. */
+export async function* readWorkbookTableBatches(input: WorkbookInput, dataset: WorkbookDataset, options: ReadOptions = {}): AsyncGenerator<RowBatch> {
   const report = options.report ?? createRunReport();
   const table = await findTable(input, dataset);
   const hooksFor = createRowRules(dataset.rowRules, report, options.keepLabelCell);
-  const read = (found: FoundTable, from: WorkbookInput): AsyncGenerator<Row[]> =>
+  const read = (found: FoundTable, from: WorkbookInput): AsyncGenerator<RowBatch> =>
     found.periodAxis === 'columns' ? readAcrossRowBatches(found, from, hooksFor(found.where)) : inBatches(readDownRows(found, from, hooksFor(found.where)));
   let edition: number | undefined;
   try {
@@ -60,7 +60,7 @@ export async function* readWorkbookTableBatches(input: WorkbookInput, dataset: W
       yield* read(table, input);
     } else {
       for await (const rows of read(table, input)) {
-        edition ??= rows[0]?.edition as number | undefined;
+        edition ??= rowsOf(rows)[0]?.edition as number | undefined;
         yield rows;
       }
     }
@@ -80,7 +80,7 @@ export async function* readWorkbookTableBatches(input: WorkbookInput, dataset: W
     // warning, not the edition's main table. These tables are small (weeks x columns), so they are held.
     const rows: Row[] = [];
     try {
-      for await (const batch of read(other, from)) rows.push(...batch);
+      for await (const batch of read(other, from)) rows.push(...rowsOf(batch));
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
       report.warn(`companion ${other.where}`, `${other.where} ("${companion.name}") left out: ${error.message}`);

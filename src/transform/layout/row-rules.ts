@@ -70,20 +70,35 @@ type Fields = Record<string, Value>;
 /** What the label rules make of a row's printed label. */
 type LabelOutcome = { kind: 'known'; fields: Fields } | { kind: 'unknown' } | { kind: 'dropped'; reason: string };
 
-/** Label rules with `{edition}` filled in and their patterns compiled. */
+/** Label rules with `{edition}` filled in, their patterns compiled and their lookups and sets listed (read once per sheet row). */
 interface EditionRules {
   rules: LabelRules;
   edition: number;
-  compiled: Array<{ rule: LabelRule; match: Array<readonly [field: string, pattern: RegExp]> }>;
+  compiled: Array<{
+    rule: LabelRule;
+    match: Array<readonly [field: string, pattern: RegExp]>;
+    lookups: Array<readonly [field: string, lookup: NonNullable<LabelRule['lookup']>[string]]>;
+    sets: Array<readonly [field: string, value: string | null]>;
+  }>;
 }
 
 function editionRules(rules: LabelRules, edition: number): EditionRules {
   const fill = (text: string): string => text.replaceAll('{edition}', String(edition));
-  return { rules, edition, compiled: rules.rules.map((rule) => ({ rule, match: Object.entries(rule.match).map(([field, pattern]) => [field, new RegExp(fill(pattern), 'i')] as const) })) };
+  return {
+    rules,
+    edition,
+    compiled: rules.rules.map((rule) => ({
+      rule,
+      match: Object.entries(rule.match).map(([field, pattern]) => [field, new RegExp(fill(pattern), 'i')] as const),
+      lookups: Object.entries(rule.lookup ?? {}),
+      sets: Object.entries(rule.set ?? {}),
+    })),
+  };
 }
 
 /** What a printed label maps to under the label rules (of one edition: patterns may name `{edition}`). */
 function mapLabel({ rules, edition, compiled }: EditionRules, raw: Readonly<Fields>): LabelOutcome {
+  // Each field's normalised text, worked out once (a label is matched by several rules).
   const texts = new Map<string, string>();
   const normalised = (field: string): string => {
     let text = texts.get(field);
@@ -92,10 +107,12 @@ function mapLabel({ rules, edition, compiled }: EditionRules, raw: Readonly<Fiel
   };
   const out: Fields = {};
   const has = (field: string): boolean => field in out || (raw[field] !== null && raw[field] !== undefined && !rules.from.includes(field));
-  for (const { rule, match } of compiled) {
-    if (!match.every(([field, pattern]) => pattern.test(normalised(field)))) continue;
+  for (const { rule, match, lookups, sets } of compiled) {
+    let matches = true;
+    for (let m = 0; m < match.length && matches; m++) matches = match[m]![1].test(normalised(match[m]![0]));
+    if (!matches) continue;
     if (rule.drop !== undefined) return { kind: 'dropped', reason: rule.drop.replaceAll('{edition}', String(edition)) };
-    for (const [field, { from, vocabulary, otherwise }] of Object.entries(rule.lookup ?? {})) {
+    for (const [field, { from, vocabulary, otherwise }] of lookups) {
       if (has(field)) continue;
       const entry = lookUp(rules.vocabularies[vocabulary] ?? [], normalised(from));
       if (!entry) {
@@ -106,7 +123,7 @@ function mapLabel({ rules, edition, compiled }: EditionRules, raw: Readonly<Fiel
       out[field] = entry.value;
       for (const [extra, value] of Object.entries(entry.set ?? {})) if (!has(extra)) out[extra] = value;
     }
-    for (const [field, value] of Object.entries(rule.set ?? {})) if (!has(field)) out[field] = value;
+    for (const [field, value] of sets) if (!has(field)) out[field] = value;
   }
   return rules.required in out || has(rules.required) ? { kind: 'known', fields: out } : { kind: 'unknown' };
 }
@@ -140,11 +157,12 @@ function printedText(value: Value | undefined): string | null {
 
 /** The label as printed: the `from` fields joined outer first. */
 export function printedLabel(rules: LabelRules, raw: Readonly<Fields>): string {
-  return rules.from
-    .map((field) => raw[field])
-    .map(printedText)
-    .filter((value): value is string => value !== null)
-    .join(' / ');
+  let label = '';
+  for (const field of rules.from) {
+    const text = printedText(raw[field]);
+    if (text !== null) label = label === '' ? text : `${label} / ${text}`;
+  }
+  return label;
 }
 
 /** Hooks a layout reader calls: `sheetRow` once per sheet row, then `row` for each output row it gives. */
@@ -154,12 +172,17 @@ export interface RowHooks {
    * sheet row gives all its periods (areas across 12 months are classified once, not 12 times). Label
    * patterns may name the `edition`.
    */
-  sheetRow(fields: Fields, edition: number): void;
+  sheetRow(fields: Fields, edition: number): boolean;
   /**
    * The rules that depend on the figure (values, unique); null leaves out a row repeating one already read,
    * and every row of a sheet row whose label a rule drops.
    */
   row(row: Fields): Fields | null;
+  /**
+   * Whether row() has rules of its own (values, unique). Without them it gives each row as it is, or null
+   * for every row of a sheet row whose sheetRow() said false (its label dropped), so a reader may skip it.
+   */
+  readonly perRow: boolean;
 }
 
 /**
@@ -176,6 +199,7 @@ export function createRowRules(rules: RowRules | undefined, report: RunReport, k
     let cell: Value | undefined;
     let dropped = false;
     return {
+      perRow: rules?.values !== undefined || rules?.unique !== undefined,
       sheetRow(fields, edition) {
         cell = fields[LABEL_CELL];
         if (!keepLabelCell) delete fields[LABEL_CELL];
@@ -183,9 +207,10 @@ export function createRowRules(rules: RowRules | undefined, report: RunReport, k
         if (rules?.labels) {
           if (labels?.edition !== edition) labels = editionRules(rules.labels, edition);
           dropped = !applyLabels(labels, fields, cell, where, report);
-          if (dropped) return;
+          if (dropped) return false;
         }
         for (const classify of classifiers) classify(fields);
+        return true;
       },
       row(row) {
         if (dropped) return null;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DataError } from '../../core/errors.js';
-import { partFromBatches, type Row, type Table, type TablePart } from '../../core/table.js';
+import { partFromBatches, rowsOf, type Row, type RowBatch, type Table, type TablePart } from '../../core/table.js';
 import type { WorkbookDataset } from './dataset.js';
 import type { WorkbookInput } from './find-table.js';
 import { periodKey } from './period-parsers.js';
@@ -27,7 +27,7 @@ export interface WorkbookTableOptions {
 
 async function* workbookParts(dataset: WorkbookDataset, inputs: readonly WorkbookInput[], report: RunReport, options: WorkbookTableOptions): AsyncGenerator<TablePart> {
   const figureFields = figureFieldsOf(dataset);
-  const part = (input: WorkbookInput, batches: AsyncIterable<Row[]>): TablePart =>
+  const part = (input: WorkbookInput, batches: AsyncIterable<RowBatch>): TablePart =>
     partFromBatches(path.basename(input.file), options.dropUnpublished ? withFigures(batches, figureFields) : batches);
   for (const releases of groupReleases(inputs)) {
     if (dataset.releases === 'newest-file' || releases.length === 1) {
@@ -51,9 +51,9 @@ function hasFigure(row: Row, figureFields: readonly string[]): boolean {
   return figureFields.some((field) => row[field] !== null && row[field] !== undefined);
 }
 
-async function* withFigures(batches: AsyncIterable<Row[]>, figureFields: readonly string[]): AsyncGenerator<Row[]> {
+async function* withFigures(batches: AsyncIterable<RowBatch>, figureFields: readonly string[]): AsyncGenerator<Row[]> {
   for await (const batch of batches) {
-    const kept = batch.filter((row) => hasFigure(row, figureFields));
+    const kept = rowsOf(batch).filter((row) => hasFigure(row, figureFields));
     if (kept.length > 0) yield kept;
   }
 }
@@ -104,6 +104,6 @@ function periodFieldsOf(dataset: WorkbookDataset): string[] {
   return [...new Set(dataset.layouts.flatMap((layout) => layout.periods.map((period) => period.field)))].sort();
 }
 
-async function* ownedRows(batches: AsyncIterable<Row[]>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row[]> {
-  for await (const rows of batches) yield rows.filter((row) => owns(periodKey(periodFields.map((field) => row[field]))));
+async function* ownedRows(batches: AsyncIterable<RowBatch>, periodFields: readonly string[], owns: (key: string) => boolean): AsyncGenerator<Row[]> {
+  for await (const rows of batches) yield rowsOf(rows).filter((row) => owns(periodKey(periodFields.map((field) => row[field]))));
 }

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { DataError } from '../../core/errors.js';
-import type { Column, ColumnType, Row, Value } from '../../core/table.js';
+import { RowRuns, type Column, type ColumnType, type RowBatch, type Value } from '../../core/table.js';
 import { PACKAGE_NAME, VERSION } from '../../version.js';
 import { Bytes, ThriftWriter, bitWidth, compareUtf8, encodeHybrid, plainStrings } from './parquet-encoding.js';
 
@@ -30,6 +30,15 @@ const GZIP_LEVEL = 6;
 const MAX_STATISTIC_BYTES = 64;
 
 const compress = promisify(gzip);
+
+/**
+ * Room for a page's whole compressed output (deflate adds at most about 0.1% to incompressible bytes), so
+ * zlib compresses it in one trip to the thread pool: with its 16 KB default each 16 KB of output was a trip
+ * back to the main thread and out again.
+ */
+function gzipChunkSize(bytes: number): number {
+  return bytes + (bytes >> 8) + 1024;
+}
 
 /** Parquet enums (parquet.thrift). */
 const PHYSICAL = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
@@ -85,6 +94,7 @@ export class ParquetFileWriter {
   private failure: unknown;
   private part: PartStart | undefined;
   private rowBytes = new Float64Array(1024);
+  private readonly columnScratch: Value[] = [];
 
   private constructor(private readonly file: FileHandle, private readonly columns: readonly Column[]) {
     this.chunks = columns.map((column) => new ColumnChunkBuilder(column));
@@ -129,13 +139,14 @@ export class ParquetFileWriter {
   }
 
   /** Checks and takes a batch of rows, writing each row group that fills up. */
-  async append(batch: readonly Row[], origin: RowsOrigin): Promise<void> {
+  async append(batch: RowBatch, origin: RowsOrigin): Promise<void> {
     let from = 0;
     while (from < batch.length) {
       const count = Math.min(batch.length - from, MAX_ROW_GROUP_ROWS - this.rows);
       if (this.rowBytes.length < count) this.rowBytes = new Float64Array(count);
       const rowBytes = this.rowBytes.fill(0, 0, count);
-      for (const chunk of this.chunks) chunk.append(batch, from, count, rowBytes, { ...origin, firstRow: origin.firstRow + from });
+      const chunkOrigin = { ...origin, firstRow: origin.firstRow + from };
+      for (const chunk of this.chunks) chunk.append(this.columnValues(batch, chunk.name, from, count), count, rowBytes, chunkOrigin);
       // Rows that fit in this row group's byte budget (at least one, or a huge row would never be written).
       let taken = 0;
       while (taken < count && (this.bytes + rowBytes[taken]! <= MAX_ROW_GROUP_BYTES || (taken === 0 && this.rows === 0))) this.bytes += rowBytes[taken++]!;
@@ -145,6 +156,20 @@ export class ParquetFileWriter {
       from += taken;
       if (this.rows === MAX_ROW_GROUP_ROWS || taken < count) await this.flush();
     }
+  }
+
+  /**
+   * One column of rows [from, from + count) in `columnScratch` (reused: the builder copies what it keeps).
+   * One property name per loop over row objects keeps V8's lookups fast; runs need no row objects at all.
+   */
+  private columnValues(batch: RowBatch, name: string, from: number, count: number): readonly Value[] {
+    const values = this.columnScratch;
+    if (batch instanceof RowRuns) {
+      batch.fill(name, from, count, values);
+    } else {
+      for (let i = 0; i < count; i++) values[i] = batch[from + i]![name] ?? null;
+    }
+    return values;
   }
 
   /** Writes what is left, the footer, and closes the file. */
@@ -189,7 +214,7 @@ export class ParquetFileWriter {
   }
 
   private async writeRowGroup(encoded: EncodedChunk[], rows: number): Promise<void> {
-    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compress(page.body, { level: GZIP_LEVEL })))));
+    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compress(page.body, { level: GZIP_LEVEL, chunkSize: gzipChunkSize(page.body.length) })))));
     const buffers: Buffer[] = [];
     const chunks: ChunkMeta[] = [];
     let at = this.offset;
@@ -267,27 +292,34 @@ interface EncodedChunk {
 
 type Numbers = Int32Array | Float64Array | Uint8Array | BigInt64Array;
 
-/** A column's values in the current row group: text in an array, anything else in a typed array. */
+/**
+ * A column's values in the current row group: text as runs of one text (an area's name over its 12 months is
+ * one run), anything else in a typed array. A string stored per row cost a write barrier per row (an array
+ * that outlives its row group holding new strings), the writer's largest line.
+ */
 interface ColumnValues {
+  /** Text: each run's text (null for a run of nulls), runs[0..runs). */
   strings: Array<string | null>;
+  /** Text: the row each run ends before. */
+  runEnds: Int32Array;
+  runs: number;
   numbers: Numbers;
-  /** 1 where the value is null (numbers only; a null string is null in `strings`). */
+  /** 1 where the value is null (numbers only). */
   nulls: Uint8Array | null;
   length: number;
 }
 
 class ColumnChunkBuilder {
   private values: ColumnValues;
+  readonly name: string;
 
   constructor(private readonly column: Column) {
     this.values = emptyValues(column.type, 1024);
+    this.name = column.name;
   }
 
-  /**
-   * Checks and stores batch[from..from+count)'s values, adding each one's plain bytes to rowBytes. One
-   * property name per loop keeps V8's lookups fast.
-   */
-  append(batch: readonly Row[], from: number, count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
+  /** Checks and stores the column's next `count` values (batch[0..count)), adding each one's plain bytes to rowBytes. */
+  append(batch: readonly Value[], count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
     const { name, nullable, type } = this.column;
     const values = this.values;
     const start = values.length;
@@ -296,19 +328,32 @@ class ColumnChunkBuilder {
       throw new DataError(`row ${origin.firstRow + index}: column ${name} expects ${type}, got ${JSON.stringify(String(value))}`);
     };
     if (type === 'string') {
-      // Written in order from the group's first row, so the array grows at its end and stays packed.
+      // Written in order from the group's first run, so the array grows at its end and stays packed.
       const strings = values.strings;
+      if (values.runEnds.length < values.runs + count) {
+        const grown = new Int32Array(Math.max(values.runs + count, values.runEnds.length * 2));
+        grown.set(values.runEnds.subarray(0, values.runs));
+        values.runEnds = grown;
+      }
+      const runEnds = values.runEnds;
+      let runs = values.runs;
       for (let i = 0; i < count; i++) {
-        const value = batch[from + i]![name] ?? null;
+        const value = batch[i]!;
+        let text: string | null = null;
         if (value === null) {
           if (!nullable) fail(i, value);
-          strings[start + i] = null;
-          continue;
+        } else {
+          text = typeof value === 'string' ? value : String(value);
+          rowBytes[i]! += 4 + text.length;
         }
-        const text = typeof value === 'string' ? value : String(value);
-        strings[start + i] = text;
-        rowBytes[i]! += 4 + text.length;
+        if (runs > 0 && strings[runs - 1] === text) {
+          runEnds[runs - 1] = start + i + 1;
+        } else {
+          strings[runs] = text;
+          runEnds[runs++] = start + i + 1;
+        }
       }
+      values.runs = runs;
       values.length = start + count;
       return;
     }
@@ -316,7 +361,7 @@ class ColumnChunkBuilder {
     const width = VALUE_BYTES[type];
     let numbers = values.numbers;
     for (let i = 0; i < count; i++) {
-      const value = batch[from + i]![name] ?? null;
+      const value = batch[i]!;
       const at = start + i;
       rowBytes[i]! += width;
       if (value === null) {
@@ -362,14 +407,16 @@ class ColumnChunkBuilder {
     values.length = start + count;
   }
 
-  /** Keeps the first `rows` values. */
+  /** Keeps the first `rows` values (also after an append that failed part-way). */
   truncate(rows: number): void {
-    this.values.length = rows;
+    truncateValues(this.values, rows);
   }
 
   copy(rows: number): ColumnValues {
-    const { strings, numbers, nulls } = this.values;
-    return { strings: strings.slice(0, rows), numbers: numbers.slice(0, Math.max(rows, 1)), nulls: nulls?.slice(0, Math.max(rows, 1)) ?? null, length: rows };
+    const { strings, runEnds, runs, numbers, nulls } = this.values;
+    const copy = { strings: strings.slice(0, runs), runEnds: runEnds.slice(0, Math.max(runs, 1)), runs, numbers: numbers.slice(0, Math.max(rows, 1)), nulls: nulls?.slice(0, Math.max(rows, 1)) ?? null, length: rows };
+    truncateValues(copy, rows);
+    return copy;
   }
 
   restore(values: ColumnValues): void {
@@ -379,7 +426,7 @@ class ColumnChunkBuilder {
   reset(): void {
     const { numbers } = this.values;
     // A row group's arrays are reused for the next (entries past `length` are stale); bigints go back to doubles.
-    this.values = numbers instanceof BigInt64Array ? emptyValues(this.column.type, numbers.length) : { strings: this.values.strings, numbers, nulls: null, length: 0 };
+    this.values = numbers instanceof BigInt64Array ? emptyValues(this.column.type, numbers.length) : { ...this.values, runs: 0, nulls: null, length: 0 };
   }
 
   private ensureCapacity(rows: number): void {
@@ -402,7 +449,7 @@ class ColumnChunkBuilder {
     const present = presentFlags(values, type, rows);
     const levels = new Bytes(16);
     encodeHybrid(present, rows, 1, levels);
-    if (type === 'string') return encodeStrings(values.strings, rows, present, levels);
+    if (type === 'string') return encodeStrings(values, rows, present, levels);
     if (type === 'double' || type === 'boolean') return encodePlainNumbers(values.numbers, type, rows, present, levels);
     return encodeIntegers(values.numbers, type, rows, present, levels);
   }
@@ -413,15 +460,31 @@ function emptyValues(type: ColumnType, capacity: number): ColumnValues {
   // A text column's array grows as rows are written and is kept for the following row groups: arrays grown
   // per batch were garbage that only full collections freed, 50 MB more peak memory. (Filling one ahead with
   // nulls cost 0.1 s of the 60k-area transform, and `new Array(122_880)` has slow dictionary elements.)
-  return { strings: [], numbers, nulls: null, length: 0 };
+  return { strings: [], runEnds: new Int32Array(type === 'string' ? 1024 : 0), runs: 0, numbers, nulls: null, length: 0 };
+}
+
+function truncateValues(values: ColumnValues, rows: number): void {
+  values.length = rows;
+  // Runs that start at or after `rows` go; the last one kept ends at `rows` at the latest.
+  let runs = values.runs;
+  while (runs > 0 && (runs === 1 ? 0 : values.runEnds[runs - 2]!) >= rows) runs--;
+  if (runs > 0 && values.runEnds[runs - 1]! > rows) values.runEnds[runs - 1] = rows;
+  values.runs = runs;
+}
+
+/** Rows with a value. */
+function countPresent(present: Uint8Array, rows: number): number {
+  let count = 0;
+  for (let i = 0; i < rows; i++) count += present[i]!;
+  return count;
 }
 
 /** 1 where the row has a value. */
 function presentFlags(values: ColumnValues, type: ColumnType, rows: number): Uint8Array {
   const present = new Uint8Array(rows);
   if (type === 'string') {
-    const strings = values.strings;
-    for (let i = 0; i < rows; i++) present[i] = strings[i] === null ? 0 : 1;
+    const { strings, runEnds, runs } = values;
+    for (let r = 0, start = 0; r < runs; start = runEnds[r++]!) if (strings[r] !== null) present.fill(1, start, runEnds[r]);
   } else if (values.nulls) {
     const nulls = values.nulls;
     for (let i = 0; i < rows; i++) present[i] = 1 - nulls[i]!;
@@ -440,36 +503,38 @@ function dictionaryLimit(values: number): number {
   return Math.min(MAX_DICTIONARY_ENTRIES, Math.max(16, Math.floor(values / 2)));
 }
 
-function encodeStrings(strings: ReadonlyArray<string | null>, rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+function encodeStrings(values: ColumnValues, rows: number, present: Uint8Array, levels: Bytes): EncodedChunk {
+  const { strings, runEnds, runs } = values;
   const dictionary = new Map<string, number>();
   const entries: string[] = [];
   const indices = new Int32Array(rows);
   let count = 0;
-  let previous: string | null = null;
-  let previousIndex = -1;
   let limit = dictionaryLimit(rows);
-  for (let i = 0; i < rows && limit > 0; i++) {
-    const text = strings[i]!;
+  // Entries in the order first seen; the probe looks at the entries once DICTIONARY_PROBE values are in.
+  for (let r = 0, start = 0; r < runs && limit > 0; start = runEnds[r++]!) {
+    const text = strings[r]!;
     if (text === null) continue;
-    if (text !== previous) {
-      let index = dictionary.get(text);
-      if (index === undefined) {
-        index = entries.length;
-        dictionary.set(text, index);
-        entries.push(text);
-        if (entries.length > limit) limit = 0;
-      }
-      previous = text;
-      previousIndex = index;
+    let index = dictionary.get(text);
+    if (index === undefined) {
+      index = entries.length;
+      dictionary.set(text, index);
+      entries.push(text);
+      if (entries.length > limit) limit = 0;
     }
-    indices[count++] = previousIndex;
-    if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
+    const before = count;
+    count += runEnds[r]! - start;
+    indices.fill(index, before, count);
+    if (before < DICTIONARY_PROBE && count >= DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
   }
-  const nullCount = rows - present.reduce((sum, flag) => sum + flag, 0);
+  const nullCount = rows - countPresent(present, rows);
   // A column with no value in the group has no dictionary to give.
   if (entries.length === 0) limit = 0;
   if (limit === 0) {
-    const nonNull = strings.slice(0, rows).filter((text): text is string => text !== null);
+    const nonNull: string[] = [];
+    for (let r = 0, start = 0; r < runs; start = runEnds[r++]!) {
+      const text = strings[r]!;
+      if (text !== null) for (let i = start; i < runEnds[r]!; i++) nonNull.push(text);
+    }
     const body = new Bytes(levels.length + 4);
     levelsPrefix(levels, body);
     plainStrings(nonNull, body);
@@ -558,7 +623,7 @@ function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, presen
     if (value < min!) min = value;
     else if (value > max!) max = value;
   }
-  const nullCount = rows - present.reduce((sum, flag) => sum + flag, 0);
+  const nullCount = rows - countPresent(present, rows);
   const statistics: Statistics = { nullCount, distinct: limit === 0 ? undefined : entries.length, exactMin: true, exactMax: true };
   if (min !== undefined) {
     statistics.min = fixedBytes([min], wide);

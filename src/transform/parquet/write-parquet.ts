@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DataError, diskFullError, isDiskFull } from '../../core/errors.js';
 import { withAtomicFile } from '../../core/atomic-file.js';
-import type { Row, Table, TablePart } from '../../core/table.js';
+import type { Row, RowBatch, Table, TablePart } from '../../core/table.js';
 import { ParquetFileWriter } from './parquet-file.js';
 
 export interface ParquetSummary {
@@ -72,7 +72,7 @@ export async function writeParquet(table: Table, destination: string, options: W
 async function appendPart(part: TablePart, writer: ParquetFileWriter, tableName: string): Promise<number> {
   let rows = 0;
   const where = `${part.name}: `;
-  const append = async (batch: readonly Row[]): Promise<void> => {
+  const append = async (batch: RowBatch): Promise<void> => {
     await writer.append(batch, { where, firstRow: rows + 1, table: tableName });
     rows += batch.length;
   };

@@ -3,7 +3,7 @@ import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
 import { columnName } from './column-name.js';
 import { EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, MAX_PART_ENTRIES, MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
 import type { Cell, Sheet, SheetRow } from './workbook.js';
-import { XmlScanner, XmlTokenTooLongError, decodeXmlText, type XmlHandler, type XmlTag } from './xml-scanner.js';
+import { XmlScanner, XmlTokenTooLongError, decodeXmlText, isSpace, openTagEnd, type XmlHandler, type XmlTag } from './xml-scanner.js';
 import { openZip, type ZipEntry, type ZipFile } from './zip-file.js';
 
 /**
@@ -257,6 +257,9 @@ async function* readSheetRows(zip: ZipFile, entry: ZipEntry, context: SheetConte
   }
 }
 
+const LT = 0x3c;
+const SLASH = 0x2f;
+const CHAR_C = 0x63;
 const CHAR_A = 0x41;
 const CHAR_Z = 0x5a;
 const CHAR_0 = 0x30;
@@ -338,7 +341,10 @@ class SheetHandler implements XmlHandler {
       case 'c':
         if (this.inSheetData) {
           this.openCell(tag);
-          if (!selfClosing) return this.plainValue(tag);
+          if (!selfClosing) {
+            const after = this.plainValue(tag);
+            return after === undefined ? undefined : this.nextCells(tag, after);
+          }
         }
         break;
       case 'v':
@@ -443,7 +449,7 @@ class SheetHandler implements XmlHandler {
    * The common cell `<c ...><v>123</v></c>` read in one step instead of four tokens (the reader's hot
    * path); anything else (formulas, inline strings, a cell cut by the chunk end) takes the general way.
    */
-  private plainValue(tag: XmlTag): number | void {
+  private plainValue(tag: XmlTag): number | undefined {
     const { source, contentStart } = tag;
     if (!source.startsWith('<v>', contentStart)) return;
     const valueEnd = source.indexOf('</v>', contentStart + 3);
@@ -462,6 +468,27 @@ class SheetHandler implements XmlHandler {
     this.value = decodeXmlText(source.slice(contentStart + 3, valueEnd));
     this.closeCell();
     return valueEnd + 8;
+  }
+
+  /**
+   * The cells that follow a plain one straight away (`<c r="B5"><v>42</v></c><c ...`), read here instead of
+   * each going back through the scanner's tag dispatch: returns where the scanner resumes, at the first thing
+   * that is not such a cell (the row's end, a prefixed or self-closing tag, a tag cut by the chunk end), or
+   * inside a cell whose content is not a plain value, as open() would have left it.
+   */
+  private nextCells(tag: XmlTag, from: number): number {
+    const source = tag.source;
+    let at = from;
+    while (source.charCodeAt(at) === LT && source.charCodeAt(at + 1) === CHAR_C && isSpace(source.charCodeAt(at + 2))) {
+      const gt = openTagEnd(source, at + 2);
+      if (gt === -1 || source.charCodeAt(gt - 1) === SLASH) return at;
+      tag.reset(source, at + 2, gt, gt + 1);
+      this.openCell(tag);
+      const after = this.plainValue(tag);
+      if (after === undefined) return gt + 1;
+      at = after;
+    }
+    return at;
   }
 
   private closeCell(): void {

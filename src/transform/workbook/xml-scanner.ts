@@ -29,7 +29,7 @@ const EQUALS = 0x3d;
 const DOUBLE_QUOTE = 0x22;
 const SINGLE_QUOTE = 0x27;
 
-function isSpace(code: number): boolean {
+export function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }
 
@@ -109,15 +109,34 @@ export class XmlScanner {
   constructor(private readonly handler: XmlHandler, private readonly maxTokenChars = Infinity) {}
 
   feed(chunk: string): void {
-    this.scan(this.pending.length > 0 ? this.pending + chunk : chunk);
+    let from = 0;
+    if (this.pending.length > 0) {
+      // What the last chunk cut off is joined with this chunk only up to the first `>`, which usually ends it:
+      // `pending + chunk` is a rope that every read of the chunk goes through, and flattening it copies the chunk.
+      const close = chunk.indexOf('>') + 1;
+      this.scan(close === 0 ? this.pending + chunk : this.pending + chunk.slice(0, close), 0);
+      this.checkPending();
+      if (close === 0) return;
+      from = close;
+      if (this.pending.length > 0) {
+        this.scan(this.pending + chunk.slice(from), 0);
+        this.checkPending();
+        return;
+      }
+    }
+    this.scan(chunk, from);
+    this.checkPending();
+  }
+
+  private checkPending(): void {
     if (this.pending.length > this.maxTokenChars) throw new XmlTokenTooLongError(this.maxTokenChars);
   }
 
-  private scan(text: string): void {
+  private scan(text: string, from: number): void {
     this.pending = '';
     const handler = this.handler;
     const length = text.length;
-    let pos = 0;
+    let pos = from;
     while (pos < length) {
       const lt = text.indexOf('<', pos);
       if (lt === -1) {
@@ -196,7 +215,7 @@ export class XmlScanner {
 }
 
 /** The `>` ending an open tag, jumping over quoted attribute values; -1 if not in this text. */
-function openTagEnd(text: string, from: number): number {
+export function openTagEnd(text: string, from: number): number {
   const length = text.length;
   for (let i = from; i < length; i++) {
     const code = text.charCodeAt(i);

@@ -60,6 +60,16 @@ describe('cleanLabel', () => {
     ['Aged 100', 'Aged 100'],
     ['2019', '2019'],
     ['Week 5 ending', 'Week 5 ending'],
+    // Each thing that keeps a label off the short way (a label already clean is given back as it is).
+    ['Area 12 name', 'Area 12 name'],
+    [' Lead', 'Lead'],
+    ['Trail ', 'Trail'],
+    ['Two  spaces', 'Two spaces'],
+    ['Line\nbreak', 'Line break'],
+    ['No\u00a0break', 'No break'],
+    ['Ends in a footnote2', 'Ends in a footnote'],
+    ['Ends in a note [note 3]', 'Ends in a note'],
+    ['', ''],
   ])('%j -> %j', (text, expected) => {
     expect(cleanLabel(text)).toBe(expected);
   });

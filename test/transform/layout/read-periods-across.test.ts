@@ -1,4 +1,7 @@
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RowRuns, rowsOf, type RowBatch } from '../../../src/core/table.js';
+import type { WorkbookDataset } from '../../../src/transform/layout/dataset.js';
 import { DataError } from '../../../src/core/errors.js';
 import { NoTableError } from '../../../src/transform/layout/find-table.js';
 import { LABEL_CELL, createRunReport } from '../../../src/transform/layout/row-rules.js';
@@ -175,6 +178,7 @@ describe('periods across: the header, the body, the edition', () => {
     for await (const batch of readWorkbookTableBatches({ file }, datasetOf(acrossLayout()))) sizes.push(batch.length);
     expect(sizes).toEqual([ROW_BATCH, 2]);
   });
+
 });
 
 describe('periods across: rows of periods below the header', () => {
@@ -335,5 +339,40 @@ describe('finding the table among sheets and layouts', () => {
     const late = await grids.write([{ name: 'Table', rows: [[], [], ['Area', 'Jan-20', 'Feb-20'], ['Wales', 1, 2]] }]);
     await expect(readAll({ file: late }, datasetOf(acrossLayout({ header: { searchRows: 2, minPeriods: 2 } })))).rejects.toThrow('in rows 1-2');
     expect(await readAll({ file: late }, datasetOf(acrossLayout({ header: { searchRows: 3, minPeriods: 2 } })))).toHaveLength(2);
+  });
+});
+
+describe('periods across: batches as runs', () => {
+  it('a sheet row goes as one run when no rule works per output row, as rows when one does; a dropped label gives nothing', async () => {
+    const file = await grids.write([{ name: 'Table', rows: [['Area', 'Jan-20', 'Feb-20'], ['Wales', 1, 2], ['Drop me', 3, 4], ['East', 5, null]] }]);
+    const labels = {
+      printed: 'name',
+      from: ['name'],
+      required: 'name',
+      canonical: [],
+      rules: [{ match: { name: '^drop me$' }, drop: 'is dropped' }],
+      vocabularies: {},
+    };
+    const batchesOf = async (rowRules: WorkbookDataset['rowRules']): Promise<RowBatch[]> => {
+      const batches: RowBatch[] = [];
+      for await (const batch of readWorkbookTableBatches({ file }, { ...datasetOf(acrossLayout()), rowRules })) batches.push(batch);
+      return batches;
+    };
+    const source = path.basename(file);
+    const expected = [
+      { edition: 2020, month: month(1), code: null, name: 'Wales', deaths: 1, source_file: source },
+      { edition: 2020, month: month(2), code: null, name: 'Wales', deaths: 2, source_file: source },
+      { edition: 2020, month: month(1), code: null, name: 'East', deaths: 5, source_file: source },
+      { edition: 2020, month: month(2), code: null, name: 'East', deaths: null, source_file: source },
+    ];
+    const [runs, ...noMore] = await batchesOf({ labels });
+    expect(noMore).toEqual([]);
+    expect(runs).toBeInstanceOf(RowRuns);
+    expect((runs as RowRuns).runs.map((run) => [run.fields.name, run.count])).toEqual([['Wales', 2], ['East', 2]]);
+    expect(rowsOf(runs!)).toEqual(expected);
+    // `unique` works row by row (a repeated row is left out): plain rows.
+    const [rows] = await batchesOf({ labels, unique: ['name', 'month'] });
+    expect(Array.isArray(rows)).toBe(true);
+    expect(rows).toEqual(expected);
   });
 });

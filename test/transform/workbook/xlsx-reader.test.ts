@@ -243,6 +243,21 @@ describe('the .xlsx reader on cells other writers write', () => {
     ]);
   });
 
+  it('reads every kind of cell that follows a plain one in a row, wherever the inflated chunks end', async () => {
+    // Rows of varying length, so the 64 KB chunk ends fall inside every part of them over 3,000 rows.
+    const row = (r: number): string =>
+      `<row r="${r}"><c r="A${r}"><v>${r}</v></c><c r="B${r}" t="s"><v>0</v></c><c r="C${r}"><f>1+1</f><v>2</v></c>` +
+      `<c r="D${r}"><v>${r % 7}</v></c><c r="E${r}" t="inlineStr"><is><t>x${r}</t></is></c><c r="F${r}" s="0"/><c r="G${r}"><v>1.5</v></c>` +
+      `<c><v>${'9'.repeat(r % 13)}</v></c><c r="J${r}" t="str"><v>a&amp;b</v></c></row>`;
+    const rows = Array.from({ length: 3000 }, (_, i) => row(i + 1));
+    const file = await crafted('cell-runs.xlsx', { sharedStrings: '<si><t>zero</t></si>', sheets: [{ name: 'S', xml: sheetXml(rows.join('')) }] });
+    const expected = rows.map((_, i): [number, Cell[]] => {
+      const r = i + 1;
+      return [r, [r, 'zero', 2, r % 7, `x${r}`, null, 1.5, r % 13 === 0 ? null : Number('9'.repeat(r % 13)), null, 'a&b']];
+    });
+    expect(cellsOf(await readAll(file))).toEqual(expected);
+  });
+
   it('reads empty values of every type as null, and ISO date cells with or without a zone', async () => {
     const body =
       '<row r="1"><c r="A1" t="b"><v></v></c><c r="B1" t="str"><v></v></c><c r="C1" t="s"><v></v></c><c r="D1" t="inlineStr"><is><t/></is></c><c r="E1"><v></v></c><c r="F1" t="d"/><c r="G1" t="e"><v>#REF!</v></c><c r="H1" t="b"><v>1</v></c>' +
