@@ -27,7 +27,8 @@ export async function runProcess(command: string, args: readonly string[], env: 
   });
   const wallMs = performance.now() - started;
   const rss = /@@peak-rss-kib (\d+)\s*$/.exec(stderr);
-  stderr = stderr.replace(/@@peak-rss-kib \d+\s*$/, '');
+  // Without GNU time's own lines a failure's message ends with the process's last stderr line: why it failed.
+  stderr = stderr.replace(/(Command (exited with non-zero status \d+|terminated by signal \d+)\n)?@@peak-rss-kib \d+\s*$/, '');
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
   return { wallMs, peakRssMb: rss ? Number(rss[1]) / 1024 : null, stdout, stderr };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pairedMeasurer, type NotPaired, type PairedResult } from '../../bench/baseline.js';
-import type { Run } from '../../bench/measure.js';
+import { runProcess, type Run } from '../../bench/measure.js';
 
 const etls = { new: '/checkout/bin/etl.js', old: '/baseline/bin/etl.js' };
 const run = (wallMs: number, peakRssMb: number | null = 100): Run => ({ wallMs, peakRssMb, stdout: '', stderr: '' });
@@ -58,5 +58,10 @@ describe('bench --baseline: pairedMeasurer', () => {
     const { notPaired, measurer } = setUp();
     expect(measurer.runPeer('psql-copy-in-1m')).toBe(false);
     expect(notPaired).toEqual([{ scenario: 'psql-copy-in-1m', reason: 'a peer, the same for both builds' }]);
+  });
+
+  it("a process's failure ends with its own last stderr line, not GNU time's, for the not comparable line", async () => {
+    const failing = runProcess(process.execPath, ['-e', "console.error(\"error: unknown option '--to'\"); process.exit(2)"]);
+    await expect(failing).rejects.toThrow(/exited with 2:\nerror: unknown option '--to'\n$/);
   });
 });
