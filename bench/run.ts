@@ -157,6 +157,7 @@ if (wanted('json-people-10k') || wanted('json-people-100k')) {
   // 10k and 100k people: the second has 10x the records, so its peak RSS shows whether memory grows with them.
   for (const people of [10_000, 100_000]) {
     const id = `json-people-${people / 1000}k`;
+    if (!wanted(id) && !wanted('json-people-100k')) continue;
     const dataDir = await writePeopleRawLayer(path.join(tmp, id), people);
     const megabytesIn = (await Promise.all((await readdir(path.join(dataDir, 'raw', 'random-person', 'people'))).map((name) => megabytes(path.join(dataDir, 'raw', 'random-person', 'people', name))))).reduce((a, b) => a + b, 0);
     results.push(await measurer.cli(id, `etl transform random-person: ${people.toLocaleString('en')} people in ${people / 5000} raw JSON pages -> parquet`, { runs: Math.min(runs, 3), warmUp: people === 10_000, rows: people, megabytes: megabytesIn }, (cli) =>
