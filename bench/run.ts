@@ -226,13 +226,12 @@ if (DELTA_SCENARIOS.some(wanted)) {
   const [hive, commit] = DELTA_SCENARIOS.map((id) => delta.find((result) => result.scenario === id));
   if (hive && commit) log(`  Delta commit / Hive rewrite, refreshing 1 of 10 partitions: ${(commit.medianWallS / hive.medianWallS).toFixed(2)}x (goal < 2x)`);
 }
+const serve = SERVE_SCENARIOS.some(wanted) ? await benchServe({ measurer, inputsDir: path.join(outDir, 'inputs'), wanted, log }) : undefined;
+if (serve) results.push(...serve.results);
 if (baseline) {
-  for (const id of SERVE_SCENARIOS.filter(wanted)) notPaired.push({ scenario: id, reason: 'requests/s against one long-running etl serve, not runs of a CLI process: not paired yet' });
   await reportBaseline(baseline.ref);
   process.exit(process.exitCode ?? 0);
 }
-const serve = SERVE_SCENARIOS.some(wanted) ? await benchServe({ etl, inputsDir: path.join(outDir, 'inputs'), wanted, log }) : undefined;
-if (serve) results.push(...serve.results);
 
 const show = (value: number | null, digits = 0): string => (value === null ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 log('');
