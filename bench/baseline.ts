@@ -179,4 +179,3 @@ export function pairedMeasurer(etls: { new: string; old: string }, paired: Paire
     },
   };
 }
-
