@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { median, round, type Run } from './measure.js';
+import { median, round, summarise, type Measurer, type Run } from './measure.js';
 
 /**
  * `npm run bench -- --baseline <git-ref>`: the ref is built in a temporary worktree and both builds run the
@@ -15,7 +16,8 @@ export interface Baseline {
   ref: string;
   /** The baseline's bin/etl.js. */
   etl: string;
-  remove(): Promise<void>;
+  /** Synchronous, so that it can run on the process's exit, whatever ended the bench. */
+  remove(): void;
 }
 
 function git(repo: string, args: string[]): string {
@@ -38,9 +40,9 @@ export async function prepareBaseline(repo: string, ref: string, log: (line: str
   const parent = await mkdtemp(path.join(os.tmpdir(), 'etl-bench-baseline-'));
   const dir = path.join(parent, 'etl');
   git(repo, ['worktree', 'add', '--detach', dir, commit]);
-  const remove = async (): Promise<void> => {
+  const remove = (): void => {
     spawnSync('git', ['worktree', 'remove', '--force', dir], { cwd: repo });
-    await rm(parent, { recursive: true, force: true });
+    rmSync(parent, { recursive: true, force: true });
     spawnSync('git', ['worktree', 'prune'], { cwd: repo });
   };
   try {
@@ -57,7 +59,7 @@ export async function prepareBaseline(repo: string, ref: string, log: (line: str
     }
     return { ref: `${ref} (${commit.slice(0, 7)})`, etl: path.join(dir, 'bin', 'etl.js'), remove };
   } catch (error) {
-    await remove();
+    remove();
     throw error;
   }
 }
@@ -81,21 +83,45 @@ export interface PairedResult {
 /** A ratio (new/old) past this on any scenario is reported as a regression. */
 export const REGRESSION_RATIO = 1.15;
 
+/** The old build's CLI failed on a scenario: the scenario is not comparable, the bench goes on. */
+class BaselineFailed extends Error {
+  constructor(
+    readonly reason: string,
+    /** This checkout's runs so far (at least the warm-up). */
+    readonly newRuns: Run[],
+  ) {
+    super(reason);
+  }
+}
+
 /**
  * Runs `once(etl)` for the new and the old CLI in turn, `runs` pairs after one unmeasured warm-up of
- * each, alternating which goes first, and compares them pair by pair.
+ * each, alternating which goes first, and compares them pair by pair. Throws BaselineFailed when the old CLI fails.
  */
-export async function measurePaired(scenario: string, runs: number, etls: { new: string; old: string }, once: (etl: string) => Promise<Run>): Promise<PairedResult> {
-  await once(etls.new);
-  await once(etls.old);
+export async function measurePaired(scenario: string, runs: number, etls: { new: string; old: string }, once: (etl: string) => Promise<Run>): Promise<{ result: PairedResult; newRuns: Run[] }> {
+  const newRuns: Run[] = [];
+  const fresh = async (): Promise<Run> => {
+    const run = await once(etls.new);
+    newRuns.push(run);
+    return run;
+  };
+  const old = (): Promise<Run> =>
+    once(etls.old).catch((error: unknown) => {
+      // runProcess's message ends with the process's stderr: its last line says why (say, an unknown command or option).
+      const lines = (error instanceof Error ? error.message : String(error)).trim().split('\n');
+      throw new BaselineFailed(lines.at(-1)!.trim(), newRuns);
+    });
+  await fresh();
+  await old();
+  newRuns.length = 0;
   const pairs: Array<{ new: Run; old: Run }> = [];
   for (let i = 0; i < runs; i++) {
     if (i % 2 === 0) {
-      const fresh = await once(etls.new);
-      pairs.push({ new: fresh, old: await once(etls.old) });
+      const first = await fresh();
+      pairs.push({ new: first, old: await old() });
     } else {
-      const old = await once(etls.old);
-      pairs.push({ old, new: await once(etls.new) });
+      const first = await old();
+      pairs.push({ old: first, new: await fresh() });
     }
   }
   const ratios = pairs.map((pair) => pair.new.wallMs / pair.old.wallMs);
@@ -119,5 +145,37 @@ export async function measurePaired(scenario: string, runs: number, etls: { new:
   if (ratio > REGRESSION_RATIO) result.regression.push('time');
   if (result.rssRatio !== null && result.rssRatio > REGRESSION_RATIO) result.regression.push('memory');
   process.stdout.write(`  ${scenario}: new/old ${ratio.toFixed(2)} (${result.ratioMin.toFixed(2)}-${result.ratioMax.toFixed(2)}), peak RSS ${newRss ?? 'n/a'} vs ${oldRss ?? 'n/a'} MB${result.regression.length > 0 ? ` REGRESSION (${result.regression.join(', ')})` : ''}\n`);
-  return result;
+  return { result, newRuns };
+}
+
+/** A scenario asked for but not compared with the baseline, and why. */
+export interface NotPaired {
+  scenario: string;
+  reason: string;
+}
+
+/**
+ * The Measurer of a --baseline run: every scenario whose etl side is a CLI process is paired (`measurePaired`);
+ * peers are left out and listed. The Result each scenario gets back is this checkout's side, for the scenario's own
+ * checks; the report is `paired` and `notPaired`.
+ */
+export function pairedMeasurer(etls: { new: string; old: string }, paired: PairedResult[], notPaired: NotPaired[]): Measurer {
+  return {
+    async cli(scenario, detail, options, once) {
+      try {
+        const { result, newRuns } = await measurePaired(scenario, options.runs, etls, once);
+        paired.push(result);
+        return summarise(scenario, detail, options, newRuns);
+      } catch (error) {
+        if (!(error instanceof BaselineFailed)) throw error;
+        notPaired.push({ scenario, reason: `not comparable, the baseline's CLI failed: ${error.reason}` });
+        process.stdout.write(`  ${scenario}: not comparable, the baseline's CLI failed: ${error.reason}\n`);
+        return summarise(scenario, detail, options, error.newRuns);
+      }
+    },
+    runPeer(scenario) {
+      notPaired.push({ scenario, reason: 'a peer, the same for both builds' });
+      return false;
+    },
+  };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gcsEmulatorInstalled, startGcsEmulator } from '../test/load/servers/gcs-emulator.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../test/load/servers/s3-server.js';
-import { measure, runProcess, type Result, type Run } from './measure.js';
+import { runProcess, type Measurer, type Result, type Run } from './measure.js';
 
 /**
  * The `etl load` scenarios: one large incompressible file uploaded by the real CLI, as whole processes, to s3rver
@@ -72,8 +72,8 @@ export function describeS3Parts(parts: readonly S3Parts[]): string {
   return `${range(parts.map((p) => p.reported))} parts (etl --json); ${seenByS3rver(parts)}`;
 }
 
-export async function benchLoad(options: { etl: string; file: string; work: string; runs: number; wanted: (id: string) => boolean; log: (line: string) => void }): Promise<LoadBench> {
-  const { etl, file, work, wanted, log } = options;
+export async function benchLoad(options: { measurer: Measurer; file: string; work: string; runs: number; wanted: (id: string) => boolean; log: (line: string) => void }): Promise<LoadBench> {
+  const { measurer, file, work, wanted, log } = options;
   const size = (await stat(file)).size;
   const megabytes = size / 1e6;
   const uploadRuns = Math.min(options.runs, 3);
@@ -84,8 +84,8 @@ export async function benchLoad(options: { etl: string; file: string; work: stri
   };
 
   /** One `etl --json load`, checked: the file uploaded whole, or skipped with 0 bytes sent. */
-  const load = async (bucket: string, flags: string[], env: Record<string, string>, expected: 'uploaded' | 'skipped'): Promise<{ run: Run; json: LoadJson }> => {
-    const run = await runProcess(process.execPath, [etl, '--json', 'load', file, '--bucket', bucket, ...flags], env);
+  const load = async (cli: string, bucket: string, flags: string[], env: Record<string, string>, expected: 'uploaded' | 'skipped'): Promise<{ run: Run; json: LoadJson }> => {
+    const run = await runProcess(process.execPath, [cli, '--json', 'load', file, '--bucket', bucket, ...flags], env);
     const json = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as LoadJson;
     const ok = expected === 'uploaded' ? json.uploaded === 1 && json.bytes_uploaded === size : json.skipped === 1 && json.bytes_uploaded === 0;
     if (!ok) throw new Error(`etl load ${path.basename(file)} --bucket ${bucket}: expected ${expected}, got ${run.stdout.trim()}`);
@@ -93,15 +93,15 @@ export async function benchLoad(options: { etl: string; file: string; work: stri
   };
 
   /** `uploadRuns` uploads, each to a fresh prefix; the detail says how etl uploaded (method, parts). */
-  const uploads = async (id: string, where: string, bucketOf: (run: number) => string, flags: string[], env: Record<string, string>, after?: (run: number, json: LoadJson) => unknown) => {
+  const uploads = async (id: string, where: string, bucketOf: (run: number) => string, flags: string[], env: Record<string, string>, after?: (run: number, json: LoadJson, cli: string) => unknown) => {
     const methods = new Set<string>();
     let runNumber = 0;
-    const result = await measure(id, '', { runs: uploadRuns, megabytes }, async () => {
+    const result = await measurer.cli(id, '', { runs: uploadRuns, megabytes }, async (cli) => {
       const n = ++runNumber;
-      const { run, json } = await load(bucketOf(n), flags, env, 'uploaded');
+      const { run, json } = await load(cli, bucketOf(n), flags, env, 'uploaded');
       const uploaded = json.files[0]!;
       methods.add(`${uploaded.method}${(uploaded.parts ?? 1) > 1 ? ` in ${uploaded.parts} parts` : ''}`);
-      await after?.(n, json);
+      await after?.(n, json, cli);
       return run;
     });
     result.detail = `etl load, 256 MiB incompressible file -> ${where}: ${[...methods].join(' / ')} (etl --json)`;
@@ -114,20 +114,27 @@ export async function benchLoad(options: { etl: string; file: string; work: stri
     const flags = ['--endpoint', server.url];
     // No instance-metadata probing: that would be traffic off the loopback.
     const env = { ...S3RVER_CREDENTIALS, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'us-east-1' };
-    let lastBucket: string | undefined;
+    // Each build re-runs onto its own last upload: what it skips on is what it wrote.
+    const lastBucket = new Map<string, string>();
     try {
       if (wanted('load-s3-256m')) {
         parts.take();
-        const result = await uploads('load-s3-256m', 's3rver', (n) => (lastBucket = `s3://bench/run-${n}/`), flags, env, (_n, json) => {
+        const result = await uploads('load-s3-256m', 's3rver', (n) => `s3://bench/run-${n}/`, flags, env, (n, json, cli) => {
+          lastBucket.set(cli, `s3://bench/run-${n}/`);
           bench.s3Parts.push({ reported: json.files[0]!.parts ?? 1, ...parts.take() });
         });
         result.detail += `; ${seenByS3rver(bench.s3Parts)}`;
         report(result);
       }
       if (wanted('load-rerun-s3-256m')) {
-        if (!lastBucket) await load((lastBucket = 's3://bench/rerun/'), flags, env, 'uploaded');
-        const bucket = lastBucket;
-        report(await measure('load-rerun-s3-256m', 'the same again to the same key: skipped (same sha256), 0 bytes sent; hashing the file + one HEAD', { runs: options.runs, megabytes }, async () => (await load(bucket, flags, env, 'skipped')).run));
+        const rerun = async (cli: string): Promise<Run> => {
+          let bucket = lastBucket.get(cli);
+          if (!bucket) await load(cli, (bucket = `s3://bench/rerun-${lastBucket.size}/`), flags, env, 'uploaded');
+          lastBucket.set(cli, bucket);
+          return (await load(cli, bucket, flags, env, 'skipped')).run;
+        };
+        // The warm-up uploads first where that build has not uploaded yet.
+        report(await measurer.cli('load-rerun-s3-256m', 'the same again to the same key: skipped (same sha256), 0 bytes sent; hashing the file + one HEAD', { runs: options.runs, warmUp: true, megabytes }, rerun));
       }
     } finally {
       await server.stop();

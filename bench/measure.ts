@@ -27,7 +27,8 @@ export async function runProcess(command: string, args: readonly string[], env: 
   });
   const wallMs = performance.now() - started;
   const rss = /@@peak-rss-kib (\d+)\s*$/.exec(stderr);
-  stderr = stderr.replace(/@@peak-rss-kib \d+\s*$/, '');
+  // Without GNU time's own lines a failure's message ends with the process's last stderr line: why it failed.
+  stderr = stderr.replace(/(Command (exited with non-zero status \d+|terminated by signal \d+)\n)?@@peak-rss-kib \d+\s*$/, '');
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
   return { wallMs, peakRssMb: rss ? Number(rss[1]) / 1024 : null, stdout, stderr };
 }
@@ -53,19 +54,40 @@ export interface Result {
   note?: string;
 }
 
+export interface MeasureOptions {
+  runs: number;
+  warmUp?: boolean;
+  rows?: number;
+  megabytes?: number;
+  mbOf?: 'input' | 'output';
+  note?: string;
+}
+
+/**
+ * How the scenario modules measure: alone (`npm run bench`), or with etl's CLI paired against a baseline build
+ * (`--baseline <ref>`), where the peers are not run.
+ */
+export interface Measurer {
+  /** etl's side of a scenario, one CLI process per run (`once(cli)`): against --baseline, alternated with the old build's CLI. */
+  cli(scenario: string, detail: string, options: MeasureOptions, once: (cli: string) => Promise<Run>): Promise<Result>;
+  /** Whether to run the peer `scenario` (pandas, DuckDB, psql, node): not against --baseline, where it is listed as not paired. */
+  runPeer(scenario: string): boolean;
+}
+
 /** Runs a scenario `runs` times (after one unmeasured warm-up if asked) and summarises the medians. */
-export async function measure(
-  scenario: string,
-  detail: string,
-  options: { runs: number; warmUp?: boolean; rows?: number; megabytes?: number; mbOf?: 'input' | 'output'; note?: string },
-  once: () => Promise<Run>,
-): Promise<Result> {
+export async function measure(scenario: string, detail: string, options: MeasureOptions, once: () => Promise<Run>): Promise<Result> {
   if (options.warmUp) await once();
   const runs: Run[] = [];
   for (let i = 0; i < options.runs; i++) runs.push(await once());
+  const result = summarise(scenario, detail, options, runs);
+  process.stdout.write(`  ${scenario}: median ${result.medianWallS.toFixed(2)} s, peak RSS ${result.medianPeakRssMb === null ? 'n/a' : `${result.medianPeakRssMb.toFixed(0)} MB`} (${runs.length} runs)\n`);
+  return result;
+}
+
+export function summarise(scenario: string, detail: string, options: MeasureOptions, runs: readonly Run[]): Result {
   const wall = median(runs.map((r) => r.wallMs)) / 1000;
   const rss = runs.every((r) => r.peakRssMb !== null) ? median(runs.map((r) => r.peakRssMb!)) : null;
-  const result: Result = {
+  return {
     scenario,
     detail,
     runs: runs.length,
@@ -78,8 +100,6 @@ export async function measure(
     medianPeakRssMb: rss === null ? null : round(rss, 1),
     ...(options.note ? { note: options.note } : {}),
   };
-  process.stdout.write(`  ${scenario}: median ${result.medianWallS.toFixed(2)} s, peak RSS ${rss === null ? 'n/a' : `${rss.toFixed(0)} MB`} (${runs.length} runs)\n`);
-  return result;
 }
 
 export function round(value: number, digits: number): number {

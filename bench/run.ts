@@ -13,8 +13,8 @@ import { LOAD_SCENARIOS, LOAD_UPLOAD_SCENARIOS, benchLoad, describeS3Parts } fro
 import { POSTGRES_SCENARIOS, benchPostgres } from './postgres.js';
 import { DELTA_SCENARIOS, benchDelta } from './delta.js';
 import { SERVE_SCENARIOS, benchServe } from './serve.js';
-import { REGRESSION_RATIO, measurePaired, prepareBaseline, type PairedResult } from './baseline.js';
-import { canMeasureRss, measure, round, runProcess, table, type Result } from './measure.js';
+import { REGRESSION_RATIO, pairedMeasurer, prepareBaseline, type NotPaired, type PairedResult } from './baseline.js';
+import { canMeasureRss, measure, round, runProcess, table, type Measurer, type Result } from './measure.js';
 
 /**
  * `npm run bench`: generates its inputs into bench/out/inputs (kept for the next run), runs each
@@ -33,7 +33,9 @@ import { canMeasureRss, measure, round, runProcess, table, type Result } from '.
  *   npm run bench -- --etl /other/checkout/bin/etl.js --json bench/out/results-other.json
  *                                      time another build's CLI (e.g. the seed) on the same inputs
  *   npm run bench -- --baseline main   build main in a temp worktree; run both builds alternately on the
- *                                      same inputs; print new/old ratios, past 1.15 a REGRESSION (exit 1)
+ *                                      same inputs; print new/old ratios, past 1.15 a REGRESSION (exit 1);
+ *                                      every scenario whose etl side is a CLI process is paired, the rest
+ *                                      (peers, bench scripts, a command the baseline lacks) listed with why
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../../..'); // bench/out/build/bench -> repository root
@@ -62,29 +64,42 @@ const tmp = await mkdtemp(path.join(outDir, 'tmp-'));
 log(`etl bench: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ${runs} runs each; CLI ${path.relative(repo, etl) || etl}`);
 if (!canMeasureRss) log('  /usr/bin/time (GNU time) not found: peak RSS is not measured');
 log('inputs:');
-// The JSON scenarios make their own inputs; the others' files take minutes to generate the first time.
-const inputs = only?.every((id) => id.startsWith('json-') || (POSTGRES_SCENARIOS as readonly string[]).includes(id) || (DELTA_SCENARIOS as readonly string[]).includes(id) || (SERVE_SCENARIOS as readonly string[]).includes(id)) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
+// Only the ONS transforms, xlsx-1m-x10 and the loads read these files, which take minutes to generate the first time;
+// the other scenarios make their own inputs or need none.
+const readsInputs = (id: string): boolean => id.startsWith('transform-') || id === 'xlsx-1m-x10' || (LOAD_SCENARIOS as readonly string[]).includes(id);
+const inputs = only && !only.some(readsInputs) ? undefined : await prepareInputs(path.join(outDir, 'inputs'), args.includes('--fresh'), log);
 
 const pandas = spawnSync('python3', ['-c', 'import pandas, pyarrow, openpyxl'], { encoding: 'utf8' });
 const pandasReason = pandas.error ? 'python3 not found' : pandas.status !== 0 ? `python3 -c "import pandas, pyarrow, openpyxl" failed: ${(pandas.stderr.trim().split('\n').pop() ?? '').trim()}` : null;
 const xlrd = pandasReason === null && spawnSync('python3', ['-c', 'import xlrd']).status === 0;
 
 const baselineRef = flag('baseline');
-if (baselineRef !== undefined) {
-  await compareWithBaseline(baselineRef);
-  process.exit(process.exitCode ?? 0);
-}
+if (baselineRef !== undefined) log(`baseline: building ${baselineRef}`);
+const baseline = baselineRef === undefined ? undefined : await prepareBaseline(repo, baselineRef, log);
+if (baseline) process.once('exit', () => baseline.remove());
+const paired: PairedResult[] = [];
+const notPaired: NotPaired[] = [];
+// The scenarios below are the same with or without --baseline: only how etl's CLI runs are measured differs.
+const measurer: Measurer = baseline
+  ? pairedMeasurer({ new: etl, old: baseline.etl }, paired, notPaired)
+  : { cli: (id, detail, options, once) => measure(id, detail, options, () => once(etl)), runPeer: () => true };
+/** A bench script on this checkout's modules, not etl's CLI: run, or against --baseline listed as not paired. */
+const runScript = (id: string): boolean => {
+  if (baseline) notPaired.push({ scenario: id, reason: "a bench script on this checkout's modules, not etl's CLI" });
+  return !baseline;
+};
 
 /** pyarrow (and DuckDB's Python package) read what the run just wrote: readers that are not etl's own. */
 function interopCheck(file: string, rows: number): void {
-  if (pandasReason !== null) return;
+  // Against --baseline the output is whichever build ran last.
+  if (pandasReason !== null || baseline) return;
   const check = spawnSync('python3', [path.join(repo, 'bench', 'interop_check.py'), file, String(rows)], { encoding: 'utf8' });
   for (const line of `${check.stdout}${check.stderr}`.trim().split('\n')) log(`    ${line}`);
   if (check.status !== 0) throw new Error(`${path.basename(file)}: a reader that is not etl's disagrees (above)`);
 }
 
-log('scenarios:');
-const transform = (input: string, out: string) => () => runProcess(node, [etl, 'transform', 'ons', '--input', input, '--out', out]);
+log(baseline ? 'scenarios (new = this checkout, old = the baseline), alternating run by run:' : 'scenarios:');
+const transform = (input: string, out: string) => (cli: string) => runProcess(node, [cli, 'transform', 'ons', '--input', input, '--out', out]);
 const pandasPeer = (mode: string, input: string, out: string) => () => runProcess('python3', [path.join(repo, 'bench', 'pandas_peer.py'), mode, input, out]);
 const monthlyRowsOut = (areas: number) => areas * 12;
 
@@ -98,15 +113,16 @@ for (const [id, input, areas] of inputs
   if (!wanted(id)) continue;
   const out = path.join(tmp, `${id}.parquet`);
   const detail = `etl transform ons --input ${path.basename(input)} (${areas.toLocaleString('en')} areas x 12 months)`;
-  results.push(await measure(id, detail, { runs, warmUp: true, rows: monthlyRowsOut(areas), megabytes: await megabytes(input) }, transform(input, out)));
+  results.push(await measurer.cli(id, detail, { runs, warmUp: true, rows: monthlyRowsOut(areas), megabytes: await megabytes(input) }, transform(input, out)));
   interopCheck(out, monthlyRowsOut(areas));
   const peer = `pandas-${id}`;
+  if (!measurer.runPeer(peer)) continue;
   if (pandasReason !== null) skipped.push({ scenario: peer, reason: pandasReason });
   else if (input.endsWith('.xls') && !xlrd) skipped.push({ scenario: peer, reason: 'xlrd (pandas needs it for .xls) not installed' });
   else results.push(await measure(peer, `pandas read_excel + melt + to_parquet, ${path.basename(input)}`, { runs: Math.min(runs, 3), rows: monthlyRowsOut(areas), megabytes: await megabytes(input) }, pandasPeer('monthly', input, path.join(tmp, `${peer}.parquet`))));
 }
 
-if (wanted('xlsx-1m-x10')) {
+if (wanted('xlsx-1m-x10') && runScript('xlsx-1m-x10')) {
   const detail = `${TABULAR_ROWS.toLocaleString('en')} rows x 10 columns .xlsx -> parquet (reader + writer, no engine)`;
   results.push(await measure('xlsx-1m-x10', detail, { runs: Math.min(runs, 3), rows: TABULAR_ROWS, megabytes: await megabytes(inputs!.tabular1m) }, () =>
     // Its sheet inflates to ~400 MB, past the 256 MB default limit on one part: a user raises it the same way.
@@ -116,7 +132,7 @@ if (wanted('xlsx-1m-x10')) {
   else results.push(await measure('pandas-xlsx-1m-x10', 'pandas read_excel + to_parquet, same file', { runs: 1, rows: TABULAR_ROWS, megabytes: await megabytes(inputs!.tabular1m) }, pandasPeer('tabular', inputs!.tabular1m, path.join(tmp, 'pandas-1m.parquet'))));
 }
 
-if (wanted('write-1m-x10')) {
+if (wanted('write-1m-x10') && runScript('write-1m-x10')) {
   const ours = path.join(tmp, 'write-1m-x10.parquet');
   const rowsOnly = await measure('rows-1m-x10-js', 'making the 1M rows in JS only (part of the next line)', { runs: Math.min(runs, 3), rows: TABULAR_ROWS }, () =>
     runProcess(node, [script('write-rows'), String(TABULAR_ROWS), ours, '--no-write']),
@@ -137,17 +153,18 @@ if (wanted('write-1m-x10')) {
   results.push(rowsOnly, write, copy);
 }
 
-if (wanted('json-people-100k')) {
+if (wanted('json-people-10k') || wanted('json-people-100k')) {
   // 10k and 100k people: the second has 10x the records, so its peak RSS shows whether memory grows with them.
   for (const people of [10_000, 100_000]) {
     const id = `json-people-${people / 1000}k`;
+    if (!wanted(id) && !wanted('json-people-100k')) continue;
     const dataDir = await writePeopleRawLayer(path.join(tmp, id), people);
     const megabytesIn = (await Promise.all((await readdir(path.join(dataDir, 'raw', 'random-person', 'people'))).map((name) => megabytes(path.join(dataDir, 'raw', 'random-person', 'people', name))))).reduce((a, b) => a + b, 0);
-    results.push(await measure(id, `etl transform random-person: ${people.toLocaleString('en')} people in ${people / 5000} raw JSON pages -> parquet`, { runs: Math.min(runs, 3), warmUp: people === 10_000, rows: people, megabytes: megabytesIn }, () =>
-      runProcess(node, [etl, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)]),
+    results.push(await measurer.cli(id, `etl transform random-person: ${people.toLocaleString('en')} people in ${people / 5000} raw JSON pages -> parquet`, { runs: Math.min(runs, 3), warmUp: people === 10_000, rows: people, megabytes: megabytesIn }, (cli) =>
+      runProcess(node, [cli, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)]),
     ));
     interopCheck(path.join(tmp, `${id}.parquet`), people);
-    if (people === 100_000) {
+    if (people === 100_000 && measurer.runPeer(`duckdb-${id}`)) {
       results.push(await measure(`duckdb-${id}`, 'DuckDB read_json + unnest + COPY TO parquet, the same pages', { runs: Math.min(runs, 3), rows: people, megabytes: megabytesIn }, () =>
         runProcess(node, [script('json-peer'), path.join(dataDir, 'raw', 'random-person', 'people'), path.join(tmp, `duckdb-${id}.parquet`)]),
       ));
@@ -156,11 +173,11 @@ if (wanted('json-people-100k')) {
 }
 
 if (wanted('help')) {
-  results.push(await measure('help', 'etl --help (start-up)', { runs: Math.max(runs, 10), warmUp: true }, () => runProcess(node, [etl, '--help'])));
-  results.push(await measure('node-e-0', 'node -e 0 (the floor: Node starting and exiting)', { runs: Math.max(runs, 10), warmUp: true }, () => runProcess(node, ['-e', '0'])));
+  results.push(await measurer.cli('help', 'etl --help (start-up)', { runs: Math.max(runs, 10), warmUp: true }, (cli) => runProcess(node, [cli, '--help'])));
+  if (measurer.runPeer('node-e-0')) results.push(await measure('node-e-0', 'node -e 0 (the floor: Node starting and exiting)', { runs: Math.max(runs, 10), warmUp: true }, () => runProcess(node, ['-e', '0'])));
 }
 
-if (wanted('extract-rerun-19')) {
+if (wanted('extract-first-19') || wanted('extract-rerun-19')) {
   const editions = Array.from({ length: 19 }, (_, i) => 2006 + i);
   const files: Record<string, { body: Buffer | string; contentType?: string }> = {};
   const build = path.join(tmp, 'editions');
@@ -177,39 +194,44 @@ if (wanted('extract-rerun-19')) {
   files[pagePath] = { body: datasetPage('Monthly figures on deaths registered by area of usual residence', hrefs), contentType: 'text/html' };
   const server = await startFileServer(files);
   try {
-    const dataDir = path.join(tmp, 'extract-data');
-    const extract = () => runProcess(node, [etl, 'extract', 'ons', '--url', server.url + pagePath, '--data-dir', dataDir]);
-    results.push(await measure('extract-first-19', '19 editions from a local server, nothing on disk yet', { runs: Math.min(runs, 3) }, async () => {
-      await rm(dataDir, { recursive: true, force: true });
-      return extract();
+    // One data folder per build: each re-run finds what that build extracted.
+    const dataDir = (cli: string) => path.join(tmp, cli === etl ? 'extract-data' : 'extract-data-baseline');
+    const extract = (cli: string) => runProcess(node, [cli, 'extract', 'ons', '--url', server.url + pagePath, '--data-dir', dataDir(cli)]);
+    results.push(await measurer.cli('extract-first-19', '19 editions from a local server, nothing on disk yet', { runs: Math.min(runs, 3) }, async (cli) => {
+      await rm(dataDir(cli), { recursive: true, force: true });
+      return extract(cli);
     }));
-    const rerun = await measure('extract-rerun-19', 'the same again: every file unchanged (304), 0 bytes', { runs }, extract);
+    const rerun = await measurer.cli('extract-rerun-19', 'the same again: every file unchanged (304), 0 bytes', { runs }, extract);
     results.push(rerun);
   } finally {
     await server.close();
   }
 }
 
-const load = LOAD_SCENARIOS.some(wanted) ? await benchLoad({ etl, file: inputs!.load256MiB, work: tmp, runs, wanted, log }) : undefined;
+const load = LOAD_SCENARIOS.some(wanted) ? await benchLoad({ measurer, file: inputs!.load256MiB, work: tmp, runs, wanted, log }) : undefined;
 if (load) {
   results.push(...load.results);
   skipped.push(...load.skipped);
 }
 
-const postgres = POSTGRES_SCENARIOS.some(wanted) ? await benchPostgres({ etl, writeRows: script('write-rows'), work: tmp, runs, wanted, log }) : undefined;
+const postgres = POSTGRES_SCENARIOS.some(wanted) ? await benchPostgres({ etl, measurer, writeRows: script('write-rows'), work: tmp, runs, wanted, log }) : undefined;
 if (postgres) {
   results.push(...postgres.results);
   skipped.push(...postgres.skipped);
 }
 
 if (DELTA_SCENARIOS.some(wanted)) {
-  const delta = await benchDelta({ etl, work: tmp, runs, wanted, log });
+  const delta = await benchDelta({ measurer, work: tmp, runs, wanted, log });
   results.push(...delta);
   const [hive, commit] = DELTA_SCENARIOS.map((id) => delta.find((result) => result.scenario === id));
   if (hive && commit) log(`  Delta commit / Hive rewrite, refreshing 1 of 10 partitions: ${(commit.medianWallS / hive.medianWallS).toFixed(2)}x (goal < 2x)`);
 }
-const serve = SERVE_SCENARIOS.some(wanted) ? await benchServe({ etl, inputsDir: path.join(outDir, 'inputs'), wanted, log }) : undefined;
+const serve = SERVE_SCENARIOS.some(wanted) ? await benchServe({ measurer, inputsDir: path.join(outDir, 'inputs'), wanted, log }) : undefined;
 if (serve) results.push(...serve.results);
+if (baseline) {
+  await reportBaseline(baseline.ref);
+  process.exit(process.exitCode ?? 0);
+}
 
 const show = (value: number | null, digits = 0): string => (value === null ? 'n/a' : value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 log('');
@@ -327,35 +349,11 @@ await writeFile(resultsFile, `${JSON.stringify(report, null, 2)}\n`);
 log(`\nwrote ${path.relative(process.cwd(), resultsFile)}`);
 await rm(tmp, { recursive: true, force: true });
 
-/**
- * --baseline <ref>: the scenarios etl's CLI runs, new and old build alternately, ratios new/old. The
- * pandas and DuckDB peers are left out: they do not change between builds.
- */
-async function compareWithBaseline(ref: string): Promise<void> {
-  log(`baseline: building ${ref}`);
-  const baseline = await prepareBaseline(repo, ref, log);
-  const etls = { new: etl, old: baseline.etl };
-  const paired: PairedResult[] = [];
-  try {
-    log('scenarios (new = this checkout, old = the baseline), alternating run by run:');
-    const monthly = inputs ? ([['transform-xlsx-60k', inputs.monthly60k], ['transform-xlsx-6k', inputs.monthly6k], ['transform-xls-60k', inputs.monthly60kXls]] as const) : [];
-    for (const [id, input] of monthly) {
-      if (!wanted(id)) continue;
-      paired.push(await measurePaired(id, runs, etls, (cli) => runProcess(node, [cli, 'transform', 'ons', '--input', input, '--out', path.join(tmp, `${id}.parquet`)])));
-    }
-    for (const people of [10_000, 100_000]) {
-      const id = `json-people-${people / 1000}k`;
-      if (!wanted(id) && !wanted('json-people-100k')) continue;
-      const dataDir = await writePeopleRawLayer(path.join(tmp, id), people);
-      paired.push(await measurePaired(id, Math.min(runs, 3), etls, (cli) => runProcess(node, [cli, 'transform', 'random-person', '--data-dir', dataDir, '--out', path.join(tmp, `${id}.parquet`)])));
-    }
-    if (wanted('help')) paired.push(await measurePaired('help', Math.max(runs, 10), etls, (cli) => runProcess(node, [cli, '--help'])));
-  } finally {
-    await baseline.remove();
-  }
+/** --baseline: the paired scenarios' new/old ratios, then every scenario asked for that was not paired, and why. */
+async function reportBaseline(ref: string): Promise<void> {
   const mb = (value: number | null): string => (value === null ? 'n/a' : value.toFixed(0));
   log('');
-  log(`new = ${path.relative(repo, etl) || etl}, old = ${baseline.ref}; ratios are new/old, the median of run pairs (min-max)`);
+  log(`new = ${path.relative(repo, etl) || etl}, old = ${ref}; ratios are new/old, the median of run pairs (min-max)`);
   log(
     table(
       ['scenario', 'pairs', 'new (s)', 'old (s)', 'time new/old', 'spread', 'peak RSS new/old (MB)', 'RSS new/old', 'verdict'],
@@ -372,10 +370,14 @@ async function compareWithBaseline(ref: string): Promise<void> {
       ]),
     ),
   );
+  for (const id of only ?? []) {
+    if (![...paired, ...notPaired, ...skipped].some((r) => r.scenario === id)) notPaired.push({ scenario: id, reason: 'nothing ran under that name (a peer runs with its etl scenario)' });
+  }
+  for (const { scenario, reason } of [...notPaired, ...skipped]) log(`not paired ${scenario}: ${reason}`);
   const regressions = paired.filter((r) => r.regression.length > 0);
   log(regressions.length > 0 ? `\n${regressions.length} scenario(s) past ${REGRESSION_RATIO} x the baseline: ${regressions.map((r) => r.scenario).join(', ')}` : `\nno scenario past ${REGRESSION_RATIO} x the baseline`);
   const file = path.resolve(flag('json') ?? path.join(outDir, 'results-baseline.json'));
-  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), baseline: baseline.ref, cli: etl, runsPerScenario: runs, results: paired }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), baseline: ref, cli: etl, runsPerScenario: runs, results: paired, notPaired: [...notPaired, ...skipped] }, null, 2)}\n`);
   log(`wrote ${path.relative(process.cwd(), file)}`);
   await rm(tmp, { recursive: true, force: true });
   if (regressions.length > 0) process.exitCode = 1;

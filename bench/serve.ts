@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { round, type Result } from './measure.js';
+import { round, type Measurer, type Result, type Run } from './measure.js';
 
 /**
  * `etl serve` against a 1M-row dataset: requests per second for a point lookup (`?id=`) and a 100-row filtered
@@ -77,8 +77,14 @@ function result(scenario: string, detail: string, count: number, measured: { per
 
 const pick = (i: number, modulo: number): number => (i * 7919 + 17) % modulo;
 
-export async function benchServe(options: { etl: string; inputsDir: string; wanted: (id: string) => boolean; log: (line: string) => void }): Promise<ServeBench> {
-  const { etl, log, wanted } = options;
+/** `count` requests as one run of the scenario: its wall time; the server's peak RSS is not this run's alone. */
+async function timed(count: number, one: (i: number) => Promise<void>): Promise<Run> {
+  const { seconds } = await rate(count, one);
+  return { wallMs: seconds * 1000, peakRssMb: null, stdout: '', stderr: '' };
+}
+
+export async function benchServe(options: { measurer: Measurer; inputsDir: string; wanted: (id: string) => boolean; log: (line: string) => void }): Promise<ServeBench> {
+  const { measurer, log, wanted } = options;
   const bench: ServeBench = { results: [] };
   const dataDir = path.join(options.inputsDir, 'serve');
   const million = path.join(dataDir, 'processed', 'bench', 'rows-1m.parquet');
@@ -87,10 +93,15 @@ export async function benchServe(options: { etl: string; inputsDir: string; want
   await writeDataset(million, 1_000_000);
   if (wanted('serve-csv-10m')) await writeDataset(tenMillion, 10_000_000);
 
-  const server = await startServe(etl, dataDir);
+  // One server per build (against --baseline), started by its first run.
+  const servers = new Map<string, ReturnType<typeof startServe>>();
+  const serverOf = (cli: string): ReturnType<typeof startServe> => {
+    if (!servers.has(cli)) servers.set(cli, startServe(cli, dataDir));
+    return servers.get(cli)!;
+  };
   const agent = new Agent({ connections: CONCURRENCY, pipelining: 1 });
-  const get = async (route: string): Promise<string> => {
-    const response = await request(server.url + route, { dispatcher: agent });
+  const get = async (cli: string, route: string): Promise<string> => {
+    const response = await request((await serverOf(cli)).url + route, { dispatcher: agent });
     const body = await response.body.text();
     if (response.statusCode !== 200) throw new Error(`${route}: HTTP ${response.statusCode} ${body.slice(0, 200)}`);
     return body;
@@ -105,44 +116,70 @@ export async function benchServe(options: { etl: string; inputsDir: string; want
     (await connection.runAndReadAll(sql, params)).getRowObjectsJson();
   };
   try {
+    const note = 'rows/s column = requests (or queries) per second';
     if (wanted('serve-point-1m')) {
-      await rate(200, (i) => get(`/v1/datasets/bench/rows-1m/rows?id=${pick(i, 1_000_000)}`).then(() => undefined));
-      const served = await rate(POINT_REQUESTS, (i) => get(`/v1/datasets/bench/rows-1m/rows?id=${pick(i, 1_000_000)}`).then(() => undefined));
-      const sql = 'SELECT * FROM read_parquet($1) WHERE id = CAST($2 AS BIGINT) LIMIT 1001';
-      const floor = await rate(POINT_REQUESTS, (i) => peer(sql, [million, String(pick(i, 1_000_000))]));
-      bench.results.push(result('serve-point-1m', `GET rows?id=<n> on 1M rows, ${CONCURRENCY} clients`, POINT_REQUESTS, served), result('duckdb-point-1m', 'SELECT * … WHERE id = $2 LIMIT 1001, in-process (DuckDB node-api)', POINT_REQUESTS, floor));
-      log(`  serve-point-1m: ${served.perS.toFixed(0)} req/s; DuckDB in-process ${floor.perS.toFixed(0)} queries/s`);
+      // One run = POINT_REQUESTS requests; the warm-up is one such run too.
+      const served = await measurer.cli('serve-point-1m', `GET rows?id=<n> on 1M rows, ${CONCURRENCY} clients`, { runs: 1, warmUp: true, rows: POINT_REQUESTS, note }, (cli) =>
+        timed(POINT_REQUESTS, (i) => get(cli, `/v1/datasets/bench/rows-1m/rows?id=${pick(i, 1_000_000)}`).then(() => undefined)),
+      );
+      bench.results.push(served);
+      if (measurer.runPeer('duckdb-point-1m')) {
+        const sql = 'SELECT * FROM read_parquet($1) WHERE id = CAST($2 AS BIGINT) LIMIT 1001';
+        const floor = await rate(POINT_REQUESTS, (i) => peer(sql, [million, String(pick(i, 1_000_000))]));
+        bench.results.push(result('duckdb-point-1m', 'SELECT * … WHERE id = $2 LIMIT 1001, in-process (DuckDB node-api)', POINT_REQUESTS, floor));
+        log(`  serve-point-1m: ${served.rowsPerS} req/s; DuckDB in-process ${floor.perS.toFixed(0)} queries/s`);
+      }
     }
     if (wanted('serve-page-1m')) {
-      await rate(50, (i) => get(`/v1/datasets/bench/rows-1m/rows?grp=${pick(i, GROUPS)}&order=-day&limit=100`).then(() => undefined));
-      const served = await rate(PAGE_REQUESTS, (i) => get(`/v1/datasets/bench/rows-1m/rows?grp=${pick(i, GROUPS)}&order=-day&limit=100`).then(() => undefined));
-      const sql = 'SELECT * FROM read_parquet($1) WHERE grp = CAST($2 AS INTEGER) ORDER BY day DESC LIMIT 101';
-      const floor = await rate(PAGE_REQUESTS, (i) => peer(sql, [million, String(pick(i, GROUPS))]));
-      bench.results.push(result('serve-page-1m', `GET rows?grp=<g>&order=-day&limit=100 on 1M rows, ${CONCURRENCY} clients`, PAGE_REQUESTS, served), result('duckdb-page-1m', 'SELECT * … WHERE grp = $2 ORDER BY day DESC LIMIT 101, in-process', PAGE_REQUESTS, floor));
-      log(`  serve-page-1m: ${served.perS.toFixed(0)} req/s; DuckDB in-process ${floor.perS.toFixed(0)} queries/s`);
+      const served = await measurer.cli('serve-page-1m', `GET rows?grp=<g>&order=-day&limit=100 on 1M rows, ${CONCURRENCY} clients`, { runs: 1, warmUp: true, rows: PAGE_REQUESTS, note }, (cli) =>
+        timed(PAGE_REQUESTS, (i) => get(cli, `/v1/datasets/bench/rows-1m/rows?grp=${pick(i, GROUPS)}&order=-day&limit=100`).then(() => undefined)),
+      );
+      bench.results.push(served);
+      if (measurer.runPeer('duckdb-page-1m')) {
+        const sql = 'SELECT * FROM read_parquet($1) WHERE grp = CAST($2 AS INTEGER) ORDER BY day DESC LIMIT 101';
+        const floor = await rate(PAGE_REQUESTS, (i) => peer(sql, [million, String(pick(i, GROUPS))]));
+        bench.results.push(result('duckdb-page-1m', 'SELECT * … WHERE grp = $2 ORDER BY day DESC LIMIT 101, in-process', PAGE_REQUESTS, floor));
+        log(`  serve-page-1m: ${served.rowsPerS} req/s; DuckDB in-process ${floor.perS.toFixed(0)} queries/s`);
+      }
     }
     if (wanted('serve-csv-10m')) {
-      const started = performance.now();
-      const response = await request(`${server.url}/v1/datasets/bench/rows-10m/rows?format=csv`, { dispatcher: agent });
-      if (response.statusCode !== 200) throw new Error(`CSV of 10M rows: HTTP ${response.statusCode} ${(await response.body.text()).slice(0, 200)}`);
-      let bytes = 0;
-      let lines = 0;
-      for await (const chunk of response.body) {
-        bytes += (chunk as Buffer).length;
-        for (const byte of chunk as Buffer) if (byte === 10) lines++;
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const status = await readFile(`/proc/${server.pid}/status`, 'utf8').catch(() => '');
-      const peakKib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-      bench.csv = { peakRssMb: peakKib / 1024, rows: lines - 1, megabytes: bytes / 1e6, seconds };
-      bench.results.push({ scenario: 'serve-csv-10m', detail: 'GET rows?format=csv of 10M rows, the server process', runs: 1, medianWallS: round(seconds, 3), minWallS: round(seconds, 3), rows: lines - 1, rowsPerS: Math.round((lines - 1) / seconds), mbPerS: round(bytes / 1e6 / seconds, 2), mbOf: 'output', medianPeakRssMb: Number.isNaN(peakKib) ? null : round(peakKib / 1024, 1) });
-      log(`  serve-csv-10m: ${(lines - 1).toLocaleString('en')} rows, ${(bytes / 1e6).toFixed(0)} MB in ${seconds.toFixed(1)} s; server peak RSS ${(peakKib / 1024).toFixed(0)} MB`);
+      let sent = { rows: 0, megabytes: 0 };
+      // A server of its own per run: its peak RSS (VmHWM) is then this stream's.
+      const stream = async (cli: string): Promise<Run> => {
+        const server = await startServe(cli, dataDir);
+        try {
+          const started = performance.now();
+          const response = await request(`${server.url}/v1/datasets/bench/rows-10m/rows?format=csv`, { dispatcher: agent });
+          if (response.statusCode !== 200) throw new Error(`CSV of 10M rows: HTTP ${response.statusCode} ${(await response.body.text()).slice(0, 200)}`);
+          let bytes = 0;
+          let lines = 0;
+          for await (const chunk of response.body) {
+            bytes += (chunk as Buffer).length;
+            for (const byte of chunk as Buffer) if (byte === 10) lines++;
+          }
+          const wallMs = performance.now() - started;
+          const status = await readFile(`/proc/${server.pid}/status`, 'utf8').catch(() => '');
+          const peakKib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+          sent = { rows: lines - 1, megabytes: bytes / 1e6 };
+          return { wallMs, peakRssMb: Number.isNaN(peakKib) ? null : peakKib / 1024, stdout: '', stderr: '' };
+        } finally {
+          await server.stop();
+        }
+      };
+      const csv = await measurer.cli('serve-csv-10m', 'GET rows?format=csv of 10M rows, the server process', { runs: 1 }, stream);
+      csv.rows = sent.rows;
+      csv.rowsPerS = Math.round(sent.rows / csv.medianWallS);
+      csv.mbPerS = round(sent.megabytes / csv.medianWallS, 2);
+      csv.mbOf = 'output';
+      bench.results.push(csv);
+      if (csv.medianPeakRssMb !== null) bench.csv = { peakRssMb: csv.medianPeakRssMb, rows: sent.rows, megabytes: sent.megabytes, seconds: csv.medianWallS };
+      log(`  serve-csv-10m: ${sent.rows.toLocaleString('en')} rows, ${sent.megabytes.toFixed(0)} MB in ${csv.medianWallS.toFixed(1)} s; server peak RSS ${csv.medianPeakRssMb?.toFixed(0) ?? 'n/a'} MB`);
     }
   } finally {
     for (const connection of connections) connection.closeSync();
     instance.closeSync();
     await agent.close();
-    await server.stop();
+    for (const server of await Promise.allSettled(servers.values())) if (server.status === 'fulfilled') await server.value.stop();
   }
   return bench;
 }
