@@ -115,8 +115,11 @@ export class XmlScanner {
       // `pending + chunk` is a rope that every read of the chunk goes through, and flattening it copies the chunk.
       const close = chunk.indexOf('>') + 1;
       this.scan(close === 0 ? this.pending + chunk : this.pending + chunk.slice(0, close), 0);
-      this.checkPending();
-      if (close === 0) return;
+      if (close === 0) {
+        this.checkPending();
+        return;
+      }
+      // Not checked here: what is still held part-way through the chunk may end in its rest (a `>` in a quoted value).
       from = close;
       if (this.pending.length > 0) {
         this.scan(this.pending + chunk.slice(from), 0);

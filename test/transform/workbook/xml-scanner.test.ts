@@ -136,5 +136,8 @@ describe('the XML scanner', () => {
     expect(() => scan([`<c r="${'A'.repeat(20)}`, '"/>'], { capturing: false }, 10)).toThrow(XmlTokenTooLongError);
     // Text the handler does not want is dropped, however long.
     expect(scan(['<t>', 'x'.repeat(50), '</t>'], { capturing: false }, 10)).toEqual(['<t {}>', '</t>']);
+    // Only what is still held once a chunk is read counts: a token cut by a chunk end and finished in the next one
+    // is not measured part-way (here the first `>` of the next chunk is inside a quoted value).
+    expect(scan(['<c r="A1" t="', 'x>yz"/>', '<d/>'], { capturing: false }, 14)).toEqual(['<c {"r":"A1","t":"x>yz"}/>', '</c>', '<d {}/>', '</d>']);
   });
 });
