@@ -39,10 +39,10 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
   const headings = layout.headings ? new Headings(layout.headings) : undefined;
   const continuation = layout.headings?.continuation === undefined ? undefined : new RegExp(layout.headings.continuation);
   const labelField = layout.headings?.labelField;
-  const periodFields = header.periods.map((period) => Object.entries(period.fields));
-  // Each period field's values, period by period (every period column parses to the same fields): the same
-  // arrays serve every body row.
-  const periodNames = (periodFields[0] ?? []).map(([field]) => field);
+  // Every period column parses to the same fields: the first one's give their names and order.
+  const firstPeriodFields = Object.entries(header.periods[0]?.fields ?? {});
+  // Each period field's values, period by period: the same arrays serve every body row.
+  const periodNames = firstPeriodFields.map(([field]) => field);
   const periodColumns = periodNames.map((field) => header.periods.map((period) => period.fields[field]!));
   const valueField = layout.value.field;
   const perRow = hooks?.perRow ?? false;
@@ -60,7 +60,7 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
     // The hot loop of a large sheet (12 rows per area row): one object per sheet row, in the output's field
     // order; the periods and figures vary along the run.
     const template: Record<string, Value> = { edition };
-    for (const [field, value] of periodFields[0] ?? []) template[field] = value;
+    for (const [field, value] of firstPeriodFields) template[field] = value;
     for (const field in fields) template[field] = fields[field]!;
     template[valueField] = null;
     template.source_file = table.sourceFile;
