@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { openDuckDb } from './duckdb.js';
+import { openDuckDbStatements, type DuckDbStatements } from './duckdb.js';
 import { errorMessage } from './errors.js';
 
 /**
@@ -21,8 +21,8 @@ import { errorMessage } from './errors.js';
  * about as long as connecting and authenticating to a server, so doing both together saves one of them (~0.1-0.3 s
  * of each `etl load`/`extract` against Postgres). If either fails, the other is closed before the error is thrown.
  */
-export async function connectBesideDuckDb<T>(connect: Promise<T>, disconnect: (connection: T) => Promise<void>, threads = 1): Promise<[T, Awaited<ReturnType<typeof openDuckDb>>]> {
-  const opening = openDuckDb(threads);
+export async function connectBesideDuckDb<T>(connect: Promise<T>, disconnect: (connection: T) => Promise<void>, threads = 1): Promise<[T, Awaited<ReturnType<typeof openDuckDbStatements>>]> {
+  const opening = openDuckDbStatements(threads);
   const [connection, duck] = await Promise.allSettled([connect, opening]);
   if (connection.status === 'fulfilled' && duck.status === 'fulfilled') return [connection.value, duck.value];
   if (duck.status === 'fulfilled') duck.value.close();
@@ -67,8 +67,8 @@ async function settleBoth(first: Promise<unknown>, second: Promise<unknown>, pre
  * DuckDB writes `select` as CSV (no header; NULL unquoted-empty, '' quoted: what COPY … CSV reads) into `into`.
  * A failure on either side rejects; the caller's transaction decides what is kept.
  */
-export async function streamQueryAsCsv(duck: DuckDBConnection, select: string, into: Writable): Promise<void> {
-  await streamCopy(duck, select, [], 'FORMAT csv, HEADER false', into);
+export async function streamQueryAsCsv(duck: DuckDbStatements, select: string, into: Writable): Promise<void> {
+  await pipeOut((fifo) => duck.run(`COPY (${select}) TO ${sqlPath(fifo)} (FORMAT csv, HEADER false)`), into);
 }
 
 /**
@@ -76,8 +76,17 @@ export async function streamQueryAsCsv(duck: DuckDBConnection, select: string, i
  * `into`, through a named pipe: the file is never whole anywhere, in memory or on disk.
  */
 export async function streamCopy(duck: DuckDBConnection, select: string, params: readonly string[], options: string, into: Writable): Promise<void> {
+  await pipeOut((fifo) => duck.run(`COPY (${select}) TO ${sqlPath(fifo)} (${options})`, params.length > 0 ? [...params] : undefined), into);
+}
+
+function sqlPath(file: string): string {
+  return `'${file.replace(/'/g, "''")}'`;
+}
+
+/** `write` has DuckDB write into the named pipe it is given; what it writes is carried into `into`. */
+async function pipeOut(write: (fifo: string) => Promise<unknown>, into: Writable): Promise<void> {
   await withFifo(async (fifo) => {
-    const writer = duck.run(`COPY (${select}) TO '${fifo.replace(/'/g, "''")}' (${options})`, params.length > 0 ? [...params] : undefined).catch(async (error: unknown) => {
+    const writer = write(fifo).catch(async (error: unknown) => {
       await releaseOpen(fifo, 'writer');
       throw error;
     });
@@ -113,14 +122,14 @@ export class CsvLineTooLong extends Error {
  * DuckDB reads CSV (as COPY … TO STDOUT CSV writes it) from `from` with the given column types and writes it to
  * `parquetFile` (zstd). Returns the rows written. A line longer than `lineBytes` rejects with `CsvLineTooLong`.
  */
-export async function writeCsvAsParquet(duck: DuckDBConnection, from: Readable, columns: ReadonlyArray<{ name: string; duckType: string }>, parquetFile: string, lineBytes = CSV_LINE_BYTES): Promise<number> {
+export async function writeCsvAsParquet(duck: DuckDbStatements, from: Readable, columns: ReadonlyArray<{ name: string; duckType: string }>, parquetFile: string, lineBytes = CSV_LINE_BYTES): Promise<number> {
   return withFifo(async (fifo) => {
     const types = `{${columns.map((c) => `'${c.name.replace(/'/g, "''")}': '${c.duckType}'`).join(', ')}}`;
-    const read = `read_csv('${fifo.replace(/'/g, "''")}', columns = ${types}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, strict_mode = true, max_line_size = ${lineBytes}, buffer_size = ${lineBytes})`;
+    const read = `read_csv(${sqlPath(fifo)}, columns = ${types}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, strict_mode = true, max_line_size = ${lineBytes}, buffer_size = ${lineBytes})`;
     let rows = 0;
     const reader = duck
       // No tmp_ file of DuckDB's own: the caller's file is already a temp one, and a failed COPY left DuckDB's behind.
-      .run(`COPY (SELECT * FROM ${read}) TO '${parquetFile.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, USE_TMP_FILE false)`)
+      .run(`COPY (SELECT * FROM ${read}) TO ${sqlPath(parquetFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, USE_TMP_FILE false)`)
       .then((result) => {
         rows = Number(result.rowsChanged);
       })

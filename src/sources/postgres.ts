@@ -168,7 +168,7 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
       const copy = client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`));
-      const rows = await writeCsvAsParquet(duck.connection, copy, columns, temp, lineBytes);
+      const rows = await writeCsvAsParquet(duck, copy, columns, temp, lineBytes);
       if (rows !== copy.rowCount) throw new CsvLineTooLong(lineBytes);
       await client.query('COMMIT');
       return { rows, newest };
