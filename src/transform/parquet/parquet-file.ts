@@ -9,9 +9,9 @@ import { Bytes, ThriftWriter, bitWidth, compareUtf8, encodeHybrid, plainStrings 
 /**
  * Writes a parquet file as rows arrive, one row group at a time: every column OPTIONAL (as DuckDB wrote
  * them, so old and new files of a partitioned folder read as one table), dictionary-encoded where values
- * repeat (PLAIN where they hardly do), each page GZIP-compressed by zlib on libuv's thread pool while the
- * next rows are read, and per column chunk the statistics readers prune with (min, max, null count, and
- * the distinct count where a dictionary gives it).
+ * repeat (PLAIN where they hardly do), each page GZIP-compressed by zlib (a large one on libuv's thread
+ * pool while the next rows are read, a small one at once), and per column chunk the statistics readers
+ * prune with (min, max, null count, and the distinct count where a dictionary gives it).
  *
  * A row group holds at most 122,880 rows (DuckDB's default) or 8 MB of plain values (text counted in
  * characters, 4 bytes a string more, as PLAIN writes them), whichever comes first: that bounds memory
