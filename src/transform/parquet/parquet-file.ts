@@ -456,6 +456,8 @@ class ColumnChunkBuilder {
     for (let at = 0, offset = from - runStart; at < count; r++, offset = 0) {
       const { fields, varying, count: runRows } = batchRuns[r]!;
       const rows = Math.min(runRows - offset, count - at);
+      // A run of no rows gives no text: not a dictionary entry, not a missing value.
+      if (rows === 0) continue;
       const own = varying[name];
       if (own === undefined) {
         put(at, rows, fields[name] ?? null);

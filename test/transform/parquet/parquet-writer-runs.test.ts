@@ -85,6 +85,19 @@ describe('the parquet writer, rows as runs', () => {
     expect(rows.find((row) => row.extra === '2')).toBeDefined();
   });
 
+  it('gives a run of no rows nothing: no text in the dictionary or statistics, no missing value', async () => {
+    const runs = areaRuns(6);
+    runs.splice(1, 0, { fields: { edition: 2020, month: null, name: 'Nowhere', extra: 'zzz' }, count: 0, varying: {} });
+    runs.splice(4, 0, { fields: { edition: 2020, month: null, name: null }, count: 0, varying: {} });
+    // Each in the middle of a batch of 3 runs.
+    expect([runs[1]!.count, runs[4]!.count]).toEqual([0, 0]);
+    const fromRuns = path.join(dir, 'empty-runs.parquet');
+    const fromRows = path.join(dir, 'empty-rows.parquet');
+    await writeParquet(tableOf(runs, 3, true), fromRuns);
+    await writeParquet(tableOf(runs, 3, false), fromRows);
+    expect((await readFile(fromRuns)).equals(await readFile(fromRows))).toBe(true);
+  });
+
   it('names the row of a missing text in a run by its place in the part, whether the run shares it or varies it', async () => {
     const shared = areaRuns(10);
     shared[5] = { ...shared[5]!, fields: { ...shared[5]!.fields, name: null } };
