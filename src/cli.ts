@@ -5,7 +5,7 @@ import { escapeControl } from './core/log.js';
 import { redact } from './core/redact.js';
 import { applyDotEnv } from './core/settings.js';
 import { createCommandContext, logFileStream, type CommandContext, type GlobalOptions } from './commands/context.js';
-import { commandEntries, requestedCommandName, type CommandFactory } from './commands/index.js';
+import { commandEntries, commandsWithOwnUsageErrors, requestedCommandName, type CommandFactory } from './commands/index.js';
 import type { DestinationFlags } from './load/destination.js';
 import { VERSION } from './version.js';
 
@@ -95,7 +95,7 @@ ${EXIT_CODES_HELP}`);
   const requested = requestedCommandName(args);
   const listedTerms = new Map<Command, string>();
   for (const entry of commandEntries) {
-    const command = entry.name === requested ? await loadedCommand(await entry.load(), context) : placeholderCommand(entry.name, entry.summary);
+    const command = entry.name === requested ? loadedCommand(await entry.load(), context) : placeholderCommand(entry.name, entry.summary);
     command.configureOutput({ outputError: () => {} });
     listedTerms.set(command, entry.term);
     program.addCommand(command);
@@ -105,9 +105,8 @@ ${EXIT_CODES_HELP}`);
   return program;
 }
 
-async function loadedCommand(create: CommandFactory, context: () => Promise<CommandContext>): Promise<Command> {
+function loadedCommand(create: CommandFactory, context: () => Promise<CommandContext>): Command {
   const command = create(context);
-  const { commandsWithOwnUsageErrors } = await import('./commands/source-command.js');
   nameUsageErrors(command, command.name(), commandsWithOwnUsageErrors);
   return command;
 }

@@ -3,6 +3,9 @@ import type { CommandContext } from './context.js';
 
 export type CommandFactory = (context: () => Promise<CommandContext>) => Command;
 
+/** Generated source subcommands name their own help and the source a foreign flag belongs to; the CLI leaves them be. */
+export const commandsWithOwnUsageErrors = new WeakSet<Command>();
+
 /**
  * One line per subcommand, in the order `etl --help` lists them. `term` and `summary` are what the top-level help
  * shows, kept here so that `etl --help` (and a typo's "did you mean") loads no command module: each command's

@@ -4,6 +4,7 @@ import { checkIdentifier } from '../core/names.js';
 import type { Logger } from '../core/log.js';
 import { envPrefix, type AnySource, type ExtractReport, type SourceFlag } from '../core/source.js';
 import { sources } from '../sources/index.js';
+import { commandsWithOwnUsageErrors } from './index.js';
 import { dataDirOption, fetchOptions } from './options.js';
 
 /**
@@ -12,9 +13,6 @@ import { dataDirOption, fetchOptions } from './options.js';
  * them with a usage error. A source's flags are typed and validated once, by its schema, here.
  */
 export type Stage = 'extract' | 'transform';
-
-/** Generated source subcommands name their own help and the source a foreign flag belongs to; the CLI leaves them be. */
-export const commandsWithOwnUsageErrors = new WeakSet<Command>();
 
 /** Flags every source's extract takes. */
 export interface FetchFlags {

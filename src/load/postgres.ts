@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from 'pg';
 import { connectBesideDuckDb, streamQueryAsCsv } from '../core/csv-pipe.js';
-import { openDuckDb } from '../core/duckdb.js';
+import type { DuckDbStatements } from '../core/duckdb.js';
 import { ConfigError, DataError, LoadError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { connectPostgres, describeServerError, displayUrl, isConnectionLost, qualified, quoteIdent, quoteLiteral, type TableName } from '../core/postgres.js';
@@ -61,8 +61,8 @@ export async function loadToPostgres(request: PostgresLoadRequest): Promise<Load
   const [client, duck] = await connectBesideDuckDb(connectPostgres(target.url, 'load', `etl ${VERSION} load`), (c) => c.end());
   const progress = log.progress(`loading into ${destination}`);
   try {
-    if (partitioned) outcomes.push(...(await loadPartitions(client, duck.connection, partitioned.dir, partitioned.manifest, request)));
-    else outcomes.push(await loadFile(client, duck.connection, files[0]!.path, request));
+    if (partitioned) outcomes.push(...(await loadPartitions(client, duck, partitioned.dir, partitioned.manifest, request)));
+    else outcomes.push(await loadFile(client, duck, files[0]!.path, request));
     progress.done(`${destination}: ${outcomes.filter((o) => o.action === 'uploaded').length} loaded, ${outcomes.filter((o) => o.action === 'skipped').length} unchanged`);
   } catch (error) {
     progress.fail(`${destination}: nothing committed`);
@@ -220,7 +220,7 @@ async function loadPartitions(client: Client, duck: DuckConnection, dir: string,
   return outcomes;
 }
 
-type DuckConnection = Awaited<ReturnType<typeof openDuckDb>>['connection'];
+type DuckConnection = DuckDbStatements;
 
 /** BEGIN, then wait for any other etl load of the same table to finish (the lock ends with the transaction). */
 async function begin(client: Client, table: TableName): Promise<void> {
@@ -229,13 +229,13 @@ async function begin(client: Client, table: TableName): Promise<void> {
 }
 
 async function fileColumns(duck: DuckConnection, source: string): Promise<FileColumn[]> {
-  const described = (await duck.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS();
-  return described.map((row) => ({ name: String(row.column_name), duckType: String(row.column_type), pgType: pgTypeOf(String(row.column_type)) }));
+  const described = await duck.readText(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${source})`);
+  return described.map(([name, duckType]) => ({ name: name!, duckType: duckType!, pgType: pgTypeOf(duckType!) }));
 }
 
 async function countRows(duck: DuckConnection, file: string): Promise<number> {
-  const rows = (await duck.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(file)})`)).getRowObjectsJS();
-  return Number(rows[0]!.n);
+  const rows = await duck.readText(`SELECT count(*)::VARCHAR FROM read_parquet(${sqlString(file)})`);
+  return Number(rows[0]![0]);
 }
 
 /** The Postgres column type for a parquet column (as DuckDB names it): DATE, INT4/INT8, DOUBLE PRECISION, BOOLEAN, TEXT, TIMESTAMPTZ. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
 import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
-import { connectBesideDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
+import { CSV_LINE_BYTES, CsvLineTooLong, connectBesideDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { loadDuckDb, openDuckDb } from '../core/duckdb.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -69,6 +69,8 @@ interface TableManifest {
 }
 
 const MANIFEST = 'manifest.json';
+/** The longest row read (as CSV): DuckDB holds a buffer of this size, inside its 256 MB budget. */
+const MAX_CSV_LINE_BYTES = 64 * 1024 * 1024;
 const TIME_TYPES = /^(date|timestamp)/;
 const ORDERED_TYPES = /^(smallint|integer|bigint|numeric|real|double precision|date|timestamp)/;
 
@@ -160,12 +162,21 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
     const where = incremental ? `WHERE ${quoteIdent(cursorColumn.name)} > ${quoteLiteral(after!)}::${cursorColumn.pgType} - interval '${lagSeconds} seconds'` : '';
     const list = columns.map((c) => quoteIdent(c.name)).join(', ');
     const progress = io.log.progress(`${name}: ${incremental ? `rows with ${cursor} past ${after}${lagSeconds > 0 ? ` - ${request.options.lag}` : ''}` : 'the whole table'}`);
-    // One snapshot for the cursor's new value and the rows: nothing committed in between is counted but not read.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
     const { copyOut } = await import('../core/copy-out.js');
-    const rows = await writeCsvAsParquet(duck.connection, client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`)), columns, temp);
-    await client.query('COMMIT');
+    const readRows = async (lineBytes: number): Promise<{ rows: number; newest: string | null }> => {
+      // One snapshot for the cursor's new value and the rows: nothing committed in between is counted but not read.
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
+      const copy = client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`));
+      const rows = await writeCsvAsParquet(duck, copy, columns, temp, lineBytes);
+      if (rows !== copy.rowCount) throw new CsvLineTooLong(lineBytes);
+      await client.query('COMMIT');
+      return { rows, newest };
+    };
+    const { rows, newest } = await readWithRoomForLongRows(`postgres ${name}`, readRows, async (tooLong, next) => {
+      await client.query('ROLLBACK');
+      io.log.info(`${name}: ${tooLong.message}; reading the rows again with room for ${next} bytes a row`);
+    });
     const extractedAt = io.now().toISOString();
     const base = { source: 'postgres', dataset: request.dataset, url: displayUrl(url), rawDir: dir };
     if (rows === 0 && incremental) {
@@ -202,11 +213,33 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
   }
 }
 
+/**
+ * Most rows fit the reader's first buffer; a longer one costs one more read of the changes, with four times the room.
+ * DuckDB holds the buffer within its memory budget, so running out of memory while making room is the row too long.
+ */
+async function readWithRoomForLongRows<T>(what: string, read: (lineBytes: number) => Promise<T>, beforeRetry: (tooLong: CsvLineTooLong, next: number) => Promise<void>): Promise<T> {
+  const tooLong = (cause: unknown): SourceError =>
+    new SourceError(`${what}: a row is longer than etl reads in one row (${MAX_CSV_LINE_BYTES} bytes as CSV)`, { hint: 'leave the widest columns out with a view, and extract the view', cause });
+  for (let lineBytes = CSV_LINE_BYTES; ; ) {
+    try {
+      return await read(lineBytes);
+    } catch (error) {
+      if (!(error instanceof CsvLineTooLong)) throw lineBytes > CSV_LINE_BYTES && /Out of Memory Error/.test(errorMessage(error)) ? tooLong(error) : error;
+      if (lineBytes >= MAX_CSV_LINE_BYTES) throw tooLong(error);
+      const next = Math.min(MAX_CSV_LINE_BYTES, 4 * lineBytes);
+      await beforeRetry(error, next);
+      lineBytes = next;
+    }
+  }
+}
+
 function describeExtractError(error: unknown, name: string): unknown {
   if (isEtlError(error)) return error;
   if (isConnectionLost(error)) return new SourceError(`postgres ${name}: the server went away during the extract (${errorMessage(error)}); the cursor was not advanced`, { hint: 'run again: the same rows are read again', retriable: true, cause: error });
   if ((error as { code?: string }).code) return new SourceError(`postgres ${name}: ${describeServerError(error)}`, { cause: error });
-  return new SourceError(`postgres ${name}: ${errorMessage(error)}`, { cause: error });
+  // DuckDB's own errors quote the row they stopped at, whole: the first line says what went wrong.
+  const firstLine = errorMessage(error).split('\n')[0]!;
+  return new SourceError(`postgres ${name}: ${firstLine.length > 300 ? `${firstLine.slice(0, 300)}…` : firstLine}`, { cause: error });
 }
 
 /** Chunks a killed run wrote but never listed are not part of the table's history. */

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -60,6 +60,32 @@ describePostgres('etl extract postgres table: column types', (database) => {
     expect(transform.code, transform.stderr).toBe(0);
     const processed = await readParquet(out);
     expect(processed.rows.find((row) => Number(row.id) === 1)).toMatchObject({ i2: -32768, f4: 1.1, n: -1234.567, nfree: '3.14159265358979323846264338327950288', tstz: new Date('2024-03-01T10:00:00Z'), ch: 'ab   ', ip: '10.1.2.3' });
+  });
+
+  it('rows longer than the CSV reader first makes room for (2 MiB) are read again with room, the last one too; nothing else is left in the folder', async () => {
+    // A 3.6 MB row in the middle ("Maximum line size" from DuckDB) and a 20 MB unquoted one at the very end, which
+    // DuckDB's reader with room for 8 MiB drops without an error: only the count against the server's shows it.
+    await database().query(`CREATE TABLE kinds.wide (id int PRIMARY KEY, t text);
+      INSERT INTO kinds.wide VALUES (1, 'short'), (2, repeat('a"b,' || chr(10), 600000)), (3, ''), (4, repeat('z', 20000000))`);
+    const data = path.join(work, 'wide');
+    const extracted = await extract(data, 'kinds.wide');
+    expect(extracted.code, extracted.stderr).toBe(0);
+    expect(extracted.stderr).toMatch(/a row longer than 2097152 bytes as CSV; reading the rows again with room for 8388608 bytes a row\n.*a row longer than 8388608 bytes as CSV; reading the rows again with room for 33554432 bytes a row\n/);
+    const { rows } = await readParquet(await rawChunk(data, 'kinds.wide'));
+    expect(rows.map((row) => [row.id, row.t === 'short' || row.t === '' ? row.t : (row.t as string).length])).toEqual([[1, 'short'], [2, 3_000_000], [3, ''], [4, 20_000_000]]);
+    expect((rows[1]!.t as string).slice(0, 10)).toBe('a"b,\na"b,\n');
+  });
+
+  it('a row longer than etl reads (64 MiB as CSV) fails the extract with one line that quotes none of it; nothing is left in the folder', async () => {
+    await database().query(`CREATE TABLE kinds.huge (id int PRIMARY KEY, t text); INSERT INTO kinds.huge VALUES (1, 'short'), (2, repeat('z', 70000000))`);
+    const data = path.join(work, 'huge');
+    const extracted = await extract(data, 'kinds.huge');
+    expect(extracted.code).toBe(3);
+    const error = extracted.stderr.trim().split('\n').at(-1)!;
+    expect(error).toMatch(/^etl: source error: postgres kinds\.huge: a row is .*etl reads in one row \(67108864 bytes as CSV\) \(leave the widest columns out with a view/);
+    expect(extracted.stderr).not.toContain('zzzz');
+    // DuckDB's own temp file (tmp_…) from the last, failed attempt included.
+    expect(await readdir(path.join(data, 'raw', 'postgres', 'table', 'kinds.huge'))).toEqual([]);
   });
 
   it('an empty table is a chunk of no rows that transform reads', async () => {

@@ -1,4 +1,5 @@
 import { DataError, errorMessage } from '../../core/errors.js';
+import { loadDuckDb } from '../../core/duckdb.js';
 
 export interface ParquetDescription {
   rows: number;
@@ -10,7 +11,7 @@ export interface ParquetDescription {
 
 /** Schema, row count and first rows of a parquet file, read with DuckDB (loaded only when asked). */
 export async function describeParquet(file: string, headRows: number): Promise<ParquetDescription> {
-  const duck = await import('@duckdb/node-api');
+  const duck = loadDuckDb();
   const instance = await duck.DuckDBInstance.create(':memory:');
   try {
     const connection = await instance.connect();

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isTempFile, tempPathFor, trackTempFile, writeFileAtomic } from '../../core/atomic-file.js';
+import { loadDuckDb } from '../../core/duckdb.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Shard } from '../../core/source.js';
 import { quoteIdentifier } from './duckdb-sql.js';
@@ -42,7 +43,7 @@ const PART_FILE = 'part-0.parquet';
  * Values reach DuckDB as bound parameters, never pasted into SQL.
  */
 export async function partitionParquet(file: string, column: string, dir: string, shard?: Shard): Promise<PartitionedOutput> {
-  const duck = await import('@duckdb/node-api');
+  const duck = loadDuckDb();
   const instance = await duck.DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '256MB' });
   const connection = await instance.connect();
   const staged: Array<{ temp: string; destination: string; untrack: () => void }> = [];
