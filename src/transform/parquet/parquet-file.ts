@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzip, gzipSync } from 'node:zlib';
 import { DataError } from '../../core/errors.js';
 import { RowRuns, type Column, type ColumnType, type RowBatch, type Value } from '../../core/table.js';
 import { PACKAGE_NAME, VERSION } from '../../version.js';
@@ -9,9 +9,9 @@ import { Bytes, ThriftWriter, bitWidth, compareUtf8, encodeHybrid, plainStrings 
 /**
  * Writes a parquet file as rows arrive, one row group at a time: every column OPTIONAL (as DuckDB wrote
  * them, so old and new files of a partitioned folder read as one table), dictionary-encoded where values
- * repeat (PLAIN where they hardly do), each page GZIP-compressed by zlib on libuv's thread pool while the
- * next rows are read, and per column chunk the statistics readers prune with (min, max, null count, and
- * the distinct count where a dictionary gives it).
+ * repeat (PLAIN where they hardly do), each page GZIP-compressed by zlib (a large one on libuv's thread
+ * pool while the next rows are read, a small one at once), and per column chunk the statistics readers
+ * prune with (min, max, null count, and the distinct count where a dictionary gives it).
  *
  * A row group holds at most 122,880 rows (DuckDB's default) or 8 MB of plain values (text counted in
  * characters, 4 bytes a string more, as PLAIN writes them), whichever comes first: that bounds memory
@@ -29,7 +29,20 @@ const GZIP_LEVEL = 6;
 /** A text longer than this (in bytes) gives its statistic as a truncated bound, as parquet-mr and Arrow do. */
 const MAX_STATISTIC_BYTES = 64;
 
-const compress = promisify(gzip);
+const compressOnThreadPool = promisify(gzip);
+
+/**
+ * Below this many bytes a page is compressed here, synchronously: a trip to the thread pool costs the main
+ * thread more than deflating a small page does (half the ONS transform's pages are dictionary and level pages
+ * of a few hundred bytes; each trip cost it about half a millisecond at load 10, the deflate tens of microseconds).
+ */
+export const SYNC_GZIP_BYTES = 16 * 1024;
+
+/** A page's GZIP member: the same bytes either way, level 6 in one output buffer. */
+export function compressPage(page: Buffer): Promise<Buffer> | Buffer {
+  const options = { level: GZIP_LEVEL, chunkSize: gzipChunkSize(page.length) };
+  return page.length < SYNC_GZIP_BYTES ? gzipSync(page, options) : compressOnThreadPool(page, options);
+}
 
 /**
  * Room for a page's whole compressed output (deflate adds at most about 0.1% to incompressible bytes), so
@@ -146,7 +159,10 @@ export class ParquetFileWriter {
       if (this.rowBytes.length < count) this.rowBytes = new Float64Array(count);
       const rowBytes = this.rowBytes.fill(0, 0, count);
       const chunkOrigin = { ...origin, firstRow: origin.firstRow + from };
-      for (const chunk of this.chunks) chunk.append(this.columnValues(batch, chunk.name, from, count), count, rowBytes, chunkOrigin);
+      for (const chunk of this.chunks) {
+        if (batch instanceof RowRuns && chunk.text) chunk.appendTextRuns(batch, from, count, rowBytes, chunkOrigin);
+        else chunk.append(this.columnValues(batch, chunk.name, from, count), count, rowBytes, chunkOrigin);
+      }
       // Rows that fit in this row group's byte budget (at least one, or a huge row would never be written).
       let taken = 0;
       while (taken < count && (this.bytes + rowBytes[taken]! <= MAX_ROW_GROUP_BYTES || (taken === 0 && this.rows === 0))) this.bytes += rowBytes[taken++]!;
@@ -214,7 +230,7 @@ export class ParquetFileWriter {
   }
 
   private async writeRowGroup(encoded: EncodedChunk[], rows: number): Promise<void> {
-    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compress(page.body, { level: GZIP_LEVEL, chunkSize: gzipChunkSize(page.body.length) })))));
+    const compressed = await Promise.all(encoded.map((chunk) => Promise.all(chunk.pages.map((page) => compressPage(page.body)))));
     const buffers: Buffer[] = [];
     const chunks: ChunkMeta[] = [];
     let at = this.offset;
@@ -312,29 +328,26 @@ interface ColumnValues {
 class ColumnChunkBuilder {
   private values: ColumnValues;
   readonly name: string;
+  readonly text: boolean;
 
   constructor(private readonly column: Column) {
     this.values = emptyValues(column.type, 1024);
     this.name = column.name;
+    this.text = column.type === 'string';
   }
 
   /** Checks and stores the column's next `count` values (batch[0..count)), adding each one's plain bytes to rowBytes. */
   append(batch: readonly Value[], count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
-    const { name, nullable, type } = this.column;
+    const { nullable, type } = this.column;
     const values = this.values;
     const start = values.length;
     const fail = (index: number, value: Value): never => {
-      if (value === null) throw new DataError(`${origin.where}row ${origin.firstRow + index} of ${origin.table} has no ${name}, which may not be empty`);
-      throw new DataError(`row ${origin.firstRow + index}: column ${name} expects ${type}, got ${JSON.stringify(String(value))}`);
+      throw this.valueError(origin, index, value);
     };
     if (type === 'string') {
+      this.reserveRuns(count);
       // Written in order from the group's first run, so the array grows at its end and stays packed.
       const strings = values.strings;
-      if (values.runEnds.length < values.runs + count) {
-        const grown = new Int32Array(Math.max(values.runs + count, values.runEnds.length * 2));
-        grown.set(values.runEnds.subarray(0, values.runs));
-        values.runEnds = grown;
-      }
       const runEnds = values.runEnds;
       let runs = values.runs;
       for (let i = 0; i < count; i++) {
@@ -405,6 +418,71 @@ class ColumnChunkBuilder {
       }
     }
     values.length = start + count;
+  }
+
+  /**
+   * A text column's rows [from, from + count) of `batch` (0 to count in rowBytes and errors), read from the runs
+   * themselves: a text a run shares (an area's name over its 12 months) is checked, counted and stored once for
+   * all its rows, not once per row as append() must.
+   */
+  appendTextRuns(batch: RowRuns, from: number, count: number, rowBytes: Float64Array, origin: RowsOrigin): void {
+    const { name, nullable } = this.column;
+    this.reserveRuns(count);
+    const values = this.values;
+    const { strings, runEnds } = values;
+    const start = values.length;
+    let runs = values.runs;
+    /** Rows [at, at + rows) hold `value`. */
+    const put = (at: number, rows: number, value: Value): void => {
+      let text: string | null = null;
+      if (value === null) {
+        if (!nullable) throw this.valueError(origin, at, value);
+      } else {
+        text = typeof value === 'string' ? value : String(value);
+        const bytes = 4 + text.length;
+        for (let i = at; i < at + rows; i++) rowBytes[i]! += bytes;
+      }
+      if (runs > 0 && strings[runs - 1] === text) {
+        runEnds[runs - 1] = start + at + rows;
+      } else {
+        strings[runs] = text;
+        runEnds[runs++] = start + at + rows;
+      }
+    };
+    const batchRuns = batch.runs;
+    let r = 0;
+    let runStart = 0;
+    while (runStart + batchRuns[r]!.count <= from) runStart += batchRuns[r++]!.count;
+    for (let at = 0, offset = from - runStart; at < count; r++, offset = 0) {
+      const { fields, varying, count: runRows } = batchRuns[r]!;
+      const rows = Math.min(runRows - offset, count - at);
+      // A run of no rows gives no text: not a dictionary entry, not a missing value.
+      if (rows === 0) continue;
+      const own = varying[name];
+      if (own === undefined) {
+        put(at, rows, fields[name] ?? null);
+      } else {
+        for (let i = 0; i < rows; i++) put(at + i, 1, own[offset + i] ?? null);
+      }
+      at += rows;
+    }
+    values.runs = runs;
+    values.length = start + count;
+  }
+
+  /** Room for `count` more text runs. */
+  private reserveRuns(count: number): void {
+    const values = this.values;
+    if (values.runEnds.length >= values.runs + count) return;
+    const grown = new Int32Array(Math.max(values.runs + count, values.runEnds.length * 2));
+    grown.set(values.runEnds.subarray(0, values.runs));
+    values.runEnds = grown;
+  }
+
+  private valueError(origin: RowsOrigin, index: number, value: Value): DataError {
+    const { name, type } = this.column;
+    if (value === null) return new DataError(`${origin.where}row ${origin.firstRow + index} of ${origin.table} has no ${name}, which may not be empty`);
+    return new DataError(`row ${origin.firstRow + index}: column ${name} expects ${type}, got ${JSON.stringify(String(value))}`);
   }
 
   /** Keeps the first `rows` values (also after an append that failed part-way). */

@@ -22,8 +22,8 @@ const BATCH_ROWS = 256;
 
 /**
  * Streams a Table into one parquet file (parquet-file.ts): rows are checked against their columns and
- * packed column by column as they arrive, each full row group is encoded here and compressed and written
- * on libuv's thread pool while the next rows are read. Memory stays flat: one row group waits, one is
+ * packed column by column as they arrive, each full row group is encoded here and compressed (its large
+ * pages on libuv's thread pool) and written while the next rows are read. Memory stays flat: one row group waits, one is
  * written. A part that fails leaves nothing of itself; the parquet file appears only when every row was
  * written, and on any error the previous file stays.
  *

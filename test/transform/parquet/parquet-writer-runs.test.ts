@@ -67,6 +67,46 @@ describe('the parquet writer, rows as runs', () => {
     expect((await readFile(fromRuns)).equals(await readFile(fromRows))).toBe(true);
   });
 
+  it('writes the same bytes from runs whose texts vary along the run or are numbers, with a row group ending inside such a run', async () => {
+    // The group's end (row 122,880) falls in run 17,554, one of those whose `extra` varies month by month.
+    const runs = areaRuns(Math.ceil((MAX_ROW_GROUP_ROWS + 1000) / MONTHS.length)).map((run, a) => ({
+      ...run,
+      fields: a % 4 === 2 ? { ...run.fields, extra: a % 7 } : run.fields,
+      varying: a % 3 === 1 ? { ...run.varying, extra: MONTHS.map((_, m) => (m % 3 === 0 ? null : `m${(a + m) % 5}`)) } : run.varying,
+    }));
+    expect(runs[Math.floor(MAX_ROW_GROUP_ROWS / MONTHS.length)]!.varying.extra).toBeDefined();
+    const fromRuns = path.join(dir, 'varying-runs.parquet');
+    const fromRows = path.join(dir, 'varying-rows.parquet');
+    await writeParquet(tableOf(runs, 37, true), fromRuns);
+    await writeParquet(tableOf(runs, 37, false), fromRows);
+    expect((await readFile(fromRuns)).equals(await readFile(fromRows))).toBe(true);
+    const { rows } = await readParquet(fromRuns);
+    expect(rows[MAX_ROW_GROUP_ROWS]!.extra).toBe(runs[Math.floor(MAX_ROW_GROUP_ROWS / MONTHS.length)]!.varying.extra![MAX_ROW_GROUP_ROWS % MONTHS.length]);
+    expect(rows.find((row) => row.extra === '2')).toBeDefined();
+  });
+
+  it('gives a run of no rows nothing: no text in the dictionary or statistics, no missing value', async () => {
+    const runs = areaRuns(6);
+    runs.splice(1, 0, { fields: { edition: 2020, month: null, name: 'Nowhere', extra: 'zzz' }, count: 0, varying: {} });
+    runs.splice(4, 0, { fields: { edition: 2020, month: null, name: null }, count: 0, varying: {} });
+    // Each in the middle of a batch of 3 runs.
+    expect([runs[1]!.count, runs[4]!.count]).toEqual([0, 0]);
+    const fromRuns = path.join(dir, 'empty-runs.parquet');
+    const fromRows = path.join(dir, 'empty-rows.parquet');
+    await writeParquet(tableOf(runs, 3, true), fromRuns);
+    await writeParquet(tableOf(runs, 3, false), fromRows);
+    expect((await readFile(fromRuns)).equals(await readFile(fromRows))).toBe(true);
+  });
+
+  it('names the row of a missing text in a run by its place in the part, whether the run shares it or varies it', async () => {
+    const shared = areaRuns(10);
+    shared[5] = { ...shared[5]!, fields: { ...shared[5]!.fields, name: null } };
+    await expect(writeParquet(tableOf(shared, 4, true), path.join(dir, 'bad-shared.parquet'))).rejects.toThrow(/^part: row 36 of runs has no name, which may not be empty$/);
+    const varying = areaRuns(10);
+    varying[5] = { ...varying[5]!, varying: { ...varying[5]!.varying, name: MONTHS.map((_, m) => (m === 2 ? null : 'Somewhere')) } };
+    await expect(writeParquet(tableOf(varying, 4, true), path.join(dir, 'bad-varying.parquet'))).rejects.toThrow(/^part: row 38 of runs has no name, which may not be empty$/);
+  });
+
   it('a row group cut at 8 MB inside a run of one text keeps each row its own text, in this group and the next', async () => {
     // 4 KB names in runs of 7 rows: the byte budget ends a group every ~2,000 rows, mostly inside a run.
     const runs = areaRuns(1000).map((run, a) => ({ ...run, fields: { ...run.fields, name: `${String(a).padStart(4, '0')}${'n'.repeat(4000)}` } }));
