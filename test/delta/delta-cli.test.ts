@@ -9,6 +9,7 @@ import { LocalLogStore } from '../../src/delta/log-store.js';
 import { readSnapshot } from '../../src/delta/replay.js';
 import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { readParquet } from '../helpers/parquet.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, startCli } from '../helpers/run-cli.js';
 import { writeWorkbook, type FixtureCell, type FixtureSheet } from '../helpers/workbook-writer.js';
 import { startConditionalFront, type ConditionalFront } from '../load/servers/conditional-writes.js';
@@ -17,9 +18,11 @@ import { S3RVER_CREDENTIALS, startS3Server } from '../load/servers/s3-server.js'
 import { commitActions, snapshotRows, sortRows } from './helpers.js';
 
 /**
- * `etl run … --format delta --partition-by edition --bucket …` through the built CLI, against a local folder, s3rver
- * and the GCS emulator (both behind the clouds' create-if-absent, test/load/servers/conditional-writes.ts). Tables are
- * read back with the store's own client and checked by replaying the log here and reading files with hyparquet.
+ * `etl run … --format delta --partition-by edition --bucket …` against a local folder, s3rver and the GCS emulator
+ * (both behind the clouds' create-if-absent, test/load/servers/conditional-writes.ts). Tables are read back with the
+ * store's own client and checked by replaying the log here and reading files with hyparquet. The built CLI runs as
+ * a process where the process matters: each store's first run, the runs raced against each other and the runs
+ * killed; the other runs go through the CLI's `main` in this process (test/helpers/cli-in-process.ts).
  */
 interface Lake {
   name: 'local' | 's3' | 'gcs';
@@ -138,7 +141,7 @@ const plainRows = (input: string): Promise<Array<Record<string, unknown>>> => {
     rows = (async () => {
       const name = path.basename(input);
       const out = path.join(work, `plain-${name}.parquet`);
-      const result = await runCli(['transform', 'ons', '--data-dir', path.join(work, `plain-data-${name}`), '--input', input, '--out', out]);
+      const result = await runCliInProcess(['transform', 'ons', '--data-dir', path.join(work, `plain-data-${name}`), '--input', input, '--out', out]);
       expect(result.code, result.stderr).toBe(0);
       return (await readParquet(out)).rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, key === 'edition' ? String(value) : typeof value === 'bigint' ? Number(value) : value])));
     })();
@@ -161,24 +164,25 @@ for (const entry of lakes) {
     const fresh = () => {
       const id = ++case_;
       const prefix = `lake-${id}`;
+      const runArgs = (input: string, extra: string[], dataDir: string) => ['run', 'ons', '--data-dir', dataDir, '--input', path.join(work, input), '--format', 'delta', '--partition-by', 'edition', '--bucket', lake.bucket(prefix), '--no-cache', ...lake.flags, ...extra];
       return {
         id,
         prefix,
-        run: (input: string, extra: string[] = [], dataDir = path.join(work, `${entry.name}-data-${id}`)) =>
-          runCli(['run', 'ons', '--data-dir', dataDir, '--input', path.join(work, input), '--format', 'delta', '--partition-by', 'edition', '--bucket', lake.bucket(prefix), '--no-cache', ...lake.flags, ...extra], { env: lake.env }),
-        start: (input: string) =>
-          startCli(['run', 'ons', '--data-dir', path.join(work, `${entry.name}-data-${id}`), '--input', path.join(work, input), '--format', 'delta', '--partition-by', 'edition', '--bucket', lake.bucket(prefix), '--no-cache', ...lake.flags], { env: lake.env }),
+        run: (input: string, extra: string[] = [], dataDir = path.join(work, `${entry.name}-data-${id}`)) => runCliInProcess(runArgs(input, extra, dataDir), { env: lake.env }),
+        /** The built CLI as a process: for runs that race each other (two processes, not two calls in one). */
+        runProcess: (input: string, extra: string[] = [], dataDir = path.join(work, `${entry.name}-data-${id}`)) => runCli(runArgs(input, extra, dataDir), { env: lake.env }),
+        start: (input: string) => startCli(runArgs(input, [], path.join(work, `${entry.name}-data-${id}`)), { env: lake.env }),
         table: async () => {
           const into = await lake.copyOut(`${prefix}/monthly-deaths`, await mkdtemp(path.join(work, 'copy-')));
           return { root: into, store: new LocalLogStore(into) };
         },
-        vacuum: () => runCli(['vacuum', `${lake.bucket(prefix)}monthly-deaths/`, '--retain', '0s', ...lake.flags], { env: lake.env }),
+        vacuum: () => runCliInProcess(['vacuum', `${lake.bucket(prefix)}monthly-deaths/`, '--retain', '0s', ...lake.flags], { env: lake.env }),
       };
     };
 
     it('a run is one commit: valid JSON lines with the required actions; the replayed files read as the plain parquet output', async () => {
       const t = fresh();
-      const result = await t.run('three');
+      const result = await t.runProcess('three');
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/load succeeded \(Delta version 0, 3 files added, 0 files removed\)/);
       const { root, store } = await t.table();
@@ -206,7 +210,7 @@ for (const entry of lakes) {
       expect(sortRows(latest)).toEqual(sortRows(expected));
       expect(sortRows(await snapshotRows(root, (await readSnapshot(store, { version: 0 }))!))).toEqual(sortRows(await plainRows(path.join(work, 'three'))));
       // inspect reads the table where it is, including time travel.
-      const inspect = await runCli(['inspect', `${lake.bucket(t.prefix)}monthly-deaths/`, '--version-as-of', '0', ...lake.flags], { env: lake.env });
+      const inspect = await runCliInProcess(['inspect', `${lake.bucket(t.prefix)}monthly-deaths/`, '--version-as-of', '0', ...lake.flags], { env: lake.env });
       expect(inspect.code, inspect.stderr).toBe(0);
       expect(inspect.stdout).toMatch(/version 0 of 1/);
       expect(inspect.stdout).toMatch(/files \(3\)/);
@@ -215,7 +219,7 @@ for (const entry of lakes) {
     it('two runs at once on different partitions: both commits land, as consecutive versions', async () => {
       const t = fresh();
       expect((await t.run('three')).code).toBe(0);
-      const [a, b] = await Promise.all([t.run('changed2019', [], path.join(work, `${entry.name}-race-a-${t.id}`)), t.run('changed2020', [], path.join(work, `${entry.name}-race-b-${t.id}`))]);
+      const [a, b] = await Promise.all([t.runProcess('changed2019', [], path.join(work, `${entry.name}-race-a-${t.id}`)), t.runProcess('changed2020', [], path.join(work, `${entry.name}-race-b-${t.id}`))]);
       expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
       const { root, store } = await t.table();
       const snapshot = (await readSnapshot(store))!;
@@ -227,7 +231,7 @@ for (const entry of lakes) {
     it('two runs at once on the same partition: consecutive versions, or one fails cleanly naming the conflict; none lost', async () => {
       const t = fresh();
       expect((await t.run('three')).code).toBe(0);
-      const [a, b] = await Promise.all([t.run('changed2020', [], path.join(work, `${entry.name}-same-a-${t.id}`)), t.run('other2020', [], path.join(work, `${entry.name}-same-b-${t.id}`))]);
+      const [a, b] = await Promise.all([t.runProcess('changed2020', [], path.join(work, `${entry.name}-same-a-${t.id}`)), t.runProcess('other2020', [], path.join(work, `${entry.name}-same-b-${t.id}`))]);
       const { root, store } = await t.table();
       const snapshot = (await readSnapshot(store))!;
       const rows2020 = (await snapshotRows(root, snapshot)).filter((row) => row.edition === '2020');
@@ -334,7 +338,7 @@ for (const entry of lakes) {
     if (entry.name === 'local') it('etl transform --format delta --out ./dir/ commits a local table; again, nothing; --merge-key without delta is a usage error', async () => {
       const t = fresh();
       const table = path.join(lake.bucket(t.prefix), 'transformed');
-      const transform = (input: string, extra: string[] = []) => runCli(['transform', 'ons', '--data-dir', path.join(work, `transform-data-${t.id}`), '--input', path.join(work, input), '--partition-by', 'edition', '--out', table, ...extra]);
+      const transform = (input: string, extra: string[] = []) => runCliInProcess(['transform', 'ons', '--data-dir', path.join(work, `transform-data-${t.id}`), '--input', path.join(work, input), '--partition-by', 'edition', '--out', table, ...extra]);
       const first = await transform('three', ['--format', 'delta']);
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toMatch(/Delta: version 0 of .*transformed\/: 3 partitions written \(edition=2019, edition=2020, edition=2021\), 3 files added, 0 removed/);
@@ -349,7 +353,7 @@ for (const entry of lakes) {
       const t = fresh();
       const config = path.join(work, `delta-config-${t.id}.yaml`);
       await writeFile(config, `pipelines:\n  deaths:\n    source: ons\n    options: { input: ["${path.join(work, 'three')}"], format: delta, partition_by: edition }\n    destination: { bucket: "${lake.bucket(t.prefix)}" }\n`);
-      const result = await runCli(['run', '--config', config, '--data-dir', path.join(work, `config-data-${t.id}`)]);
+      const result = await runCliInProcess(['run', '--config', config, '--data-dir', path.join(work, `config-data-${t.id}`)]);
       expect(result.code, result.stderr).toBe(0);
       const { root, store } = await t.table();
       expect(sortRows(await snapshotRows(root, (await readSnapshot(store))!))).toEqual(sortRows(await plainRows(path.join(work, 'three'))));

@@ -7,10 +7,16 @@ import { expectFaultsHandled } from '../helpers/api-faults.js';
 import { json, type ApiAnswer, type ApiRequest } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { readParquet } from '../helpers/parquet.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
 
-/** ClimaTempo end to end: the built CLI against an API Advisor look-alike on 127.0.0.1. */
+/**
+ * ClimaTempo end to end: the CLI against an API Advisor look-alike on 127.0.0.1. The built CLI runs as a process for
+ * the hourly forecast end to end, the cancelled cities (the process ends only once they are) and the token checks (a
+ * process starts with no secret registered); the other runs go through the CLI's `main` in this process
+ * (test/helpers/cli-in-process.ts).
+ */
 const TOKEN = 'ct-token-8e41c07a55';
 const SAO_PAULO: City = { id: 3477, name: 'São Paulo', state: 'SP', country: 'BR  ' };
 const MANAUS: City = { id: 5959, name: 'Manaus', state: 'AM', country: 'BR' };
@@ -61,20 +67,24 @@ beforeEach(() => {
   dailyBody = undefined;
 });
 
-async function cli(args: string[]): Promise<CliResult> {
-  const result = await runCli(args, { env: { CLIMATEMPO_TOKEN: TOKEN } });
+async function cli(args: string[], how: 'in-process' | 'process' = 'in-process'): Promise<CliResult> {
+  const result = await (how === 'process' ? runCli : runCliInProcess)(args, { env: { CLIMATEMPO_TOKEN: TOKEN } });
   printed.push(result.stdout, result.stderr);
   return result;
 }
-const extract = (dataset: string, ...extra: string[]) => cli(['extract', 'climatempo', dataset, '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', ...extra]);
-const transform = (dataset: string, ...extra: string[]) => cli(['transform', 'climatempo', dataset, '--data-dir', bed.dataDir, ...extra]);
+const extractArgs = (dataset: string, extra: string[]) => ['extract', 'climatempo', dataset, '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', ...extra];
+const transformArgs = (dataset: string, extra: string[]) => ['transform', 'climatempo', dataset, '--data-dir', bed.dataDir, ...extra];
+const extract = (dataset: string, ...extra: string[]) => cli(extractArgs(dataset, extra));
+const transform = (dataset: string, ...extra: string[]) => cli(transformArgs(dataset, extra));
+const extractProcess = (dataset: string, ...extra: string[]) => cli(extractArgs(dataset, extra), 'process');
+const transformProcess = (dataset: string, ...extra: string[]) => cli(transformArgs(dataset, extra), 'process');
 const iso = (value: unknown) => (value as Date).toISOString();
 
 describe('etl extract/transform climatempo', () => {
   it('forecast-hourly: registers an unregistered city once, and stores each hour as the right UTC instant', async () => {
     // São Paulo (UTC-3 today) in January 2018 was on daylight saving time (UTC-2); Manaus is UTC-4.
     hourlyStart['3477'] = '2018-01-15 00:00:00';
-    const result = await extract('forecast-hourly', '--city', '3477,5959');
+    const result = await extractProcess('forecast-hourly', '--city', '3477,5959');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/city 5959 is not registered to this token; registering it and trying once more/);
     const put = bed.server.requests.filter((r) => r.method === 'PUT');
@@ -83,7 +93,7 @@ describe('etl extract/transform climatempo', () => {
     expect(bed.server.requests.filter((r) => r.path.includes('/5959/'))).toHaveLength(2);
 
     const out = path.join(bed.dataDir, 'hourly.parquet');
-    expect((await transform('forecast-hourly', '--out', out)).code).toBe(0);
+    expect((await transformProcess('forecast-hourly', '--out', out)).code).toBe(0);
     const { columns, rows } = await readParquet(out);
     expect(rows).toHaveLength(2 * 72);
     expect(columns.find((c) => c.name === 'forecast_at')).toMatchObject({ type: 'INT64', logical: 'TIMESTAMP' });
@@ -102,12 +112,12 @@ describe('etl extract/transform climatempo', () => {
 
     // Today: no DST, São Paulo is UTC-3.
     hourlyStart['3477'] = '2024-02-02 00:00:00';
-    expect((await extract('forecast-hourly', '--city', '3477')).code).toBe(0);
-    expect((await transform('forecast-hourly', '--out', out)).code).toBe(0);
+    expect((await extractProcess('forecast-hourly', '--city', '3477')).code).toBe(0);
+    expect((await transformProcess('forecast-hourly', '--out', out)).code).toBe(0);
     const now = (await readParquet(out)).rows.filter((r) => r.city_id === 3477n);
     expect(iso(now[9]!.forecast_at)).toBe('2024-02-02T12:00:00.000Z');
     // --timezone reads the local times in another zone.
-    expect((await transform('forecast-hourly', '--out', out, '--timezone', 'UTC')).code).toBe(0);
+    expect((await transformProcess('forecast-hourly', '--out', out, '--timezone', 'UTC')).code).toBe(0);
     expect(iso((await readParquet(out)).rows.filter((r) => r.city_id === 3477n)[9]!.forecast_at)).toBe('2024-02-02T09:00:00.000Z');
   });
 
@@ -198,7 +208,7 @@ describe('etl extract/transform climatempo', () => {
     }
     delays.set('9999', 1000);
     const started = Date.now();
-    const result = await extract('forecast-hourly', '--city', ['3477', '9999', ...slow].join(','));
+    const result = await extractProcess('forecast-hourly', '--city', ['3477', '9999', ...slow].join(','));
     const elapsed = Date.now() - started;
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/GET .*\/locale\/9999\/hours\/72 answered HTTP 404/);
@@ -211,17 +221,17 @@ describe('etl extract/transform climatempo', () => {
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['3477.json']);
     // No file in the raw folder is missing from the manifest.
     expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['3477.json', 'manifest.json']);
-    const transformed = await transform('forecast-hourly', '--out', path.join(bed.dataDir, 'partial.parquet'));
+    const transformed = await transformProcess('forecast-hourly', '--out', path.join(bed.dataDir, 'partial.parquet'));
     expect(transformed.code, transformed.stderr).toBe(0);
     expect((await readParquet(path.join(bed.dataDir, 'partial.parquet'))).rows).toHaveLength(72);
   });
 
   it('never writes or prints the token, even when the API echoes it', async () => {
-    expect((await cli(['--json', '--debug', 'extract', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
-    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
+    expect((await cli(['--json', '--debug', 'extract', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(0);
+    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(0);
     bed.server.queue('/api/v1/forecast/', { status: 500, body: `{"detail":"upstream failed for token ${TOKEN}"}` }, { status: 403, body: `{"error":true,"detail":"Invalid token ${TOKEN}"}` });
-    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
-    expect((await transform('forecast-daily', '--out', path.join(bed.dataDir, 'daily.parquet'))).code).toBe(0);
+    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(3);
+    expect((await transformProcess('forecast-daily', '--out', path.join(bed.dataDir, 'daily.parquet'))).code).toBe(0);
     expect(bed.server.requests.some((r) => r.path.includes(TOKEN))).toBe(true);
     const raw = await readFile(path.join(bed.dataDir, 'raw', 'climatempo', 'forecast-daily', '3477.json'), 'utf8');
     expect(raw).toContain('meteogram/locale/3477?token=REDACTED');

@@ -6,11 +6,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloseDelimitedServer } from '../helpers/close-delimited-server.js';
 import { startFileServer, type FileServer, type ServedFile } from '../helpers/http-server.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, startCli } from '../helpers/run-cli.js';
 
 /**
  * `etl extract` as a user runs it (the built CLI) against servers that misbehave: close-delimited
  * bodies, kill -9 part-way, a raw file corrupted on disk, colliding names, credentials in --url, a full disk.
+ * Runs that only prepare or re-check a fault go through the CLI's `main` in this process (test/helpers/cli-in-process.ts).
  */
 let work: string;
 beforeAll(async () => {
@@ -68,7 +70,8 @@ describe('extract from close-delimited servers (HTTP/1.0, Connection: close, no 
     server.bodies.set('/page', { body: Buffer.from(page(files.map((f) => f.href))), contentType: 'text/html' });
     for (let run = 0; run < 2; run++) {
       const dataDir = path.join(work, `closing-${style.replace('/', '')}-${run}`);
-      const result = await runCli(['extract', 'ons', '--url', `${server.url}/page`, '--data-dir', dataDir]);
+      // The second run through the CLI's main in this process (test/helpers/cli-in-process.ts): the same reads.
+      const result = await (run === 0 ? runCli : runCliInProcess)(['extract', 'ons', '--url', `${server.url}/page`, '--data-dir', dataDir]);
       expect(result.stderr).not.toMatch(/paused|AssertionError/);
       expect(result.code, result.stderr).toBe(0);
       const manifest = await readManifest(rawDirOf(dataDir));
@@ -111,8 +114,9 @@ describe('the manifest tells the truth about the raw layer', () => {
   });
   afterAll(() => server.close());
 
+  /** The runs around the faults go through the CLI's main in this process (test/helpers/cli-in-process.ts); the killed ones are processes. */
   const extract = (dataDir: string, ...extra: string[]) =>
-    runCli(['extract', 'ons', '--url', `${server.url}/page`, '--data-dir', dataDir, '--concurrency', '2', ...extra]);
+    runCliInProcess(['extract', 'ons', '--url', `${server.url}/page`, '--data-dir', dataDir, '--concurrency', '2', ...extra]);
 
   it('kill -9 at several points, then a normal re-run: consistent at every step, same result as an uninterrupted run', async () => {
     serve('v2');
@@ -220,14 +224,14 @@ describe('a full disk during extract', () => {
     const server = await startFileServer({ '/page': { body: page(hrefs), contentType: 'text/html' } });
     hrefs.forEach((h, i) => server.set(h, { body: workbookBody(`small-${i}`, 200_000) }));
     const dataDir = path.join(mountPoint, 'data');
-    const extract = () => runCli(['extract', 'ons', '--url', `${server.url}/page`, '--data-dir', dataDir, '--concurrency', '1']);
-    expect((await extract()).code).toBe(0);
+    const args = ['extract', 'ons', '--url', `${server.url}/page`, '--data-dir', dataDir, '--concurrency', '1'];
+    expect((await runCliInProcess(args)).code).toBe(0);
     const rawDir = rawDirOf(dataDir);
     const before = await readFile(path.join(rawDir, '2020', 'f2020.xlsx'));
     const manifestBefore = (await readManifest(rawDir))!.files;
 
     server.set(hrefs[0]!, { body: workbookBody('too-big', 2_000_000) });
-    const result = await extract();
+    const result = await runCli(args);
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/^etl: load error: no space left on the device holding .*2020 \(writing f2020\.xlsx\)/m);
     expect(result.stderr).not.toMatch(/internal error|at .*\.js:\d+/);

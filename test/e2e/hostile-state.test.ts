@@ -5,13 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { peoplePage } from '../fixtures/random-person/people.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /**
  * Files under the data dir are records etl wrote, not instructions: a hand-edited or corrupt
  * state/last-transform.json or raw manifest must not make `etl load` upload a file from elsewhere, make
  * `extract` delete one, or make `transform` read one. Each is refused (exit 4) with one line naming the
- * record and the field, or, for a delete, left alone with a warning.
+ * record and the field, or, for a delete, left alone with a warning. The first refusal of each command, extract's
+ * warning and the upload run the built CLI; the setup runs and the other refusals go through the CLI's `main` in this
+ * process (test/helpers/cli-in-process.ts).
  */
 const bed = useApiTestbed('hostile-state', (request) => {
   if (!request.path.startsWith('/api/')) return json(404, { error: 'not found' });
@@ -22,9 +25,11 @@ const bed = useApiTestbed('hostile-state', (request) => {
 const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 const rawDir = () => path.join(bed.dataDir, 'raw', 'random-person', 'people');
 const manifestFile = () => path.join(rawDir(), 'manifest.json');
-const extract = (seed = 'hostile') => runCli(['extract', 'random-person', 'people', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', '--count', '6', '--seed', seed]);
-const transform = (...extra: string[]) => runCli(['transform', 'random-person', 'people', '--data-dir', bed.dataDir, ...extra]);
-const load = (lake: string) => runCli(['load', '--bucket', lake, '--data-dir', bed.dataDir]);
+const extractArgs = (seed: string) => ['extract', 'random-person', 'people', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', '--count', '6', '--seed', seed];
+const extract = (seed = 'hostile') => runCliInProcess(extractArgs(seed));
+const transformArgs = (extra: string[]) => ['transform', 'random-person', 'people', '--data-dir', bed.dataDir, ...extra];
+const transform = (...extra: string[]) => runCliInProcess(transformArgs(extra));
+const load = (lake: string, how: 'in-process' | 'process' = 'in-process') => (how === 'process' ? runCli : runCliInProcess)(['load', '--bucket', lake, '--data-dir', bed.dataDir]);
 const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8'));
 
 /** A file outside the data dir that no command may read, upload or delete. */
@@ -83,9 +88,9 @@ describe('etl load with no paths uploads what the transform recorded, and nothin
       ['a symlink in the data dir to an outside file', { ...good, output: path.join(bed.dataDir, 'processed', 'innocent.parquet'), files: [{ ...outsideEntry, path: path.join(bed.dataDir, 'processed', 'innocent.parquet') }] }, /output ".*innocent\.parquet" lies outside .* \(it resolves to ".*-passwd"\)/],
       ['a damaged record', 'not json' as unknown as Record<string, unknown>, /last-transform\.json is damaged: not JSON/],
     ];
-    for (const [name, record, message] of cases) {
+    for (const [index, [name, record, message]] of cases.entries()) {
       await writeFile(recordFile, typeof record === 'string' ? record : JSON.stringify(record));
-      const result = await load(lake);
+      const result = await load(lake, index === 0 ? 'process' : 'in-process');
       expectRefusal(result, message);
       expect(await readdir(lake).catch(() => []), name).toEqual([]);
     }
@@ -114,7 +119,7 @@ describe('a raw manifest entry never leads extract or transform outside the raw 
       { ...entry, key: 'x3', path: `up/${path.basename(victims[2]!.file)}` },
     );
     await writeFile(manifestFile(), JSON.stringify(manifest));
-    const again = await extract('again');
+    const again = await runCli(extractArgs('again'));
     expect(again.code, again.stderr).toBe(0);
     for (const victim of victims) expect(await readFile(victim.file, 'utf8')).toBe(victim.body);
     expect(again.stderr.split('\n').filter((line) => line.includes('not removed'))).toHaveLength(3);
@@ -132,7 +137,7 @@ describe('a raw manifest entry never leads extract or transform outside the raw 
     const hostile = { ...good, path: path.relative(rawDir(), file).split(path.sep).join('/'), bytes: Buffer.byteLength(body), sha256: sha256(body) };
 
     await writeFile(manifestFile(), JSON.stringify({ ...manifest, files: [hostile] }));
-    expectRefusal(await transform('--out', out), /manifest\.json: files\[0\]\.path "\.\.\/.*-environ" is not a relative path inside the raw folder \(run `etl extract` for this dataset again/);
+    expectRefusal(await runCli(transformArgs(['--out', out])), /manifest\.json: files\[0\]\.path "\.\.\/.*-environ" is not a relative path inside the raw folder \(run `etl extract` for this dataset again/);
 
     await symlink(file, path.join(rawDir(), 'page-00009.json'));
     await writeFile(manifestFile(), JSON.stringify({ ...manifest, files: [good, { ...hostile, path: 'page-00009.json' }] }));

@@ -6,12 +6,15 @@ import { MONTHLY_DATASET_PATH, datasetPage, onsFileHref } from '../fixtures/ons/
 import { monthlyAreas, monthlySheets, type MonthlyShape } from '../fixtures/ons/monthly-workbook.js';
 import { startFileServer, type FileServer } from '../helpers/http-server.js';
 import { readParquet } from '../helpers/parquet.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
 
 /**
- * The whole pipeline as a user runs it: the real CLI process against a real HTTP server on 127.0.0.1
- * that serves an ONS-style dataset page and its workbooks with ETags, as www.ons.gov.uk does.
+ * The whole pipeline as a user runs it against a real HTTP server on 127.0.0.1 that serves an ONS-style dataset page
+ * and its workbooks with ETags, as www.ons.gov.uk does. The real CLI process runs the first extract and transform,
+ * `etl run` and an HTML page given to transform; the other runs go through the CLI's `main` in this process
+ * (test/helpers/cli-in-process.ts).
  */
 const EDITIONS: Array<{ shape: MonthlyShape; file: string }> = [
   { shape: { year: 2015, label: (m, y) => `${m}-${y} ` }, file: 'publishedoutput2015final.xls' },
@@ -61,12 +64,14 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const extract = (...extra: string[]) => runCli(['extract', 'ons', 'monthly-deaths', '--url', pageUrl, '--data-dir', dataDir, ...extra]);
-const transform = (out: string, ...extra: string[]) => runCli(['transform', 'ons', '--data-dir', dataDir, '--out', out, ...extra]);
+const extractArgs = (extra: string[]) => ['extract', 'ons', 'monthly-deaths', '--url', pageUrl, '--data-dir', dataDir, ...extra];
+const transformArgs = (out: string, extra: string[]) => ['transform', 'ons', '--data-dir', dataDir, '--out', out, ...extra];
+const extract = (...extra: string[]) => runCliInProcess(extractArgs(extra));
+const transform = (out: string, ...extra: string[]) => runCliInProcess(transformArgs(out, extra));
 
 describe('etl extract + transform against a local ONS copy', () => {
   it('downloads every edition into the raw layer with a manifest', async () => {
-    const result = await extract();
+    const result = await runCli(extractArgs([]));
     expect(result.stderr).not.toMatch(/warn|error/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/extract ons monthly-deaths: 3 files, 3 downloaded \(\d+ bytes\), 0 unchanged/);
@@ -84,7 +89,7 @@ describe('etl extract + transform against a local ONS copy', () => {
 
   it('writes one tidy parquet file that an independent reader agrees with', async () => {
     const out = path.join(work, 'deaths.parquet');
-    const result = await transform(out);
+    const result = await runCli(transformArgs(out, []));
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`transform: ${3 * 7 * 12} rows from 3 files -> ${out}`);
     const { columns, rows } = await readParquet(out);
@@ -189,7 +194,7 @@ describe('etl extract + transform against a local ONS copy', () => {
     const config = path.join(work, 'published.yaml');
     const fromConfig = path.join(work, 'published-from-config.parquet');
     await writeFile(config, `pipelines:\n  published:\n    source: ons\n    data_dir: ${dataDir}\n    options:\n      url: ${pageUrl}\n      drop_unpublished: true\n      out: ${fromConfig}\n`);
-    const run = await runCli(['run', '--config', config]);
+    const run = await runCliInProcess(['run', '--config', config]);
     expect(run.code, run.stderr).toBe(0);
     expect((await readParquet(fromConfig)).rows).toEqual(rows);
   });
@@ -293,7 +298,7 @@ describe('bad input: a clear error, a non-zero exit and no partial output', () =
     await writeWorkbook(xls, monthlySheets({ year: 2016 }));
     await truncate(xls, 3000);
     const out = path.join(work, 'cut.parquet');
-    const result = await runCli(['transform', 'ons', '--input', xls, '--out', out]);
+    const result = await runCliInProcess(['transform', 'ons', '--input', xls, '--out', out]);
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/cut\.xls: cannot read the .*workbook/);
     await expect(stat(out)).rejects.toThrow(/ENOENT/);

@@ -6,21 +6,31 @@ import { expectFaultsHandled } from '../helpers/api-faults.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { readParquet } from '../helpers/parquet.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 
-/** random-person end to end: the built CLI against a randomuser.me look-alike on 127.0.0.1. */
+/**
+ * random-person end to end: the CLI against a randomuser.me look-alike on 127.0.0.1. The built CLI runs as a process
+ * for 12,000 people end to end, for the cancelled pages (the process ends only once they are), offline, and for
+ * hostile values (the process's own stack); the other runs go through the CLI's `main` in this process
+ * (test/helpers/cli-in-process.ts).
+ */
 const bed = useApiTestbed('random-person', (request) => {
   if (!request.path.startsWith('/api/')) return json(404, { error: 'not found' });
   const q = request.url.searchParams;
   return { status: 200, body: peoplePage({ results: Number(q.get('results')), seed: q.get('seed')!, page: Number(q.get('page')), nat: q.get('nat') ?? undefined }) };
 });
 
-const extract = (...extra: string[]) => runCli(['extract', 'random-person', 'people', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', ...extra]);
-const transform = (...extra: string[]) => runCli(['transform', 'random-person', 'people', '--data-dir', bed.dataDir, ...extra]);
+const extractArgs = (extra: string[]) => ['extract', 'random-person', 'people', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', ...extra];
+const transformArgs = (extra: string[]) => ['transform', 'random-person', 'people', '--data-dir', bed.dataDir, ...extra];
+const extract = (...extra: string[]) => runCliInProcess(extractArgs(extra));
+const transform = (...extra: string[]) => runCliInProcess(transformArgs(extra));
+const extractProcess = (...extra: string[]) => runCli(extractArgs(extra));
+const transformProcess = (...extra: string[]) => runCli(transformArgs(extra));
 
 describe('etl extract/transform random-person', () => {
   it('paginates 12,000 people as 3 pages of one seed, and the parquet holds them typed and flattened', async () => {
-    const extracted = await extract('--count', '12000', '--seed', 'etl', '--nat', 'gb', '--nat', 'br');
+    const extracted = await extractProcess('--count', '12000', '--seed', 'etl', '--nat', 'gb', '--nat', 'br');
     expect(extracted.code).toBe(0);
     expect(extracted.stderr).not.toMatch(/warn|error/);
     const pages = bed.server.requests.map((r) => Object.fromEntries(r.url.searchParams));
@@ -41,7 +51,7 @@ describe('etl extract/transform random-person', () => {
     expect(first.bytes).toBe((await readFile(path.join(rawDir, first.path))).length);
 
     const out = path.join(bed.dataDir, 'people.parquet');
-    const transformed = await transform('--out', out);
+    const transformed = await transformProcess('--out', out);
     expect(transformed.code).toBe(0);
     expect(transformed.stdout).toContain('transform: 12000 rows from 3 files');
     const { columns, rows } = await readParquet(out);
@@ -97,13 +107,13 @@ describe('etl extract/transform random-person', () => {
     expect((await transform('--out', out, '--with-credentials')).code).toBe(0);
     const { rows } = await readParquet(out);
     expect(rows[0]!.login_password).toBe((personAt('s', 1, 0) as any).login.password);
-    const [help, transformHelp] = await Promise.all([runCli(['extract', 'random-person', '--help']), runCli(['transform', 'random-person', '--help'])]);
+    const [help, transformHelp] = await Promise.all([runCliInProcess(['extract', 'random-person', '--help']), runCliInProcess(['transform', 'random-person', '--help'])]);
     for (const text of ['--count <n>', '--seed <seed>', '--nat <codes>', '--base-url <url>', 'RANDOM_PERSON_BASE_URL', 'DROPPED by default', '--rate-limit']) expect(help.stdout).toContain(text);
     expect(transformHelp.stdout).toContain('--with-credentials');
   });
 
   it('etl run does extract and transform in one go, with the source\'s own options', async () => {
-    const result = await runCli(['run', 'random-person', '--count', '7', '--seed', 'run', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--with-credentials']);
+    const result = await runCliInProcess(['run', 'random-person', '--count', '7', '--seed', 'run', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--with-credentials']);
     expect(result.code).toBe(0);
     const { rows } = await readParquet(path.join(bed.dataDir, 'processed', 'random-person', 'people.parquet'));
     expect(rows.map((r) => r.uuid)).toEqual(Array.from({ length: 7 }, (_, i) => (personAt('run', 1, i) as any).login.uuid));
@@ -141,7 +151,7 @@ describe('etl extract/transform random-person', () => {
     bed.server.queue('/api/?results=5000&seed=cut&page=2', { ...json(401, { error: 'invalid key' }), delayMs: 300 });
     bed.server.queue('/api/?results=2000&seed=cut&page=3', { status: 200, body: peoplePage({ results: 2000, seed: 'cut', page: 3 }), delayMs: 20_000 });
     const started = Date.now();
-    const result = await extract('--count', '12000', '--seed', 'cut');
+    const result = await extractProcess('--count', '12000', '--seed', 'cut');
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/page=2 answered HTTP 401/);
     expect(result.stderr).not.toMatch(/retry \d|UND_ERR|internal error/);
@@ -151,7 +161,7 @@ describe('etl extract/transform random-person', () => {
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['page-00001.json']);
     expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['manifest.json', 'page-00001.json']);
     const out = path.join(bed.dataDir, 'partial.parquet');
-    expect((await transform('--out', out)).code).toBe(0);
+    expect((await transformProcess('--out', out)).code).toBe(0);
     expect((await readParquet(out)).rows).toHaveLength(5000);
   });
 
@@ -206,8 +216,8 @@ describe('etl extract/transform random-person', () => {
 
   it('hostile values: nesting thousands deep, 1e400: each one data error (exit 4) naming file and path; the previous output stays', async () => {
     const out = path.join(bed.dataDir, 'people.parquet');
-    expect((await extract('--count', '2', '--seed', 'h')).code).toBe(0);
-    expect((await transform('--out', out)).code).toBe(0);
+    expect((await extractProcess('--count', '2', '--seed', 'h')).code).toBe(0);
+    expect((await transformProcess('--out', out)).code).toBe(0);
     const before = await readFile(out);
     const page = (edit: (person: any) => void): string => {
       const body = JSON.parse(peoplePage({ results: 2, seed: 'h', page: 1 }));
@@ -219,8 +229,8 @@ describe('etl extract/transform random-person', () => {
       [page((p) => (p.location.coordinates.latitude = 'BIG')).replace('"BIG"', '1e400'), '$.results[1].location.coordinates.latitude is 1e400, expected a number that fits a DOUBLE'],
     ] as const) {
       bed.server.queue('/api/', { status: 200, body });
-      expect((await extract('--count', '2', '--seed', 'h')).code).toBe(0);
-      const result = await transform('--out', out);
+      expect((await extractProcess('--count', '2', '--seed', 'h')).code).toBe(0);
+      const result = await transformProcess('--out', out);
       expect(result.code, message).toBe(4);
       expect(result.stderr).toContain(`etl: data error: raw/random-person/people/page-00001.json: ${message}`);
       expect(result.stderr).not.toMatch(/internal error|Maximum call stack/);

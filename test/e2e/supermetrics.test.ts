@@ -6,9 +6,15 @@ import { expectFaultsHandled } from '../helpers/api-faults.js';
 import { json } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
 import { readParquet } from '../helpers/parquet.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 
-/** Supermetrics end to end: the built CLI against a Supermetrics look-alike on 127.0.0.1. */
+/**
+ * Supermetrics end to end: the CLI against a Supermetrics look-alike on 127.0.0.1. The built CLI runs as a process
+ * for the first extract (the key from a .env in the working directory), a missing key, and wherever a test is about
+ * the key never being printed (a process starts with no secret registered); the other runs go through the CLI's
+ * `main` in this process (test/helpers/cli-in-process.ts).
+ */
 const API_KEY = 'sm-key-3f9c2a7b1d';
 const ROWS_PER_PAGE = 10;
 let generation = 0;
@@ -46,19 +52,20 @@ beforeEach(() => {
   nextStyle = 'absolute';
 });
 
-async function cli(args: string[]): Promise<CliResult> {
-  const result = await runCli(args, { cwd: bed.work });
+async function cli(args: string[], how: 'in-process' | 'process' = 'in-process'): Promise<CliResult> {
+  const result = how === 'process' ? await runCli(args, { cwd: bed.work }) : await runCliInProcess(args, { cwd: bed.work });
   printed.push(result.stdout, result.stderr);
   return result;
 }
-const extract = (...extra: string[]) =>
-  cli(['extract', 'supermetrics', 'query', '--query', 'query.json', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', '--concurrency', '1', ...extra]);
+const extractArgs = (extra: string[]) => ['extract', 'supermetrics', 'query', '--query', 'query.json', '--base-url', bed.server.url, '--data-dir', bed.dataDir, '--rate-limit', '0', '--concurrency', '1', ...extra];
+const extract = (...extra: string[]) => cli(extractArgs(extra));
+const extractProcess = (...extra: string[]) => cli(extractArgs(extra), 'process');
 const transform = (...extra: string[]) => cli(['transform', 'supermetrics', 'query', '--data-dir', bed.dataDir, ...extra]);
 const requested = () => bed.server.requests.map((r) => ({ ...JSON.parse(r.url.searchParams.get('json')!), page: r.url.searchParams.get('page') }));
 
 describe('etl extract/transform supermetrics', () => {
   it('splits the period into chunks, follows paginate.next, and writes the pivoted columns typed', async () => {
-    const result = await extract('--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '15d');
+    const result = await extractProcess('--from', '2024-01-01', '--to', '2024-01-31', '--chunk', '15d');
     expect(result.code).toBe(0);
     // 15 days x 2 views = 30 rows: 3 pages of 10; the last chunk is one day.
     expect(requested().map((q) => [q.start_date, q.end_date, q.page])).toEqual([
@@ -210,7 +217,7 @@ describe('etl extract/transform supermetrics', () => {
     nextStyle = 'loop';
     bed.server.requests.length = 0;
     started = Date.now();
-    const loop = await extract('--from', '2024-01-01', '--to', '2024-01-02');
+    const loop = await extractProcess('--from', '2024-01-01', '--to', '2024-01-02');
     expect(loop.code).toBe(3);
     expect(loop.stderr).toMatch(/pagination did not end: the next page repeats an earlier one/);
     expect(bed.server.requests).toHaveLength(2);
@@ -224,12 +231,12 @@ describe('etl extract/transform supermetrics', () => {
   });
 
   it('never writes or prints the API key', async () => {
-    expect((await cli(['--json', '--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-03-01', '--to', '2024-03-20', '--chunk', '7d', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
+    expect((await cli(['--json', '--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-03-01', '--to', '2024-03-20', '--chunk', '7d', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(0);
     bed.server.queue('/enterprise/', { status: 401, body: `{"error":"bad key ${API_KEY}"}` });
-    expect((await cli(['--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
+    expect((await cli(['--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(3);
     bed.server.queue('/enterprise/', { status: 200, body: 'not json' });
-    expect((await cli(['--json', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
-    expect((await transform('--out', path.join(bed.dataDir, 'secret-check.parquet'))).code).toBe(0);
+    expect((await cli(['--json', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(3);
+    expect((await cli(['transform', 'supermetrics', 'query', '--data-dir', bed.dataDir, '--out', path.join(bed.dataDir, 'secret-check.parquet')], 'process')).code).toBe(0);
     expect(bed.server.requests.length).toBeGreaterThan(3);
     const files = await allFiles(bed.work);
     expect(files.length).toBeGreaterThan(10);

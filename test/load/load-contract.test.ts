@@ -5,14 +5,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcsDestination, localDestination, s3Destination, type DestinationFactory, type DestinationUnderTest } from './destinations.js';
 import { isUploadBody, type Fault, type FaultAction } from './servers/fault-proxy.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { loadResultOf } from './load-result.js';
 import { VERSION } from '../../src/version.js';
 
 /**
- * One contract, three destinations: the built `etl load`, run as a process with the flags and environment a user
- * would set, against a local directory, a real S3-compatible server (s3rver) and the Cloud Storage emulator from
- * firebase-tools, each on a random loopback port.
+ * One contract, three destinations: `etl load` with the flags and environment a user would set, against a local
+ * directory, a real S3-compatible server (s3rver) and the Cloud Storage emulator from firebase-tools, each on a random
+ * loopback port. Per destination, a first upload, a destination that cannot be written and rejected credentials run
+ * the built CLI as a process (its environment, exit code and error line); the other cases run the CLI's `main` in
+ * this process (test/helpers/cli-in-process.ts): the same code path without a process start and SDK load each.
  */
 const DESTINATIONS: DestinationFactory[] = [localDestination, s3Destination, gcsDestination];
 
@@ -49,7 +52,8 @@ for (const factory of DESTINATIONS) {
       return;
     }
     let destination: DestinationUnderTest;
-    const load = (args: string[], env: Record<string, string> = {}) => runCli(['--json', 'load', ...args, ...destination.flags], { env: { ...destination.env, ...env } });
+    const loadCli = (args: string[]) => runCli(['--json', 'load', ...args, ...destination.flags], { env: destination.env });
+    const load = (args: string[]) => runCliInProcess(['--json', 'load', ...args, ...destination.flags], { env: destination.env });
 
     beforeAll(async () => {
       destination = await factory.start();
@@ -60,7 +64,7 @@ for (const factory of DESTINATIONS) {
 
     it('uploads a directory with nested paths, content type and metadata; dot files stay behind', async () => {
       const { dir, prefix } = await freshCase({ 'deaths.parquet': 'PAR1 data', 'ons/monthly/2019.csv': 'a,b\n1,2\n', 'ons/weekly/2020/x.json': '{"a":1}', 'empty.csv': '', '.DS_Store': 'junk' });
-      const run = await load([dir, '--bucket', destination.bucket(prefix)]);
+      const run = await loadCli([dir, '--bucket', destination.bucket(prefix)]);
       expect(run.code, run.stderr).toBe(0);
       expect(loadResultOf(run)).toMatchObject({ uploaded: 4, skipped: 0, failed: 0, bytes_uploaded: 9 + 8 + 7 });
       expect((await destination.read(prefix, 'empty.csv'))?.body.length).toBe(0);
@@ -89,7 +93,7 @@ for (const factory of DESTINATIONS) {
       expect(loadResultOf(rerun)).toMatchObject({ uploaded: 0, skipped: 3, failed: 0, bytes_uploaded: 0 });
       expect(loadResultOf(rerun).files.map((file) => file.reason)).toEqual(['same sha256', 'same sha256', 'same sha256']);
       expect(destination.proxy?.requests.slice(requestsBefore).filter((request) => request.method !== 'GET' && request.method !== 'HEAD') ?? []).toEqual([]);
-      const plain = await runCli(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
+      const plain = await runCliInProcess(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
       expect(plain.stdout).toMatch(/^0 uploaded, 3 skipped \(already there\), 0 failed; 0 B to /);
 
       // Same size, different bytes: only the sha256 can tell them apart.
@@ -116,7 +120,7 @@ for (const factory of DESTINATIONS) {
       await writeFile(path.join(dir, 'same.csv'), 'same');
 
       const requestsBefore = destination.proxy?.requests.length;
-      const run = await runCli(['load', dir, '--bucket', bucket, '--dry-run', ...destination.flags], { env: destination.env });
+      const run = await runCliInProcess(['load', dir, '--bucket', bucket, '--dry-run', ...destination.flags], { env: destination.env });
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(`upload ${path.join(dir, 'new.csv')} -> `);
       if (factory.name === 'local') {
@@ -251,7 +255,7 @@ for (const factory of DESTINATIONS) {
         const { dir, prefix } = await freshCase({ 'deaths.parquet': randomBytes(16 * 1024) });
         const bucket = destination.bucket(prefix);
         await withFault(uploadFault({ kind: 'respond', status: 503, body: '{"error":{"code":503,"message":"Service Unavailable"}}' }, Infinity), async () => {
-          const run = await runCli(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
+          const run = await runCliInProcess(['load', dir, '--bucket', bucket, ...destination.flags], { env: destination.env });
           expect(run.code).toBe(5);
           expect(run.stderr.split('\n').filter((line) => line.startsWith('etl: '))).toEqual([expect.stringMatching(/^etl: load error: .*deaths\.parquet: upload to .* failed: .*(503|Service Unavailable)/)]);
         });

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /**
@@ -42,13 +43,18 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** Runs `etl run`, `etl run --dry-run` and `etl plan` with the same flags; each must fail alike, having asked nothing and written nothing. */
+/**
+ * Runs `etl run`, `etl run --dry-run` and `etl plan` with the same flags; each must fail alike, having asked nothing
+ * and written nothing. `etl run` is the built CLI; the other two go through its `main` in this process
+ * (test/helpers/cli-in-process.ts), their error line compared with the process's.
+ */
 async function everyWayFails(name: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const dataDir = path.join(work, name);
   const before = requests;
   const results: CliResult[] = [];
   for (const command of [['run'], ['run', '--dry-run'], ['plan']]) {
-    results.push(await runCli([command[0]!, ...args, ...command.slice(1), '--data-dir', dataDir], { cwd: work, env }));
+    const commandLine = [command[0]!, ...args, ...command.slice(1), '--data-dir', dataDir];
+    results.push(await (results.length === 0 ? runCli : runCliInProcess)(commandLine, { cwd: work, env }));
   }
   const [run] = results;
   for (const result of results) {

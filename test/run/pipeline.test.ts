@@ -11,13 +11,16 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileServer, type FileServer, type ServedFile } from '../helpers/http-server.js';
 import { readParquet } from '../helpers/parquet.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, startCli, type CliResult } from '../helpers/run-cli.js';
 import { S3RVER_CREDENTIALS, startS3Server, type RunningS3Server } from '../load/servers/s3-server.js';
 import { PAGE, REFRESHED_PATH, buildOnsSite } from './ons-site.js';
 
 /**
  * `etl run` as cron runs it: the built CLI against a local ONS copy (one server keeps connections alive,
- * one closes them after each response) and s3rver, a real S3-compatible store.
+ * one closes them after each response) and s3rver, a real S3-compatible store. Runs that are not about the process
+ * (its locks, signals, timeout, alerts and crontab line) after the first of each chain go through the CLI's `main` in
+ * this process (test/helpers/cli-in-process.ts).
  */
 const BUCKET = 'lake';
 const KEY = 'ons/monthly-deaths.parquet';
@@ -78,8 +81,8 @@ afterAll(async () => {
 describe('etl run twice, then with one workbook refreshed (server closing connections after each response)', () => {
   let server: FileServer;
   let dataDir: string;
-  const run = (...extra: string[]) =>
-    runCli(['--json', 'run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--bucket', `s3://${BUCKET}/ons/`, '--endpoint', s3.url, ...extra], { env: S3_ENV });
+  const runArgs = () => ['--json', 'run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--bucket', `s3://${BUCKET}/ons/`, '--endpoint', s3.url];
+  const run = () => runCliInProcess(runArgs(), { env: S3_ENV });
 
   beforeAll(async () => {
     server = await startFileServer(files, { closeAfterResponse: true });
@@ -88,7 +91,7 @@ describe('etl run twice, then with one workbook refreshed (server closing connec
   afterAll(() => server.close());
 
   it('the second run fetches 0 workbook bytes, transforms nothing and writes 0 objects; a refresh redoes only what it must', async () => {
-    const first = await run();
+    const first = await runCli(runArgs(), { env: S3_ENV });
     expect(first.code, first.stderr).toBe(0);
     expect(steps(first)).toEqual([['extract', 'succeeded'], ['transform', 'succeeded'], ['load', 'succeeded']]);
     expect(s3Writes).toBe(1);
@@ -116,14 +119,14 @@ describe('etl run twice, then with one workbook refreshed (server closing connec
   });
 
   it('each run left a manifest: etl runs lists them, etl runs show gives steps, inputs and outputs with sha256', async () => {
-    const listed = await runCli(['runs', '--data-dir', dataDir]);
+    const listed = await runCliInProcess(['runs', '--data-dir', dataDir]);
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/-ons-monthly-deaths-\w+ {2}ons\/monthly-deaths {2}succeeded .* extract succeeded, transform cached, load cached$/);
 
     const runId = lines[2]!.split(' ')[0]!;
-    const shown = await runCli(['--json', 'runs', 'show', runId, '--data-dir', dataDir]);
+    const shown = await runCliInProcess(['--json', 'runs', 'show', runId, '--data-dir', dataDir]);
     const run = JSON.parse(shown.stdout);
     expect(run).toMatchObject({ run_id: runId, pipeline: 'ons/monthly-deaths', status: 'succeeded', etl_version: expect.any(String), params: { bucket: `s3://${BUCKET}/ons/` } });
     const transform = run.steps[1];
@@ -140,7 +143,7 @@ describe('etl plan: fresh, cached, one changed; nothing fetched, written or uplo
   const flags = () => ['ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--bucket', `s3://${BUCKET}/plan/`, '--endpoint', s3.url];
   const plan = async () => {
     const [requests, writes, files] = [server.requests.length, s3Writes, await snapshot(dataDir)];
-    const result = await runCli(['plan', ...flags()], { env: S3_ENV });
+    const result = await runCliInProcess(['plan', ...flags()], { env: S3_ENV });
     expect(result.code, result.stderr).toBe(0);
     expect(server.requests.length).toBe(requests);
     expect(s3Writes).toBe(writes);
@@ -156,15 +159,15 @@ describe('etl plan: fresh, cached, one changed; nothing fetched, written or uplo
 
   it('says what each step would do and why', async () => {
     expect(await plan()).toMatch(/extract +run +nothing extracted yet.*\n +transform +run +no earlier successful run\n +load +run +uploads what transform writes/);
-    const dryRun = await runCli(['run', ...flags(), '--dry-run'], { env: S3_ENV });
+    const dryRun = await runCliInProcess(['run', ...flags(), '--dry-run'], { env: S3_ENV });
     expect(dryRun.stdout).toContain('nothing extracted yet');
     await expect(stat(dataDir)).rejects.toThrow(/ENOENT/);
 
-    expect((await runCli(['run', ...flags()], { env: S3_ENV })).code).toBe(0);
+    expect((await runCliInProcess(['run', ...flags()], { env: S3_ENV })).code).toBe(0);
     expect(await plan()).toMatch(/extract +run +asks the source for changes to 3 files.*\n +transform +cached .*\n +load +cached +the same files are already in s3:\/\/lake\/plan\//);
 
     server.set(REFRESHED_PATH, refreshed);
-    expect((await runCli(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).stdout).toMatch(/1 downloaded/);
+    expect((await runCliInProcess(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).stdout).toMatch(/1 downloaded/);
     expect(await plan()).toMatch(/transform +run +input changed: .*annual2019publishedoutputrefresh\.xls\n +load +run/);
   });
 });
@@ -175,29 +178,29 @@ describe('extract, transform, load chained through the data dir', () => {
     const dataDir = path.join(work, 'chain');
     const lake = path.join(work, 'chain-lake');
     try {
-      expect((await runCli(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
+      expect((await runCliInProcess(['extract', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
       const out = path.join(dataDir, 'chain-deaths.parquet');
-      const transformed = await runCli(['transform', '--out', out, '--data-dir', dataDir]);
+      const transformed = await runCliInProcess(['transform', '--out', out, '--data-dir', dataDir]);
       expect(transformed.code, transformed.stderr).toBe(0);
-      const loaded = await runCli(['load', '--bucket', lake, '--data-dir', dataDir]);
+      const loaded = await runCliInProcess(['load', '--bucket', lake, '--data-dir', dataDir]);
       expect(loaded.code, loaded.stderr).toBe(0);
       expect(await readFile(path.join(lake, 'chain-deaths.parquet'))).toEqual(await readFile(out));
 
       // The record is a file in the data dir, so a file written outside it is not uploaded from the record: name it.
       const outside = path.join(work, 'chain-outside.parquet');
-      expect((await runCli(['transform', '--out', outside, '--data-dir', dataDir])).code).toBe(0);
+      expect((await runCliInProcess(['transform', '--out', outside, '--data-dir', dataDir])).code).toBe(0);
       const refused = await runCli(['load', '--bucket', lake, '--data-dir', dataDir]);
       expect(refused.code).toBe(4);
       expect(refused.stderr).toMatch(/^etl: data error: .*last-transform\.json: output ".*chain-outside\.parquet" lies outside .*chain \(.*name the files to upload: etl load <file>… --bucket …\)\n$/);
-      expect((await runCli(['load', outside, '--bucket', lake, '--data-dir', dataDir])).code).toBe(0);
+      expect((await runCliInProcess(['load', outside, '--bucket', lake, '--data-dir', dataDir])).code).toBe(0);
 
       await mkdir(path.join(dataDir, 'raw', 'ons', 'weekly-deaths'), { recursive: true });
       await writeFile(path.join(dataDir, 'raw', 'ons', 'weekly-deaths', 'manifest.json'), JSON.stringify({ files: [] }));
-      const ambiguous = await runCli(['transform', '--out', out, '--data-dir', dataDir]);
+      const ambiguous = await runCliInProcess(['transform', '--out', out, '--data-dir', dataDir]);
       expect(ambiguous.code).toBe(2);
       expect(ambiguous.stderr).toMatch(/holds several extracted datasets: ons monthly-deaths, ons weekly-deaths/);
 
-      const nothing = await runCli(['load', '--bucket', lake, '--data-dir', path.join(work, 'empty')]);
+      const nothing = await runCliInProcess(['load', '--bucket', lake, '--data-dir', path.join(work, 'empty')]);
       expect(nothing.code).toBe(2);
       expect(nothing.stderr).toMatch(/no files given and no transform recorded/);
     } finally {
@@ -213,7 +216,7 @@ describe('the pipeline cache is a record, not an instruction', () => {
     const lake = path.join(work, 'forged-lake');
     try {
       const args = ['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--bucket', lake];
-      expect((await runCli(args)).code).toBe(0);
+      expect((await runCliInProcess(args)).code).toBe(0);
       const cacheFile = path.join(dataDir, 'state', 'ons-monthly-deaths.cache.json');
       const cache = JSON.parse(await readFile(cacheFile, 'utf8'));
       const outside = path.join(work, 'forged-secret.txt');
@@ -222,7 +225,7 @@ describe('the pipeline cache is a record, not an instruction', () => {
       cache.transform.outputs = [{ path: outside, sha256: createHash('sha256').update('SECRET').digest('hex'), bytes: 6 }];
       delete cache.load;
       await writeFile(cacheFile, JSON.stringify(cache));
-      const result = await runCli(['--json', ...args]);
+      const result = await runCliInProcess(['--json', ...args]);
       expect(result.code, result.stderr).toBe(0);
       expect(steps(result)).toEqual([['extract', 'succeeded'], ['transform', 'succeeded'], ['load', 'succeeded']]);
       expect(result.stderr).toMatch(/"level":"warn".*ons-monthly-deaths\.cache\.json: transform\.outputs\[0\]\.path \\".*forged-secret\.txt\\" is not this run's output .*; not trusted, the transform runs again/);
@@ -277,7 +280,7 @@ describe('one run per pipeline at a time', () => {
       release();
     }
     expect((await extract.done).code).toBe(0);
-    const after = await runCli(['transform', 'ons', '--data-dir', dataDir]);
+    const after = await runCliInProcess(['transform', 'ons', '--data-dir', dataDir]);
     expect(after.code, after.stderr).toBe(0);
     expect(await readdir(path.join(dataDir, 'locks'))).toEqual([]);
   });
@@ -297,7 +300,7 @@ describe('one run per pipeline at a time', () => {
     const manifest = JSON.parse(await readFile(path.join(dataDir, 'runs', manifestName!), 'utf8'));
     expect(manifest).toMatchObject({ status: 'failed', error: { step: 'extract', exit_code: 3 }, steps: [{ name: 'extract', status: 'failed' }] });
     expect(await readdir(path.join(dataDir, 'locks'))).toEqual([]);
-    const again = await runCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--step-timeout', '60']);
+    const again = await runCliInProcess(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir, '--step-timeout', '60']);
     expect(again.code, again.stderr).toBe(0);
   });
 
@@ -320,7 +323,7 @@ describe('kill -9 part-way, then a new run', () => {
   beforeAll(async () => {
     server = await startFileServer(files);
     const dataDir = path.join(work, 'reference');
-    expect((await runCli(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
+    expect((await runCliInProcess(['run', 'ons', '--url', server.url + PAGE, '--data-dir', dataDir])).code).toBe(0);
     reference = await readParquet(path.join(dataDir, 'processed', 'ons', 'monthly-deaths.parquet'));
     const sockets: Socket[] = [];
     let connected!: () => void;
