@@ -2,21 +2,21 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Test files that share one module graph per worker (isolate: false): each file's imports are loaded once per
- * worker instead of once per file (54 files: 91 -> 68 CPU s, 47 -> 35 s wall, measured together on 2 cores).
- * Only files that touch no process-wide state belong here: none of them sets process.env, changes the working
- * directory, mocks or spies on a module or global, uses fake timers, registers or redacts secrets, starts a
- * server, a CLI or a child process, or uses PostgreSQL (docs/testing.md says how this was checked). A file that
- * starts doing one of those moves to the isolated project.
+ * worker instead of once per file (measured together on 2 cores: 91 -> 68 CPU s, 47 -> 35 s wall). Only files that
+ * leave no process-wide state behind belong here: none sets process.env (limits.test.ts only inside withEnv, which
+ * puts it back), changes the working directory, mocks or spies on a module or global, uses fake timers, makes a
+ * Secret or registers one with redact() (that registry is process-wide), runs the CLI's main in-process, or uses
+ * PostgreSQL (its cluster is the isolated project's global setup); servers they start are closed in their hooks,
+ * CLIs they spawn are processes of their own. Checked by running them shuffled by file in one worker
+ * (docs/testing.md). A file that starts doing one of those things moves to the isolated project.
  */
 const sharedModuleFiles = [
-  'test/core/api-client.test.ts',
   'test/core/concurrency.test.ts',
   'test/core/duckdb.test.ts',
   'test/core/errors.test.ts',
   'test/core/names.test.ts',
   'test/core/plural.test.ts',
   'test/core/row-runs.test.ts',
-  'test/core/secret.test.ts',
   'test/delta/delta-shards.test.ts',
   'test/delta/golden-replay.test.ts',
   'test/delta/local-log-store.test.ts',
