@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import base from './vitest.base.config.js';
 
 /**
  * Test files that share one module graph per worker (isolate: false): each file's imports are loaded once per
@@ -65,30 +66,21 @@ const sharedModuleFiles = [
   'test/transform/workbook/zip-file.test.ts',
 ];
 
-// Integration tests start local servers and spawn the CLI; generous timeouts on two busy cores.
-const timeouts = { testTimeout: 60_000, hookTimeout: 120_000 };
+const { include, testTimeout, hookTimeout, pool, maxWorkers, reporters, globalSetup } = base.test!;
 
+// pool, workers and reporters as in vitest.base.config.ts (measured there); each project keeps its timeouts.
 export default defineConfig({
   test: {
-    pool: 'forks',
-    // vitest's default on two cores is one worker; most files wait on child processes and sockets, not the CPU.
-    // Measured on this 2-core machine, quiet: 2 workers 307 s (1.7 cores busy), 3 workers about 255 s.
-    maxWorkers: 3,
-    // The default summary, then why whole suites were skipped (e.g. no GCS emulator installed).
-    reporters: ['default', './test/helpers/skip-reasons-reporter.ts'],
+    pool,
+    maxWorkers,
+    reporters,
     projects: [
       {
-        test: { name: 'shared-modules', include: sharedModuleFiles, isolate: false, ...timeouts },
+        test: { name: 'shared-modules', include: sharedModuleFiles, isolate: false, testTimeout, hookTimeout },
       },
       {
-        test: {
-          name: 'isolated',
-          include: ['test/**/*.test.ts'],
-          exclude: sharedModuleFiles,
-          ...timeouts,
-          // One PostgreSQL cluster for the run; each test file makes its own database in it.
-          globalSetup: ['./test/helpers/postgres-global-setup.ts'],
-        },
+        // The PostgreSQL cluster (global setup) is only needed here.
+        test: { name: 'isolated', include, exclude: sharedModuleFiles, testTimeout, hookTimeout, globalSetup },
       },
     ],
   },
