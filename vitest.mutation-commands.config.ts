@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import base from './vitest.base.config.js';
 
 /**
  * For mutation runs over `src/commands` (docs/mutation/commands-transform.md): only the in-process command tests

@@ -1,5 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import base from './vitest.base.config.js';
 
 /**
  * For mutation runs over `src/transform/layout` (docs/mutation/transform-layout.md): only the in-process layout

@@ -1,5 +1,5 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import base from './vitest.base.config.js';
 
 /**
  * For mutation runs over `src/run` (docs/mutation/run-commands.md): its in-process tests only. The whole-pipeline

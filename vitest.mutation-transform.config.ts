@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import base from './vitest.base.config.js';
 
 /**
  * For mutation runs over `src/transform/parquet`, `json`, `layout` and `datasets` (docs/mutation/commands-transform.md):

@@ -1,5 +1,5 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import base from './vitest.base.config.js';
 
 /**
  * The suite as StrykerJS runs it (`npm run test:mutation`): the mutant is switched on inside the test process, so

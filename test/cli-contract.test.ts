@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monthlySheets } from './fixtures/ons/monthly-workbook.js';
 import { readParquet } from './helpers/parquet.js';
-import { runCli } from './helpers/run-cli.js';
+import { runCliInProcess } from './helpers/cli-in-process.js';
+import { runCli, type CliOptions, type CliResult } from './helpers/run-cli.js';
 import { writeWorkbook } from './helpers/workbook-writer.js';
 
 /**
@@ -39,16 +40,32 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+type Run = (args: string[], options?: CliOptions) => Promise<CliResult>;
+
+/**
+ * For a table of cases: the first case run is a real process (its exit code and stderr as a crontab sees them),
+ * the rest go through the CLI's main in-process (test/helpers/cli-in-process.ts), the same parsing and error lines.
+ */
+function firstAsProcess(): Run {
+  let first = true;
+  return (args, options) => {
+    const run = first ? runCli : runCliInProcess;
+    first = false;
+    return run(args, options);
+  };
+}
+
 /** Runs in a fresh empty directory, so anything a command wrongly creates there shows up. */
-async function runInEmptyDir(args: string[], env: Record<string, string> = {}) {
+async function runInEmptyDir(args: string[], env: Record<string, string> = {}, run: Run = runCli) {
   const cwd = await mkdtemp(path.join(work, 'cwd-'));
-  const result = await runCli(args, { cwd, env });
+  const result = await run(args, { cwd, env });
   return { ...result, created: await readdir(cwd) };
 }
 
 const errorLines = (stderr: string): string[] => stderr.trim().split('\n').filter((line) => line !== '');
 
 describe('--bucket: a mistyped scheme or a bare name is a usage error, never a local folder', () => {
+  const mistypedRun = firstAsProcess();
   it.each([
     ['gs:/bucket/ons/', /looks like a mistyped URL \(did you mean gs:\/\/bucket\/ons\/\?\)/],
     ['s3:/bucket/', /did you mean s3:\/\/bucket\/\?/],
@@ -62,7 +79,7 @@ describe('--bucket: a mistyped scheme or a bare name is a usage error, never a l
     ['my-bucket/ons/', /neither a bucket URL nor a local path \(for a bucket write gs:\/\/my-bucket\/ons\/ or s3:\/\/my-bucket\/ons\/; for a local folder write \.\/my-bucket\/ons\//],
     ['lake', /neither a bucket URL nor a local path/],
   ])('load --bucket %s exits 2 and writes nothing', async (bucket, message) => {
-    const run = await runInEmptyDir(['load', path.join(work, 'deaths.parquet'), '--bucket', bucket]);
+    const run = await runInEmptyDir(['load', path.join(work, 'deaths.parquet'), '--bucket', bucket], {}, mistypedRun);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(errorLines(run.stderr)).toHaveLength(1);
@@ -71,16 +88,17 @@ describe('--bucket: a mistyped scheme or a bare name is a usage error, never a l
   });
 
   it('run checks --bucket before extracting anything', async () => {
-    const run = await runInEmptyDir(['run', 'ons', '--bucket', 'gs:/b/ons/', '--url', `${endpoint}/page`, '--retries', '0']);
+    const run = await runInEmptyDir(['run', 'ons', '--bucket', 'gs:/b/ons/', '--url', `${endpoint}/page`, '--retries', '0'], {}, runCliInProcess);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--bucket gs:\/b\/ons\/ looks like a mistyped URL/);
     expect(requests).toBe(0);
     expect(run.created).toEqual([]);
   });
 
+  const localRun = firstAsProcess();
   it.each(['./lake/', '../lake-up/', '{abs}/lake-abs/', 'file://{abs}/lake-url/'])('a local path %s is a local destination', async (bucket) => {
     const cwd = await mkdtemp(path.join(work, 'local-'));
-    const run = await runCli(['load', path.join(work, 'deaths.parquet'), '--bucket', bucket.replace('{abs}', cwd)], { cwd });
+    const run = await localRun(['load', path.join(work, 'deaths.parquet'), '--bucket', bucket.replace('{abs}', cwd)], { cwd });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^1 uploaded, 0 skipped \(already there\), 0 failed; 15 B to file:\/\/\//);
   });
@@ -89,7 +107,7 @@ describe('--bucket: a mistyped scheme or a bare name is a usage error, never a l
 describe('--from/--to', () => {
   it('apply to --input too: only editions in range are written', async () => {
     const out = path.join(work, 'from-2020.parquet');
-    const run = await runCli(['transform', 'ons', '--input', workbooks, '--from', '2020', '--out', out]);
+    const run = await runCliInProcess(['transform', 'ons', '--input', workbooks, '--from', '2020', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const editions = new Set((await readParquet(out)).rows.map((row) => row.edition));
     expect([...editions]).toEqual([2021]);
@@ -98,19 +116,20 @@ describe('--from/--to', () => {
 
   it('an empty selection is a usage error naming the editions there are', async () => {
     const out = path.join(work, 'from-2030.parquet');
-    const run = await runCli(['transform', 'ons', '--input', workbooks, '--from', '2030', '--out', out]);
+    const run = await runCliInProcess(['transform', 'ons', '--input', workbooks, '--from', '2030', '--out', out]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/no edition matches --from 2030: --input holds editions 2019, 2021/);
     expect(errorLines(run.stderr)).toHaveLength(1);
     await expect(readdir(work)).resolves.not.toContain('from-2030.parquet');
   });
 
+  const invertedRun = firstAsProcess();
   it.each([
     ['transform', 'ons', '--input', '{workbooks}', '--from', '2021', '--to', '2019'],
     ['extract', 'ons', '--url', '{endpoint}/page', '--from', '2021', '--to', '2019'],
     ['run', 'ons', '--url', '{endpoint}/page', '--from', '2021', '--to', '2019'],
   ])('an inverted range is a usage error before any work: %j', async (...args) => {
-    const run = await runInEmptyDir(args.map((arg) => arg.replace('{workbooks}', workbooks).replace('{endpoint}', endpoint)));
+    const run = await runInEmptyDir(args.map((arg) => arg.replace('{workbooks}', workbooks).replace('{endpoint}', endpoint)), {}, invertedRun);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--from 2021 is after --to 2019/);
     expect(requests).toBe(0);
@@ -172,6 +191,7 @@ describe('output', () => {
 });
 
 describe('the same mistake, the same exit code', () => {
+  const missingRun = firstAsProcess();
   it.each([
     [['inspect', '{work}/nosuch.xls'], /nosuch\.xls: cannot open/],
     [['inspect', '{work}'], /^etl: config error: .* is a directory \(give one workbook/],
@@ -179,7 +199,7 @@ describe('the same mistake, the same exit code', () => {
     [['load', '{work}/nosuch.parquet', '--bucket', './lake/'], /nosuch\.parquet does not exist/],
     [['transform', 'ons', '--dataset-file', '{work}/nosuch.json', '--input', '{work}/workbooks'], /nosuch\.json: cannot read it/],
   ])('a missing file is a usage error (exit 2): %j', async (args, message) => {
-    const run = await runInEmptyDir(args.map((arg) => arg.replace('{work}', work)));
+    const run = await runInEmptyDir(args.map((arg) => arg.replace('{work}', work)), {}, missingRun);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(errorLines(run.stderr)).toHaveLength(1);

@@ -5,10 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sources } from '../../src/sources/index.js';
 import { monthlySheets } from '../fixtures/ons/monthly-workbook.js';
 import { startFileServer } from '../helpers/http-server.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { writeWorkbook } from '../helpers/workbook-writer.js';
 
-/** Issue 20 item 15: the words a newcomer reads, each checked as the CLI prints them. */
+/**
+ * Issue 20 item 15: the words a newcomer reads, each checked as the CLI prints them. Each test's first run is a
+ * process; the others go through the CLI's main in-process (test/helpers/cli-in-process.ts), the same words.
+ */
 let work: string;
 let workbook: string;
 beforeAll(async () => {
@@ -29,7 +33,7 @@ describe('error kinds are words, not class names', () => {
       const plain = await runCli(['extract', 'ons', '--url', `${server.url}/gone`, '--data-dir', path.join(work, 'gone')]);
       expect(plain.code).toBe(3);
       expect(lastLine(plain.stderr)).toMatch(/^etl: source error: GET http:\/\/127\.0\.0\.1:\d+\/gone answered HTTP 404 /);
-      const json = await runCli(['--json', 'extract', 'ons', '--url', `${server.url}/gone`, '--data-dir', path.join(work, 'gone')]);
+      const json = await runCliInProcess(['--json', 'extract', 'ons', '--url', `${server.url}/gone`, '--data-dir', path.join(work, 'gone')]);
       expect(JSON.parse(lastLine(json.stderr))).toMatchObject({ kind: 'source error', exit_code: 3 });
     } finally {
       await server.close();
@@ -43,7 +47,7 @@ describe('network hints name the flag the source has', () => {
     expect(api.code).toBe(3);
     expect(lastLine(api.stderr)).toMatch(/cannot resolve host etl-test\.invalid .*\(check the network \(DNS, proxy, offline\?\) and the host name in --base-url; offline, point --base-url at a stand-in server \(README: Try it offline\)\)$/);
     expect(api.stderr).not.toMatch(/--url\b/);
-    const ons = await runCli(['extract', 'ons', '--url', 'http://etl-test.invalid/page', '--data-dir', path.join(work, 'dns')]);
+    const ons = await runCliInProcess(['extract', 'ons', '--url', 'http://etl-test.invalid/page', '--data-dir', path.join(work, 'dns')]);
     expect(ons.code).toBe(3);
     expect(lastLine(ons.stderr)).toMatch(/and the host name in --url; offline, transform workbooks you already have: etl transform ons --input <files or folder>\)$/);
   });
@@ -52,8 +56,8 @@ describe('network hints name the flag the source has', () => {
 describe('help per stage, columns as declared', () => {
   it('extract help says nothing of transform; transform help lists every declared column and no extract-only flag', async () => {
     for (const source of sources) {
-      const extract = (await runCli(['extract', source.name, '--help'])).stdout;
-      const transform = (await runCli(['transform', source.name, '--help'])).stdout;
+      const extract = (await runCliInProcess(['extract', source.name, '--help'])).stdout;
+      const transform = (await runCliInProcess(['transform', source.name, '--help'])).stdout;
       expect(extract, source.name).not.toMatch(/Output|\$ etl transform/);
       expect(transform, source.name).not.toMatch(/\$ etl extract|If-None-Match|--max-links|--base-url|--retries/);
       // Each dataset's columns as declared, in order (a long list is cut, and says how many more).
@@ -66,7 +70,7 @@ describe('help per stage, columns as declared', () => {
         if (shown.length < dataset.columns.length) expect(line).toContain(`… (${dataset.columns.length - shown.length} more)`);
       }
     }
-    const onsTransform = (await runCli(['transform', 'ons', '--help'])).stdout;
+    const onsTransform = (await runCliInProcess(['transform', 'ons', '--help'])).stdout;
     for (const column of ['area_name STRING?', 'geo_level STRING', 'geo_code_extra STRING?']) expect(onsTransform).toContain(column);
   });
 });
@@ -75,12 +79,12 @@ describe('etl transform with no source', () => {
   it('alone behaves as with flags: transforms what the data dir holds, and says so when it holds nothing', async () => {
     const empty = path.join(work, 'empty');
     const alone = await runCli(['transform'], { cwd: work, env: { ETL_DATA_DIR: empty } });
-    const withOut = await runCli(['transform', '--out', 'x.parquet'], { cwd: work, env: { ETL_DATA_DIR: empty } });
+    const withOut = await runCliInProcess(['transform', '--out', 'x.parquet'], { cwd: work, env: { ETL_DATA_DIR: empty } });
     expect(alone.code).toBe(2);
     expect(alone.stderr).not.toContain("missing required argument 'source'");
     expect(lastLine(alone.stderr)).toBe(lastLine(withOut.stderr));
-    expect((await runCli(['transform', '--help'])).stdout).toMatch(/^Usage: etl transform \[source\] \[dataset\] \[options\]/);
-    expect((await runCli(['extract'])).stderr).toContain("missing required argument 'source'");
+    expect((await runCliInProcess(['transform', '--help'])).stdout).toMatch(/^Usage: etl transform \[source\] \[dataset\] \[options\]/);
+    expect((await runCliInProcess(['extract'])).stderr).toContain("missing required argument 'source'");
   });
 });
 
@@ -95,13 +99,13 @@ describe('a run: its manifest, its one line, its plan', () => {
     const manifest = JSON.parse(await readFile(path.join(dataDir, 'runs', manifestName!), 'utf8')) as { params: Record<string, unknown> };
     expect(manifest.params.key).toBe('{name}');
 
-    const transform = await runCli(['transform', 'ons', '--input', workbook, '--out', path.join(work, 'one.parquet')]);
+    const transform = await runCliInProcess(['transform', 'ons', '--input', workbook, '--out', path.join(work, 'one.parquet')]);
     expect(transform.stdout).toMatch(/^transform: \d+ rows from 1 file -> /);
 
-    const plan = await runCli(['plan', 'ons', '--input', workbook, '--data-dir', dataDir, '--bucket', lake, '--key', '{name}', '--drop-unpublished']);
+    const plan = await runCliInProcess(['plan', 'ons', '--input', workbook, '--data-dir', dataDir, '--bucket', lake, '--key', '{name}', '--drop-unpublished']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/transform +run +--drop-unpublished \(none\) -> true/);
-    const moved = await runCli(['plan', 'ons', '--input', workbook, '--data-dir', dataDir, '--bucket', lake, '--key', 'ons/{name}']);
+    const moved = await runCliInProcess(['plan', 'ons', '--input', workbook, '--data-dir', dataDir, '--bucket', lake, '--key', 'ons/{name}']);
     expect(moved.stdout).toMatch(/load +run +parameter key \{name\} -> ons\/\{name\}/);
   });
 });
@@ -111,7 +115,7 @@ describe('config files', () => {
     const config = path.join(work, 'missing-input.yaml');
     await writeFile(config, `pipelines:\n  monthly:\n    source: ons\n    options: { input: [${path.join(work, 'nowhere.xls')}] }\n`);
     for (const command of ['run', 'plan']) {
-      const result = await runCli([command, '--config', config, '--data-dir', path.join(work, 'cfg')]);
+      const result = await (command === 'run' ? runCli : runCliInProcess)([command, '--config', config, '--data-dir', path.join(work, 'cfg')]);
       expect(result.code).toBe(2);
       expect(lastLine(result.stderr)).toMatch(/^etl: config error: --input .*nowhere\.xls: no such file or directory \(give workbooks or directories that exist/);
       expect(result.stderr).not.toContain('upload');
@@ -124,14 +128,14 @@ describe('config files', () => {
     await mkdir(dataDir, { recursive: true });
     await writeFile(config, `data_dir: ${dataDir}\npipelines:\n  monthly:\n    source: ons\n    options: { input: [${workbook}] }\n`);
     expect((await runCli(['run', '--config', config], { cwd: work })).code).toBe(0);
-    expect((await runCli(['run', 'ons', '--input', workbook, '--data-dir', dataDir])).code).toBe(0);
-    const all = await runCli(['runs', '--data-dir', dataDir]);
+    expect((await runCliInProcess(['run', 'ons', '--input', workbook, '--data-dir', dataDir])).code).toBe(0);
+    const all = await runCliInProcess(['runs', '--data-dir', dataDir]);
     expect(all.stdout.trim().split('\n')).toHaveLength(2);
-    const mine = await runCli(['runs', '--config', config], { cwd: work });
+    const mine = await runCliInProcess(['runs', '--config', config], { cwd: work });
     expect(mine.code, mine.stderr).toBe(0);
     const lines = mine.stdout.trim().split('\n');
     expect(lines).toEqual([expect.stringMatching(/^\S+-monthly-\w+ {2}monthly {2}succeeded /)]);
-    const show = await runCli(['runs', '--config', config, 'show', lines[0]!.split(' ')[0]!], { cwd: work });
+    const show = await runCliInProcess(['runs', '--config', config, 'show', lines[0]!.split(' ')[0]!], { cwd: work });
     expect(show.code, show.stderr).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ pipeline: 'monthly', status: 'succeeded' });
   });

@@ -5,10 +5,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ALL_TYPES, writeAllTypes } from '../fixtures/postgres/all-types.js';
 import { compareTableWithParquet } from '../helpers/postgres-compare.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { loadResultOf } from './load-result.js';
 
-/** `etl load … --to postgres://…` as a user runs it (the built CLI, PGPASSWORD in the environment) against a real server. */
+/**
+ * `etl load … --to postgres://…` against a real server, PGPASSWORD in the environment: the first load and every
+ * refusal as a user runs it (the built CLI), the other loads through the CLI's main in-process (the same code).
+ */
 let work: string;
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'etl-pg-load-'));
@@ -26,8 +30,9 @@ async function parquet(count: number, options: Parameters<typeof writeAllTypes>[
 }
 
 describePostgres('etl load --to postgres://', (database) => {
+  let loadsRun = 0;
   const load = (file: string, table: string, flags: string[] = [], env: Record<string, string> = {}) =>
-    runCli(['--json', 'load', file, '--to', database().url(), '--table', table, ...flags], { env: { ...database().env, ...env } });
+    (loadsRun++ === 0 ? runCli : runCliInProcess)(['--json', 'load', file, '--to', database().url(), '--table', table, ...flags], { env: { ...database().env, ...env } });
 
   it('replace creates the table with typed columns and holds the file row for row; a re-run sends nothing', async () => {
     const file = await parquet(2000);
