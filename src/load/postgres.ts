@@ -122,7 +122,7 @@ async function loadFile(client: Client, duck: DuckConnection, file: string, requ
   const local = await hashLocalFile(file);
   const uri = targetUri(target);
   const outcome = (action: FileAction, reason: string): FileOutcome => ({ path: file, key: target.table.table, uri, action, reason, bytes: action === 'uploaded' ? local.size : 0 });
-  const columns = await fileColumns(duck, `read_parquet(${sqlString(file)})`);
+  const columns = await fileColumns(duck, `read_parquet(${sqlString(file)})`, file);
   const select = `SELECT ${columns.map((c) => selectExpression(c)).join(', ')} FROM read_parquet(${sqlString(file)})`;
   const expectedRows = await countRows(duck, file);
 
@@ -173,7 +173,7 @@ async function loadPartitions(client: Client, duck: DuckConnection, dir: string,
   if (target.mode !== 'replace') throw new ConfigError(`a partitioned folder is loaded with --mode replace (partition by partition), not ${target.mode}`);
   const column = manifest.partition_by;
   // The partition column lives in the folder names only: DuckDB's hive reading gives it back, typed.
-  const columns = await fileColumns(duck, `read_parquet(${sqlString(path.join(dir, '*', '*.parquet'))}, hive_partitioning = true)`);
+  const columns = await fileColumns(duck, `read_parquet(${sqlString(path.join(dir, '*', '*.parquet'))}, hive_partitioning = true)`, dir);
   const partitionType = columns.find((c) => c.name === column)?.duckType ?? 'VARCHAR';
   await begin(client, target.table);
   const existing = await tableColumns(client, target.table);
@@ -228,8 +228,12 @@ async function begin(client: Client, table: TableName): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`etl load ${table.schema}.${table.table}`]);
 }
 
-async function fileColumns(duck: DuckConnection, source: string): Promise<FileColumn[]> {
-  const described = await duck.readText(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${source})`);
+/** The columns of `source` (a read_parquet(…) of `what`, a file or a partitioned folder), as DuckDB reads them. */
+async function fileColumns(duck: DuckConnection, source: string, what: string): Promise<FileColumn[]> {
+  const described = await duck.readText(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${source})`).catch((error: unknown) => {
+    // DuckDB appends the SQL it ran, with a caret, on further lines: the first line is the reason.
+    throw new DataError(`${what}: cannot read it as parquet (${errorMessage(error).split('\n')[0]!.trim()})`, { hint: 'is it a parquet file? `etl inspect` shows what a file holds', cause: error });
+  });
   return described.map(([name, duckType]) => ({ name: name!, duckType: duckType!, pgType: pgTypeOf(duckType!) }));
 }
 

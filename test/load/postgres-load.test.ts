@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -112,6 +112,18 @@ describePostgres('etl load --to postgres://', (database) => {
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/lake\.evolving: column note is text in the table but bigint in rows-\d+\.parquet/);
     expect(await database().query('SELECT count(*)::int AS n FROM lake.evolving')).toEqual([{ n: 20 }]);
+  });
+
+  it('a file that is not parquet is a data error naming the file, in one line; no table is made', async () => {
+    const file = path.join(work, 'not-parquet.parquet');
+    await writeFile(file, 'id,name\n1,a\n');
+    const run = await runCli(['load', file, '--to', database().url(), '--table', 'lake.not_parquet'], { env: database().env });
+    expect(run.code).toBe(4);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^etl: data error: \S+not-parquet\.parquet: cannot read it as parquet \(.*\) \(is it a parquet file\?/);
+    expect(lines[0]).not.toMatch(/LINE 1|internal error/);
+    expect(await database().query("SELECT to_regclass('lake.not_parquet') IS NULL AS absent")).toEqual([{ absent: true }]);
   });
 
   it('a value that does not fit the column fails in one line naming table, column and row; nothing is committed', async () => {
