@@ -10,7 +10,7 @@ export function loadDuckDb(): typeof import('@duckdb/node-api') {
   return createRequire(import.meta.url)('@duckdb/node-api') as typeof import('@duckdb/node-api');
 }
 
-/** One thread (unless asked) and a small budget, no extensions fetched: enough to stream CSV and parquet. */
+/** The settings both clients open DuckDB with. */
 function settings(threads: number): Record<string, string> {
   return { threads: String(threads), memory_limit: '256MB', preserve_insertion_order: 'true', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' };
 }
@@ -63,12 +63,15 @@ export async function openDuckDbStatements(threads = 1): Promise<DuckDbStatement
         const chunk = duckdb.result_get_chunk(result, index);
         const size = duckdb.data_chunk_get_size(chunk);
         // A VARCHAR vector holds 16 bytes a value: its length, then the text itself up to 12 bytes, else a pointer to it.
-        const vectors = Array.from({ length: width }, (_, column) => duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, column), 16 * size));
+        const vectors = Array.from({ length: width }, (_, column) => {
+          const data = duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, column), 16 * size);
+          return { data, view: new DataView(data.buffer, data.byteOffset, data.byteLength) };
+        });
         for (let row = 0; row < size; row++) {
           rows.push(
-            vectors.map((data) => {
+            vectors.map(({ data, view }) => {
+              const length = view.getUint32(16 * row, true);
               const at = data.byteOffset + 16 * row;
-              const length = new DataView(data.buffer).getUint32(at, true);
               return decoder.decode(length <= 12 ? new Uint8Array(data.buffer, at + 4, length) : duckdb.get_data_from_pointer(data.buffer as ArrayBuffer, at + 8, length));
             }),
           );
