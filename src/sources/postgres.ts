@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
-import { tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
+import { sweepDeadTempFiles, tempPathFor, trackTempFile, writeFileAtomic } from '../core/atomic-file.js';
 import { CSV_LINE_BYTES, CsvLineTooLong, connectBesideDuckDb, writeCsvAsParquet } from '../core/csv-pipe.js';
 import { loadDuckDb, openDuckDb } from '../core/duckdb.js';
 import { ConfigError, DataError, SourceError, errorMessage, isEtlError } from '../core/errors.js';
@@ -144,6 +144,8 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
   const name = `${table.schema}.${table.table}`;
   const previous = await readTableManifest(dir, io.log);
   await removeUnlisted(dir, previous);
+  const swept = await sweepDeadTempFiles(dir);
+  if (swept.length > 0) io.log.info(`removed ${swept.length} temp file(s) an interrupted run left in ${dir}`);
   await mkdir(dir, { recursive: true });
   const [client, duck] = await connectBesideDuckDb(connectPostgres(url, 'source', `etl ${VERSION} extract`), (c) => c.end(), 2);
   const chunkName = `chunk-${io.now().toISOString().replace(/[-:.]/g, '')}.parquet`;

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -98,6 +99,21 @@ describePostgres('etl extract postgres table', (database) => {
     const again = await extract(data, 'app.orders', ['--cursor', 'updated_at']);
     expect(again.code, again.stderr).toBe(0);
     expect((await manifestOf(data, 'app.orders')).chunks.map((c) => c.rows)).toEqual([expect.any(Number), 20000]);
+  });
+
+  it('the next extract removes the temp chunk a killed one left (its PID gone), and only that', async () => {
+    const data = dataDir('swept');
+    const child = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
+    const dir = tableDir(data, 'app.orders');
+    await mkdir(dir, { recursive: true });
+    const leftover = `.etl-tmp-${deadPid}-0a1b2c3d4e5f-chunk-20260101T000000000Z.parquet`;
+    await writeFile(path.join(dir, leftover), 'partial');
+    const run = await extract(data, 'app.orders');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`removed 1 temp file(s) an interrupted run left in ${dir}`);
+    const manifest = await manifestOf(data, 'app.orders');
+    expect((await readdir(dir)).sort()).toEqual([...manifest.chunks.map((c) => c.path), 'manifest.json'].sort());
   });
 
   it('refuses a URL with a password, a cursor the table lacks, and --lag on a number cursor', async () => {
