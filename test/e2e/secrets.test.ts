@@ -117,7 +117,8 @@ describe('a credential belongs to the origin it was configured for', () => {
     elsewhere.requests.length = 0;
     const cases = foreign().map(([what, target, shown], index) => ({ what: what!, shown: shown!, tag: `origin${index}`, target: target! }));
     for (const { tag, target } of cases) nextTargets.set(tag, target);
-    const results = await mapWithLimit(cases, AT_ONCE, ({ tag }) => supermetricsRun(key, 'next', tag));
+    // The first case's run is a process of its own; the others run in this process.
+    const results = await mapWithLimit(cases, AT_ONCE, ({ tag }, index) => supermetricsRun(key, 'next', tag, index > 0));
     for (const [index, { what, shown, tag }] of cases.entries()) {
       const result = results[index]!;
       expect(result.code, what).toBe(3);
