@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { peoplePage, personAt } from '../fixtures/random-person/people.js';
@@ -147,16 +147,23 @@ describe('etl extract/transform random-person', () => {
   });
 
   it('a page refused while others are in flight: they are cancelled at once (no retry after it), and the page that completed is in the manifest', async () => {
-    // Page 1 answers at once, page 2 is refused after 300 ms, page 3 would take 20 s.
-    bed.server.queue('/api/?results=5000&seed=cut&page=2', { ...json(401, { error: 'invalid key' }), delayMs: 300 });
-    bed.server.queue('/api/?results=2000&seed=cut&page=3', { status: 200, body: peoplePage({ results: 2000, seed: 'cut', page: 3 }), delayMs: 20_000 });
+    // Page 1 answers at once, page 2 is refused once page 1 is on disk (and 300 ms more), page 3 would take 20 s.
+    // (A fixed 300 ms was too short for page 1 on a loaded machine: it was cancelled too, and the manifest empty.)
+    const rawDir = path.join(bed.dataDir, 'raw', 'random-person', 'people');
     const started = Date.now();
+    const pageOne = path.join(rawDir, 'page-00001.json');
+    const modified = async (): Promise<number | undefined> => (await stat(pageOne).catch(() => null))?.mtimeMs;
+    const earlier = await modified(); // an earlier test's page 1, replaced by this run's
+    const pageOneWritten = (async () => {
+      while ((await modified()) === earlier) await new Promise((resolve) => setTimeout(resolve, 20));
+    })();
+    bed.server.queue('/api/?results=5000&seed=cut&page=2', { ...json(401, { error: 'invalid key' }), after: pageOneWritten, delayMs: 300 });
+    bed.server.queue('/api/?results=2000&seed=cut&page=3', { status: 200, body: peoplePage({ results: 2000, seed: 'cut', page: 3 }), delayMs: 20_000 });
     const result = await extractProcess('--count', '12000', '--seed', 'cut');
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/page=2 answered HTTP 401/);
     expect(result.stderr).not.toMatch(/retry \d|UND_ERR|internal error/);
     expect(Date.now() - started).toBeLessThan(10_000); // 21.8 s before: page 3 took its 20 s, then retries
-    const rawDir = path.join(bed.dataDir, 'raw', 'random-person', 'people');
     const manifest = JSON.parse(await readFile(path.join(rawDir, 'manifest.json'), 'utf8'));
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['page-00001.json']);
     expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['manifest.json', 'page-00001.json']);

@@ -27,6 +27,8 @@ export interface ApiAnswer {
   mode?: 'keep-alive' | 'close' | 'http10' | 'truncate';
   /** Answer only after this long (a slow server); a client that gives up first just closes the connection. */
   delayMs?: number;
+  /** Answer only once this has settled (and delayMs after): an answer held back until the test has seen something happen. */
+  after?: Promise<unknown>;
 }
 
 export type ApiHandler = (request: ApiRequest) => ApiAnswer;
@@ -76,9 +78,12 @@ export async function startApiServer(handler: ApiHandler): Promise<ApiServer> {
         const request: ApiRequest = { method: method!, path: target!, url: new URL(target!, 'http://127.0.0.1'), headers, body };
         requests.push(request);
         const answer = answerFor(request);
-        if (answer.delayMs) {
+        if (answer.delayMs || answer.after) {
           // The client sends nothing more on this connection until it has the answer (no pipelining).
-          const timer = setTimeout(() => socket.destroyed || respond(socket, answer), answer.delayMs);
+          let timer: NodeJS.Timeout | undefined;
+          void Promise.resolve(answer.after).finally(() => {
+            timer = setTimeout(() => socket.destroyed || respond(socket, answer), answer.delayMs ?? 0);
+          });
           socket.once('close', () => clearTimeout(timer));
           continue;
         }
