@@ -35,7 +35,6 @@ const sharedModuleFiles = [
   'test/e2e/transform-faults.test.ts',
   'test/e2e/try-offline.test.ts',
   'test/load/gcs-retries.test.ts',
-  'test/load/load-interrupted.test.ts',
   'test/load/s3-etag.test.ts',
   'test/load/upload-error.test.ts',
   'test/run/config.test.ts',
