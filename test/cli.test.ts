@@ -101,6 +101,12 @@ describe('etl CLI', () => {
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it("the built CLI (dist/ bundled into chunks) writes cron lines that run this package's bin/etl.js", async () => {
+    const result = await runCli(['cron', 'ons', '--schedule', '0 5 * * *']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(` ${path.resolve(import.meta.dirname, '../bin/etl.js')} --quiet run ons `);
+  });
+
   it('a reader that closed the pipe early (etl --help | head -1) ends the command quietly, not with an EPIPE stack', async () => {
     const { child, done } = startCli(['--help']);
     // Closed before the child has loaded, so every write of the help meets a pipe with no reader.

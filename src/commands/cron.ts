@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { checkCronSchedule } from '../run/cron-schedule.js';
@@ -9,8 +8,9 @@ import type { Shard } from '../core/source.js';
 import type { CommandContext } from './context.js';
 import { addPipelineOptions, pipelineRequest, type PipelineFlags } from './pipeline-flags.js';
 import { PIPELINE_EXIT_CODES } from './run.js';
+import { PACKAGE_ROOT } from '../version.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/etl.js');
+const BIN = path.join(PACKAGE_ROOT, 'bin', 'etl.js');
 /** Flags that shape the line itself and are not passed on to `etl run`. */
 const CRON_ONLY = ['--schedule', '--log', '--env-vars'];
 

@@ -26,6 +26,8 @@ interface PgConnection {
 
 export class CopyOutStream extends Readable {
   rowCount = 0;
+  /** The longest CopyData message so far: one row as COPY writes it (CSV: its newline included), as the header announces it. */
+  longestRowBytes = 0;
   private connection: PgConnection | undefined;
   private pgDataHandler: ((chunk: Buffer) => void) | undefined;
   private readonly onReadable = (): void => this.forward();
@@ -91,6 +93,7 @@ export class CopyOutStream extends Readable {
           this.left = this.header.readUInt32BE(1) - 4;
         }
         this.headerBytes = 0;
+        if (this.code === COPY_DATA && this.left > this.longestRowBytes) this.longestRowBytes = this.left;
         if (!INTERSPERSED.has(this.code) && this.code !== COPY_DONE) {
           // Copy-out mode ended some other way: pg's parser reads this message (its header included) and what follows.
           const header = Buffer.alloc(5);

@@ -113,7 +113,8 @@ export const CSV_LINE_BYTES = 2 * 1024 * 1024;
  * row fewer (the caller compares counts). Postgres writes well-formed CSV, so each of these means a longer line.
  */
 export class CsvLineTooLong extends Error {
-  constructor(readonly roomBytes: number) {
+  /** `longestRowBytes`: the longest row the stream carried, where the caller knows it (0 where not). */
+  constructor(readonly roomBytes: number, readonly longestRowBytes = 0) {
     super(`a row longer than ${roomBytes} bytes as CSV`);
   }
 }

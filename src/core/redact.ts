@@ -30,6 +30,12 @@ export function registerSecret(value: string): void {
   spellings = [...all].map(([text, short]) => ({ text, short: short ? standingAlone(text) : null })).sort((a, b) => b.text.length - a.text.length);
 }
 
+/** Forgets every registered secret, as a new process starts: the in-process CLI runner of the tests starts each run so. */
+export function forgetSecrets(): void {
+  knownSecrets.clear();
+  spellings = [];
+}
+
 function encodings(secret: string): Set<string> {
   const json = (text: string): string => JSON.stringify(text).slice(1, -1);
   const form = (text: string): string => new URLSearchParams([['', text]]).toString().slice(1);

@@ -170,13 +170,21 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
       const copy = client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`));
-      const rows = await writeCsvAsParquet(duck, copy, columns, temp, lineBytes);
-      if (rows !== copy.rowCount) throw new CsvLineTooLong(lineBytes);
+      let rows: number;
+      try {
+        rows = await writeCsvAsParquet(duck, copy, columns, temp, lineBytes);
+        if (rows !== copy.rowCount) throw new CsvLineTooLong(lineBytes);
+      } catch (error) {
+        if (!(error instanceof CsvLineTooLong)) throw error;
+        // The rollback waits behind the rest of the rows, which the stream drains: by then it has seen every row's
+        // length, and the next read is given room for the longest at once.
+        await client.query('ROLLBACK');
+        throw new CsvLineTooLong(lineBytes, copy.longestRowBytes);
+      }
       await client.query('COMMIT');
       return { rows, newest };
     };
-    const { rows, newest } = await readWithRoomForLongRows(`postgres ${name}`, readRows, async (tooLong, next) => {
-      await client.query('ROLLBACK');
+    const { rows, newest } = await readWithRoomForLongRows(`postgres ${name}`, readRows, (tooLong, next) => {
       io.log.info(`${name}: ${tooLong.message}; reading the rows again with room for ${next} bytes a row`);
     });
     const extractedAt = io.now().toISOString();
@@ -216,10 +224,11 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
 }
 
 /**
- * Most rows fit the reader's first buffer; a longer one costs one more read of the changes, with four times the room.
- * DuckDB holds the buffer within its memory budget, so running out of memory while making room is the row too long.
+ * Most rows fit the reader's first buffer; a longer one costs one more read of the changes, with four times the room,
+ * or more where the longest row needs it (a row past the limit fails at once). DuckDB holds the buffer within its
+ * memory budget, so running out of memory while making room is the row too long.
  */
-async function readWithRoomForLongRows<T>(what: string, read: (lineBytes: number) => Promise<T>, beforeRetry: (tooLong: CsvLineTooLong, next: number) => Promise<void>): Promise<T> {
+async function readWithRoomForLongRows<T>(what: string, read: (lineBytes: number) => Promise<T>, beforeRetry: (tooLong: CsvLineTooLong, next: number) => void): Promise<T> {
   const tooLong = (cause: unknown): SourceError =>
     new SourceError(`${what}: a row is longer than etl reads in one row (${MAX_CSV_LINE_BYTES} bytes as CSV)`, { hint: 'leave the widest columns out with a view, and extract the view', cause });
   for (let lineBytes = CSV_LINE_BYTES; ; ) {
@@ -227,9 +236,11 @@ async function readWithRoomForLongRows<T>(what: string, read: (lineBytes: number
       return await read(lineBytes);
     } catch (error) {
       if (!(error instanceof CsvLineTooLong)) throw lineBytes > CSV_LINE_BYTES && /Out of Memory Error/.test(errorMessage(error)) ? tooLong(error) : error;
-      if (lineBytes >= MAX_CSV_LINE_BYTES) throw tooLong(error);
-      const next = Math.min(MAX_CSV_LINE_BYTES, 4 * lineBytes);
-      await beforeRetry(error, next);
+      if (lineBytes >= MAX_CSV_LINE_BYTES || error.longestRowBytes > MAX_CSV_LINE_BYTES) throw tooLong(error);
+      let next = 4 * lineBytes;
+      while (next < error.longestRowBytes) next *= 4;
+      next = Math.min(MAX_CSV_LINE_BYTES, next);
+      beforeRetry(error, next);
       lineBytes = next;
     }
   }

@@ -56,6 +56,18 @@ describePostgres('COPY TO STDOUT through copyOut', (database) => {
     expect((await client.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
   }, 20_000);
 
+  it('knows the longest row it carried, the rows it dropped after a reader stopped early included', async () => {
+    const stream = client.query(copyOut(`COPY (SELECT i, repeat('y', CASE WHEN i = 150000 THEN 1000000 ELSE 10 END) FROM generate_series(1, 200000) i) TO STDOUT (FORMAT csv)`));
+    for await (const chunk of stream) {
+      expect(chunk.length).toBeGreaterThan(0);
+      stream.destroy(new Error('the consumer failed'));
+      break;
+    }
+    // The next query runs once the rest has been read.
+    await client.query('SELECT 1');
+    expect(stream.longestRowBytes).toBe('150000,'.length + 1_000_000 + '\n'.length);
+  }, 20_000);
+
   it("fails with the server's error when a row fails mid-copy, after rows went out, and leaves the connection usable", async () => {
     const stream = client.query(copyOut('COPY (SELECT id, 1 / (id - 150000) AS boom FROM copy_rows ORDER BY id) TO STDOUT (FORMAT csv)'));
     await expect(read(stream)).rejects.toThrow(/division by zero/);

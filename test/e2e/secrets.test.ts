@@ -8,6 +8,7 @@ import { mapWithLimit } from '../../src/core/concurrency.js';
 import { pivotedAnswer, pivotedRows } from '../fixtures/supermetrics/answers.js';
 import { json, startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { useApiTestbed } from '../helpers/api-testbed.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /**
@@ -70,12 +71,15 @@ afterAll(async () => {
 });
 
 let runs = 0;
-/** A failing run against `/<mode>/<tag>`; its alert goes to `/hook/<tag>`. */
-async function supermetricsRun(key: string, mode: string, tag: string): Promise<CliResult & { dataDir: string }> {
+/**
+ * A failing run against `/<mode>/<tag>`; its alert goes to `/hook/<tag>`. In this process when `inProcess`: each
+ * key's runs are one session of runCliInProcess, which starts knowing no secret, as a new process does.
+ */
+async function supermetricsRun(key: string, mode: string, tag: string, inProcess = false): Promise<CliResult & { dataDir: string }> {
   const dataDir = path.join(bed.work, `run-${++runs}`);
   await mkdir(dataDir, { recursive: true });
   const args = ['--debug', '--log-file', path.join(dataDir, 'etl.log'), 'run', 'supermetrics', 'query', '--query', 'query.json', '--from', '2024-01-01', '--to', '2024-01-02'];
-  const result = await runCli([...args, '--base-url', `${bed.server.url}/${mode}/${tag}`, '--data-dir', dataDir, '--retries', '1', '--rate-limit', '0'], {
+  const result = await (inProcess ? runCliInProcess : runCli)([...args, '--base-url', `${bed.server.url}/${mode}/${tag}`, '--data-dir', dataDir, '--retries', '1', '--rate-limit', '0'], {
     cwd: bed.work,
     env: { SUPERMETRICS_API_KEY: key, ETL_ALERT_URL: `${hookUrl}/hook/${tag}` },
   });
@@ -113,7 +117,8 @@ describe('a credential belongs to the origin it was configured for', () => {
     elsewhere.requests.length = 0;
     const cases = foreign().map(([what, target, shown], index) => ({ what: what!, shown: shown!, tag: `origin${index}`, target: target! }));
     for (const { tag, target } of cases) nextTargets.set(tag, target);
-    const results = await mapWithLimit(cases, AT_ONCE, ({ tag }) => supermetricsRun(key, 'next', tag));
+    // The first case's run is a process of its own; the others run in this process.
+    const results = await mapWithLimit(cases, AT_ONCE, ({ tag }, index) => supermetricsRun(key, 'next', tag, index > 0));
     for (const [index, { what, shown, tag }] of cases.entries()) {
       const result = results[index]!;
       expect(result.code, what).toBe(3);
@@ -198,7 +203,10 @@ const ODD_KEYS = [
 ];
 
 describe('an odd key is found nowhere after a failing run', () => {
-  /** Each key's three runs (a refused key echoed back, a server error, a next link to another origin), all keys at once, AT_ONCE runs at a time. */
+  /**
+   * Each key's three runs (a refused key echoed back, a server error, a next link to another origin), AT_ONCE runs at
+   * a time; in this process, one key's runs at a time (their environments differ).
+   */
   const MODES = ['401', '500', 'next'] as const;
   interface KeyRuns {
     results: Array<CliResult & { dataDir: string }>;
@@ -214,7 +222,8 @@ describe('an odd key is found nowhere after a failing run', () => {
     bed.server.requests.length = 0;
     const runs = ODD_KEYS.flatMap((key, index) => MODES.map((mode) => ({ key, mode, tag: `key${index}` })));
     for (const { tag } of runs) nextTargets.set(tag, `${elsewhere.url}/steal?json=JSON`);
-    const results = await mapWithLimit(runs, AT_ONCE, ({ key, mode, tag }) => supermetricsRun(key, mode, tag));
+    // The first key's runs are processes of their own; the others run in this process (0.3-1 CPU s less each).
+    const results = await mapWithLimit(runs, AT_ONCE, ({ key, mode, tag }) => supermetricsRun(key, mode, tag, tag !== 'key0'));
     for (const [index] of ODD_KEYS.entries()) {
       const tag = `key${index}`;
       byKey.push({

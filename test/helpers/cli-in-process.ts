@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { main } from '../../src/cli.js';
+import { forgetSecrets } from '../../src/core/redact.js';
 import type { CliOptions, CliResult } from './run-cli.js';
 
 /**
@@ -8,6 +9,7 @@ import type { CliOptions, CliResult } from './run-cli.js';
  * CPU-bound on them). For what the process itself does (signals, --timeout's exit, the real environment of a cron
  * job) keep `runCli`. What a run writes on stdout and stderr is captured per call, so calls may overlap; calls whose
  * environment or working directory differ wait for each other, and process.env is restored when the last one ends.
+ * Each session (calls with the same environment and directory) starts with no registered secret, as a process does.
  */
 export async function runCliInProcess(args: string[], options: CliOptions = {}): Promise<CliResult> {
   installCapture();
@@ -52,6 +54,8 @@ async function enter(session: string, options: CliOptions): Promise<void> {
     return;
   }
   active = { session, calls: 1, env: { ...process.env }, cwd: process.cwd() };
+  // A process starts knowing no secret: one an earlier run registered would mask this run's leaks of it.
+  forgetSecrets();
   // As runCli: CI=true (no spinner), then the caller's variables.
   Object.assign(process.env, { CI: 'true', ...options.env });
   if (options.cwd) process.chdir(options.cwd);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readParquet } from '../helpers/parquet.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -27,8 +28,9 @@ describePostgres('etl extract postgres table', (database) => {
   const dataDir = (name: string): string => path.join(work, name);
   const tableDir = (data: string, table: string): string => path.join(data, 'raw', 'postgres', 'table', table);
   const manifestOf = async (data: string, table: string): Promise<TableManifest> => JSON.parse(await readFile(path.join(tableDir(data, table), 'manifest.json'), 'utf8')) as TableManifest;
-  const extract = (data: string, table: string, flags: string[] = [], url = database().url()) =>
-    runCli(['extract', 'postgres', 'table', '--url', url, '--table', table, '--data-dir', data, ...flags], { env: database().env });
+  /** In this process (the CLI's main), but for the file's first run, a process of its own as a user starts it. */
+  const extract = (data: string, table: string, flags: string[] = [], url = database().url(), via: 'process' | 'in-process' = 'in-process') =>
+    (via === 'process' ? runCli : runCliInProcess)(['extract', 'postgres', 'table', '--url', url, '--table', table, '--data-dir', data, ...flags], { env: database().env });
 
   beforeAll(async () => {
     await database().query(`CREATE SCHEMA app;
@@ -39,7 +41,7 @@ describePostgres('etl extract postgres table', (database) => {
 
   it('reads the whole table, then exactly the rows changed since; transform keeps every row once at its newest version', async () => {
     const data = dataDir('orders');
-    const first = await extract(data, 'app.orders', ['--cursor', 'updated_at', '--lag', '5m']);
+    const first = await extract(data, 'app.orders', ['--cursor', 'updated_at', '--lag', '5m'], database().url(), 'process');
     expect(first.code, first.stderr).toBe(0);
     const after1 = await manifestOf(data, 'app.orders');
     expect(after1).toMatchObject({ primary_key: ['id'], cursor_value: '2021-05-29 16:00:00+00', chunks: [{ rows: 100000, kind: 'full' }] });
@@ -63,7 +65,7 @@ describePostgres('etl extract postgres table', (database) => {
     expect(after3.chunks.length).toBeLessThanOrEqual(3);
 
     const out = path.join(work, 'orders.parquet');
-    const transform = await runCli(['transform', 'postgres', 'table', '--data-dir', data, '--out', out]);
+    const transform = await runCliInProcess(['transform', 'postgres', 'table', '--data-dir', data, '--out', out]);
     expect(transform.code, transform.stderr).toBe(0);
     const { rows, columns } = await readParquet(out);
     expect(columns.map((c) => c.name)).toEqual(['id', 'customer', 'amount', 'status', 'placed', 'created_at', 'updated_at', '_etl_op', 'extracted_at', 'source_file']);
@@ -137,7 +139,7 @@ describePostgres('etl extract postgres table', (database) => {
       INSERT INTO app.customers SELECT i, 'name ' || i FROM generate_series(1, 30) i;
       CREATE TABLE app.suppliers (id int PRIMARY KEY, name text, since date);
       INSERT INTO app.suppliers SELECT i, 'supplier ' || i, DATE '2020-01-01' + i FROM generate_series(1, 12) i`);
-    const run = (table: string) => runCli(['--json', 'run', 'postgres', 'table', '--url', database().url(), '--table', table, '--data-dir', data], { env: database().env });
+    const run = (table: string) => runCliInProcess(['--json', 'run', 'postgres', 'table', '--url', database().url(), '--table', table, '--data-dir', data], { env: database().env });
     const customers = await run('app.customers');
     expect(customers.code, customers.stderr).toBe(0);
     const suppliers = await run('app.suppliers');
