@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cronCommand } from '../../src/commands/cron.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runInProcess } from '../helpers/command-in-process.js';
 import { runCli } from '../helpers/run-cli.js';
 
@@ -82,21 +83,23 @@ describe('etl cron refuses a schedule cron cannot read', () => {
   });
 });
 
+// Past the built-CLI test above, runs go through the CLI's `main` in this process (the same lines and exit codes, in
+// the same working directory and environment), except the two about a secret that must not be printed: processes.
 describe('etl cron refuses what the run itself would refuse', () => {
   it('a missing --env-vars file (node would exit 9 on every tick)', async () => {
-    const result = await runCli(['cron', 'ons', '--env-vars', path.join(work, 'missing.env')], { cwd: work });
+    const result = await runCliInProcess(['cron', 'ons', '--env-vars', path.join(work, 'missing.env')], { cwd: work });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`--env-vars ${path.join(work, 'missing.env')}: cannot read it`);
   });
 
   it('s3:// with no region: the same error as etl run; a region in the --env-vars file is one the job will have', async () => {
-    const cron = await runCli(['cron', 'ons', '--bucket', 's3://lake/ons/'], { cwd: work, env: noRegion });
-    const run = await runCli(['run', 'ons', '--bucket', 's3://lake/ons/', '--dry-run'], { cwd: work, env: noRegion });
+    const cron = await runCliInProcess(['cron', 'ons', '--bucket', 's3://lake/ons/'], { cwd: work, env: noRegion });
+    const run = await runCliInProcess(['run', 'ons', '--bucket', 's3://lake/ons/', '--dry-run'], { cwd: work, env: noRegion });
     expect(cron.code).toBe(2);
     expect(cron.stderr).toBe(run.stderr);
     const envFile = path.join(work, 'region.env');
     await writeFile(envFile, 'AWS_REGION=eu-west-2\n');
-    const withFile = await runCli(['cron', 'ons', '--bucket', 's3://lake/ons/', '--env-vars', envFile], { cwd: work, env: noRegion });
+    const withFile = await runCliInProcess(['cron', 'ons', '--bucket', 's3://lake/ons/', '--env-vars', envFile], { cwd: work, env: noRegion });
     expect(withFile.code, withFile.stderr).toBe(0);
     expect(lineOf(withFile.stdout)).toContain(`--env-file=${envFile} `);
   });
@@ -104,7 +107,7 @@ describe('etl cron refuses what the run itself would refuse', () => {
   it('a bad destination from a config file, and a Postgres URL holding a password (not echoed)', async () => {
     const file = path.join(work, 'bad.yaml');
     await writeFile(file, 'pipelines:\n  p:\n    source: ons\n    destination: { bucket: lake/ons/ }\n');
-    const config = await runCli(['cron', '--config', file], { cwd: work });
+    const config = await runCliInProcess(['cron', '--config', file], { cwd: work });
     expect(config.code).toBe(2);
     expect(config.stderr).toContain(`${file}: pipelines.p.destination.bucket:`);
     const password = await runCli(['cron', 'ons', '--to', 'postgres://etl:hunter2@db.example/lake', '--table', 'ons.deaths'], { cwd: work });
@@ -119,7 +122,7 @@ describe('the line runs as cron runs it', () => {
     await mkdir(odd, { recursive: true });
     const dataDir = path.join(odd, 'data');
     const log = path.join(odd, 'etl.log');
-    const result = await runCli(['cron', 'ons', '--schedule', '5 4 * * *', '--dry-run', '--log', log], { cwd: work, env: { ETL_DATA_DIR: dataDir } });
+    const result = await runCliInProcess(['cron', 'ons', '--schedule', '5 4 * * *', '--dry-run', '--log', log], { cwd: work, env: { ETL_DATA_DIR: dataDir } });
     expect(result.code, result.stderr).toBe(0);
     const line = lineOf(result.stdout);
     expect(line).toContain('--data-dir ');

@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CONFIG_BYTES, MAX_PIPELINES, MAX_VALUE_CHARS } from '../../src/run/config.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { runCli, startCli } from '../helpers/run-cli.js';
 
 /**
  * Hostile and oversized config files: one clear error (exit 2) in bounded time, and a process that answers
- * SIGTERM at once whatever it is doing (reading a large allowed config, waiting on the source).
+ * SIGTERM at once whatever it is doing (reading a large allowed config, waiting on the source). The first refusal
+ * and the signalled runs are the built CLI; the other refusals go through its `main` in this process (the same
+ * line and exit code, without a process start).
  */
 let work: string;
 
@@ -49,14 +52,14 @@ describe('a config file is bounded before it is read', () => {
 
   it('one value longer than the cap is refused, named by its path', async () => {
     const file = await config('long-value.yaml', onePipeline(`url: "http://example.org/${'a'.repeat(MAX_VALUE_CHARS)}"`));
-    const result = await runCli(['plan', '--config', file], { cwd: work });
+    const result = await runCliInProcess(['plan', '--config', file], { cwd: work });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${file}: pipelines.p.options.url: a value of ${MAX_VALUE_CHARS + 19} characters, more than one may hold (${MAX_VALUE_CHARS})`);
   });
 
   it('more pipelines than the cap are refused', async () => {
     const pipelines = Array.from({ length: MAX_PIPELINES + 1 }, (_, i) => `  p${i}: { source: ons }`).join('\n');
-    const result = await runCli(['plan', '--config', await config('many.yaml', `pipelines:\n${pipelines}\n`), 'p0'], { cwd: work });
+    const result = await runCliInProcess(['plan', '--config', await config('many.yaml', `pipelines:\n${pipelines}\n`), 'p0'], { cwd: work });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`pipelines: ${MAX_PIPELINES + 1} pipelines, more than a config file may declare (${MAX_PIPELINES})`);
   });
@@ -66,7 +69,7 @@ describe('a config file is bounded before it is read', () => {
     for (let i = 1; i < 10; i++) text += `a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(',')}]\n`;
     const file = await config('laughs.yaml', `${text}pipelines: { p: { source: ons, options: { input: *a9 } } }\n`);
     const started = performance.now();
-    const result = await runCli(['plan', '--config', file], { cwd: work });
+    const result = await runCliInProcess(['plan', '--config', file], { cwd: work });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${file}: not valid YAML: Excessive alias count`);
     expect(performance.now() - started).toBeLessThan(5000);
@@ -76,7 +79,7 @@ describe('a config file is bounded before it is read', () => {
 describe('config validation reports every error, each by file and field', () => {
   it('a mistyped source, an unknown option, a bad value and a missing bucket, in two pipelines: all four, and the likely source', async () => {
     const file = await config('four.yaml', 'pipelines:\n  a:\n    source: onz\n    options: { form: 2015, concurrency: x }\n  b:\n    source: ons\n    destination: { region: eu-west-2 }\n');
-    const result = await runCli(['plan', '--config', file, 'a'], { cwd: work });
+    const result = await runCliInProcess(['plan', '--config', file, 'a'], { cwd: work });
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain(`${file}: 4 errors: `);
