@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,8 +21,9 @@ beforeAll(async () => {
   await mkdir(inputs);
   // Large enough that a copy is still running when its temp file is first seen.
   await writeFile(path.join(inputs, 'a-large.bin'), randomBytes(48 * 1024 * 1024));
-  await writeFile(path.join(inputs, 'b.csv'), 'b\n1\n');
-  await writeFile(path.join(inputs, 'c.csv'), 'c\n2\n');
+  // A few MB each: the kills after the first and second file need the next copy to take a moment.
+  await writeFile(path.join(inputs, 'b.csv'), 'b\n' + '1\n'.repeat(2 * 1024 * 1024));
+  await writeFile(path.join(inputs, 'c.csv'), 'c\n' + '2\n'.repeat(2 * 1024 * 1024));
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -36,29 +38,38 @@ async function sameAsInputs(lake: string): Promise<void> {
   for (const name of FILES) expect((await readFile(path.join(lake, name))).equals(await readFile(path.join(inputs, name)))).toBe(true);
 }
 
-/** Polls (bounded) until `ready` says the run reached the kill point. */
-async function waitFor(ready: () => Promise<boolean>, exited: () => boolean): Promise<void> {
-  for (let i = 0; i < 3000 && !exited(); i++) {
-    if (await ready()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+/**
+ * Kills the run at the kill point: a temp file in the lake (polled, bounded), or a line on stderr (killed in the
+ * handler that receives it, not at the next poll: the next small copy may finish within one).
+ */
+async function killAt(child: ChildProcess, lake: string, at: { tempFile: true } | { line: RegExp }): Promise<void> {
+  let stderr = '';
+  let killed = false;
+  const kill = (): void => {
+    killed = child.kill('SIGKILL');
+  };
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if ('line' in at && !killed && at.line.test(stderr)) kill();
+  });
+  for (let i = 0; i < 3000 && !killed && child.exitCode === null; i++) {
+    if ('tempFile' in at && (await listTree(lake)).some((name) => name.startsWith('.etl-tmp-'))) kill();
+    else await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new Error('the run ended before the kill point');
+  if (!killed) throw new Error(`the run ended before the kill point: ${stderr}`);
 }
 
 describe('etl load killed with SIGKILL, then run again', () => {
-  const killPoints: Array<{ name: string; ready: (lake: string, stderr: () => string) => Promise<boolean> }> = [
-    { name: 'while the first file is being copied', ready: async (lake) => (await listTree(lake)).some((name) => name.startsWith('.etl-tmp-')) },
-    { name: 'after the first file landed', ready: async (_lake, stderr) => /uploaded .*a-large\.bin/.test(stderr()) },
-    { name: 'after the second file landed', ready: async (_lake, stderr) => /uploaded .*b\.csv/.test(stderr()) },
+  const killPoints: Array<{ name: string; at: { tempFile: true } | { line: RegExp } }> = [
+    { name: 'while the first file is being copied', at: { tempFile: true } },
+    { name: 'after the first file landed', at: { line: /uploaded .*a-large\.bin/ } },
+    { name: 'after the second file landed', at: { line: /uploaded .*b\.csv/ } },
   ];
 
-  it.each(killPoints)('$name: the re-run completes, the destination equals an uninterrupted run, no temp file', async ({ name, ready }) => {
+  it.each(killPoints)('$name: the re-run completes, the destination equals an uninterrupted run, no temp file', async ({ name, at }) => {
     const lake = path.join(work, `lake-${name.replaceAll(' ', '-')}`);
     const { child, done } = startCli(['load', inputs, '--bucket', lake, '--concurrency', '1']);
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => ready(lake, () => stderr), () => child.exitCode !== null);
-    child.kill('SIGKILL');
+    await killAt(child, lake, at);
     expect((await done).signal).toBe('SIGKILL');
 
     const rerun = await runCli(['load', inputs, '--bucket', lake]);
