@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-// Read at run time so the version printed is the one installed (src/, dist/ and dist/'s bundle are all one level down).
+// Read at run time so the version printed is the one installed (src/ and the bundle in dist/ are both one level down).
 const require = createRequire(import.meta.url);
 const manifestFile = require.resolve('../package.json');
 const manifest = require(manifestFile) as { name: string; version: string };

@@ -170,12 +170,11 @@ async function extract(request: ExtractRequest<PostgresExtractOptions>, io: Sour
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const newest = cursorColumn ? (await client.query<{ value: string | null }>(`SELECT max(${quoteIdent(cursorColumn.name)})::text AS value FROM ${qualified(table)} ${where}`)).rows[0]!.value : null;
       const copy = client.query(copyOut(`COPY (SELECT ${list} FROM ${qualified(table)} ${where}) TO STDOUT (FORMAT csv)`));
-      let rows: number;
-      try {
-        rows = await writeCsvAsParquet(duck, copy, columns, temp, lineBytes);
-        if (rows !== copy.rowCount) throw new CsvLineTooLong(lineBytes);
-      } catch (error) {
-        if (!(error instanceof CsvLineTooLong)) throw error;
+      const rows = await writeCsvAsParquet(duck, copy, columns, temp, lineBytes).catch((error: unknown) => {
+        if (error instanceof CsvLineTooLong) return null;
+        throw error;
+      });
+      if (rows === null || rows !== copy.rowCount) {
         // The rollback waits behind the rest of the rows, which the stream drains: by then it has seen every row's
         // length, and the next read is given room for the longest at once.
         await client.query('ROLLBACK');
