@@ -306,23 +306,30 @@ interface EncodedChunk {
   rows: number;
 }
 
-type Numbers = Int32Array | Float64Array | Uint8Array | BigInt64Array;
+/** Every number type in doubles (exact for all but int64s past 2^53, which switch their group to bigints). */
+type Numbers = Float64Array | BigInt64Array;
 
 /**
  * A column's values in the current row group: text as runs of one text (an area's name over its 12 months is
  * one run), anything else in a typed array. A string stored per row cost a write barrier per row (an array
  * that outlives its row group holding new strings), the writer's largest line.
+ *
+ * One class, one array type for numbers and reset in place: an object of another shape (a spread copy) or another
+ * typed array sent each row group's first call of the hot functions back to unoptimised code, and V8 compiled
+ * them again (a third of the transform's optimising-compiler time).
  */
-interface ColumnValues {
-  /** Text: each run's text (null for a run of nulls), runs[0..runs). */
-  strings: Array<string | null>;
-  /** Text: the row each run ends before. */
-  runEnds: Int32Array;
-  runs: number;
-  numbers: Numbers;
-  /** 1 where the value is null (numbers only). */
-  nulls: Uint8Array | null;
-  length: number;
+class ColumnValues {
+  constructor(
+    /** Text: each run's text (null for a run of nulls), runs[0..runs). */
+    public strings: Array<string | null>,
+    /** Text: the row each run ends before. */
+    public runEnds: Int32Array,
+    public runs: number,
+    public numbers: Numbers,
+    /** 1 where the value is null (numbers only). */
+    public nulls: Uint8Array | null,
+    public length: number,
+  ) {}
 }
 
 class ColumnChunkBuilder {
@@ -492,7 +499,7 @@ class ColumnChunkBuilder {
 
   copy(rows: number): ColumnValues {
     const { strings, runEnds, runs, numbers, nulls } = this.values;
-    const copy = { strings: strings.slice(0, runs), runEnds: runEnds.slice(0, Math.max(runs, 1)), runs, numbers: numbers.slice(0, Math.max(rows, 1)), nulls: nulls?.slice(0, Math.max(rows, 1)) ?? null, length: rows };
+    const copy = new ColumnValues(strings.slice(0, runs), runEnds.slice(0, Math.max(runs, 1)), runs, numbers.slice(0, Math.max(rows, 1)), nulls?.slice(0, Math.max(rows, 1)) ?? null, rows);
     truncateValues(copy, rows);
     return copy;
   }
@@ -502,9 +509,12 @@ class ColumnChunkBuilder {
   }
 
   reset(): void {
-    const { numbers } = this.values;
+    const values = this.values;
     // A row group's arrays are reused for the next (entries past `length` are stale); bigints go back to doubles.
-    this.values = numbers instanceof BigInt64Array ? emptyValues(this.column.type, numbers.length) : { ...this.values, runs: 0, nulls: null, length: 0 };
+    if (values.numbers instanceof BigInt64Array) values.numbers = new Float64Array(values.numbers.length);
+    values.runs = 0;
+    values.nulls = null;
+    values.length = 0;
   }
 
   private ensureCapacity(rows: number): void {
@@ -544,11 +554,11 @@ class ColumnChunkBuilder {
 }
 
 function emptyValues(type: ColumnType, capacity: number): ColumnValues {
-  const numbers = type === 'string' ? new Uint8Array(0) : type === 'int32' || type === 'date' ? new Int32Array(capacity) : type === 'boolean' ? new Uint8Array(capacity) : new Float64Array(capacity);
+  const numbers = new Float64Array(type === 'string' ? 0 : capacity);
   // A text column's array grows as rows are written and is kept for the following row groups: arrays grown
   // per batch were garbage that only full collections freed, 50 MB more peak memory. (Filling one ahead with
   // nulls cost 0.1 s of the 60k-area transform, and `new Array(122_880)` has slow dictionary elements.)
-  return { strings: [], runEnds: new Int32Array(type === 'string' ? 1024 : 0), runs: 0, numbers, nulls: null, length: 0 };
+  return new ColumnValues([], new Int32Array(type === 'string' ? 1024 : 0), 0, numbers, null, 0);
 }
 
 function truncateValues(values: ColumnValues, rows: number): void {
@@ -737,7 +747,7 @@ function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, presen
  * The least and greatest of the present values when they lie within a few times the row count of each
  * other (whole numbers here: the column's checks let no fraction in), so a table by value is small.
  */
-function smallRange(numbers: Int32Array | Float64Array | Uint8Array, present: Uint8Array, rows: number): { min: number; max: number } | undefined {
+function smallRange(numbers: Float64Array, present: Uint8Array, rows: number): { min: number; max: number } | undefined {
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < rows; i++) {
