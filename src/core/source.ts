@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 
-/** zod's namespace, handed to a schema builder: zod loads only when a source runs (`etl --help` stays fast). */
-export type Zod = typeof z;
+/** The zod a schema builder is handed (core/zod.ts): it loads only when a source runs (`etl --help` stays fast). */
+export type Zod = typeof import('./zod.js');
 import type { HttpClient } from './http.js';
 import type { Logger } from './log.js';
 import type { Column, Table } from './table.js';

@@ -53,7 +53,8 @@ export function baseUrlOf(params: Pick<SourceParams, 'source' | 'baseUrl'>): str
 
 /** Types and validates a source's own flags with its schema (zod loads here, not at start-up); a ConfigError names the flag. */
 export async function parseSourceOptions<O>(source: AnySource, which: 'extract' | 'transform', flags: Record<string, unknown>): Promise<O> {
-  const { z, ZodError } = await import('zod');
+  const z = await import('../core/zod.js');
+  const { ZodError } = z;
   const declared = which === 'extract' ? source.extractOptions : source.transformOptions;
   const given: Record<string, unknown> = {};
   for (const flag of declared.flags) {
