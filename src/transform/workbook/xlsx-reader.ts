@@ -48,17 +48,14 @@ interface SheetContext {
 
 /** Streams a whole part through a handler. */
 async function scanPart(zip: ZipFile, entry: ZipEntry, handler: XmlHandler, limits: WorkbookLimits): Promise<void> {
-  const stream = await zip.open(entry);
-  stream.setEncoding('utf8');
+  const text = await zip.open(entry);
   const scanner = new XmlScanner(handler, limits.cellChars);
   try {
-    for await (const chunk of stream as AsyncIterable<string>) scanner.feed(chunk);
+    for await (const chunk of text) scanner.feed(chunk);
     scanner.end();
   } catch (error) {
     if (error instanceof XmlTokenTooLongError) throw new WorkbookLimitError(`part ${entry.name}: ${error.message}`, 'cellChars');
     throw error;
-  } finally {
-    stream.destroy();
   }
 }
 
@@ -234,27 +231,22 @@ function decodeOoxmlEscapes(text: string): string {
 }
 
 async function* readSheetRows(zip: ZipFile, entry: ZipEntry, context: SheetContext): AsyncGenerator<SheetRow> {
-  const stream = await zip.open(entry);
-  stream.setEncoding('utf8');
+  const text = await zip.open(entry);
   const handler = new SheetHandler(context);
   const scanner = new XmlScanner(handler, context.limits.cellChars);
-  try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      try {
-        scanner.feed(chunk);
-      } catch (error) {
-        if (error instanceof XmlTokenTooLongError) throw new WorkbookLimitError(`${handler.position()}: ${error.message}`, 'cellChars');
-        throw error;
-      }
-      const rows = handler.takeRows();
-      for (let i = 0; i < rows.length; i++) yield rows[i]!;
-      // Whatever follows the cells (merges, print settings, drawings) is never needed.
-      if (handler.finished) return;
+  for await (const chunk of text) {
+    try {
+      scanner.feed(chunk);
+    } catch (error) {
+      if (error instanceof XmlTokenTooLongError) throw new WorkbookLimitError(`${handler.position()}: ${error.message}`, 'cellChars');
+      throw error;
     }
-    scanner.end();
-  } finally {
-    stream.destroy();
+    const rows = handler.takeRows();
+    for (let i = 0; i < rows.length; i++) yield rows[i]!;
+    // Whatever follows the cells (merges, print settings, drawings) is never needed.
+    if (handler.finished) return;
   }
+  scanner.end();
 }
 
 const LT = 0x3c;

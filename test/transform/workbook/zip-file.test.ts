@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -132,6 +134,17 @@ async function contents(file: string, maxEntryBytes?: number): Promise<Record<st
   return read;
 }
 
+/** This process's open file descriptors on `file` (Linux's /proc). */
+function openDescriptors(file: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false; // closed while listed
+    }
+  }).length;
+}
+
 const EXPECTED = { '/XL/Worksheets/Sheet1.xml': '<worksheet>stored</worksheet>', 'xl/_rels/workbook.xml.rels': '<Relationships/>', 'xl/empty.xml': '' };
 
 describe('openZip', () => {
@@ -163,6 +176,19 @@ describe('openZip', () => {
     await expect(text(stream)).rejects.toThrow(new WorkbookLimitError('part xl/worksheets/sheet1.xml inflates to more than 999 bytes', 'partBytes'));
     const exactly = await openZip(await save('exact.zip', lying), 1000);
     expect(await text(await exactly.open(exactly.entry('xl/worksheets/sheet1.xml')!))).toHaveLength(1000);
+  });
+
+  it('closes the archive when the reader stops part-way (the rest of a sheet after its table is never read)', async () => {
+    // Random text compresses badly, so the member spans many reads and its file stays open while it is read.
+    const file = await save('long.zip', archive([{ name: 'xl/worksheets/sheet1.xml', data: randomBytes(1024 * 1024).toString('hex') }]));
+    const zip = await openZip(file);
+    let chunks = 0;
+    for await (const chunk of await zip.open(zip.entry('xl/worksheets/sheet1.xml')!)) {
+      expect(openDescriptors(file)).toBe(1);
+      if (chunk.length > 0 && ++chunks === 2) break;
+    }
+    for (let wait = 0; wait < 100 && openDescriptors(file) > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(openDescriptors(file)).toBe(0);
   });
 
   it.each([
