@@ -55,8 +55,8 @@ interface FoundTableBase {
   /** `file, sheet "name"` for messages. */
   where: string;
   rejected: LayoutAttempt[];
-  /** Body rows: every row after the header block, streamed. */
-  rows: AsyncIterable<SheetRow>;
+  /** Body rows: every row after the header block, streamed in the arrays the sheet reader gives (never empty). */
+  rowBatches: AsyncIterable<readonly SheetRow[]>;
   /** Stops reading the workbook; call it whether or not the rows were read to the end. */
   close(): Promise<void>;
 }
@@ -98,7 +98,7 @@ export async function findTable(input: WorkbookInput, dataset: WorkbookDataset):
       sheets.push(sheet.name);
       const candidates = dataset.layouts.filter((layout) => new RegExp(layout.sheet.namePattern, 'i').test(sheet.name));
       if (candidates.length === 0) continue;
-      const rows = sheet.rows()[Symbol.asyncIterator]();
+      const rows = sheet.rowBatches()[Symbol.asyncIterator]();
       const window = await readWindow(rows, Math.max(...candidates.map(headerWindow)));
       for (const layout of candidates) {
         const found = layout.periodAxis === 'columns' ? findAcrossHeader(window.rows, layout, `${sourceFile}, sheet "${sheet.name}"`) : findDownHeader(window.rows, layout);
@@ -116,16 +116,19 @@ export async function findTable(input: WorkbookInput, dataset: WorkbookDataset):
     throw error;
   }
 
-  function foundTable(sheet: string, layout: WorkbookLayout, header: AcrossHeader | DownHeader, window: Window, rows: AsyncIterator<SheetRow>): FoundTable {
-    // The rows below the header block already read, then the sheet's own iterator handed on: no generator of its
-    // own in between (an await per sheet row less, 60,000 in the bench's sheet).
-    const body = (): AsyncIterable<SheetRow> => {
-      const read = window.rows.filter((row) => row.rowNumber > header.lastRowNumber);
-      let at = 0;
+  function foundTable(sheet: string, layout: WorkbookLayout, header: AcrossHeader | DownHeader, window: Window, rows: AsyncIterator<readonly SheetRow[]>): FoundTable {
+    // The rows below the header block already read (with the rest of the array the window ended in), then the
+    // sheet's own iterator handed on: no generator of its own in between.
+    const body = (): AsyncIterable<readonly SheetRow[]> => {
+      const read = [...window.rows.filter((row) => row.rowNumber > header.lastRowNumber), ...window.rest];
+      let given = read.length === 0;
       let stopped = false;
-      const iterator: AsyncIterator<SheetRow> = {
+      const iterator: AsyncIterator<readonly SheetRow[]> = {
         next: () => {
-          if (at < read.length) return Promise.resolve({ done: false, value: read[at++]! });
+          if (!given) {
+            given = true;
+            return Promise.resolve({ done: false, value: read });
+          }
           if (stopped || window.exhausted) return Promise.resolve({ done: true, value: undefined });
           return rows.next();
         },
@@ -142,7 +145,7 @@ export async function findTable(input: WorkbookInput, dataset: WorkbookDataset):
       sheets,
       where: `${sourceFile}, sheet "${sheet}"`,
       rejected: rejectedLayouts(dataset, attempts, layout),
-      rows: body(),
+      rowBatches: body(),
       // The workbook generator is suspended on this sheet; the sheets after it are never parsed.
       close: async () => {
         await rows.return?.();
@@ -160,19 +163,25 @@ function headerWindow(layout: WorkbookLayout): number {
 
 interface Window {
   rows: SheetRow[];
+  /** The rows after the window in the last array read: the body goes on with them. */
+  rest: readonly SheetRow[];
   /** True when the sheet ended within the window. */
   exhausted: boolean;
 }
 
 /** The rows numbered up to `lastRow`, plus the one row past it that had to be read to know they ended. */
-async function readWindow(rows: AsyncIterator<SheetRow>, lastRow: number): Promise<Window> {
+async function readWindow(batches: AsyncIterator<readonly SheetRow[]>, lastRow: number): Promise<Window> {
   const window: SheetRow[] = [];
   for (;;) {
-    const next = await rows.next();
-    if (next.done) return { rows: window, exhausted: true };
-    window.push(next.value);
-    // Rows numbered out of order (a damaged or crafted sheet) must not make the window endless.
-    if (next.value.rowNumber > lastRow || window.length > lastRow) return { rows: window, exhausted: false };
+    const next = await batches.next();
+    if (next.done) return { rows: window, rest: [], exhausted: true };
+    const batch = next.value;
+    for (let i = 0; i < batch.length; i++) {
+      const row = batch[i]!;
+      window.push(row);
+      // Rows numbered out of order (a damaged or crafted sheet) must not make the window endless.
+      if (row.rowNumber > lastRow || window.length > lastRow) return { rows: window, rest: batch.slice(i + 1), exhausted: false };
+    }
   }
 }
 

@@ -89,24 +89,26 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
   };
 
   let pending: BodyRow | undefined;
-  for await (const row of table.rows) {
-    const body = readBodyRow(row, header, { stopAt, markers, ids, labelId }, where);
-    if (body === 'stop') break;
-    if (!body) continue;
-    // A label wrapped over two rows: ONS puts the figures on its first line in some editions, on its second in others.
-    if (continuation && labelField && pending && continuation.test(labelOf(body, labelField))) {
-      if (pending.kind === 'figures' && body.kind === 'label') {
-        pending.ids[labelField] = joinLabels(pending.ids[labelField], body.text);
-        continue;
+  sheet: for await (const batch of table.rowBatches) {
+    for (const row of batch) {
+      const body = readBodyRow(row, header, { stopAt, markers, ids, labelId }, where);
+      if (body === 'stop') break sheet;
+      if (!body) continue;
+      // A label wrapped over two rows: ONS puts the figures on its first line in some editions, on its second in others.
+      if (continuation && labelField && pending && continuation.test(labelOf(body, labelField))) {
+        if (pending.kind === 'figures' && body.kind === 'label') {
+          pending.ids[labelField] = joinLabels(pending.ids[labelField], body.text);
+          continue;
+        }
+        if (pending.kind === 'label' && body.kind === 'figures') {
+          body.ids[labelField] = joinLabels(pending.text, body.ids[labelField]);
+          pending = undefined;
+        }
       }
-      if (pending.kind === 'label' && body.kind === 'figures') {
-        body.ids[labelField] = joinLabels(pending.text, body.ids[labelField]);
-        pending = undefined;
-      }
+      if (pending) toRows(pending);
+      pending = body;
+      if (full()) yield take();
     }
-    if (pending) toRows(pending);
-    pending = body;
-    if (full()) yield take();
   }
   if (pending) toRows(pending);
   if (rows.length > 0 || runRows > 0) yield take();

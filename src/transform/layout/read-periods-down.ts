@@ -84,25 +84,27 @@ async function* readPeriodRows(table: DownTable): AsyncGenerator<PeriodRow> {
   const title = table.layout.blocks && new RegExp(table.layout.blocks.title, 'i');
   const isHeader = (cells: readonly Cell[]): boolean => [...table.header.labels].every(([column, label]) => stripNotes(cellText(cells[column] ?? null)) === label);
   let block = table.header.title;
-  for await (const row of table.rows) {
-    const text = firstText(row);
-    if (text === '') continue;
-    if (title?.test(text)) {
-      block = text;
-      continue;
-    }
-    if (title && isHeader(row.cells)) continue;
-    if (stopAt.test(text)) break;
-    const fields: Record<string, PeriodValue> = {};
-    for (const { field, column, parse } of table.header.periods) {
-      const cell = row.cells[column] ?? null;
-      const value = periodParsers[parse].parse(cell);
-      if (value === null) {
-        throw new DataError(`${table.where}, cell ${cellRef(column, row.rowNumber)}: "${cellText(cell)}" is not a ${periodParsers[parse].noun} like "${periodParsers[parse].example}" (${field})`, { hint: HINT_INSPECT });
+  for await (const batch of table.rowBatches) {
+    for (const row of batch) {
+      const text = firstText(row);
+      if (text === '') continue;
+      if (title?.test(text)) {
+        block = text;
+        continue;
       }
-      fields[field] = value;
+      if (title && isHeader(row.cells)) continue;
+      if (stopAt.test(text)) return;
+      const fields: Record<string, PeriodValue> = {};
+      for (const { field, column, parse } of table.header.periods) {
+        const cell = row.cells[column] ?? null;
+        const value = periodParsers[parse].parse(cell);
+        if (value === null) {
+          throw new DataError(`${table.where}, cell ${cellRef(column, row.rowNumber)}: "${cellText(cell)}" is not a ${periodParsers[parse].noun} like "${periodParsers[parse].example}" (${field})`, { hint: HINT_INSPECT });
+        }
+        fields[field] = value;
+      }
+      yield { rowNumber: row.rowNumber, cells: row.cells, fields, block };
     }
-    yield { rowNumber: row.rowNumber, cells: row.cells, fields, block };
   }
 }
 

@@ -15,7 +15,24 @@ export interface SheetRow {
 
 export interface Sheet {
   name: string;
+  /**
+   * The rows in the arrays the reader has them in (a chunk of the sheet's XML, a stretch of BIFF records), never
+   * empty: one await per array rather than per row, which the table readers paid 60,000 times in the bench's sheet.
+   */
+  rowBatches(): AsyncIterable<readonly SheetRow[]>;
+  /** The same rows one at a time. */
   rows(): AsyncIterable<SheetRow>;
+}
+
+/** A sheet from its name and its rows in arrays. */
+export function sheetOf(name: string, rowBatches: () => AsyncIterable<readonly SheetRow[]>): Sheet {
+  return {
+    name,
+    rowBatches,
+    async *rows() {
+      for await (const batch of rowBatches()) yield* batch;
+    },
+  };
 }
 
 export type WorkbookFormat = 'xlsx' | 'xls';
@@ -32,7 +49,7 @@ export async function* readWorkbook(file: string): AsyncGenerator<Sheet> {
   const limits = workbookLimits();
   const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file, limits) : (await import('./xls-reader.js')).readXls(file, limits);
   try {
-    for await (const sheet of sheets) yield { name: sheet.name, rows: () => unreadableAsDataError(sheet.rows(), file, sheet.name) };
+    for await (const sheet of sheets) yield sheetOf(sheet.name, () => unreadableAsDataError(sheet.rowBatches(), file, sheet.name));
   } catch (error) {
     throw asDataError(error, file);
   }
@@ -53,7 +70,7 @@ function asDataError(error: unknown, file: string, sheet?: string): DataError {
 }
 
 /** A sheet can turn out corrupt part-way through its rows: that is a data error too, not a bug. */
-function unreadableAsDataError(rows: AsyncIterable<SheetRow>, file: string, sheet: string): AsyncIterable<SheetRow> {
+function unreadableAsDataError(rows: AsyncIterable<readonly SheetRow[]>, file: string, sheet: string): AsyncIterable<readonly SheetRow[]> {
   return {
     [Symbol.asyncIterator]() {
       const iterator = rows[Symbol.asyncIterator]();

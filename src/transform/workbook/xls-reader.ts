@@ -4,7 +4,7 @@ import { DataError } from '../../core/errors.js';
 import { columnName } from './column-name.js';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
 import { MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
-import type { Cell, Sheet, SheetRow } from './workbook.js';
+import { sheetOf, type Cell, type Sheet, type SheetRow } from './workbook.js';
 
 /**
  * Reads .xls (BIFF8, Excel 97-2003) sheets in workbook order. SheetJS opens the OLE2 container; the
@@ -39,7 +39,7 @@ export async function* readXls(file: string, limits: WorkbookLimits = workbookLi
     yield* sheetsOf(XLSX, bytes, file);
     return;
   }
-  for (const sheet of workbook.sheets) yield { name: sheet.name, rows: () => sheetRows(workbook, sheet.offset) };
+  for (const sheet of workbook.sheets) yield sheetOf(sheet.name, () => sheetRowBatches(workbook, sheet.offset));
 }
 
 function encryptedError(file: string): DataError {
@@ -233,13 +233,17 @@ function rkValue(rk: number): number {
   return rk & 0x01 ? value / 100 : value;
 }
 
-async function* sheetRows(workbook: Workbook, offset: number): AsyncGenerator<SheetRow> {
+/** Rows handed out this many at a time (the sheet is in memory already: the arrays only save awaits). */
+const ROW_BATCH = 256;
+
+async function* sheetRowBatches(workbook: Workbook, offset: number): AsyncGenerator<SheetRow[]> {
   const { stream, dateStyles, date1904, sharedStrings, limits } = workbook;
   if (stream.readUInt16LE(offset) !== BOF || stream.readUInt16LE(offset + 6) !== WORKSHEET_SUBSTREAM) return;
   const number = (value: number, xf: number): Cell => (dateStyles[xf] === true ? excelSerialToDate(value, date1904) : value);
   let rowNumber = 0;
   let cells: Cell[] = [];
   let pendingFormula: { row: number; column: number } | undefined;
+  let batch: SheetRow[] = [];
   const put = (row: number, column: number, cell: Cell): SheetRow | undefined => {
     let finished: SheetRow | undefined;
     if (row + 1 !== rowNumber) {
@@ -317,10 +321,17 @@ async function* sheetRows(workbook: Workbook, offset: number): AsyncGenerator<Sh
         }
         break;
     }
-    if (finished) yield finished;
+    if (finished) {
+      batch.push(finished);
+      if (batch.length === ROW_BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
     at = body + length;
   }
-  if (cells.length > 0) yield { rowNumber, cells };
+  if (cells.length > 0) batch.push({ rowNumber, cells });
+  if (batch.length > 0) yield batch;
 }
 
 /** The position after the EOF that closes the substream whose BOF is at `at` (nested ones included). */
@@ -355,21 +366,24 @@ async function* sheetsOf(XLSX: typeof import('@e965/xlsx'), bytes: Buffer, file:
   for (const name of workbook.SheetNames) {
     const sheet = workbook.Sheets[name];
     const data = (sheet?.['!data'] ?? []) as Array<Array<{ v?: unknown; t?: string; z?: string | number } | undefined> | undefined>;
-    yield {
-      name,
-      async *rows() {
-        for (let r = 0; r < data.length; r++) {
-          const row = data[r];
-          if (!row) continue;
-          const cells: Cell[] = new Array(row.length);
-          for (let c = 0; c < row.length; c++) {
-            const cell = row[c];
-            cells[c] = cell ? sheetJsCell(cell, date1904, XLSX.SSF.is_date) : null;
-          }
-          yield { rowNumber: r + 1, cells };
+    yield sheetOf(name, async function* () {
+      let batch: SheetRow[] = [];
+      for (let r = 0; r < data.length; r++) {
+        const row = data[r];
+        if (!row) continue;
+        const cells: Cell[] = new Array(row.length);
+        for (let c = 0; c < row.length; c++) {
+          const cell = row[c];
+          cells[c] = cell ? sheetJsCell(cell, date1904, XLSX.SSF.is_date) : null;
         }
-      },
-    };
+        batch.push({ rowNumber: r + 1, cells });
+        if (batch.length === ROW_BATCH) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
 import { columnName } from './column-name.js';
 import { EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, MAX_PART_ENTRIES, MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
-import type { Cell, Sheet, SheetRow } from './workbook.js';
+import { sheetOf, type Cell, type Sheet, type SheetRow } from './workbook.js';
 import { XmlScanner, XmlTokenTooLongError, decodeXmlText, isSpace, openTagEnd, type XmlHandler, type XmlTag } from './xml-scanner.js';
 import { openZip, type ZipEntry, type ZipFile } from './zip-file.js';
 
@@ -27,8 +27,8 @@ export async function* readXlsx(file: string, limits: WorkbookLimits = workbookL
     dateStyles: workbook.styles ? await readDateStyles(zip, workbook.styles, limits) : [],
     sharedStrings: workbook.sharedStrings ? await readSharedStrings(zip, workbook.sharedStrings, limits) : [],
   };
-  // rows() stays usable after this generator is closed: consumers take a sheet and stop iterating.
-  for (const sheet of workbook.sheets) yield { name: sheet.name, rows: () => readSheetRows(zip, sheet.entry, context) };
+  // A sheet's rows stay readable after this generator is closed: consumers take a sheet and stop iterating.
+  for (const sheet of workbook.sheets) yield sheetOf(sheet.name, () => readSheetRowBatches(zip, sheet.entry, context));
 }
 
 interface WorkbookPart {
@@ -230,7 +230,8 @@ function decodeOoxmlEscapes(text: string): string {
   return text.replace(/_x([0-9A-Fa-f]{4})_/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
-async function* readSheetRows(zip: ZipFile, entry: ZipEntry, context: SheetContext): AsyncGenerator<SheetRow> {
+/** The rows each chunk of the sheet's XML completes, as one array. */
+async function* readSheetRowBatches(zip: ZipFile, entry: ZipEntry, context: SheetContext): AsyncGenerator<SheetRow[]> {
   const text = await zip.open(entry);
   const handler = new SheetHandler(context);
   const scanner = new XmlScanner(handler, context.limits.cellChars);
@@ -242,7 +243,7 @@ async function* readSheetRows(zip: ZipFile, entry: ZipEntry, context: SheetConte
       throw error;
     }
     const rows = handler.takeRows();
-    for (let i = 0; i < rows.length; i++) yield rows[i]!;
+    if (rows.length > 0) yield rows;
     // Whatever follows the cells (merges, print settings, drawings) is never needed.
     if (handler.finished) return;
   }
