@@ -217,9 +217,9 @@ export function bitWidth(size: number): number {
 
 /**
  * PLAIN BYTE_ARRAY values: each a 4-byte length and its UTF-8 bytes. One native UTF-8 conversion of the
- * joined text; per-value byte lengths are needed only when the text is not ASCII.
+ * joined text; per-value byte lengths are needed only when the text is not ASCII. Returns whether it was.
  */
-export function plainStrings(strings: readonly string[], out: Bytes): void {
+export function plainStrings(strings: readonly string[], out: Bytes): boolean {
   const joined = strings.join('');
   const utf8 = Buffer.from(joined, 'utf8');
   const ascii = utf8.length === joined.length;
@@ -239,6 +239,7 @@ export function plainStrings(strings: readonly string[], out: Bytes): void {
     from += size;
   }
   out.length = at;
+  return ascii;
 }
 
 /**

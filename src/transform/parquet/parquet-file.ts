@@ -641,21 +641,29 @@ function encodeStrings(values: ColumnValues, rows: number, nullCount: number, le
     }
     const body = new Bytes(levels.length + 4);
     levelsPrefix(levels, body);
-    plainStrings(nonNull, body);
-    return { pages: [{ dictionary: false, values: rows, encoding: ENCODING.PLAIN, body: copyOf(body) }], encodings: [ENCODING.PLAIN, ENCODING.RLE], statistics: stringStatistics(nonNull, nullCount, undefined), rows };
+    const ascii = plainStrings(nonNull, body);
+    return { pages: [{ dictionary: false, values: rows, encoding: ENCODING.PLAIN, body: copyOf(body) }], encodings: [ENCODING.PLAIN, ENCODING.RLE], statistics: stringStatistics(nonNull, nullCount, undefined, ascii), rows };
   }
   const dictionaryPage = new Bytes();
-  plainStrings(entries, dictionaryPage);
-  return dictionaryChunk(dictionaryPage, entries.length, indices, count, rows, levels, stringStatistics(entries, nullCount, entries.length));
+  const ascii = plainStrings(entries, dictionaryPage);
+  return dictionaryChunk(dictionaryPage, entries.length, indices, count, rows, levels, stringStatistics(entries, nullCount, entries.length, ascii));
 }
 
-function stringStatistics(texts: readonly string[], nullCount: number, distinct: number | undefined): Statistics {
+/** `ascii`: every text is ASCII, where JavaScript's own comparison (UTF-16 units) is the UTF-8 byte order. */
+function stringStatistics(texts: readonly string[], nullCount: number, distinct: number | undefined, ascii: boolean): Statistics {
   if (texts.length === 0) return { nullCount, distinct, exactMin: true, exactMax: true };
   let min = texts[0]!;
   let max = min;
-  for (const text of texts) {
-    if (text !== min && compareUtf8(text, min) < 0) min = text;
-    else if (text !== max && compareUtf8(text, max) > 0) max = text;
+  if (ascii) {
+    for (const text of texts) {
+      if (text < min) min = text;
+      else if (text > max) max = text;
+    }
+  } else {
+    for (const text of texts) {
+      if (text !== min && compareUtf8(text, min) < 0) min = text;
+      else if (text !== max && compareUtf8(text, max) > 0) max = text;
+    }
   }
   const minBytes = Buffer.from(min, 'utf8');
   const maxBytes = Buffer.from(max, 'utf8');

@@ -130,6 +130,28 @@ describe('the parquet writer at row-group edges', () => {
     expect(stats[1]).toMatchObject({ min_value: 0n, max_value: 39n * 1_000_003n });
   });
 
+  it('orders text statistics as UTF-8 bytes, dictionary or PLAIN: a character past U+FFFF is above one from U+E000, unlike JavaScript\'s < (ASCII texts take that quicker way)', async () => {
+    const columns: Column[] = [
+      { name: 'few', type: 'string', nullable: false },
+      { name: 'many', type: 'string', nullable: false },
+      { name: 'ascii', type: 'string', nullable: false },
+    ];
+    // 40 rows: `few` repeats 4 texts (a dictionary), `many` has 40 distinct ones (PLAIN).
+    const few = ['b', '\ue000', '\u{1f600}', 'a'];
+    const rows = range(0, 40).map((i) => ({ few: few[i % 4]!, many: i === 7 ? '\u{1f600}' : i === 9 ? '\ue000' : `m${String(i).padStart(2, '0')}`, ascii: `z${39 - i}` }));
+    const file = path.join(dir, 'utf8-order.parquet');
+    await writeParquet(table(columns, [{ name: 'one', rows, batch: 40 }]), file);
+    const bytes = await readFile(file);
+    const meta = await parquetMetadataAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    const chunks = meta.row_groups[0]!.columns.map((chunk) => chunk.meta_data!);
+    expect(chunks.map((chunk) => chunk.encodings)).toEqual([['PLAIN_DICTIONARY', 'RLE'], ['PLAIN', 'RLE'], ['PLAIN', 'RLE']]);
+    expect(chunks.map((chunk) => [chunk.statistics!.min_value, chunk.statistics!.max_value])).toEqual([
+      ['a', '\u{1f600}'],
+      ['m00', '\u{1f600}'],
+      ['z0', 'z9'],
+    ]);
+  });
+
   it('gives a smaller row group after a bigger one the statistics of its own texts only', async () => {
     const columns: Column[] = [
       { name: 'id', type: 'string', nullable: false },
