@@ -70,63 +70,84 @@ type Fields = Record<string, Value>;
 /** What the label rules make of a row's printed label. */
 type LabelOutcome = { kind: 'known'; fields: Fields } | { kind: 'unknown' } | { kind: 'dropped'; reason: string };
 
-/** Label rules with `{edition}` filled in, their patterns compiled and their lookups and sets listed (read once per sheet row). */
+/**
+ * Label rules with `{edition}` filled in, their patterns compiled and their lookups and sets listed (read once per
+ * sheet row). The fields the rules read are numbered, so a row's normalised texts sit in an array (`texts`, reused
+ * row after row) rather than a Map and closures per row.
+ */
 interface EditionRules {
   rules: LabelRules;
   edition: number;
+  fields: string[];
+  texts: Array<string | undefined>;
   compiled: Array<{
     rule: LabelRule;
-    match: Array<readonly [field: string, pattern: RegExp]>;
-    lookups: Array<readonly [field: string, lookup: NonNullable<LabelRule['lookup']>[string]]>;
+    match: Array<{ slot: number; pattern: RegExp }>;
+    lookups: Array<{ field: string; slot: number; from: string; vocabulary: readonly VocabularyEntry[]; otherwise: 'printed' | undefined }>;
     sets: Array<readonly [field: string, value: string | null]>;
   }>;
 }
 
 function editionRules(rules: LabelRules, edition: number): EditionRules {
   const fill = (text: string): string => text.replaceAll('{edition}', String(edition));
-  return {
-    rules,
-    edition,
-    compiled: rules.rules.map((rule) => ({
-      rule,
-      match: Object.entries(rule.match).map(([field, pattern]) => [field, new RegExp(fill(pattern), 'i')] as const),
-      lookups: Object.entries(rule.lookup ?? {}),
-      sets: Object.entries(rule.set ?? {}),
-    })),
+  const fields: string[] = [];
+  const slot = (field: string): number => {
+    const at = fields.indexOf(field);
+    return at === -1 ? fields.push(field) - 1 : at;
   };
+  const compiled = rules.rules.map((rule) => ({
+    rule,
+    match: Object.entries(rule.match).map(([field, pattern]) => ({ slot: slot(field), pattern: new RegExp(fill(pattern), 'i') })),
+    lookups: Object.entries(rule.lookup ?? {}).map(([field, { from, vocabulary, otherwise }]) => ({ field, slot: slot(from), from, vocabulary: rules.vocabularies[vocabulary] ?? [], otherwise })),
+    sets: Object.entries(rule.set ?? {}),
+  }));
+  return { rules, edition, fields, texts: new Array<string | undefined>(fields.length), compiled };
+}
+
+/** The normalised text of the rules' field number `slot` in this row, worked out once (a label is matched by several rules). */
+function labelText(labels: EditionRules, raw: Readonly<Fields>, slot: number): string {
+  let text = labels.texts[slot];
+  if (text === undefined) {
+    const value = raw[labels.fields[slot]!];
+    text = labels.texts[slot] = normaliseLabel(value === null || value === undefined ? '' : String(value));
+  }
+  return text;
+}
+
+/** Whether a field has its value already: set by a rule, or given by the row (other than the label's own fields). */
+function hasValue(rules: LabelRules, raw: Readonly<Fields>, out: Fields, field: string): boolean {
+  return field in out || (raw[field] !== null && raw[field] !== undefined && !rules.from.includes(field));
 }
 
 /** What a printed label maps to under the label rules (of one edition: patterns may name `{edition}`). */
-function mapLabel({ rules, edition, compiled }: EditionRules, raw: Readonly<Fields>): LabelOutcome {
-  // Each field's normalised text, worked out once (a label is matched by several rules).
-  const texts = new Map<string, string>();
-  const normalised = (field: string): string => {
-    let text = texts.get(field);
-    if (text === undefined) texts.set(field, (text = normaliseLabel(raw[field] === null || raw[field] === undefined ? '' : String(raw[field]))));
-    return text;
-  };
+function mapLabel(labels: EditionRules, raw: Readonly<Fields>): LabelOutcome {
+  const { rules, edition, compiled } = labels;
+  labels.texts.fill(undefined);
   const out: Fields = {};
-  const has = (field: string): boolean => field in out || (raw[field] !== null && raw[field] !== undefined && !rules.from.includes(field));
-  for (const { rule, match, lookups, sets } of compiled) {
+  for (let r = 0; r < compiled.length; r++) {
+    const { rule, match, lookups, sets } = compiled[r]!;
     let matches = true;
-    for (let m = 0; m < match.length && matches; m++) matches = match[m]![1].test(normalised(match[m]![0]));
+    for (let m = 0; m < match.length && matches; m++) matches = match[m]!.pattern.test(labelText(labels, raw, match[m]!.slot));
     if (!matches) continue;
     if (rule.drop !== undefined) return { kind: 'dropped', reason: rule.drop.replaceAll('{edition}', String(edition)) };
-    for (const [field, { from, vocabulary, otherwise }] of lookups) {
-      if (has(field)) continue;
-      const entry = lookUp(rules.vocabularies[vocabulary] ?? [], normalised(from));
+    for (let l = 0; l < lookups.length; l++) {
+      const { field, slot, from, vocabulary, otherwise } = lookups[l]!;
+      if (hasValue(rules, raw, out, field)) continue;
+      const entry = lookUp(vocabulary, labelText(labels, raw, slot));
       if (!entry) {
-        if (otherwise !== 'printed') return { kind: 'unknown' };
+        if (otherwise !== 'printed') return UNKNOWN;
         out[field] = printedText(raw[from]);
         continue;
       }
       out[field] = entry.value;
-      for (const [extra, value] of Object.entries(entry.set ?? {})) if (!has(extra)) out[extra] = value;
+      if (entry.set) for (const [extra, value] of Object.entries(entry.set)) if (!hasValue(rules, raw, out, extra)) out[extra] = value;
     }
-    for (const [field, value] of sets) if (!has(field)) out[field] = value;
+    for (const [field, value] of sets) if (!hasValue(rules, raw, out, field)) out[field] = value;
   }
-  return rules.required in out || has(rules.required) ? { kind: 'known', fields: out } : { kind: 'unknown' };
+  return rules.required in out || hasValue(rules, raw, out, rules.required) ? { kind: 'known', fields: out } : UNKNOWN;
 }
+
+const UNKNOWN: LabelOutcome = { kind: 'unknown' };
 
 /** Each vocabulary's entries by normalised printed text (built once: a sheet row looks up one key, not every entry). */
 const vocabularyIndexes = new WeakMap<readonly VocabularyEntry[], Map<string, VocabularyEntry>>();
@@ -272,26 +293,23 @@ function classifier(rule: ClassifyRule): (row: Fields) => void {
   const repeatedKey = rule.repeated?.key.map((field) => ({ field, slot: slot(field) }));
   const seen = new Set<string>();
   const texts: Array<string | undefined> = new Array<string | undefined>(fields.length);
+  /** The row's normalised text of `field` (number `at`), worked out once per row. */
+  const normalised = (row: Fields, field: string, at: number): string => (texts[at] ??= fieldText(row, field));
   return (row) => {
     // Normalised only when a rule reaches the field: most rows are decided by their code.
     texts.fill(undefined);
-    const normalised = (field: string, at: number): string => (texts[at] ??= fieldText(row, field));
     let value = rule.otherwise;
-    for (const candidate of when) {
-      let matches = true;
-      for (const { field, slot: at, pattern } of candidate.match) {
-        if (row[field] === null || row[field] === undefined || !pattern.test(normalised(field, at))) {
-          matches = false;
-          break;
-        }
+    candidates: for (let c = 0; c < when.length; c++) {
+      const match = when[c]!.match;
+      for (let m = 0; m < match.length; m++) {
+        const { field, slot: at, pattern } = match[m]!;
+        if (row[field] === null || row[field] === undefined || !pattern.test(normalised(row, field, at))) continue candidates;
       }
-      if (matches) {
-        value = candidate.value;
-        break;
-      }
+      value = when[c]!.value;
+      break;
     }
     if (rule.repeated && repeatedKey && value === rule.repeated.from) {
-      const key = JSON.stringify(repeatedKey.map(({ field, slot: at }) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(field, at))));
+      const key = JSON.stringify(repeatedKey.map(({ field, slot: at }) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(row, field, at))));
       if (seen.has(key)) value = rule.repeated.to;
       else seen.add(key);
     }
