@@ -88,10 +88,11 @@ export async function* readAcrossRowBatches(table: AcrossTable, input: WorkbookI
     return batch;
   };
 
+  const bodyRules: BodyRules = { stopAt, markers, ids, labelId, idTexts: [], taken: [] };
   let pending: BodyRow | undefined;
   sheet: for await (const batch of table.rowBatches) {
     for (const row of batch) {
-      const body = readBodyRow(row, header, { stopAt, markers, ids, labelId }, where);
+      const body = readBodyRow(row, header, bodyRules, where);
       if (body === 'stop') break sheet;
       if (!body) continue;
       // A label wrapped over two rows: ONS puts the figures on its first line in some editions, on its second in others.
@@ -165,27 +166,38 @@ interface BodyRules {
   ids: Array<{ field: string; pattern: RegExp; optional: boolean; clean: boolean; depthField?: string; leftmost: number }>;
   /** The id whose cell is the row's label, for reports. */
   labelId: string | undefined;
+  /** Scratch arrays reused row after row (a sheet row's id cell texts; the columns ids have taken): read only during the call. */
+  idTexts: string[];
+  taken: number[];
 }
 
 function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, where: string): BodyRow | 'stop' | null {
-  const idTexts: string[] = [];
-  for (let c = 0; c < header.firstPeriodColumn; c++) idTexts.push(cellText(row.cells[c] ?? null));
-  const firstText = idTexts.find((text) => text !== '') ?? '';
+  // Overwritten in place, never emptied: an array set to length 0 gives its memory back and grows again.
+  const { idTexts, taken } = rules;
+  let firstText = '';
+  for (let c = 0; c < header.firstPeriodColumn; c++) {
+    const text = cellText(row.cells[c] ?? null);
+    idTexts[c] = text;
+    if (firstText === '') firstText = text;
+  }
   if (rules.stopAt.test(firstText)) return 'stop';
 
-  const values: Array<number | null> = [];
+  const { periods } = header;
+  // Sized once: kept with the row's run until the writer has it.
+  const values = new Array<number | null>(periods.length);
   let figures = 0;
   let unexpected: { column: number; text: string } | undefined;
-  for (const { column } of header.periods) {
+  for (let p = 0; p < periods.length; p++) {
+    const column = periods[p]!.column;
     const cell = row.cells[column] ?? null;
     // Most figure cells hold a number: no Figure object for them (720,000 in the bench's sheet).
     if (typeof cell === 'number' && Number.isFinite(cell)) {
-      values.push(cell);
+      values[p] = cell;
       figures++;
       continue;
     }
     const figure = readFigure(cell, rules.markers);
-    values.push(figure.kind === 'number' ? figure.value : null);
+    values[p] = figure.kind === 'number' ? figure.value : null;
     if (figure.kind === 'number' || figure.kind === 'marker') figures++;
     if (figure.kind === 'unexpected') unexpected ??= { column, text: figure.text };
   }
@@ -203,11 +215,11 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
   }
 
   const ids: Record<string, string | number | null> = {};
-  // The columns earlier ids took (a row has a few id columns and ids: no Set or closure per row).
-  const taken: number[] = [];
+  // The columns earlier ids took, taken[0..tookCount) (a row has a few id columns and ids: no Set or closure per row).
+  let tookCount = 0;
   for (const id of rules.ids) {
     let index = -1;
-    for (let i = 0; i < idTexts.length && index === -1; i++) if (idTexts[i] !== '' && !taken.includes(i) && id.pattern.test(idTexts[i]!)) index = i;
+    for (let i = 0; i < header.firstPeriodColumn && index === -1; i++) if (idTexts[i] !== '' && !isTaken(taken, tookCount, i) && id.pattern.test(idTexts[i]!)) index = i;
     if (index === -1) {
       if (!id.optional) {
         throw new DataError(`${where}, row ${row.rowNumber}: has figures but no ${id.field} (no cell in columns A-${columnName(header.firstPeriodColumn - 1)} matches /${id.pattern.source}/)`, { hint: HINT_INSPECT });
@@ -215,7 +227,7 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
       ids[id.field] = null;
       continue;
     }
-    taken.push(index);
+    taken[tookCount++] = index;
     ids[id.field] = id.clean ? cleanLabel(idTexts[index]!) : idTexts[index]!;
     if (id.depthField !== undefined) {
       id.leftmost = Math.min(id.leftmost, index);
@@ -224,6 +236,11 @@ function readBodyRow(row: SheetRow, header: AcrossHeader, rules: BodyRules, wher
     if (id.field === rules.labelId) ids[LABEL_CELL] = cellRef(index, row.rowNumber);
   }
   return { kind: 'figures', rowNumber: row.rowNumber, ids, values };
+}
+
+function isTaken(taken: readonly number[], count: number, column: number): boolean {
+  for (let t = 0; t < count; t++) if (taken[t] === column) return true;
+  return false;
 }
 
 function checkPeriods(table: AcrossTable, edition: number): void {

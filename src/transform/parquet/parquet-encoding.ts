@@ -226,7 +226,8 @@ export function plainStrings(strings: readonly string[], out: Bytes): boolean {
   const buffer = out.reserve(utf8.length + 4 * strings.length);
   let at = out.length;
   let from = 0;
-  for (const text of strings) {
+  for (let i = 0; i < strings.length; i++) {
+    const text = strings[i]!;
     const size = ascii ? text.length : Buffer.byteLength(text, 'utf8');
     buffer[at] = size & 0xff;
     buffer[at + 1] = (size >>> 8) & 0xff;

@@ -654,13 +654,16 @@ function stringStatistics(texts: readonly string[], nullCount: number, distinct:
   if (texts.length === 0) return { nullCount, distinct, exactMin: true, exactMax: true };
   let min = texts[0]!;
   let max = min;
+  // Indexed loops: a for-of here allocated an iterator result per text (14 MB in the 60k-area transform, with plainStrings').
   if (ascii) {
-    for (const text of texts) {
+    for (let i = 1; i < texts.length; i++) {
+      const text = texts[i]!;
       if (text < min) min = text;
       else if (text > max) max = text;
     }
   } else {
-    for (const text of texts) {
+    for (let i = 1; i < texts.length; i++) {
+      const text = texts[i]!;
       if (text !== min && compareUtf8(text, min) < 0) min = text;
       else if (text !== max && compareUtf8(text, max) > 0) max = text;
     }
@@ -731,7 +734,8 @@ function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, presen
   const nonNull: Array<number | bigint> = limit === 0 ? compact(numbers, present, rows) : entries;
   let min = nonNull[0];
   let max = min;
-  for (const value of nonNull) {
+  for (let i = 1; i < nonNull.length; i++) {
+    const value = nonNull[i]!;
     if (value < min!) min = value;
     else if (value > max!) max = value;
   }
