@@ -730,44 +730,15 @@ function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, presen
   const wide = type === 'int64' || type === 'timestamp';
   const entries: Array<number | bigint> = [];
   const indices = new Int32Array(rows);
-  let count = 0;
-  let limit = dictionaryLimit(rows);
+  const limit = dictionaryLimit(rows);
   const range = numbers instanceof BigInt64Array ? undefined : smallRange(numbers, present, rows);
-  if (range) {
-    // Years, days and counts: the dictionary is a typed table by value (a Map of doubles cost 3x as much).
-    const slots = new Int32Array(range.max - range.min + 1).fill(-1);
-    const { min } = range;
-    for (let i = 0; i < rows && limit > 0; i++) {
-      if (present[i] === 0) continue;
-      const value = numbers[i] as number;
-      let index = slots[value - min]!;
-      if (index === -1) {
-        index = entries.length;
-        slots[value - min] = index;
-        entries.push(value);
-        if (entries.length > limit) limit = 0;
-      }
-      indices[count++] = index;
-      if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
-    }
-  } else {
-    const dictionary = new Map<number | bigint, number>();
-    for (let i = 0; i < rows && limit > 0; i++) {
-      if (present[i] === 0) continue;
-      const value = numbers[i]!;
-      let index = dictionary.get(value);
-      if (index === undefined) {
-        index = entries.length;
-        dictionary.set(value, index);
-        entries.push(value);
-        if (entries.length > limit) limit = 0;
-      }
-      indices[count++] = index;
-      if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) limit = 0;
-    }
-  }
-  if (entries.length === 0) limit = 0;
-  const nonNull: Array<number | bigint> = limit === 0 ? compact(numbers, present, rows) : entries;
+  // Years, days and counts: the dictionary is a typed table by value (a Map of doubles cost 3x as much).
+  const count = range
+    ? numberByTable(numbers as Float64Array, present, rows, range.min, new Int32Array(range.max - range.min + 1).fill(-1), entries as number[], indices, limit)
+    : numberByMap(numbers, present, rows, entries, indices, limit);
+  // A column with no value in the group has no dictionary to give.
+  const plain = count < 0 || entries.length === 0;
+  const nonNull: Array<number | bigint> = plain ? compact(numbers, present, rows) : entries;
   let min = nonNull[0];
   let max = min;
   for (let i = 1; i < nonNull.length; i++) {
@@ -775,12 +746,12 @@ function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, presen
     if (value < min!) min = value;
     else if (value > max!) max = value;
   }
-  const statistics: Statistics = { nullCount, distinct: limit === 0 ? undefined : entries.length, exactMin: true, exactMax: true };
+  const statistics: Statistics = { nullCount, distinct: plain ? undefined : entries.length, exactMin: true, exactMax: true };
   if (min !== undefined) {
     statistics.min = fixedBytes([min], wide);
     statistics.max = fixedBytes([max!], wide);
   }
-  if (limit === 0) {
+  if (plain) {
     const body = new Bytes(levels.length + 4 + nonNull.length * 8);
     levelsPrefix(levels, body);
     body.append(fixedBytes(nonNull, wide));
@@ -789,6 +760,51 @@ function encodeIntegers(numbers: Numbers, type: ColumnType, rows: number, presen
   const dictionaryPage = new Bytes(entries.length * 8);
   dictionaryPage.append(fixedBytes(entries, wide));
   return dictionaryChunk(dictionaryPage, entries.length, indices, count, rows, levels, statistics);
+}
+
+/*
+ * The dictionary loops of encodeIntegers, each a function of its own: inside encodeIntegers they were compiled on the
+ * stack (OSR) and that code was thrown away again at the start of later column chunks (15 deoptimisations a run).
+ * Each numbers the present values of numbers[0..rows) into `entries` (first seen first) and `indices`, and returns
+ * how many it numbered, or -1 once a dictionary does not pay: more distinct values than `limit`, or almost all
+ * distinct at the probe.
+ */
+
+function numberByTable(numbers: Float64Array, present: Uint8Array, rows: number, min: number, slots: Int32Array, entries: number[], indices: Int32Array, limit: number): number {
+  let count = 0;
+  for (let i = 0; i < rows; i++) {
+    if (present[i] === 0) continue;
+    const value = numbers[i]!;
+    let index = slots[value - min]!;
+    if (index === -1) {
+      index = entries.length;
+      slots[value - min] = index;
+      entries.push(value);
+      if (entries.length > limit) return -1;
+    }
+    indices[count++] = index;
+    if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) return -1;
+  }
+  return count;
+}
+
+function numberByMap(numbers: Numbers, present: Uint8Array, rows: number, entries: Array<number | bigint>, indices: Int32Array, limit: number): number {
+  const dictionary = new Map<number | bigint, number>();
+  let count = 0;
+  for (let i = 0; i < rows; i++) {
+    if (present[i] === 0) continue;
+    const value = numbers[i]!;
+    let index = dictionary.get(value);
+    if (index === undefined) {
+      index = entries.length;
+      dictionary.set(value, index);
+      entries.push(value);
+      if (entries.length > limit) return -1;
+    }
+    indices[count++] = index;
+    if (count === DICTIONARY_PROBE && entries.length > DICTIONARY_PROBE * 0.9) return -1;
+  }
+  return count;
 }
 
 /**
