@@ -168,7 +168,7 @@ describe('etl extract/transform random-person', () => {
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['page-00001.json']);
     expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['manifest.json', 'page-00001.json']);
     const out = path.join(bed.dataDir, 'partial.parquet');
-    expect((await transformProcess('--out', out)).code).toBe(0);
+    expect((await transform('--out', out)).code).toBe(0);
     expect((await readParquet(out)).rows).toHaveLength(5000);
   });
 
