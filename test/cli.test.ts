@@ -88,7 +88,7 @@ describe('etl CLI', () => {
 
   it('--json error lines, stack included, carry no credentials from what the user typed', async () => {
     const secret = 'pw-typed-on-the-command-line';
-    const run = await runCli(['--json', '--debug', 'transform', 'ons', '--input', `https://etl:${secret}@host/x.xls?token=${secret}`, '--out', path.join(work, 'x.parquet')]);
+    const run = await runCliInProcess(['--json', '--debug', 'transform', 'ons', '--input', `https://etl:${secret}@host/x.xls?token=${secret}`, '--out', path.join(work, 'x.parquet')]);
     expect(run.code).toBe(2);
     expect(run.stderr).not.toContain(secret);
     const records = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);

@@ -84,7 +84,8 @@ describe('etl cron refuses a schedule cron cannot read', () => {
 });
 
 // Past the built-CLI test above, runs go through the CLI's `main` in this process (the same lines and exit codes, in
-// the same working directory and environment), except the two about a secret that must not be printed: processes.
+// the same working directory and environment). Those about a secret that must not be printed too: each call starts
+// with no secret registered, as a process does (runCliInProcess), so an earlier run's secret cannot mask a leak.
 describe('etl cron refuses what the run itself would refuse', () => {
   it('a missing --env-vars file (node would exit 9 on every tick)', async () => {
     const result = await runCliInProcess(['cron', 'ons', '--env-vars', path.join(work, 'missing.env')], { cwd: work });
@@ -110,7 +111,7 @@ describe('etl cron refuses what the run itself would refuse', () => {
     const config = await runCliInProcess(['cron', '--config', file], { cwd: work });
     expect(config.code).toBe(2);
     expect(config.stderr).toContain(`${file}: pipelines.p.destination.bucket:`);
-    const password = await runCli(['cron', 'ons', '--to', 'postgres://etl:hunter2@db.example/lake', '--table', 'ons.deaths'], { cwd: work });
+    const password = await runCliInProcess(['cron', 'ons', '--to', 'postgres://etl:hunter2@db.example/lake', '--table', 'ons.deaths'], { cwd: work });
     expect(password.code).toBe(2);
     expect(password.stderr).not.toContain('hunter2');
   });
@@ -139,7 +140,7 @@ describe('the line runs as cron runs it', () => {
   });
 
   it('a secret-bearing ETL_ALERT_URL from the shell stays out of the line, with a warning that cron will not see it', async () => {
-    const result = await runCli(['cron', 'ons'], { cwd: work, env: { ETL_ALERT_URL: 'https://hooks.example/T0/secret-token' } });
+    const result = await runCliInProcess(['cron', 'ons'], { cwd: work, env: { ETL_ALERT_URL: 'https://hooks.example/T0/secret-token' } });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).not.toContain('secret-token');
     expect(result.stderr).toContain('ETL_ALERT_URL is set in this shell but cron will not see it');

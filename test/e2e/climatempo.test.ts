@@ -13,9 +13,9 @@ import { hasSharedData, sharedFile } from '../helpers/shared-data.js';
 
 /**
  * ClimaTempo end to end: the CLI against an API Advisor look-alike on 127.0.0.1. The built CLI runs as a process for
- * the hourly forecast end to end, the cancelled cities (the process ends only once they are) and the token checks (a
- * process starts with no secret registered); the other runs go through the CLI's `main` in this process
- * (test/helpers/cli-in-process.ts).
+ * the hourly forecast's first extract and transform and the cancelled cities (the process ends only once they are);
+ * the other runs go through the CLI's `main` in this process (test/helpers/cli-in-process.ts), the token checks too
+ * (each in-process session starts with no secret registered, as a process does).
  */
 const TOKEN = 'ct-token-8e41c07a55';
 const SAO_PAULO: City = { id: 3477, name: 'São Paulo', state: 'SP', country: 'BR  ' };
@@ -112,12 +112,12 @@ describe('etl extract/transform climatempo', () => {
 
     // Today: no DST, São Paulo is UTC-3.
     hourlyStart['3477'] = '2024-02-02 00:00:00';
-    expect((await extractProcess('forecast-hourly', '--city', '3477')).code).toBe(0);
-    expect((await transformProcess('forecast-hourly', '--out', out)).code).toBe(0);
+    expect((await extract('forecast-hourly', '--city', '3477')).code).toBe(0);
+    expect((await transform('forecast-hourly', '--out', out)).code).toBe(0);
     const now = (await readParquet(out)).rows.filter((r) => r.city_id === 3477n);
     expect(iso(now[9]!.forecast_at)).toBe('2024-02-02T12:00:00.000Z');
     // --timezone reads the local times in another zone.
-    expect((await transformProcess('forecast-hourly', '--out', out, '--timezone', 'UTC')).code).toBe(0);
+    expect((await transform('forecast-hourly', '--out', out, '--timezone', 'UTC')).code).toBe(0);
     expect(iso((await readParquet(out)).rows.filter((r) => r.city_id === 3477n)[9]!.forecast_at)).toBe('2024-02-02T09:00:00.000Z');
   });
 
@@ -221,17 +221,17 @@ describe('etl extract/transform climatempo', () => {
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['3477.json']);
     // No file in the raw folder is missing from the manifest.
     expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['3477.json', 'manifest.json']);
-    const transformed = await transformProcess('forecast-hourly', '--out', path.join(bed.dataDir, 'partial.parquet'));
+    const transformed = await transform('forecast-hourly', '--out', path.join(bed.dataDir, 'partial.parquet'));
     expect(transformed.code, transformed.stderr).toBe(0);
     expect((await readParquet(path.join(bed.dataDir, 'partial.parquet'))).rows).toHaveLength(72);
   });
 
   it('never writes or prints the token, even when the API echoes it', async () => {
-    expect((await cli(['--json', '--debug', 'extract', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(0);
-    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(0);
+    expect((await cli(['--json', '--debug', 'extract', 'climatempo', 'forecast-daily', '--city', '3477,5959', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
+    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
     bed.server.queue('/api/v1/forecast/', { status: 500, body: `{"detail":"upstream failed for token ${TOKEN}"}` }, { status: 403, body: `{"error":true,"detail":"Invalid token ${TOKEN}"}` });
-    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(3);
-    expect((await transformProcess('forecast-daily', '--out', path.join(bed.dataDir, 'daily.parquet'))).code).toBe(0);
+    expect((await cli(['--debug', 'extract', 'climatempo', 'forecast-hourly', '--city', '3477', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
+    expect((await transform('forecast-daily', '--out', path.join(bed.dataDir, 'daily.parquet'))).code).toBe(0);
     expect(bed.server.requests.some((r) => r.path.includes(TOKEN))).toBe(true);
     const raw = await readFile(path.join(bed.dataDir, 'raw', 'climatempo', 'forecast-daily', '3477.json'), 'utf8');
     expect(raw).toContain('meteogram/locale/3477?token=REDACTED');

@@ -13,8 +13,8 @@ import { writeWorkbook } from '../helpers/workbook-writer.js';
 /**
  * The whole pipeline as a user runs it against a real HTTP server on 127.0.0.1 that serves an ONS-style dataset page
  * and its workbooks with ETags, as www.ons.gov.uk does. The real CLI process runs the first extract and transform,
- * `etl run` and an HTML page given to transform; the other runs go through the CLI's `main` in this process
- * (test/helpers/cli-in-process.ts).
+ * the first `etl run` and an HTML page given to transform; the other runs (the cached re-run too) go through the
+ * CLI's `main` in this process (test/helpers/cli-in-process.ts).
  */
 const EDITIONS: Array<{ shape: MonthlyShape; file: string }> = [
   { shape: { year: 2015, label: (m, y) => `${m}-${y} ` }, file: 'publishedoutput2015final.xls' },
@@ -210,7 +210,7 @@ describe('etl run: extract, transform and load for a crontab line', () => {
     const processed = path.join(dataDir, 'processed', 'ons', 'monthly-deaths.parquet');
     expect(await readFile(path.join(lake, 'ons', 'monthly-deaths.parquet'))).toEqual(await readFile(processed));
 
-    const again = await runCli(['--json', ...args]);
+    const again = await runCliInProcess(['--json', ...args]);
     expect(again.code, again.stderr).toBe(0);
     const steps = JSON.parse(again.stdout).steps as Array<{ name: string; status: string; summary?: Record<string, unknown> }>;
     expect(steps.map((step) => [step.name, step.status])).toEqual([['extract', 'succeeded'], ['transform', 'cached'], ['load', 'cached']]);

@@ -12,8 +12,8 @@ import { runCli } from '../helpers/run-cli.js';
 /**
  * random-person end to end: the CLI against a randomuser.me look-alike on 127.0.0.1. The built CLI runs as a process
  * for 12,000 people end to end, for the cancelled pages (the process ends only once they are), offline, and for
- * hostile values (the process's own stack); the other runs go through the CLI's `main` in this process
- * (test/helpers/cli-in-process.ts).
+ * the transforms of hostile values (the process's own stack); the other runs go through the CLI's `main` in this
+ * process (test/helpers/cli-in-process.ts), the extracts that fetch those values too.
  */
 const bed = useApiTestbed('random-person', (request) => {
   if (!request.path.startsWith('/api/')) return json(404, { error: 'not found' });
@@ -168,7 +168,7 @@ describe('etl extract/transform random-person', () => {
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['page-00001.json']);
     expect((await readdir(rawDir)).filter((name) => !name.startsWith('.')).sort()).toEqual(['manifest.json', 'page-00001.json']);
     const out = path.join(bed.dataDir, 'partial.parquet');
-    expect((await transformProcess('--out', out)).code).toBe(0);
+    expect((await transform('--out', out)).code).toBe(0);
     expect((await readParquet(out)).rows).toHaveLength(5000);
   });
 
@@ -223,8 +223,8 @@ describe('etl extract/transform random-person', () => {
 
   it('hostile values: nesting thousands deep, 1e400: each one data error (exit 4) naming file and path; the previous output stays', async () => {
     const out = path.join(bed.dataDir, 'people.parquet');
-    expect((await extractProcess('--count', '2', '--seed', 'h')).code).toBe(0);
-    expect((await transformProcess('--out', out)).code).toBe(0);
+    expect((await extract('--count', '2', '--seed', 'h')).code).toBe(0);
+    expect((await transform('--out', out)).code).toBe(0);
     const before = await readFile(out);
     const page = (edit: (person: any) => void): string => {
       const body = JSON.parse(peoplePage({ results: 2, seed: 'h', page: 1 }));
@@ -236,7 +236,7 @@ describe('etl extract/transform random-person', () => {
       [page((p) => (p.location.coordinates.latitude = 'BIG')).replace('"BIG"', '1e400'), '$.results[1].location.coordinates.latitude is 1e400, expected a number that fits a DOUBLE'],
     ] as const) {
       bed.server.queue('/api/', { status: 200, body });
-      expect((await extractProcess('--count', '2', '--seed', 'h')).code).toBe(0);
+      expect((await extract('--count', '2', '--seed', 'h')).code).toBe(0);
       const result = await transformProcess('--out', out);
       expect(result.code, message).toBe(4);
       expect(result.stderr).toContain(`etl: data error: raw/random-person/people/page-00001.json: ${message}`);

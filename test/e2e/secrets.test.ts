@@ -177,7 +177,8 @@ describe('a credential belongs to the origin it was configured for', () => {
     expect(away.stderr).toMatch(new RegExp(`warn: alert not delivered to 127\\.0\\.0\\.1:\\d+: HTTP 307, a redirect to another origin \\(${elsewhere.url}\\); not followed; the run's result stands`));
 
     alerts.length = 0;
-    const again = await runCli(['run', 'supermetrics', 'query', '--query', 'query.json', '--from', '2024-01-01', '--to', '2024-01-01', '--base-url', `${bed.server.url}/500`, '--data-dir', path.join(bed.dataDir, 'again'), '--retries', '0', '--alert-url', `${hookUrl}/again`], {
+    // The first alert run above is the process; this one goes through main in-process, the same alert code.
+    const again = await runCliInProcess(['run', 'supermetrics', 'query', '--query', 'query.json', '--from', '2024-01-01', '--to', '2024-01-01', '--base-url', `${bed.server.url}/500`, '--data-dir', path.join(bed.dataDir, 'again'), '--retries', '0', '--alert-url', `${hookUrl}/again`], {
       cwd: bed.work,
       env: { SUPERMETRICS_API_KEY: 'sm-key-alert-0c3f' },
     });

@@ -11,9 +11,9 @@ import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /**
  * Supermetrics end to end: the CLI against a Supermetrics look-alike on 127.0.0.1. The built CLI runs as a process
- * for the first extract (the key from a .env in the working directory), a missing key, and wherever a test is about
- * the key never being printed (a process starts with no secret registered); the other runs go through the CLI's
- * `main` in this process (test/helpers/cli-in-process.ts).
+ * for the first extract (the key from a .env in the working directory) and a missing key; the other runs go through
+ * the CLI's `main` in this process (test/helpers/cli-in-process.ts), those about the key never being printed too
+ * (each in-process session starts with no secret registered, as a process does).
  */
 const API_KEY = 'sm-key-3f9c2a7b1d';
 const ROWS_PER_PAGE = 10;
@@ -231,12 +231,12 @@ describe('etl extract/transform supermetrics', () => {
   });
 
   it('never writes or prints the API key', async () => {
-    expect((await cli(['--json', '--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-03-01', '--to', '2024-03-20', '--chunk', '7d', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(0);
+    expect((await cli(['--json', '--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-03-01', '--to', '2024-03-20', '--chunk', '7d', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(0);
     bed.server.queue('/enterprise/', { status: 401, body: `{"error":"bad key ${API_KEY}"}` });
-    expect((await cli(['--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(3);
+    expect((await cli(['--debug', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
     bed.server.queue('/enterprise/', { status: 200, body: 'not json' });
-    expect((await cli(['--json', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir], 'process')).code).toBe(3);
-    expect((await cli(['transform', 'supermetrics', 'query', '--data-dir', bed.dataDir, '--out', path.join(bed.dataDir, 'secret-check.parquet')], 'process')).code).toBe(0);
+    expect((await cli(['--json', 'extract', 'supermetrics', '--query', 'query.json', '--from', '2024-04-01', '--to', '2024-04-02', '--base-url', bed.server.url, '--data-dir', bed.dataDir])).code).toBe(3);
+    expect((await cli(['transform', 'supermetrics', 'query', '--data-dir', bed.dataDir, '--out', path.join(bed.dataDir, 'secret-check.parquet')])).code).toBe(0);
     expect(bed.server.requests.length).toBeGreaterThan(3);
     const files = await allFiles(bed.work);
     expect(files.length).toBeGreaterThan(10);

@@ -13,9 +13,10 @@ import { VERSION } from '../../src/version.js';
 /**
  * One contract, three destinations: `etl load` with the flags and environment a user would set, against a local
  * directory, a real S3-compatible server (s3rver) and the Cloud Storage emulator from firebase-tools, each on a random
- * loopback port. Per destination, a first upload, a destination that cannot be written and rejected credentials run
- * the built CLI as a process (its environment, exit code and error line); the other cases run the CLI's `main` in
- * this process (test/helpers/cli-in-process.ts): the same code path without a process start and SDK load each.
+ * loopback port. Per destination, a first upload and a destination that cannot be written run the built CLI as a
+ * process (its environment, exit code and error line); the other cases run the CLI's `main` in this process
+ * (test/helpers/cli-in-process.ts): the same code path without a process start and SDK load each. Rejected
+ * credentials too, though no secret may be printed: each in-process session starts with none registered.
  */
 const DESTINATIONS: DestinationFactory[] = [localDestination, s3Destination, gcsDestination];
 
@@ -169,7 +170,7 @@ for (const factory of DESTINATIONS) {
       const removals = faults.map((fault) => destination.proxy!.addFault(fault));
       try {
         const { dir, prefix } = await freshCase({ 'a.csv': 'a' });
-        const run = await runCli(['load', dir, '--bucket', destination.bucket(prefix), ...destination.flags], { env: { ...destination.env, ...env } });
+        const run = await runCliInProcess(['load', dir, '--bucket', destination.bucket(prefix), ...destination.flags], { env: { ...destination.env, ...env } });
         expect(run.code).toBe(5);
         expect(run.stderr).toMatch(/credentials rejected|credentials were rejected/);
         expect(run.stderr).toMatch(factory.name === 's3' ? /AWS_ACCESS_KEY_ID/ : /GOOGLE_APPLICATION_CREDENTIALS/);

@@ -10,8 +10,10 @@ import { runCli } from '../helpers/run-cli.js';
 import { loadResultOf } from './load-result.js';
 
 /**
- * `etl load … --to postgres://…` against a real server, PGPASSWORD in the environment: the first load and every
- * refusal as a user runs it (the built CLI), the other loads through the CLI's main in-process (the same code).
+ * `etl load … --to postgres://…` against a real server, PGPASSWORD in the environment: the first load and the
+ * refusals of a file or its rows as a user runs it (the built CLI), the other loads through the CLI's main in-process
+ * (the same code). The password refusals too: each in-process session starts with no secret registered, as a
+ * process does, so a password is masked only if this run registered it.
  */
 let work: string;
 beforeAll(async () => {
@@ -175,11 +177,11 @@ describePostgres('etl load --to postgres://', (database) => {
   it('a URL holding a password is refused before anything is printed or recorded', async () => {
     const file = await parquet(5);
     const dataDir = path.join(work, 'refused-data');
-    const run = await runCli(['load', file, '--data-dir', dataDir, '--to', database().url().replace('postgres@', 'postgres:hunter2-secret@'), '--table', 'lake.refused'], { env: database().env });
+    const run = await runCliInProcess(['load', file, '--data-dir', dataDir, '--to', database().url().replace('postgres@', 'postgres:hunter2-secret@'), '--table', 'lake.refused'], { env: database().env });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--to: the URL holds a password; etl never takes one on the command line \(remove it from the URL and set PGPASSWORD/);
     expect(run.stdout + run.stderr).not.toContain('hunter2');
-    const viaRun = await runCli(['run', 'random-person', '--data-dir', dataDir, '--to', database().url().replace('postgres@', 'postgres:hunter2-secret@'), '--table', 'lake.refused'], { env: database().env });
+    const viaRun = await runCliInProcess(['run', 'random-person', '--data-dir', dataDir, '--to', database().url().replace('postgres@', 'postgres:hunter2-secret@'), '--table', 'lake.refused'], { env: database().env });
     expect(viaRun.code).toBe(2);
     expect(viaRun.stdout + viaRun.stderr).not.toContain('hunter2');
     expect(await readdir(dataDir).catch(() => [])).toEqual([]);
@@ -187,7 +189,7 @@ describePostgres('etl load --to postgres://', (database) => {
   });
 
   it('a wrong password exits 5 with a hint naming PGPASSWORD and ~/.pgpass, and never prints the password', async () => {
-    const run = await runCli(['load', await parquet(5), '--to', database().url(), '--table', 'lake.denied'], { env: { ...database().env, PGPASSWORD: 'not-the-password-4711' } });
+    const run = await runCliInProcess(['load', await parquet(5), '--to', database().url(), '--table', 'lake.denied'], { env: { ...database().env, PGPASSWORD: 'not-the-password-4711' } });
     expect(run.code).toBe(5);
     expect(run.stderr).toMatch(/password authentication failed for user postgres \(set PGPASSWORD, or a line in ~\/\.pgpass \(PGPASSFILE\)/);
     expect(run.stdout + run.stderr).not.toContain('not-the-password-4711');

@@ -45,9 +45,9 @@ afterAll(async () => {
 
 /**
  * Runs `etl run`, `etl run --dry-run` and `etl plan` with the same flags; each must fail alike, having asked nothing
- * and written nothing. `etl run` is the built CLI where `asProcess` (the first case, and the cases about a secret not
- * being printed); everything else goes through its `main` in this process (test/helpers/cli-in-process.ts), its
- * error line compared with the first run's.
+ * and written nothing. `etl run` is the built CLI where `asProcess` (the first case); everything else goes through
+ * its `main` in this process (test/helpers/cli-in-process.ts), its error line compared with the first run's. The
+ * cases about a secret not being printed too: each in-process session starts with no secret registered, as a process.
  */
 async function everyWayFails(name: string, args: string[], env: Record<string, string> = {}, asProcess = false): Promise<CliResult> {
   const dataDir = path.join(work, name);
@@ -94,7 +94,7 @@ describe('a destination that cannot be written stops the pipeline before its fir
 
   it('a Postgres destination from a config holding a password is refused without echoing it; one with no table too', async () => {
     const file = await config('pg-password', `pipelines:\n  p:\n    source: ons\n    options: { url: "${url}", table: ons.deaths }\n    destination: { bucket: "postgres://etl:hunter2@127.0.0.1:1/db" }\n`);
-    const run = await everyWayFails('pg-password', ['--config', file], {}, true);
+    const run = await everyWayFails('pg-password', ['--config', file]);
     expect(run.stderr).toContain('the URL holds a password');
     expect(run.stderr).not.toContain('hunter2');
     const noTable = await config('pg-no-table', `pipelines:\n  p:\n    source: ons\n    options: { url: "${url}" }\n    destination: { bucket: "postgres://etl@127.0.0.1:1/db" }\n`);
@@ -108,7 +108,7 @@ describe('a destination that cannot be written stops the pipeline before its fir
   });
 
   it('an alert webhook that is no http(s) URL: 0 requests, and the URL is not echoed', async () => {
-    const run = await everyWayFails('bad-alert', ['ons', '--url', url, '--alert-url', 'hooks.example/T0/secret-token'], {}, true);
+    const run = await everyWayFails('bad-alert', ['ons', '--url', url, '--alert-url', 'hooks.example/T0/secret-token']);
     expect(run.stderr).toContain('the alert webhook');
     expect(run.stderr).not.toContain('secret-token');
   });
