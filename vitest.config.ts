@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import base from './vitest.base.config.js';
+import SlowFirstSequencer from './test/helpers/slow-first-sequencer.js';
 
 /**
  * Test files that share one module graph per worker (isolate: false): each file's imports are loaded once per
@@ -90,6 +91,7 @@ export default defineConfig({
     pool,
     maxWorkers,
     reporters,
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         test: { name: 'shared-modules', include: sharedModuleFiles, isolate: false, testTimeout, hookTimeout },

@@ -13,7 +13,7 @@ const [input, output] = process.argv.slice(2) as [string, string];
 
 async function* rows(): AsyncGenerator<Row> {
   for await (const sheet of readWorkbook(input)) {
-    for await (const row of sheet.rows()) if (row.rowNumber > 1) yield rowFromCells(row.cells);
+    for await (const batch of sheet.rowBatches()) for (const row of batch) if (row.rowNumber > 1) yield rowFromCells(row.cells);
     return;
   }
 }

@@ -20,19 +20,6 @@ export interface Sheet {
    * empty: one await per array rather than per row, which the table readers paid 60,000 times in the bench's sheet.
    */
   rowBatches(): AsyncIterable<readonly SheetRow[]>;
-  /** The same rows one at a time. */
-  rows(): AsyncIterable<SheetRow>;
-}
-
-/** A sheet from its name and its rows in arrays. */
-export function sheetOf(name: string, rowBatches: () => AsyncIterable<readonly SheetRow[]>): Sheet {
-  return {
-    name,
-    rowBatches,
-    async *rows() {
-      for await (const batch of rowBatches()) yield* batch;
-    },
-  };
 }
 
 export type WorkbookFormat = 'xlsx' | 'xls';
@@ -40,7 +27,7 @@ export type WorkbookFormat = 'xlsx' | 'xls';
 /**
  * Sheets in workbook order, rows streamed: .xlsx by xlsx-reader.ts (flat memory however long the
  * sheet, several times faster than exceljs), .xls by xls-reader.ts (BIFF8 records read row by row;
- * the file itself is held, at most 65,536 rows a sheet). A sheet's rows() stays readable after the
+ * the file itself is held, at most 65,536 rows a sheet). A sheet's rows stay readable after the
  * workbook generator has moved on or been closed. The format comes from the file's first bytes, not
  * its name: ONS has served HTML error pages as .xlsx.
  */
@@ -49,7 +36,7 @@ export async function* readWorkbook(file: string): AsyncGenerator<Sheet> {
   const limits = workbookLimits();
   const sheets = format === 'xlsx' ? (await import('./xlsx-reader.js')).readXlsx(file, limits) : (await import('./xls-reader.js')).readXls(file, limits);
   try {
-    for await (const sheet of sheets) yield sheetOf(sheet.name, () => unreadableAsDataError(sheet.rowBatches(), file, sheet.name));
+    for await (const sheet of sheets) yield { name: sheet.name, rowBatches: () => unreadableAsDataError(sheet.rowBatches(), file, sheet.name) };
   } catch (error) {
     throw asDataError(error, file);
   }

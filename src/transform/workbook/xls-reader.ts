@@ -4,7 +4,7 @@ import { DataError } from '../../core/errors.js';
 import { columnName } from './column-name.js';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
 import { MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
-import { sheetOf, type Cell, type Sheet, type SheetRow } from './workbook.js';
+import type { Cell, Sheet, SheetRow } from './workbook.js';
 
 /**
  * Reads .xls (BIFF8, Excel 97-2003) sheets in workbook order. SheetJS opens the OLE2 container; the
@@ -39,7 +39,7 @@ export async function* readXls(file: string, limits: WorkbookLimits = workbookLi
     yield* sheetsOf(XLSX, bytes, file);
     return;
   }
-  for (const sheet of workbook.sheets) yield sheetOf(sheet.name, () => sheetRowBatches(workbook, sheet.offset));
+  for (const sheet of workbook.sheets) yield { name: sheet.name, rowBatches: () => sheetRowBatches(workbook, sheet.offset) };
 }
 
 function encryptedError(file: string): DataError {
@@ -366,24 +366,27 @@ async function* sheetsOf(XLSX: typeof import('@e965/xlsx'), bytes: Buffer, file:
   for (const name of workbook.SheetNames) {
     const sheet = workbook.Sheets[name];
     const data = (sheet?.['!data'] ?? []) as Array<Array<{ v?: unknown; t?: string; z?: string | number } | undefined> | undefined>;
-    yield sheetOf(name, async function* () {
-      let batch: SheetRow[] = [];
-      for (let r = 0; r < data.length; r++) {
-        const row = data[r];
-        if (!row) continue;
-        const cells: Cell[] = new Array(row.length);
-        for (let c = 0; c < row.length; c++) {
-          const cell = row[c];
-          cells[c] = cell ? sheetJsCell(cell, date1904, XLSX.SSF.is_date) : null;
+    yield {
+      name,
+      async *rowBatches() {
+        let batch: SheetRow[] = [];
+        for (let r = 0; r < data.length; r++) {
+          const row = data[r];
+          if (!row) continue;
+          const cells: Cell[] = new Array(row.length);
+          for (let c = 0; c < row.length; c++) {
+            const cell = row[c];
+            cells[c] = cell ? sheetJsCell(cell, date1904, XLSX.SSF.is_date) : null;
+          }
+          batch.push({ rowNumber: r + 1, cells });
+          if (batch.length === ROW_BATCH) {
+            yield batch;
+            batch = [];
+          }
         }
-        batch.push({ rowNumber: r + 1, cells });
-        if (batch.length === ROW_BATCH) {
-          yield batch;
-          batch = [];
-        }
-      }
-      if (batch.length > 0) yield batch;
-    });
+        if (batch.length > 0) yield batch;
+      },
+    };
   }
 }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { excelSerialToDate, isDateNumberFormat } from './excel-dates.js';
 import { columnName } from './column-name.js';
 import { EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, MAX_PART_ENTRIES, MAX_SHEETS, WorkbookLimitError, workbookLimits, type WorkbookLimits } from './limits.js';
-import { sheetOf, type Cell, type Sheet, type SheetRow } from './workbook.js';
+import type { Cell, Sheet, SheetRow } from './workbook.js';
 import { XmlScanner, XmlTokenTooLongError, decodeXmlText, isSpace, openTagEnd, type XmlHandler, type XmlTag } from './xml-scanner.js';
 import { openZip, type ZipEntry, type ZipFile } from './zip-file.js';
 
@@ -28,7 +28,7 @@ export async function* readXlsx(file: string, limits: WorkbookLimits = workbookL
     sharedStrings: workbook.sharedStrings ? await readSharedStrings(zip, workbook.sharedStrings, limits) : [],
   };
   // A sheet's rows stay readable after this generator is closed: consumers take a sheet and stop iterating.
-  for (const sheet of workbook.sheets) yield sheetOf(sheet.name, () => readSheetRowBatches(zip, sheet.entry, context));
+  for (const sheet of workbook.sheets) yield { name: sheet.name, rowBatches: () => readSheetRowBatches(zip, sheet.entry, context) };
 }
 
 interface WorkbookPart {

@@ -12,6 +12,7 @@ import { readWorkbook } from '../../../src/transform/workbook/workbook.js';
 import { XmlScanner, type XmlHandler } from '../../../src/transform/workbook/xml-scanner.js';
 import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { runCli } from '../../helpers/run-cli.js';
+import { sheetRows } from '../../helpers/sheet-rows.js';
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
 import { readRows } from '../../helpers/workbook-rows.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
@@ -178,7 +179,7 @@ function mutateXls(rng: Random, bytes: Buffer): Buffer | undefined {
 /** Reads every row of every sheet, then the declared table: both must succeed or fail with an EtlError. */
 async function readFully(file: string, dataset: WorkbookDataset): Promise<'read' | 'data error'> {
   try {
-    for await (const sheet of readWorkbook(file)) for await (const row of sheet.rows()) void row;
+    for await (const sheet of readWorkbook(file)) for await (const row of sheetRows(sheet)) void row;
     await readRows({ file }, dataset);
     return 'read';
   } catch (error) {

@@ -7,6 +7,7 @@ import { ConfigError, DataError } from '../../../src/core/errors.js';
 import { limitsHelp, workbookLimits } from '../../../src/transform/workbook/limits.js';
 import { listSheets, readWorkbook, type Cell } from '../../../src/transform/workbook/workbook.js';
 import { craftXlsx, sheetXml } from '../../helpers/crafted-xlsx.js';
+import { sheetRows } from '../../helpers/sheet-rows.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
 import { withEnv } from '../../helpers/env.js';
 import { hostileWorkbooks } from '../../fixtures/ons/hostile-workbooks.js';
@@ -31,7 +32,7 @@ async function readEverySheet(file: string, env: Record<string, string> = {}): P
   return withEnv(env, async () => {
     let rows = 0;
     try {
-      for await (const sheet of readWorkbook(file)) for await (const row of sheet.rows()) rows += row.cells.length > 0 ? 1 : 0;
+      for await (const sheet of readWorkbook(file)) for await (const row of sheetRows(sheet)) rows += row.cells.length > 0 ? 1 : 0;
       return rows;
     } catch (error) {
       if (error instanceof DataError) return error;
@@ -46,7 +47,7 @@ async function firstSheet(file: string, env: Record<string, string> = {}): Promi
     try {
       for await (const sheet of readWorkbook(file)) {
         const rows: Array<[number, Cell[]]> = [];
-        for await (const row of sheet.rows()) rows.push([row.rowNumber, [...row.cells]]);
+        for await (const row of sheetRows(sheet)) rows.push([row.rowNumber, [...row.cells]]);
         return rows;
       }
       throw new Error('no sheet');
@@ -244,12 +245,12 @@ describe('what is not a workbook', () => {
     });
     expect(await listSheets(file)).toEqual(['Contents', 'Figures']);
     for await (const sheet of readWorkbook(file)) {
-      for await (const row of sheet.rows()) {
+      for await (const row of sheetRows(sheet)) {
         expect(row.rowNumber).toBe(1);
         break;
       }
       const again: number[] = [];
-      for await (const row of sheet.rows()) again.push(row.rowNumber);
+      for await (const row of sheetRows(sheet)) again.push(row.rowNumber);
       expect(again).toEqual(sheet.name === 'Contents' ? [1, 2] : [1]);
     }
   });

@@ -9,6 +9,7 @@ import { readXls, readXlsWithSheetJs } from '../../../src/transform/workbook/xls
 import type { Cell, Sheet, SheetRow } from '../../../src/transform/workbook/workbook.js';
 import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
+import { sheetRows } from '../../helpers/sheet-rows.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
 import { biffRecord, rewriteBiff, toSharedStrings, type BiffRecord } from '../../helpers/biff.js';
 
@@ -30,7 +31,7 @@ async function readAll(sheets: AsyncIterable<Sheet>): Promise<ReadSheet[]> {
   const read: ReadSheet[] = [];
   for await (const sheet of sheets) {
     const rows: ReadSheet['rows'] = [];
-    for await (const row of sheet.rows()) {
+    for await (const row of sheetRows(sheet)) {
       const cells = [...row.cells];
       while (cells.length > 0 && cells.at(-1) === null) cells.pop();
       if (cells.length > 0) rows.push({ rowNumber: row.rowNumber, cells });
@@ -228,7 +229,7 @@ describe('the .xls reader on records SheetJS does not write, and on damaged file
     const sheets: SheetRow[][] = [];
     for await (const sheet of readXls(file)) {
       const rows: SheetRow[] = [];
-      for await (const row of sheet.rows()) rows.push(row);
+      for await (const row of sheetRows(sheet)) rows.push(row);
       sheets.push(rows);
     }
     return sheets;

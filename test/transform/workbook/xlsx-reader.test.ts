@@ -9,6 +9,7 @@ import { isDateFormatCode } from '../../../src/transform/workbook/excel-dates.js
 import { readWorkbook, type Cell } from '../../../src/transform/workbook/workbook.js';
 import { monthlySheets } from '../../fixtures/ons/monthly-workbook.js';
 import { readWithExcelJs, type ReadSheet } from '../../helpers/exceljs-reader.js';
+import { sheetRows } from '../../helpers/sheet-rows.js';
 import { hasSharedData, sharedDataDir } from '../../helpers/shared-data.js';
 import { writeWorkbook } from '../../helpers/workbook-writer.js';
 import { RELS_NS, craftXlsx, sheetXml, type CraftedParts } from '../../helpers/crafted-xlsx.js';
@@ -26,7 +27,7 @@ async function readAll(file: string): Promise<ReadSheet[]> {
   const sheets: ReadSheet[] = [];
   for await (const sheet of readWorkbook(file)) {
     const read: ReadSheet = { name: sheet.name, rows: [] };
-    for await (const row of sheet.rows()) read.rows.push({ rowNumber: row.rowNumber, cells: [...row.cells] });
+    for await (const row of sheetRows(sheet)) read.rows.push({ rowNumber: row.rowNumber, cells: [...row.cells] });
     sheets.push(read);
   }
   return sheets;

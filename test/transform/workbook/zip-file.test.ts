@@ -11,6 +11,7 @@ import { WorkbookLimitError } from '../../../src/transform/workbook/limits.js';
 import { readWorkbook } from '../../../src/transform/workbook/workbook.js';
 import { openZip } from '../../../src/transform/workbook/zip-file.js';
 import { craftXlsx, sheetXml } from '../../helpers/crafted-xlsx.js';
+import { sheetRows } from '../../helpers/sheet-rows.js';
 
 /**
  * The zip layer under the .xlsx reader, on archives as other writers make them: stored (uncompressed) members, an
@@ -229,7 +230,7 @@ describe('an .xlsx whose members are stored, not deflated', () => {
     }
     const stored = await save('stored.xlsx', archive(members));
     const rows = [];
-    for await (const sheet of readWorkbook(stored)) for await (const row of sheet.rows()) rows.push([sheet.name, row.rowNumber, row.cells]);
+    for await (const sheet of readWorkbook(stored)) for await (const row of sheetRows(sheet)) rows.push([sheet.name, row.rowNumber, row.cells]);
     expect(rows).toEqual([['S', 1, [1.5]]]);
     await expect((async () => {
       for await (const sheet of readWorkbook(await save('cut.xlsx', archive(members).subarray(0, 200)))) void sheet;
