@@ -78,6 +78,7 @@ const basic = `Basic ${Buffer.from('user:s3cret-pass').toString('base64')}`;
 
 describe('ONS downloads: a redirect keeps credentials with their origin and never downgrades to http', () => {
   if (!hasOpenssl) {
+    if (process.env.CI) throw new Error('the https redirects must be tested in CI: openssl is not installed');
     it.skip('skipped: openssl is not installed (needed to make a certificate for the local https server)', () => {});
     return;
   }

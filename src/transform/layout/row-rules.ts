@@ -71,15 +71,43 @@ type Fields = Record<string, Value>;
 type LabelOutcome = { kind: 'known'; fields: Fields } | { kind: 'unknown' } | { kind: 'dropped'; reason: string };
 
 /**
- * Label rules with `{edition}` filled in, their patterns compiled and their lookups and sets listed (read once per
- * sheet row). The fields the rules read are numbered, so a row's normalised texts sit in an array (`texts`, reused
- * row after row) rather than a Map and closures per row.
+ * The normalised texts of the fields a set of rules reads, each worked out once per row and only when a rule reaches
+ * it. The fields are numbered when the rules are compiled, so a row's texts sit in one array reused row after row
+ * (no Map or closures per row: 60,000 sheet rows in the bench's sheet).
  */
+class RowTexts {
+  private readonly fields: string[] = [];
+  private readonly texts: Array<string | undefined> = [];
+
+  /** The field's number, given when the rules are compiled. */
+  slot(field: string): number {
+    const at = this.fields.indexOf(field);
+    if (at !== -1) return at;
+    this.texts.push(undefined);
+    return this.fields.push(field) - 1;
+  }
+
+  /** Forgets the last row's texts. */
+  newRow(): void {
+    this.texts.fill(undefined);
+  }
+
+  /** The row's normalised text of field number `slot` (empty where the field has no value). */
+  text(row: Readonly<Fields>, slot: number): string {
+    let text = this.texts[slot];
+    if (text === undefined) {
+      const value = row[this.fields[slot]!];
+      text = this.texts[slot] = normaliseLabel(value === null || value === undefined ? '' : String(value));
+    }
+    return text;
+  }
+}
+
+/** Label rules with `{edition}` filled in, their patterns compiled and their lookups and sets listed (read once per sheet row). */
 interface EditionRules {
   rules: LabelRules;
   edition: number;
-  fields: string[];
-  texts: Array<string | undefined>;
+  texts: RowTexts;
   compiled: Array<{
     rule: LabelRule;
     match: Array<{ slot: number; pattern: RegExp }>;
@@ -90,28 +118,14 @@ interface EditionRules {
 
 function editionRules(rules: LabelRules, edition: number): EditionRules {
   const fill = (text: string): string => text.replaceAll('{edition}', String(edition));
-  const fields: string[] = [];
-  const slot = (field: string): number => {
-    const at = fields.indexOf(field);
-    return at === -1 ? fields.push(field) - 1 : at;
-  };
+  const texts = new RowTexts();
   const compiled = rules.rules.map((rule) => ({
     rule,
-    match: Object.entries(rule.match).map(([field, pattern]) => ({ slot: slot(field), pattern: new RegExp(fill(pattern), 'i') })),
-    lookups: Object.entries(rule.lookup ?? {}).map(([field, { from, vocabulary, otherwise }]) => ({ field, slot: slot(from), from, vocabulary: rules.vocabularies[vocabulary] ?? [], otherwise })),
+    match: Object.entries(rule.match).map(([field, pattern]) => ({ slot: texts.slot(field), pattern: new RegExp(fill(pattern), 'i') })),
+    lookups: Object.entries(rule.lookup ?? {}).map(([field, { from, vocabulary, otherwise }]) => ({ field, slot: texts.slot(from), from, vocabulary: rules.vocabularies[vocabulary] ?? [], otherwise })),
     sets: Object.entries(rule.set ?? {}),
   }));
-  return { rules, edition, fields, texts: new Array<string | undefined>(fields.length), compiled };
-}
-
-/** The normalised text of the rules' field number `slot` in this row, worked out once (a label is matched by several rules). */
-function labelText(labels: EditionRules, raw: Readonly<Fields>, slot: number): string {
-  let text = labels.texts[slot];
-  if (text === undefined) {
-    const value = raw[labels.fields[slot]!];
-    text = labels.texts[slot] = normaliseLabel(value === null || value === undefined ? '' : String(value));
-  }
-  return text;
+  return { rules, edition, texts, compiled };
 }
 
 /** Whether a field has its value already: set by a rule, or given by the row (other than the label's own fields). */
@@ -121,19 +135,19 @@ function hasValue(rules: LabelRules, raw: Readonly<Fields>, out: Fields, field: 
 
 /** What a printed label maps to under the label rules (of one edition: patterns may name `{edition}`). */
 function mapLabel(labels: EditionRules, raw: Readonly<Fields>): LabelOutcome {
-  const { rules, edition, compiled } = labels;
-  labels.texts.fill(undefined);
+  const { rules, edition, compiled, texts } = labels;
+  texts.newRow();
   const out: Fields = {};
   for (let r = 0; r < compiled.length; r++) {
     const { rule, match, lookups, sets } = compiled[r]!;
     let matches = true;
-    for (let m = 0; m < match.length && matches; m++) matches = match[m]!.pattern.test(labelText(labels, raw, match[m]!.slot));
+    for (let m = 0; m < match.length && matches; m++) matches = match[m]!.pattern.test(texts.text(raw, match[m]!.slot));
     if (!matches) continue;
     if (rule.drop !== undefined) return { kind: 'dropped', reason: rule.drop.replaceAll('{edition}', String(edition)) };
     for (let l = 0; l < lookups.length; l++) {
       const { field, slot, from, vocabulary, otherwise } = lookups[l]!;
       if (hasValue(rules, raw, out, field)) continue;
-      const entry = lookUp(vocabulary, labelText(labels, raw, slot));
+      const entry = lookUp(vocabulary, texts.text(raw, slot));
       if (!entry) {
         if (otherwise !== 'printed') return UNKNOWN;
         out[field] = printedText(raw[from]);
@@ -286,39 +300,30 @@ function applyLabels(labels: EditionRules, row: Fields, cell: Value | undefined,
 }
 
 function classifier(rule: ClassifyRule): (row: Fields) => void {
-  // The fields the rules read, numbered, so a row's normalised texts sit in an array (no Map or closure per row).
-  const fields = [...new Set([...rule.when.flatMap(({ match }) => Object.keys(match)), ...(rule.repeated?.key ?? [])])];
-  const slot = (field: string): number => fields.indexOf(field);
-  const when = rule.when.map(({ value, match }) => ({ value, match: Object.entries(match).map(([field, pattern]) => ({ field, slot: slot(field), pattern: new RegExp(pattern, 'i') })) }));
-  const repeatedKey = rule.repeated?.key.map((field) => ({ field, slot: slot(field) }));
+  const texts = new RowTexts();
+  const when = rule.when.map(({ value, match }) => ({ value, match: Object.entries(match).map(([field, pattern]) => ({ field, slot: texts.slot(field), pattern: new RegExp(pattern, 'i') })) }));
+  const repeatedKey = rule.repeated?.key.map((field) => ({ field, slot: texts.slot(field) }));
   const seen = new Set<string>();
-  const texts: Array<string | undefined> = new Array<string | undefined>(fields.length);
-  /** The row's normalised text of `field` (number `at`), worked out once per row. */
-  const normalised = (row: Fields, field: string, at: number): string => (texts[at] ??= fieldText(row, field));
   return (row) => {
     // Normalised only when a rule reaches the field: most rows are decided by their code.
-    texts.fill(undefined);
+    texts.newRow();
     let value = rule.otherwise;
     candidates: for (let c = 0; c < when.length; c++) {
       const match = when[c]!.match;
       for (let m = 0; m < match.length; m++) {
         const { field, slot: at, pattern } = match[m]!;
-        if (row[field] === null || row[field] === undefined || !pattern.test(normalised(row, field, at))) continue candidates;
+        if (row[field] === null || row[field] === undefined || !pattern.test(texts.text(row, at))) continue candidates;
       }
       value = when[c]!.value;
       break;
     }
     if (rule.repeated && repeatedKey && value === rule.repeated.from) {
-      const key = JSON.stringify(repeatedKey.map(({ field, slot: at }) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : normalised(row, field, at))));
+      const key = JSON.stringify(repeatedKey.map(({ field, slot: at }) => (row[field] instanceof Date ? (row[field] as Date).toISOString() : texts.text(row, at))));
       if (seen.has(key)) value = rule.repeated.to;
       else seen.add(key);
     }
     row[rule.field] = value;
   };
-}
-
-function fieldText(row: Fields, field: string): string {
-  return normaliseLabel(row[field] === null || row[field] === undefined ? '' : String(row[field]));
 }
 
 function routeValue(routing: NonNullable<RowRules['values']>, row: Fields, cell: Value | undefined, where: string): void {

@@ -645,7 +645,6 @@ function encodeStrings(values: ColumnValues, rows: number, nullCount: number, le
   return dictionaryChunk(dictionaryPage, entries.length, indices, count, rows, levels, stringStatistics(entries, nullCount, entries.length, ascii));
 }
 
-/** `ascii`: every text is ASCII, where JavaScript's own comparison (UTF-16 units) is the UTF-8 byte order. */
 /**
  * Distinct texts numbered in the order first seen, in an open-addressing table sized once for the column chunk. A Map
  * grew and rehashed its way up to thousands of new texts in each chunk of area names: half of encodeStrings' time.
@@ -686,6 +685,7 @@ function textHash(text: string): number {
   return hash ^ (hash >>> 15);
 }
 
+/** `ascii`: every text is ASCII, where JavaScript's own comparison (UTF-16 units) is the UTF-8 byte order. */
 function stringStatistics(texts: readonly string[], nullCount: number, distinct: number | undefined, ascii: boolean): Statistics {
   if (texts.length === 0) return { nullCount, distinct, exactMin: true, exactMax: true };
   let min = texts[0]!;
